@@ -1,0 +1,38 @@
+/*
+ * denverd.h - the daemon's one context, created by main.c and handed to every
+ * module's X_init().  Modules keep a pointer to it; none owns it.
+ */
+#ifndef DENVERD_DENVERD_H
+#define DENVERD_DENVERD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "config.h"
+
+#ifndef container_of
+#define container_of(ptr, type, member) \
+	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+#endif
+
+struct store;
+struct control;
+struct sched;
+struct fetcher;
+struct alerts;
+
+struct denverd {
+	uv_loop_t *loop;
+	struct config *cfg;          /* current configuration; swapped on reload */
+	char *config_path;
+	struct store *store;
+	struct control *control;
+	struct sched *sched;
+	struct fetcher *fetcher;
+	struct alerts *alerts;
+	int64_t started_ms;          /* wall clock at start, unix ms */
+	bool stopping;               /* SIGTERM seen: start nothing new */
+};
+
+#endif
