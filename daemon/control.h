@@ -1,0 +1,61 @@
+/*
+ * control.h - the control socket: newline-delimited JSON over a Unix stream
+ * socket (see include/denverd/protocol.h and denverd(8)).
+ *
+ * Modules add commands by registering a table; control.c owns framing,
+ * limits, peer credentials and dispatch.  A handler runs on the loop thread
+ * and must not block.
+ */
+#ifndef DENVERD_CONTROL_H
+#define DENVERD_CONTROL_H
+
+#include <stdbool.h>
+#include <jansson.h>
+
+struct denverd;
+struct control;
+struct control_client;
+
+/* Outcome of a handler: on success set *result (a new reference, control
+ * takes it; NULL means {}) and return 0.  On failure return a negative errno
+ * and set err->code (a PROTO_E* constant) and err->message (formatted by
+ * control_error(), owned by control). */
+struct control_error {
+	const char *code;
+	char message[512];
+};
+
+typedef int (*control_handler)(struct denverd *d, struct control_client *c,
+                               json_t *args, json_t **result,
+                               struct control_error *err);
+
+struct control_cmd {
+	const char *name;
+	control_handler fn;
+	bool mutating;          /* only the socket owner's uid and root may call */
+};
+
+/* Bind the socket from cfg (or adopt the one systemd passed, sd_listen_fds)
+ * and start accepting.  Returns 0 or a negative errno (start-up fatal). */
+int control_init(struct denverd *d);
+void control_fini(struct denverd *d);
+
+/* Tables must outlive the control module (static const arrays). */
+int control_register(struct control *ctl, const struct control_cmd *cmds, size_t n);
+
+/* Status contributors: each adds its keys to the `status` result object. */
+typedef void (*control_status_fn)(struct denverd *d, json_t *status);
+int control_add_status(struct control *ctl, control_status_fn fn);
+
+/* Send EVENT (borrowed) to every client in `watch` mode; slow watchers whose
+ * output buffer is over the cap are disconnected rather than buffered. */
+void control_broadcast(struct control *ctl, json_t *event);
+
+/* Turn this client into a watcher after the reply is sent (for `watch`). */
+void control_client_watch(struct control_client *c);
+
+/* Format err->message; returns -EINVAL-like RC for `return control_error(...)`. */
+int control_error(struct control_error *err, int rc, const char *code,
+                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+#endif
