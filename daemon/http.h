@@ -36,6 +36,7 @@ struct http_xfer {
 	http_done_cb done;       /* set by the caller before http_add */
 	struct http *http;       /* private: set while the transfer is active */
 	bool active;             /* private: added and not yet done/removed */
+	struct http_xfer *next, *prev;   /* private: the active list */
 };
 
 /* Create a multi handle driven by LOOP.  0 or -ENOMEM/-EIO; *out set on 0.
@@ -62,6 +63,9 @@ int http_add(struct http *h, struct http_xfer *x);
  * not active.  The easy handle stays the caller's.
  */
 void http_remove(struct http_xfer *x);
+
+/* The loop H runs on. */
+uv_loop_t *http_loop(const struct http *h);
 
 /* Number of active transfers (for status and tests). */
 unsigned http_active(const struct http *h);
