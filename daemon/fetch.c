@@ -52,6 +52,7 @@
 
 #define FETCH_BUF_SIZE   (1024 * 1024)    /* one of the two write buffers */
 #define FETCH_CURL_BUF   (256 * 1024)     /* curl's receive buffer (<= above) */
+#define FETCH_WB_CHUNK   (8 * 1024 * 1024) /* start writeback this often */
 #define FETCH_HDR_MAX    1024             /* a kept header value */
 #define FETCH_META_MAX   (16 * 1024)      /* the sidecar's size */
 #define FETCH_RETRY_AFTER_MAX (7LL * 24 * 3600 * 1000)
@@ -111,6 +112,7 @@ struct fetch {
 	bool truncate_pending;
 	char *meta_pending;       /* sidecar text for the next write job */
 	XXH3_state_t *hash;
+	uint64_t wb_start;        /* worker: first byte not yet sent to writeback */
 	int io_err;               /* first errno of a file operation */
 	const char *io_what;      /* what that operation was */
 
@@ -298,6 +300,7 @@ static int prep_resume(struct fetch *f)
 		done += (uint64_t)n;
 	}
 	f->offset = (uint64_t)st.st_size;
+	f->wb_start = f->offset;
 	f->etag = etag ? strdup(etag) : NULL;
 	f->last_modified = lm ? strdup(lm) : NULL;
 	f->total = total;
@@ -351,6 +354,7 @@ static void write_work(struct fetch *f)
 			goto out;
 		}
 		XXH3_128bits_reset(f->hash);
+		f->wb_start = 0;
 	}
 	if (f->wj.meta) {
 		f->io_what = "write sidecar";
@@ -361,6 +365,15 @@ static void write_work(struct fetch *f)
 	if ((rc = write_all(f->fd, b->data, b->len, f->wj.off)) < 0)
 		goto out;
 	XXH3_128bits_update(f->hash, b->data, b->len);
+	/* Start writeback as we go (without waiting for it), so the fsync of
+	 * the publish step only has the tail left to write instead of the
+	 * whole file, and dirty pages do not pile up on multi-GB files. */
+	uint64_t end = f->wj.off + b->len;
+	if (end - f->wb_start >= FETCH_WB_CHUNK) {
+		sync_file_range(f->fd, (off_t)f->wb_start, (off_t)(end - f->wb_start),
+		                SYNC_FILE_RANGE_WRITE);
+		f->wb_start = end;
+	}
 out:
 	f->io_err = rc < 0 ? -rc : 0;
 }
@@ -975,6 +988,7 @@ static void start_prep(struct fetch *f)
 	f->io_err = 0;
 	f->offset = 0;
 	f->file_off = 0;
+	f->wb_start = 0;
 	free(f->if_range);
 	f->if_range = NULL;
 	reset_response(f);

@@ -7,11 +7,13 @@
  *             [--file-name F] [--etag E] [--last-modified LM] [--last-hash H]
  *             [--force] [--allow-file-urls] [--connect-timeout MS]
  *             [--low-speed-limit BYTES] [--low-speed-time MS] [--timeout MS]
- *             [--max-redirects N] [--progress-ms MS]
+ *             [--max-redirects N] [--progress-ms MS] [--lag]
  *
  * --url may hold {year} {month} {day} {exec_date}.  SIGTERM/SIGINT cancel
  * the fetch (the .part is kept).  --progress-ms prints one JSON progress
- * line to stderr every MS.  Exit status: 0 for any outcome, 2 for bad usage
+ * line to stderr every MS.  --lag runs a 1 ms timer beside the fetch and
+ * adds "max_loop_lag_ms" to the result: the longest the loop thread was
+ * late, i.e. how long a control request could have waited.  Exit status: 0 for any outcome, 2 for bad usage
  * or a request fetch_start refused.
  */
 #include <errno.h>
@@ -33,7 +35,8 @@ struct tool {
 	struct http *http;
 	struct fetch *fetch;
 	uv_signal_t sigterm, sigint;
-	uv_timer_t progress;
+	uv_timer_t progress, lag;
+	int64_t lag_due, lag_max;   /* ms, uv_now based */
 	json_t *result;
 };
 
@@ -59,6 +62,9 @@ static void on_done(struct fetch *f, const struct fetch_result *r, void *arg)
 	uv_close((uv_handle_t *)&t->sigterm, NULL);
 	uv_close((uv_handle_t *)&t->sigint, NULL);
 	uv_close((uv_handle_t *)&t->progress, NULL);
+	uv_close((uv_handle_t *)&t->lag, NULL);
+	if (t->lag_due)
+		json_object_set_new(t->result, "max_loop_lag_ms", json_integer(t->lag_max));
 	http_fini(t->http);
 	t->http = NULL;
 }
@@ -83,13 +89,24 @@ static void on_progress(uv_timer_t *tm)
 	        (unsigned long long)p.resumed_from);
 }
 
+static void on_lag(uv_timer_t *tm)
+{
+	struct tool *t = tm->data;
+	int64_t now;
+	uv_update_time(t->loop);
+	now = (int64_t)uv_now(t->loop);
+	if (now - t->lag_due > t->lag_max)
+		t->lag_max = now - t->lag_due;
+	t->lag_due = now + 1;
+}
+
 static int usage(const char *msg)
 {
 	fprintf(stderr, "fetch_one: %s\nusage: fetch_one --url URL --state-dir DIR"
 	        " --dataset NAME --exec-date YYYY-MM-DD [--file-name F] [--etag E]"
 	        " [--last-modified LM] [--last-hash H] [--force] [--allow-file-urls]"
 	        " [--connect-timeout MS] [--low-speed-limit BYTES] [--low-speed-time MS]"
-	        " [--timeout MS] [--max-redirects N] [--progress-ms MS]\n", msg);
+	        " [--timeout MS] [--max-redirects N] [--progress-ms MS] [--lag]\n", msg);
 	return 2;
 }
 
@@ -120,6 +137,7 @@ int main(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "max-redirects", required_argument, NULL, 'r' },
 		{ "progress-ms", required_argument, NULL, 'p' },
+		{ "lag", no_argument, NULL, 'g' },
 		{ 0 },
 	};
 	struct cfg_fetch lim = {
@@ -131,6 +149,7 @@ int main(int argc, char **argv)
 	struct tool t = { 0 };
 	const char *tmpl = NULL;
 	unsigned long long v = 0, progress_ms = 0;
+	bool lag = false;
 	char *url = NULL, *err = NULL;
 	int c, rc;
 
@@ -155,6 +174,7 @@ int main(int argc, char **argv)
 		case 'T': lim.timeout_ms = v; break;
 		case 'r': lim.max_redirects = (unsigned)v; break;
 		case 'p': progress_ms = v; break;
+		case 'g': lag = true; break;
 		default: return usage("bad option");
 		}
 	}
@@ -179,7 +199,8 @@ int main(int argc, char **argv)
 	uv_signal_init(t.loop, &t.sigterm);
 	uv_signal_init(t.loop, &t.sigint);
 	uv_timer_init(t.loop, &t.progress);
-	t.sigterm.data = t.sigint.data = t.progress.data = &t;
+	uv_timer_init(t.loop, &t.lag);
+	t.sigterm.data = t.sigint.data = t.progress.data = t.lag.data = &t;
 	uv_signal_start(&t.sigterm, on_signal, SIGTERM);
 	uv_signal_start(&t.sigint, on_signal, SIGINT);
 	if ((rc = fetch_start(t.http, &req, on_done, &t, &t.fetch, &err)) < 0) {
@@ -189,6 +210,10 @@ int main(int argc, char **argv)
 	}
 	if (progress_ms)
 		uv_timer_start(&t.progress, on_progress, progress_ms, progress_ms);
+	if (lag) {
+		t.lag_due = (int64_t)uv_now(t.loop) + 1;
+		uv_timer_start(&t.lag, on_lag, 1, 1);
+	}
 	uv_run(t.loop, UV_RUN_DEFAULT);
 	rc = 1;
 	if (t.result) {
