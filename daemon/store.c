@@ -285,6 +285,224 @@ int64_t store_event_add(struct store *st, int64_t ts, const char *level,
 
 /* ---- snapshots and validators (fetch) ---- */
 
+void store_snapshot_clear(struct store_snapshot *s)
+{
+	if (!s)
+		return;
+	free(s->dataset); free(s->exec_date); free(s->path); free(s->hash);
+	free(s->url); free(s->etag); free(s->last_modified); free(s->state);
+	memset(s, 0, sizeof *s);
+}
+
+/* Create the datasets row of NAME if missing, and set its validators. */
+static int validators_upsert(struct store *st, const char *name, const char *etag,
+                             const char *lm, int64_t now_ms)
+{
+	sqlite3_stmt *s;
+	int rc = 0;
+	if (sqlite3_prepare_v2(st->db,
+	        "INSERT INTO datasets(name, first_configured, etag, last_modified)"
+	        " VALUES (?,?,?,?) ON CONFLICT(name) DO UPDATE SET"
+	        " etag = excluded.etag, last_modified = excluded.last_modified",
+	        -1, &s, NULL) != SQLITE_OK)
+		return fail(st, "validators");
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, now_ms);
+	sqlite3_bind_text(s, 3, etag, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, lm, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		rc = fail(st, "validators");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int store_validators_set(struct store *st, const char *dataset, const char *etag,
+                         const char *last_modified, int64_t now_ms)
+{
+	return validators_upsert(st, dataset, etag, last_modified, now_ms);
+}
+
+int64_t store_snapshot_add(struct store *st, const struct store_snapshot *snap)
+{
+	sqlite3_stmt *s = NULL;
+	int64_t id = -EIO;
+	int64_t when = snap->published;
+
+	if (store_begin(st) < 0)
+		return -EIO;
+	if (validators_upsert(st, snap->dataset, snap->etag, snap->last_modified, when) < 0)
+		goto out;
+	if (sqlite3_prepare_v2(st->db,
+	        "INSERT INTO snapshots(run_id, dataset, exec_date, path, bytes, hash,"
+	        " url, etag, last_modified, rows, state, published)"
+	        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", -1, &s, NULL) != SQLITE_OK) {
+		fail(st, "snapshot");
+		goto out;
+	}
+	sqlite3_bind_int64(s, 1, snap->run_id);
+	sqlite3_bind_text(s, 2, snap->dataset, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, snap->exec_date, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, snap->path, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 5, (sqlite3_int64)snap->bytes);
+	sqlite3_bind_text(s, 6, snap->hash, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 7, snap->url, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 8, snap->etag, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 9, snap->last_modified, -1, SQLITE_STATIC);
+	if (snap->rows >= 0)
+		sqlite3_bind_int64(s, 10, snap->rows);
+	sqlite3_bind_text(s, 11, snap->state ? snap->state : "published", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 12, when);
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		fail(st, "snapshot");
+		goto out;
+	}
+	id = sqlite3_last_insert_rowid(st->db);
+	if (store_commit(st) < 0)
+		id = -EIO;
+out:
+	sqlite3_finalize(s);
+	if (id < 0)
+		store_rollback(st);
+	return id;
+}
+
+static char *col_dup(sqlite3_stmt *s, int i)
+{
+	const char *t = (const char *)sqlite3_column_text(s, i);
+	return t ? strdup(t) : NULL;
+}
+
+#define SNAPSHOT_COLS "s.id, s.run_id, s.dataset, s.exec_date, s.path, s.bytes," \
+	" s.hash, s.url, s.etag, s.last_modified, s.state, s.rows, s.published"
+
+/* Fill OUT from a row of SNAPSHOT_COLS.  -ENOMEM leaves OUT cleared. */
+static int snapshot_row(sqlite3_stmt *s, struct store_snapshot *out)
+{
+	memset(out, 0, sizeof *out);
+	out->id = sqlite3_column_int64(s, 0);
+	out->run_id = sqlite3_column_int64(s, 1);
+	out->dataset = col_dup(s, 2);
+	out->exec_date = col_dup(s, 3);
+	out->path = col_dup(s, 4);
+	out->bytes = (uint64_t)sqlite3_column_int64(s, 5);
+	out->hash = col_dup(s, 6);
+	out->url = col_dup(s, 7);
+	out->etag = col_dup(s, 8);
+	out->last_modified = col_dup(s, 9);
+	out->state = col_dup(s, 10);
+	out->rows = sqlite3_column_type(s, 11) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 11);
+	out->published = sqlite3_column_int64(s, 12);
+	if (!out->dataset || !out->exec_date || !out->path || !out->hash || !out->state ||
+	    (!out->url && sqlite3_column_type(s, 7) != SQLITE_NULL) ||
+	    (!out->etag && sqlite3_column_type(s, 8) != SQLITE_NULL) ||
+	    (!out->last_modified && sqlite3_column_type(s, 9) != SQLITE_NULL)) {
+		store_snapshot_clear(out);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int store_snapshot_last(struct store *st, const char *dataset, struct store_snapshot *out)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	/* The dataset's validators win when it has any: an unchanged fetch
+	 * may have updated them since the snapshot. */
+	if (sqlite3_prepare_v2(st->db,
+	        "SELECT s.id, s.run_id, s.dataset, s.exec_date, s.path, s.bytes, s.hash,"
+	        " s.url,"
+	        " CASE WHEN d.etag IS NOT NULL OR d.last_modified IS NOT NULL"
+	        "  THEN d.etag ELSE s.etag END,"
+	        " CASE WHEN d.etag IS NOT NULL OR d.last_modified IS NOT NULL"
+	        "  THEN d.last_modified ELSE s.last_modified END,"
+	        " s.state, s.rows, s.published"
+	        " FROM snapshots s LEFT JOIN datasets d ON d.name = s.dataset"
+	        " WHERE s.dataset = ? ORDER BY s.id DESC LIMIT 1", -1, &s, NULL) != SQLITE_OK)
+		return fail(st, "last snapshot");
+	sqlite3_bind_text(s, 1, dataset, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		rc = snapshot_row(s, out);
+	else if (rc == SQLITE_DONE)
+		rc = -ENOENT;
+	else
+		rc = fail(st, "last snapshot");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+void store_snapshots_free(struct store_snapshot *list, size_t n)
+{
+	if (!list)
+		return;
+	for (size_t i = 0; i < n; i++)
+		store_snapshot_clear(&list[i]);
+	free(list);
+}
+
+int store_snapshots_published(struct store *st, const char *dataset,
+                              struct store_snapshot **list, size_t *n)
+{
+	sqlite3_stmt *s;
+	struct store_snapshot *v = NULL;
+	size_t len = 0, cap = 0;
+	int rc;
+
+	*list = NULL;
+	*n = 0;
+	if (sqlite3_prepare_v2(st->db,
+	        "SELECT " SNAPSHOT_COLS " FROM snapshots s"
+	        " WHERE s.dataset = ? AND s.state IN ('published', 'promoted')"
+	        " ORDER BY s.exec_date DESC, s.id DESC LIMIT ?", -1, &s, NULL) != SQLITE_OK)
+		return fail(st, "published snapshots");
+	sqlite3_bind_text(s, 1, dataset, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 2, STORE_SNAPSHOT_LIST_MAX);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (len == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			struct store_snapshot *nv = realloc(v, ncap * sizeof *nv);
+			if (!nv) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			v = nv;
+			cap = ncap;
+		}
+		if ((rc = snapshot_row(s, &v[len])) < 0)
+			goto out;
+		len++;
+	}
+	rc = rc == SQLITE_DONE ? 0 : fail(st, "published snapshots");
+out:
+	sqlite3_finalize(s);
+	if (rc < 0) {
+		store_snapshots_free(v, len);
+		return rc;
+	}
+	*list = v;
+	*n = len;
+	return 0;
+}
+
+int store_snapshot_set_state(struct store *st, int64_t id, const char *state)
+{
+	sqlite3_stmt *s;
+	int rc = 0;
+	if (sqlite3_prepare_v2(st->db, "UPDATE snapshots SET state = ? WHERE id = ?",
+	                       -1, &s, NULL) != SQLITE_OK)
+		return fail(st, "snapshot state");
+	sqlite3_bind_text(s, 1, state, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, id);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		rc = fail(st, "snapshot state");
+	else if (sqlite3_changes(st->db) == 0)
+		rc = -ENOENT;
+	sqlite3_finalize(s);
+	return rc;
+}
+
 /* ---- data quality results and diffs (dq) ---- */
 
 /* ---- alerts (alerts.c) ---- */
