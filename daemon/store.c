@@ -988,3 +988,81 @@ int store_snapshot_set_state(struct store *st, int64_t id, const char *state)
 /* ---- data quality results and diffs (dq) ---- */
 
 /* ---- alerts (alerts.c) ---- */
+
+/* ---- metrics (metrics.c) ---- */
+
+/* One statement per enum store_metric: label columns, then the value. */
+static const char *const metric_sql[STORE_METRIC__N] = {
+	[STORE_METRIC_RUNS] =
+		"SELECT target, kind, state, count(*) FROM runs"
+		" GROUP BY target, kind, state ORDER BY target, kind, state",
+	[STORE_METRIC_LAST_OK] =
+		"SELECT target, max(ended) FROM runs WHERE kind = 'dataset'"
+		" AND state IN ('succeeded', 'unchanged') AND ended IS NOT NULL"
+		" GROUP BY target ORDER BY target",
+	[STORE_METRIC_SNAPSHOT_ROWS] =
+		"SELECT dataset, rows FROM snapshots WHERE rows IS NOT NULL AND id IN"
+		" (SELECT max(id) FROM snapshots WHERE state <> 'quarantined'"
+		"  GROUP BY dataset) ORDER BY dataset",
+	[STORE_METRIC_SNAPSHOT_BYTES] =
+		"SELECT dataset, bytes FROM snapshots WHERE id IN"
+		" (SELECT max(id) FROM snapshots WHERE state <> 'quarantined'"
+		"  GROUP BY dataset) ORDER BY dataset",
+	[STORE_METRIC_FETCH_BYTES] =
+		"SELECT dataset, sum(bytes) FROM snapshots GROUP BY dataset ORDER BY dataset",
+	[STORE_METRIC_FETCHES] =
+		"SELECT r.target, a.outcome, count(*) FROM attempts a"
+		" JOIN tasks t ON a.task_id = t.id JOIN runs r ON t.run_id = r.id"
+		" WHERE t.name = 'fetch' AND a.outcome IS NOT NULL"
+		" GROUP BY r.target, a.outcome ORDER BY r.target, a.outcome",
+	[STORE_METRIC_FETCH_DURATION] =
+		"SELECT r.target, a.ended - a.started FROM attempts a"
+		" JOIN tasks t ON a.task_id = t.id JOIN runs r ON t.run_id = r.id"
+		" WHERE a.id IN (SELECT max(a2.id) FROM attempts a2"
+		"  JOIN tasks t2 ON a2.task_id = t2.id JOIN runs r2 ON t2.run_id = r2.id"
+		"  WHERE t2.name = 'fetch' AND a2.outcome IN ('succeeded', 'unchanged')"
+		"  AND a2.ended IS NOT NULL GROUP BY r2.target)"
+		" ORDER BY r.target",
+	[STORE_METRIC_CHECKS] =
+		"SELECT r.target, d.check_name, d.outcome, count(*) FROM dq_results d"
+		" JOIN runs r ON d.run_id = r.id"
+		" GROUP BY r.target, d.check_name, d.outcome"
+		" ORDER BY r.target, d.check_name, d.outcome",
+	[STORE_METRIC_PAUSED] =
+		"SELECT name, paused FROM datasets ORDER BY name",
+	[STORE_METRIC_ALERTS_FIRING] =
+		"SELECT coalesce(dataset, ''), reason, state = 'firing' FROM alerts"
+		" WHERE id IN (SELECT max(id) FROM alerts GROUP BY dataset, reason)"
+		" ORDER BY 1, 2",
+};
+
+int store_metric_rows(struct store *st, enum store_metric q, store_metric_fn fn,
+                      void *arg)
+{
+	const char *labels[STORE_METRIC_MAX_LABELS];
+	sqlite3_stmt *s;
+	int rc = 0, step, n;
+
+	if (q < 0 || q >= STORE_METRIC__N)
+		return -EINVAL;
+	if (sqlite3_prepare_v2(st->db, metric_sql[q], -1, &s, NULL) != SQLITE_OK)
+		return fail(st, "metrics");
+	n = sqlite3_column_count(s) - 1;
+	if (n < 0 || n > STORE_METRIC_MAX_LABELS) {
+		sqlite3_finalize(s);
+		return -EINVAL;
+	}
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		for (int i = 0; i < n; i++) {
+			const char *t = (const char *)sqlite3_column_text(s, i);
+			labels[i] = t ? t : "";
+		}
+		rc = fn(labels, n, sqlite3_column_double(s, n), arg);
+		if (rc < 0)
+			break;
+	}
+	if (rc >= 0 && step != SQLITE_DONE)
+		rc = fail(st, "metrics");
+	sqlite3_finalize(s);
+	return rc;
+}

@@ -211,3 +211,33 @@ int store_snapshot_of_run(struct store *st, int64_t run_id, struct store_snapsho
 void store_snapshot_ref_free(struct store_snapshot_ref *ref);
 
 #endif
+
+/* ---- metrics (metrics.c): aggregates over the whole store ---- */
+
+/* Each query yields rows of label values (text; NULL reads as "") followed by
+ * one number.  Times are unix ms, durations ms, as stored. */
+enum store_metric {
+	STORE_METRIC_RUNS,            /* target, kind, state -> runs */
+	STORE_METRIC_LAST_OK,         /* dataset -> end of its last succeeded or
+	                                 unchanged run */
+	STORE_METRIC_SNAPSHOT_ROWS,   /* dataset -> rows of its newest snapshot
+	                                 that was not quarantined */
+	STORE_METRIC_SNAPSHOT_BYTES,  /* dataset -> bytes of that snapshot */
+	STORE_METRIC_FETCH_BYTES,     /* dataset -> bytes of all its snapshots */
+	STORE_METRIC_FETCHES,         /* dataset, outcome -> fetch attempts */
+	STORE_METRIC_FETCH_DURATION,  /* dataset -> its last good fetch attempt */
+	STORE_METRIC_CHECKS,          /* dataset, check, outcome -> results */
+	STORE_METRIC_PAUSED,          /* dataset -> 1 paused, 0 not */
+	STORE_METRIC_ALERTS_FIRING,   /* dataset, reason -> 1 firing, 0 recovered */
+	STORE_METRIC__N
+};
+
+#define STORE_METRIC_MAX_LABELS 3
+
+/* Called per row; a negative return stops the walk and is returned. */
+typedef int (*store_metric_fn)(const char *const *labels, int n_labels,
+                               double value, void *arg);
+
+/* Run query Q, calling FN for each row in label order.  0 or -EIO. */
+int store_metric_rows(struct store *st, enum store_metric q, store_metric_fn fn,
+                      void *arg);
