@@ -35,6 +35,7 @@
 #include "clock.h"
 #include "control.h"
 #include "execdate.h"
+#include "http.h"
 #include "procgroup.h"
 #include "sched_int.h"
 #include "store.h"
@@ -137,6 +138,12 @@ static void note_v(struct sched *s, const char *level, const char *type,
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	if (r)
 		tg = r->target;
+	if (r && !t && r->id >= r->target->last_run_id) {
+		/* The newest run of each target, for status. */
+		r->target->last_run_id = r->id;
+		memcpy(r->target->last_run_date, r->exec_date, sizeof r->target->last_run_date);
+		r->target->last_run_state = r->state;
+	}
 	if (tg && tg->kind == TK_DATASET)
 		dataset = tg->name;
 	else if (tg)
@@ -1212,6 +1219,21 @@ static int dataset_row_cb(void *arg, const struct store_dataset *row)
 	return 0;
 }
 
+static int newest_cb(void *arg, const struct store_run *row)
+{
+	struct sched *s = arg;
+	struct target *t = sched_target(s, row->target);
+	enum target_kind k = strcmp(row->kind, "job") == 0 ? TK_JOB : TK_DATASET;
+
+	if (t && t->kind == k && row->id > t->last_run_id) {
+		t->last_run_id = row->id;
+		snprintf(t->last_run_date, sizeof t->last_run_date, "%s", row->exec_date);
+		if (sstate_parse(row->state, &t->last_run_state) < 0)
+			t->last_run_state = SS_QUEUED;
+	}
+	return 0;
+}
+
 /* Make T's schedule from its configuration; a bad expression (config.c
  * validates them, so only a bug) leaves it without fires. */
 static void target_schedule(struct sched *s, struct target *t)
@@ -1342,6 +1364,10 @@ int sched_init(struct denverd *d)
 	if ((rc = uv_timer_init(d->loop, &s->timer)) < 0)
 		goto out;
 	s->timer_init = true;
+	if ((rc = http_init(d->loop, &s->http)) < 0) {
+		log_err(NULL, "curl multi handle: %s", strerror(-rc));
+		goto out;
+	}
 
 	sched_tx_begin(s);
 	rc = targets_sync(s, now, false, NULL);
@@ -1350,6 +1376,10 @@ int sched_init(struct denverd *d)
 	if (rc < 0)
 		goto out;
 	if ((rc = store_datasets_each(d->store, dataset_row_cb, &rc_ctx)) < 0) {
+		log_err(NULL, "state store: %s", store_errmsg(d->store));
+		goto out;
+	}
+	if ((rc = store_runs_newest(d->store, newest_cb, s)) < 0) {
 		log_err(NULL, "state store: %s", store_errmsg(d->store));
 		goto out;
 	}
@@ -1468,6 +1498,7 @@ void sched_fini(struct denverd *d)
 	}
 	json_decref(s->pending);
 	tz_free(s->tz);
+	http_fini(s->http);
 	if (s->timer_init) {
 		uv_close((uv_handle_t *)&s->timer, on_timer_closed);
 		uv_run(d->loop, UV_RUN_NOWAIT);

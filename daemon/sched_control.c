@@ -13,8 +13,8 @@
  *   pause    {dataset} / resume {dataset} -> {dataset, paused}             mutating
  *   schedule {dataset?, next? (1..100)}  -> {timezone, datasets:[{name, schedule,
  *                                            paused, fires:[{at, at_ms, exec_date}]}]}
- *   watch    {}                          -> {watching: true}, then events
  * `trigger` and `backfill` take a job name as well as a dataset name.
+ * (`watch` is control.c's; the events it streams come from sched_note.)
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -535,34 +535,26 @@ static int cmd_schedule(struct denverd *d, struct control_client *c, json_t *arg
 	return 0;
 }
 
-static int cmd_watch(struct denverd *d, struct control_client *c, json_t *args,
-                     json_t **result, struct control_error *err)
+/* ---- status ----
+ *
+ * Adds to control.c's status: top level "running" (tasks with their
+ * progress: bytes_done, bytes_total, rate for fetches), "running_count",
+ * "queued" (tasks waiting for a slot), "retry_waiting"; per entry of
+ * "datasets": next_fire (unix ms), next_fire_local, next_exec_date, paused,
+ * last_run {id, exec_date, state}; and "scheduler" {active_runs, classes
+ * {fetches, checks, jobs: {running, limit, queued}}, paused, next_due_ms}.
+ */
+
+static json_t *running_json(const struct sched *s, unsigned *waiting)
 {
-	control_client_watch(c);
-	*result = json_pack("{s:b}", "watching", 1);
-	return 0;
-}
+	json_t *running = json_array();
 
-/* ---- status ---- */
-
-static void add_status(struct denverd *d, json_t *status)
-{
-	struct sched *s = d->sched;
-	static const char *const class_names[TC_N] = { "fetches", "checks", "jobs" };
-	json_t *running, *datasets, *paused, *limits, *sch;
-	unsigned waiting = 0;
-
-	if (!s)
-		return;
-	running = json_array();
-	datasets = json_array();
-	paused = json_array();
-	limits = json_object();
+	*waiting = 0;
 	for (const struct srun *r = s->runs; r; r = r->next) {
 		for (size_t i = 0; i < r->n_tasks; i++) {
 			const struct stask *t = &r->tasks[i];
 			if (t->waiting)
-				waiting++;
+				(*waiting)++;
 			if (t->state != SS_RUNNING)
 				continue;
 			json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:i, s:I, s:o}",
@@ -571,40 +563,70 @@ static void add_status(struct denverd *d, json_t *status)
 			                      "attempt", (int)t->n_attempts,
 			                      "started_ms", (json_int_t)t->attempt_started,
 			                      "pid", t->pid ? json_integer(t->pid) : json_null());
-			if (o && t->kind->progress) {
-				json_t *p = json_object();
-				t->kind->progress(t, p);
-				json_object_set_new(o, "progress", p);
-			}
+			if (o && t->kind->progress)
+				t->kind->progress(t, o);
 			json_array_append_new(running, o);
 		}
 	}
-	for (int cl = 0; cl < TC_N; cl++)
-		json_object_set_new(limits, class_names[cl],
-		                    json_pack("{s:i, s:i, s:i}", "running", (int)s->running[cl],
-		                              "limit", (int)sched_limit(s, (enum tclass)cl),
-		                              "queued", (int)runq_len(&s->q[cl])));
-	for (const struct target *t = s->targets; t; t = t->next) {
-		char iso[32] = "", date[11] = "";
-		if (t->kind != TK_DATASET || t->removed)
+	return running;
+}
+
+/* Add the schedule of each dataset to control's "datasets" entries. */
+static void datasets_json(struct sched *s, json_t *status, json_t *paused)
+{
+	json_t *list = json_object_get(status, "datasets"), *entry;
+	size_t i;
+
+	json_array_foreach(list, i, entry) {
+		const char *name = json_string_value(json_object_get(entry, "name"));
+		const struct target *t = name ? sched_target(s, name) : NULL;
+		char iso[32], date[11];
+		if (!t || t->kind != TK_DATASET)
 			continue;
 		if (t->paused)
 			json_array_append_new(paused, json_string(t->name));
+		json_object_set_new(entry, "paused", json_boolean(t->paused));
 		if (t->next_fire) {
 			local_iso(s, t->next_fire, iso);
 			sched_exec_date(s, t->next_fire, date);
+			json_object_set_new(entry, "next_fire", json_integer(t->next_fire * 1000));
+			json_object_set_new(entry, "next_fire_local", json_string(iso));
+			json_object_set_new(entry, "next_exec_date", json_string(date));
 		}
-		json_array_append_new(datasets, json_pack("{s:s, s:b, s:o, s:o}",
-		        "name", t->name, "paused", t->paused,
-		        "next_fire", t->next_fire ? json_string(iso) : json_null(),
-		        "next_exec_date", t->next_fire ? json_string(date) : json_null()));
+		if (t->last_run_id)
+			json_object_set_new(entry, "last_run", json_pack("{s:I, s:s, s:s}",
+			        "id", (json_int_t)t->last_run_id, "exec_date", t->last_run_date,
+			        "state", sstate_name(t->last_run_state)));
 	}
-	sch = json_pack("{s:i, s:o, s:i, s:o, s:o, s:o, s:o}",
-	                "active_runs", (int)s->n_runs, "running", running,
-	                "retry_waiting", (int)waiting, "classes", limits,
-	                "datasets", datasets, "paused", paused,
-	                "next_due_ms", ms_or_null(s->next_due));
-	json_object_set_new(status, "scheduler", sch);
+}
+
+static void add_status(struct denverd *d, json_t *status)
+{
+	static const char *const class_names[TC_N] = { "fetches", "checks", "jobs" };
+	struct sched *s = d->sched;
+	json_t *classes, *paused;
+	unsigned waiting, queued = 0, running = 0;
+
+	if (!s)
+		return;
+	classes = json_object();
+	paused = json_array();
+	for (int cl = 0; cl < TC_N; cl++) {
+		queued += (unsigned)runq_len(&s->q[cl]);
+		running += s->running[cl];
+		json_object_set_new(classes, class_names[cl],
+		                    json_pack("{s:i, s:i, s:i}", "running", (int)s->running[cl],
+		                              "limit", (int)sched_limit(s, (enum tclass)cl),
+		                              "queued", (int)runq_len(&s->q[cl])));
+	}
+	json_object_set_new(status, "running", running_json(s, &waiting));
+	json_object_set_new(status, "running_count", json_integer(running));
+	json_object_set_new(status, "queued", json_integer(queued));
+	json_object_set_new(status, "retry_waiting", json_integer(waiting));
+	datasets_json(s, status, paused);
+	json_object_set_new(status, "scheduler", json_pack("{s:i, s:o, s:o, s:o}",
+	        "active_runs", (int)s->n_runs, "classes", classes, "paused", paused,
+	        "next_due_ms", ms_or_null(s->next_due)));
 }
 
 static const struct control_cmd sched_cmds[] = {
@@ -617,7 +639,6 @@ static const struct control_cmd sched_cmds[] = {
 	{ "schedule", cmd_schedule, false },
 	{ "show", cmd_show, false },
 	{ "trigger", cmd_trigger, true },
-	{ "watch", cmd_watch, false },
 };
 
 int sched_control_init(struct sched *s)

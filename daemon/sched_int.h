@@ -111,6 +111,9 @@ struct target {
 	bool paused;
 	bool removed;                    /* no longer configured */
 	unsigned n_runs;                 /* active runs of this target */
+	int64_t last_run_id;             /* the newest run (status), 0 = none */
+	char last_run_date[11];
+	enum sstate last_run_state;
 	struct runq_lane lanes[TC_N];
 };
 
@@ -161,8 +164,11 @@ struct retired_cfg {
 	struct config *cfg;
 };
 
+struct http;
+
 struct sched {
 	struct denverd *d;
+	struct http *http;               /* the fetch tasks' curl multi handle */
 	uv_timer_t timer;
 	bool timer_init, closing;
 	struct tz *tz;

@@ -508,6 +508,17 @@ int store_runs_active(struct store *st, store_run_cb cb, void *arg)
 	return runs_walk(st, s, cb, arg, false);
 }
 
+int store_runs_newest(struct store *st, store_run_cb cb, void *arg)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((rc = prepare(st, "newest runs", "SELECT " RUN_COLUMNS " FROM runs WHERE id IN"
+	                  " (SELECT MAX(id) FROM runs GROUP BY target, kind)", &s)) < 0)
+		return rc;
+	return runs_walk(st, s, cb, arg, false);
+}
+
 int store_runs_list(struct store *st, const struct store_run_filter *f,
                     store_run_cb cb, void *arg)
 {
@@ -733,18 +744,21 @@ int store_snapshot_of_run(struct store *st, int64_t run_id, struct store_snapsho
 	int rc, step;
 
 	memset(out, 0, sizeof *out);
-	if ((rc = prepare(st, "snapshot of run", "SELECT path, encoding, line_ending,"
-	                  " COALESCE(rows, -1) FROM snapshots WHERE run_id = ?"
+	if ((rc = prepare(st, "snapshot of run", "SELECT id, path, encoding, line_ending,"
+	                  " COALESCE(rows, -1), state, bytes FROM snapshots WHERE run_id = ?"
 	                  " ORDER BY id DESC LIMIT 1", &s)) < 0)
 		return rc;
 	sqlite3_bind_int64(s, 1, run_id);
 	step = sqlite3_step(s);
 	if (step == SQLITE_ROW) {
-		out->path = dup_col(s, 0);
-		out->encoding = dup_col(s, 1);
-		out->line_ending = dup_col(s, 2);
-		out->rows = sqlite3_column_int64(s, 3);
-		rc = out->path ? 0 : -ENOMEM;
+		out->id = sqlite3_column_int64(s, 0);
+		out->path = dup_col(s, 1);
+		out->encoding = dup_col(s, 2);
+		out->line_ending = dup_col(s, 3);
+		out->rows = sqlite3_column_int64(s, 4);
+		out->state = dup_col(s, 5);
+		out->bytes = (uint64_t)sqlite3_column_int64(s, 6);
+		rc = out->path && out->state ? 0 : -ENOMEM;
 	} else {
 		rc = step == SQLITE_DONE ? -ENOENT : fail(st, "snapshot of run");
 	}
@@ -761,12 +775,338 @@ void store_snapshot_ref_free(struct store_snapshot_ref *ref)
 	free(ref->path);
 	free(ref->encoding);
 	free(ref->line_ending);
+	free(ref->state);
 	memset(ref, 0, sizeof *ref);
 	ref->rows = -1;
 }
 
+int store_snapshot_checked(struct store *st, int64_t id, int64_t rows,
+                           const char *encoding, const char *line_ending)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((rc = prepare(st, "snapshot checked", "UPDATE snapshots SET rows = ?, encoding = ?,"
+	                  " line_ending = ? WHERE id = ?", &s)) < 0)
+		return rc;
+	sqlite3_bind_int64(s, 1, rows);
+	sqlite3_bind_text(s, 2, encoding, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, line_ending, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, id);
+	return step_done(st, "snapshot checked", s, true);
+}
+
+int store_snapshot_quarantined(struct store *st, int64_t id, const char *path)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((rc = prepare(st, "snapshot quarantined", "UPDATE snapshots SET"
+	                  " state = 'quarantined', path = ? WHERE id = ?", &s)) < 0)
+		return rc;
+	sqlite3_bind_text(s, 1, path, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, id);
+	return step_done(st, "snapshot quarantined", s, true);
+}
+
 /* ---- snapshots and validators (fetch) ---- */
+
+void store_snapshot_clear(struct store_snapshot *s)
+{
+	if (!s)
+		return;
+	free(s->dataset); free(s->exec_date); free(s->path); free(s->hash);
+	free(s->url); free(s->etag); free(s->last_modified); free(s->state);
+	memset(s, 0, sizeof *s);
+}
+
+/* Create the datasets row of NAME if missing, and set its validators. */
+static int validators_upsert(struct store *st, const char *name, const char *etag,
+                             const char *lm, int64_t now_ms)
+{
+	sqlite3_stmt *s;
+	int rc = 0;
+	if (sqlite3_prepare_v2(st->db,
+	        "INSERT INTO datasets(name, first_configured, etag, last_modified)"
+	        " VALUES (?,?,?,?) ON CONFLICT(name) DO UPDATE SET"
+	        " etag = excluded.etag, last_modified = excluded.last_modified",
+	        -1, &s, NULL) != SQLITE_OK)
+		return fail(st, "validators");
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, now_ms);
+	sqlite3_bind_text(s, 3, etag, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, lm, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		rc = fail(st, "validators");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int store_validators_set(struct store *st, const char *dataset, const char *etag,
+                         const char *last_modified, int64_t now_ms)
+{
+	return validators_upsert(st, dataset, etag, last_modified, now_ms);
+}
+
+int64_t store_snapshot_add(struct store *st, const struct store_snapshot *snap)
+{
+	sqlite3_stmt *s = NULL;
+	int64_t id = -EIO;
+	int64_t when = snap->published;
+
+	if (store_begin(st) < 0)
+		return -EIO;
+	if (validators_upsert(st, snap->dataset, snap->etag, snap->last_modified, when) < 0)
+		goto out;
+	if (sqlite3_prepare_v2(st->db,
+	        "INSERT INTO snapshots(run_id, dataset, exec_date, path, bytes, hash,"
+	        " url, etag, last_modified, rows, state, published)"
+	        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", -1, &s, NULL) != SQLITE_OK) {
+		fail(st, "snapshot");
+		goto out;
+	}
+	sqlite3_bind_int64(s, 1, snap->run_id);
+	sqlite3_bind_text(s, 2, snap->dataset, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, snap->exec_date, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, snap->path, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 5, (sqlite3_int64)snap->bytes);
+	sqlite3_bind_text(s, 6, snap->hash, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 7, snap->url, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 8, snap->etag, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 9, snap->last_modified, -1, SQLITE_STATIC);
+	if (snap->rows >= 0)
+		sqlite3_bind_int64(s, 10, snap->rows);
+	sqlite3_bind_text(s, 11, snap->state ? snap->state : "published", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 12, when);
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		fail(st, "snapshot");
+		goto out;
+	}
+	id = sqlite3_last_insert_rowid(st->db);
+	if (store_commit(st) < 0)
+		id = -EIO;
+out:
+	sqlite3_finalize(s);
+	if (id < 0)
+		store_rollback(st);
+	return id;
+}
+
+static char *col_dup(sqlite3_stmt *s, int i)
+{
+	const char *t = (const char *)sqlite3_column_text(s, i);
+	return t ? strdup(t) : NULL;
+}
+
+#define SNAPSHOT_COLS "s.id, s.run_id, s.dataset, s.exec_date, s.path, s.bytes," \
+	" s.hash, s.url, s.etag, s.last_modified, s.state, s.rows, s.published"
+
+/* Fill OUT from a row of SNAPSHOT_COLS.  -ENOMEM leaves OUT cleared. */
+static int snapshot_row(sqlite3_stmt *s, struct store_snapshot *out)
+{
+	memset(out, 0, sizeof *out);
+	out->id = sqlite3_column_int64(s, 0);
+	out->run_id = sqlite3_column_int64(s, 1);
+	out->dataset = col_dup(s, 2);
+	out->exec_date = col_dup(s, 3);
+	out->path = col_dup(s, 4);
+	out->bytes = (uint64_t)sqlite3_column_int64(s, 5);
+	out->hash = col_dup(s, 6);
+	out->url = col_dup(s, 7);
+	out->etag = col_dup(s, 8);
+	out->last_modified = col_dup(s, 9);
+	out->state = col_dup(s, 10);
+	out->rows = sqlite3_column_type(s, 11) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 11);
+	out->published = sqlite3_column_int64(s, 12);
+	if (!out->dataset || !out->exec_date || !out->path || !out->hash || !out->state ||
+	    (!out->url && sqlite3_column_type(s, 7) != SQLITE_NULL) ||
+	    (!out->etag && sqlite3_column_type(s, 8) != SQLITE_NULL) ||
+	    (!out->last_modified && sqlite3_column_type(s, 9) != SQLITE_NULL)) {
+		store_snapshot_clear(out);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int store_snapshot_last(struct store *st, const char *dataset, struct store_snapshot *out)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	/* The dataset's validators win when it has any: an unchanged fetch
+	 * may have updated them since the snapshot. */
+	if (sqlite3_prepare_v2(st->db,
+	        "SELECT s.id, s.run_id, s.dataset, s.exec_date, s.path, s.bytes, s.hash,"
+	        " s.url,"
+	        " CASE WHEN d.etag IS NOT NULL OR d.last_modified IS NOT NULL"
+	        "  THEN d.etag ELSE s.etag END,"
+	        " CASE WHEN d.etag IS NOT NULL OR d.last_modified IS NOT NULL"
+	        "  THEN d.last_modified ELSE s.last_modified END,"
+	        " s.state, s.rows, s.published"
+	        " FROM snapshots s LEFT JOIN datasets d ON d.name = s.dataset"
+	        " WHERE s.dataset = ? ORDER BY s.id DESC LIMIT 1", -1, &s, NULL) != SQLITE_OK)
+		return fail(st, "last snapshot");
+	sqlite3_bind_text(s, 1, dataset, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		rc = snapshot_row(s, out);
+	else if (rc == SQLITE_DONE)
+		rc = -ENOENT;
+	else
+		rc = fail(st, "last snapshot");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+void store_snapshots_free(struct store_snapshot *list, size_t n)
+{
+	if (!list)
+		return;
+	for (size_t i = 0; i < n; i++)
+		store_snapshot_clear(&list[i]);
+	free(list);
+}
+
+int store_snapshots_published(struct store *st, const char *dataset,
+                              struct store_snapshot **list, size_t *n)
+{
+	sqlite3_stmt *s;
+	struct store_snapshot *v = NULL;
+	size_t len = 0, cap = 0;
+	int rc;
+
+	*list = NULL;
+	*n = 0;
+	if (sqlite3_prepare_v2(st->db,
+	        "SELECT " SNAPSHOT_COLS " FROM snapshots s"
+	        " WHERE s.dataset = ? AND s.state IN ('published', 'promoted')"
+	        " ORDER BY s.exec_date DESC, s.id DESC LIMIT ?", -1, &s, NULL) != SQLITE_OK)
+		return fail(st, "published snapshots");
+	sqlite3_bind_text(s, 1, dataset, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 2, STORE_SNAPSHOT_LIST_MAX);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (len == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			struct store_snapshot *nv = realloc(v, ncap * sizeof *nv);
+			if (!nv) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			v = nv;
+			cap = ncap;
+		}
+		if ((rc = snapshot_row(s, &v[len])) < 0)
+			goto out;
+		len++;
+	}
+	rc = rc == SQLITE_DONE ? 0 : fail(st, "published snapshots");
+out:
+	sqlite3_finalize(s);
+	if (rc < 0) {
+		store_snapshots_free(v, len);
+		return rc;
+	}
+	*list = v;
+	*n = len;
+	return 0;
+}
+
+int store_snapshot_set_state(struct store *st, int64_t id, const char *state)
+{
+	sqlite3_stmt *s;
+	int rc = 0;
+	if (sqlite3_prepare_v2(st->db, "UPDATE snapshots SET state = ? WHERE id = ?",
+	                       -1, &s, NULL) != SQLITE_OK)
+		return fail(st, "snapshot state");
+	sqlite3_bind_text(s, 1, state, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, id);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		rc = fail(st, "snapshot state");
+	else if (sqlite3_changes(st->db) == 0)
+		rc = -ENOENT;
+	sqlite3_finalize(s);
+	return rc;
+}
 
 /* ---- data quality results and diffs (dq) ---- */
 
 /* ---- alerts (alerts.c) ---- */
+
+/* ---- metrics (metrics.c) ---- */
+
+/* One statement per enum store_metric: label columns, then the value. */
+static const char *const metric_sql[STORE_METRIC__N] = {
+	[STORE_METRIC_RUNS] =
+		"SELECT target, kind, state, count(*) FROM runs"
+		" GROUP BY target, kind, state ORDER BY target, kind, state",
+	[STORE_METRIC_LAST_OK] =
+		"SELECT target, max(ended) FROM runs WHERE kind = 'dataset'"
+		" AND state IN ('succeeded', 'unchanged') AND ended IS NOT NULL"
+		" GROUP BY target ORDER BY target",
+	[STORE_METRIC_SNAPSHOT_ROWS] =
+		"SELECT dataset, rows FROM snapshots WHERE rows IS NOT NULL AND id IN"
+		" (SELECT max(id) FROM snapshots WHERE state <> 'quarantined'"
+		"  GROUP BY dataset) ORDER BY dataset",
+	[STORE_METRIC_SNAPSHOT_BYTES] =
+		"SELECT dataset, bytes FROM snapshots WHERE id IN"
+		" (SELECT max(id) FROM snapshots WHERE state <> 'quarantined'"
+		"  GROUP BY dataset) ORDER BY dataset",
+	[STORE_METRIC_FETCH_BYTES] =
+		"SELECT dataset, sum(bytes) FROM snapshots GROUP BY dataset ORDER BY dataset",
+	[STORE_METRIC_FETCHES] =
+		"SELECT r.target, a.outcome, count(*) FROM attempts a"
+		" JOIN tasks t ON a.task_id = t.id JOIN runs r ON t.run_id = r.id"
+		" WHERE t.name = 'fetch' AND a.outcome IS NOT NULL"
+		" GROUP BY r.target, a.outcome ORDER BY r.target, a.outcome",
+	[STORE_METRIC_FETCH_DURATION] =
+		"SELECT r.target, a.ended - a.started FROM attempts a"
+		" JOIN tasks t ON a.task_id = t.id JOIN runs r ON t.run_id = r.id"
+		" WHERE a.id IN (SELECT max(a2.id) FROM attempts a2"
+		"  JOIN tasks t2 ON a2.task_id = t2.id JOIN runs r2 ON t2.run_id = r2.id"
+		"  WHERE t2.name = 'fetch' AND a2.outcome IN ('succeeded', 'unchanged')"
+		"  AND a2.ended IS NOT NULL GROUP BY r2.target)"
+		" ORDER BY r.target",
+	[STORE_METRIC_CHECKS] =
+		"SELECT r.target, d.check_name, d.outcome, count(*) FROM dq_results d"
+		" JOIN runs r ON d.run_id = r.id"
+		" GROUP BY r.target, d.check_name, d.outcome"
+		" ORDER BY r.target, d.check_name, d.outcome",
+	[STORE_METRIC_PAUSED] =
+		"SELECT name, paused FROM datasets ORDER BY name",
+	[STORE_METRIC_ALERTS_FIRING] =
+		"SELECT coalesce(dataset, ''), reason, state = 'firing' FROM alerts"
+		" WHERE id IN (SELECT max(id) FROM alerts GROUP BY dataset, reason)"
+		" ORDER BY 1, 2",
+};
+
+int store_metric_rows(struct store *st, enum store_metric q, store_metric_fn fn,
+                      void *arg)
+{
+	const char *labels[STORE_METRIC_MAX_LABELS];
+	sqlite3_stmt *s;
+	int rc = 0, step, n;
+
+	if (q < 0 || q >= STORE_METRIC__N)
+		return -EINVAL;
+	if (sqlite3_prepare_v2(st->db, metric_sql[q], -1, &s, NULL) != SQLITE_OK)
+		return fail(st, "metrics");
+	n = sqlite3_column_count(s) - 1;
+	if (n < 0 || n > STORE_METRIC_MAX_LABELS) {
+		sqlite3_finalize(s);
+		return -EINVAL;
+	}
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		for (int i = 0; i < n; i++) {
+			const char *t = (const char *)sqlite3_column_text(s, i);
+			labels[i] = t ? t : "";
+		}
+		rc = fn(labels, n, sqlite3_column_double(s, n), arg);
+		if (rc < 0)
+			break;
+	}
+	if (rc >= 0 && step != SQLITE_DONE)
+		rc = fail(st, "metrics");
+	sqlite3_finalize(s);
+	return rc;
+}

@@ -45,6 +45,63 @@ int64_t store_event_add(struct store *st, int64_t ts, const char *level,
                         const char *type, const char *dataset, int64_t run_id,
                         const char *task, const char *message);
 
+/* ---- snapshots and validators (fetch) ---- */
+
+/* One row of `snapshots`.  Strings are owned by the struct when it comes
+ * from the store (free with store_snapshot_clear); for store_snapshot_add
+ * they are the caller's.  rows is -1 when not known yet. */
+struct store_snapshot {
+	int64_t id, run_id;
+	char *dataset, *exec_date, *path, *hash, *url;
+	char *etag, *last_modified;   /* validators (see store_snapshot_last) */
+	char *state;                  /* published quarantined promoted removed */
+	uint64_t bytes;
+	int64_t rows;
+	int64_t published;            /* unix ms */
+};
+
+#define STORE_SNAPSHOT_LIST_MAX 10000   /* cap of store_snapshots_published */
+
+void store_snapshot_clear(struct store_snapshot *s);   /* frees the strings */
+
+/*
+ * Record a published snapshot (S->id ignored; S->state NULL means
+ * "published"; S->published is the caller's clock_now_ms()) and set datasets.etag and
+ * last_modified of S->dataset to S's, in one transaction; the datasets row
+ * is created when missing (first_configured = S->published).  Returns the
+ * new snapshot id (> 0) or a negative errno.
+ */
+int64_t store_snapshot_add(struct store *st, const struct store_snapshot *s);
+
+/* Set the validators of DATASET (a 200 with the same bytes, or a 304 with
+ * new ones); creates the datasets row like store_snapshot_add.  NULL
+ * clears a validator. */
+int store_validators_set(struct store *st, const char *dataset, const char *etag,
+                         const char *last_modified, int64_t now_ms);
+
+/*
+ * The newest snapshot of DATASET (highest id, any state: bytes already
+ * seen need no new run even when they were quarantined or their partition
+ * has been removed).  Its etag/last_modified are the dataset's current
+ * validators (datasets row) when it has any, else the snapshot's.
+ * 0 with *out filled (clear it), -ENOENT when there is none, -EIO.
+ */
+int store_snapshot_last(struct store *st, const char *dataset,
+                        struct store_snapshot *out);
+
+/*
+ * The snapshots of DATASET whose partition is in staging (state published
+ * or promoted), newest exec date first (then highest id), at most
+ * STORE_SNAPSHOT_LIST_MAX.  *list is a new array (store_snapshots_free).
+ */
+int store_snapshots_published(struct store *st, const char *dataset,
+                              struct store_snapshot **list, size_t *n);
+void store_snapshots_free(struct store_snapshot *list, size_t n);  /* accepts NULL */
+
+/* Set the state of snapshot ID ("removed" by retention).  -ENOENT when no
+ * such row. */
+int store_snapshot_set_state(struct store *st, int64_t id, const char *state);
+
 /* ---- runs, tasks, attempts, datasets (sched.c) ----
  *
  * Reads hand rows to a callback; every pointer in a row is valid only during
@@ -82,6 +139,8 @@ int store_run_set(struct store *st, const struct store_run *r);
 int store_run_get(struct store *st, int64_t id, store_run_cb cb, void *arg);
 /* Runs in state queued or running, oldest first. */
 int store_runs_active(struct store *st, store_run_cb cb, void *arg);
+/* The newest run of every target (one row per target and kind). */
+int store_runs_newest(struct store *st, store_run_cb cb, void *arg);
 
 struct store_run_filter {
 	const char *target;              /* NULL = any */
@@ -147,10 +206,47 @@ int store_events_of_run(struct store *st, int64_t run_id, unsigned limit,
 /* What the convert task needs of the snapshot RUN_ID published and checked:
  * strings are copied into OUT (caller frees with store_snapshot_ref_free). */
 struct store_snapshot_ref {
-	char *path, *encoding, *line_ending;
+	int64_t id;
+	char *path, *encoding, *line_ending, *state;
+	uint64_t bytes;
 	int64_t rows;                    /* -1 when the check has not counted */
 };
 int store_snapshot_of_run(struct store *st, int64_t run_id, struct store_snapshot_ref *out);
 void store_snapshot_ref_free(struct store_snapshot_ref *ref);
+/* What the check task found: data rows, encoding, line ending of snapshot ID. */
+int store_snapshot_checked(struct store *st, int64_t id, int64_t rows,
+                           const char *encoding, const char *line_ending);
+/* Snapshot ID moved to PATH under quarantine/ (state "quarantined"). */
+int store_snapshot_quarantined(struct store *st, int64_t id, const char *path);
 
 #endif
+
+/* ---- metrics (metrics.c): aggregates over the whole store ---- */
+
+/* Each query yields rows of label values (text; NULL reads as "") followed by
+ * one number.  Times are unix ms, durations ms, as stored. */
+enum store_metric {
+	STORE_METRIC_RUNS,            /* target, kind, state -> runs */
+	STORE_METRIC_LAST_OK,         /* dataset -> end of its last succeeded or
+	                                 unchanged run */
+	STORE_METRIC_SNAPSHOT_ROWS,   /* dataset -> rows of its newest snapshot
+	                                 that was not quarantined */
+	STORE_METRIC_SNAPSHOT_BYTES,  /* dataset -> bytes of that snapshot */
+	STORE_METRIC_FETCH_BYTES,     /* dataset -> bytes of all its snapshots */
+	STORE_METRIC_FETCHES,         /* dataset, outcome -> fetch attempts */
+	STORE_METRIC_FETCH_DURATION,  /* dataset -> its last good fetch attempt */
+	STORE_METRIC_CHECKS,          /* dataset, check, outcome -> results */
+	STORE_METRIC_PAUSED,          /* dataset -> 1 paused, 0 not */
+	STORE_METRIC_ALERTS_FIRING,   /* dataset, reason -> 1 firing, 0 recovered */
+	STORE_METRIC__N
+};
+
+#define STORE_METRIC_MAX_LABELS 3
+
+/* Called per row; a negative return stops the walk and is returned. */
+typedef int (*store_metric_fn)(const char *const *labels, int n_labels,
+                               double value, void *arg);
+
+/* Run query Q, calling FN for each row in label order.  0 or -EIO. */
+int store_metric_rows(struct store *st, enum store_metric q, store_metric_fn fn,
+                      void *arg);
