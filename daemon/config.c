@@ -26,6 +26,7 @@
 #include <yaml.h>
 
 #include "config.h"
+#include "cron.h"
 #include "log.h"
 #include "template.h"
 #include "version.h"
@@ -1952,10 +1953,16 @@ static void key_schedule(struct parser *p, const struct node *k, const struct no
                          void *obj)
 {
 	struct cfg_dataset *d = obj;
-	const char *s = want_string(p, "schedule", v);
+	const char *s = want_string(p, "schedule", v), *err = NULL;
+	struct cron cron;
 
-	if (s)
-		set_string(p, &d->schedule, s);
+	if (!s)
+		return;
+	if (cron_parse(s, &cron, &err) < 0) {
+		report(p, v, "schedule: %s (in '%s')", err ? err : "not a cron expression", SHOW(s));
+		return;
+	}
+	set_string(p, &d->schedule, s);
 }
 
 static void key_missed(struct parser *p, const struct node *k, const struct node *v, void *obj)
@@ -2316,8 +2323,22 @@ static void key_timezone(struct parser *p, const struct node *k, const struct no
 {
 	struct config *c = obj;
 	const char *s = want_string(p, "timezone", v);
+	struct tz *tz = NULL;
+	int rc;
 
-	if (s)
+	if (!s)
+		return;
+	rc = tz_load(s, &tz);
+	tz_free(tz);
+	if (rc == -ENOMEM)
+		p->oom = true;
+	else if (rc == -ENOENT)
+		report(p, v, "timezone: unknown time zone '%s' (an IANA name like America/Denver "
+		       "or UTC)", SHOW(s));
+	else if (rc < 0)
+		report(p, v, "timezone: '%s' is not a usable time zone (an IANA name like "
+		       "America/Denver or UTC)", SHOW(s));
+	else
 		set_string(p, &c->timezone, s);
 }
 

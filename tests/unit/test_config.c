@@ -118,6 +118,9 @@ static void test_names(void **state)
 static const char *const good_files[] = {
 	DS,
 	"timezone: UTC\n",
+	"timezone: Europe/Berlin\n" DS_URL("https://x.org/a.csv") "  e:\n    url: https://x.org/b.csv\n"
+	"    schedule: \"*/15 0-5,22 1-7 JAN-mar mon-fri\"\n"
+	"  f: {url: https://x.org/c.csv, schedule: \"@daily\"}\n",
 	"datasets:\n",
 	"datasets: {}\njobs:\nalerts:\nlimits: {}\n",
 	"socket_mode: 0600\nlog_level: warn\nallow_file_urls: false\n",
@@ -188,6 +191,19 @@ static const struct {
 	                   "spark, alerts, datasets, jobs\n" },
 	{ "timezone: UTC\ntimezone: UTC\n",
 	  "t.yaml:2:1: duplicate key 'timezone', first set at line 1\n" },
+	/* time zone and schedules */
+	{ "timezone: America/Denvr\n", "t.yaml:1:11: timezone: unknown time zone 'America/Denvr' "
+	  "(an IANA name like America/Denver or UTC)\n" },
+	{ "timezone: ../../etc/passwd\n", "t.yaml:1:11: timezone: '../../etc/passwd' is not a "
+	  "usable time zone (an IANA name like America/Denver or UTC)\n" },
+	{ DS_URL("https://x.org/a.csv") "  e:\n    url: https://x.org/b.csv\n    schedule: 75 6 * * *\n"
+	  "  f:\n    url: https://x.org/c.csv\n    schedule: \"15 6 * *\"\n"
+	  "  g:\n    url: https://x.org/c.csv\n    schedule: \"0 0 30 feb *\"\n",
+	  "t.yaml:7:15: schedule: minute: value out of range 0-59 (in '75 6 * * *')\n"
+	  "t.yaml:10:15: schedule: expected 5 fields (minute hour day-of-month month "
+	  "day-of-week), found fewer (in '15 6 * *')\n"
+	  "t.yaml:13:15: schedule: day-of-month: the selected days never occur in the selected "
+	  "months (in '0 0 30 feb *')\n" },
 	/* types and units */
 	{ "state_dir: var/lib\n", "t.yaml:1:12: state_dir: expected an absolute path, not 'var/lib'\n" },
 	{ "state_dir:\n", "t.yaml:1:11: state_dir: expected a string, not an empty value\n" },
