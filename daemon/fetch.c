@@ -115,6 +115,11 @@ struct fetch {
 	uint64_t wb_start;        /* worker: first byte not yet sent to writeback */
 	int io_err;               /* first errno of a file operation */
 	const char *io_what;      /* what that operation was */
+	/* Written by the job on the worker, read in after_work: the loop
+	 * thread never reads a field a running job writes. */
+	int job_err;
+	const char *job_what;
+	int64_t prep_total;
 
 	/* the threadpool job */
 	uv_work_t work;
@@ -303,7 +308,7 @@ static int prep_resume(struct fetch *f)
 	f->wb_start = f->offset;
 	f->etag = etag ? strdup(etag) : NULL;
 	f->last_modified = lm ? strdup(lm) : NULL;
-	f->total = total;
+	f->prep_total = total;
 out:
 	if (rfd >= 0)
 		close(rfd);
@@ -320,26 +325,26 @@ static void prep_work(struct fetch *f)
 {
 	int rc;
 
-	f->io_what = "create directory";
+	f->job_what = "create directory";
 	if ((rc = mkdirs(f->partial_dir)) < 0)
 		goto out;
-	f->io_what = "open";
+	f->job_what = "open";
 	f->fd = open(f->part_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 	if (f->fd < 0) {
 		rc = -errno;
 		goto out;
 	}
-	f->io_what = "re-read";
+	f->job_what = "re-read";
 	if (!f->no_resume && (rc = prep_resume(f)) < 0)
 		goto out;
 	if (f->offset == 0) {
-		f->io_what = "truncate";
+		f->job_what = "truncate";
 		unlink(f->meta_path);
 		if (ftruncate(f->fd, 0) < 0)
 			rc = -errno;
 	}
 out:
-	f->io_err = rc < 0 ? -rc : 0;
+	f->job_err = rc < 0 ? -rc : 0;
 }
 
 static void write_work(struct fetch *f)
@@ -348,7 +353,7 @@ static void write_work(struct fetch *f)
 	int rc = 0;
 
 	if (f->wj.truncate) {
-		f->io_what = "truncate";
+		f->job_what = "truncate";
 		if (ftruncate(f->fd, 0) < 0) {
 			rc = -errno;
 			goto out;
@@ -357,11 +362,11 @@ static void write_work(struct fetch *f)
 		f->wb_start = 0;
 	}
 	if (f->wj.meta) {
-		f->io_what = "write sidecar";
+		f->job_what = "write sidecar";
 		if ((rc = meta_write(f->meta_path, f->wj.meta)) < 0)
 			goto out;
 	}
-	f->io_what = "write";
+	f->job_what = "write";
 	if ((rc = write_all(f->fd, b->data, b->len, f->wj.off)) < 0)
 		goto out;
 	XXH3_128bits_update(f->hash, b->data, b->len);
@@ -375,7 +380,7 @@ static void write_work(struct fetch *f)
 		f->wb_start = end;
 	}
 out:
-	f->io_err = rc < 0 ? -rc : 0;
+	f->job_err = rc < 0 ? -rc : 0;
 }
 
 static void finish_work(struct fetch *f)
@@ -385,29 +390,29 @@ static void finish_work(struct fetch *f)
 	int rc = 0;
 
 	if (f->fin == FIN_PUBLISH) {
-		f->io_what = "fsync";
+		f->job_what = "fsync";
 		if (fsync(f->fd) < 0) {
 			rc = -errno;
 			goto out;
 		}
 	}
 	if (close(f->fd) < 0 && f->fin == FIN_PUBLISH) {
-		f->io_what = "close";
+		f->job_what = "close";
 		rc = -errno;
 	}
 	f->fd = -1;
 	if (rc < 0 || f->fin != FIN_PUBLISH)
 		goto out;
-	f->io_what = "create directory";
+	f->job_what = "create directory";
 	if ((rc = mkdirs(f->final_dir)) < 0)
 		goto out;
-	f->io_what = "rename";
+	f->job_what = "rename";
 	if (rename(f->part_path, f->final_path) < 0) {
 		rc = -errno;
 		goto out;
 	}
 	/* The new name, and the partition directory if mkdirs made it. */
-	f->io_what = "fsync directory";
+	f->job_what = "fsync directory";
 	if ((rc = fsync_dir(f->final_dir)) < 0)
 		goto out;
 	snprintf(parent, sizeof parent, "%s", f->final_dir);
@@ -423,7 +428,7 @@ out:
 		unlink(f->part_path);
 		unlink(f->meta_path);
 	}
-	f->io_err = rc < 0 ? -rc : 0;
+	f->job_err = rc < 0 ? -rc : 0;
 }
 
 static void work_cb(uv_work_t *w)
@@ -904,6 +909,8 @@ static void start_transfer(struct fetch *f)
 
 static void after_prep(struct fetch *f)
 {
+	if (f->offset > 0)
+		f->total = f->prep_total;
 	if (f->io_err) {
 		set_io_error(f, f->part_path);
 		f->fin = FIN_KEEP;
@@ -974,6 +981,11 @@ static void after_finish(struct fetch *f)
 static void after_work(uv_work_t *w, int status)
 {
 	struct fetch *f = container_of(w, struct fetch, work);
+	if (f->job_err && !f->io_err) {
+		f->io_err = f->job_err;
+		f->io_what = f->job_what;
+	}
+	f->job_err = 0;
 	switch (f->job) {
 	case JOB_PREP:   after_prep(f); break;
 	case JOB_WRITE:  after_write(f); break;

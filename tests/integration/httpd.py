@@ -29,8 +29,9 @@ Introspection: GET /__log returns every request as JSON
 GET /__reset clears the log (?counts=1: the counters too).  When imported, Server(root)
 runs in-process and .log / .reset() give the same.
 
-CLI: python3 httpd.py --root DIR [--port 0]  prints the port on its first
-line, then serves until SIGTERM/SIGINT.
+CLI: python3 httpd.py --root DIR [--port 0] [--cert PEM --key PEM]  prints
+the port on its first line, then serves (https with --cert) until
+SIGTERM/SIGINT.
 """
 import argparse
 import email.utils
@@ -245,10 +246,15 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, root, port=0):
+    def __init__(self, root, port=0, tls=None):
         super().__init__(("127.0.0.1", port), Handler)
         self.state = State(root)
         self.thread = None
+        if tls:  # (certfile, keyfile): serve https
+            import ssl
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            self.socket = ctx.wrap_socket(self.socket, server_side=True)
 
     @property
     def port(self):
@@ -276,8 +282,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--root", required=True)
     ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--cert", help="PEM certificate: serve https")
+    ap.add_argument("--key", help="PEM private key of --cert")
     args = ap.parse_args()
-    srv = Server(args.root, args.port)
+    srv = Server(args.root, args.port, (args.cert, args.key) if args.cert else None)
     print(srv.port, flush=True)
     import signal
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

@@ -437,3 +437,21 @@ def test_connection_refused_is_retryable(tmp_path):
     r = fetch("http://127.0.0.1:%d/x.csv" % port, tmp_path)
     assert r["outcome"] == "failed" and r["retryable"]
     assert "127.0.0.1:%d" % port in r["error"]
+
+
+def test_tls_certificate_is_verified(server, tmp_path):
+    """A self-signed certificate is refused: verification is on, and a
+    later attempt would see the same certificate (not retryable)."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-days", "1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    put(server, "tls.csv", b"a\n")
+    tls = httpd.Server(str(server.root), tls=(str(cert), str(key))).start()
+    try:
+        r = fetch("https://127.0.0.1:%d/tls.csv" % tls.port, tmp_path)
+    finally:
+        tls.stop()
+    assert r["outcome"] == "failed" and not r["retryable"], r
+    assert "certificate" in r["error"].lower()
