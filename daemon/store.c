@@ -59,6 +59,7 @@ static const char migration_1[] =
 	"  started INTEGER NOT NULL, ended INTEGER,"
 	"  outcome TEXT,"     /* succeeded failed unchanged interrupted cancelled timeout */
 	"  exit_code INTEGER, signal INTEGER, pid INTEGER,"
+	"  pid_start INTEGER,"                    /* /proc/<pid>/stat starttime */
 	"  error TEXT, output_tail TEXT"
 	");"
 	"CREATE INDEX attempts_by_task ON attempts(task_id, n);"
@@ -283,6 +284,487 @@ int64_t store_event_add(struct store *st, int64_t ts, const char *level,
 
 /* ---- runs, tasks, attempts, datasets (sched.c) ---- */
 
+static void bind_ms(sqlite3_stmt *s, int i, int64_t v)
+{
+	if (v)
+		sqlite3_bind_int64(s, i, v);
+	else
+		sqlite3_bind_null(s, i);
+}
+
+static const char *col_text(sqlite3_stmt *s, int i)
+{
+	return (const char *)sqlite3_column_text(s, i);
+}
+
+/* Prepare SQL, or record the error under WHAT. */
+static int prepare(struct store *st, const char *what, const char *sql, sqlite3_stmt **s)
+{
+	if (sqlite3_prepare_v2(st->db, sql, -1, s, NULL) != SQLITE_OK)
+		return fail(st, what);
+	return 0;
+}
+
+/* One row of a read: convert the current row of S and hand it to the
+ * caller's typed callback held in CTX. */
+typedef int (*row_fn)(sqlite3_stmt *s, void *ctx);
+
+/* Step the read S to its end, calling ROW per row; finalizes S.  *ANY (when
+ * not NULL) tells whether there was a row. */
+static int walk(struct store *st, const char *what, sqlite3_stmt *s, row_fn row,
+                void *ctx, bool *any)
+{
+	int rc = 0, step;
+
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		if (any)
+			*any = true;
+		if ((rc = row(s, ctx)) != 0)
+			break;
+	}
+	if (rc == 0 && step != SQLITE_DONE)
+		rc = fail(st, what);
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/* Walk the rows of SQL, a read whose one parameter is KEY. */
+static int select_by(struct store *st, const char *what, const char *sql, int64_t key,
+                     row_fn row, void *ctx, bool *any)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((rc = prepare(st, what, sql, &s)) < 0)
+		return rc;
+	sqlite3_bind_int64(s, 1, key);
+	return walk(st, what, s, row, ctx, any);
+}
+
+/* Step a write statement to completion and finalize it; -ENOENT when it
+ * changed no row and MUST_CHANGE is set. */
+static int step_done(struct store *st, const char *what, sqlite3_stmt *s, bool must_change)
+{
+	int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : fail(st, what);
+	if (rc == 0 && must_change && sqlite3_changes(st->db) == 0)
+		rc = -ENOENT;
+	sqlite3_finalize(s);
+	return rc;
+}
+
+struct dataset_walk { store_dataset_cb cb; void *arg; };
+
+static int dataset_row(sqlite3_stmt *s, void *ctx)
+{
+	struct dataset_walk *w = ctx;
+	struct store_dataset ds = {
+		.name = col_text(s, 0),
+		.first_configured = sqlite3_column_int64(s, 1),
+		.last_fire = sqlite3_column_int64(s, 2),
+		.paused = sqlite3_column_int(s, 3) != 0,
+	};
+	return w->cb(w->arg, &ds);
+}
+
+int store_datasets_each(struct store *st, store_dataset_cb cb, void *arg)
+{
+	struct dataset_walk w = { cb, arg };
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((rc = prepare(st, "datasets", "SELECT name, first_configured,"
+	                  " COALESCE(last_fire, 0), paused FROM datasets ORDER BY name", &s)) < 0)
+		return rc;
+	return walk(st, "datasets", s, dataset_row, &w, NULL);
+}
+
+int store_dataset_add(struct store *st, const char *name, int64_t first_configured)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((rc = prepare(st, "dataset add", "INSERT OR IGNORE INTO datasets(name,"
+	                  " first_configured) VALUES (?, ?)", &s)) < 0)
+		return rc;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, first_configured);
+	return step_done(st, "dataset add", s, false);
+}
+
+int store_dataset_set_paused(struct store *st, const char *name, bool paused)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((rc = prepare(st, "dataset pause", "UPDATE datasets SET paused = ?"
+	                  " WHERE name = ?", &s)) < 0)
+		return rc;
+	sqlite3_bind_int(s, 1, paused);
+	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+	return step_done(st, "dataset pause", s, true);
+}
+
+int store_dataset_set_last_fire(struct store *st, const char *name, int64_t last_fire)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((rc = prepare(st, "dataset last_fire", "UPDATE datasets SET last_fire = ?"
+	                  " WHERE name = ?", &s)) < 0)
+		return rc;
+	bind_ms(s, 1, last_fire);
+	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+	return step_done(st, "dataset last_fire", s, true);
+}
+
+#define RUN_COLUMNS "id, target, kind, exec_date, trigger, state, force, created," \
+                    " COALESCE(started, 0), COALESCE(ended, 0), error"
+
+struct run_walk { store_run_cb cb; void *arg; };
+
+static int run_row(sqlite3_stmt *s, void *ctx)
+{
+	struct run_walk *w = ctx;
+	struct store_run r = {
+		.id = sqlite3_column_int64(s, 0),
+		.target = col_text(s, 1),
+		.kind = col_text(s, 2),
+		.exec_date = col_text(s, 3),
+		.trigger = col_text(s, 4),
+		.state = col_text(s, 5),
+		.force = sqlite3_column_int(s, 6) != 0,
+		.created = sqlite3_column_int64(s, 7),
+		.started = sqlite3_column_int64(s, 8),
+		.ended = sqlite3_column_int64(s, 9),
+		.error = col_text(s, 10),
+	};
+	return w->cb(w->arg, &r);
+}
+
+/* Walk the run rows of S; -ENOENT when there is none and ONE is set. */
+static int runs_walk(struct store *st, sqlite3_stmt *s, store_run_cb cb, void *arg,
+                     bool one)
+{
+	struct run_walk w = { cb, arg };
+	bool any = false;
+	int rc = walk(st, "runs", s, run_row, &w, &any);
+	return rc == 0 && one && !any ? -ENOENT : rc;
+}
+
+int store_run_add(struct store *st, const struct store_run *r, int64_t *id)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((rc = prepare(st, "run add", "INSERT INTO runs(target, kind, exec_date,"
+	                  " trigger, state, force, created) VALUES (?,?,?,?,?,?,?)", &s)) < 0)
+		return rc;
+	sqlite3_bind_text(s, 1, r->target, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, r->kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, r->exec_date, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, r->trigger, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 5, r->state, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 6, r->force);
+	sqlite3_bind_int64(s, 7, r->created);
+	if ((rc = step_done(st, "run add", s, false)) == 0)
+		*id = sqlite3_last_insert_rowid(st->db);
+	return rc;
+}
+
+int store_run_set(struct store *st, const struct store_run *r)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((rc = prepare(st, "run set", "UPDATE runs SET state = ?, started = ?,"
+	                  " ended = ?, error = ? WHERE id = ?", &s)) < 0)
+		return rc;
+	sqlite3_bind_text(s, 1, r->state, -1, SQLITE_STATIC);
+	bind_ms(s, 2, r->started);
+	bind_ms(s, 3, r->ended);
+	sqlite3_bind_text(s, 4, r->error, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 5, r->id);
+	return step_done(st, "run set", s, true);
+}
+
+int store_run_get(struct store *st, int64_t id, store_run_cb cb, void *arg)
+{
+	struct run_walk w = { cb, arg };
+	bool any = false;
+	int rc = select_by(st, "run", "SELECT " RUN_COLUMNS " FROM runs WHERE id = ?", id,
+	                   run_row, &w, &any);
+
+	return rc == 0 && !any ? -ENOENT : rc;
+}
+
+int store_runs_active(struct store *st, store_run_cb cb, void *arg)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((rc = prepare(st, "active runs", "SELECT " RUN_COLUMNS " FROM runs"
+	                  " WHERE state IN ('queued', 'running') ORDER BY id", &s)) < 0)
+		return rc;
+	return runs_walk(st, s, cb, arg, false);
+}
+
+int store_runs_list(struct store *st, const struct store_run_filter *f,
+                    store_run_cb cb, void *arg)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((rc = prepare(st, "runs", "SELECT " RUN_COLUMNS " FROM runs"
+	                  " WHERE (?1 IS NULL OR target = ?1) AND (?2 IS NULL OR state = ?2)"
+	                  " AND (?3 IS NULL OR id < ?3) ORDER BY id DESC LIMIT ?4", &s)) < 0)
+		return rc;
+	sqlite3_bind_text(s, 1, f->target, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, f->state, -1, SQLITE_STATIC);
+	bind_ms(s, 3, f->before_id);
+	sqlite3_bind_int64(s, 4, f->limit);
+	return runs_walk(st, s, cb, arg, false);
+}
+
+int store_run_latest(struct store *st, const char *kind, const char *target,
+                     const char *exec_date, store_run_cb cb, void *arg)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((rc = prepare(st, "latest run", "SELECT " RUN_COLUMNS " FROM runs"
+	                  " WHERE target = ? AND exec_date = ? AND kind = ?"
+	                  " ORDER BY id DESC LIMIT 1", &s)) < 0)
+		return rc;
+	sqlite3_bind_text(s, 1, target, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, exec_date, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, kind, -1, SQLITE_STATIC);
+	return runs_walk(st, s, cb, arg, true);
+}
+
+int store_task_add(struct store *st, int64_t run_id, const char *name, int seq,
+                   const char *state, int64_t *id)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((rc = prepare(st, "task add", "INSERT INTO tasks(run_id, name, seq, state)"
+	                  " VALUES (?,?,?,?)", &s)) < 0)
+		return rc;
+	sqlite3_bind_int64(s, 1, run_id);
+	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 3, seq);
+	sqlite3_bind_text(s, 4, state, -1, SQLITE_STATIC);
+	if ((rc = step_done(st, "task add", s, false)) == 0)
+		*id = sqlite3_last_insert_rowid(st->db);
+	return rc;
+}
+
+int store_task_set(struct store *st, const struct store_task *t)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((rc = prepare(st, "task set", "UPDATE tasks SET state = ?, attempts = ?,"
+	                  " not_before = ?, error = ? WHERE id = ?", &s)) < 0)
+		return rc;
+	sqlite3_bind_text(s, 1, t->state, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 2, (int)t->attempts);
+	bind_ms(s, 3, t->not_before);
+	sqlite3_bind_text(s, 4, t->error, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 5, t->id);
+	return step_done(st, "task set", s, true);
+}
+
+struct task_walk { store_task_cb cb; void *arg; };
+
+static int task_row(sqlite3_stmt *s, void *ctx)
+{
+	struct task_walk *w = ctx;
+	struct store_task t = {
+		.id = sqlite3_column_int64(s, 0),
+		.run_id = sqlite3_column_int64(s, 1),
+		.name = col_text(s, 2),
+		.seq = sqlite3_column_int(s, 3),
+		.state = col_text(s, 4),
+		.attempts = (unsigned)sqlite3_column_int(s, 5),
+		.not_before = sqlite3_column_int64(s, 6),
+		.error = col_text(s, 7),
+	};
+	return w->cb(w->arg, &t);
+}
+
+int store_tasks_each(struct store *st, int64_t run_id, store_task_cb cb, void *arg)
+{
+	struct task_walk w = { cb, arg };
+
+	return select_by(st, "tasks", "SELECT id, run_id, name, seq, state, attempts,"
+	                 " COALESCE(not_before, 0), error FROM tasks WHERE run_id = ?"
+	                 " ORDER BY seq", run_id, task_row, &w, NULL);
+}
+
+int store_attempt_add(struct store *st, int64_t task_id, unsigned n, int64_t started,
+                      int64_t *id)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((rc = prepare(st, "attempt add", "INSERT INTO attempts(task_id, n, started)"
+	                  " VALUES (?,?,?)", &s)) < 0)
+		return rc;
+	sqlite3_bind_int64(s, 1, task_id);
+	sqlite3_bind_int(s, 2, (int)n);
+	sqlite3_bind_int64(s, 3, started);
+	if ((rc = step_done(st, "attempt add", s, false)) == 0)
+		*id = sqlite3_last_insert_rowid(st->db);
+	return rc;
+}
+
+int store_attempt_set_pid(struct store *st, int64_t id, int pid, uint64_t pid_start)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((rc = prepare(st, "attempt pid", "UPDATE attempts SET pid = ?, pid_start = ?"
+	                  " WHERE id = ?", &s)) < 0)
+		return rc;
+	sqlite3_bind_int(s, 1, pid);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)pid_start);
+	sqlite3_bind_int64(s, 3, id);
+	return step_done(st, "attempt pid", s, true);
+}
+
+int store_attempt_end(struct store *st, const struct store_attempt *a)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((rc = prepare(st, "attempt end", "UPDATE attempts SET ended = ?, outcome = ?,"
+	                  " exit_code = ?, signal = ?, error = ?, output_tail = ?"
+	                  " WHERE id = ?", &s)) < 0)
+		return rc;
+	sqlite3_bind_int64(s, 1, a->ended);
+	sqlite3_bind_text(s, 2, a->outcome, -1, SQLITE_STATIC);
+	if (a->has_exit)
+		sqlite3_bind_int(s, 3, a->exit_code);
+	if (a->signal)
+		sqlite3_bind_int(s, 4, a->signal);
+	sqlite3_bind_text(s, 5, a->error, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 6, a->output_tail, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 7, a->id);
+	return step_done(st, "attempt end", s, true);
+}
+
+struct attempt_walk { store_attempt_cb cb; void *arg; };
+
+static int attempt_row(sqlite3_stmt *s, void *ctx)
+{
+	struct attempt_walk *w = ctx;
+	struct store_attempt a = {
+		.id = sqlite3_column_int64(s, 0),
+		.task_id = sqlite3_column_int64(s, 1),
+		.n = (unsigned)sqlite3_column_int(s, 2),
+		.started = sqlite3_column_int64(s, 3),
+		.ended = sqlite3_column_int64(s, 4),
+		.outcome = col_text(s, 5),
+		.has_exit = sqlite3_column_type(s, 6) != SQLITE_NULL,
+		.exit_code = sqlite3_column_int(s, 6),
+		.signal = sqlite3_column_int(s, 7),
+		.pid = sqlite3_column_int(s, 8),
+		.pid_start = (uint64_t)sqlite3_column_int64(s, 9),
+		.error = col_text(s, 10),
+		.output_tail = col_text(s, 11),
+	};
+	return w->cb(w->arg, &a);
+}
+
+int store_attempts_each(struct store *st, int64_t task_id, store_attempt_cb cb, void *arg)
+{
+	struct attempt_walk w = { cb, arg };
+
+	return select_by(st, "attempts", "SELECT id, task_id, n, started, COALESCE(ended, 0),"
+	                 " outcome, exit_code, COALESCE(signal, 0), COALESCE(pid, 0),"
+	                 " COALESCE(pid_start, 0), error, output_tail FROM attempts"
+	                 " WHERE task_id = ? ORDER BY n", task_id, attempt_row, &w, NULL);
+}
+
+struct event_walk { store_event_cb cb; void *arg; };
+
+static int event_row(sqlite3_stmt *s, void *ctx)
+{
+	struct event_walk *w = ctx;
+	struct store_event e = {
+		.id = sqlite3_column_int64(s, 0),
+		.ts = sqlite3_column_int64(s, 1),
+		.level = col_text(s, 2),
+		.type = col_text(s, 3),
+		.dataset = col_text(s, 4),
+		.run_id = sqlite3_column_int64(s, 5),
+		.task = col_text(s, 6),
+		.message = col_text(s, 7),
+	};
+	return w->cb(w->arg, &e);
+}
+
+int store_events_of_run(struct store *st, int64_t run_id, unsigned limit,
+                        store_event_cb cb, void *arg)
+{
+	struct event_walk w = { cb, arg };
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((rc = prepare(st, "events", "SELECT * FROM (SELECT id, ts, level, type, dataset,"
+	                  " run_id, task, message FROM events WHERE run_id = ?"
+	                  " ORDER BY id DESC LIMIT ?) ORDER BY id", &s)) < 0)
+		return rc;
+	sqlite3_bind_int64(s, 1, run_id);
+	sqlite3_bind_int64(s, 2, limit);
+	return walk(st, "events", s, event_row, &w, NULL);
+}
+
+static char *dup_col(sqlite3_stmt *s, int i)
+{
+	const char *v = col_text(s, i);
+	return v ? strdup(v) : NULL;
+}
+
+int store_snapshot_of_run(struct store *st, int64_t run_id, struct store_snapshot_ref *out)
+{
+	sqlite3_stmt *s;
+	int rc, step;
+
+	memset(out, 0, sizeof *out);
+	if ((rc = prepare(st, "snapshot of run", "SELECT path, encoding, line_ending,"
+	                  " COALESCE(rows, -1) FROM snapshots WHERE run_id = ?"
+	                  " ORDER BY id DESC LIMIT 1", &s)) < 0)
+		return rc;
+	sqlite3_bind_int64(s, 1, run_id);
+	step = sqlite3_step(s);
+	if (step == SQLITE_ROW) {
+		out->path = dup_col(s, 0);
+		out->encoding = dup_col(s, 1);
+		out->line_ending = dup_col(s, 2);
+		out->rows = sqlite3_column_int64(s, 3);
+		rc = out->path ? 0 : -ENOMEM;
+	} else {
+		rc = step == SQLITE_DONE ? -ENOENT : fail(st, "snapshot of run");
+	}
+	sqlite3_finalize(s);
+	if (rc < 0)
+		store_snapshot_ref_free(out);
+	return rc;
+}
+
+void store_snapshot_ref_free(struct store_snapshot_ref *ref)
+{
+	if (!ref)
+		return;
+	free(ref->path);
+	free(ref->encoding);
+	free(ref->line_ending);
+	memset(ref, 0, sizeof *ref);
+	ref->rows = -1;
+}
+
 /* ---- snapshots and validators (fetch) ---- */
 
 void store_snapshot_clear(struct store_snapshot *s)
@@ -506,3 +988,81 @@ int store_snapshot_set_state(struct store *st, int64_t id, const char *state)
 /* ---- data quality results and diffs (dq) ---- */
 
 /* ---- alerts (alerts.c) ---- */
+
+/* ---- metrics (metrics.c) ---- */
+
+/* One statement per enum store_metric: label columns, then the value. */
+static const char *const metric_sql[STORE_METRIC__N] = {
+	[STORE_METRIC_RUNS] =
+		"SELECT target, kind, state, count(*) FROM runs"
+		" GROUP BY target, kind, state ORDER BY target, kind, state",
+	[STORE_METRIC_LAST_OK] =
+		"SELECT target, max(ended) FROM runs WHERE kind = 'dataset'"
+		" AND state IN ('succeeded', 'unchanged') AND ended IS NOT NULL"
+		" GROUP BY target ORDER BY target",
+	[STORE_METRIC_SNAPSHOT_ROWS] =
+		"SELECT dataset, rows FROM snapshots WHERE rows IS NOT NULL AND id IN"
+		" (SELECT max(id) FROM snapshots WHERE state <> 'quarantined'"
+		"  GROUP BY dataset) ORDER BY dataset",
+	[STORE_METRIC_SNAPSHOT_BYTES] =
+		"SELECT dataset, bytes FROM snapshots WHERE id IN"
+		" (SELECT max(id) FROM snapshots WHERE state <> 'quarantined'"
+		"  GROUP BY dataset) ORDER BY dataset",
+	[STORE_METRIC_FETCH_BYTES] =
+		"SELECT dataset, sum(bytes) FROM snapshots GROUP BY dataset ORDER BY dataset",
+	[STORE_METRIC_FETCHES] =
+		"SELECT r.target, a.outcome, count(*) FROM attempts a"
+		" JOIN tasks t ON a.task_id = t.id JOIN runs r ON t.run_id = r.id"
+		" WHERE t.name = 'fetch' AND a.outcome IS NOT NULL"
+		" GROUP BY r.target, a.outcome ORDER BY r.target, a.outcome",
+	[STORE_METRIC_FETCH_DURATION] =
+		"SELECT r.target, a.ended - a.started FROM attempts a"
+		" JOIN tasks t ON a.task_id = t.id JOIN runs r ON t.run_id = r.id"
+		" WHERE a.id IN (SELECT max(a2.id) FROM attempts a2"
+		"  JOIN tasks t2 ON a2.task_id = t2.id JOIN runs r2 ON t2.run_id = r2.id"
+		"  WHERE t2.name = 'fetch' AND a2.outcome IN ('succeeded', 'unchanged')"
+		"  AND a2.ended IS NOT NULL GROUP BY r2.target)"
+		" ORDER BY r.target",
+	[STORE_METRIC_CHECKS] =
+		"SELECT r.target, d.check_name, d.outcome, count(*) FROM dq_results d"
+		" JOIN runs r ON d.run_id = r.id"
+		" GROUP BY r.target, d.check_name, d.outcome"
+		" ORDER BY r.target, d.check_name, d.outcome",
+	[STORE_METRIC_PAUSED] =
+		"SELECT name, paused FROM datasets ORDER BY name",
+	[STORE_METRIC_ALERTS_FIRING] =
+		"SELECT coalesce(dataset, ''), reason, state = 'firing' FROM alerts"
+		" WHERE id IN (SELECT max(id) FROM alerts GROUP BY dataset, reason)"
+		" ORDER BY 1, 2",
+};
+
+int store_metric_rows(struct store *st, enum store_metric q, store_metric_fn fn,
+                      void *arg)
+{
+	const char *labels[STORE_METRIC_MAX_LABELS];
+	sqlite3_stmt *s;
+	int rc = 0, step, n;
+
+	if (q < 0 || q >= STORE_METRIC__N)
+		return -EINVAL;
+	if (sqlite3_prepare_v2(st->db, metric_sql[q], -1, &s, NULL) != SQLITE_OK)
+		return fail(st, "metrics");
+	n = sqlite3_column_count(s) - 1;
+	if (n < 0 || n > STORE_METRIC_MAX_LABELS) {
+		sqlite3_finalize(s);
+		return -EINVAL;
+	}
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		for (int i = 0; i < n; i++) {
+			const char *t = (const char *)sqlite3_column_text(s, i);
+			labels[i] = t ? t : "";
+		}
+		rc = fn(labels, n, sqlite3_column_double(s, n), arg);
+		if (rc < 0)
+			break;
+	}
+	if (rc >= 0 && step != SQLITE_DONE)
+		rc = fail(st, "metrics");
+	sqlite3_finalize(s);
+	return rc;
+}

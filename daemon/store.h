@@ -102,4 +102,142 @@ void store_snapshots_free(struct store_snapshot *list, size_t n);  /* accepts NU
  * such row. */
 int store_snapshot_set_state(struct store *st, int64_t id, const char *state);
 
+/* ---- runs, tasks, attempts, datasets (sched.c) ----
+ *
+ * Reads hand rows to a callback; every pointer in a row is valid only during
+ * the call.  A callback returning non-zero stops the walk, and the walk
+ * returns that value.  Times are unix ms, 0 meaning NULL (not yet). */
+
+struct store_dataset {
+	const char *name;
+	int64_t first_configured;
+	int64_t last_fire;               /* schedule handled up to here; 0 = never */
+	bool paused;
+};
+typedef int (*store_dataset_cb)(void *arg, const struct store_dataset *ds);
+
+int store_datasets_each(struct store *st, store_dataset_cb cb, void *arg);
+/* Insert NAME unless it exists (first_configured is never moved). */
+int store_dataset_add(struct store *st, const char *name, int64_t first_configured);
+int store_dataset_set_paused(struct store *st, const char *name, bool paused);
+int store_dataset_set_last_fire(struct store *st, const char *name, int64_t last_fire);
+
+struct store_run {
+	int64_t id;
+	const char *target, *kind;       /* kind: "dataset" or "job" */
+	const char *exec_date, *trigger, *state;
+	bool force;
+	int64_t created, started, ended;
+	const char *error;               /* NULL when none */
+};
+typedef int (*store_run_cb)(void *arg, const struct store_run *r);
+
+/* Insert a run (state from R; id and the row's other fields ignored). */
+int store_run_add(struct store *st, const struct store_run *r, int64_t *id);
+/* Write state, started, ended and error of run R->id. */
+int store_run_set(struct store *st, const struct store_run *r);
+int store_run_get(struct store *st, int64_t id, store_run_cb cb, void *arg);
+/* Runs in state queued or running, oldest first. */
+int store_runs_active(struct store *st, store_run_cb cb, void *arg);
+
+struct store_run_filter {
+	const char *target;              /* NULL = any */
+	const char *state;               /* NULL = any */
+	int64_t before_id;               /* 0 = from the newest */
+	unsigned limit;
+};
+/* Newest first. */
+int store_runs_list(struct store *st, const struct store_run_filter *f,
+                    store_run_cb cb, void *arg);
+/* The newest run of KIND/TARGET for EXEC_DATE; 0 if found, -ENOENT if none. */
+int store_run_latest(struct store *st, const char *kind, const char *target,
+                     const char *exec_date, store_run_cb cb, void *arg);
+
+struct store_task {
+	int64_t id, run_id;
+	const char *name;
+	int seq;
+	const char *state;
+	unsigned attempts;               /* counted against the retry budget */
+	int64_t not_before;
+	const char *error;
+};
+typedef int (*store_task_cb)(void *arg, const struct store_task *t);
+
+int store_task_add(struct store *st, int64_t run_id, const char *name, int seq,
+                   const char *state, int64_t *id);
+/* Write state, attempts, not_before and error of task T->id. */
+int store_task_set(struct store *st, const struct store_task *t);
+/* Tasks of RUN_ID in seq order. */
+int store_tasks_each(struct store *st, int64_t run_id, store_task_cb cb, void *arg);
+
+struct store_attempt {
+	int64_t id, task_id;
+	unsigned n;                      /* 1, 2, ... over the task's life */
+	int64_t started, ended;
+	const char *outcome;             /* NULL while it runs */
+	bool has_exit;                   /* exit_code is meaningful */
+	int exit_code, signal;
+	int pid;                         /* 0 = none (not a child process) */
+	uint64_t pid_start;              /* /proc/<pid>/stat start time */
+	const char *error, *output_tail;
+};
+typedef int (*store_attempt_cb)(void *arg, const struct store_attempt *a);
+
+int store_attempt_add(struct store *st, int64_t task_id, unsigned n, int64_t started,
+                      int64_t *id);
+int store_attempt_set_pid(struct store *st, int64_t id, int pid, uint64_t pid_start);
+/* Write ended, outcome, exit_code/signal, error and output_tail of A->id. */
+int store_attempt_end(struct store *st, const struct store_attempt *a);
+int store_attempts_each(struct store *st, int64_t task_id, store_attempt_cb cb, void *arg);
+
+struct store_event {
+	int64_t id, ts;
+	const char *level, *type, *dataset, *task, *message;
+	int64_t run_id;
+};
+typedef int (*store_event_cb)(void *arg, const struct store_event *e);
+/* The last LIMIT events of RUN_ID, oldest first. */
+int store_events_of_run(struct store *st, int64_t run_id, unsigned limit,
+                        store_event_cb cb, void *arg);
+
+/* What the convert task needs of the snapshot RUN_ID published and checked:
+ * strings are copied into OUT (caller frees with store_snapshot_ref_free). */
+struct store_snapshot_ref {
+	char *path, *encoding, *line_ending;
+	int64_t rows;                    /* -1 when the check has not counted */
+};
+int store_snapshot_of_run(struct store *st, int64_t run_id, struct store_snapshot_ref *out);
+void store_snapshot_ref_free(struct store_snapshot_ref *ref);
+
 #endif
+
+/* ---- metrics (metrics.c): aggregates over the whole store ---- */
+
+/* Each query yields rows of label values (text; NULL reads as "") followed by
+ * one number.  Times are unix ms, durations ms, as stored. */
+enum store_metric {
+	STORE_METRIC_RUNS,            /* target, kind, state -> runs */
+	STORE_METRIC_LAST_OK,         /* dataset -> end of its last succeeded or
+	                                 unchanged run */
+	STORE_METRIC_SNAPSHOT_ROWS,   /* dataset -> rows of its newest snapshot
+	                                 that was not quarantined */
+	STORE_METRIC_SNAPSHOT_BYTES,  /* dataset -> bytes of that snapshot */
+	STORE_METRIC_FETCH_BYTES,     /* dataset -> bytes of all its snapshots */
+	STORE_METRIC_FETCHES,         /* dataset, outcome -> fetch attempts */
+	STORE_METRIC_FETCH_DURATION,  /* dataset -> its last good fetch attempt */
+	STORE_METRIC_CHECKS,          /* dataset, check, outcome -> results */
+	STORE_METRIC_PAUSED,          /* dataset -> 1 paused, 0 not */
+	STORE_METRIC_ALERTS_FIRING,   /* dataset, reason -> 1 firing, 0 recovered */
+	STORE_METRIC__N
+};
+
+#define STORE_METRIC_MAX_LABELS 3
+
+/* Called per row; a negative return stops the walk and is returned. */
+typedef int (*store_metric_fn)(const char *const *labels, int n_labels,
+                               double value, void *arg);
+
+/* Run query Q, calling FN for each row in label order.  0 or -EIO. */
+int store_metric_rows(struct store *st, enum store_metric q, store_metric_fn fn,
+                      void *arg);
