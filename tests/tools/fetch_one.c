@@ -40,6 +40,16 @@ struct tool {
 	json_t *result;
 };
 
+static void close_all(struct tool *t)
+{
+	uv_close((uv_handle_t *)&t->sigterm, NULL);
+	uv_close((uv_handle_t *)&t->sigint, NULL);
+	uv_close((uv_handle_t *)&t->progress, NULL);
+	uv_close((uv_handle_t *)&t->lag, NULL);
+	http_fini(t->http);
+	t->http = NULL;
+}
+
 static void on_done(struct fetch *f, const struct fetch_result *r, void *arg)
 {
 	struct tool *t = arg;
@@ -59,14 +69,9 @@ static void on_done(struct fetch *f, const struct fetch_result *r, void *arg)
 	                      "err", r->err,
 	                      "retryable", r->retryable,
 	                      "retry_after_ms", (json_int_t)r->retry_after_ms);
-	uv_close((uv_handle_t *)&t->sigterm, NULL);
-	uv_close((uv_handle_t *)&t->sigint, NULL);
-	uv_close((uv_handle_t *)&t->progress, NULL);
-	uv_close((uv_handle_t *)&t->lag, NULL);
 	if (t->lag_due)
 		json_object_set_new(t->result, "max_loop_lag_ms", json_integer(t->lag_max));
-	http_fini(t->http);
-	t->http = NULL;
+	close_all(t);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -206,6 +211,11 @@ int main(int argc, char **argv)
 	if ((rc = fetch_start(t.http, &req, on_done, &t, &t.fetch, &err)) < 0) {
 		fprintf(stderr, "fetch_one: %s\n", err ? err : strerror(-rc));
 		free(err);
+		close_all(&t);
+		uv_run(t.loop, UV_RUN_DEFAULT);
+		uv_loop_close(t.loop);
+		curl_global_cleanup();
+		free(url);
 		return 2;
 	}
 	if (progress_ms)
