@@ -46,6 +46,7 @@
 #include "clock.h"
 #include "config.h"
 #include "denverd.h"
+#include "execdate.h"
 #include "fetch.h"
 #include "http.h"
 #include "version.h"
@@ -1173,19 +1174,9 @@ const char *fetch_outcome_name(enum fetch_outcome o)
 
 int fetch_date_vars_init(struct fetch_date_vars *v, const char *d)
 {
-	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	int y, m, day;
+	int64_t day;
 
-	if (!d || strlen(d) != 10 || d[4] != '-' || d[7] != '-')
-		return -EINVAL;
-	for (int i = 0; i < 10; i++)
-		if (i != 4 && i != 7 && (d[i] < '0' || d[i] > '9'))
-			return -EINVAL;
-	y = atoi(d);
-	m = atoi(d + 5);
-	day = atoi(d + 8);
-	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-	if (m < 1 || m > 12 || day < 1 || day > mdays[m - 1] + (m == 2 && leap))
+	if (!d || execdate_parse(d, &day) < 0)
 		return -EINVAL;
 	memcpy(v->exec_date, d, 11);
 	memcpy(v->year, d, 4);
