@@ -132,6 +132,7 @@ struct fetch {
 		char *meta;
 	} wj;
 	enum finish fin;
+	bool fin_truncate;        /* the published file is empty (see judge) */
 
 	/* progress */
 	uint64_t resumed_from;
@@ -388,19 +389,23 @@ static void finish_work(struct fetch *f)
 {
 	char parent[PATH_MAX];
 	char *slash;
+	bool renamed = false;
 	int rc = 0;
 
 	if (f->fin == FIN_PUBLISH) {
+		f->job_what = "truncate";
+		if (f->fin_truncate && ftruncate(f->fd, 0) < 0) {
+			rc = -errno;
+			goto out;
+		}
 		f->job_what = "fsync";
 		if (fsync(f->fd) < 0) {
 			rc = -errno;
 			goto out;
 		}
 	}
-	if (close(f->fd) < 0 && f->fin == FIN_PUBLISH) {
-		f->job_what = "close";
-		rc = -errno;
-	}
+	f->job_what = "close";
+	rc = close(f->fd) < 0 && f->fin == FIN_PUBLISH ? -errno : 0;
 	f->fd = -1;
 	if (rc < 0 || f->fin != FIN_PUBLISH)
 		goto out;
@@ -412,6 +417,7 @@ static void finish_work(struct fetch *f)
 		rc = -errno;
 		goto out;
 	}
+	renamed = true;
 	/* The new name, and the partition directory if mkdirs made it. */
 	f->job_what = "fsync directory";
 	if ((rc = fsync_dir(f->final_dir)) < 0)
@@ -425,8 +431,13 @@ static void finish_work(struct fetch *f)
 	}
 	unlink(f->meta_path);
 out:
+	if (f->fd >= 0) {
+		close(f->fd);
+		f->fd = -1;
+	}
 	if (rc < 0 || f->fin == FIN_DISCARD) {
-		unlink(f->part_path);
+		/* Nothing stays under the final name that is not known durable. */
+		unlink(renamed ? f->final_path : f->part_path);
 		unlink(f->meta_path);
 	}
 	f->job_err = rc < 0 ? -rc : 0;
@@ -566,10 +577,14 @@ static void judge(struct fetch *f)
 		if (f->rc == CURLE_TOO_MANY_REDIRECTS)
 			set_error(f, -EIO, false, "too many redirects (more than %u) from %s",
 			          f->lim.max_redirects, f->url);
-		else
+		else if (st > 0)
 			set_error(f, -EIO, retry, "%s%s%s (HTTP %ld) fetching %s",
 			          curl_easy_strerror(f->rc), f->errbuf[0] ? ": " : "",
 			          f->errbuf, st, f->url);
+		else
+			set_error(f, -EIO, retry, "%s%s%s fetching %s",
+			          curl_easy_strerror(f->rc), f->errbuf[0] ? ": " : "",
+			          f->errbuf, f->url);
 		f->retry_after_ms = retry ? retry_after_ms(f) : -1;
 		if (retry)
 			f->fin = FIN_KEEP;
@@ -584,7 +599,20 @@ static void judge(struct fetch *f)
 		f->no_resume = true;
 		return;
 	}
+	if (st == 206 && !f->decided) {
+		set_error(f, -EIO, true, "HTTP 206 without a body from %s", f->url);
+		return;
+	}
 	if (st == 0 || (st >= 200 && st < 300 && !f->status_abort)) {
+		if (!f->decided && f->offset > 0) {
+			/* A 2xx with an empty body answered our Range: the file is
+			 * empty now, not the old prefix.  No write ran for this
+			 * response, so the hash is ours to reset here. */
+			f->fin_truncate = true;
+			f->file_off = 0;
+			f->resumed_from = 0;
+			XXH3_128bits_reset(f->hash);
+		}
 		hash_hex(f);
 		if (!f->force && f->prev_hash && strcmp(f->prev_hash, f->hash_hex) == 0) {
 			f->outcome = FETCH_UNCHANGED;

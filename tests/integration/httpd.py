@@ -17,6 +17,7 @@ query parameters of the URL, so one server serves every test:
   redirect=N                       302 chain of N hops to the same URL
   loop=1                           302 to itself, forever
   no_range=1                       ignore Range (always 200 with everything)
+  empty_on_range=1                 answer a Range request with an empty 200
   no_etag=1, no_lm=1               omit ETag / Last-Modified
   weak_etag=1                      W/"..." ETag (not usable for If-Range)
 
@@ -179,6 +180,8 @@ class Handler(BaseHTTPRequestHandler):
             except (TypeError, ValueError):
                 pass
 
+        if q.get("empty_on_range") == "1" and h.get("Range"):
+            return self.reply(200, hdrs)
         start, end, status = 0, size - 1, 200
         rng = parse_range(h.get("Range"), size) if q.get("no_range") != "1" else None
         if_range = h.get("If-Range")

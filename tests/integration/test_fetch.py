@@ -247,6 +247,16 @@ def test_server_ignoring_range_restarts_from_zero(srv, tmp_path):
     assert "range" in req["headers"] and req["status"] == 200
 
 
+def test_empty_200_to_a_range_request_publishes_empty(srv, tmp_path):
+    put(srv, "i2.csv", os.urandom(MiB))
+    u = url(srv, "i2.csv", reset_at=300000, empty_on_range=1)
+    assert fetch(u, tmp_path)["outcome"] == "failed"
+    assert partial(tmp_path)[0].stat().st_size > 0
+    r = fetch(u, tmp_path)
+    assert_published(r, tmp_path, b"")
+    assert r["resumed_from"] == 0
+
+
 def test_changed_validator_restarts_from_zero(srv, tmp_path):
     put(srv, "j.csv", os.urandom(2 * MiB))
     u = url(srv, "j.csv", reset_at=600000, times=1)
