@@ -26,7 +26,8 @@ last /__reset?counts=1.  ETag is derived from mtime (ns) and size, like nginx, s
 rewriting a file under --root is "a file that changes".
 
 Introspection: GET /__log returns every request as JSON
-[{"method", "path", "headers": {lower-case name: value}, "status"}];
+[{"method", "path", "headers": {lower-case name: value}, "status",
+  "start", "end" (monotonic seconds; end once a file body is sent)}];
 GET /__reset clears the log (?counts=1: the counters too).  When imported, Server(root)
 runs in-process and .log / .reset() give the same.
 
@@ -125,7 +126,7 @@ class Handler(BaseHTTPRequestHandler):
         q = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query).items()}
         self.entry = {"method": self.command, "path": self.path,
                       "headers": {k.lower(): v for k, v in self.headers.items()},
-                      "status": None}
+                      "status": None, "start": time.monotonic(), "end": None}
         if url.path == "/__log":
             with self.state.lock:
                 body = json.dumps(self.state.log).encode()
@@ -151,9 +152,12 @@ class Handler(BaseHTTPRequestHandler):
         path = os.path.normpath(os.path.join(self.state.root, url.path.lstrip("/")))
         if not path.startswith(self.state.root + os.sep) or not os.path.isfile(path):
             return self.reply(404, body=b"not found\n")
-        with open(path, "rb") as f:
-            st = os.fstat(f.fileno())
-            self.serve_file(f, st, q, n <= times, head)
+        try:
+            with open(path, "rb") as f:
+                st = os.fstat(f.fileno())
+                self.serve_file(f, st, q, n <= times, head)
+        finally:
+            self.entry["end"] = time.monotonic()
 
     def serve_file(self, f, st, q, misbehave, head):
         size = st.st_size

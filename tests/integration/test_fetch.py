@@ -385,6 +385,26 @@ def test_cancel_keeps_part_for_resume(srv, tmp_path):
     assert r["resumed_from"] > 0
 
 
+def test_parallel_fetches_share_one_loop(srv, tmp_path):
+    """Three datasets download at once through one struct http: every
+    request starts before any has finished."""
+    data = put(srv, "par.csv", os.urandom(MiB))
+    p = fetch(url(srv, "par.csv", slow=2 * MiB, times=3), tmp_path, "--parallel", "3",
+              dataset="par", check=False)
+    assert p.returncode == 0, p.stderr.decode()
+    results = [json.loads(line) for line in p.stdout.decode().splitlines()]
+    assert len(results) == 3
+    for i, r in enumerate(results, 1):
+        assert r["outcome"] == "published", r
+        assert (tmp_path / "staging" / ("par%d" % i) / ("exec_date=" + DATE) /
+                "data.csv").read_bytes() == data
+    reqs = requests_to(srv, "par.csv")
+    assert len(reqs) == 3
+    wait_for(lambda: all(e["end"] for e in requests_to(srv, "par.csv")), 5)
+    reqs = requests_to(srv, "par.csv")
+    assert max(e["start"] for e in reqs) < min(e["end"] for e in reqs)
+
+
 def disk_full_checks(r, state):
     assert r["outcome"] == "failed" and r["retryable"], r
     part, meta = partial(state)
