@@ -810,7 +810,9 @@ int64_t store_snapshot_add(struct store *st, const struct store_snapshot *snap)
 	int64_t id = -EIO;
 	int64_t when = snap->published;
 
-	if (store_begin(st) < 0)
+	/* A savepoint, so the caller may hold a transaction of its own (the
+	 * snapshot row together with its task's state) or none. */
+	if (exec(st, "SAVEPOINT snapshot_add") < 0)
 		return -EIO;
 	if (validators_upsert(st, snap->dataset, snap->etag, snap->last_modified, when) < 0)
 		goto out;
@@ -839,12 +841,12 @@ int64_t store_snapshot_add(struct store *st, const struct store_snapshot *snap)
 		goto out;
 	}
 	id = sqlite3_last_insert_rowid(st->db);
-	if (store_commit(st) < 0)
-		id = -EIO;
 out:
 	sqlite3_finalize(s);
 	if (id < 0)
-		store_rollback(st);
+		exec(st, "ROLLBACK TO snapshot_add");
+	if (exec(st, "RELEASE snapshot_add") < 0)
+		id = -EIO;
 	return id;
 }
 

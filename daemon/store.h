@@ -67,8 +67,9 @@ void store_snapshot_clear(struct store_snapshot *s);   /* frees the strings */
 /*
  * Record a published snapshot (S->id ignored; S->state NULL means
  * "published"; S->published is the caller's clock_now_ms()) and set datasets.etag and
- * last_modified of S->dataset to S's, in one transaction; the datasets row
- * is created when missing (first_configured = S->published).  Returns the
+ * last_modified of S->dataset to S's, all or nothing (a savepoint: inside
+ * the caller's transaction when there is one); the datasets row is created
+ * when missing (first_configured = S->published).  Returns the
  * new snapshot id (> 0) or a negative errno.
  */
 int64_t store_snapshot_add(struct store *st, const struct store_snapshot *s);
