@@ -17,6 +17,7 @@
 #include "denverd.h"
 #include "metrics.h"
 #include "store.h"
+#include "tmpstore.h"
 #include "version.h"
 
 static const char fill_sql[] =
@@ -56,8 +57,7 @@ static const char fill_sql[] =
 	" (3, 'traffic_accidents', 'stale', 'recovered', 'x');";
 
 struct fixture {
-	char dir[64], db[96];
-	struct store *st;
+	struct tmpstore t;
 	struct config cfg;
 	struct cfg_dataset datasets[2];
 	struct denverd d;
@@ -66,21 +66,8 @@ struct fixture {
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof *f);
-	char *err = NULL;
-	sqlite3 *db;
-
-	strcpy(f->dir, "/tmp/metrics-XXXXXX");
-	if (!mkdtemp(f->dir))
+	if (!f || tmpstore_open(&f->t) < 0 || tmpstore_sql(&f->t, fill_sql) < 0)
 		return -1;
-	snprintf(f->db, sizeof f->db, "%s/state.db", f->dir);
-	if (store_open(f->db, &f->st, &err) < 0)
-		return -1;
-	if (sqlite3_open(f->db, &db) != SQLITE_OK ||
-	    sqlite3_exec(db, fill_sql, NULL, NULL, NULL) != SQLITE_OK) {
-		fprintf(stderr, "fill: %s\n", sqlite3_errmsg(db));
-		return -1;
-	}
-	sqlite3_close(db);
 	f->datasets[0].name = "traffic_accidents";
 	f->datasets[0].max_age_ms = 36 * 3600 * 1000ull;
 	f->datasets[1].name = "service_requests_311";
@@ -88,7 +75,7 @@ static int setup(void **state)
 	f->cfg.datasets = f->datasets;
 	f->cfg.n_datasets = 2;
 	f->d.cfg = &f->cfg;
-	f->d.store = f->st;
+	f->d.store = f->t.st;
 	f->d.started_ms = clock_now_ms() - 90 * 1000;
 	*state = f;
 	return 0;
@@ -97,13 +84,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char path[128];
-	store_close(f->st);
-	for (const char *const *s = (const char *const[]){ "", "-wal", "-shm", NULL }; *s; s++) {
-		snprintf(path, sizeof path, "%s%s", f->db, *s);
-		unlink(path);
-	}
-	rmdir(f->dir);
+	tmpstore_close(&f->t);
 	free(f);
 	return 0;
 }
@@ -186,14 +167,11 @@ static void test_store_error_is_reported(void **state)
 	struct fixture *f = *state;
 	char *text = (char *)1;
 	size_t len;
-	sqlite3 *db;
 
-	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "DROP TABLE dq_results", 0, 0, 0), SQLITE_OK);
-	sqlite3_close(db);
+	assert_int_equal(tmpstore_sql(&f->t, "DROP TABLE dq_results"), 0);
 	assert_int_equal(metrics_text(&f->d, &text, &len), -EIO);
 	assert_null(text);
-	assert_non_null(strstr(store_errmsg(f->st), "dq_results"));
+	assert_non_null(strstr(store_errmsg(f->t.st), "dq_results"));
 }
 
 int main(void)
