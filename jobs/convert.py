@@ -1,0 +1,525 @@
+"""Merge one published CSV snapshot into a dataset's Parquet datastore.
+
+Run by the daemon's convert task (CONTRACTS.md section 4)::
+
+    spark-submit [--master M --driver-memory N --conf k=v ...] convert.py --spec convert.json
+
+Reading.  The header is read first (one record) to learn this vintage's
+columns; the file is then read with an explicit all-string schema of that
+width (never inferSchema), RFC 4180 quoting (``""`` inside quotes),
+multi-line records and the encoding the check task detected.  Header names
+map to the spec's canonical columns case-insensitively after trimming, with
+' ' and '_' alike, through each column's aliases; a missing required column
+is an error, a missing optional one is NULL.  Every value is trimmed; blank
+values and the column's ``nulls`` are NULL (numerically for numeric columns,
+so ``nulls: ["0"]`` also catches ``0.0``).  Types: int accepts integral
+float text (``20148031043.0``); timestamps try each strptime-style format
+(``%m %d %H %I`` also one digit, ``%f`` 1-9 digits) in the spec's time zone;
+dates try their formats, then the timestamp formats.  A value that does not
+type becomes NULL and is counted per column in the manifest.
+
+Rejected rows, counted by reason: ``malformed`` (wrong number of fields),
+``no_key`` (every key column blank), ``bad_key`` (a key value that does not
+type), ``no_event_time``, ``bad_event_time`` (blank or unparseable event
+time), ``duplicate_key`` (a second row with the key of another row of the
+same snapshot; the kept one is chosen by a hash of the row, so the choice is
+repeatable).  Up to 1000 rejected records go to ``rejected.jsonl`` next to the
+manifest.  rows_read = rows_written + sum(rows_rejected).
+
+Merging.  The datastore is partitioned by the event time's local year and
+month.  For every key the newest snapshot wins: the row with the latest
+``last_seen`` exec date (the snapshot's row on a tie), so re-running an old
+exec date after a newer one changes nothing but ``first_seen``.  Each row
+carries ``first_seen`` (earliest exec date it was in a snapshot),
+``last_seen`` (latest) and ``source_file`` (base name of that snapshot; a
+name containing "generated" marks synthetic data).  Rows missing from the
+snapshot (aged out of the city's rolling window, or deleted) are kept as they
+are.  Only months that the snapshot touches are rewritten: the months of its
+rows' event times, plus the months where the datastore held a snapshot key
+before (a record whose event time moved to another month is removed from
+its old month; when the event time is part of the key, as for 311, that
+cannot happen and the lookup is skipped).  A month left with no rows is
+removed.  Re-running an exec date gives the same rows (same content; file
+names differ).
+
+Crash safety.  Spark's own dynamic partition overwrite deletes each live
+month and then renames the new one into place; a crash between the two loses
+that month, and with it history the city no longer publishes.  So the new
+months are written to a staging directory and swapped in by datastore.py:
+journal first (the commit point), then per month rename live -> trash and
+staging -> live, rolled forward by the next job after a crash.  Before the
+commit point the previous datastore is untouched; after it the new one is
+complete once the roll-forward ran; at no point is old data deleted before
+its replacement is in place.  The manifest is written last, atomically.
+
+Spark settings come from spark-submit (--master, --conf); this job sets only
+what correctness needs: the session time zone from the spec, the CORRECTED
+datetime parser (so a pattern mismatch is NULL, not an exception), and
+TIMESTAMP_MICROS Parquet timestamps (readable by any Parquet reader).
+Python UDFs are not used; the driver runs in client mode (it writes the
+manifest to the spec's local path).  Exit status: 0 done, 2 bad spec or
+input (message on stderr), 1 anything else.
+"""
+
+import argparse
+import datetime as dt
+import json
+import os
+import re
+import sys
+import time
+import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from datastore import Store  # noqa: E402
+
+SPEC_VERSION = 1
+MANIFEST_VERSION = 1
+ENCODINGS = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "windows-1252": "windows-1252"}
+TYPES = ("string", "int", "float", "timestamp", "date", "bool")
+REJECT_SAMPLE = 1000
+TRUE_WORDS = ("y", "yes", "true", "t", "1")
+FALSE_WORDS = ("n", "no", "false", "f", "0")
+
+
+class InputError(Exception):
+    """A bad spec or input file: reported on stderr, exit status 2."""
+
+
+def log(msg):
+    print(f"convert: {msg}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------
+# Spec
+def norm_name(name):
+    """Canonical comparison form of a header name: trimmed (BOM too),
+    lower case, runs of ' ' and '_' as one '_'."""
+    return re.sub(r"[ _]+", "_", name.replace("\ufeff", "").strip().lower())
+
+
+def load_spec(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            spec = json.load(f)
+    except (OSError, ValueError) as e:
+        raise InputError(f"cannot read spec {path}: {e}") from e
+    need = ("version", "dataset", "exec_date", "timezone", "input", "encoding", "key",
+            "event_time", "columns", "datastore", "manifest")
+    missing = [k for k in need if k not in spec]
+    if missing:
+        raise InputError(f"spec {path}: missing {', '.join(missing)}")
+    if spec["version"] != SPEC_VERSION:
+        raise InputError(f"spec {path}: version {spec['version']!r}, this job reads {SPEC_VERSION}")
+    if not re.fullmatch(r"[a-z0-9_]+", str(spec["dataset"])):
+        raise InputError(f"spec {path}: bad dataset name {spec['dataset']!r}")
+    try:
+        dt.date.fromisoformat(spec["exec_date"])
+    except (TypeError, ValueError) as e:
+        raise InputError(f"spec {path}: bad exec_date {spec['exec_date']!r}") from e
+    if spec["encoding"] not in ENCODINGS:
+        raise InputError(f"spec {path}: encoding {spec['encoding']!r} not one of {', '.join(ENCODINGS)}")
+    names = set()
+    for c in spec["columns"]:
+        if c.get("type") not in TYPES:
+            raise InputError(f"spec {path}: column {c.get('name')!r}: type {c.get('type')!r} not one of {', '.join(TYPES)}")
+        if not re.fullmatch(r"[a-z0-9_]+", str(c.get("name"))) or c["name"] in names:
+            raise InputError(f"spec {path}: bad or repeated column name {c.get('name')!r}")
+        if c["name"] in ("first_seen", "last_seen", "source_file", "year", "month"):
+            raise InputError(f"spec {path}: column name {c['name']!r} is reserved for the datastore")
+        names.add(c["name"])
+        c.setdefault("aliases", [])
+        c.setdefault("formats", [])
+        c.setdefault("nulls", [])
+        c.setdefault("required", True)
+    if not spec["key"] or any(k not in names for k in spec["key"]):
+        raise InputError(f"spec {path}: key {spec['key']!r} must name columns")
+    by_name = {c["name"]: c for c in spec["columns"]}
+    if spec["event_time"] not in by_name or by_name[spec["event_time"]]["type"] not in ("timestamp", "date"):
+        raise InputError(f"spec {path}: event_time {spec['event_time']!r} must name a timestamp or date column")
+    spec.setdefault("timestamp_formats", [])
+    return spec
+
+
+_STRPTIME = {"Y": "yyyy", "y": "yy", "m": "M", "d": "d", "H": "H", "I": "h", "M": "mm",
+             "S": "ss", "p": "a", "f": "SSSSSSSSS", "b": "MMM", "B": "MMMM", "j": "DDD", "%": "'%'"}
+
+
+def spark_pattern(fmt):
+    """strptime-style format -> Spark datetime pattern.  %m %d %H %I map to
+    one-letter fields, which Spark parses with one or two digits; %f to
+    nine fraction letters, which accept 1-9 digits; letters in the literal
+    text are quoted."""
+    out, lit, i = [], [], 0
+
+    def flush():
+        if lit:
+            s = "".join(lit).replace("'", "''")
+            out.append(f"'{s}'" if re.search(r"[A-Za-z']", s) else s)
+            lit.clear()
+    while i < len(fmt):
+        ch = fmt[i]
+        if ch == "%":
+            if i + 1 >= len(fmt) or fmt[i + 1] not in _STRPTIME:
+                raise InputError(f"timestamp format {fmt!r}: unsupported directive at {fmt[i:i + 2]!r}")
+            flush()
+            out.append(_STRPTIME[fmt[i + 1]])
+            i += 2
+        else:
+            lit.append(ch)
+            i += 1
+    flush()
+    return "".join(out)
+
+
+# ---------------------------------------------------------------------------
+# Reading and typing
+def read_header(spark, path, encoding):
+    reader = (spark.read.option("header", True).option("multiLine", True)
+              .option("encoding", ENCODINGS[encoding]).option("escape", '"'))
+    try:
+        cols = reader.csv(path).columns
+    except Exception as e:  # noqa: BLE001 - Spark raises AnalysisException and Py4J errors alike
+        raise InputError(f"cannot read the header of {path}: {str(e).splitlines()[0]}") from e
+    if not cols:
+        raise InputError(f"{path}: no header")
+    return cols
+
+
+def map_columns(spec, header):
+    """For each spec column, the index of its header column or None.
+    Returns (mapping, unmapped header names, missing optional columns)."""
+    where = {}
+    for i, h in enumerate(header):
+        where.setdefault(norm_name(h), i)
+    mapping, missing_required, missing_optional = {}, [], []
+    for c in spec["columns"]:
+        idx = None
+        for cand in [c["name"], *c["aliases"]]:
+            if norm_name(cand) in where:
+                idx = where[norm_name(cand)]
+                break
+        mapping[c["name"]] = idx
+        if idx is None:
+            (missing_required if c["required"] else missing_optional).append(c["name"])
+    if missing_required:
+        raise InputError(f"{spec['input']}: required columns missing from the header: "
+                         f"{', '.join(missing_required)} (header: {', '.join(header)})")
+    used = {i for i in mapping.values() if i is not None}
+    unmapped = [h for i, h in enumerate(header) if i not in used]
+    return mapping, unmapped, missing_optional
+
+
+def sql_str(s):
+    return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def typed_expr(F, c, name, ts_formats):
+    """Column expression typing the trimmed text column `name` as column
+    spec `c`."""
+    raw = F.col(name)
+    t = c["type"]
+    if t == "string":
+        return raw
+    if t == "int":
+        return (F.when(raw.rlike(r"^[+-]?[0-9]+$"), raw)
+                .when(raw.rlike(r"^[+-]?[0-9]+\.0*$"), F.regexp_extract(raw, r"^([+-]?[0-9]+)", 1))
+                .cast("long"))
+    if t == "float":
+        return F.when(raw.rlike(r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"), raw.cast("double"))
+    if t == "bool":
+        low = F.lower(raw)
+        return F.when(low.isin(*TRUE_WORDS), F.lit(True)).when(low.isin(*FALSE_WORDS), F.lit(False))
+    fmts = c["formats"] or ts_formats
+    if t == "timestamp":
+        return F.coalesce(*[F.expr(f"try_to_timestamp(`{name}`, {sql_str(spark_pattern(f))})")
+                            for f in fmts]) if fmts else raw.cast("timestamp")
+    # date: its own formats, then the timestamp formats (a date column
+    # sometimes holds a whole timestamp, FORMATS.md)
+    cands = [F.expr(f"to_date(try_to_timestamp(`{name}`, {sql_str(spark_pattern(f))}))")
+             for f in (c["formats"] + [f for f in ts_formats if f not in c["formats"]])]
+    return F.coalesce(*cands) if cands else raw.cast("date")
+
+
+def null_tokens(F, c, raw):
+    """Condition: trimmed `raw` is one of the column's `nulls`."""
+    toks = [str(x).strip() for x in c["nulls"]]
+    if not toks:
+        return F.lit(False)
+    cond = raw.isin(*toks)
+    if c["type"] in ("int", "float"):
+        nums = []
+        for x in toks:
+            try:
+                nums.append(float(x))
+            except ValueError:
+                pass
+        if nums:
+            cond = cond | F.when(raw.rlike(r"^[+-]?[0-9.eE+-]+$"), raw.cast("double").isin(*nums)).otherwise(False)
+    return cond
+
+
+def build_typed(spark, spec, header, mapping):
+    """The snapshot as a DataFrame of canonical typed columns plus
+    `_reason` (NULL for a good row), `_bad_<col>` flags and `_raw`."""
+    from pyspark.sql import functions as F, types as T
+    width = len(header)
+    schema = T.StructType([T.StructField(f"_c{i}", T.StringType()) for i in range(width)]
+                          + [T.StructField("_corrupt", T.StringType())])
+    raw_df = (spark.read.schema(schema)
+              .option("header", True).option("multiLine", True)
+              .option("encoding", ENCODINGS[spec["encoding"]]).option("escape", '"')
+              .option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", "_corrupt")
+              .csv(spec["input"]))
+    # A multi-line CSV file is parsed by one task; spread the typing work.
+    par = spark.sparkContext.defaultParallelism
+    if par > 1:
+        raw_df = raw_df.repartition(par)
+    # trimmed, blank -> NULL (the city pads with spaces; BOMs and NBSPs at
+    # the edges are padding too)
+    trimmed = {}
+    for i in range(width):
+        v = F.expr(f"trim(BOTH ' \\t\\u00a0\\ufeff' FROM `_c{i}`)")
+        trimmed[i] = F.when(v != "", v)
+    stage1 = raw_df.select(*[trimmed[i].alias(f"_t{i}") for i in range(width)], "_corrupt")
+    ts_formats = spec["timestamp_formats"]
+    cols, bad = [], []
+    for c in spec["columns"]:
+        idx = mapping[c["name"]]
+        if idx is None:
+            cols.append(F.lit(None).cast(spark_type(T, c["type"])).alias(c["name"]))
+            bad.append(F.lit(False).alias(f"_bad_{c['name']}"))
+            continue
+        raw = F.col(f"_t{idx}")
+        isnull = null_tokens(F, c, raw)
+        typed = typed_expr(F, c, f"_t{idx}", ts_formats)
+        cols.append(F.when(~isnull, typed).cast(spark_type(T, c["type"])).alias(c["name"]))
+        bad.append((raw.isNotNull() & ~isnull & typed.isNull()).alias(f"_bad_{c['name']}"))
+    stage2 = stage1.select(*cols, *bad, "_corrupt",
+                           F.to_json(F.array(*[F.col(f"_t{i}") for i in range(width)])).alias("_raw"))
+    key, ev = spec["key"], spec["event_time"]
+    all_key_null = F.lit(True)
+    for k in key:
+        all_key_null = all_key_null & F.col(k).isNull() & ~F.col(f"_bad_{k}")
+    any_bad_key = F.lit(False)
+    for k in key:
+        any_bad_key = any_bad_key | F.col(f"_bad_{k}")
+    reason = (F.when(F.col("_corrupt").isNotNull(), "malformed")
+              .when(all_key_null, "no_key")
+              .when(any_bad_key, "bad_key")
+              .when(F.col(f"_bad_{ev}"), "bad_event_time")
+              .when(F.col(ev).isNull(), "no_event_time"))
+    # the raw fields are kept for rejected rows only (rejected.jsonl)
+    return stage2.withColumn("_reason", reason).withColumn(
+        "_raw", F.when(F.col("_reason").isNotNull(), F.col("_raw")))
+
+
+def spark_type(T, name):
+    return {"string": T.StringType(), "int": T.LongType(), "float": T.DoubleType(),
+            "timestamp": T.TimestampType(), "date": T.DateType(), "bool": T.BooleanType()}[name]
+
+
+# ---------------------------------------------------------------------------
+# Merging
+def output_schema(spec):
+    from pyspark.sql import types as T
+    fields = [T.StructField(c["name"], spark_type(T, c["type"])) for c in spec["columns"]]
+    fields += [T.StructField("first_seen", T.DateType()), T.StructField("last_seen", T.DateType()),
+               T.StructField("source_file", T.StringType()),
+               T.StructField("year", T.IntegerType()), T.StructField("month", T.IntegerType())]
+    return T.StructType(fields)
+
+
+def month_name(year, month):
+    return f"year={year}/month={month}"
+
+
+def read_months(spark, spec, store, months):
+    """The datastore, or only `months` of it.  The root is read and pruned
+    by a filter on the partition columns rather than given a list of month
+    directories: a long path list makes Spark list files with a distributed
+    job of one task per path."""
+    from pyspark.sql import functions as F
+    df = spark.read.schema(output_schema(spec)).parquet(store.root)
+    if months is not None:
+        codes = sorted(y * 100 + m for y, m in map(_month_key, months))
+        df = df.filter((F.col("year") * 100 + F.col("month")).isin(codes))
+    return df
+
+
+def merge(spark, spec, store, snap, data_cols, timer):
+    """Merge the good snapshot rows `snap` into the datastore.  Returns
+    (months rewritten, duplicate-key count, rows in the datastore after)."""
+    from pyspark.sql import functions as F, Window
+    key = spec["key"]
+    live = set(store.months())
+    new_months = {month_name(r.year, r.month) for r in snap.select("year", "month").distinct().collect()}
+    old_months = set()
+    if live and spec["event_time"] not in key:
+        # months where a snapshot key lives now (its event time may have moved)
+        ekeys = read_months(spark, spec, store, None).select(*key, "year", "month")
+        cond = [ekeys[k].eqNullSafe(snap[k]) for k in key]
+        hits = ekeys.join(snap.select(*key), cond, "left_semi").select("year", "month").distinct().collect()
+        old_months = {month_name(r.year, r.month) for r in hits}
+    affected = new_months | old_months
+    timer("find_months")
+    union = snap.withColumn("_src", F.lit(1))
+    existing = sorted(affected & live)
+    if existing:
+        old = read_months(spark, spec, store, existing).withColumn("_src", F.lit(0))
+        union = union.unionByName(old)
+    w_key = Window.partitionBy(*key)
+    order = Window.partitionBy(*key).orderBy(F.col("last_seen").desc(), F.col("_src").desc(),
+                                             F.col("_h").desc())
+    ranked = (union.withColumn("_h", F.xxhash64(*data_cols))
+              .withColumn("_rn", F.row_number().over(order))
+              .withColumn("_first", F.min("first_seen").over(w_key))
+              .withColumn("_last", F.max("last_seen").over(w_key))
+              .withColumn("_n_snap", F.sum("_src").over(w_key)))
+    winners = (ranked.filter(F.col("_rn") == 1)
+               .withColumn("first_seen", F.col("_first")).withColumn("last_seen", F.col("_last")))
+    from pyspark import StorageLevel
+    winners = winners.persist(StorageLevel.MEMORY_AND_DISK)
+    dup = winners.agg(F.sum(F.greatest(F.col("_n_snap") - 1, F.lit(0))).alias("d")).collect()[0].d or 0
+    timer("merge")
+    out_cols = [f.name for f in output_schema(spec).fields]
+    txn = f"{spec['exec_date']}.{spec.get('run_id', 0)}.{uuid.uuid4().hex[:8]}"
+    staging = store.staging(txn)
+    (winners.select(*out_cols)
+     .repartition("year", "month")
+     .sortWithinPartitions(*key)
+     .write.partitionBy("year", "month")
+     .option("compression", "zstd").option("maxRecordsPerFile", 1_000_000)
+     .mode("errorifexists").parquet(staging))
+    staged = {f"{y}/{m}" for y in store.list_names(staging) if y.startswith("year=")
+              for m in store.list_names(f"{staging}/{y}") if m.startswith("month=")}
+    winners.unpersist()
+    timer("write")
+    store.commit_months(txn, affected, staged)
+    timer("commit")
+    total = read_months(spark, spec, store, None).count() if store.months() else 0
+    timer("count")
+    return sorted(affected, key=_month_key), dup, total
+
+
+def _month_key(m):
+    y, mo = m.split("/")
+    return int(y.split("=")[1]), int(mo.split("=")[1])
+
+
+# ---------------------------------------------------------------------------
+def write_manifest(path, manifest):
+    tmp = f"{path}.tmp.{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(manifest, f, indent=1, sort_keys=False)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    dfd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+def run(spark, spec):
+    """Convert and merge; returns the manifest dict (also written)."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+    t0 = time.monotonic()
+    phases, last = {}, [t0]
+
+    def timer(name):
+        now = time.monotonic()
+        phases[name] = round(now - last[0], 3)
+        last[0] = now
+    spark.conf.set("spark.sql.session.timeZone", spec["timezone"])
+    spark.conf.set("spark.sql.legacy.timeParserPolicy", "CORRECTED")
+    spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+    store = Store(spark, spec["datastore"])
+    rolled = store.recover()
+    if rolled:
+        log(f"recovered interrupted commits: {', '.join(rolled)}")
+    header = read_header(spark, spec["input"], spec["encoding"])
+    mapping, unmapped, missing_optional = map_columns(spec, header)
+    typed = build_typed(spark, spec, header, mapping).persist(StorageLevel.MEMORY_AND_DISK)
+    names = [c["name"] for c in spec["columns"]]
+    stats = typed.groupBy("_reason").agg(
+        F.count(F.lit(1)).alias("n"),
+        *[F.sum(F.col(f"_bad_{n}").cast("long")).alias(f"b_{n}") for n in names]).collect()
+    timer("read_and_type")
+    rows_read = sum(r.n for r in stats)
+    rejected = {r._reason: r.n for r in stats if r._reason is not None}
+    unparsed = {}
+    for n in names:
+        tot = sum((r[f"b_{n}"] or 0) for r in stats)
+        if tot:
+            unparsed[n] = tot
+    if rejected:
+        write_rejects(spec, typed)
+    exec_date = dt.date.fromisoformat(spec["exec_date"])
+    ev = F.col(spec["event_time"])
+    snap = (typed.filter(F.col("_reason").isNull()).select(*names)
+            .withColumn("first_seen", F.lit(exec_date)).withColumn("last_seen", F.lit(exec_date))
+            .withColumn("source_file", F.lit(os.path.basename(spec["input"])))
+            .withColumn("year", F.year(ev)).withColumn("month", F.month(ev)))
+    partitions, dup, total = merge(spark, spec, store, snap, names, timer)
+    typed.unpersist()
+    if dup:
+        rejected["duplicate_key"] = dup
+    t_end = time.monotonic()
+    good = rows_read - sum(rejected.values())
+    manifest = {
+        "version": MANIFEST_VERSION, "dataset": spec["dataset"], "exec_date": spec["exec_date"],
+        "rows_read": rows_read, "rows_written": good, "rows_rejected": dict(sorted(rejected.items())),
+        "partitions": partitions, "datastore_rows": total, "spark_seconds": round(t_end - t0, 3),
+        # informational, beyond the contract's fields:
+        "run_id": spec.get("run_id"), "rows_checked": spec.get("rows_checked"),
+        "values_unparsed": unparsed, "columns_unmapped": unmapped,
+        "columns_missing": missing_optional,
+        "seconds": phases,
+    }
+    write_manifest(spec["manifest"], manifest)
+    return manifest
+
+
+def write_rejects(spec, typed):
+    """Up to REJECT_SAMPLE rejected records as JSON lines next to the
+    manifest (the driver's local disk, like the manifest)."""
+    from pyspark.sql import functions as F
+    rows = (typed.filter(F.col("_reason").isNotNull()).select("_reason", "_corrupt", "_raw")
+            .limit(REJECT_SAMPLE).collect())
+    path = os.path.join(os.path.dirname(os.path.abspath(spec["manifest"])), "rejected.jsonl")
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        for r in rows:
+            rec = {"reason": r._reason, "fields": json.loads(r._raw) if r._raw else None}
+            if r._corrupt is not None:
+                rec["record"] = r._corrupt
+            f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+    os.replace(path + ".tmp", path)
+
+
+def main(argv=None, spark=None):
+    """Entry point; `spark` lets tests share one session.  Returns the
+    exit status."""
+    ap = argparse.ArgumentParser(prog="convert.py", description="Merge a CSV snapshot into the Parquet datastore.")
+    ap.add_argument("--spec", required=True, help="convert.json written by the daemon")
+    args = ap.parse_args(argv)
+    try:
+        spec = load_spec(args.spec)
+        if spark is None:
+            from pyspark.sql import SparkSession
+            spark = SparkSession.builder.appName(f"denverd-convert-{spec['dataset']}").getOrCreate()
+        m = run(spark, spec)
+    except InputError as e:
+        log(f"error: {e}")
+        return 2
+    log(f"{m['dataset']} {m['exec_date']}: read {m['rows_read']}, wrote {m['rows_written']}, "
+        f"rejected {m['rows_rejected'] or 0}, {len(m['partitions'])} months rewritten, "
+        f"{m['datastore_rows']} rows in the datastore, {m['spark_seconds']} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,186 @@
+"""The Parquet datastore's layout and its crash-safe month swap.
+
+Layout (CONTRACTS.md section 3)::
+
+    <datastore>/year=Y/month=M/part-*.parquet     the data, one directory per month
+    <dirname(datastore)>/.txn/<dataset>/          transactions of that dataset:
+        staging/<txn>/year=Y/month=M/             new months, written by Spark
+        journal/<txn>.json                        the commit record
+        trash/<txn>/year=Y/month=M/               old months, until the commit ends
+
+The transaction directory sits next to the dataset, not inside it, so the
+dataset directory holds nothing but ``year=*/month=*`` (any reader can glob
+it), and it is on the same file system, so moving a month is a rename.
+
+Commit protocol (``commit_months``): Spark writes the new months under
+staging (a crash there leaves the datastore untouched and the staging
+directory is deleted on the next start).  Then the journal naming every
+month of the transaction is written atomically (temp file + rename): that is
+the commit point.  Then, month by month, the live directory is renamed into
+trash and the staged one renamed into its place (a month that ends up with
+no rows is only moved to trash).  Then the journal, trash and staging are
+deleted.  ``recover`` runs before any read or write of the datastore and
+rolls every journal it finds forward, idempotently, so a crash at any point
+after the commit point ends in the new state and a crash before it in the
+old state.  Old data is never deleted before its replacement is in place:
+the datastore holds rows the city no longer publishes, so a lost month could
+not be fetched again.
+
+What a reader can see: each month directory is always complete (it is
+renamed whole).  Between the two renames of one month (microseconds on a
+local file system) or after a crash inside the swap and before the next
+``recover``, a listing may miss that month.  The daemon never runs a report
+while a convert of the same dataset runs, and both jobs call ``recover``
+first.  Two converts of one dataset must not run at once (the daemon runs
+one task per run and one run per dataset at a time); nothing here locks.
+
+All file operations use the Hadoop FileSystem API through Spark's JVM, so
+the same code works on a local disk, HDFS or any Hadoop-compatible store
+whose rename of a directory is atomic (not S3 without a committer).
+"""
+
+import json
+
+JOURNAL_VERSION = 1
+
+
+class Store:
+    """Paths and file operations for one dataset's datastore.  `root` is
+    the dataset directory from the spec (``<state_dir>/datastore/<dataset>``)."""
+
+    def __init__(self, spark, root):
+        self.spark = spark
+        jvm = spark._jvm
+        self._Path = jvm.org.apache.hadoop.fs.Path
+        root = root.rstrip("/")
+        self.root = root
+        path = self._Path(root)
+        self.fs = path.getFileSystem(spark._jsc.hadoopConfiguration())
+        self.name = path.getName()
+        parent = path.getParent()
+        self.txn_root = f"{parent.toString()}/.txn/{self.name}"
+
+    # -- small wrappers over org.apache.hadoop.fs.FileSystem -----------------
+    def exists(self, p):
+        return self.fs.exists(self._Path(p))
+
+    def mkdirs(self, p):
+        self.fs.mkdirs(self._Path(p))
+
+    def delete(self, p):
+        self.fs.delete(self._Path(p), True)
+
+    def rename(self, src, dst):
+        """Rename, creating dst's parent; dst must not exist (Hadoop would
+        move src *into* an existing directory)."""
+        d = self._Path(dst)
+        self.fs.mkdirs(d.getParent())
+        if not self.fs.rename(self._Path(src), d):
+            raise OSError(f"rename {src} -> {dst} failed")
+
+    def list_names(self, p):
+        if not self.exists(p):
+            return []
+        return sorted(st.getPath().getName() for st in self.fs.listStatus(self._Path(p)))
+
+    def write_atomic(self, p, text):
+        tmp = p + ".tmp"
+        out = self.fs.create(self._Path(tmp), True)
+        try:
+            out.write(bytearray(text.encode("utf-8")))
+            out.hsync()
+        finally:
+            out.close()
+        if self.exists(p):
+            self.delete(p)
+        self.rename(tmp, p)
+
+    def read_text(self, p):
+        stream = self.fs.open(self._Path(p))
+        try:
+            reader = self.spark._jvm.java.io.BufferedReader(
+                self.spark._jvm.java.io.InputStreamReader(stream, "UTF-8"))
+            lines = []
+            while True:
+                line = reader.readLine()
+                if line is None:
+                    break
+                lines.append(line)
+            return "\n".join(lines)
+        finally:
+            stream.close()
+
+    # -- layout ---------------------------------------------------------------
+    def staging(self, txn):
+        return f"{self.txn_root}/staging/{txn}"
+
+    def journal(self, txn):
+        return f"{self.txn_root}/journal/{txn}.json"
+
+    def trash(self, txn):
+        return f"{self.txn_root}/trash/{txn}"
+
+    def months(self):
+        """Live month directories, as 'year=Y/month=M' strings."""
+        out = []
+        for y in self.list_names(self.root):
+            if y.startswith("year="):
+                out += [f"{y}/{m}" for m in self.list_names(f"{self.root}/{y}") if m.startswith("month=")]
+        return out
+
+    def month_path(self, month):
+        return f"{self.root}/{month}"
+
+    # -- the commit protocol --------------------------------------------------
+    def commit_months(self, txn, months, staged):
+        """Swap `months` ('year=Y/month=M') into the datastore from staging
+        `txn`.  `staged` is the subset that has new data; the others are
+        emptied.  Returns after the journal, trash and staging are gone."""
+        record = {"version": JOURNAL_VERSION, "txn": txn,
+                  "months": [{"month": m, "new": m in staged} for m in sorted(months)]}
+        self.write_atomic(self.journal(txn), json.dumps(record, indent=1))
+        self._roll_forward(record)
+
+    def _roll_forward(self, record):
+        txn = record["txn"]
+        for item in record["months"]:
+            m = item["month"]
+            live, new, old = self.month_path(m), f"{self.staging(txn)}/{m}", f"{self.trash(txn)}/{m}"
+            if item["new"]:
+                if self.exists(new):
+                    if self.exists(live):
+                        self.rename(live, old)
+                    self.rename(new, live)
+            elif self.exists(live) and not self.exists(old):
+                self.rename(live, old)
+        self._drop_empty_years()
+        self.delete(self.journal(txn))
+        self.delete(self.trash(txn))
+        self.delete(self.staging(txn))
+
+    def _drop_empty_years(self):
+        for y in self.list_names(self.root):
+            if y.startswith("year=") and not self.list_names(f"{self.root}/{y}"):
+                self.delete(f"{self.root}/{y}")
+
+    def recover(self):
+        """Finish what a crashed job left: roll committed transactions
+        forward, delete uncommitted staging and leftover trash.  Returns the
+        transaction ids rolled forward (for the job's log)."""
+        done = []
+        for name in self.list_names(f"{self.txn_root}/journal"):
+            path = f"{self.txn_root}/journal/{name}"
+            if name.endswith(".json.tmp"):
+                self.delete(path)       # crashed before the commit point
+                continue
+            if not name.endswith(".json"):
+                continue
+            record = json.loads(self.read_text(path))
+            if record.get("version") != JOURNAL_VERSION:
+                raise ValueError(f"{path}: unknown journal version {record.get('version')!r}")
+            self._roll_forward(record)
+            done.append(record["txn"])
+        for kind in ("staging", "trash"):
+            for name in self.list_names(f"{self.txn_root}/{kind}"):
+                self.delete(f"{self.txn_root}/{kind}/{name}")
+        return done
