@@ -332,6 +332,12 @@ static int run_watch(struct ctl *c, const struct ctl_cmd *cmd, json_t *args)
 	return rc;
 }
 
+/* metrics: the daemon already rendered Prometheus text; print it as is. */
+static void print_metrics(json_t *r)
+{
+	fputs(str(r, "text"), stdout);
+}
+
 static const struct ctl_cmd commands[] = {
 	{ "status", "", "daemon, datasets, next scheduled runs, running tasks",
 	  build_none, print_status, NULL },
@@ -341,6 +347,8 @@ static const struct ctl_cmd commands[] = {
 	  build_none, print_reload, NULL },
 	{ "watch", "", "stream events as they happen until interrupted",
 	  build_none, NULL, run_watch },
+	{ "metrics", "", "Prometheus text: runs, fetches, checks, alerts, process",
+	  build_none, print_metrics, NULL },
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

@@ -11,9 +11,12 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <jansson.h>
 #include <sqlite3.h>
 
 #include "clock.h"
+#include "control.h"
+#include "ctlcall.h"
 #include "denverd.h"
 #include "metrics.h"
 #include "store.h"
@@ -174,12 +177,64 @@ static void test_store_error_is_reported(void **state)
 	assert_non_null(strstr(store_errmsg(f->t.st), "dq_results"));
 }
 
+static void close_walk(uv_handle_t *h, void *arg)
+{
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+static void test_command_over_the_socket(void **state)
+{
+	struct fixture *f = *state;
+	uv_loop_t loop;
+	char sock[128], *reply;
+	json_t *r;
+
+	snprintf(sock, sizeof sock, "%s/denverd.sock", f->t.dir);
+	f->cfg.socket = sock;
+	f->cfg.socket_mode = 0660;
+	f->cfg.limits.request_size = 4096;
+	f->cfg.limits.clients = 4;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	f->d.loop = &loop;
+	assert_int_equal(control_init(&f->d), 0);
+	assert_int_equal(metrics_init(&f->d), 0);
+	/* A second registration of the same name is refused. */
+	assert_int_equal(metrics_init(&f->d), -EEXIST);
+
+	reply = ctlcall(&loop, sock, "{\"v\":1,\"id\":3,\"cmd\":\"metrics\"}");
+	assert_non_null(reply);
+	r = json_loads(reply, 0, NULL);
+	assert_non_null(r);
+	assert_true(json_is_true(json_object_get(r, "ok")));
+	assert_int_equal(json_integer_value(json_object_get(r, "id")), 3);
+	const char *text = json_string_value(json_object_get(json_object_get(r, "result"), "text"));
+	assert_non_null(text);
+	assert_non_null(strstr(text, "\ndenverd_snapshot_rows{dataset=\"traffic_accidents\"} 4171\n"));
+	json_decref(r);
+	free(reply);
+
+	/* A store failure is the daemon's error, reported as such. */
+	assert_int_equal(tmpstore_sql(&f->t, "DROP TABLE alerts"), 0);
+	reply = ctlcall(&loop, sock, "{\"cmd\":\"metrics\"}");
+	assert_non_null(reply);
+	assert_non_null(strstr(reply, "\"code\":\"EINTERNAL\""));
+	assert_non_null(strstr(reply, "alerts"));
+	free(reply);
+
+	control_fini(&f->d);
+	uv_walk(&loop, close_walk, NULL);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_store_aggregates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_process_figures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_error_is_reported, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_command_over_the_socket, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
