@@ -165,6 +165,23 @@ static void finish_loop(uv_loop_t *loop, struct webhook *w)
 	assert_int_equal(uv_loop_close(loop), 0);
 }
 
+/* A loop, a server answering SCRIPT, a webhook, and a URL of the server. */
+struct rig {
+	uv_loop_t loop;
+	struct srv s;
+	struct webhook *w;
+	char url[160];
+};
+
+static void rig_start(struct rig *r, const int *script, int n, const char *userinfo,
+                      const char *path)
+{
+	uv_loop_init(&r->loop);
+	srv_start(&r->loop, &r->s, script, n);
+	snprintf(r->url, sizeof r->url, "http://%s127.0.0.1:%d%s", userinfo, r->s.port, path);
+	assert_int_equal(webhook_init(&r->loop, &r->w), 0);
+}
+
 static const struct webhook_opts fast = {
 	.retries = 3, .retry_delay_ms = 10, .retry_max_delay_ms = 40, .timeout_ms = 2000,
 };
@@ -174,111 +191,88 @@ static const char body[] = "{\"dataset\":\"traffic_accidents\",\"reason\":\"stal
 static void test_retried_until_delivered(void **state)
 {
 	static const int script[] = { 503, 500, 200 };
-	uv_loop_t loop;
-	struct srv s;
-	struct webhook *w;
+	static struct rig r;
 	struct outcome o = { 0 };
-	char url[128];
 
-	uv_loop_init(&loop);
-	srv_start(&loop, &s, script, 3);
-	snprintf(url, sizeof url, "http://127.0.0.1:%d/hook/s3cret-token?key=abc", s.port);
-	assert_int_equal(webhook_init(&loop, &w), 0);
-	assert_int_equal(webhook_post(w, url, body, &fast, on_done, &o, 42), 0);
+	rig_start(&r, script, 3, "", "/hook/s3cret-token?key=abc");
+	assert_int_equal(webhook_post(r.w, r.url, body, &fast, on_done, &o, 42), 0);
 	assert_int_equal(o.calls, 0);          /* never inside webhook_post */
-	assert_int_equal(webhook_pending(w), 1);
-	run_until_done(&loop, &o);
+	assert_int_equal(webhook_pending(r.w), 1);
+	run_until_done(&r.loop, &o);
 	assert_int_equal(o.calls, 1);
 	assert_true(o.delivered);
 	assert_int_equal(o.tag, 42);
 	assert_int_equal(o.attempts, 3);
 	assert_int_equal(o.code, 200);
-	assert_int_equal(s.requests, 3);
+	assert_int_equal(r.s.requests, 3);
 	for (int i = 0; i < 3; i++) {
-		assert_string_equal(s.body[i], body);
-		assert_non_null(strstr(s.head[i], "POST /hook/s3cret-token?key=abc HTTP/1.1"));
-		assert_non_null(strcasestr(s.head[i], "\r\ncontent-type: application/json"));
-		assert_non_null(strcasestr(s.head[i], "\r\nuser-agent: denverd/"));
+		assert_string_equal(r.s.body[i], body);
+		assert_non_null(strstr(r.s.head[i], "POST /hook/s3cret-token?key=abc HTTP/1.1"));
+		assert_non_null(strcasestr(r.s.head[i], "\r\ncontent-type: application/json"));
+		assert_non_null(strcasestr(r.s.head[i], "\r\nuser-agent: denverd/"));
 	}
-	assert_int_equal(webhook_pending(w), 0);
-	finish_loop(&loop, w);
+	assert_int_equal(webhook_pending(r.w), 0);
+	finish_loop(&r.loop, r.w);
 }
 
 static void test_gives_up_after_retries(void **state)
 {
 	static const int script[] = { 502 };
-	uv_loop_t loop;
-	struct srv s;
-	struct webhook *w;
+	static struct rig r;
 	struct outcome o = { 0 };
-	char url[128];
 
-	uv_loop_init(&loop);
-	srv_start(&loop, &s, script, 1);
-	snprintf(url, sizeof url, "http://127.0.0.1:%d/hook", s.port);
-	assert_int_equal(webhook_init(&loop, &w), 0);
-	assert_int_equal(webhook_post(w, url, body, &fast, on_done, &o, 1), 0);
-	run_until_done(&loop, &o);
+	rig_start(&r, script, 1, "", "/hook");
+	assert_int_equal(webhook_post(r.w, r.url, body, &fast, on_done, &o, 1), 0);
+	run_until_done(&r.loop, &o);
 	assert_false(o.delivered);
 	assert_int_equal(o.attempts, 4);       /* the first and three retries */
-	assert_int_equal(s.requests, 4);
+	assert_int_equal(r.s.requests, 4);
 	assert_string_equal(o.error, "HTTP status 502");
-	finish_loop(&loop, w);
+	finish_loop(&r.loop, r.w);
 }
 
 static void test_client_errors_are_final(void **state)
 {
 	static const int script[] = { 404, 200 };
-	uv_loop_t loop;
-	struct srv s;
-	struct webhook *w;
+	static struct rig r;
 	struct outcome o = { 0 };
-	char url[128];
 
-	uv_loop_init(&loop);
-	srv_start(&loop, &s, script, 2);
-	snprintf(url, sizeof url, "http://127.0.0.1:%d/hook", s.port);
-	assert_int_equal(webhook_init(&loop, &w), 0);
-	assert_int_equal(webhook_post(w, url, body, &fast, on_done, &o, 1), 0);
-	run_until_done(&loop, &o);
+	rig_start(&r, script, 2, "", "/hook");
+	assert_int_equal(webhook_post(r.w, r.url, body, &fast, on_done, &o, 1), 0);
+	run_until_done(&r.loop, &o);
 	assert_false(o.delivered);
 	assert_int_equal(o.attempts, 1);
 	assert_int_equal(o.code, 404);
-	finish_loop(&loop, w);
+	finish_loop(&r.loop, r.w);
 }
 
 static void test_timeout_and_refused_never_name_the_url(void **state)
 {
 	static const int hang[] = { 0 };
+	static struct rig r;
 	struct webhook_opts o1 = fast;
-	uv_loop_t loop;
-	struct srv s;
-	struct webhook *w;
 	struct outcome o = { 0 }, refused = { 0 };
-	char url[128], closed_url[128];
+	char closed_url[128];
 
-	uv_loop_init(&loop);
-	srv_start(&loop, &s, hang, 1);
-	snprintf(url, sizeof url, "http://user:pw@127.0.0.1:%d/t0ken", s.port);
+	rig_start(&r, hang, 1, "user:pw@", "/t0ken");
 	o1.retries = 1;
 	o1.timeout_ms = 200;
-	assert_int_equal(webhook_init(&loop, &w), 0);
-	assert_int_equal(webhook_post(w, url, body, &o1, on_done, &o, 7), 0);
-	run_until_done(&loop, &o);
+	assert_int_equal(webhook_post(r.w, r.url, body, &o1, on_done, &o, 7), 0);
+	run_until_done(&r.loop, &o);
 	assert_false(o.delivered);
 	assert_int_equal(o.attempts, 2);
-	assert_int_equal(s.requests, 2);
+	assert_int_equal(r.s.requests, 2);
 	assert_int_equal(o.code, 0);
 	assert_non_null(strcasestr(o.error, "timed out"));
 
 	/* Nothing listens on the port of a closed server. */
-	struct srv gone;
-	srv_start(&loop, &gone, hang, 1);
+	static struct srv gone;
+	srv_start(&r.loop, &gone, hang, 1);
 	snprintf(closed_url, sizeof closed_url, "http://127.0.0.1:%d/t0ken?secret=1", gone.port);
 	uv_close((uv_handle_t *)&gone.tcp, NULL);
-	uv_run(&loop, UV_RUN_NOWAIT);
-	assert_int_equal(webhook_post(w, closed_url, body, &o1, on_done, &refused, 8), 0);
-	run_until_done(&loop, &refused);
+	uv_run(&r.loop, UV_RUN_NOWAIT);
+	assert_int_equal(webhook_post(r.w, closed_url, body, &o1, on_done, &refused, 8), 0);
+	run_until_done(&r.loop, &refused);
 	assert_false(refused.delivered);
 	assert_int_equal(refused.attempts, 2);
 	for (const char *e = o.error; e; e = e == o.error ? refused.error : NULL) {
@@ -286,34 +280,29 @@ static void test_timeout_and_refused_never_name_the_url(void **state)
 		assert_null(strstr(e, "pw"));
 		assert_null(strstr(e, "secret"));
 	}
-	finish_loop(&loop, w);
+	finish_loop(&r.loop, r.w);
 }
 
 static void test_limits(void **state)
 {
 	static const int hang[] = { 0 };
-	uv_loop_t loop;
-	struct srv s;
-	struct webhook *w;
+	static struct rig r;
 	struct outcome o = { 0 };
-	char url[128], *big = malloc(WEBHOOK_MAX_BODY + 2);
+	char *big = malloc(WEBHOOK_MAX_BODY + 2);
 
-	uv_loop_init(&loop);
-	srv_start(&loop, &s, hang, 1);
-	snprintf(url, sizeof url, "http://127.0.0.1:%d/hook", s.port);
-	assert_int_equal(webhook_init(&loop, &w), 0);
+	rig_start(&r, hang, 1, "", "/hook");
 	memset(big, 'x', WEBHOOK_MAX_BODY + 1);
 	big[WEBHOOK_MAX_BODY + 1] = '\0';
-	assert_int_equal(webhook_post(w, url, big, &fast, on_done, &o, 1), -E2BIG);
+	assert_int_equal(webhook_post(r.w, r.url, big, &fast, on_done, &o, 1), -E2BIG);
 	free(big);
-	assert_int_equal(webhook_post(w, "ftp://127.0.0.1/x", body, &fast, on_done, &o, 1), -EINVAL);
-	assert_int_equal(webhook_post(w, "file:///etc/passwd", body, &fast, on_done, &o, 1), -EINVAL);
+	assert_int_equal(webhook_post(r.w, "ftp://127.0.0.1/x", body, &fast, on_done, &o, 1), -EINVAL);
+	assert_int_equal(webhook_post(r.w, "file:///etc/passwd", body, &fast, on_done, &o, 1), -EINVAL);
 	for (int i = 0; i < WEBHOOK_MAX_PENDING; i++)
-		assert_int_equal(webhook_post(w, url, body, &fast, on_done, &o, i), 0);
-	assert_int_equal(webhook_post(w, url, body, &fast, on_done, &o, 999), -ENOBUFS);
-	uv_run(&loop, UV_RUN_NOWAIT);
+		assert_int_equal(webhook_post(r.w, r.url, body, &fast, on_done, &o, i), 0);
+	assert_int_equal(webhook_post(r.w, r.url, body, &fast, on_done, &o, 999), -ENOBUFS);
+	uv_run(&r.loop, UV_RUN_NOWAIT);
 	/* fini drops them all without callbacks and frees everything (ASan). */
-	finish_loop(&loop, w);
+	finish_loop(&r.loop, r.w);
 	assert_int_equal(o.calls, 0);
 }
 
