@@ -648,8 +648,16 @@ static void task_finish(struct sched *s, struct stask *t, const struct task_outc
 	enum toutcome out = o->outcome;
 	const char *err = o->error;
 
-	if (out == TO_CANCELLED && !err)
-		err = t->cancel_reason ? t->cancel_reason : "cancelled";
+	char why[1200];
+	if (out == TO_CANCELLED) {
+		/* Our reason first, then what the task said about it. */
+		if (t->cancel_reason && err)
+			snprintf(why, sizeof why, "%s (%.1000s)", t->cancel_reason, err);
+		else
+			snprintf(why, sizeof why, "%.1100s", t->cancel_reason ? t->cancel_reason :
+			         err ? err : "cancelled");
+		err = why;
+	}
 	struct store_attempt a = {
 		.id = t->attempt_id, .ended = now, .outcome = outcome_word(out),
 		.has_exit = o->has_exit, .exit_code = o->exit_code, .signal = o->term_signal,
@@ -681,8 +689,8 @@ static void task_finish(struct sched *s, struct stask *t, const struct task_outc
 		const struct cfg_retry *rp = retry_of(r);
 		char buf[1200];
 		t->budget_used++;
-		snprintf(buf, sizeof buf, "%s%s", out == TO_TIMEOUT ? "timed out: " : "",
-		         err ? err : "failed");
+		snprintf(buf, sizeof buf, "%.1100s", err ? err : out == TO_TIMEOUT ? "timed out" :
+		         "failed");
 		set_error(&t->error, buf);
 		if (!r->cancel_reason && o->retryable && t->budget_used <= rp->retries) {
 			uint64_t wait = backoff_wait(rp, t->budget_used - 1, backoff_random(),

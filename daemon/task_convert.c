@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "job.h"
 #include "store.h"
 #include "task_proc.h"
 
@@ -261,7 +262,7 @@ static int convert_start(struct stask *t, char *err, size_t errlen, bool *retrya
 	c = NULL;
 	rc = proc_start(t, &l, err, errlen, retryable);
 out:
-	argv_free(a.v);
+	job_strv_free(a.v);
 	free(c);
 	json_decref(spec);
 	store_snapshot_ref_free(&snap);

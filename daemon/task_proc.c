@@ -17,13 +17,14 @@
 #include "store.h"
 #include "task_proc.h"
 
-#define PROC_ENV_MAX 16
+/* Extra environment entries a kind may add (besides the marker). */
+#define PROC_EXTRA_ENV 8
 
 struct proc {
 	struct stask *t;
 	struct job *job;
 	char **argv;
-	char *env[PROC_ENV_MAX + 1];
+	char **env;
 	proc_after_fn after;
 	void *ctx;
 	void (*ctx_free)(void *ctx);
@@ -67,15 +68,6 @@ void argv_pushf(struct argv_buf *a, const char *fmt, ...)
 	free(s);
 }
 
-void argv_free(char **v)
-{
-	if (!v)
-		return;
-	for (char **p = v; *p; p++)
-		free(*p);
-	free(v);
-}
-
 int proc_which(const char *prog, char *out, size_t len)
 {
 	const char *path = getenv("PATH");
@@ -105,9 +97,8 @@ static void proc_free(struct proc *p)
 {
 	if (!p)
 		return;
-	argv_free(p->argv);
-	for (size_t i = 0; p->env[i]; i++)
-		free(p->env[i]);
+	job_strv_free(p->argv);
+	job_strv_free(p->env);
 	if (p->ctx_free)
 		p->ctx_free(p->ctx);
 	free(p);
@@ -160,31 +151,35 @@ static void on_job_done(struct job *j, const struct job_result *r, void *arg)
 	task_done(t, &o);
 }
 
-/* The environment every child of T gets, into P->env. */
+/* What job.c substitutes and exports for the attempt of TI. */
+static void vars_of(const struct task_info *ti, char run_id[24], struct job_vars *v)
+{
+	snprintf(run_id, 24, "%" PRId64, ti->run_id);
+	*v = (struct job_vars){
+		.dataset = ti->dataset ? ti->target : NULL,
+		.job = ti->job ? ti->target : NULL,
+		.exec_date = ti->exec_date, .state_dir = ti->cfg->state_dir, .run_id = run_id,
+	};
+}
+
+/* The environment every child of T gets (job.c's DENVERD_* variables, the
+ * attempt marker, then EXTRA), into P->env. */
 static int proc_env(struct proc *p, const struct task_info *ti, const char *const *extra)
 {
-	char marker[PATH_MAX + 64];
-	size_t n = 0;
+	char marker[PATH_MAX + 64], run_id[24];
+	char *more[PROC_EXTRA_ENV + 2] = { marker };
+	struct job_vars v;
+	size_t n = 1;
 
 	if (procgroup_marker(ti->cfg->state_dir, ti->attempt_id, marker, sizeof marker) < 0)
 		return -ENAMETOOLONG;
-#define ENV(...) do { \
-		if (n >= PROC_ENV_MAX || asprintf(&p->env[n], __VA_ARGS__) < 0) \
-			return -ENOMEM; \
-		n++; \
-	} while (0)
-	ENV("%s", marker);
-	ENV("DENVERD_EXEC_DATE=%s", ti->exec_date);
-	ENV("DENVERD_RUN_ID=%" PRId64, ti->run_id);
-	ENV("DENVERD_STATE_DIR=%s", ti->cfg->state_dir);
-	if (ti->dataset)
-		ENV("DENVERD_DATASET=%s", ti->target);
-	else
-		ENV("DENVERD_JOB=%s", ti->target);
-	for (size_t i = 0; extra && extra[i]; i++)
-		ENV("%s", extra[i]);
-#undef ENV
-	return 0;
+	for (size_t i = 0; extra && extra[i]; i++) {
+		if (n > PROC_EXTRA_ENV)
+			return -E2BIG;
+		more[n++] = (char *)extra[i];
+	}
+	vars_of(ti, run_id, &v);
+	return job_env(&v, more, &p->env);
 }
 
 int proc_start(struct stask *t, struct proc_launch *l, char *err, size_t errlen,
@@ -196,7 +191,7 @@ int proc_start(struct stask *t, struct proc_launch *l, char *err, size_t errlen,
 
 	*retryable = false;
 	if (!p) {
-		argv_free(l->argv);
+		job_strv_free(l->argv);
 		if (l->ctx_free)
 			l->ctx_free(l->ctx);
 		snprintf(err, errlen, "out of memory");
@@ -244,40 +239,24 @@ static int job_kind_start(struct stask *t, char *err, size_t errlen, bool *retry
 {
 	const struct task_info *ti = task_info(t);
 	const struct cfg_job *j = ti->job;
-	struct argv_buf a = { 0 };
-	char run_id[24];
-	struct job_vars vars = {
-		.exec_date = ti->exec_date, .state_dir = ti->cfg->state_dir,
-		.run_id = run_id, .job = ti->target,
-	};
+	struct job_vars vars;
+	char run_id[24], **argv = NULL;
+	int rc;
 
 	*retryable = false;
-	snprintf(run_id, sizeof run_id, "%" PRId64, ti->run_id);
 	if (!j || j->command.n == 0) {
 		snprintf(err, errlen, "job %s has no command", ti->target);
 		return -EINVAL;
 	}
-	for (size_t i = 0; i < j->command.n; i++) {
-		char *arg = NULL;
-		int rc = job_expand(j->command.items[i], &vars, &arg);
-		if (rc < 0) {
-			snprintf(err, errlen, "command argument %zu \"%s\": %s", i + 1,
-			         j->command.items[i], rc == -EINVAL ? "unknown placeholder" :
-			         strerror(-rc));
-			argv_free(a.v);
-			return rc;
-		}
-		argv_push(&a, arg);
-		free(arg);
-	}
-	if (a.failed) {
-		argv_free(a.v);
-		snprintf(err, errlen, "out of memory");
-		*retryable = true;
-		return -ENOMEM;
+	vars_of(ti, run_id, &vars);
+	if ((rc = job_expand_argv(j->command.items, &vars, &argv)) < 0) {
+		snprintf(err, errlen, "command of job %s: %s", ti->target,
+		         rc == -EINVAL ? "unknown or unterminated placeholder" : strerror(-rc));
+		*retryable = rc == -ENOMEM;
+		return rc;
 	}
 	struct proc_launch l = {
-		.argv = a.v, .timeout_ms = j->timeout_ms, .kill_grace_ms = j->kill_grace_ms,
+		.argv = argv, .timeout_ms = j->timeout_ms, .kill_grace_ms = j->kill_grace_ms,
 	};
 	return proc_start(t, &l, err, errlen, retryable);
 }

@@ -8,9 +8,8 @@
  *   exit 126, 127                failed, not retryable (cannot execute / not found)
  *   other exit status, a signal  failed, retryable
  *   job_cancel()                 cancelled
- * Every child gets DENVERD_EXEC_DATE, DENVERD_RUN_ID, DENVERD_STATE_DIR,
- * DENVERD_DATASET or DENVERD_JOB, and the attempt marker (procgroup.h) in
- * its environment.
+ * Every child gets job.c's DENVERD_* variables (job_env) and the attempt
+ * marker (procgroup.h) in its environment.
  */
 #ifndef DENVERD_TASK_PROC_H
 #define DENVERD_TASK_PROC_H
@@ -41,8 +40,8 @@ int proc_start(struct stask *t, struct proc_launch *l, char *err, size_t errlen,
                bool *retryable);
 void proc_cancel(struct stask *t);
 
-/* argv helpers: a growable NULL-terminated vector; on allocation failure
- * the vector is marked failed and later pushes do nothing. */
+/* argv helpers: a growable NULL-terminated vector (free: job_strv_free);
+ * on allocation failure it is marked failed and later pushes do nothing. */
 struct argv_buf {
 	char **v;
 	size_t n, cap;
@@ -50,7 +49,6 @@ struct argv_buf {
 };
 void argv_push(struct argv_buf *a, const char *s);
 void argv_pushf(struct argv_buf *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void argv_free(char **v);
 
 /* Where PROG would be executed from: PROG itself when it holds a '/', else
  * the first executable match in $PATH.  0 or -ENOENT. */
