@@ -225,9 +225,19 @@ static void set_error(char **slot, const char *text)
 
 /* ---- targets ---- */
 
+/* FNV-1a of NAME, into a bucket of by_name. */
+static size_t name_bucket(const char *name)
+{
+	uint32_t h = 2166136261u;
+
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return h % SCHED_TARGET_BUCKETS;
+}
+
 struct target *sched_target(struct sched *s, const char *name)
 {
-	for (struct target *t = s->targets; t; t = t->next)
+	for (struct target *t = s->by_name[name_bucket(name)]; t; t = t->hnext)
 		if (!t->removed && strcmp(t->name, name) == 0)
 			return t;
 	return NULL;
@@ -245,6 +255,9 @@ static struct target *target_new(struct sched *s, const char *name, enum target_
 		runq_lane_init(&t->lanes[c], &s->q[c]);
 	t->next = s->targets;
 	s->targets = t;
+	size_t b = name_bucket(t->name);
+	t->hnext = s->by_name[b];
+	s->by_name[b] = t;
 	return t;
 }
 
@@ -253,6 +266,12 @@ static void target_unlink_free(struct sched *s, struct target *t)
 	for (struct target **p = &s->targets; *p; p = &(*p)->next) {
 		if (*p == t) {
 			*p = t->next;
+			break;
+		}
+	}
+	for (struct target **p = &s->by_name[name_bucket(t->name)]; *p; p = &(*p)->hnext) {
+		if (*p == t) {
+			*p = t->hnext;
 			break;
 		}
 	}
@@ -1337,6 +1356,30 @@ static void targets_prune(struct sched *s)
 	}
 }
 
+/*
+ * At start: a job whose `after:` datasets all ended well for the exec date
+ * of their newest runs, but whose run was never created (the daemon died
+ * between the dataset run's end and the job run's creation).
+ */
+static void jobs_recheck(struct sched *s)
+{
+	const struct config *cfg = s->d->cfg;
+
+	for (size_t i = 0; i < cfg->n_jobs; i++) {
+		const struct cfg_job *j = &cfg->jobs[i];
+		struct target *jt = sched_target(s, j->name);
+		for (size_t k = 0; jt && k < j->after.n; k++) {
+			const struct target *dt = sched_target(s, j->after.items[k]);
+			int64_t id;
+			bool created;
+			if (!dt || !dt->last_run_id || active_run_of(s, jt, dt->last_run_date) ||
+			    !job_ready(s, j, dt->last_run_date))
+				continue;
+			sched_trigger(s, jt, dt->last_run_date, "after", false, &id, &created);
+		}
+	}
+}
+
 /* At start: the runs of fires missed while denverd was not running. */
 static void catch_up_all(struct sched *s, int64_t now)
 {
@@ -1393,6 +1436,7 @@ int sched_init(struct denverd *d)
 	}
 	if ((rc = sched_recover(s)) < 0)
 		goto out;
+	jobs_recheck(s);
 	catch_up_all(s, now);
 	if ((rc = sched_control_init(s)) < 0)
 		goto out;

@@ -100,6 +100,7 @@ void task_broadcast(struct stask *t, const char *type, json_t *fields);
 
 struct target {
 	struct target *next;
+	struct target *hnext;            /* in sched->by_name[hash] */
 	char name[CONFIG_MAX_NAME + 1];
 	enum target_kind kind;
 	const struct cfg_dataset *ds;    /* in sched->d->cfg; NULL when removed */
@@ -158,6 +159,9 @@ struct srun {
 	const char *cancel_reason;       /* static; set by cancel */
 };
 
+/* Buckets of the name lookup (status looks up every dataset). */
+#define SCHED_TARGET_BUCKETS 1024
+
 /* A configuration replaced by a reload, kept while running tasks borrow it. */
 struct retired_cfg {
 	struct retired_cfg *next;
@@ -173,6 +177,7 @@ struct sched {
 	bool timer_init, closing;
 	struct tz *tz;
 	struct target *targets;
+	struct target *by_name[SCHED_TARGET_BUCKETS];   /* name -> target */
 	struct srun *runs;               /* active runs, oldest first */
 	struct srun *runs_tail;
 	size_t n_runs;

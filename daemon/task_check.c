@@ -113,7 +113,7 @@ static int quarantine(const struct task_info *ti, const char *path, char *new_pa
 	return 0;
 }
 
-/* "rows: 3 (>= 1000); key_unique: 2 (== 0)" for the results with OUTCOME. */
+/* "rows: 3 rows (passes: >= 1000); ..." for the results with OUTCOME. */
 static void list_results(const struct dq_report *r, enum dq_outcome outcome, char *buf,
                          size_t len)
 {
@@ -125,8 +125,10 @@ static void list_results(const struct dq_report *r, enum dq_outcome outcome, cha
 		int n;
 		if (x->outcome != outcome)
 			continue;
-		n = snprintf(buf + used, len - used, "%s%s: %s", used ? "; " : "", x->name,
-		             x->detail ? x->detail : dq_outcome_name(x->outcome));
+		n = snprintf(buf + used, len - used, "%s%s: %s%s%s%s", used ? "; " : "", x->name,
+		             x->detail ? x->detail : dq_outcome_name(x->outcome),
+		             x->threshold ? " (passes: " : "", x->threshold ? x->threshold : "",
+		             x->threshold ? ")" : "");
 		if (n < 0)
 			break;
 		used += (size_t)n < len - used ? (size_t)n : len - used - 1;

@@ -591,6 +591,124 @@ static void test_backfill_queues_one_run_per_date(void **state)
 	                    "2026-10-01,2026-10-02,2026-10-03");
 }
 
+/* ---- the after: rule, with real fetches (file://) and checks ---- */
+
+#define TWO_DATASETS "allow_file_urls: true\ndatasets:\n" \
+	"  a:\n    url: file://@DIR@/a.csv\n    schedule: \"15 6 * * *\"\n    convert: false\n" \
+	"    schema: {columns: [{name: id, type: int}], key: [id]}\n" \
+	"  b:\n    url: file://@DIR@/b.csv\n    schedule: \"15 6 * * *\"\n    convert: false\n" \
+	"    schema: {columns: [{name: id, type: int}], key: [id]}\n" \
+	"jobs:\n  j:\n    after: [a, b]\n    command: [\"true\"]\n"
+
+/* j runs once both a and b have succeeded for the date, right when the
+ * second one ends; a later run of a that finds nothing new does not run j
+ * again, a forced one that publishes anew does. */
+static void test_job_after_two_datasets(void **state)
+{
+	load_config(TWO_DATASETS);
+	sh("printf 'id\\n1\\n2\\n' > %s/a.csv; printf 'id\\n7\\n' > %s/b.csv", H->dir, H->dir);
+	start();
+	int64_t ra = trigger("a", "2026-11-24");
+	wait_run(ra, "succeeded", 5000);
+	assert_int_equal(q_int("SELECT count(*) FROM runs WHERE kind='job'"), 0);
+	assert_int_equal(q_int("SELECT rows FROM snapshots WHERE run_id=%lld", (long long)ra), 2);
+	int64_t rb = trigger("b", "2026-11-24");
+	wait_run(rb, "succeeded", 5000);
+	assert_true(run_until_sql(5000, "SELECT count(*) FROM runs WHERE kind='job' AND state="
+	                          "'succeeded'"));
+	assert_string_equal(q_text("SELECT exec_date || ' ' || trigger FROM runs WHERE kind='job'"),
+	                    "2026-11-24 after");
+	long long lag = q_int("SELECT j.created - b.ended FROM runs j, runs b WHERE j.kind='job'"
+	                      " AND b.id=%lld", (long long)rb);
+	assert_true(lag >= 0 && lag < 1000);
+	/* Same bytes again: unchanged, and no second job run. */
+	int64_t ra2 = trigger("a", "2026-11-24");
+	wait_run(ra2, "unchanged", 5000);
+	assert_string_equal(q_text("SELECT state FROM tasks WHERE run_id=%lld AND name='check'",
+	                           (long long)ra2), "skipped");
+	run_for(100);
+	assert_int_equal(q_int("SELECT count(*) FROM runs WHERE kind='job'"), 1);
+	/* New bytes: a succeeds again, and j runs again. */
+	sh("printf 'id\\n1\\n2\\n3\\n' > %s/a.csv", H->dir);
+	int64_t ra3 = trigger("a", "2026-11-24");
+	wait_run(ra3, "succeeded", 5000);
+	assert_true(run_until_sql(5000, "SELECT count(*) = 2 FROM runs WHERE kind='job' AND state="
+	                          "'succeeded'"));
+}
+
+/* A check that fails quarantines the snapshot and fails the run; no job. */
+static void test_failed_check_quarantines(void **state)
+{
+	load_config("allow_file_urls: true\ndatasets:\n"
+	            "  a:\n    url: file://@DIR@/a.csv\n    schedule: \"15 6 * * *\"\n"
+	            "    convert: false\n    retries: 0\n"
+	            "    schema: {columns: [{name: id, type: int}], key: [id]}\n"
+	            "    checks: {rows: {type: row_count, min: 10}}\n");
+	sh("printf 'id\\n1\\n2\\n' > %s/a.csv", H->dir);
+	start();
+	int64_t ra = trigger("a", "2026-11-24");
+	wait_run(ra, "failed", 5000);
+	assert_non_null(strstr(q_text("SELECT error FROM runs"), "quarantined"));
+	assert_string_equal(q_text("SELECT state FROM snapshots"), "quarantined");
+	char path[256];
+	snprintf(path, sizeof path, "%s/quarantine/a/exec_date=2026-11-24/a.csv", H->dir);
+	assert_int_equal(access(path, F_OK), 0);
+	assert_string_equal(q_text("SELECT path FROM snapshots"), path);
+}
+
+/* ---- convert: spec, manifest cross-check, a missing Spark ---- */
+
+#define CONVERT_DS(submit) "allow_file_urls: true\n" \
+	"spark: {submit: " submit ", jobs_dir: @DIR@/jobs, master: \"local[1]\", " \
+	"driver_memory: 512MiB, conf: {spark.ui.enabled: \"false\"}}\n" \
+	"datasets:\n  a:\n    url: file://@DIR@/a.csv\n    schedule: \"15 6 * * *\"\n" \
+	"    retries: 0\n    schema: {columns: [{name: id, type: int}], key: [id]}\n"
+
+static void test_convert_without_spark_says_what_to_install(void **state)
+{
+	load_config(CONVERT_DS("/nonexistent/spark-submit"));
+	sh("printf 'id\\n1\\n2\\n' > %s/a.csv; mkdir %s/jobs; touch %s/jobs/convert.py",
+	   H->dir, H->dir, H->dir);
+	start();
+	int64_t id = trigger("a", "2026-11-24");
+	wait_run(id, "failed", 5000);
+	const char *err = q_text("SELECT error FROM runs");
+	assert_non_null(strstr(err, "convert: spark-submit not found"));
+	assert_non_null(strstr(err, "scripts/setup"));
+	assert_int_equal(q_int("SELECT count(*) FROM attempts a JOIN tasks t ON a.task_id=t.id"
+	                       " WHERE t.name='convert'"), 1);
+}
+
+/*
+ * A stand-in for spark-submit (a real child process; the real Spark runs in
+ * the integration tests) that checks its argv and the spec, then writes a
+ * manifest claiming 999 rows: the run must fail naming both counts.
+ */
+static void test_convert_manifest_must_match_the_check(void **state)
+{
+	load_config(CONVERT_DS("@DIR@/spark-submit"));
+	sh("printf 'id\\n1\\n2\\n' > %s/a.csv; mkdir %s/jobs; touch %s/jobs/convert.py", H->dir,
+	   H->dir, H->dir);
+	sh("cat > %s/spark-submit <<'EOF'\n#!/bin/sh\n"
+	   "[ \"$1 $2 $3 $4 $5 $6\" = '--master local[1] --driver-memory 512m --conf "
+	   "spark.ui.enabled=false' ] || { echo \"bad argv: $*\"; exit 9; }\n"
+	   "spec=$9\n"
+	   "grep -q '\"rows_checked\": 2' $spec || { echo 'bad spec'; cat $spec; exit 8; }\n"
+	   "m=$(sed -n 's/.*\"manifest\": \"\\(.*\\)\".*/\\1/p' $spec)\n"
+	   "echo '{\"version\": 1, \"rows_read\": 999}' > $m.tmp && mv $m.tmp $m\nEOF\n"
+	   "chmod +x %s/spark-submit", H->dir, H->dir);
+	start();
+	int64_t id = trigger("a", "2026-11-24");
+	wait_run(id, "failed", 10000);
+	assert_non_null(strstr(q_text("SELECT error FROM runs"),
+	                       "convert read 999 rows but the check counted 2"));
+	char spec[256];
+	snprintf(spec, sizeof spec, "%s/work/run-%lld/convert.json", H->dir, (long long)id);
+	assert_int_equal(access(spec, R_OK), 0);
+	sh("grep -q '\"input\": \"%s/staging/a/exec_date=2026-11-24/a.csv\"' %s", H->dir, spec);
+	sh("grep -q '\"encoding\": \"utf-8\"' %s && grep -q '\"key\": \\[' %s", spec, spec);
+}
+
 static void test_reload_adds_and_removes(void **state)
 {
 	set_now(CATCHUP_NOW);
@@ -632,6 +750,10 @@ int main(void)
 		T(test_schedule_fires_with_local_exec_date),
 		T(test_backfill_queues_one_run_per_date),
 		T(test_reload_adds_and_removes),
+		T(test_job_after_two_datasets),
+		T(test_failed_check_quarantines),
+		T(test_convert_without_spark_says_what_to_install),
+		T(test_convert_manifest_must_match_the_check),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
