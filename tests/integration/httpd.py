@@ -17,6 +17,7 @@ query parameters of the URL, so one server serves every test:
   redirect=N                       302 chain of N hops to the same URL
   loop=1                           302 to itself, forever
   no_range=1                       ignore Range (always 200 with everything)
+  empty_on_range=1                 answer a Range request with an empty 200
   no_etag=1, no_lm=1               omit ETag / Last-Modified
   weak_etag=1                      W/"..." ETag (not usable for If-Range)
 
@@ -25,12 +26,14 @@ last /__reset?counts=1.  ETag is derived from mtime (ns) and size, like nginx, s
 rewriting a file under --root is "a file that changes".
 
 Introspection: GET /__log returns every request as JSON
-[{"method", "path", "headers": {lower-case name: value}, "status"}];
+[{"method", "path", "headers": {lower-case name: value}, "status",
+  "start", "end" (monotonic seconds; end once a file body is sent)}];
 GET /__reset clears the log (?counts=1: the counters too).  When imported, Server(root)
 runs in-process and .log / .reset() give the same.
 
-CLI: python3 httpd.py --root DIR [--port 0]  prints the port on its first
-line, then serves until SIGTERM/SIGINT.
+CLI: python3 httpd.py --root DIR [--port 0] [--cert PEM --key PEM]  prints
+the port on its first line, then serves (https with --cert) until
+SIGTERM/SIGINT.
 """
 import argparse
 import email.utils
@@ -123,7 +126,7 @@ class Handler(BaseHTTPRequestHandler):
         q = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query).items()}
         self.entry = {"method": self.command, "path": self.path,
                       "headers": {k.lower(): v for k, v in self.headers.items()},
-                      "status": None}
+                      "status": None, "start": time.monotonic(), "end": None}
         if url.path == "/__log":
             with self.state.lock:
                 body = json.dumps(self.state.log).encode()
@@ -149,9 +152,12 @@ class Handler(BaseHTTPRequestHandler):
         path = os.path.normpath(os.path.join(self.state.root, url.path.lstrip("/")))
         if not path.startswith(self.state.root + os.sep) or not os.path.isfile(path):
             return self.reply(404, body=b"not found\n")
-        with open(path, "rb") as f:
-            st = os.fstat(f.fileno())
-            self.serve_file(f, st, q, n <= times, head)
+        try:
+            with open(path, "rb") as f:
+                st = os.fstat(f.fileno())
+                self.serve_file(f, st, q, n <= times, head)
+        finally:
+            self.entry["end"] = time.monotonic()
 
     def serve_file(self, f, st, q, misbehave, head):
         size = st.st_size
@@ -178,6 +184,8 @@ class Handler(BaseHTTPRequestHandler):
             except (TypeError, ValueError):
                 pass
 
+        if q.get("empty_on_range") == "1" and h.get("Range"):
+            return self.reply(200, hdrs)
         start, end, status = 0, size - 1, 200
         rng = parse_range(h.get("Range"), size) if q.get("no_range") != "1" else None
         if_range = h.get("If-Range")
@@ -245,10 +253,15 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, root, port=0):
+    def __init__(self, root, port=0, tls=None):
         super().__init__(("127.0.0.1", port), Handler)
         self.state = State(root)
         self.thread = None
+        if tls:  # (certfile, keyfile): serve https
+            import ssl
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            self.socket = ctx.wrap_socket(self.socket, server_side=True)
 
     @property
     def port(self):
@@ -276,8 +289,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--root", required=True)
     ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--cert", help="PEM certificate: serve https")
+    ap.add_argument("--key", help="PEM private key of --cert")
     args = ap.parse_args()
-    srv = Server(args.root, args.port)
+    srv = Server(args.root, args.port, (args.cert, args.key) if args.cert else None)
     print(srv.port, flush=True)
     import signal
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

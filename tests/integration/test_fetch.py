@@ -247,6 +247,16 @@ def test_server_ignoring_range_restarts_from_zero(srv, tmp_path):
     assert "range" in req["headers"] and req["status"] == 200
 
 
+def test_empty_200_to_a_range_request_publishes_empty(srv, tmp_path):
+    put(srv, "i2.csv", os.urandom(MiB))
+    u = url(srv, "i2.csv", reset_at=300000, empty_on_range=1)
+    assert fetch(u, tmp_path)["outcome"] == "failed"
+    assert partial(tmp_path)[0].stat().st_size > 0
+    r = fetch(u, tmp_path)
+    assert_published(r, tmp_path, b"")
+    assert r["resumed_from"] == 0
+
+
 def test_changed_validator_restarts_from_zero(srv, tmp_path):
     put(srv, "j.csv", os.urandom(2 * MiB))
     u = url(srv, "j.csv", reset_at=600000, times=1)
@@ -375,6 +385,26 @@ def test_cancel_keeps_part_for_resume(srv, tmp_path):
     assert r["resumed_from"] > 0
 
 
+def test_parallel_fetches_share_one_loop(srv, tmp_path):
+    """Three datasets download at once through one struct http: every
+    request starts before any has finished."""
+    data = put(srv, "par.csv", os.urandom(MiB))
+    p = fetch(url(srv, "par.csv", slow=2 * MiB, times=3), tmp_path, "--parallel", "3",
+              dataset="par", check=False)
+    assert p.returncode == 0, p.stderr.decode()
+    results = [json.loads(line) for line in p.stdout.decode().splitlines()]
+    assert len(results) == 3
+    for i, r in enumerate(results, 1):
+        assert r["outcome"] == "published", r
+        assert (tmp_path / "staging" / ("par%d" % i) / ("exec_date=" + DATE) /
+                "data.csv").read_bytes() == data
+    reqs = requests_to(srv, "par.csv")
+    assert len(reqs) == 3
+    wait_for(lambda: all(e["end"] for e in requests_to(srv, "par.csv")), 5)
+    reqs = requests_to(srv, "par.csv")
+    assert max(e["start"] for e in reqs) < min(e["end"] for e in reqs)
+
+
 def disk_full_checks(r, state):
     assert r["outcome"] == "failed" and r["retryable"], r
     part, meta = partial(state)
@@ -437,3 +467,21 @@ def test_connection_refused_is_retryable(tmp_path):
     r = fetch("http://127.0.0.1:%d/x.csv" % port, tmp_path)
     assert r["outcome"] == "failed" and r["retryable"]
     assert "127.0.0.1:%d" % port in r["error"]
+
+
+def test_tls_certificate_is_verified(server, tmp_path):
+    """A self-signed certificate is refused: verification is on, and a
+    later attempt would see the same certificate (not retryable)."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-days", "1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    put(server, "tls.csv", b"a\n")
+    tls = httpd.Server(str(server.root), tls=(str(cert), str(key))).start()
+    try:
+        r = fetch("https://127.0.0.1:%d/tls.csv" % tls.port, tmp_path)
+    finally:
+        tls.stop()
+    assert r["outcome"] == "failed" and not r["retryable"], r
+    assert "certificate" in r["error"].lower()

@@ -7,13 +7,16 @@
  *             [--file-name F] [--etag E] [--last-modified LM] [--last-hash H]
  *             [--force] [--allow-file-urls] [--connect-timeout MS]
  *             [--low-speed-limit BYTES] [--low-speed-time MS] [--timeout MS]
- *             [--max-redirects N] [--progress-ms MS] [--lag]
+ *             [--max-redirects N] [--progress-ms MS] [--lag] [--parallel N]
  *
  * --url may hold {year} {month} {day} {exec_date}.  SIGTERM/SIGINT cancel
  * the fetch (the .part is kept).  --progress-ms prints one JSON progress
  * line to stderr every MS.  --lag runs a 1 ms timer beside the fetch and
  * adds "max_loop_lag_ms" to the result: the longest the loop thread was
- * late, i.e. how long a control request could have waited.  Exit status: 0 for any outcome, 2 for bad usage
+ * late, i.e. how long a control request could have waited.  --parallel N
+ * runs N fetches of the URL at once through the one struct http, as
+ * datasets <dataset>1 .. <dataset>N, and prints N lines (in that order).
+ * Exit status: 0 for any outcome, 2 for bad usage
  * or a request fetch_start refused.
  */
 #include <errno.h>
@@ -30,21 +33,43 @@
 #include "fetch.h"
 #include "http.h"
 
+#define MAX_PARALLEL 16
+
+struct tool;
+
+struct slot {
+	struct tool *t;
+	struct fetch *fetch;        /* NULL once done */
+	json_t *result;
+	char name[80];
+};
+
 struct tool {
 	uv_loop_t *loop;
 	struct http *http;
-	struct fetch *fetch;
+	struct slot slots[MAX_PARALLEL];
+	unsigned n, running;
 	uv_signal_t sigterm, sigint;
 	uv_timer_t progress, lag;
 	int64_t lag_due, lag_max;   /* ms, uv_now based */
-	json_t *result;
 };
+
+static void close_all(struct tool *t)
+{
+	uv_close((uv_handle_t *)&t->sigterm, NULL);
+	uv_close((uv_handle_t *)&t->sigint, NULL);
+	uv_close((uv_handle_t *)&t->progress, NULL);
+	uv_close((uv_handle_t *)&t->lag, NULL);
+	http_fini(t->http);
+	t->http = NULL;
+}
 
 static void on_done(struct fetch *f, const struct fetch_result *r, void *arg)
 {
-	struct tool *t = arg;
-	t->fetch = NULL;
-	t->result = json_pack("{s:s, s:I, s:s?, s:I, s:s, s:s?, s:s?, s:s, s:I,"
+	struct slot *sl = arg;
+	struct tool *t = sl->t;
+	sl->fetch = NULL;
+	sl->result = json_pack("{s:s, s:I, s:s?, s:I, s:s, s:s?, s:s?, s:s, s:I,"
 	                      " s:s?, s:i, s:b, s:I}",
 	                      "outcome", fetch_outcome_name(r->outcome),
 	                      "http_status", (json_int_t)r->http_status,
@@ -59,34 +84,33 @@ static void on_done(struct fetch *f, const struct fetch_result *r, void *arg)
 	                      "err", r->err,
 	                      "retryable", r->retryable,
 	                      "retry_after_ms", (json_int_t)r->retry_after_ms);
-	uv_close((uv_handle_t *)&t->sigterm, NULL);
-	uv_close((uv_handle_t *)&t->sigint, NULL);
-	uv_close((uv_handle_t *)&t->progress, NULL);
-	uv_close((uv_handle_t *)&t->lag, NULL);
-	if (t->lag_due)
-		json_object_set_new(t->result, "max_loop_lag_ms", json_integer(t->lag_max));
-	http_fini(t->http);
-	t->http = NULL;
+	if (sl->result && t->lag_due)
+		json_object_set_new(sl->result, "max_loop_lag_ms", json_integer(t->lag_max));
+	if (--t->running == 0)
+		close_all(t);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
 {
 	struct tool *t = s->data;
-	if (t->fetch)
-		fetch_cancel(t->fetch);
+	for (unsigned i = 0; i < t->n; i++)
+		if (t->slots[i].fetch)
+			fetch_cancel(t->slots[i].fetch);
 }
 
 static void on_progress(uv_timer_t *tm)
 {
 	struct tool *t = tm->data;
 	struct fetch_progress p;
-	if (!t->fetch)
-		return;
-	fetch_progress(t->fetch, &p);
-	fprintf(stderr, "{\"progress\": {\"bytes\": %llu, \"total\": %lld, \"rate\": %llu,"
-	        " \"resumed_from\": %llu}}\n", (unsigned long long)p.bytes,
-	        (long long)p.total, (unsigned long long)p.rate,
-	        (unsigned long long)p.resumed_from);
+	for (unsigned i = 0; i < t->n; i++) {
+		if (!t->slots[i].fetch)
+			continue;
+		fetch_progress(t->slots[i].fetch, &p);
+		fprintf(stderr, "{\"progress\": {\"dataset\": \"%s\", \"bytes\": %llu,"
+		        " \"total\": %lld, \"rate\": %llu, \"resumed_from\": %llu}}\n",
+		        t->slots[i].name, (unsigned long long)p.bytes, (long long)p.total,
+		        (unsigned long long)p.rate, (unsigned long long)p.resumed_from);
+	}
 }
 
 static void on_lag(uv_timer_t *tm)
@@ -106,7 +130,8 @@ static int usage(const char *msg)
 	        " --dataset NAME --exec-date YYYY-MM-DD [--file-name F] [--etag E]"
 	        " [--last-modified LM] [--last-hash H] [--force] [--allow-file-urls]"
 	        " [--connect-timeout MS] [--low-speed-limit BYTES] [--low-speed-time MS]"
-	        " [--timeout MS] [--max-redirects N] [--progress-ms MS] [--lag]\n", msg);
+	        " [--timeout MS] [--max-redirects N] [--progress-ms MS] [--lag]"
+	        " [--parallel N]\n", msg);
 	return 2;
 }
 
@@ -138,6 +163,7 @@ int main(int argc, char **argv)
 		{ "max-redirects", required_argument, NULL, 'r' },
 		{ "progress-ms", required_argument, NULL, 'p' },
 		{ "lag", no_argument, NULL, 'g' },
+		{ "parallel", required_argument, NULL, 'P' },
 		{ 0 },
 	};
 	struct cfg_fetch lim = {
@@ -148,13 +174,13 @@ int main(int argc, char **argv)
 	struct fetch_request req = { .limits = &lim };
 	struct tool t = { 0 };
 	const char *tmpl = NULL;
-	unsigned long long v = 0, progress_ms = 0;
+	unsigned long long v = 0, progress_ms = 0, parallel = 1;
 	bool lag = false;
 	char *url = NULL, *err = NULL;
 	int c, rc;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		bool is_num = strchr("cltTrp", c) != NULL;
+		bool is_num = strchr("cltTrpP", c) != NULL;
 		if (is_num && num(optarg, &v) < 0)
 			return usage("bad number");
 		switch (c) {
@@ -175,11 +201,14 @@ int main(int argc, char **argv)
 		case 'r': lim.max_redirects = (unsigned)v; break;
 		case 'p': progress_ms = v; break;
 		case 'g': lag = true; break;
+		case 'P': parallel = v; break;
 		default: return usage("bad option");
 		}
 	}
 	if (!tmpl || !req.state_dir || !req.dataset || !req.exec_date)
 		return usage("--url, --state-dir, --dataset and --exec-date are required");
+	if (parallel < 1 || parallel > MAX_PARALLEL)
+		return usage("--parallel must be 1..16");
 	if ((rc = fetch_url_expand(tmpl, req.exec_date, &url, NULL)) < 0)
 		return usage("bad URL template or exec date");
 	req.url = url;
@@ -203,9 +232,29 @@ int main(int argc, char **argv)
 	t.sigterm.data = t.sigint.data = t.progress.data = t.lag.data = &t;
 	uv_signal_start(&t.sigterm, on_signal, SIGTERM);
 	uv_signal_start(&t.sigint, on_signal, SIGINT);
-	if ((rc = fetch_start(t.http, &req, on_done, &t, &t.fetch, &err)) < 0) {
+	const char *base = req.dataset;
+	for (t.n = 0; t.n < parallel; t.n++) {
+		struct slot *sl = &t.slots[t.n];
+		sl->t = &t;
+		snprintf(sl->name, sizeof sl->name, "%s", base);
+		if (parallel > 1)
+			snprintf(sl->name, sizeof sl->name, "%.64s%u", base, t.n + 1);
+		req.dataset = sl->name;
+		if ((rc = fetch_start(t.http, &req, on_done, sl, &sl->fetch, &err)) < 0)
+			break;
+		t.running++;
+	}
+	if (rc < 0) {
 		fprintf(stderr, "fetch_one: %s\n", err ? err : strerror(-rc));
 		free(err);
+		for (unsigned i = 0; i < t.n; i++)
+			fetch_cancel(t.slots[i].fetch);
+		if (t.running == 0)
+			close_all(&t);
+		uv_run(t.loop, UV_RUN_DEFAULT);
+		uv_loop_close(t.loop);
+		curl_global_cleanup();
+		free(url);
 		return 2;
 	}
 	if (progress_ms)
@@ -215,14 +264,15 @@ int main(int argc, char **argv)
 		uv_timer_start(&t.lag, on_lag, 1, 1);
 	}
 	uv_run(t.loop, UV_RUN_DEFAULT);
-	rc = 1;
-	if (t.result) {
-		char *s = json_dumps(t.result, JSON_COMPACT);
+	rc = 0;
+	for (unsigned i = 0; i < t.n; i++) {
+		char *s = t.slots[i].result ? json_dumps(t.slots[i].result, JSON_COMPACT) : NULL;
 		if (s)
 			printf("%s\n", s);
+		else
+			rc = 1;
 		free(s);
-		json_decref(t.result);
-		rc = 0;
+		json_decref(t.slots[i].result);
 	}
 	uv_loop_close(t.loop);
 	curl_global_cleanup();

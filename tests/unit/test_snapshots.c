@@ -135,6 +135,35 @@ static void test_last_snapshot_and_validators(void **state)
 	assert_int_equal(store_snapshot_set_state(fx->st, 999, "removed"), -ENOENT);
 }
 
+static void test_snapshot_add_is_all_or_nothing(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_snapshot s = { .run_id = 999, .dataset = "ds", .exec_date = "2026-11-01",
+	                            .path = "/x/exec_date=2026-11-01/f", .bytes = 1,
+	                            .hash = "h", .etag = "\"bad\"", .rows = -1, .published = 1 };
+	struct store_snapshot last;
+
+	/* No such run: the insert fails, and the validators stay unset. */
+	assert_int_equal(store_snapshot_add(fx->st, &s), -EIO);
+	assert_int_equal(store_validators_set(fx->st, "probe", NULL, NULL, 1), 0);
+	publish(fx, 1, "\"good\"");
+	assert_int_equal(store_snapshot_add(fx->st, &s), -EIO);
+	assert_int_equal(store_snapshot_last(fx->st, "ds", &last), 0);
+	assert_string_equal(last.etag, "\"good\"");
+	store_snapshot_clear(&last);
+
+	/* Inside the caller's transaction: its rollback undoes the snapshot. */
+	s.run_id = 2;
+	assert_int_equal(store_begin(fx->st), 0);
+	assert_true(store_snapshot_add(fx->st, &s) > 0);
+	store_rollback(fx->st);
+	assert_int_equal(store_snapshot_last(fx->st, "ds", &last), 0);
+	assert_string_equal(last.exec_date, "2026-11-01");
+	assert_string_equal(last.etag, "\"good\"");
+	assert_int_equal(last.run_id, 1);
+	store_snapshot_clear(&last);
+}
+
 static void retained(int removed, const char *error, void *arg)
 {
 	int *out = arg;
@@ -225,6 +254,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_last_snapshot_and_validators, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_add_is_all_or_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retention_keeps_newest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retention_leaves_foreign_paths, setup, teardown),
 	};
