@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -332,6 +333,79 @@ static int run_watch(struct ctl *c, const struct ctl_cmd *cmd, json_t *args)
 	return rc;
 }
 
+/* metrics [-o FILE]: the daemon already rendered Prometheus text; print it
+ * as is, or replace FILE with it atomically (a temporary file in the same
+ * directory, renamed over FILE) so that node_exporter's textfile collector
+ * never reads half of it. */
+static const char *metrics_output;
+
+static int build_metrics(int argc, char **argv, json_t *args)
+{
+	static const struct option opts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ 0 },
+	};
+	int opt;
+	while ((opt = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+		if (opt != 'o')
+			return -1;
+		metrics_output = optarg;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "%s: metrics: unexpected argument '%s'\n", prog, argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+static int write_atomically(const char *path, const char *text)
+{
+	char *tmp = NULL;
+	size_t len = strlen(text);
+	int fd = -1, rc = -1;
+
+	if (asprintf(&tmp, "%s.XXXXXX", path) < 0) {
+		tmp = NULL;
+		goto out;
+	}
+	if ((fd = mkstemp(tmp)) < 0)
+		goto out;
+	if (fchmod(fd, 0644) < 0)
+		goto out;
+	for (size_t off = 0; off < len;) {
+		ssize_t w = write(fd, text + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			goto out;
+		off += (size_t)w;
+	}
+	if (fsync(fd) < 0 || close(fd) < 0) {
+		fd = -1;
+		goto out;
+	}
+	fd = -1;
+	rc = rename(tmp, path);
+out:
+	if (rc < 0) {
+		fprintf(stderr, "%s: cannot write %s: %s\n", prog, path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		if (tmp)
+			unlink(tmp);
+	}
+	free(tmp);
+	return rc;
+}
+
+static void print_metrics(json_t *r)
+{
+	if (!metrics_output)
+		fputs(str(r, "text"), stdout);
+	else if (write_atomically(metrics_output, str(r, "text")) < 0)
+		exit(EXIT_REMOTE);
+}
+
 static const struct ctl_cmd commands[] = {
 	{ "status", "", "daemon, datasets, next scheduled runs, running tasks",
 	  build_none, print_status, NULL },
@@ -341,6 +415,8 @@ static const struct ctl_cmd commands[] = {
 	  build_none, print_reload, NULL },
 	{ "watch", "", "stream events as they happen until interrupted",
 	  build_none, NULL, run_watch },
+	{ "metrics", "[-o FILE]", "Prometheus text: runs, fetches, checks, alerts",
+	  build_metrics, print_metrics, NULL },
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

@@ -14,8 +14,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "clock.h"
+#include "control.h"
 #include "denverd.h"
+#include "denverd/protocol.h"
 #include "metrics.h"
 #include "store.h"
 #include "version.h"
@@ -238,4 +242,33 @@ out:
 	*out = t.p;
 	*len = t.len;
 	return 0;
+}
+
+static int cmd_metrics(struct denverd *d, struct control_client *c, json_t *args,
+                       json_t **result, struct control_error *err)
+{
+	char *text;
+	size_t len;
+	int rc = metrics_text(d, &text, &len);
+
+	if (rc == -EIO)
+		return control_error(err, rc, PROTO_EINTERNAL, "metrics: %s",
+		                     store_errmsg(d->store));
+	if (rc < 0)
+		return control_error(err, rc, PROTO_EINTERNAL, "metrics: %s", strerror(-rc));
+	*result = json_pack("{s:s%}", "text", text, len);
+	free(text);
+	if (!*result)
+		return control_error(err, -ENOMEM, PROTO_EINTERNAL, "metrics: out of memory");
+	return 0;
+}
+
+static const struct control_cmd metrics_cmds[] = {
+	{ "metrics", cmd_metrics, false },
+};
+
+int metrics_init(struct denverd *d)
+{
+	return control_register(d->control, metrics_cmds,
+	                        sizeof metrics_cmds / sizeof metrics_cmds[0]);
 }

@@ -21,6 +21,10 @@ struct denverd;
  */
 int metrics_text(struct denverd *d, char **out, size_t *len);
 
+/* Register the `metrics` control command (args: none; result: {"text":
+ * the Prometheus text}).  Call after control_init().  0 or -errno. */
+int metrics_init(struct denverd *d);
+
 /* Resident set size of this process in bytes, from /proc/self/statm.
  * 0 or -errno. */
 int metrics_rss(unsigned long long *bytes);

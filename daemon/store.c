@@ -991,6 +991,199 @@ int store_snapshot_set_state(struct store *st, int64_t id, const char *state)
 
 /* ---- alerts (alerts.c) ---- */
 
+int64_t store_alert_add(struct store *st, int64_t ts, const char *dataset,
+                        const char *reason, const char *state,
+                        const char *message, int64_t run_id)
+{
+	sqlite3_stmt *s;
+	int rc;
+	if (sqlite3_prepare_v2(st->db,
+	        "INSERT INTO alerts(ts, dataset, reason, state, message, run_id)"
+	        " VALUES (?,?,?,?,?,?)", -1, &s, NULL) != SQLITE_OK)
+		return fail(st, "alert");
+	sqlite3_bind_int64(s, 1, ts);
+	sqlite3_bind_text(s, 2, dataset, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, reason, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, state, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 5, message, -1, SQLITE_STATIC);
+	if (run_id > 0)
+		sqlite3_bind_int64(s, 6, run_id);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? sqlite3_last_insert_rowid(st->db) : fail(st, "alert");
+}
+
+/* UPDATE of one alert row by id; SQL has one ? for the value (when HAS_VALUE)
+ * and one for the id. */
+static int alert_update(struct store *st, const char *sql, bool has_value,
+                        int64_t value, int64_t id)
+{
+	sqlite3_stmt *s;
+	int rc = 0, i = 1;
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return fail(st, "alert update");
+	if (has_value)
+		sqlite3_bind_int64(s, i++, value);
+	sqlite3_bind_int64(s, i, id);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		rc = fail(st, "alert update");
+	else if (sqlite3_changes(st->db) == 0)
+		rc = -ENOENT;
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int store_alert_delivered(struct store *st, int64_t id, int64_t ts)
+{
+	return alert_update(st, "UPDATE alerts SET delivered = ? WHERE id = ?",
+	                    true, ts, id);
+}
+
+int store_alert_suppressed(struct store *st, int64_t id)
+{
+	return alert_update(st, "UPDATE alerts SET suppressed = suppressed + 1"
+	                    " WHERE id = ?", false, 0, id);
+}
+
+#define ALERT_COLUMNS "id, ts, coalesce(dataset, ''), reason, state, message," \
+	" coalesce(run_id, 0), coalesce(delivered, 0), suppressed"
+
+/* Step S (prepared with ALERT_COLUMNS) to the end, calling FN per row. */
+static int alert_rows(struct store *st, sqlite3_stmt *s, store_alert_fn fn, void *arg)
+{
+	int rc = 0, step;
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_alert a = {
+			.id = sqlite3_column_int64(s, 0),
+			.ts = sqlite3_column_int64(s, 1),
+			.dataset = (const char *)sqlite3_column_text(s, 2),
+			.reason = (const char *)sqlite3_column_text(s, 3),
+			.state = (const char *)sqlite3_column_text(s, 4),
+			.message = (const char *)sqlite3_column_text(s, 5),
+			.run_id = sqlite3_column_int64(s, 6),
+			.delivered = sqlite3_column_int64(s, 7),
+			.suppressed = sqlite3_column_int64(s, 8),
+		};
+		if ((rc = fn(&a, arg)) < 0)
+			break;
+	}
+	if (rc >= 0 && step != SQLITE_DONE)
+		rc = fail(st, "alerts");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int store_alerts_latest(struct store *st, store_alert_fn fn, void *arg)
+{
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(st->db, "SELECT " ALERT_COLUMNS " FROM alerts"
+	        " WHERE id IN (SELECT max(id) FROM alerts GROUP BY dataset, reason)"
+	        " ORDER BY id", -1, &s, NULL) != SQLITE_OK)
+		return fail(st, "alerts");
+	return alert_rows(st, s, fn, arg);
+}
+
+int store_alerts_list(struct store *st, const char *dataset, unsigned limit,
+                      store_alert_fn fn, void *arg)
+{
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(st->db, "SELECT " ALERT_COLUMNS " FROM alerts"
+	        " WHERE ?1 IS NULL OR dataset = ?1 ORDER BY id DESC LIMIT ?2",
+	        -1, &s, NULL) != SQLITE_OK)
+		return fail(st, "alerts");
+	sqlite3_bind_text(s, 1, dataset, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, limit);
+	return alert_rows(st, s, fn, arg);
+}
+
+/* Append NAME to the ", "-joined list in BUF (truncating, never overflowing). */
+static void join_name(char *buf, size_t len, const char *name)
+{
+	size_t used = strlen(buf);
+	if (used + 1 >= len)
+		return;
+	snprintf(buf + used, len - used, "%s%s", used ? ", " : "", name);
+}
+
+static void copy_col(char *dst, size_t len, sqlite3_stmt *s, int col)
+{
+	const char *t = (const char *)sqlite3_column_text(s, col);
+	snprintf(dst, len, "%s", t ? t : "");
+}
+
+int store_run_facts(struct store *st, int64_t run_id, struct store_run_facts *out)
+{
+	sqlite3_stmt *s;
+	int rc = 0, step;
+
+	memset(out, 0, sizeof *out);
+	if (sqlite3_prepare_v2(st->db, "SELECT target, kind, exec_date, state,"
+	        " coalesce(error, ''), coalesce(ended, 0),"
+	        " EXISTS (SELECT 1 FROM snapshots WHERE run_id = ?1"
+	        "         AND state = 'quarantined')"
+	        " FROM runs WHERE id = ?1", -1, &s, NULL) != SQLITE_OK)
+		return fail(st, "run facts");
+	sqlite3_bind_int64(s, 1, run_id);
+	step = sqlite3_step(s);
+	if (step == SQLITE_ROW) {
+		copy_col(out->target, sizeof out->target, s, 0);
+		copy_col(out->kind, sizeof out->kind, s, 1);
+		copy_col(out->exec_date, sizeof out->exec_date, s, 2);
+		copy_col(out->state, sizeof out->state, s, 3);
+		copy_col(out->error, sizeof out->error, s, 4);
+		out->ended = sqlite3_column_int64(s, 5);
+		out->quarantined = sqlite3_column_int(s, 6) != 0;
+	} else {
+		rc = step == SQLITE_DONE ? -ENOENT : fail(st, "run facts");
+	}
+	sqlite3_finalize(s);
+	if (rc < 0)
+		return rc;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT check_name, outcome FROM dq_results"
+	        " WHERE run_id = ? ORDER BY check_name", -1, &s, NULL) != SQLITE_OK)
+		return fail(st, "run facts");
+	sqlite3_bind_int64(s, 1, run_id);
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(s, 0);
+		const char *outcome = (const char *)sqlite3_column_text(s, 1);
+		out->n_checks++;
+		if (outcome && strcmp(outcome, "fail") == 0) {
+			out->n_fail++;
+			join_name(out->failed, sizeof out->failed, name ? name : "?");
+		} else if (outcome && strcmp(outcome, "warn") == 0) {
+			out->n_warn++;
+			join_name(out->warned, sizeof out->warned, name ? name : "?");
+		}
+	}
+	if (step != SQLITE_DONE)
+		rc = fail(st, "run facts");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int store_freshness(struct store *st, const char *dataset, int64_t *last_ok,
+                    int64_t *first_configured)
+{
+	sqlite3_stmt *s;
+	int rc = 0;
+	if (sqlite3_prepare_v2(st->db, "SELECT"
+	        " (SELECT coalesce(max(ended), 0) FROM runs WHERE target = ?1"
+	        "  AND kind = 'dataset' AND state IN ('succeeded', 'unchanged')),"
+	        " (SELECT coalesce(max(first_configured), 0) FROM datasets WHERE name = ?1)",
+	        -1, &s, NULL) != SQLITE_OK)
+		return fail(st, "freshness");
+	sqlite3_bind_text(s, 1, dataset, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		*last_ok = sqlite3_column_int64(s, 0);
+		*first_configured = sqlite3_column_int64(s, 1);
+	} else {
+		rc = fail(st, "freshness");
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
 /* ---- metrics (metrics.c) ---- */
 
 /* One statement per enum store_metric: label columns, then the value. */

@@ -211,7 +211,59 @@ struct store_snapshot_ref {
 int store_snapshot_of_run(struct store *st, int64_t run_id, struct store_snapshot_ref *out);
 void store_snapshot_ref_free(struct store_snapshot_ref *ref);
 
-#endif
+/* ---- alerts (alerts.c) ---- */
+
+/* One row of the alerts table: a notification that was sent (or is being
+ * sent); `suppressed` counts the repeats the rate limit held back after it. */
+struct store_alert {
+	int64_t id, ts;
+	const char *dataset;           /* dataset or job name; "" = the daemon */
+	const char *reason;            /* run_failed check_failed check_warned
+	                                  quarantined stale */
+	const char *state;             /* firing recovered */
+	const char *message;
+	int64_t run_id;                /* 0 = none */
+	int64_t delivered;             /* unix ms; 0 = not (yet) delivered */
+	int64_t suppressed;
+};
+
+/* Row callbacks; strings live until the callback returns.  A negative
+ * return stops the walk and is returned. */
+typedef int (*store_alert_fn)(const struct store_alert *a, void *arg);
+
+/* Insert a row; returns its id (> 0) or a negative errno. */
+int64_t store_alert_add(struct store *st, int64_t ts, const char *dataset,
+                        const char *reason, const char *state,
+                        const char *message, int64_t run_id);
+int store_alert_delivered(struct store *st, int64_t id, int64_t ts);
+int store_alert_suppressed(struct store *st, int64_t id);   /* one more */
+
+/* The newest row of every (dataset, reason): the state alerts resume from. */
+int store_alerts_latest(struct store *st, store_alert_fn fn, void *arg);
+
+/* Rows newest first, of DATASET (NULL = all), at most LIMIT. */
+int store_alerts_list(struct store *st, const char *dataset, unsigned limit,
+                      store_alert_fn fn, void *arg);
+
+/* What alerts judge about one finished run (fixed buffers, truncated). */
+struct store_run_facts {
+	char target[80];               /* dataset or job name */
+	char kind[8];                  /* dataset job */
+	char exec_date[11];
+	char state[16];
+	char error[400];               /* the run's error, "" if none */
+	int64_t ended;                 /* unix ms, 0 while unfinished */
+	unsigned n_checks, n_fail, n_warn;   /* its data-quality results */
+	char failed[200], warned[200]; /* names of those checks, ", "-joined */
+	bool quarantined;              /* one of its snapshots is quarantined */
+};
+/* 0, -ENOENT (no such run) or -EIO. */
+int store_run_facts(struct store *st, int64_t run_id, struct store_run_facts *out);
+
+/* End of DATASET's last succeeded or unchanged run (0 = never) and when it
+ * was first configured (0 = not recorded yet).  0 or -EIO. */
+int store_freshness(struct store *st, const char *dataset, int64_t *last_ok,
+                    int64_t *first_configured);
 
 /* ---- metrics (metrics.c): aggregates over the whole store ---- */
 
@@ -242,3 +294,5 @@ typedef int (*store_metric_fn)(const char *const *labels, int n_labels,
 /* Run query Q, calling FN for each row in label order.  0 or -EIO. */
 int store_metric_rows(struct store *st, enum store_metric q, store_metric_fn fn,
                       void *arg);
+
+#endif

@@ -419,6 +419,7 @@ class TrafficGen(RowGen):
         self.pick_mode = p(MODE)
         self.seq = {}
         self.object_id = 0
+        self.last = dt.datetime.combine(args.end, dt.time(23, 59, 59))
         self.header = TRAFFIC_HEADERS[self.v]
 
     def next_id(self, year):
@@ -447,6 +448,8 @@ class TrafficGen(RowGen):
         hour = self.pick_hour()
         t_occ = dt.datetime(day.year, day.month, day.day, hour, rng.randrange(60), rng.choice((0, 0, 59)))
         t_rep = t_occ + dt.timedelta(minutes=int(rng.expovariate(1 / 25)) if rnd() < 0.93 else rng.randint(60, 4320))
+        if t_rep > self.last:
+            t_rep = t_occ       # nothing is reported after the file's end date
         old = t_rep.year < 2021
         nb = self.pick_nb()
         name, clat, clon, _council, police = nb[0], nb[1], nb[2], nb[3], nb[4]

@@ -2,14 +2,14 @@
 #
 # Commands and options complete from the table below (keep it in step with
 # denverctl.1.scd); DATASET arguments complete from the names the running
-# daemon reports (`denverctl --json schedule`), so they are always current.
+# daemon reports (`denverctl --json status`), so they are always current.
 
 _denverctl_datasets()
 {
 	local sock=()
 	[[ -n $1 ]] && sock=(-s "$1")
-	denverctl "${sock[@]}" --json schedule 2>/dev/null |
-		command grep -o '"dataset": *"[a-z0-9_]*"' |
+	denverctl "${sock[@]}" --json status 2>/dev/null |
+		command grep -o '"name": *"[a-z0-9_]*"' |
 		command sed 's/.*"\([a-z0-9_]*\)"$/\1/' | sort -u
 }
 
@@ -20,7 +20,7 @@ _denverctl()
 
 	local commands="status version reload runs show trigger backfill retry
 		cancel pause resume schedule watch dq diff promote metrics alerts"
-	local global_opts="-s --socket --json -h --help -V --version"
+	local global_opts="-s --socket -j --json -h --help -V --version"
 
 	# Find the command word and the socket option, if given.
 	local i cmd="" sock=""
@@ -34,7 +34,7 @@ _denverctl()
 	done
 
 	case $prev in
-	-s | --socket)
+	-s | --socket | -o | --output)
 		_filedir
 		return
 		;;
@@ -61,7 +61,7 @@ _denverctl()
 		return
 	fi
 
-	local opts="--json"
+	local opts=""
 	local takes_dataset=""
 	case $cmd in
 	runs) opts+=" --dataset --state --limit" ;;
@@ -70,6 +70,7 @@ _denverctl()
 	pause | resume) takes_dataset=1 ;;
 	schedule) opts+=" --next"; takes_dataset=1 ;;
 	alerts) opts+=" --dataset --limit" ;;
+	metrics) opts+=" -o --output" ;;
 	dq | diff) takes_dataset=1 ;;
 	esac
 

@@ -75,5 +75,6 @@ def add_host_os(root):
     dest = root / "usr/lib/systemd/system"
     dest.mkdir(parents=True, exist_ok=True)
     for unit in ("sysinit.target", "basic.target", "shutdown.target",
-                 "network-online.target", "multi-user.target", "sockets.target"):
+                 "network-online.target", "multi-user.target", "sockets.target",
+                 "timers.target"):
         shutil.copy2(host / unit, dest / unit)

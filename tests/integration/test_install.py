@@ -28,14 +28,16 @@ def test_systemd_files(installed):
     prefix = p["prefix"]
     expect = [f"{prefix}/lib/systemd/system/denverd.service",
               f"{prefix}/lib/systemd/system/denverd.socket",
+              f"{prefix}/lib/systemd/system/denverd-metrics.service",
+              f"{prefix}/lib/systemd/system/denverd-metrics.timer",
               f"{prefix}/lib/sysusers.d/denverd.conf",
               f"{prefix}/lib/tmpfiles.d/denverd.conf"]
     for path in expect:
         f = under(destdir, path)
         assert f.is_file(), path
         assert mode(f) == 0o644, (path, oct(mode(f)))
-    unit = under(destdir, expect[0]).read_text()
-    assert "@sbindir@" not in unit and "@sysconfdir@" not in unit
+    for unit in expect[:4]:
+        assert not re.search(r"@[a-z]+@", under(destdir, unit).read_text()), unit
 
 
 def test_bash_completion(installed):
@@ -122,4 +124,6 @@ def test_bash_completion_completes(installed):
     comp = under(destdir, f"{p['datadir']}/bash-completion/completions/denverctl")
     assert complete(comp, "denverctl r") == ["reload", "resume", "retry", "runs"]
     assert complete(comp, "denverctl runs --state f") == ["failed"]
-    assert complete(comp, "denverctl -s /x backfill --") == ["--from", "--json", "--to"]
+    assert complete(comp, "denverctl -s /x backfill --") == ["--from", "--to"]
+    assert complete(comp, "denverctl -") == ["--help", "--json", "--socket", "--version",
+                                             "-V", "-h", "-j", "-s"]

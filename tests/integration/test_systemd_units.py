@@ -62,7 +62,8 @@ def root(installed):
 
 
 def test_verify_is_clean(root):
-    r = verify(root, "denverd.service", "denverd.socket")
+    r = verify(root, "denverd.service", "denverd.socket", "denverd-metrics.service",
+               "denverd-metrics.timer")
     assert r.returncode == 0 and r.stdout == "" and r.stderr == "", r.stdout + r.stderr
 
 
@@ -83,6 +84,17 @@ def test_security_exposure_at_most_2(root):
     assert "✗ PrivateNetwork=" in report
     assert "✓ NoNewPrivileges=" in report
     assert "✓ ProtectSystem=" in report
+
+
+def test_metrics_export_unit(root):
+    level, report = exposure(root, "denverd-metrics.service")
+    assert level <= MAX_EXPOSURE, report
+    svc = parse_unit(unit_dir(root) / "denverd-metrics.service")["Service"]
+    cmd = svc["ExecStart"][0].split()
+    assert cmd[0].endswith("/denverctl") and os.access(under(root, cmd[0]), os.X_OK)
+    assert cmd[1:3] == ["metrics", "--output"]
+    # The file it writes is in the one directory it may write to.
+    assert os.path.dirname(cmd[3]) in svc["ReadWritePaths"]
 
 
 def test_service_directives(installed):

@@ -11,12 +11,16 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <jansson.h>
 #include <sqlite3.h>
 
 #include "clock.h"
+#include "control.h"
+#include "ctlcall.h"
 #include "denverd.h"
 #include "metrics.h"
 #include "store.h"
+#include "tmpstore.h"
 #include "version.h"
 
 static const char fill_sql[] =
@@ -56,8 +60,7 @@ static const char fill_sql[] =
 	" (3, 'traffic_accidents', 'stale', 'recovered', 'x');";
 
 struct fixture {
-	char dir[64], db[96];
-	struct store *st;
+	struct tmpstore t;
 	struct config cfg;
 	struct cfg_dataset datasets[2];
 	struct denverd d;
@@ -66,21 +69,8 @@ struct fixture {
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof *f);
-	char *err = NULL;
-	sqlite3 *db;
-
-	strcpy(f->dir, "/tmp/metrics-XXXXXX");
-	if (!mkdtemp(f->dir))
+	if (!f || tmpstore_open(&f->t) < 0 || tmpstore_sql(&f->t, fill_sql) < 0)
 		return -1;
-	snprintf(f->db, sizeof f->db, "%s/state.db", f->dir);
-	if (store_open(f->db, &f->st, &err) < 0)
-		return -1;
-	if (sqlite3_open(f->db, &db) != SQLITE_OK ||
-	    sqlite3_exec(db, fill_sql, NULL, NULL, NULL) != SQLITE_OK) {
-		fprintf(stderr, "fill: %s\n", sqlite3_errmsg(db));
-		return -1;
-	}
-	sqlite3_close(db);
 	f->datasets[0].name = "traffic_accidents";
 	f->datasets[0].max_age_ms = 36 * 3600 * 1000ull;
 	f->datasets[1].name = "service_requests_311";
@@ -88,7 +78,7 @@ static int setup(void **state)
 	f->cfg.datasets = f->datasets;
 	f->cfg.n_datasets = 2;
 	f->d.cfg = &f->cfg;
-	f->d.store = f->st;
+	f->d.store = f->t.st;
 	f->d.started_ms = clock_now_ms() - 90 * 1000;
 	*state = f;
 	return 0;
@@ -97,13 +87,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char path[128];
-	store_close(f->st);
-	for (const char *const *s = (const char *const[]){ "", "-wal", "-shm", NULL }; *s; s++) {
-		snprintf(path, sizeof path, "%s%s", f->db, *s);
-		unlink(path);
-	}
-	rmdir(f->dir);
+	tmpstore_close(&f->t);
 	free(f);
 	return 0;
 }
@@ -186,14 +170,62 @@ static void test_store_error_is_reported(void **state)
 	struct fixture *f = *state;
 	char *text = (char *)1;
 	size_t len;
-	sqlite3 *db;
 
-	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "DROP TABLE dq_results", 0, 0, 0), SQLITE_OK);
-	sqlite3_close(db);
+	assert_int_equal(tmpstore_sql(&f->t, "DROP TABLE dq_results"), 0);
 	assert_int_equal(metrics_text(&f->d, &text, &len), -EIO);
 	assert_null(text);
-	assert_non_null(strstr(store_errmsg(f->st), "dq_results"));
+	assert_non_null(strstr(store_errmsg(f->t.st), "dq_results"));
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+static void test_command_over_the_socket(void **state)
+{
+	struct fixture *f = *state;
+	uv_loop_t loop;
+	char sock[128], *reply;
+	json_t *r;
+
+	snprintf(sock, sizeof sock, "%s/denverd.sock", f->t.dir);
+	f->cfg.socket = sock;
+	f->cfg.socket_mode = 0660;
+	f->cfg.limits.request_size = 4096;
+	f->cfg.limits.clients = 4;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	f->d.loop = &loop;
+	assert_int_equal(control_init(&f->d), 0);
+	assert_int_equal(metrics_init(&f->d), 0);
+	/* A second registration of the same name is refused. */
+	assert_int_equal(metrics_init(&f->d), -EEXIST);
+
+	reply = ctlcall(&loop, sock, "{\"v\":1,\"id\":3,\"cmd\":\"metrics\"}");
+	assert_non_null(reply);
+	r = json_loads(reply, 0, NULL);
+	assert_non_null(r);
+	assert_true(json_is_true(json_object_get(r, "ok")));
+	assert_int_equal(json_integer_value(json_object_get(r, "id")), 3);
+	const char *text = json_string_value(json_object_get(json_object_get(r, "result"), "text"));
+	assert_non_null(text);
+	assert_non_null(strstr(text, "\ndenverd_snapshot_rows{dataset=\"traffic_accidents\"} 4171\n"));
+	json_decref(r);
+	free(reply);
+
+	/* A store failure is the daemon's error, reported as such. */
+	assert_int_equal(tmpstore_sql(&f->t, "DROP TABLE alerts"), 0);
+	reply = ctlcall(&loop, sock, "{\"cmd\":\"metrics\"}");
+	assert_non_null(reply);
+	assert_non_null(strstr(reply, "\"code\":\"EINTERNAL\""));
+	assert_non_null(strstr(reply, "alerts"));
+	free(reply);
+
+	control_fini(&f->d);
+	uv_walk(&loop, close_walk, NULL);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
 int main(void)
@@ -202,6 +234,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store_aggregates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_process_figures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_error_is_reported, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_command_over_the_socket, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
