@@ -23,6 +23,7 @@
 #include "dq.h"
 #include "execdate.h"
 #include "keyidx.h"
+#include "tz.h"
 #include "value.h"
 
 #define NEED_NUM  1u
@@ -182,10 +183,10 @@ static void fmt_duration(char *buf, size_t n, uint64_t ms)
 
 static void fmt_civil(char *buf, size_t n, int64_t secs)
 {
-	time_t t = (time_t)secs;
-	struct tm tm;
-	if (!gmtime_r(&t, &tm) || !strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm))
-		snprintf(buf, n, "%lld", (long long)secs);
+	struct civil c;
+	tz_civil_wall(secs, &c);
+	snprintf(buf, n, "%04d-%02d-%02d %02d:%02d:%02d", c.year, c.month, c.day, c.hour,
+	         c.minute, c.second);
 }
 
 static double share(uint64_t part, uint64_t whole)

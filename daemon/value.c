@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tz.h"
 #include "value.h"
 
 static bool is_blank(char c)
@@ -149,27 +150,6 @@ bool value_bool(const char *p, size_t len, bool *out)
 	return false;
 }
 
-/* Howard Hinnant's days_from_civil. */
-int64_t value_days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	int64_t era;
-	unsigned yoe, doy, doe;
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = (unsigned)(y - era * 400);
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
-}
-
-static unsigned days_in_month(int64_t y, unsigned m)
-{
-	static const unsigned char dim[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	if (m == 2 && (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
-		return 29;
-	return dim[m - 1];
-}
-
 int tsfmt_compile(const char *text, struct tsfmt *out)
 {
 	bool y = false, mo = false, d = false;
@@ -264,11 +244,11 @@ bool tsfmt_match(const struct tsfmt *f, const char *p, size_t len, int64_t *secs
 		return false;
 	if (hour12 >= 0)
 		h = (unsigned)(hour12 % 12) + (pm == 1 ? 12 : 0);
-	if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) ||
+	if (mo < 1 || mo > 12 || d < 1 || d > (unsigned)tz_days_in_month(y, (int)mo) ||
 	    h > 23 || mi > 59 || se > 60)
 		return false;
 	if (se == 60)
 		se = 59;        /* a leap second counts as the second before */
-	*secs = value_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
+	*secs = tz_days_from_civil(y, (int)mo, (int)d) * 86400 + h * 3600 + mi * 60 + se;
 	return true;
 }

@@ -36,9 +36,6 @@ bool value_int(const char *p, size_t len, int64_t *out);
 /* y/t/true/yes/1 and n/f/false/no/0, case-insensitive. */
 bool value_bool(const char *p, size_t len, bool *out);
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (no validation). */
-int64_t value_days_from_civil(int64_t y, unsigned m, unsigned d);
-
 #define TSFMT_MAX_OPS 32
 
 /* A compiled format: %Y (4 digits) %m %d %H %I (1 or 2 digits) %M %S
