@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <uv.h>
 
 #include "clock.h"
@@ -21,6 +22,7 @@
 #include "log.h"
 #include "loop.h"
 #include "perm.h"
+#include "scheduler.h"
 #include "store.h"
 #include "version.h"
 
@@ -95,7 +97,7 @@ static int daemon_reload(struct denverd *d, char **errors)
 	warn_if_untrusted(next, d->config_path);
 	log_info(NULL, "configuration reloaded from %s (%zu datasets, %zu jobs)",
 	         d->config_path, next->n_datasets, next->n_jobs);
-	config_free(old);
+	sched_reload(d, old);        /* takes OLD: frees it once no task borrows it */
 	return 0;
 }
 
@@ -104,6 +106,7 @@ static void daemon_stop(struct denverd *d)
 	d->stopping = true;
 	loop_notify_stopping();
 	loop_set_status("stopping");
+	sched_stop(d);               /* SIGTERM to running jobs; runs stay resumable */
 	control_fini(d);
 	uv_stop(d->loop);
 }
@@ -192,6 +195,7 @@ int main(int argc, char **argv)
 	d.stop = daemon_stop;
 	uv_loop_init(&loop);
 	d.loop = &loop;
+	curl_global_init(CURL_GLOBAL_DEFAULT);
 
 	if ((rc = open_state(&d)) < 0)
 		goto out;
@@ -205,6 +209,8 @@ int main(int argc, char **argv)
 		        : rc == -EEXIST ? "exists and is not a socket" : uv_strerror(rc));
 		goto out;
 	}
+	if ((rc = sched_init(&d)) < 0)
+		goto out;            /* logged by sched_init */
 
 	log_info(NULL, "denverd %s ready: %zu datasets, %zu jobs, socket %s, state %s",
 	         DENVERD_VERSION, d.cfg->n_datasets, d.cfg->n_jobs, d.cfg->socket,
@@ -215,6 +221,7 @@ int main(int argc, char **argv)
 	status = 0;
 	log_info(NULL, "stopped");
 out:
+	sched_fini(&d);              /* waits (bounded) for cancelled children */
 	control_fini(&d);
 	loop_fini(&d);
 	loop_drain(&d);
@@ -223,6 +230,7 @@ out:
 		log_debug(NULL, "loop still had handles at exit");
 	config_free(d.cfg);
 	free(d.config_path);
+	curl_global_cleanup();
 	log_fini();
 	return status;
 }

@@ -2,7 +2,9 @@
  * task_check.c - the check task: dq_run() of the run's snapshot on a libuv
  * worker thread (uv_queue_work), never on the loop thread; then, on the
  * loop, the counts go to the snapshot row (the convert task compares its
- * rows with them) and a `fail` outcome quarantines the snapshot: its
+ * rows with them), the results and the diff to the store (store_dq_save,
+ * for `denverctl dq` and `diff`), and a `fail` outcome quarantines the
+ * snapshot: its
  * partition directory moves to quarantine/<dataset>/exec_date=<D>/, the run
  * fails with the reasons, and nothing downstream runs.
  *
@@ -29,7 +31,7 @@ struct check_task {
 	uv_work_t work;
 	struct dq_input in;
 	char path[PATH_MAX], keys_out[PATH_MAX], prev_keys[PATH_MAX];
-	int64_t snapshot_id;
+	int64_t snapshot_id, prev_run_id;
 	uint64_t bytes;
 	atomic_int cancel;
 	atomic_uint_least64_t progress;
@@ -158,7 +160,8 @@ static void after_cb(uv_work_t *w, int status)
 	}
 	const struct dq_report *r = ct->report;
 	if (store_snapshot_checked(st, ct->snapshot_id, (int64_t)r->rows, r->encoding,
-	                           r->line_ending) < 0) {
+	                           r->line_ending) < 0 ||
+	    store_dq_save(st, ti->run_id, ct->prev_run_id, r) < 0) {
 		snprintf(buf, sizeof buf, "state store: %s", store_errmsg(st));
 		o.error = buf;
 		o.retryable = true;
@@ -206,6 +209,7 @@ static void previous(struct check_task *ct, const struct task_info *ti)
 		    strcmp(list[i].exec_date, ti->exec_date) > 0)
 			continue;
 		ct->in.prev_rows = list[i].rows;
+		ct->prev_run_id = list[i].run_id;
 		if (dir_of(list[i].path, dir, sizeof dir) == 0 &&
 		    snprintf(ct->prev_keys, sizeof ct->prev_keys, "%s/.keys", dir) <
 		    (int)sizeof ct->prev_keys)
