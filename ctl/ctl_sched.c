@@ -29,6 +29,17 @@
 
 /* ---- argument helpers ---- */
 
+/*
+ * denverctl's main() parsed its own options with "+" (stop at the command)
+ * and set optind to 1; glibc keeps that ordering unless getopt is fully
+ * reinitialised, which optind = 0 does.  Then options may follow the
+ * command's operands ("trigger traffic --wait").
+ */
+static void getopt_restart(void)
+{
+	optind = 0;
+}
+
 static int want_positional(int argc, char **argv, const char *what, json_t *args,
                            const char *key)
 {
@@ -72,6 +83,7 @@ int sched_build_runs(int argc, char **argv, json_t *args)
 	long n;
 	int opt;
 
+	getopt_restart();
 	while ((opt = getopt_long(argc, argv, "d:s:n:", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'd':
@@ -139,6 +151,7 @@ int sched_build_run_id(int argc, char **argv, json_t *args)
 {
 	long id;
 
+	getopt_restart();
 	if (getopt_long(argc, argv, "", (const struct option[]){ { 0 } }, NULL) != -1)
 		return -1;
 	if (optind + 1 != argc) {
@@ -256,6 +269,7 @@ void sched_print_cancel(json_t *r)
 
 int sched_build_dataset(int argc, char **argv, json_t *args)
 {
+	getopt_restart();
 	if (getopt_long(argc, argv, "", (const struct option[]){ { 0 } }, NULL) != -1)
 		return -1;
 	return want_positional(argc, argv, "DATASET", args, "dataset");
@@ -278,6 +292,7 @@ int sched_build_backfill(int argc, char **argv, json_t *args)
 	};
 	int opt;
 
+	getopt_restart();
 	while ((opt = getopt_long(argc, argv, "f:t:", opts, NULL)) != -1) {
 		if (opt != 'f' && opt != 't')
 			return -1;
@@ -314,6 +329,7 @@ int sched_build_schedule(int argc, char **argv, json_t *args)
 	long n;
 	int opt;
 
+	getopt_restart();
 	while ((opt = getopt_long(argc, argv, "n:", opts, NULL)) != -1) {
 		if (opt != 'n' || parse_int(argv[0], "--next", optarg, 1, 100, &n) < 0)
 			return -1;
@@ -352,6 +368,7 @@ int sched_build_trigger(int argc, char **argv, json_t *args)
 	};
 	int opt;
 
+	getopt_restart();
 	while ((opt = getopt_long(argc, argv, "d:fw", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'd':
