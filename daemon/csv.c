@@ -643,6 +643,9 @@ static int finish(struct scanner *sc)
 	if (!sc->in_row)
 		return 0;
 	switch (sc->fs) {
+	case F_START:
+		sc->f_off = sc->end;    /* an empty last field: "a,b," */
+		break;
 	case F_Q:
 		row_issue(sc, CSV_I_UNCLOSED_QUOTE);
 		/* fall through */
