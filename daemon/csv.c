@@ -433,13 +433,28 @@ static size_t fast_fields(struct scanner *sc, size_t start)
 	struct csv_field *f = sc->f;
 	uint32_t nf = sc->nf, kept = sc->row_kept;
 	const uint32_t max_fields = sc->max_fields;
-	const size_t max_field = sc->max_field, max_row = sc->max_row;
-	uint64_t padded = 0;
+	const size_t max_field = sc->max_field, max_row = sc->max_row, end = sc->end;
+	size_t blk = start & ~(size_t)63;
+	uint64_t padded = 0, m;
 
+	if (start >= end)
+		return start;
+	if (blk != sc->mblk)
+		sc->masks(sc, blk);
+	m = sc->m_unq & (~0ULL << (start & 63));
 	for (;;) {
-		size_t p = next_unq(sc, start), len = p - start;
-		if (p >= sc->end || b[p] != ',' || nf >= max_fields ||
-		    len > max_field || kept + len > max_row)
+		size_t p, len;
+		while (!m) {
+			blk += 64;
+			if (blk >= end)
+				goto out;
+			sc->masks(sc, blk);
+			m = sc->m_unq;
+		}
+		p = blk + (size_t)__builtin_ctzll(m);
+		m &= m - 1;
+		len = p - start;
+		if (b[p] != ',' || nf >= max_fields || len > max_field || kept + len > max_row)
 			break;
 		f[nf].p = b + start;
 		f[nf].len = (uint32_t)len;
@@ -451,6 +466,7 @@ static size_t fast_fields(struct scanner *sc, size_t start)
 			          (b[start] == '\t') | (b[p - 1] == '\t');
 		start = p + 1;
 	}
+out:
 	if (padded)
 		row_issue_n(sc, CSV_I_PADDED, padded);
 	sc->nf_total += nf - sc->nf;
