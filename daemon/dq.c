@@ -686,13 +686,15 @@ static int eval(struct run *R, struct chk *c, const struct csv_row *row)
 	return 0;
 }
 
-/* The normalized key of ROW into BUF (its length), or -1 when a part is
- * null.  Integer parts are compared as numbers ("20148031043.0" is
- * 20148031043), others as their trimmed text. */
+/* The normalized key of ROW into BUF (its length), or -1 when every part
+ * is null.  Integer parts are compared as numbers ("20148031043.0" is
+ * 20148031043), others as their trimmed text; a null part of a composite
+ * key is a value of its own (most 311 rows have no address). */
 static ssize_t key_norm(struct run *R, struct col *const *key, const int *idx,
                         const struct csv_row *row, char *buf, size_t cap)
 {
 	size_t n = 0;
+	bool any = false;
 	for (size_t i = 0; i < R->n_key; i++) {
 		const char *p = "";
 		size_t len = 0;
@@ -702,15 +704,16 @@ static ssize_t key_norm(struct run *R, struct col *const *key, const int *idx,
 			len = row->fields[idx[i]].len;
 			value_trim(&p, &len);
 		}
-		if (!len)
-			return -1;
+		any |= len > 0;
 		if (n + 11 > cap)
 			break;                  /* a key longer than KEY_MAX is cut */
 		if (n + len + 10 > cap)
 			len = cap - n - 10;
 		if (i)
 			buf[n++] = KEY_SEP;
-		if (key[i]->type == COL_INT && value_int(p, len, &v)) {
+		if (!len) {
+			buf[n++] = 'n';
+		} else if (key[i]->type == COL_INT && value_int(p, len, &v)) {
 			buf[n++] = 'i';
 			memcpy(buf + n, &v, sizeof v);
 			n += sizeof v;
@@ -720,7 +723,7 @@ static ssize_t key_norm(struct run *R, struct col *const *key, const int *idx,
 			n += len;
 		}
 	}
-	return (ssize_t)n;
+	return any ? (ssize_t)n : -1;
 }
 
 /* The row as canonical CSV: fields joined by ',', quoted only when they
@@ -1195,7 +1198,7 @@ static int finish_unique(struct run *R, struct chk *c, const struct keyidx_resul
 	free_wants(w, 2 * n);
 	free(w);
 	r->observed = (double)dups;
-	sb_add(d, "%llu duplicate keys in %llu keyed rows; %llu rows with a null key",
+	sb_add(d, "%llu duplicate keys in %llu keyed rows; %llu rows with no key value",
 	       (unsigned long long)dups, (unsigned long long)kr->entries,
 	       (unsigned long long)R->rep->null_keys);
 	verdict(r, dups > 0);
