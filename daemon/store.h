@@ -211,6 +211,60 @@ struct store_snapshot_ref {
 int store_snapshot_of_run(struct store *st, int64_t run_id, struct store_snapshot_ref *out);
 void store_snapshot_ref_free(struct store_snapshot_ref *ref);
 
+/* ---- data quality results and diffs (dq) ---- */
+
+struct dq_report;
+struct json_t;
+
+#define STORE_DQ_MAX_RUNS 1000          /* cap of store_dq_history */
+
+/*
+ * Save REPORT's results (replacing any earlier ones of RUN_ID) and, when it
+ * has one, its diff against the snapshot of PREV_RUN_ID (0: not known), all
+ * or nothing (a savepoint: inside the caller's transaction if there is one).
+ * diffs.examples holds {"added":[keys],"removed":[..],"changed":[..],
+ * "unchanged":N}.  0, -ENOMEM or -EIO.
+ */
+int store_dq_save(struct store *st, int64_t run_id, int64_t prev_run_id,
+                  const struct dq_report *report);
+
+/*
+ * Each check's results over DATASET's last RUNS runs that have results
+ * (at most STORE_DQ_MAX_RUNS), newest first, for `denverctl dq`:
+ * {"dataset", "runs":[{"run_id","exec_date","state"}],
+ *  "checks":[{"name","type","severity",
+ *             "values":[{"run_id","exec_date","outcome","observed",
+ *                        "threshold","detail","lines"}]}]}
+ * *OUT is a new reference.  0, -ENOMEM or -EIO.
+ */
+int store_dq_history(struct store *st, const char *dataset, unsigned runs,
+                     struct json_t **out);
+
+/*
+ * The diff of DATASET's newest run for EXEC_DATE (NULL: its newest run with a
+ * diff), for `denverctl diff`: {"dataset","run_id","exec_date","prev_run_id",
+ * "prev_exec_date","added","removed","changed","unchanged",
+ * "examples":{"added","removed","changed"}}.  -ENOENT when there is none.
+ */
+int store_dq_diff(struct store *st, const char *dataset, const char *exec_date,
+                  struct json_t **out);
+
+/* Run RUN_ID and its newest snapshot, for promote.  snapshot_id is 0 when
+ * the run has no snapshot (then only kind is set).  Strings are owned
+ * (store_dq_snapshot_clear).  -ENOENT: no such run. */
+struct store_dq_snapshot {
+	int64_t snapshot_id;
+	char *dataset, *exec_date, *path, *state, *kind;
+};
+int store_dq_quarantined(struct store *st, int64_t run_id, struct store_dq_snapshot *out);
+void store_dq_snapshot_clear(struct store_dq_snapshot *q);   /* accepts NULL */
+
+/* Snapshot SNAPSHOT_ID, quarantined, is now PATH in staging: state
+ * 'promoted', and an event "snapshot.promoted" with MESSAGE (who, when) at
+ * TS; all or nothing.  -ENOENT when it is not quarantined. */
+int store_dq_promote(struct store *st, int64_t snapshot_id, const char *path, int64_t ts,
+                     const char *message);
+
 /* ---- alerts (alerts.c) ---- */
 
 /* One row of the alerts table: a notification that was sent (or is being
