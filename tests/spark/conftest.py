@@ -112,3 +112,21 @@ def write_csv(path, header, rows, encoding="utf-8"):
     with open(path, "w", encoding=encoding, newline="") as f:
         f.write(buf.getvalue())
     return path
+
+
+@pytest.fixture(scope="session")
+def report_state(spark, tmp_path_factory, gen_dir):
+    """A state directory whose datastore holds generated traffic accidents
+    (four years) and one year of 311 requests, converted in-process."""
+    state = tmp_path_factory.mktemp("report_state")
+    tr = gen_file(gen_dir, "traffic_accidents", 4000, start="2023-01-01", end="2026-11-20", seed=11)
+    sr = gen_file(gen_dir, "service_requests_311", 3000, start="2025-11-21", end="2026-11-20", seed=11)
+    run_convert(spark, state, "traffic_accidents", tr, "utf-8", "2026-11-21", run_id=1)
+    run_convert(spark, state, "service_requests_311", sr, "windows-1252", "2026-11-21", run_id=2)
+    return state
+
+
+def pytest_configure(config):
+    # matplotlib's mathtext (log-scale tick labels) calls deprecated
+    # pyparsing names; not ours to fix
+    config.addinivalue_line("filterwarnings", "ignore::pyparsing.warnings.PyparsingDeprecationWarning")
