@@ -33,6 +33,12 @@ struct denverd {
 	struct alerts *alerts;
 	int64_t started_ms;          /* wall clock at start, unix ms */
 	bool stopping;               /* SIGTERM seen: start nothing new */
+
+	/* Set by main.c.  reload: parse the file again and swap it in when it
+	 * is valid; returns 0, or -EINVAL with *errors (caller frees) and the
+	 * running configuration untouched.  stop: begin a graceful stop. */
+	int (*reload)(struct denverd *d, char **errors);
+	void (*stop)(struct denverd *d);
 };
 
 #endif

@@ -45,4 +45,254 @@ int64_t store_event_add(struct store *st, int64_t ts, const char *level,
                         const char *type, const char *dataset, int64_t run_id,
                         const char *task, const char *message);
 
+/* ---- snapshots and validators (fetch) ---- */
+
+/* One row of `snapshots`.  Strings are owned by the struct when it comes
+ * from the store (free with store_snapshot_clear); for store_snapshot_add
+ * they are the caller's.  rows is -1 when not known yet. */
+struct store_snapshot {
+	int64_t id, run_id;
+	char *dataset, *exec_date, *path, *hash, *url;
+	char *etag, *last_modified;   /* validators (see store_snapshot_last) */
+	char *state;                  /* published quarantined promoted removed */
+	uint64_t bytes;
+	int64_t rows;
+	int64_t published;            /* unix ms */
+};
+
+#define STORE_SNAPSHOT_LIST_MAX 10000   /* cap of store_snapshots_published */
+
+void store_snapshot_clear(struct store_snapshot *s);   /* frees the strings */
+
+/*
+ * Record a published snapshot (S->id ignored; S->state NULL means
+ * "published"; S->published is the caller's clock_now_ms()) and set datasets.etag and
+ * last_modified of S->dataset to S's, all or nothing (a savepoint: inside
+ * the caller's transaction when there is one); the datasets row is created
+ * when missing (first_configured = S->published).  Returns the
+ * new snapshot id (> 0) or a negative errno.
+ */
+int64_t store_snapshot_add(struct store *st, const struct store_snapshot *s);
+
+/* Set the validators of DATASET (a 200 with the same bytes, or a 304 with
+ * new ones); creates the datasets row like store_snapshot_add.  NULL
+ * clears a validator. */
+int store_validators_set(struct store *st, const char *dataset, const char *etag,
+                         const char *last_modified, int64_t now_ms);
+
+/*
+ * The newest snapshot of DATASET (highest id, any state: bytes already
+ * seen need no new run even when they were quarantined or their partition
+ * has been removed).  Its etag/last_modified are the dataset's current
+ * validators (datasets row) when it has any, else the snapshot's.
+ * 0 with *out filled (clear it), -ENOENT when there is none, -EIO.
+ */
+int store_snapshot_last(struct store *st, const char *dataset,
+                        struct store_snapshot *out);
+
+/*
+ * The snapshots of DATASET whose partition is in staging (state published
+ * or promoted), newest exec date first (then highest id), at most
+ * STORE_SNAPSHOT_LIST_MAX.  *list is a new array (store_snapshots_free).
+ */
+int store_snapshots_published(struct store *st, const char *dataset,
+                              struct store_snapshot **list, size_t *n);
+void store_snapshots_free(struct store_snapshot *list, size_t n);  /* accepts NULL */
+
+/* Set the state of snapshot ID ("removed" by retention).  -ENOENT when no
+ * such row. */
+int store_snapshot_set_state(struct store *st, int64_t id, const char *state);
+
+/* ---- runs, tasks, attempts, datasets (sched.c) ----
+ *
+ * Reads hand rows to a callback; every pointer in a row is valid only during
+ * the call.  A callback returning non-zero stops the walk, and the walk
+ * returns that value.  Times are unix ms, 0 meaning NULL (not yet). */
+
+struct store_dataset {
+	const char *name;
+	int64_t first_configured;
+	int64_t last_fire;               /* schedule handled up to here; 0 = never */
+	bool paused;
+};
+typedef int (*store_dataset_cb)(void *arg, const struct store_dataset *ds);
+
+int store_datasets_each(struct store *st, store_dataset_cb cb, void *arg);
+/* Insert NAME unless it exists (first_configured is never moved). */
+int store_dataset_add(struct store *st, const char *name, int64_t first_configured);
+int store_dataset_set_paused(struct store *st, const char *name, bool paused);
+int store_dataset_set_last_fire(struct store *st, const char *name, int64_t last_fire);
+
+struct store_run {
+	int64_t id;
+	const char *target, *kind;       /* kind: "dataset" or "job" */
+	const char *exec_date, *trigger, *state;
+	bool force;
+	int64_t created, started, ended;
+	const char *error;               /* NULL when none */
+};
+typedef int (*store_run_cb)(void *arg, const struct store_run *r);
+
+/* Insert a run (state from R; id and the row's other fields ignored). */
+int store_run_add(struct store *st, const struct store_run *r, int64_t *id);
+/* Write state, started, ended and error of run R->id. */
+int store_run_set(struct store *st, const struct store_run *r);
+int store_run_get(struct store *st, int64_t id, store_run_cb cb, void *arg);
+/* Runs in state queued or running, oldest first. */
+int store_runs_active(struct store *st, store_run_cb cb, void *arg);
+
+struct store_run_filter {
+	const char *target;              /* NULL = any */
+	const char *state;               /* NULL = any */
+	int64_t before_id;               /* 0 = from the newest */
+	unsigned limit;
+};
+/* Newest first. */
+int store_runs_list(struct store *st, const struct store_run_filter *f,
+                    store_run_cb cb, void *arg);
+/* The newest run of KIND/TARGET for EXEC_DATE; 0 if found, -ENOENT if none. */
+int store_run_latest(struct store *st, const char *kind, const char *target,
+                     const char *exec_date, store_run_cb cb, void *arg);
+
+struct store_task {
+	int64_t id, run_id;
+	const char *name;
+	int seq;
+	const char *state;
+	unsigned attempts;               /* counted against the retry budget */
+	int64_t not_before;
+	const char *error;
+};
+typedef int (*store_task_cb)(void *arg, const struct store_task *t);
+
+int store_task_add(struct store *st, int64_t run_id, const char *name, int seq,
+                   const char *state, int64_t *id);
+/* Write state, attempts, not_before and error of task T->id. */
+int store_task_set(struct store *st, const struct store_task *t);
+/* Tasks of RUN_ID in seq order. */
+int store_tasks_each(struct store *st, int64_t run_id, store_task_cb cb, void *arg);
+
+struct store_attempt {
+	int64_t id, task_id;
+	unsigned n;                      /* 1, 2, ... over the task's life */
+	int64_t started, ended;
+	const char *outcome;             /* NULL while it runs */
+	bool has_exit;                   /* exit_code is meaningful */
+	int exit_code, signal;
+	int pid;                         /* 0 = none (not a child process) */
+	uint64_t pid_start;              /* /proc/<pid>/stat start time */
+	const char *error, *output_tail;
+};
+typedef int (*store_attempt_cb)(void *arg, const struct store_attempt *a);
+
+int store_attempt_add(struct store *st, int64_t task_id, unsigned n, int64_t started,
+                      int64_t *id);
+int store_attempt_set_pid(struct store *st, int64_t id, int pid, uint64_t pid_start);
+/* Write ended, outcome, exit_code/signal, error and output_tail of A->id. */
+int store_attempt_end(struct store *st, const struct store_attempt *a);
+int store_attempts_each(struct store *st, int64_t task_id, store_attempt_cb cb, void *arg);
+
+struct store_event {
+	int64_t id, ts;
+	const char *level, *type, *dataset, *task, *message;
+	int64_t run_id;
+};
+typedef int (*store_event_cb)(void *arg, const struct store_event *e);
+/* The last LIMIT events of RUN_ID, oldest first. */
+int store_events_of_run(struct store *st, int64_t run_id, unsigned limit,
+                        store_event_cb cb, void *arg);
+
+/* What the convert task needs of the snapshot RUN_ID published and checked:
+ * strings are copied into OUT (caller frees with store_snapshot_ref_free). */
+struct store_snapshot_ref {
+	char *path, *encoding, *line_ending;
+	int64_t rows;                    /* -1 when the check has not counted */
+};
+int store_snapshot_of_run(struct store *st, int64_t run_id, struct store_snapshot_ref *out);
+void store_snapshot_ref_free(struct store_snapshot_ref *ref);
+
+/* ---- alerts (alerts.c) ---- */
+
+/* One row of the alerts table: a notification that was sent (or is being
+ * sent); `suppressed` counts the repeats the rate limit held back after it. */
+struct store_alert {
+	int64_t id, ts;
+	const char *dataset;           /* dataset or job name; "" = the daemon */
+	const char *reason;            /* run_failed check_failed check_warned
+	                                  quarantined stale */
+	const char *state;             /* firing recovered */
+	const char *message;
+	int64_t run_id;                /* 0 = none */
+	int64_t delivered;             /* unix ms; 0 = not (yet) delivered */
+	int64_t suppressed;
+};
+
+/* Row callbacks; strings live until the callback returns.  A negative
+ * return stops the walk and is returned. */
+typedef int (*store_alert_fn)(const struct store_alert *a, void *arg);
+
+/* Insert a row; returns its id (> 0) or a negative errno. */
+int64_t store_alert_add(struct store *st, int64_t ts, const char *dataset,
+                        const char *reason, const char *state,
+                        const char *message, int64_t run_id);
+int store_alert_delivered(struct store *st, int64_t id, int64_t ts);
+int store_alert_suppressed(struct store *st, int64_t id);   /* one more */
+
+/* The newest row of every (dataset, reason): the state alerts resume from. */
+int store_alerts_latest(struct store *st, store_alert_fn fn, void *arg);
+
+/* Rows newest first, of DATASET (NULL = all), at most LIMIT. */
+int store_alerts_list(struct store *st, const char *dataset, unsigned limit,
+                      store_alert_fn fn, void *arg);
+
+/* What alerts judge about one finished run (fixed buffers, truncated). */
+struct store_run_facts {
+	char target[80];               /* dataset or job name */
+	char kind[8];                  /* dataset job */
+	char exec_date[11];
+	char state[16];
+	char error[400];               /* the run's error, "" if none */
+	int64_t ended;                 /* unix ms, 0 while unfinished */
+	unsigned n_checks, n_fail, n_warn;   /* its data-quality results */
+	char failed[200], warned[200]; /* names of those checks, ", "-joined */
+	bool quarantined;              /* one of its snapshots is quarantined */
+};
+/* 0, -ENOENT (no such run) or -EIO. */
+int store_run_facts(struct store *st, int64_t run_id, struct store_run_facts *out);
+
+/* End of DATASET's last succeeded or unchanged run (0 = never) and when it
+ * was first configured (0 = not recorded yet).  0 or -EIO. */
+int store_freshness(struct store *st, const char *dataset, int64_t *last_ok,
+                    int64_t *first_configured);
+
+/* ---- metrics (metrics.c): aggregates over the whole store ---- */
+
+/* Each query yields rows of label values (text; NULL reads as "") followed by
+ * one number.  Times are unix ms, durations ms, as stored. */
+enum store_metric {
+	STORE_METRIC_RUNS,            /* target, kind, state -> runs */
+	STORE_METRIC_LAST_OK,         /* dataset -> end of its last succeeded or
+	                                 unchanged run */
+	STORE_METRIC_SNAPSHOT_ROWS,   /* dataset -> rows of its newest snapshot
+	                                 that was not quarantined */
+	STORE_METRIC_SNAPSHOT_BYTES,  /* dataset -> bytes of that snapshot */
+	STORE_METRIC_FETCH_BYTES,     /* dataset -> bytes of all its snapshots */
+	STORE_METRIC_FETCHES,         /* dataset, outcome -> fetch attempts */
+	STORE_METRIC_FETCH_DURATION,  /* dataset -> its last good fetch attempt */
+	STORE_METRIC_CHECKS,          /* dataset, check, outcome -> results */
+	STORE_METRIC_PAUSED,          /* dataset -> 1 paused, 0 not */
+	STORE_METRIC_ALERTS_FIRING,   /* dataset, reason -> 1 firing, 0 recovered */
+	STORE_METRIC__N
+};
+
+#define STORE_METRIC_MAX_LABELS 3
+
+/* Called per row; a negative return stops the walk and is returned. */
+typedef int (*store_metric_fn)(const char *const *labels, int n_labels,
+                               double value, void *arg);
+
+/* Run query Q, calling FN for each row in label order.  0 or -EIO. */
+int store_metric_rows(struct store *st, enum store_metric q, store_metric_fn fn,
+                      void *arg);
+
 #endif

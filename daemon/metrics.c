@@ -1,0 +1,274 @@
+/*
+ * metrics.c - Prometheus text rendering of the store's aggregates, the
+ * configuration's SLAs and the process's own figures.
+ *
+ * Everything about runs, fetches and checks is read from the store at each
+ * scrape, so the numbers survive restarts and always agree with `denverctl
+ * runs`; counters only fall when old rows are pruned, which Prometheus
+ * treats as a reset.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "clock.h"
+#include "control.h"
+#include "denverd.h"
+#include "denverd/protocol.h"
+#include "metrics.h"
+#include "store.h"
+#include "version.h"
+
+/* The output: grows by doubling up to METRICS_MAX_TEXT; the first failure
+ * sticks in err and later writes are dropped. */
+struct text {
+	char *p;
+	size_t len, cap;
+	int err;
+};
+
+static void reserve(struct text *t, size_t more)
+{
+	size_t cap;
+	char *np;
+
+	if (t->err)
+		return;
+	if (t->len + more + 1 > METRICS_MAX_TEXT) {
+		t->err = -E2BIG;
+		return;
+	}
+	if (t->len + more + 1 <= t->cap)
+		return;
+	cap = t->cap ? t->cap : 4096;
+	while (cap < t->len + more + 1)
+		cap *= 2;
+	if (cap > METRICS_MAX_TEXT)
+		cap = METRICS_MAX_TEXT;
+	np = realloc(t->p, cap);
+	if (!np) {
+		t->err = -ENOMEM;
+		return;
+	}
+	t->p = np;
+	t->cap = cap;
+}
+
+static void __attribute__((format(printf, 2, 3))) put(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		t->err = t->err ? t->err : -EINVAL;
+		return;
+	}
+	reserve(t, (size_t)n);
+	if (t->err)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(t->p + t->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	t->len += (size_t)n;
+}
+
+/* A label value with \ " and newline escaped, as the format requires. */
+static void put_label_value(struct text *t, const char *v)
+{
+	for (; *v; v++) {
+		switch (*v) {
+		case '\\': put(t, "\\\\"); break;
+		case '"':  put(t, "\\\""); break;
+		case '\n': put(t, "\\n"); break;
+		default:   put(t, "%c", *v); break;
+		}
+	}
+}
+
+static void put_header(struct text *t, const char *name, const char *type,
+                       const char *help)
+{
+	put(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void put_sample(struct text *t, const char *name, const char *const *keys,
+                       const char *const *values, int n, double value)
+{
+	put(t, "%s", name);
+	for (int i = 0; i < n; i++) {
+		put(t, "%s%s=\"", i ? "," : "{", keys[i]);
+		put_label_value(t, values[i]);
+		put(t, "\"");
+	}
+	put(t, "%s %.15g\n", n ? "}" : "", value);
+}
+
+/* Metric families answered by one store query each. */
+static const struct family {
+	const char *name, *type, *help;
+	enum store_metric query;
+	const char *labels[STORE_METRIC_MAX_LABELS];
+	double scale;                  /* 1e-3 turns the store's ms into s */
+} families[] = {
+	{ "denverd_runs", "gauge",
+	  "Runs recorded in the store, by target (dataset or job), kind and state.",
+	  STORE_METRIC_RUNS, { "target", "kind", "state" }, 1 },
+	{ "denverd_last_success_timestamp_seconds", "gauge",
+	  "When the dataset's last succeeded or unchanged run ended: its data was "
+	  "current then.",
+	  STORE_METRIC_LAST_OK, { "dataset" }, 1e-3 },
+	{ "denverd_snapshot_rows", "gauge",
+	  "Data rows of the dataset's newest snapshot that was not quarantined.",
+	  STORE_METRIC_SNAPSHOT_ROWS, { "dataset" }, 1 },
+	{ "denverd_snapshot_bytes", "gauge",
+	  "Size of the dataset's newest snapshot that was not quarantined.",
+	  STORE_METRIC_SNAPSHOT_BYTES, { "dataset" }, 1 },
+	{ "denverd_fetched_bytes_total", "counter",
+	  "Bytes of all snapshots fetched (an unchanged source adds nothing).",
+	  STORE_METRIC_FETCH_BYTES, { "dataset" }, 1 },
+	{ "denverd_fetch_attempts_total", "counter",
+	  "Fetch attempts by outcome.",
+	  STORE_METRIC_FETCHES, { "dataset", "outcome" }, 1 },
+	{ "denverd_fetch_duration_seconds", "gauge",
+	  "Duration of the dataset's last successful fetch attempt.",
+	  STORE_METRIC_FETCH_DURATION, { "dataset" }, 1e-3 },
+	{ "denverd_check_results_total", "counter",
+	  "Data-quality check results by outcome (pass, warn, fail).",
+	  STORE_METRIC_CHECKS, { "dataset", "check", "outcome" }, 1 },
+	{ "denverd_dataset_paused", "gauge",
+	  "1 while the dataset's schedule is paused.",
+	  STORE_METRIC_PAUSED, { "dataset" }, 1 },
+	{ "denverd_alert_firing", "gauge",
+	  "1 while an alert is firing, 0 once it has recovered.",
+	  STORE_METRIC_ALERTS_FIRING, { "dataset", "reason" }, 1 },
+};
+
+struct row_ctx {
+	struct text *t;
+	const struct family *f;
+};
+
+static int on_row(const char *const *labels, int n, double value, void *arg)
+{
+	struct row_ctx *c = arg;
+	put_sample(c->t, c->f->name, c->f->labels, labels, n, value * c->f->scale);
+	return c->t->err;
+}
+
+int metrics_rss(unsigned long long *bytes)
+{
+	unsigned long long size, resident;
+	FILE *f = fopen("/proc/self/statm", "re");
+	int rc = 0;
+
+	if (!f)
+		return -errno;
+	if (fscanf(f, "%llu %llu", &size, &resident) != 2)
+		rc = -EIO;
+	else
+		*bytes = resident * (unsigned long long)sysconf(_SC_PAGESIZE);
+	fclose(f);
+	return rc;
+}
+
+static void put_process(struct text *t, const struct denverd *d)
+{
+	static const char *const version_key[] = { "version" };
+	static const char *const version_value[] = { DENVERD_VERSION };
+	unsigned long long rss;
+
+	put_header(t, "denverd_build_info", "gauge", "Version of the running denverd.");
+	put_sample(t, "denverd_build_info", version_key, version_value, 1, 1);
+	put_header(t, "process_start_time_seconds", "gauge",
+	           "Start time of the process since the Unix epoch.");
+	put_sample(t, "process_start_time_seconds", NULL, NULL, 0, d->started_ms / 1e3);
+	put_header(t, "denverd_uptime_seconds", "gauge", "Seconds since denverd started.");
+	put_sample(t, "denverd_uptime_seconds", NULL, NULL, 0,
+	           (clock_now_ms() - d->started_ms) / 1e3);
+	if (metrics_rss(&rss) == 0) {
+		put_header(t, "process_resident_memory_bytes", "gauge",
+		           "Resident memory size of denverd (not of its jobs).");
+		put_sample(t, "process_resident_memory_bytes", NULL, NULL, 0, (double)rss);
+	}
+}
+
+static void put_config(struct text *t, const struct config *cfg)
+{
+	static const char *const key[] = { "dataset" };
+
+	put_header(t, "denverd_dataset_max_age_seconds", "gauge",
+	           "The dataset's freshness SLA (max_age); datasets without one "
+	           "are not listed.");
+	for (size_t i = 0; i < cfg->n_datasets; i++) {
+		const struct cfg_dataset *ds = &cfg->datasets[i];
+		const char *name[] = { ds->name };
+		if (ds->max_age_ms)
+			put_sample(t, "denverd_dataset_max_age_seconds", key, name, 1,
+			           ds->max_age_ms / 1e3);
+	}
+}
+
+int metrics_text(struct denverd *d, char **out, size_t *len)
+{
+	struct text t = { 0 };
+	int rc = 0;
+
+	*out = NULL;
+	*len = 0;
+	put_process(&t, d);
+	if (d->cfg)
+		put_config(&t, d->cfg);
+	for (size_t i = 0; i < sizeof families / sizeof families[0] && !t.err; i++) {
+		struct row_ctx c = { &t, &families[i] };
+		put_header(&t, families[i].name, families[i].type, families[i].help);
+		rc = store_metric_rows(d->store, families[i].query, on_row, &c);
+		if (rc < 0)
+			goto out;
+	}
+	rc = t.err;
+out:
+	if (rc < 0) {
+		free(t.p);
+		return rc;
+	}
+	*out = t.p;
+	*len = t.len;
+	return 0;
+}
+
+static int cmd_metrics(struct denverd *d, struct control_client *c, json_t *args,
+                       json_t **result, struct control_error *err)
+{
+	char *text;
+	size_t len;
+	int rc = metrics_text(d, &text, &len);
+
+	if (rc == -EIO)
+		return control_error(err, rc, PROTO_EINTERNAL, "metrics: %s",
+		                     store_errmsg(d->store));
+	if (rc < 0)
+		return control_error(err, rc, PROTO_EINTERNAL, "metrics: %s", strerror(-rc));
+	*result = json_pack("{s:s%}", "text", text, len);
+	free(text);
+	if (!*result)
+		return control_error(err, -ENOMEM, PROTO_EINTERNAL, "metrics: out of memory");
+	return 0;
+}
+
+static const struct control_cmd metrics_cmds[] = {
+	{ "metrics", cmd_metrics, false },
+};
+
+int metrics_init(struct denverd *d)
+{
+	return control_register(d->control, metrics_cmds,
+	                        sizeof metrics_cmds / sizeof metrics_cmds[0]);
+}

@@ -1,0 +1,85 @@
+# bash completion for denverctl(1)                        -*- shell-script -*-
+#
+# Commands and options complete from the table below (keep it in step with
+# denverctl.1.scd); DATASET arguments complete from the names the running
+# daemon reports (`denverctl --json status`), so they are always current.
+
+_denverctl_datasets()
+{
+	local sock=()
+	[[ -n $1 ]] && sock=(-s "$1")
+	denverctl "${sock[@]}" --json status 2>/dev/null |
+		command grep -o '"name": *"[a-z0-9_]*"' |
+		command sed 's/.*"\([a-z0-9_]*\)"$/\1/' | sort -u
+}
+
+_denverctl()
+{
+	local cur prev words cword
+	_init_completion || return
+
+	local commands="status version reload runs show trigger backfill retry
+		cancel pause resume schedule watch dq diff promote metrics alerts"
+	local global_opts="-s --socket -j --json -h --help -V --version"
+
+	# Find the command word and the socket option, if given.
+	local i cmd="" sock=""
+	for ((i = 1; i < cword; i++)); do
+		case ${words[i]} in
+		-s | --socket) sock=${words[i + 1]}; ((i++)) ;;
+		--socket=*) sock=${words[i]#--socket=} ;;
+		-*) ;;
+		*) cmd=${words[i]}; break ;;
+		esac
+	done
+
+	case $prev in
+	-s | --socket | -o | --output)
+		_filedir
+		return
+		;;
+	--dataset)
+		COMPREPLY=($(compgen -W "$(_denverctl_datasets "$sock")" -- "$cur"))
+		return
+		;;
+	--state)
+		COMPREPLY=($(compgen -W "queued running succeeded failed unchanged
+			skipped cancelled" -- "$cur"))
+		return
+		;;
+	--date | --from | --to | --limit | --next | --since)
+		return
+		;;
+	esac
+
+	if [[ -z $cmd ]]; then
+		if [[ $cur == -* ]]; then
+			COMPREPLY=($(compgen -W "$global_opts" -- "$cur"))
+		else
+			COMPREPLY=($(compgen -W "$commands" -- "$cur"))
+		fi
+		return
+	fi
+
+	local opts=""
+	local takes_dataset=""
+	case $cmd in
+	runs) opts+=" --dataset --state --limit" ;;
+	trigger) opts+=" --date --wait --force"; takes_dataset=1 ;;
+	backfill) opts+=" --from --to"; takes_dataset=1 ;;
+	pause | resume) takes_dataset=1 ;;
+	schedule) opts+=" --next"; takes_dataset=1 ;;
+	alerts) opts+=" --dataset --limit" ;;
+	metrics) opts+=" -o --output" ;;
+	dq | diff) takes_dataset=1 ;;
+	esac
+
+	if [[ $cur == -* ]]; then
+		COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+	elif [[ -n $takes_dataset ]]; then
+		COMPREPLY=($(compgen -W "$(_denverctl_datasets "$sock")" -- "$cur"))
+	fi
+} &&
+	complete -F _denverctl denverctl
+
+# ex: filetype=sh
