@@ -31,22 +31,24 @@ def test_real_2014_sample(spark, tmp_path):
     spec, m = run_convert(spark, tmp_path, "traffic_accidents", SAMPLE_2014, "utf-8", "2014-05-08")
     assert m["version"] == 1 and m["dataset"] == "traffic_accidents" and m["exec_date"] == "2014-05-08"
     assert m["rows_read"] == 4171
-    # The 2014 file lists one row per offense: 8 incidents have two offenses,
-    # so the key incident_id repeats; one row of each pair is kept.
-    assert m["rows_rejected"] == {"duplicate_key": 8}
-    assert m["rows_written"] == 4163 == m["datastore_rows"]
+    # one row per offense: 8 incidents have two offenses, so the key is
+    # offense_id (etc/denverd.yaml), and nothing is rejected
+    assert m["rows_rejected"] == {}
+    assert m["rows_written"] == 4171 == m["datastore_rows"]
     assert "year=2014/month=1" in m["partitions"] and "year=2009/month=4" in m["partitions"]
     assert m["partitions"] == sorted(m["partitions"], key=convert._month_key)
     assert "road_condition" in m["columns_missing"] and m["columns_unmapped"] == []
     assert m["values_unparsed"] == {}
     assert isinstance(m["spark_seconds"], float) and m["spark_seconds"] > 0
-    by_id = rows_by(spec["datastore"], "incident_id")
-    assert len(by_id) == 4163
-    (r,) = by_id[20148031043]                      # written as 20148031043.0
-    assert r["offense_id"] == 20148031043544100
+    by_inc = rows_by(spec["datastore"], "incident_id")
+    assert len(by_inc) == 4163 and sum(len(v) == 2 for v in by_inc.values()) == 8
+    assert {r["offense_code"] for r in by_inc[201430514]} == {5441, 5420}
+    by_id = rows_by(spec["datastore"], "offense_id")
+    (r,) = by_id[20148031043544100]
+    assert r["incident_id"] == 20148031043         # written as 20148031043.0
     assert r["geo_lon"] == pytest.approx(-104.7155146)   # header alias `longitude`
     assert r["geo_lat"] == pytest.approx(39.8343955)
-    assert r["geo_x"] == 3220315.0
+    assert r["geo_x"] == 3220315.0 and r["precinct_id"] == 759
     assert local(r["reported_date"]) == dt.datetime(2014, 1, 7, 14, 20, 59)
     assert r["last_occurrence_date"] is None and r["road_condition"] is None
     assert (r["year"], r["month"]) == (2014, 1)
@@ -66,15 +68,16 @@ def test_older_generated_vintages(spark, tmp_path, gen_dir, vintage, start, end)
     assert m["rows_read"] == 300 == m["rows_written"] and m["rows_rejected"] == {}
     assert m["values_unparsed"] == {}
     assert m["partitions"] == [f"year={start[:4]}/month={k}" for k in (1, 2, 3)]
-    by_id = rows_by(spec["datastore"], "incident_id")
+    by_id = rows_by(spec["datastore"], "offense_id")
     first = dict(zip(header, rows[0]))
-    (r,) = by_id[int(float(first["INCIDENT_ID"]))]
+    (r,) = by_id[int(first["OFFENSE_ID"])]
+    assert r["incident_id"] == int(float(first["INCIDENT_ID"]))
     assert local(r["reported_date"]) == dt.datetime.fromisoformat(first["REPORTED_DATE"])
     assert r["district_id"] == first["DISTRICT_ID"].strip()
     if vintage == "2016":
         assert first["INCIDENT_ID"].endswith(".0")          # integral float text
         assert r["offense_type_id"] == first["OFFENSE_TYPE_ID"]
-        assert r["bicycle_ind"] is (first["BICYCLE_IND"] == "1")
+        assert r["bicycle_ind"] == int(first["BICYCLE_IND"])
         assert "road_condition" in m["columns_missing"]
     else:
         assert r["object_id"] == int(first["OBJECTID_1"])   # alias objectid_1
@@ -89,8 +92,8 @@ def test_current_traffic_vintage_values(spark, tmp_path, gen_dir):
     header, rows = csv_rows(path)
     assert len(header) == 47 and m["columns_missing"] == ["offense_type_id", "offense_category_id"]
     assert m["rows_read"] == 1500 == m["rows_written"] == m["datastore_rows"]
-    by_id = rows_by(spec["datastore"], "incident_id")
-    src = {int(r[1]): dict(zip(header, r)) for r in rows}
+    by_id = rows_by(spec["datastore"], "offense_id")
+    src = {int(r[2]): dict(zip(header, r)) for r in rows}
     seen = {"pad": 0, "blank_cond": 0, "zero": 0, "ui": 0}
     for iid, s in src.items():
         (r,) = by_id[iid]
@@ -109,7 +112,7 @@ def test_current_traffic_vintage_values(spark, tmp_path, gen_dir):
             seen["zero"] += 1
         else:
             assert r["geo_lon"] == pytest.approx(float(s["geo_lon"]))
-        assert r["bicycle_ind"] is (s["bicycle_ind"] == "1")
+        assert r["bicycle_ind"] == int(s["bicycle_ind"]) and r["precinct_id"] == int(s["precinct_id"])
         assert (r["year"], r["month"]) == (us_time(s["reported_date"]).year, us_time(s["reported_date"]).month)
     assert seen["pad"] > 100 and seen["blank_cond"] > 5 and seen["zero"] >= 1
 
@@ -145,12 +148,12 @@ def test_rejected_rows_counted_by_reason(spark, tmp_path, gen_dir):
     path = gen_file(gen_dir, "traffic_accidents", 12, start="2026-07-01", end="2026-07-31", seed=5)
     header, rows = csv_rows(path)
     col = {h: i for i, h in enumerate(header)}
-    rows[0][col["incident_id"]] = "   "                      # no_key
-    rows[1][col["incident_id"]] = "12ab"                     # bad_key
+    rows[0][col["offense_id"]] = "   "                       # no_key
+    rows[1][col["offense_id"]] = "12ab"                      # bad_key
     rows[2][col["reported_date"]] = "31/31/2026 9:00:00 XM"  # bad_event_time
     rows[3][col["reported_date"]] = ""                       # no_event_time
     rows[4] = rows[4][:10]                                   # malformed: 10 of 47 fields
-    rows[5][col["incident_id"]] = rows[6][col["incident_id"]]  # duplicate_key
+    rows[5][col["offense_id"]] = rows[6][col["offense_id"]]  # duplicate_key
     rows[7][col["geo_x"]] = "east"                           # bad value, row kept
     bad = write_csv(os.path.join(tmp_path, "bad.generated.csv"), header, rows)
     spec, m = run_convert(spark, tmp_path, "traffic_accidents", bad, "utf-8", "2026-08-01")
@@ -158,13 +161,13 @@ def test_rejected_rows_counted_by_reason(spark, tmp_path, gen_dir):
     assert m["rows_rejected"] == {"no_key": 1, "bad_key": 1, "bad_event_time": 1, "no_event_time": 1,
                                   "malformed": 1, "duplicate_key": 1}
     assert m["rows_written"] == 6 == m["datastore_rows"]
-    assert m["values_unparsed"] == {"incident_id": 1, "reported_date": 1, "geo_x": 1}
+    assert m["values_unparsed"] == {"offense_id": 1, "reported_date": 1, "geo_x": 1}
     with open(os.path.join(os.path.dirname(spec["manifest"]), "rejected.jsonl"), encoding="utf-8") as f:
         rej = [json.loads(line) for line in f]
     assert sorted(r["reason"] for r in rej) == ["bad_event_time", "bad_key", "malformed", "no_event_time", "no_key"]
-    assert [r for r in rej if r["reason"] == "bad_key"][0]["fields"][col["incident_id"]] == "12ab"
-    by_id = rows_by(spec["datastore"], "incident_id")
-    assert by_id[int(rows[7][col["incident_id"]])][0]["geo_x"] is None
+    assert [r for r in rej if r["reason"] == "bad_key"][0]["fields"][col["offense_id"]] == "12ab"
+    by_id = rows_by(spec["datastore"], "offense_id")
+    assert by_id[int(rows[7][col["offense_id"]])][0]["geo_x"] is None
 
 
 def test_bad_spec_and_missing_column_fail_cleanly(spark, tmp_path, capsys):
@@ -173,7 +176,7 @@ def test_bad_spec_and_missing_column_fail_cleanly(spark, tmp_path, capsys):
     spec, m = run_convert(spark, tmp_path, "traffic_accidents", nohdr, "utf-8", "2026-08-01", expect_rc=2)
     assert m is None and not os.path.exists(spec["manifest"])
     err = capsys.readouterr().err
-    assert "required columns missing from the header: incident_id" in err
+    assert "required columns missing from the header: incident_id, offense_id" in err
     spec["encoding"] = "latin-9"
     assert convert.main(["--spec", specs.write_spec(spec)], spark=spark) == 2
     assert "encoding 'latin-9' not one of" in capsys.readouterr().err
@@ -182,6 +185,7 @@ def test_bad_spec_and_missing_column_fail_cleanly(spark, tmp_path, capsys):
 
 # ---------------------------------------------------------------------------
 D1, D2 = "2026-10-01", "2026-10-02"
+NEW_OFFENSE = 999900000000544100
 
 
 @pytest.fixture(scope="module")
@@ -201,11 +205,13 @@ def snapshots(tmp_path_factory, gen_dir):
     for i, r in enumerate(rows[-10:]):
         n = list(r)
         n[col["incident_id"]] = str(999900000000 + i)
+        n[col["offense_id"]] = str(NEW_OFFENSE + i)
         b_rows.append(n)
     b = write_csv(os.path.join(d, "b.generated.csv"), header, b_rows)
-    return {"a": a, "b": b, "col": col, "rows": rows, "gone": [int(r[1]) for r in rows[:20]],
-            "changed": int(changed[1]), "moved": int(moved[1]), "moved_from": moved_from,
-            "new": [999900000000 + i for i in range(10)]}
+    oid = col["offense_id"]
+    return {"a": a, "b": b, "col": col, "rows": rows, "gone": [int(r[oid]) for r in rows[:20]],
+            "changed": int(changed[oid]), "moved": int(moved[oid]), "moved_from": moved_from,
+            "new": [NEW_OFFENSE + i for i in range(10)], "unchanged": int(rows[50][oid])}
 
 
 @pytest.fixture(scope="module")
@@ -226,7 +232,7 @@ def test_merge_two_snapshots(merged, snapshots):
     assert ma["rows_written"] == 300 and ma["datastore_rows"] == 300
     assert mb["rows_read"] == 290 == mb["rows_written"]
     assert mb["datastore_rows"] == 310                    # 300 + 10 new, aged-out rows kept
-    by_id = rows_by(merged["root"], "incident_id")
+    by_id = rows_by(merged["root"], "offense_id")
     assert len(by_id) == 310 and all(len(v) == 1 for v in by_id.values())
     for iid in snapshots["gone"]:                          # aged out: kept, last seen in A
         r = by_id[iid][0]
@@ -243,8 +249,7 @@ def test_merge_two_snapshots(merged, snapshots):
     old = f"year=2026/month={snapshots['moved_from'].month}"
     assert old in mb["partitions"] and "year=2026/month=6" in mb["partitions"]
     assert "year=2026/month=6" not in ma["partitions"]
-    unchanged = int(snapshots["rows"][50][1])
-    r = by_id[unchanged][0]
+    r = by_id[snapshots["unchanged"]][0]
     assert (r["first_seen"], r["last_seen"]) == (dt.date(2026, 10, 1), dt.date(2026, 10, 2))
     assert os.listdir(os.path.join(merged["state"], "datastore", ".txn", "traffic_accidents", "journal")) == []
 
