@@ -146,6 +146,10 @@ static const struct family {
 	{ "denverd_dataset_paused", "gauge",
 	  "1 while the dataset's schedule is paused.",
 	  STORE_METRIC_PAUSED, { "dataset" }, 1 },
+	{ "denverd_tasks", "gauge",
+	  "Tasks of unfinished runs: queued (waiting for a slot or for an "
+	  "earlier task of their run) and running.",
+	  STORE_METRIC_TASKS, { "state" }, 1 },
 	{ "denverd_alert_firing", "gauge",
 	  "1 while an alert is firing, 0 once it has recovered.",
 	  STORE_METRIC_ALERTS_FIRING, { "dataset", "reason" }, 1 },

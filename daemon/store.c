@@ -1229,6 +1229,11 @@ static const char *const metric_sql[STORE_METRIC__N] = {
 		"SELECT coalesce(dataset, ''), reason, state = 'firing' FROM alerts"
 		" WHERE id IN (SELECT max(id) FROM alerts GROUP BY dataset, reason)"
 		" ORDER BY 1, 2",
+	/* Through runs_by_state: only the few unfinished runs are visited. */
+	[STORE_METRIC_TASKS] =
+		"SELECT s.state, (SELECT count(*) FROM runs r JOIN tasks t ON t.run_id = r.id"
+		"  WHERE r.state IN ('queued', 'running') AND t.state = s.state)"
+		" FROM (SELECT 'queued' AS state UNION ALL SELECT 'running') s",
 };
 
 int store_metric_rows(struct store *st, enum store_metric q, store_metric_fn fn,

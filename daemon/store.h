@@ -282,6 +282,8 @@ enum store_metric {
 	STORE_METRIC_CHECKS,          /* dataset, check, outcome -> results */
 	STORE_METRIC_PAUSED,          /* dataset -> 1 paused, 0 not */
 	STORE_METRIC_ALERTS_FIRING,   /* dataset, reason -> 1 firing, 0 recovered */
+	STORE_METRIC_TASKS,           /* state (queued, running) -> tasks of runs
+	                                 not finished yet; both rows always */
 	STORE_METRIC__N
 };
 

@@ -40,7 +40,8 @@ static const char fill_sql[] =
 	"        (6, 'we\"ird\\name', 'job', '2026-11-22', 'manual', 'failed', 0, 0, 0);"
 	"INSERT INTO tasks(id, run_id, name, seq, state, attempts) VALUES"
 	" (1, 1, 'fetch', 0, 'succeeded', 2), (2, 2, 'fetch', 0, 'unchanged', 1),"
-	" (3, 3, 'fetch', 0, 'failed', 1), (4, 4, 'fetch', 0, 'running', 1);"
+	" (3, 3, 'fetch', 0, 'failed', 1), (4, 4, 'fetch', 0, 'running', 1),"
+	" (5, 4, 'check', 1, 'queued', 0), (6, 3, 'check', 1, 'queued', 0);"
 	"INSERT INTO attempts(task_id, n, started, ended, outcome) VALUES"
 	" (1, 1, 1795300000000, 1795300030000, 'failed'),"
 	" (1, 2, 1795300040000, 1795300052250, 'succeeded'),"
@@ -137,6 +138,10 @@ static void test_store_aggregates(void **state)
 		"denverd_alert_firing{dataset=\"traffic_accidents\",reason=\"stale\"} 0",
 		"denverd_dataset_max_age_seconds{dataset=\"traffic_accidents\"} 129600",
 		"denverd_build_info{version=\"" DENVERD_VERSION "\"} 1",
+		/* run 4 is running its fetch, its check waits; the task left
+		 * queued in the failed run 3 does not count */
+		"denverd_tasks{state=\"queued\"} 1",
+		"denverd_tasks{state=\"running\"} 1",
 	};
 	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
 		assert_line(text, want[i]);
