@@ -406,6 +406,70 @@ static void print_metrics(json_t *r)
 		exit(EXIT_REMOTE);
 }
 
+/* alerts [--dataset D] [--limit N]: what fires now, then the newest rows. */
+static int build_alerts(int argc, char **argv, json_t *args)
+{
+	static const struct option opts[] = {
+		{ "dataset", required_argument, NULL, 'd' },
+		{ "limit", required_argument, NULL, 'n' },
+		{ 0 },
+	};
+	char *end;
+	long n;
+	int opt;
+	while ((opt = getopt_long(argc, argv, "d:n:", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'd':
+			json_object_set_new(args, "dataset", json_string(optarg));
+			break;
+		case 'n':
+			n = strtol(optarg, &end, 10);
+			if (*end || n < 1 || n > 1000) {
+				fprintf(stderr, "%s: alerts: --limit wants 1 to 1000\n", prog);
+				return -1;
+			}
+			json_object_set_new(args, "limit", json_integer(n));
+			break;
+		default:
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "%s: alerts: unexpected argument '%s'\n", prog, argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+static void print_alerts(json_t *r)
+{
+	json_t *firing = json_object_get(r, "firing"), *rows = json_object_get(r, "alerts"), *a;
+	char when[64], sent[64];
+	size_t i;
+
+	if (json_array_size(firing)) {
+		printf("firing now:");
+		json_array_foreach(firing, i, a)
+			printf("%s %s %s%s", i ? "," : "", str(a, "dataset"), str(a, "reason"),
+			       json_is_true(json_object_get(a, "notified")) ? "" : " (held back)");
+		printf("\n\n");
+	}
+	if (!json_array_size(rows)) {
+		printf("no alerts\n");
+		return;
+	}
+	printf("%-6s %-24s %-24s %-13s %-9s %-24s %5s  %s\n", "ID", "TIME", "DATASET",
+	       "REASON", "STATE", "DELIVERED", "HELD", "MESSAGE");
+	json_array_foreach(rows, i, a) {
+		fmt_time(json_object_get(a, "ts"), when, sizeof when);
+		fmt_time(json_object_get(a, "delivered"), sent, sizeof sent);
+		printf("%-6" JSON_INTEGER_FORMAT " %-24s %-24s %-13s %-9s %-24s %5" JSON_INTEGER_FORMAT
+		       "  %s\n", json_integer_value(json_object_get(a, "id")), when,
+		       str(a, "dataset"), str(a, "reason"), str(a, "state"), sent,
+		       json_integer_value(json_object_get(a, "suppressed")), str(a, "message"));
+	}
+}
+
 static const struct ctl_cmd commands[] = {
 	{ "status", "", "daemon, datasets, next scheduled runs, running tasks",
 	  build_none, print_status, NULL },
@@ -417,6 +481,8 @@ static const struct ctl_cmd commands[] = {
 	  build_none, NULL, run_watch },
 	{ "metrics", "[-o FILE]", "Prometheus text: runs, fetches, checks, alerts",
 	  build_metrics, print_metrics, NULL },
+	{ "alerts", "[--dataset D] [--limit N]", "alerts firing now and the latest sent",
+	  build_alerts, print_alerts, NULL },
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
