@@ -140,6 +140,8 @@ int store_run_set(struct store *st, const struct store_run *r);
 int store_run_get(struct store *st, int64_t id, store_run_cb cb, void *arg);
 /* Runs in state queued or running, oldest first. */
 int store_runs_active(struct store *st, store_run_cb cb, void *arg);
+/* The newest run of every target (one row per target and kind). */
+int store_runs_newest(struct store *st, store_run_cb cb, void *arg);
 
 struct store_run_filter {
 	const char *target;              /* NULL = any */
@@ -205,11 +207,18 @@ int store_events_of_run(struct store *st, int64_t run_id, unsigned limit,
 /* What the convert task needs of the snapshot RUN_ID published and checked:
  * strings are copied into OUT (caller frees with store_snapshot_ref_free). */
 struct store_snapshot_ref {
-	char *path, *encoding, *line_ending;
+	int64_t id;
+	char *path, *encoding, *line_ending, *state;
+	uint64_t bytes;
 	int64_t rows;                    /* -1 when the check has not counted */
 };
 int store_snapshot_of_run(struct store *st, int64_t run_id, struct store_snapshot_ref *out);
 void store_snapshot_ref_free(struct store_snapshot_ref *ref);
+/* What the check task found: data rows, encoding, line ending of snapshot ID. */
+int store_snapshot_checked(struct store *st, int64_t id, int64_t rows,
+                           const char *encoding, const char *line_ending);
+/* Snapshot ID moved to PATH under quarantine/ (state "quarantined"). */
+int store_snapshot_quarantined(struct store *st, int64_t id, const char *path);
 
 /* ---- data quality results and diffs (dq) ---- */
 
