@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -32,7 +33,8 @@
 #include "version.h"
 
 #define MAX_DEPTH     32            /* nesting of mappings and lists */
-#define MAX_NODES     (256 * 1024)  /* values in one file */
+#define ARENA_CHUNK   (256 * 1024)  /* bytes mapped at a time for the tree */
+#define MAX_NODES     (1024 * 1024) /* values in one file */
 #define MAX_ERRORS    100           /* messages kept; the rest are counted */
 #define MAX_STRING    4096          /* bytes of one value */
 #define MAX_TABLE_KEYS 256          /* keys in one settings mapping (duplicate
@@ -66,19 +68,8 @@ struct node {
 	char *text;               /* scalar: its value, NUL-terminated */
 	size_t len;
 	struct node **kids;       /* list: items; map: key, value, key, value */
-	size_t n, cap;
+	size_t n;
 };
-
-static void node_free(struct node *n)
-{
-	if (!n)
-		return;
-	for (size_t i = 0; i < n->n; i++)
-		node_free(n->kids[i]);
-	free(n->kids);
-	free(n->text);
-	free(n);
-}
 
 static size_t map_pairs(const struct node *map)
 {
@@ -123,6 +114,53 @@ struct msg {
 	char *text;
 };
 
+/*
+ * The tree lives in an arena of anonymous mappings, unmapped in one go when
+ * parsing ends: a reload's transient tree (tens of MB for thousands of
+ * datasets) goes back to the system instead of staying in the heap.
+ */
+struct chunk {
+	struct chunk *next;
+	size_t used, size;        /* bytes of data[] */
+	max_align_t data[];
+};
+
+struct arena {
+	struct chunk *head;
+};
+
+/* N bytes, 16-byte aligned, zeroed; NULL when out of memory. */
+static void *arena_alloc(struct arena *a, size_t n)
+{
+	struct chunk *c = a->head;
+	void *m;
+
+	n = (n + 15) & ~(size_t)15;
+	if (!c || c->size - c->used < n) {
+		size_t size = n > ARENA_CHUNK - sizeof(*c) ? n : ARENA_CHUNK - sizeof(*c);
+		c = mmap(NULL, sizeof(*c) + size, PROT_READ | PROT_WRITE,
+		         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (c == MAP_FAILED)
+			return NULL;
+		c->next = a->head;
+		c->used = 0;
+		c->size = size;
+		a->head = c;
+	}
+	m = (char *)c->data + c->used;
+	c->used += n;
+	return m;                 /* fresh anonymous pages are zero */
+}
+
+static void arena_free(struct arena *a)
+{
+	while (a->head) {
+		struct chunk *c = a->head;
+		a->head = c->next;
+		munmap(c, sizeof(*c) + c->size);
+	}
+}
+
 struct parser {
 	const char *name;         /* path used in messages */
 	const char *src;
@@ -131,6 +169,7 @@ struct parser {
 	size_t n_msgs, cap_msgs, dropped;
 	size_t n_nodes;
 	bool oom;
+	struct arena arena;       /* the tree */
 	struct config *cfg;
 };
 
@@ -351,8 +390,7 @@ static struct node *node_new(struct parser *p, enum node_kind kind, const yaml_m
 		           "the file holds more than %d values", MAX_NODES);
 		return NULL;
 	}
-	n = calloc(1, sizeof(*n));
-	if (!n) {
+	if (!(n = arena_alloc(&p->arena, sizeof(*n)))) {
 		p->oom = true;
 		return NULL;
 	}
@@ -363,27 +401,34 @@ static struct node *node_new(struct parser *p, enum node_kind kind, const yaml_m
 	return n;
 }
 
-static int node_add(struct node *parent, struct node *kid)
+/* The children of one open container, collected until it ends. */
+struct kids {
+	struct node **v;
+	size_t n, cap;
+};
+
+static int kids_add(struct kids *k, struct node *n)
 {
-	if (parent->n == parent->cap) {
-		size_t cap = parent->cap ? 2 * parent->cap : 4;
-		struct node **k = realloc(parent->kids, cap * sizeof(*k));
-		if (!k)
+	if (k->n == k->cap) {
+		size_t cap = k->cap ? 2 * k->cap : 16;
+		struct node **v = realloc(k->v, cap * sizeof(*v));
+		if (!v)
 			return -ENOMEM;
-		parent->kids = k;
-		parent->cap = cap;
+		k->v = v;
+		k->cap = cap;
 	}
-	parent->kids[parent->n++] = kid;
+	k->v[k->n++] = n;
 	return 0;
 }
 
-/* Build the tree of the first document.  0 (with *root NULL for an empty
- * stream), or -EINVAL after reporting why, or -ENOMEM. */
+/* Build the tree of the first document in p->arena.  0 (with *root NULL
+ * for an empty stream), or -EINVAL after reporting why, or -ENOMEM. */
 static int load_tree(struct parser *p, struct node **root)
 {
 	yaml_parser_t yp;
 	yaml_event_t ev;
-	struct node *stack[MAX_DEPTH];
+	struct node *open[MAX_DEPTH];     /* the containers being read */
+	struct kids kids[MAX_DEPTH] = { { NULL, 0, 0 } };  /* reused per depth */
 	size_t depth = 0;
 	int docs = 0, rc = 0;
 	bool done = false;
@@ -417,12 +462,11 @@ static int load_tree(struct parser *p, struct node **root)
 				break;
 			n->len = ev.data.scalar.length;
 			n->plain = ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-			if (!(n->text = malloc(n->len + 1))) {
+			if (!(n->text = arena_alloc(&p->arena, n->len + 1))) {
 				p->oom = true;
 				break;
 			}
 			memcpy(n->text, ev.data.scalar.value, n->len);
-			n->text[n->len] = '\0';
 			if (strlen(n->text) != n->len) {
 				report(p, n, "NUL characters are not allowed in values");
 				n->kind = NODE_BAD;
@@ -442,15 +486,25 @@ static int load_tree(struct parser *p, struct node **root)
 			break;
 		case YAML_SEQUENCE_END_EVENT:
 		case YAML_MAPPING_END_EVENT:
-			if (depth > 0)
-				depth--;
+			if (depth == 0)
+				break;
+			depth--;
+			/* the collected children move into the arena */
+			struct kids *k = &kids[depth];
+			if (k->n && !(open[depth]->kids = arena_alloc(&p->arena,
+			                                              k->n * sizeof(*k->v)))) {
+				p->oom = true;
+				break;
+			}
+			if (k->n)
+				memcpy(open[depth]->kids, k->v, k->n * sizeof(*k->v));
+			open[depth]->n = k->n;
 			break;
 		default:
 			break;
 		}
 		yaml_event_delete(&ev);
 		if (p->oom) {
-			node_free(n);
 			rc = -ENOMEM;
 			break;
 		}
@@ -460,10 +514,9 @@ static int load_tree(struct parser *p, struct node **root)
 			rc = -EINVAL;
 			break;
 		}
-		if (depth == 0 && !*root) {
+		if (depth == 0)
 			*root = n;
-		} else if (depth == 0 || node_add(stack[depth - 1], n) < 0) {
-			node_free(n);
+		else if (kids_add(&kids[depth - 1], n) < 0) {
 			rc = -ENOMEM;
 			break;
 		}
@@ -473,14 +526,15 @@ static int load_tree(struct parser *p, struct node **root)
 				rc = -EINVAL;
 				break;
 			}
-			stack[depth++] = n;
+			kids[depth].n = 0;
+			open[depth++] = n;
 		}
 	}
 	yaml_parser_delete(&yp);
-	if (rc < 0) {
-		node_free(*root);
+	for (size_t i = 0; i < MAX_DEPTH; i++)
+		free(kids[i].v);
+	if (rc < 0)
 		*root = NULL;
-	}
 	return rc;
 }
 
@@ -1015,33 +1069,67 @@ static void report_misplaced_key(struct parser *p, const struct node *key,
 		       join_names(names, k, list, sizeof list));
 }
 
-/* The earlier key of MAP with the same text as pair I, or NULL. */
-static const struct node *earlier_key(const struct node *map, size_t i)
+struct keyref {
+	const char *text;
+	size_t pair;
+};
+
+static int keyref_cmp(const void *a, const void *b)
 {
-	const struct node *k = map->kids[2 * i];
-	for (size_t j = 0; j < i; j++) {
-		const struct node *e = map->kids[2 * j];
-		if (e->kind == NODE_SCALAR && strcmp(e->text, k->text) == 0)
-			return e;
-	}
-	return NULL;
+	const struct keyref *x = a, *y = b;
+	int c = strcmp(x->text, y->text);
+	return c ? c : x->pair < y->pair ? -1 : 1;
 }
 
-/* Report a key that is not a string, or repeats an earlier one; true when
- * pair I of MAP can be used. */
-static bool usable_key(struct parser *p, const struct node *map, size_t i, bool quiet)
+/*
+ * For each pair of MAP, the index of the first pair with the same key, or
+ * SIZE_MAX when it is the first (one sort: mappings of thousands of
+ * datasets stay fast).  Caller frees; NULL when out of memory (p->oom set).
+ */
+static size_t *first_keys(struct parser *p, const struct node *map)
 {
-	const struct node *k = map->kids[2 * i], *e;
+	size_t pairs = map->kind == NODE_MAP ? map_pairs(map) : 0, k = 0;
+	struct keyref *refs = xcalloc(p, pairs, sizeof(*refs));
+	size_t *first = xcalloc(p, pairs, sizeof(*first));
+
+	if (!refs || !first) {
+		free(refs);
+		free(first);
+		return NULL;
+	}
+	for (size_t i = 0; i < pairs; i++) {
+		const struct node *key = map->kids[2 * i];
+		first[i] = SIZE_MAX;
+		if (key->kind == NODE_SCALAR)
+			refs[k++] = (struct keyref){ key->text, i };
+	}
+	qsort(refs, k, sizeof(*refs), keyref_cmp);
+	for (size_t j = 1, head = 0; j < k; j++) {
+		if (strcmp(refs[j].text, refs[head].text) != 0)
+			head = j;
+		else
+			first[refs[j].pair] = refs[head].pair;
+	}
+	free(refs);
+	return first;
+}
+
+/* Report a key that is not a string, or repeats an earlier one (FIRST from
+ * first_keys()); true when pair I of MAP can be used. */
+static bool usable_key(struct parser *p, const struct node *map, size_t i, const size_t *first,
+                       bool quiet)
+{
+	const struct node *k = map->kids[2 * i];
 
 	if (k->kind != NODE_SCALAR) {
 		if (!quiet && k->kind != NODE_BAD)
 			report(p, k, "keys must be strings, not %s", kind_word(k));
 		return false;
 	}
-	if ((e = earlier_key(map, i))) {
+	if (first[i] != SIZE_MAX) {
 		if (!quiet)
 			report(p, k, "duplicate key '%s', first set at line %d", SHOW(k->text),
-			       e->line);
+			       map->kids[2 * first[i]]->line);
 		return false;
 	}
 	return true;
@@ -1112,7 +1200,7 @@ static void apply_key(struct parser *p, const struct keydef *d, const struct nod
 static void walk_map(struct parser *p, const struct node *map, const struct keydef *defs,
                      size_t n_defs, void *obj, const struct mapctx *mc)
 {
-	size_t pairs = map->kind == NODE_MAP ? map_pairs(map) : 0;
+	size_t pairs = map->kind == NODE_MAP ? map_pairs(map) : 0, *first;
 	uint64_t seen = 0;
 
 	if (pairs > MAX_TABLE_KEYS) {
@@ -1120,13 +1208,15 @@ static void walk_map(struct parser *p, const struct node *map, const struct keyd
 		       MAX_TABLE_KEYS);
 		return;
 	}
+	if (!(first = first_keys(p, map)))
+		return;
 	for (unsigned phase = 0; phase < 3; phase++)
 		for (size_t i = 0; i < pairs; i++) {
 			const struct node *key = map->kids[2 * i], *val = map->kids[2 * i + 1];
 			const struct keydef *d;
 			bool applies;
 
-			if (!usable_key(p, map, i, phase > 0))
+			if (!usable_key(p, map, i, first, phase > 0))
 				continue;
 			d = find_key(defs, n_defs, key->text, mc, &applies);
 			if (!d || !applies) {
@@ -1138,6 +1228,7 @@ static void walk_map(struct parser *p, const struct node *map, const struct keyd
 			if (key_phase(d) == phase)
 				apply_key(p, d, key, val, obj);
 		}
+	free(first);
 	for (size_t i = 0; i < n_defs; i++)
 		if ((defs[i].flags & KEY_REQUIRED) && key_applies(&defs[i], mc) &&
 		    !(seen & (1ull << i)))
@@ -1169,7 +1260,7 @@ static void walk_named(struct parser *p, const char *key, const struct node *map
                        const char *kind, bool (*alloc)(struct parser *, size_t, void *),
                        entry_fn *fn, void *arg)
 {
-	size_t pairs;
+	size_t pairs, *first;
 
 	if (!want_map(p, key, map))
 		return;
@@ -1178,11 +1269,11 @@ static void walk_named(struct parser *p, const char *key, const struct node *map
 		report(p, map, "%s: too many %ss (%zu); the limit is %zu", key, kind, pairs, cap);
 		return;
 	}
-	if (!alloc(p, pairs, arg))
+	if (!alloc(p, pairs, arg) || !(first = first_keys(p, map)))
 		return;
 	for (size_t i = 0; i < pairs; i++) {
 		const struct node *k = map->kids[2 * i];
-		if (!usable_key(p, map, i, false))
+		if (!usable_key(p, map, i, first, false))
 			continue;
 		if (k->len > CONFIG_MAX_NAME)
 			report(p, k, "%s name '%s' is longer than %d bytes", kind, SHOW(k->text),
@@ -1192,6 +1283,7 @@ static void walk_named(struct parser *p, const char *key, const struct node *map
 			       SHOW(k->text));
 		fn(p, k, map->kids[2 * i + 1], arg);
 	}
+	free(first);
 }
 
 /* ---- templates, URLs, file names ---------------------------------------- */
@@ -2213,7 +2305,7 @@ static void key_spark_conf(struct parser *p, const struct node *k, const struct 
                            void *obj)
 {
 	struct cfg_spark *s = obj;
-	size_t pairs;
+	size_t pairs, *first;
 
 	if (!want_map(p, "conf", v) || v->kind != NODE_MAP)
 		return;
@@ -2223,12 +2315,12 @@ static void key_spark_conf(struct parser *p, const struct node *k, const struct 
 		return;
 	}
 	if (!(s->conf_keys = xcalloc(p, pairs, sizeof(char *))) ||
-	    !(s->conf_values = xcalloc(p, pairs, sizeof(char *))))
+	    !(s->conf_values = xcalloc(p, pairs, sizeof(char *))) || !(first = first_keys(p, v)))
 		return;
 	for (size_t i = 0; i < pairs; i++) {
 		const struct node *ck = v->kids[2 * i], *cv = v->kids[2 * i + 1];
 		const char *value;
-		if (!usable_key(p, v, i, false))
+		if (!usable_key(p, v, i, first, false))
 			continue;
 		if (ck->len == 0 || ck->len > MAX_STRING || strpbrk(ck->text, "= \t\r\n")) {
 			report(p, ck, "conf: '%s' is not a Spark setting name (no spaces or '=')",
@@ -2245,6 +2337,7 @@ static void key_spark_conf(struct parser *p, const struct node *k, const struct 
 		s->conf_values[s->n_conf] = xstrdup(p, value);
 		s->n_conf++;
 	}
+	free(first);
 }
 
 static const struct keydef spark_keys[] = {
@@ -2461,7 +2554,7 @@ out:
 	for (size_t i = 0; i < p.n_msgs; i++)
 		free(p.msgs[i].text);
 	free(p.msgs);
-	node_free(root);
+	arena_free(&p.arena);
 	return rc;
 }
 

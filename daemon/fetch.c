@@ -1065,17 +1065,6 @@ static bool safe_name(const char *s)
 	       strcmp(s, "..") != 0 && strlen(s) <= NAME_MAX;
 }
 
-/* [a-z0-9_]+, as config.c enforces; checked again here because the name
- * becomes part of paths (config.c has not landed on main yet, so this does
- * not call config_name_valid). */
-static bool dataset_ok(const char *s)
-{
-	size_t n = s ? strlen(s) : 0;
-	if (n == 0 || n > CONFIG_MAX_NAME)
-		return false;
-	return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_") == n;
-}
-
 static int check_request(const struct fetch_request *req, char **err)
 {
 	struct fetch_date_vars v;
@@ -1083,7 +1072,7 @@ static int check_request(const struct fetch_request *req, char **err)
 
 	if (!req->url || !req->limits || !req->state_dir || !req->file_name)
 		why = "incomplete request";
-	else if (!dataset_ok(req->dataset))
+	else if (!config_name_valid(req->dataset))
 		why = "bad dataset name";
 	else if (fetch_date_vars_init(&v, req->exec_date) < 0)
 		why = "bad exec date";

@@ -62,7 +62,8 @@ struct fetch_result {
 	/* published (path, bytes, hash), and unchanged (hash when a body was
 	 * downloaded, else ""; etag/last_modified of the response, NULL when
 	 * the server sent none: store them as the new validators). */
-	const char *path;            /* absolute published path, or NULL */
+	const char *path;            /* state_dir/staging/<dataset>/exec_date=D/
+	                                <file_name> when published, else NULL */
 	uint64_t bytes;
 	const char *hash;            /* 32 hex digits, or "" */
 	const char *etag;
@@ -96,6 +97,12 @@ struct fetch_progress {
  * bad request (names, date, URL scheme not allowed: then *err, if not NULL,
  * is a message the caller frees), -ENOMEM.  The done callback never runs
  * from inside fetch_start.
+ *
+ * The caller runs at most one fetch per dataset and exec date at a time
+ * (they share the .part), and keeps H alive until every fetch started on it
+ * has called back: at shutdown, fetch_cancel each, wait for the callbacks,
+ * then http_fini.  The daemon ignores SIGXFSZ so that a file-size limit
+ * fails a write with EFBIG instead of killing it.
  */
 int fetch_start(struct http *h, const struct fetch_request *req, fetch_done_cb done,
                 void *arg, struct fetch **out, char **err);
@@ -104,7 +111,8 @@ int fetch_start(struct http *h, const struct fetch_request *req, fetch_done_cb d
  * Stop F (daemon stop, run cancel).  The done callback follows with
  * FETCH_CANCELLED once buffered bytes are on disk; the .part and its
  * sidecar stay for a later resume.  If F is already publishing, the
- * publish completes and is reported as such.  Idempotent.
+ * publish completes and is reported as such.  Idempotent until the done
+ * callback; never after it (F is gone).
  */
 void fetch_cancel(struct fetch *f);
 

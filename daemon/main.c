@@ -1,8 +1,246 @@
-/* main.c - replaced by the lifecycle work of issue 2 (in progress). */
+/*
+ * main.c - command line, start-up in order, stop in reverse.
+ *
+ * Start-up errors are fatal (exit non-zero with one clear message); once the
+ * loop runs, failures mark runs and the daemon keeps serving.
+ */
+#include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <signal.h>
+#include <uv.h>
+
+#include "clock.h"
+#include "config.h"
+#include "control.h"
+#include "denverd.h"
+#include "log.h"
+#include "loop.h"
+#include "perm.h"
+#include "store.h"
 #include "version.h"
-int main(void)
+
+#define EX_USAGE_ 64
+#define DEFAULT_CONFIG DENVERD_SYSCONFDIR "/denverd.yaml"
+
+static void usage(FILE *f)
 {
-	printf("denverd %s\n", DENVERD_VERSION);
+	fprintf(f,
+	"usage: denverd [-c FILE] [--log-level LEVEL]\n"
+	"       denverd --check [-c FILE]\n"
+	"       denverd --version | --help\n"
+	"\n"
+	"Keeps a queryable copy of Denver's open data current: scheduled fetches,\n"
+	"data-quality checks, Spark conversion, run state in SQLite, control over a\n"
+	"Unix socket (see denverctl(1)).  Runs in the foreground; see denverd(8).\n"
+	"\n"
+	"  -c, --config FILE     configuration (default %s)\n"
+	"      --check           validate the configuration and exit (0, or 78)\n"
+	"      --log-level LEVEL error, warning, notice, info or debug\n"
+	"  -V, --version         print the version and exit\n"
+	"  -h, --help            this text\n", DEFAULT_CONFIG);
+}
+
+/* Print every message of a failed load, one per line, to stderr. */
+static void print_config_errors(const char *path, int rc, const char *errors)
+{
+	if (errors && *errors)
+		fprintf(stderr, "%s%s", errors,
+		        errors[strlen(errors) - 1] == '\n' ? "" : "\n");
+	else
+		fprintf(stderr, "%s: %s\n", path, strerror(-rc));
+}
+
+/* Configuration files are code (they name programs denverd runs): warn
+ * when anyone but root and us could change this one. */
+static void warn_if_untrusted(const struct config *cfg, const char *path)
+{
+	char why[512];
+	if (perm_check_trusted(path, getuid(), cfg->alerts.webhook != NULL,
+	                       why, sizeof why) < 0)
+		log_warn(NULL, "configuration %s: %s", path, why);
+}
+
+static int make_dir(const char *path, mode_t mode)
+{
+	if (mkdir(path, mode) < 0 && errno != EEXIST)
+		return -errno;
 	return 0;
+}
+
+static int daemon_reload(struct denverd *d, char **errors)
+{
+	struct config *next = NULL, *old = d->cfg;
+	int rc = config_load(d->config_path, &next, errors);
+
+	if (rc < 0)
+		return rc;
+	/* These are bound at start (files, socket); changing them needs a
+	 * restart, and a half-applied reload is worse than none. */
+	const char *fixed = strcmp(next->state_dir, old->state_dir) ? "state_dir"
+	                  : strcmp(next->socket, old->socket) ? "socket" : NULL;
+	if (fixed) {
+		if (asprintf(errors, "%s: %s cannot change on reload; restart denverd",
+		             d->config_path, fixed) < 0)
+			*errors = NULL;
+		config_free(next);
+		return -EINVAL;
+	}
+	log_set_level(next->log_level);
+	d->cfg = next;
+	warn_if_untrusted(next, d->config_path);
+	log_info(NULL, "configuration reloaded from %s (%zu datasets, %zu jobs)",
+	         d->config_path, next->n_datasets, next->n_jobs);
+	config_free(old);
+	return 0;
+}
+
+static void daemon_stop(struct denverd *d)
+{
+	d->stopping = true;
+	loop_notify_stopping();
+	loop_set_status("stopping");
+	control_fini(d);
+	uv_stop(d->loop);
+}
+
+static int open_state(struct denverd *d)
+{
+	char *db = NULL, *err = NULL;
+	int rc;
+
+	if ((rc = make_dir(d->cfg->state_dir, 0750)) < 0) {
+		log_err(NULL, "state_dir %s: %s", d->cfg->state_dir, strerror(-rc));
+		return rc;
+	}
+	if (asprintf(&db, "%s/state.db", d->cfg->state_dir) < 0)
+		return -ENOMEM;
+	rc = store_open(db, &d->store, &err);
+	if (rc < 0)
+		log_err(NULL, "state store: %s", err ? err : strerror(-rc));
+	free(err);
+	free(db);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", no_argument, NULL, 'C' },
+		{ "log-level", required_argument, NULL, 'L' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct denverd d = { 0 };
+	const char *config_path = DEFAULT_CONFIG;
+	bool check_only = false;
+	int level = -1, opt, rc, status = 1;
+	char *errors = NULL;
+	uv_loop_t loop;
+
+	log_init("denverd");
+	while ((opt = getopt_long(argc, argv, "c:Vh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': config_path = optarg; break;
+		case 'C': check_only = true; break;
+		case 'L':
+			if ((level = log_level_parse(optarg)) < 0) {
+				fprintf(stderr, "denverd: unknown log level '%s'\n", optarg);
+				return EX_USAGE_;
+			}
+			break;
+		case 'V': printf("denverd %s\n", DENVERD_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return EX_USAGE_;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "denverd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return EX_USAGE_;
+	}
+	if (clock_init() < 0) {
+		fprintf(stderr, "denverd: DENVERD_NOW='%s' is not a time like "
+		        "2026-03-08T01:59:00-07:00 or unix seconds\n", getenv("DENVERD_NOW"));
+		return EX_USAGE_;
+	}
+
+	rc = config_load(config_path, &d.cfg, &errors);
+	if (rc < 0) {
+		print_config_errors(config_path, rc, errors);
+		free(errors);
+		return CONFIG_EX_CONFIG;
+	}
+	if (check_only) {
+		printf("%s: ok (%zu datasets, %zu jobs)\n", config_path,
+		       d.cfg->n_datasets, d.cfg->n_jobs);
+		config_free(d.cfg);
+		return 0;
+	}
+
+	log_set_level(level >= 0 ? level : d.cfg->log_level);
+	/* A file-size limit must fail a write (EFBIG), not kill the daemon. */
+	signal(SIGXFSZ, SIG_IGN);
+	/* libuv's pool runs file writes, hashing and data-quality scans; it is
+	 * sized once, before its first use, so every concurrent fetch and check
+	 * gets a thread and a slow scan never starves a download's writes. */
+	if (!getenv("UV_THREADPOOL_SIZE")) {
+		char n[16];
+		snprintf(n, sizeof n, "%u", d.cfg->limits.fetches + d.cfg->limits.checks + 2);
+		setenv("UV_THREADPOOL_SIZE", n, 1);
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		log_err(NULL, "libcurl failed to initialise");
+		config_free(d.cfg);
+		return 1;
+	}
+	warn_if_untrusted(d.cfg, config_path);
+	d.config_path = strdup(config_path);
+	d.started_ms = clock_now_ms();
+	d.reload = daemon_reload;
+	d.stop = daemon_stop;
+	uv_loop_init(&loop);
+	d.loop = &loop;
+
+	if ((rc = open_state(&d)) < 0)
+		goto out;
+	if ((rc = loop_init(&d)) < 0) {
+		log_err(NULL, "signals: %s", uv_strerror(rc));
+		goto out;
+	}
+	if ((rc = control_init(&d)) < 0) {
+		log_err(NULL, "control socket %s: %s", d.cfg->socket,
+		        rc == -EADDRINUSE ? "another denverd is listening there"
+		        : rc == -EEXIST ? "exists and is not a socket" : uv_strerror(rc));
+		goto out;
+	}
+
+	log_info(NULL, "denverd %s ready: %zu datasets, %zu jobs, socket %s, state %s",
+	         DENVERD_VERSION, d.cfg->n_datasets, d.cfg->n_jobs, d.cfg->socket,
+	         d.cfg->state_dir);
+	loop_set_status("ready: %zu datasets", d.cfg->n_datasets);
+	loop_notify_ready();
+	uv_run(&loop, UV_RUN_DEFAULT);
+	status = 0;
+	log_info(NULL, "stopped");
+out:
+	control_fini(&d);
+	loop_fini(&d);
+	loop_drain(&d);
+	store_close(d.store);
+	if (uv_loop_close(&loop) < 0)
+		log_debug(NULL, "loop still had handles at exit");
+	config_free(d.cfg);
+	free(d.config_path);
+	curl_global_cleanup();
+	log_fini();
+	return status;
 }

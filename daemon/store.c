@@ -511,6 +511,17 @@ int store_runs_active(struct store *st, store_run_cb cb, void *arg)
 	return runs_walk(st, s, cb, arg, false);
 }
 
+int store_runs_newest(struct store *st, store_run_cb cb, void *arg)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((rc = prepare(st, "newest runs", "SELECT " RUN_COLUMNS " FROM runs WHERE id IN"
+	                  " (SELECT MAX(id) FROM runs GROUP BY target, kind)", &s)) < 0)
+		return rc;
+	return runs_walk(st, s, cb, arg, false);
+}
+
 int store_runs_list(struct store *st, const struct store_run_filter *f,
                     store_run_cb cb, void *arg)
 {
@@ -736,18 +747,21 @@ int store_snapshot_of_run(struct store *st, int64_t run_id, struct store_snapsho
 	int rc, step;
 
 	memset(out, 0, sizeof *out);
-	if ((rc = prepare(st, "snapshot of run", "SELECT path, encoding, line_ending,"
-	                  " COALESCE(rows, -1) FROM snapshots WHERE run_id = ?"
+	if ((rc = prepare(st, "snapshot of run", "SELECT id, path, encoding, line_ending,"
+	                  " COALESCE(rows, -1), state, bytes FROM snapshots WHERE run_id = ?"
 	                  " ORDER BY id DESC LIMIT 1", &s)) < 0)
 		return rc;
 	sqlite3_bind_int64(s, 1, run_id);
 	step = sqlite3_step(s);
 	if (step == SQLITE_ROW) {
-		out->path = dup_col(s, 0);
-		out->encoding = dup_col(s, 1);
-		out->line_ending = dup_col(s, 2);
-		out->rows = sqlite3_column_int64(s, 3);
-		rc = out->path ? 0 : -ENOMEM;
+		out->id = sqlite3_column_int64(s, 0);
+		out->path = dup_col(s, 1);
+		out->encoding = dup_col(s, 2);
+		out->line_ending = dup_col(s, 3);
+		out->rows = sqlite3_column_int64(s, 4);
+		out->state = dup_col(s, 5);
+		out->bytes = (uint64_t)sqlite3_column_int64(s, 6);
+		rc = out->path && out->state ? 0 : -ENOMEM;
 	} else {
 		rc = step == SQLITE_DONE ? -ENOENT : fail(st, "snapshot of run");
 	}
@@ -764,8 +778,38 @@ void store_snapshot_ref_free(struct store_snapshot_ref *ref)
 	free(ref->path);
 	free(ref->encoding);
 	free(ref->line_ending);
+	free(ref->state);
 	memset(ref, 0, sizeof *ref);
 	ref->rows = -1;
+}
+
+int store_snapshot_checked(struct store *st, int64_t id, int64_t rows,
+                           const char *encoding, const char *line_ending)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((rc = prepare(st, "snapshot checked", "UPDATE snapshots SET rows = ?, encoding = ?,"
+	                  " line_ending = ? WHERE id = ?", &s)) < 0)
+		return rc;
+	sqlite3_bind_int64(s, 1, rows);
+	sqlite3_bind_text(s, 2, encoding, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, line_ending, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, id);
+	return step_done(st, "snapshot checked", s, true);
+}
+
+int store_snapshot_quarantined(struct store *st, int64_t id, const char *path)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((rc = prepare(st, "snapshot quarantined", "UPDATE snapshots SET"
+	                  " state = 'quarantined', path = ? WHERE id = ?", &s)) < 0)
+		return rc;
+	sqlite3_bind_text(s, 1, path, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, id);
+	return step_done(st, "snapshot quarantined", s, true);
 }
 
 /* ---- snapshots and validators (fetch) ---- */
@@ -1535,7 +1579,37 @@ static const char *const metric_sql[STORE_METRIC__N] = {
 		"SELECT coalesce(dataset, ''), reason, state = 'firing' FROM alerts"
 		" WHERE id IN (SELECT max(id) FROM alerts GROUP BY dataset, reason)"
 		" ORDER BY 1, 2",
+	/* Through runs_by_state: only the few unfinished runs are visited. */
+	[STORE_METRIC_TASKS] =
+		"SELECT s.state, (SELECT count(*) FROM runs r JOIN tasks t ON t.run_id = r.id"
+		"  WHERE r.state IN ('queued', 'running') AND t.state = s.state)"
+		" FROM (SELECT 'queued' AS state UNION ALL SELECT 'running') s",
 };
+
+int store_open_reader(struct store *st, struct store **out, char **err)
+{
+	const char *path = sqlite3_db_filename(st->db, "main");
+	struct store *r;
+
+	*out = NULL;
+	*err = NULL;
+	if (!path || !*path) {
+		*err = strdup("the store has no file to open a reader on");
+		return -EINVAL;
+	}
+	if (!(r = calloc(1, sizeof *r)))
+		return -ENOMEM;
+	if (sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+	                    NULL) != SQLITE_OK) {
+		fail(r, "open reader");
+		*err = strdup(r->errmsg);
+		store_close(r);
+		return -EIO;
+	}
+	sqlite3_busy_timeout(r->db, 5000);
+	*out = r;
+	return 0;
+}
 
 int store_metric_rows(struct store *st, enum store_metric q, store_metric_fn fn,
                       void *arg)

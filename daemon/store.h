@@ -140,6 +140,8 @@ int store_run_set(struct store *st, const struct store_run *r);
 int store_run_get(struct store *st, int64_t id, store_run_cb cb, void *arg);
 /* Runs in state queued or running, oldest first. */
 int store_runs_active(struct store *st, store_run_cb cb, void *arg);
+/* The newest run of every target (one row per target and kind). */
+int store_runs_newest(struct store *st, store_run_cb cb, void *arg);
 
 struct store_run_filter {
 	const char *target;              /* NULL = any */
@@ -205,11 +207,18 @@ int store_events_of_run(struct store *st, int64_t run_id, unsigned limit,
 /* What the convert task needs of the snapshot RUN_ID published and checked:
  * strings are copied into OUT (caller frees with store_snapshot_ref_free). */
 struct store_snapshot_ref {
-	char *path, *encoding, *line_ending;
+	int64_t id;
+	char *path, *encoding, *line_ending, *state;
+	uint64_t bytes;
 	int64_t rows;                    /* -1 when the check has not counted */
 };
 int store_snapshot_of_run(struct store *st, int64_t run_id, struct store_snapshot_ref *out);
 void store_snapshot_ref_free(struct store_snapshot_ref *ref);
+/* What the check task found: data rows, encoding, line ending of snapshot ID. */
+int store_snapshot_checked(struct store *st, int64_t id, int64_t rows,
+                           const char *encoding, const char *line_ending);
+/* Snapshot ID moved to PATH under quarantine/ (state "quarantined"). */
+int store_snapshot_quarantined(struct store *st, int64_t id, const char *path);
 
 /* ---- data quality results and diffs (dq) ---- */
 
@@ -336,6 +345,8 @@ enum store_metric {
 	STORE_METRIC_CHECKS,          /* dataset, check, outcome -> results */
 	STORE_METRIC_PAUSED,          /* dataset -> 1 paused, 0 not */
 	STORE_METRIC_ALERTS_FIRING,   /* dataset, reason -> 1 firing, 0 recovered */
+	STORE_METRIC_TASKS,           /* state (queued, running) -> tasks of runs
+	                                 not finished yet; both rows always */
 	STORE_METRIC__N
 };
 
@@ -344,6 +355,13 @@ enum store_metric {
 /* Called per row; a negative return stops the walk and is returned. */
 typedef int (*store_metric_fn)(const char *const *labels, int n_labels,
                                double value, void *arg);
+
+/* A second, read-only connection to the database of ST, for one worker
+ * thread at a time (WAL: it reads the last committed state while the loop
+ * thread writes).  Nothing but store_metric_rows, store_errmsg and
+ * store_close may be called on it.  On failure *err holds a message
+ * (caller frees). */
+int store_open_reader(struct store *st, struct store **out, char **err);
 
 /* Run query Q, calling FN for each row in label order.  0 or -EIO. */
 int store_metric_rows(struct store *st, enum store_metric q, store_metric_fn fn,

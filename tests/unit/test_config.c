@@ -779,6 +779,31 @@ static void test_shipped_config(void **state)
 	config_free(c);
 }
 
+/* The EXAMPLE of denverd.yaml(5) is a valid configuration. */
+static void test_man_page_example(void **state)
+{
+	FILE *f = fopen(SOURCE_ROOT "/man/denverd.yaml.5.scd", "r");
+	static char page[64 * 1024];
+	size_t n;
+	char *start, *end, *errors = NULL;
+	struct config *c;
+
+	assert_non_null(f);
+	n = fread(page, 1, sizeof page - 1, f);
+	fclose(f);
+	page[n] = '\0';
+	assert_non_null(start = strstr(page, "\n# EXAMPLE\n"));
+	assert_non_null(start = strstr(start, "```\n"));
+	start += 4;
+	assert_non_null(end = strstr(start, "\n```"));
+	end[1] = '\0';
+	if (config_parse("example", start, strlen(start), &c, &errors) != 0)
+		fail_msg("%s", errors);
+	assert_int_equal(c->n_datasets, 2);
+	assert_int_equal(config_dataset(c, "traffic_accidents")->n_checks, 6);
+	config_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -795,6 +820,7 @@ int main(void)
 		cmocka_unit_test(test_caps),
 		cmocka_unit_test(test_load_errors),
 		cmocka_unit_test(test_shipped_config),
+		cmocka_unit_test(test_man_page_example),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
