@@ -175,16 +175,42 @@ def spark_pattern(fmt):
 
 # ---------------------------------------------------------------------------
 # Reading and typing
+PY_CODECS = {"utf-8": "utf-8-sig", "utf-8-sig": "utf-8-sig", "windows-1252": "cp1252"}
+HEADER_MAX = 1 << 20
+
+
 def read_header(spark, path, encoding):
-    reader = (spark.read.option("header", True).option("multiLine", True)
-              .option("encoding", ENCODINGS[encoding]).option("escape", '"'))
+    """The first CSV record of `path`, read through the Hadoop FileSystem
+    (works for any path Spark reads; no Spark job needed)."""
+    import csv
+    import io
+    jvm = spark._jvm
+    p = jvm.org.apache.hadoop.fs.Path(path)
+    fs = p.getFileSystem(spark._jsc.hadoopConfiguration())
+    if not fs.isFile(p):
+        raise InputError(f"input {path} does not exist or is not a file")
+    stream = fs.open(p)
     try:
-        cols = reader.csv(path).columns
-    except Exception as e:  # noqa: BLE001 - Spark raises AnalysisException and Py4J errors alike
-        raise InputError(f"cannot read the header of {path}: {str(e).splitlines()[0]}") from e
-    if not cols:
+        data = b""
+        while len(data) < HEADER_MAX:
+            chunk = bytes(stream.readNBytes(65536))   # byte[] comes back as bytes
+            if not chunk:
+                break
+            data += chunk
+            text = data.decode(PY_CODECS[encoding], errors="replace")
+            # a complete first record ends at a line break outside quotes
+            # and is followed by more text (or the file ended)
+            rows = list(csv.reader(io.StringIO(text)))
+            if len(rows) > 1:
+                break
+    finally:
+        stream.close()
+    rows = list(csv.reader(io.StringIO(data.decode(PY_CODECS[encoding], errors="replace"))))
+    if not rows or not any(h.strip() for h in rows[0]):
         raise InputError(f"{path}: no header")
-    return cols
+    if len(rows) < 2 and len(data) >= HEADER_MAX:
+        raise InputError(f"{path}: no complete header record in the first {HEADER_MAX} bytes")
+    return rows[0]
 
 
 def map_columns(spec, header):

@@ -43,7 +43,7 @@ def test_spark_submit_convert(tmp_path, gen_dir):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(spec))
     r = submit([os.path.join(JOBS, "convert.py"), "--spec", str(bad)], tmp_path)
-    assert r.returncode == 2 and "convert: error: cannot read the header of" in r.stdout
+    assert r.returncode == 2 and "convert: error: input " in r.stdout and "does not exist" in r.stdout
     assert not os.path.exists(spec["manifest"])
 
 
