@@ -7,7 +7,8 @@
  * include/denverd/protocol.h and denverd(8).
  *
  * Exit status: 0 success, 1 the daemon answered with an error, 2 usage,
- * 3 cannot reach the daemon, 4 protocol error (a reply we cannot read).
+ * 3 cannot reach the daemon, 4 protocol error (a reply we cannot read),
+ * 5 trigger --wait: the run ended without success.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -25,38 +26,13 @@
 
 #include <jansson.h>
 
+#include "ctl.h"
 #include "denverd/protocol.h"
 #include "version.h"
 
-#define EXIT_REMOTE   1
-#define EXIT_USAGE    2
-#define EXIT_CONNECT  3
-#define EXIT_PROTOCOL 4
-
 #define MAX_REPLY (64u * 1024 * 1024)   /* a reply longer than this is refused */
 
-struct ctl {
-	const char *socket;
-	bool json;
-	int fd;
-	FILE *in;              /* buffered reader over fd */
-	json_int_t next_id;
-};
-
-struct ctl_cmd {
-	const char *name;
-	const char *usage;     /* arguments, for the help text */
-	const char *help;
-	/* Fill ARGS from the command's own argv (argv[0] is the command).
-	 * Return 0, or -1 after printing a usage message. */
-	int (*build)(int argc, char **argv, json_t *args);
-	/* Print RESULT for humans. */
-	void (*print)(json_t *result);
-	/* Commands that are more than one request/reply (watch) run here. */
-	int (*run)(struct ctl *c, const struct ctl_cmd *cmd, json_t *args);
-};
-
-static const char *prog = "denverctl";
+const char *prog = "denverctl";
 
 static void die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void die_usage(const char *fmt, ...)
@@ -72,7 +48,7 @@ static void die_usage(const char *fmt, ...)
 
 /* ---- connection ---- */
 
-static int ctl_connect(struct ctl *c)
+int ctl_connect(struct ctl *c)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 
@@ -93,7 +69,7 @@ static int ctl_connect(struct ctl *c)
 	return c->in ? 0 : EXIT_CONNECT;
 }
 
-static int ctl_send(struct ctl *c, const char *cmd, json_t *args)
+int ctl_send(struct ctl *c, const char *cmd, json_t *args)
 {
 	json_t *req = json_pack("{s:i, s:I, s:s, s:O}", "v", PROTOCOL_VERSION,
 	                        "id", ++c->next_id, "cmd", cmd, "args", args);
@@ -146,7 +122,7 @@ static int ctl_read_line(struct ctl *c, char **line)
 
 /* Send CMD and wait for its reply.  On success *result is a new reference
  * (and the raw line was printed if --json).  Returns 0 or an exit code. */
-static int ctl_call(struct ctl *c, const char *cmd, json_t *args, json_t **result)
+int ctl_call(struct ctl *c, const char *cmd, json_t *args, json_t **result)
 {
 	char *line;
 	json_error_t jerr;
@@ -182,13 +158,13 @@ static int ctl_call(struct ctl *c, const char *cmd, json_t *args, json_t **resul
 
 /* ---- output helpers ---- */
 
-static const char *str(json_t *o, const char *key)
+const char *str(json_t *o, const char *key)
 {
 	const char *s = json_string_value(json_object_get(o, key));
 	return s ? s : "-";
 }
 
-static void fmt_duration(int64_t s, char *buf, size_t n)
+void fmt_duration(int64_t s, char *buf, size_t n)
 {
 	if (s < 0)
 		s = 0;
@@ -203,7 +179,7 @@ static void fmt_duration(int64_t s, char *buf, size_t n)
 }
 
 /* Unix ms to local "YYYY-MM-DD HH:MM:SS TZ"; "-" for absent. */
-static void fmt_time(json_t *v, char *buf, size_t n)
+void fmt_time(json_t *v, char *buf, size_t n)
 {
 	if (!json_is_integer(v)) {
 		snprintf(buf, n, "-");
@@ -290,7 +266,7 @@ static void print_reload(json_t *r)
 }
 
 /* Print one event line for humans: "TIME TYPE dataset exec_date run task state message". */
-static void print_event(json_t *ev)
+void print_event(json_t *ev)
 {
 	char when[64];
 	fmt_time(json_object_get(ev, "ts"), when, sizeof when);
@@ -406,6 +382,70 @@ static void print_metrics(json_t *r)
 		exit(EXIT_REMOTE);
 }
 
+/* alerts [--dataset D] [--limit N]: what fires now, then the newest rows. */
+static int build_alerts(int argc, char **argv, json_t *args)
+{
+	static const struct option opts[] = {
+		{ "dataset", required_argument, NULL, 'd' },
+		{ "limit", required_argument, NULL, 'n' },
+		{ 0 },
+	};
+	char *end;
+	long n;
+	int opt;
+	while ((opt = getopt_long(argc, argv, "d:n:", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'd':
+			json_object_set_new(args, "dataset", json_string(optarg));
+			break;
+		case 'n':
+			n = strtol(optarg, &end, 10);
+			if (*end || n < 1 || n > 1000) {
+				fprintf(stderr, "%s: alerts: --limit wants 1 to 1000\n", prog);
+				return -1;
+			}
+			json_object_set_new(args, "limit", json_integer(n));
+			break;
+		default:
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "%s: alerts: unexpected argument '%s'\n", prog, argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+static void print_alerts(json_t *r)
+{
+	json_t *firing = json_object_get(r, "firing"), *rows = json_object_get(r, "alerts"), *a;
+	char when[64], sent[64];
+	size_t i;
+
+	if (json_array_size(firing)) {
+		printf("firing now:");
+		json_array_foreach(firing, i, a)
+			printf("%s %s %s%s", i ? "," : "", str(a, "dataset"), str(a, "reason"),
+			       json_is_true(json_object_get(a, "notified")) ? "" : " (held back)");
+		printf("\n\n");
+	}
+	if (!json_array_size(rows)) {
+		printf("no alerts\n");
+		return;
+	}
+	printf("%-6s %-24s %-24s %-13s %-9s %-24s %5s  %s\n", "ID", "TIME", "DATASET",
+	       "REASON", "STATE", "DELIVERED", "HELD", "MESSAGE");
+	json_array_foreach(rows, i, a) {
+		fmt_time(json_object_get(a, "ts"), when, sizeof when);
+		fmt_time(json_object_get(a, "delivered"), sent, sizeof sent);
+		printf("%-6" JSON_INTEGER_FORMAT " %-24s %-24s %-13s %-9s %-24s %5" JSON_INTEGER_FORMAT
+		       "  %s\n", json_integer_value(json_object_get(a, "id")), when,
+		       str(a, "dataset"), str(a, "reason"), str(a, "state"), sent,
+		       json_integer_value(json_object_get(a, "suppressed")), str(a, "message"));
+	}
+}
+
 static const struct ctl_cmd commands[] = {
 	{ "status", "", "daemon, datasets, next scheduled runs, running tasks",
 	  build_none, print_status, NULL },
@@ -417,6 +457,27 @@ static const struct ctl_cmd commands[] = {
 	  build_none, NULL, run_watch },
 	{ "metrics", "[-o FILE]", "Prometheus text: runs, fetches, checks, alerts",
 	  build_metrics, print_metrics, NULL },
+	{ "alerts", "[--dataset D] [--limit N]", "alerts firing now and the latest sent",
+	  build_alerts, print_alerts, NULL },
+	/* the scheduler's (ctl_sched.c) */
+	{ "runs", "[--dataset D] [--state S] [--limit N]", "recent runs, newest first",
+	  sched_build_runs, sched_print_runs, NULL },
+	{ "show", "RUN", "a run: tasks, attempts, errors, output tail, events",
+	  sched_build_run_id, sched_print_show, NULL },
+	{ "trigger", "DATASET [--date D] [--force] [--wait]", "queue a run now (--wait: follow it)",
+	  sched_build_trigger, NULL, sched_run_trigger },
+	{ "backfill", "DATASET --from D1 --to D2", "queue one run per date",
+	  sched_build_backfill, sched_print_backfill, NULL },
+	{ "retry", "RUN", "queue a failed or cancelled run again",
+	  sched_build_run_id, sched_print_retry, NULL },
+	{ "cancel", "RUN", "cancel a queued or running run",
+	  sched_build_run_id, sched_print_cancel, NULL },
+	{ "pause", "DATASET", "start nothing of DATASET until resumed",
+	  sched_build_dataset, sched_print_pause, NULL },
+	{ "resume", "DATASET", "undo pause",
+	  sched_build_dataset, sched_print_pause, NULL },
+	{ "schedule", "[DATASET] [--next N]", "the next fire times and their exec dates",
+	  sched_build_schedule, sched_print_schedule, NULL },
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
@@ -435,7 +496,7 @@ static void usage(FILE *f)
 	        "  -V, --version      print denverctl's version\n"
 	        "  -h, --help         this text\n"
 	        "\nExit status: 0 ok, 1 the daemon refused, 2 usage, 3 daemon not "
-	        "reachable, 4 protocol error.\n");
+	        "reachable, 4 protocol error, 5 trigger --wait: the run did not succeed.\n");
 }
 
 int main(int argc, char **argv)

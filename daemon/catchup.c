@@ -13,6 +13,10 @@
  * callback that does not advance. */
 #define SCAN_MAX 5000000
 
+/* Fires before the window are only counted (for the operator's message),
+ * up to this many; beyond it the count is reported as "at least". */
+#define COUNT_MAX 10000
+
 size_t catchup_wanted(enum missed_policy policy, unsigned max_catchup)
 {
 	size_t cap = max_catchup < CATCHUP_MAX ? max_catchup : CATCHUP_MAX;
@@ -64,6 +68,15 @@ int catchup_plan(catchup_next_fn next, void *arg, int64_t since, int64_t now,
 				tmp[i] = out->fires[(first + i) % ring_n];
 			out->n_missed = count;
 			out->exact = exact;
+			if (!exact) {
+				/* Count what lies before the window, bounded. */
+				uint64_t more = 0;
+				for (t = since; more < COUNT_MAX && next(arg, t, &f) == 0 && f > t &&
+				     f <= lo; t = f)
+					more++;
+				out->n_missed += more;
+				out->exact = more < COUNT_MAX;
+			}
 			out->latest = have ? tmp[have - 1] : 0;
 			out->n_runs = have < k ? have : k;
 			memcpy(out->fires, tmp + (have - out->n_runs),

@@ -36,7 +36,8 @@ struct catchup {
 	size_t n_runs;            /* fires that get a run: fires[0..n_runs) */
 	int64_t fires[CATCHUP_MAX];    /* ascending, unix seconds */
 	uint64_t n_missed;        /* fires in (since, now] ... */
-	bool exact;               /* ... exactly, or at least that many */
+	bool exact;               /* ... exactly, or at least that many (the
+	                             count stops 10,000 fires before the runs) */
 	int64_t latest;           /* the latest fire in (since, now]; 0 = none */
 };
 

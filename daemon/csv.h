@@ -26,8 +26,11 @@
  *
  * Line numbers are physical: 1 for the first line, +1 per row terminator
  * and per LF inside a quoted field.  Every location (struct csv_loc) names
- * the line on which the row holding it starts and the byte offset in the
- * file of the byte concerned (for row-level deviations: the row's first).
+ * the line on which the row holding it starts, and a byte offset in the
+ * file: of the byte itself for encoding deviations (INVALID_UTF8,
+ * TRUNCATED_UTF8, NUL), of the row's first byte for the others.  (An
+ * encoding deviation read ahead of a scan stopped by its callback keeps
+ * line 0: unknown.)
  */
 #ifndef DENVERD_CSV_H
 #define DENVERD_CSV_H

@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+#include <signal.h>
 #include <uv.h>
 
 #include "clock.h"
@@ -185,6 +187,21 @@ int main(int argc, char **argv)
 	}
 
 	log_set_level(level >= 0 ? level : d.cfg->log_level);
+	/* A file-size limit must fail a write (EFBIG), not kill the daemon. */
+	signal(SIGXFSZ, SIG_IGN);
+	/* libuv's pool runs file writes, hashing and data-quality scans; it is
+	 * sized once, before its first use, so every concurrent fetch and check
+	 * gets a thread and a slow scan never starves a download's writes. */
+	if (!getenv("UV_THREADPOOL_SIZE")) {
+		char n[16];
+		snprintf(n, sizeof n, "%u", d.cfg->limits.fetches + d.cfg->limits.checks + 2);
+		setenv("UV_THREADPOOL_SIZE", n, 1);
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		log_err(NULL, "libcurl failed to initialise");
+		config_free(d.cfg);
+		return 1;
+	}
 	warn_if_untrusted(d.cfg, config_path);
 	d.config_path = strdup(config_path);
 	d.started_ms = clock_now_ms();
@@ -223,6 +240,7 @@ out:
 		log_debug(NULL, "loop still had handles at exit");
 	config_free(d.cfg);
 	free(d.config_path);
+	curl_global_cleanup();
 	log_fini();
 	return status;
 }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "procgroup.h"
@@ -83,9 +84,10 @@ out:
 	return found;
 }
 
-/* True when some process of group PGID started no earlier than START_TICKS
- * and carries MARKER. */
-static bool group_has_marked_member(pid_t pgid, uint64_t start_ticks, const char *marker)
+/* True when MATCH accepts some process of /proc that is in group PGID. */
+typedef bool (*member_fn)(pid_t pid, const struct procgroup_stat *ps, const void *ctx);
+
+static bool group_any(pid_t pgid, member_fn match, const void *ctx)
 {
 	DIR *dir = opendir("/proc");
 	struct dirent *e;
@@ -103,13 +105,46 @@ static bool group_has_marked_member(pid_t pgid, uint64_t start_ticks, const char
 		pid = strtol(e->d_name, &end, 10);
 		if (*end || pid <= 0)
 			continue;
-		if (procgroup_stat((pid_t)pid, &ps) < 0 || ps.pgrp != pgid ||
-		    ps.start_ticks < start_ticks)
-			continue;
-		found = procgroup_has_env((pid_t)pid, marker);
+		if (procgroup_stat((pid_t)pid, &ps) == 0 && ps.pgrp == pgid)
+			found = match((pid_t)pid, &ps, ctx);
 	}
 	closedir(dir);
 	return found;
+}
+
+struct marked {
+	uint64_t start_ticks;
+	const char *marker;
+};
+
+/* Started no earlier than the leader and carrying the marker. */
+static bool is_marked(pid_t pid, const struct procgroup_stat *ps, const void *ctx)
+{
+	const struct marked *m = ctx;
+	return ps->start_ticks >= m->start_ticks && procgroup_has_env(pid, m->marker);
+}
+
+static bool is_alive(pid_t pid, const struct procgroup_stat *ps, const void *ctx)
+{
+	return ps->state != 'Z' && ps->state != 'X';
+}
+
+int procgroup_wait_gone(pid_t pgid, int timeout_ms)
+{
+	for (int waited = 0; ; waited += 10) {
+		if (!group_any(pgid, is_alive, NULL))
+			return 0;
+		if (waited >= timeout_ms)
+			return -ETIMEDOUT;
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
+int procgroup_marker(const char *state_dir, int64_t attempt_id, char *out, size_t len)
+{
+	int n = snprintf(out, len, "DENVERD_ATTEMPT=%s#%lld", state_dir, (long long)attempt_id);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
 int procgroup_kill_orphan(pid_t pgid, uint64_t start_ticks, const char *marker, int sig)
@@ -129,7 +164,8 @@ int procgroup_kill_orphan(pid_t pgid, uint64_t start_ticks, const char *marker, 
 	} else if (rc == -ENOENT) {
 		if (kill(-pgid, 0) < 0)
 			return 0;
-		if (!marker || !group_has_marked_member(pgid, start_ticks, marker))
+		struct marked m = { start_ticks, marker };
+		if (!marker || !group_any(pgid, is_marked, &m))
 			return 0;
 	} else {
 		return 0;

@@ -40,4 +40,13 @@ int procgroup_has_env(pid_t pid, const char *marker);
  */
 int procgroup_kill_orphan(pid_t pgid, uint64_t start_ticks, const char *marker, int sig);
 
+/* Wait until no live (non-zombie) process is left in group PGID, at most
+ * TIMEOUT_MS.  0 when it is gone, -ETIMEDOUT otherwise.  (The processes of
+ * an orphaned group are not our children: they cannot be waited for.) */
+int procgroup_wait_gone(pid_t pgid, int timeout_ms);
+
+/* The environment entry every job attempt is started with, so that a later
+ * denverd can recognise its processes: "DENVERD_ATTEMPT=<state_dir>#<id>". */
+int procgroup_marker(const char *state_dir, int64_t attempt_id, char *out, size_t len);
+
 #endif

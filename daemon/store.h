@@ -140,6 +140,8 @@ int store_run_set(struct store *st, const struct store_run *r);
 int store_run_get(struct store *st, int64_t id, store_run_cb cb, void *arg);
 /* Runs in state queued or running, oldest first. */
 int store_runs_active(struct store *st, store_run_cb cb, void *arg);
+/* The newest run of every target (one row per target and kind). */
+int store_runs_newest(struct store *st, store_run_cb cb, void *arg);
 
 struct store_run_filter {
 	const char *target;              /* NULL = any */
@@ -205,11 +207,72 @@ int store_events_of_run(struct store *st, int64_t run_id, unsigned limit,
 /* What the convert task needs of the snapshot RUN_ID published and checked:
  * strings are copied into OUT (caller frees with store_snapshot_ref_free). */
 struct store_snapshot_ref {
-	char *path, *encoding, *line_ending;
+	int64_t id;
+	char *path, *encoding, *line_ending, *state;
+	uint64_t bytes;
 	int64_t rows;                    /* -1 when the check has not counted */
 };
 int store_snapshot_of_run(struct store *st, int64_t run_id, struct store_snapshot_ref *out);
 void store_snapshot_ref_free(struct store_snapshot_ref *ref);
+/* What the check task found: data rows, encoding, line ending of snapshot ID. */
+int store_snapshot_checked(struct store *st, int64_t id, int64_t rows,
+                           const char *encoding, const char *line_ending);
+/* Snapshot ID moved to PATH under quarantine/ (state "quarantined"). */
+int store_snapshot_quarantined(struct store *st, int64_t id, const char *path);
+
+/* ---- data quality results and diffs (dq) ---- */
+
+struct dq_report;
+struct json_t;
+
+#define STORE_DQ_MAX_RUNS 1000          /* cap of store_dq_history */
+
+/*
+ * Save REPORT's results (replacing any earlier ones of RUN_ID) and, when it
+ * has one, its diff against the snapshot of PREV_RUN_ID (0: not known), all
+ * or nothing (a savepoint: inside the caller's transaction if there is one).
+ * diffs.examples holds {"added":[keys],"removed":[..],"changed":[..],
+ * "unchanged":N}.  0, -ENOMEM or -EIO.
+ */
+int store_dq_save(struct store *st, int64_t run_id, int64_t prev_run_id,
+                  const struct dq_report *report);
+
+/*
+ * Each check's results over DATASET's last RUNS runs that have results
+ * (at most STORE_DQ_MAX_RUNS), newest first, for `denverctl dq`:
+ * {"dataset", "runs":[{"run_id","exec_date","state"}],
+ *  "checks":[{"name","type","severity",
+ *             "values":[{"run_id","exec_date","outcome","observed",
+ *                        "threshold","detail","lines"}]}]}
+ * *OUT is a new reference.  0, -ENOMEM or -EIO.
+ */
+int store_dq_history(struct store *st, const char *dataset, unsigned runs,
+                     struct json_t **out);
+
+/*
+ * The diff of DATASET's newest run for EXEC_DATE (NULL: its newest run with a
+ * diff), for `denverctl diff`: {"dataset","run_id","exec_date","prev_run_id",
+ * "prev_exec_date","added","removed","changed","unchanged",
+ * "examples":{"added","removed","changed"}}.  -ENOENT when there is none.
+ */
+int store_dq_diff(struct store *st, const char *dataset, const char *exec_date,
+                  struct json_t **out);
+
+/* Run RUN_ID and its newest snapshot, for promote.  snapshot_id is 0 when
+ * the run has no snapshot (then only kind is set).  Strings are owned
+ * (store_dq_snapshot_clear).  -ENOENT: no such run. */
+struct store_dq_snapshot {
+	int64_t snapshot_id;
+	char *dataset, *exec_date, *path, *state, *kind;
+};
+int store_dq_quarantined(struct store *st, int64_t run_id, struct store_dq_snapshot *out);
+void store_dq_snapshot_clear(struct store_dq_snapshot *q);   /* accepts NULL */
+
+/* Snapshot SNAPSHOT_ID, quarantined, is now PATH in staging: state
+ * 'promoted', and an event "snapshot.promoted" with MESSAGE (who, when) at
+ * TS; all or nothing.  -ENOENT when it is not quarantined. */
+int store_dq_promote(struct store *st, int64_t snapshot_id, const char *path, int64_t ts,
+                     const char *message);
 
 /* ---- alerts (alerts.c) ---- */
 
@@ -282,6 +345,8 @@ enum store_metric {
 	STORE_METRIC_CHECKS,          /* dataset, check, outcome -> results */
 	STORE_METRIC_PAUSED,          /* dataset -> 1 paused, 0 not */
 	STORE_METRIC_ALERTS_FIRING,   /* dataset, reason -> 1 firing, 0 recovered */
+	STORE_METRIC_TASKS,           /* state (queued, running) -> tasks of runs
+	                                 not finished yet; both rows always */
 	STORE_METRIC__N
 };
 
@@ -290,6 +355,13 @@ enum store_metric {
 /* Called per row; a negative return stops the walk and is returned. */
 typedef int (*store_metric_fn)(const char *const *labels, int n_labels,
                                double value, void *arg);
+
+/* A second, read-only connection to the database of ST, for one worker
+ * thread at a time (WAL: it reads the last committed state while the loop
+ * thread writes).  Nothing but store_metric_rows, store_errmsg and
+ * store_close may be called on it.  On failure *err holds a message
+ * (caller frees). */
+int store_open_reader(struct store *st, struct store **out, char **err);
 
 /* Run query Q, calling FN for each row in label order.  0 or -EIO. */
 int store_metric_rows(struct store *st, enum store_metric q, store_metric_fn fn,

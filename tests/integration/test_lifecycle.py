@@ -98,19 +98,18 @@ def test_bad_requests_cost_the_connection_not_the_daemon(daemon, tmp):
     daemon.start(base_config(tmp))
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.connect(str(daemon.socket))
-        f = s.makefile("rb")
-        recv_line = lambda _s: f.readline()   # replies may arrive together
+        f = s.makefile("rb")        # replies may arrive together: read lines
         s.sendall(b"this is not json\n")
-        r = json.loads(recv_line(s))
+        r = json.loads(f.readline())
         assert r["ok"] is False and r["error"]["code"] == "EPARSE"
         s.sendall(b'{"v":1,"id":2,"cmd":"no_such_thing"}\n')
-        r = json.loads(recv_line(s))
+        r = json.loads(f.readline())
         assert r["error"]["code"] == "EUNKNOWN" and r["id"] == 2
         s.sendall(b'{"v":99,"id":3,"cmd":"status"}\n')
-        assert json.loads(recv_line(s))["error"]["code"] == "EVERSION"
+        assert json.loads(f.readline())["error"]["code"] == "EVERSION"
         s.sendall(b'[1,2]\n{"v":1,"id":4,"cmd":"status"}\n')
-        assert json.loads(recv_line(s))["error"]["code"] == "EPARSE"
-        assert json.loads(recv_line(s))["result"]["version"]
+        assert json.loads(f.readline())["error"]["code"] == "EPARSE"
+        assert json.loads(f.readline())["result"]["version"]
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.connect(str(daemon.socket))
         try:
@@ -119,7 +118,10 @@ def test_bad_requests_cost_the_connection_not_the_daemon(daemon, tmp):
             pass
         r = json.loads(recv_line(s))
         assert r["error"]["code"] == "ETOOBIG"
-        assert s.recv(10) == b""          # and the connection is closed
+        try:                               # and the connection is closed
+            assert s.recv(10) == b""       # (a reset when our bytes were unread)
+        except ConnectionResetError:
+            pass
     assert daemon.call("status")["ok"] is True
 
 
