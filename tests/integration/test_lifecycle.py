@@ -192,3 +192,21 @@ def test_database_from_a_newer_schema_is_refused(daemon, tmp):
     daemon.start(base_config(tmp), wait_ready=False)
     assert daemon.proc.wait(10) != 0
     assert "written by a newer denverd (schema version 999" in daemon.log()
+
+
+def test_check_data_runs_the_checks_without_a_daemon(tmp):
+    """denverd --check-data: the shipped Denver checks on the real 2014
+    sample (an old vintage: too few rows for today's file, so `rows` fails)."""
+    from conftest import ROOT
+    sample = ROOT / "data" / "traffic_accidents.2014-05.sample.csv"
+    r = subprocess.run([DENVERD, "--check-data", "traffic_accidents", sample,
+                        "-c", ROOT / "etc" / "denverd.yaml", "--date", "2014-05-08",
+                        "--json"], capture_output=True, text=True)
+    assert r.returncode == 1, r.stderr
+    report = json.loads(r.stdout)
+    assert report["rows"] == 4171
+    outcomes = {c["name"]: c["outcome"] for c in report["checks"]}
+    assert outcomes["rows"] == "fail" and outcomes["key_unique"] == "pass"
+    r = subprocess.run([DENVERD, "--check-data", "no_such_dataset", sample,
+                        "-c", ROOT / "etc" / "denverd.yaml"], capture_output=True, text=True)
+    assert r.returncode == 2 and "no_such_dataset" in r.stderr
