@@ -726,15 +726,16 @@ static ssize_t key_norm(struct run *R, struct col *const *key, const int *idx,
 	return any ? (ssize_t)n : -1;
 }
 
-/* The row as canonical CSV: fields joined by ',', quoted only when they
- * hold , " CR or LF.  Equal to the raw bytes of a plain row, so the content
- * hash does not depend on how the file quotes. */
+/* The row's values joined by ',' (unquoted, unescaped): what a plain row's
+ * raw bytes are, so the content hash does not depend on how the file
+ * quotes.  (A comma moving across a field boundary between two versions of
+ * a row would go unseen; the city's changes are not of that kind.) */
 static const char *canon_row(struct run *R, const struct csv_row *row, size_t *len)
 {
-	size_t need = 1;
+	size_t need = row->n_fields + 1;
 	char *o;
 	for (uint32_t i = 0; i < row->n_fields; i++)
-		need += 2 * (size_t)row->fields[i].len + 3;
+		need += row->fields[i].len;
 	if (need > R->canon_cap) {
 		char *p = realloc(R->canon, need);
 		if (!p)
@@ -744,26 +745,10 @@ static const char *canon_row(struct run *R, const struct csv_row *row, size_t *l
 	}
 	o = R->canon;
 	for (uint32_t i = 0; i < row->n_fields; i++) {
-		const char *p = row->fields[i].p;
-		size_t n = row->fields[i].len;
-		bool q = memchr(p, '"', n) != NULL;
 		if (i)
 			*o++ = ',';
-		/* Only a quoted field can hold a separator or a line break. */
-		for (size_t j = 0; j < n && !q && (row->fields[i].flags & CSV_F_QUOTED); j++)
-			q = p[j] == ',' || p[j] == '\r' || p[j] == '\n';
-		if (!q) {
-			memcpy(o, p, n);
-			o += n;
-			continue;
-		}
-		*o++ = '"';
-		for (size_t j = 0; j < n; j++) {
-			if (p[j] == '"')
-				*o++ = '"';
-			*o++ = p[j];
-		}
-		*o++ = '"';
+		memcpy(o, row->fields[i].p, row->fields[i].len);
+		o += row->fields[i].len;
 	}
 	*len = (size_t)(o - R->canon);
 	return R->canon;

@@ -14,7 +14,9 @@
  * then one checkpoint (file offset, line) per DQ_CHECKPOINT_ROWS rows so
  * that a few rows can be read back (for example keys) without a full scan.
  * Memory while checking: 16 bytes per keyed row (plus 16 bytes per 1024
- * rows), on top of the scanner's fixed ~3 MiB.
+ * rows), on top of a fixed ~7 MiB (the scanner's 2 MiB buffer, the index's
+ * 4 MiB sort scratch); a 1 GB traffic file (2 million rows) peaks at
+ * ~39 MiB of RSS, 31 MiB of it the index.
  *
  * Uniqueness is decided on the 64-bit key hash: a duplicate is never missed;
  * a false duplicate needs two distinct keys with equal hashes, probability
