@@ -12,6 +12,7 @@
 
 #define DQ_MAX_RUNS 1000         /* the daemon's cap (STORE_DQ_MAX_RUNS) */
 #define CELL_MIN 14              /* a run's column: "1234567 FAIL", "0.00123% WARN" */
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
 
 /* ---- dq DATASET [--runs N] ---- */
 
@@ -64,7 +65,18 @@ static void fmt_observed(const char *type, json_t *observed, char *buf, size_t n
 static const char *mark(json_t *value)
 {
 	const char *o = str(value, "outcome");
-	return !strcmp(o, "pass") ? "ok" : !strcmp(o, "warn") ? "WARN" : !strcmp(o, "fail") ? "FAIL" : o;
+	return !strcmp(o, "pass") ? "ok" : !strcmp(o, "warn") ? "WARN"
+	       : !strcmp(o, "fail") ? "FAIL" : o;
+}
+
+/* One cell of the table: VALUE (of check C) as "observed mark". */
+static void fmt_cell(json_t *c, json_t *value, char *buf, size_t n)
+{
+	char observed[64];
+
+	fmt_observed(str(c, "type"), json_object_get(value, "observed"), observed,
+	             sizeof observed);
+	snprintf(buf, n, "%s %s", observed, mark(value));
 }
 
 static void run_label(json_t *run, char *buf, size_t n)
@@ -111,16 +123,21 @@ void dq_print_dq(json_t *r)
 		printf("%s: no check results yet\n", str(r, "dataset"));
 		return;
 	}
-	json_array_foreach(checks, i, c)
-		if ((int)strlen(str(c, "name")) > name_w)
-			name_w = (int)strlen(str(c, "name"));
 	json_array_foreach(runs, i, run) {
 		run_label(run, cell, sizeof cell);
-		if ((int)strlen(cell) > cell_w)
-			cell_w = (int)strlen(cell);
+		cell_w = MAX(cell_w, (int)strlen(cell));
 	}
-	printf("%s: %zu runs, newest first (leftmost); each cell is the observed value "
-	       "and ok, WARN or FAIL\n\n", str(r, "dataset"), json_array_size(runs));
+	json_array_foreach(checks, i, c) {
+		json_t *v;
+		name_w = MAX(name_w, (int)strlen(str(c, "name")));
+		json_array_foreach(json_object_get(c, "values"), k, v) {
+			fmt_cell(c, v, cell, sizeof cell);
+			cell_w = MAX(cell_w, (int)strlen(cell));
+		}
+	}
+	printf("%s: %zu run%s, newest first (leftmost); each cell is the observed value "
+	       "and ok, WARN or FAIL\n\n", str(r, "dataset"), json_array_size(runs),
+	       json_array_size(runs) == 1 ? "" : "s");
 	printf("%-*s  %-4s", name_w, "CHECK", "SEV");
 	json_array_foreach(runs, i, run) {
 		run_label(run, cell, sizeof cell);
@@ -138,9 +155,7 @@ void dq_print_dq(json_t *r)
 			v = json_array_get(values, next);
 			if (v && json_integer_value(json_object_get(v, "run_id")) ==
 			         json_integer_value(json_object_get(run, "run_id"))) {
-				char val[64];
-				fmt_observed(str(c, "type"), json_object_get(v, "observed"), val, sizeof val);
-				snprintf(cell, sizeof cell, "%s %s", val, mark(v));
+				fmt_cell(c, v, cell, sizeof cell);
 				next++;
 			} else {
 				snprintf(cell, sizeof cell, "-");
