@@ -358,7 +358,11 @@ out:
 	return rc;
 }
 
-int sched_retry(struct sched *s, int64_t id)
+/* Queue the failed or cancelled run ID again from its first unfinished
+ * task.  With ACCEPT_CHECK the operator has promoted its quarantined
+ * snapshot: the failed check task counts as succeeded (the results stay as
+ * recorded), so the run goes on with convert and what follows. */
+static int requeue(struct sched *s, int64_t id, bool accept_check)
 {
 	struct run_list l = { 0 };
 	struct srun *r = NULL;
@@ -384,6 +388,11 @@ int sched_retry(struct sched *s, int64_t id)
 		struct stask *k = &r->tasks[i];
 		if (k->state == SS_SUCCEEDED || k->state == SS_UNCHANGED)
 			continue;
+		if (accept_check && !strcmp(k->name, "check")) {
+			k->state = SS_SUCCEEDED;
+			sched_save_task(s, k);
+			continue;
+		}
 		k->state = SS_QUEUED;
 		k->budget_used = 0;
 		k->not_before = 0;
@@ -396,7 +405,15 @@ int sched_retry(struct sched *s, int64_t id)
 	free(r->error);
 	r->error = NULL;
 	sched_save_run(s, r);
-	sched_note(s, "info", "run.state", r, NULL, "run %" PRId64 " queued again (retry)", r->id);
+	sched_note(s, "info", "run.state", r, NULL, "run %" PRId64 " queued again (%s)", r->id,
+	           accept_check ? "snapshot promoted" : "retry");
+	if (!settle(s, r)) {
+		/* Nothing left to run (a promoted check was the last task). */
+		sched_tx_end(s, "promote");
+		run_discard(r);
+		rc = 0;
+		goto out;
+	}
 	if (s->tx_failed) {
 		sched_tx_end(s, "retry");
 		run_discard(r);
@@ -411,4 +428,14 @@ int sched_retry(struct sched *s, int64_t id)
 out:
 	run_list_free(&l);
 	return rc;
+}
+
+int sched_retry(struct sched *s, int64_t id)
+{
+	return requeue(s, id, false);
+}
+
+int sched_promoted(struct denverd *d, int64_t run_id)
+{
+	return d->sched ? requeue(d->sched, run_id, true) : -ENOENT;
 }

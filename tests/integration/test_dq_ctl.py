@@ -5,6 +5,7 @@ back with denverctl (text and --json) and compared with the files under
 state_dir and the SQLite state.  convert is off: no Spark needed."""
 import json
 import re
+import time
 import sqlite3
 import textwrap
 
@@ -185,6 +186,13 @@ def test_failed_check_quarantines_and_promote_brings_it_back(demo, www):
     assert snapshot_state(demo, r2) == ("promoted", str(staged))
     show = demo.ctl("show", r2).stdout
     assert re.search(r"snapshot\.promoted .*by the operator: duplicate is known upstream", show)
+    # The run goes on from where the quarantine stopped it: its check now
+    # counts as accepted, and the run ends well.
+    deadline = time.monotonic() + 20
+    while demo.call("show", run=int(r2))["result"]["run"]["state"] != "succeeded":
+        assert time.monotonic() < deadline, demo.ctl("show", r2).stdout
+        time.sleep(0.1)
+    assert "queued again (snapshot promoted)" in demo.ctl("show", r2).stdout
 
     r = demo.ctl("promote", r2, check=False)
     assert r.returncode == 1 and "is promoted, not quarantined" in r.stderr
