@@ -1,0 +1,91 @@
+"""Metrics and alerts through the built daemon and denverctl: the metrics
+text parsed by prometheus_client's parser, the atomic --output file for
+node_exporter, and a freshness SLA alert POSTed to a real webhook server on
+loopback, on time."""
+import json
+import os
+import stat
+import time
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from conftest import base_config
+from opsutil import Webhook
+
+NOBODY = 65534
+
+
+def families(text):
+    return {f.name: f for f in text_string_to_metric_families(text)}
+
+
+def value(fams, name, **labels):
+    for fam in fams.values():
+        for s in fam.samples:
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+                return s.value
+    return None
+
+
+@pytest.fixture
+def hook():
+    h = Webhook().start()
+    yield h
+    h.stop()
+
+
+def failing_dataset(name="demo", extra=""):
+    # Port 9 (discard) has no listener here: every fetch fails at once.
+    return (f"{name}:\n  url: http://127.0.0.1:9/{name}.csv\n  schedule: \"15 6 * * *\"\n"
+            f"  retries: 0\n{extra}")
+
+
+def test_metrics_parse_with_prometheus_client(daemon, tmp):
+    daemon.start(base_config(tmp, datasets=failing_dataset(extra="  max_age: 36h\n")))
+    text = daemon.ctl("metrics").stdout
+    fams = families(text)
+    for name in ("denverd_build_info", "process_start_time_seconds", "denverd_uptime_seconds",
+                 "process_resident_memory_bytes", "denverd_runs", "denverd_fetch_attempts",
+                 "denverd_check_results", "denverd_tasks", "denverd_snapshot_rows",
+                 "denverd_last_success_timestamp_seconds", "denverd_alert_firing",
+                 "denverd_metrics_store_age_seconds"):
+        assert name in fams, name
+    assert fams["denverd_fetch_attempts"].type == "counter"
+    assert fams["denverd_runs"].type == "gauge"
+    assert 1e6 < value(fams, "process_resident_memory_bytes") < 64e6
+    assert value(fams, "denverd_dataset_max_age_seconds", dataset="demo") == 36 * 3600
+    assert value(fams, "denverd_tasks", state="queued") == 0
+    assert abs(value(fams, "process_start_time_seconds") - time.time()) < 60
+    # --json carries the same text in the reply's result.
+    j = json.loads(daemon.ctl("metrics", json_out=True).stdout)
+    assert "denverd_build_info" in families(j["result"]["text"])
+
+
+def test_metrics_output_file_for_node_exporter(daemon, tmp):
+    daemon.start(base_config(tmp, extra='socket_mode: "0666"\n'))
+    out = tmp / "textfile"
+    out.mkdir()
+    os.chmod(out, 0o777)
+    prom = out / "denverd.prom"
+    # As an unprivileged reader, the way denverd-metrics.service runs it.
+    r = daemon.ctl("metrics", "--output", prom, user=NOBODY)
+    assert r.stdout == ""
+    assert stat.S_IMODE(prom.stat().st_mode) == 0o644
+    assert "denverd_build_info" in families(prom.read_text())
+    assert sorted(p.name for p in out.iterdir()) == ["denverd.prom"]   # no temp file left
+    r = daemon.ctl("metrics", "--output", tmp / "no" / "such" / "dir.prom", check=False)
+    assert r.returncode == 1 and "cannot write" in r.stderr
+
+
+def test_freshness_sla_fires_on_time(daemon, tmp, hook):
+    extra = f"alerts:\n  webhook: {hook.url}/h\n  min_interval: 1h\n"
+    daemon.start(base_config(tmp, datasets=failing_dataset(extra="  max_age: 2s\n"),
+                             extra=extra))
+    t0 = time.monotonic()
+    post = hook.wait_posts(1, timeout=10)[0]
+    assert time.monotonic() - t0 >= 1.5
+    assert (post["reason"], post["state"]) == ("stale", "firing")
+    assert "no succeeded or unchanged run since" in post["message"]
+    fams = families(daemon.ctl("metrics").stdout)
+    assert value(fams, "denverd_alert_firing", dataset="demo", reason="stale") == 1
