@@ -591,6 +591,25 @@ void alerts_run_finished(struct denverd *d, int64_t run_id)
 	}
 }
 
+void alerts_promoted(struct denverd *d, int64_t run_id)
+{
+	struct alerts *a = d->alerts;
+	struct store_run_facts r;
+	char msg[MESSAGE_MAX];
+	int rc;
+
+	if (!a || a->closing)
+		return;
+	if ((rc = store_run_facts(d->store, run_id, &r)) < 0) {
+		log_err(NULL, "alerts: reading run %" PRId64 ": %s", run_id,
+		        rc == -ENOENT ? "no such run" : store_errmsg(d->store));
+		return;
+	}
+	snprintf(msg, sizeof msg, "run %" PRId64 " of %s for %s: the quarantined snapshot "
+	         "was promoted by the operator", run_id, r.target, r.exec_date);
+	observe(a, r.target, R_QUARANTINED, false, msg, run_id, r.exec_date);
+}
+
 /* ---- the `alerts` command ---- */
 
 static int add_row(const struct store_alert *row, void *arg)
