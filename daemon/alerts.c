@@ -520,20 +520,31 @@ static int load_fresh(struct alerts *a)
 
 /* ---- finished runs ---- */
 
-void alerts_run_finished(struct denverd *d, int64_t run_id)
+/* The alerts of D when they run, with the facts of RUN_ID in *R; NULL
+ * (after logging a store problem) when there is nothing to judge. */
+static struct alerts *judging(struct denverd *d, int64_t run_id, struct store_run_facts *r)
 {
 	struct alerts *a = d->alerts;
-	struct store_run_facts r;
-	char msg[MESSAGE_MAX], head[160];
 	int rc;
 
 	if (!a || a->closing)
-		return;
-	if ((rc = store_run_facts(d->store, run_id, &r)) < 0) {
+		return NULL;
+	if ((rc = store_run_facts(d->store, run_id, r)) < 0) {
 		log_err(NULL, "alerts: reading run %" PRId64 ": %s", run_id,
 		        rc == -ENOENT ? "no such run" : store_errmsg(d->store));
-		return;
+		return NULL;
 	}
+	return a;
+}
+
+void alerts_run_finished(struct denverd *d, int64_t run_id)
+{
+	struct store_run_facts r;
+	struct alerts *a = judging(d, run_id, &r);
+	char msg[MESSAGE_MAX], head[160];
+
+	if (!a)
+		return;
 	bool ok = strcmp(r.state, "succeeded") == 0 || strcmp(r.state, "unchanged") == 0;
 	bool failed = strcmp(r.state, "failed") == 0;
 	snprintf(head, sizeof head, "run %" PRId64 " of %s for %s", run_id, r.target,
@@ -593,18 +604,12 @@ void alerts_run_finished(struct denverd *d, int64_t run_id)
 
 void alerts_promoted(struct denverd *d, int64_t run_id)
 {
-	struct alerts *a = d->alerts;
 	struct store_run_facts r;
+	struct alerts *a = judging(d, run_id, &r);
 	char msg[MESSAGE_MAX];
-	int rc;
 
-	if (!a || a->closing)
+	if (!a)
 		return;
-	if ((rc = store_run_facts(d->store, run_id, &r)) < 0) {
-		log_err(NULL, "alerts: reading run %" PRId64 ": %s", run_id,
-		        rc == -ENOENT ? "no such run" : store_errmsg(d->store));
-		return;
-	}
 	snprintf(msg, sizeof msg, "run %" PRId64 " of %s for %s: the quarantined snapshot "
 	         "was promoted by the operator", run_id, r.target, r.exec_date);
 	observe(a, r.target, R_QUARANTINED, false, msg, run_id, r.exec_date);
