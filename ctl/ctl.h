@@ -70,4 +70,10 @@ void sched_print_pause(json_t *r);
 int sched_build_schedule(int argc, char **argv, json_t *args);
 void sched_print_schedule(json_t *r);
 
+/* ctl_ops.c: metrics and alerts (see denverctl(1)). */
+int ops_build_metrics(int argc, char **argv, json_t *args);
+void ops_print_metrics(json_t *r);
+int ops_build_alerts(int argc, char **argv, json_t *args);
+void ops_print_alerts(json_t *r);
+
 #endif
