@@ -27,9 +27,9 @@
 #define LINE_MAX_BYTES (1024 * 1024)
 #define TAIL_LINES 20
 
-/* ---- argument helpers ---- */
+/* ---- argument helpers (shared through ctl.h) ---- */
 
-static int want_positional(int argc, char **argv, const char *what, json_t *args,
+int want_positional(int argc, char **argv, const char *what, json_t *args,
                            const char *key)
 {
 	if (optind >= argc) {
@@ -45,7 +45,7 @@ static int want_positional(int argc, char **argv, const char *what, json_t *args
 	return 0;
 }
 
-static int parse_int(const char *cmd, const char *opt, const char *s, long min, long max,
+int parse_int(const char *cmd, const char *opt, const char *s, long min, long max,
                      long *out)
 {
 	char *end;
@@ -135,12 +135,10 @@ void sched_print_runs(json_t *r)
 
 /* ---- show, retry, cancel: one RUN argument ---- */
 
-int sched_build_run_id(int argc, char **argv, json_t *args)
+int want_run_id(int argc, char **argv, json_t *args)
 {
 	long id;
 
-	if (getopt_long(argc, argv, "", (const struct option[]){ { 0 } }, NULL) != -1)
-		return -1;
 	if (optind + 1 != argc) {
 		fprintf(stderr, "%s: %s: want exactly one run id\n", prog, argv[0]);
 		return -1;
@@ -149,6 +147,13 @@ int sched_build_run_id(int argc, char **argv, json_t *args)
 		return -1;
 	json_object_set_new(args, "run", json_integer(id));
 	return 0;
+}
+
+int sched_build_run_id(int argc, char **argv, json_t *args)
+{
+	if (getopt_long(argc, argv, "", (const struct option[]){ { 0 } }, NULL) != -1)
+		return -1;
+	return want_run_id(argc, argv, args);
 }
 
 /* The last N lines of TEXT, each indented. */

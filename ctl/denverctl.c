@@ -340,6 +340,13 @@ static const struct ctl_cmd commands[] = {
 	  sched_build_dataset, sched_print_pause, NULL },
 	{ "schedule", "[DATASET] [--next N]", "the next fire times and their exec dates",
 	  sched_build_schedule, sched_print_schedule, NULL },
+	/* data quality (ctl_dq.c) */
+	{ "dq", "DATASET [--runs N]", "each check's observed values over the last runs",
+	  dq_build_dq, dq_print_dq, NULL },
+	{ "diff", "DATASET [--date D]", "rows added, removed, changed since the last snapshot",
+	  dq_build_diff, dq_print_diff, NULL },
+	{ "promote", "RUN [--reason TEXT]", "accept a quarantined snapshot: back to staging",
+	  dq_build_promote, dq_print_promote, NULL },
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
@@ -397,11 +404,13 @@ int main(int argc, char **argv)
 		die_usage("unknown command '%s'", argv[optind]);
 
 	args = json_object();
-	/* The command's own options follow it: reset getopt for build(). */
+	/* The command's own options follow it: reset getopt for build().
+	 * optind = 0, not 1: glibc then also forgets the '+' above, so a
+	 * command's options may come after its operands (dq DATASET --runs 5). */
 	optind = optind + 1;
 	int sub_argc = argc - optind + 1;
 	char **sub_argv = argv + optind - 1;
-	optind = 1;
+	optind = 0;
 	if (cmd->build(sub_argc, sub_argv, args) < 0) {
 		json_decref(args);
 		fprintf(stderr, "usage: %s %s %s\n", prog, cmd->name, cmd->usage);

@@ -27,6 +27,7 @@
 #include "loop.h"
 #include "metrics.h"
 #include "perm.h"
+#include "scheduler.h"
 #include "store.h"
 #include "version.h"
 
@@ -108,7 +109,7 @@ static int daemon_reload(struct denverd *d, char **errors)
 	warn_if_untrusted(next, d->config_path);
 	log_info(NULL, "configuration reloaded from %s (%zu datasets, %zu jobs)",
 	         d->config_path, next->n_datasets, next->n_jobs);
-	config_free(old);
+	sched_reload(d, old);        /* takes OLD: frees it once no task borrows it */
 	return 0;
 }
 
@@ -117,6 +118,7 @@ static void daemon_stop(struct denverd *d)
 	d->stopping = true;
 	loop_notify_stopping();
 	loop_set_status("stopping");
+	sched_stop(d);               /* SIGTERM to running jobs; runs stay resumable */
 	control_fini(d);
 	uv_stop(d->loop);
 }
@@ -259,6 +261,8 @@ int main(int argc, char **argv)
 		log_err(NULL, "start-up: %s", strerror(-rc));
 		goto out;
 	}
+	if ((rc = sched_init(&d)) < 0)
+		goto out;            /* logged by sched_init */
 
 	log_info(NULL, "denverd %s ready: %zu datasets, %zu jobs, socket %s, state %s",
 	         DENVERD_VERSION, d.cfg->n_datasets, d.cfg->n_jobs, d.cfg->socket,
@@ -269,6 +273,7 @@ int main(int argc, char **argv)
 	status = 0;
 	log_info(NULL, "stopped");
 out:
+	sched_fini(&d);              /* waits (bounded) for cancelled children */
 	alerts_fini(&d);
 	metrics_fini(&d);
 	control_fini(&d);
