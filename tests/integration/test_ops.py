@@ -62,6 +62,19 @@ def test_metrics_parse_with_prometheus_client(daemon, tmp):
     assert "denverd_build_info" in families(j["result"]["text"])
 
 
+def test_metrics_follow_the_runs(daemon, tmp):
+    daemon.start(base_config(tmp, datasets=failing_dataset()))
+    fams = families(daemon.ctl("metrics").stdout)
+    assert value(fams, "denverd_runs", target="demo", state="failed") is None
+
+    daemon.ctl("trigger", "demo", "--wait", check=False, timeout=60)
+    fams = families(daemon.ctl("metrics").stdout)
+    assert value(fams, "denverd_runs_total", target="demo") is None   # a gauge, not a counter
+    assert value(fams, "denverd_runs", target="demo", kind="dataset", state="failed") == 1
+    assert value(fams, "denverd_fetch_attempts_total", dataset="demo", outcome="failed") == 1
+    assert value(fams, "denverd_tasks", state="running") == 0
+
+
 def test_metrics_output_file_for_node_exporter(daemon, tmp):
     daemon.start(base_config(tmp, extra='socket_mode: "0666"\n'))
     out = tmp / "textfile"
