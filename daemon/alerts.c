@@ -44,9 +44,6 @@
 #define LIST_MAX            1000
 #define MESSAGE_MAX         1024
 
-const char *const alerts_placeholders[] = { "reason", "message", "state" };
-const size_t alerts_placeholders_n = 3;
-
 enum reason { R_RUN_FAILED, R_CHECK_FAILED, R_CHECK_WARNED, R_QUARANTINED, R_STALE, R__N };
 
 static const char *const reason_names[R__N] = {
@@ -227,6 +224,8 @@ static void run_command(struct alerts *a, int64_t id, const char *target,
 	struct job_vars v = {
 		.dataset = target, .exec_date = exec_date, .state_dir = cfg->state_dir,
 		.run_id = run,
+		/* config.c allows {reason} and {message} in alerts.command (its
+		 * alert_vars); {state} is ready for when it allows that too. */
 		.extra_keys = { "reason", "message", "state" },
 		.extra_values = { reason, message, state },
 	};

@@ -20,11 +20,6 @@
 
 struct denverd;
 
-/* The placeholders alerts.command may use on top of job_placeholders
- * (config.c validates the argv with both lists). */
-extern const char *const alerts_placeholders[];
-extern const size_t alerts_placeholders_n;
-
 /* Caps: alert keys remembered, alert commands running at once. */
 #define ALERTS_MAX_KEYS     32768
 #define ALERTS_MAX_COMMANDS 8
