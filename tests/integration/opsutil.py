@@ -64,6 +64,26 @@ def installed(tmp_path_factory):
     return destdir, install_paths()
 
 
+def complete(script, line, path=None):
+    """What bash-completion offers for LINE (cursor at its end), with the
+    completion SCRIPT loaded; PATH (a directory) is put first in $PATH so
+    the script's calls of denverctl reach a built one."""
+    words = line.split(" ")
+    prog = f"""
+source /usr/share/bash-completion/bash_completion
+source {script}
+COMP_LINE='{line}'; COMP_POINT=${{#COMP_LINE}}
+COMP_WORDS=({' '.join(repr(w) for w in words)}); COMP_CWORD={len(words) - 1}
+_denverctl; printf '%s\\n' "${{COMPREPLY[@]}}"
+"""
+    env = dict(os.environ)
+    if path:
+        env["PATH"] = f"{path}:{env['PATH']}"
+    r = subprocess.run(["bash", "-c", prog], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    return sorted(w for w in r.stdout.split("\n") if w)
+
+
 def add_host_os(root):
     """Give an installed tree what systemd-analyze --root= needs from the
     operating system around the service: /bin/kill (ExecReload=) and the

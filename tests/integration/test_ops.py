@@ -11,7 +11,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import base_config
-from opsutil import Webhook
+from opsutil import TOP, Webhook, build_dir, complete
 
 NOBODY = 65534
 
@@ -102,3 +102,20 @@ def test_freshness_sla_fires_on_time(daemon, tmp, hook):
     assert "no succeeded or unchanged run since" in post["message"]
     fams = families(daemon.ctl("metrics").stdout)
     assert value(fams, "denverd_alert_firing", dataset="demo", reason="stale") == 1
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/share/bash-completion/bash_completion"),
+                    reason="bash-completion is not installed")
+def test_bash_completion_offers_the_daemons_datasets(daemon, tmp):
+    datasets = failing_dataset("traffic_accidents") + failing_dataset("service_requests_311")
+    daemon.start(base_config(tmp, datasets=datasets))
+    script = TOP / "shell/denverctl.bash"
+    ctl_dir = build_dir() / "ctl"
+    s = daemon.socket
+    assert complete(script, f"denverctl -s {s} trigger t", ctl_dir) == ["traffic_accidents"]
+    assert complete(script, f"denverctl -s {s} pause ", ctl_dir) == \
+        ["service_requests_311", "traffic_accidents"]
+    assert complete(script, f"denverctl -s {s} runs --dataset s", ctl_dir) == \
+        ["service_requests_311"]
+    # Without a daemon there is nothing to offer, and no error.
+    assert complete(script, f"denverctl -s {tmp}/none.sock pause ", ctl_dir) == []
