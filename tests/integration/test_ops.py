@@ -91,6 +91,56 @@ def test_metrics_output_file_for_node_exporter(daemon, tmp):
     assert r.returncode == 1 and "cannot write" in r.stderr
 
 
+# The scheduler does not call alerts_run_finished() yet (daemon/alerts.h):
+# these pass once it does, and strict=True makes that impossible to miss.
+WIRING = pytest.mark.xfail(strict=True, reason="sched does not call alerts_run_finished yet")
+
+
+@WIRING
+def test_alerts_webhook_rate_limit_and_recovery(daemon, tmp, hook):
+    extra = (f"alerts:\n  webhook: {hook.url}/hooks/S3CRET?token=T0KEN\n"
+             f"  min_interval: 1h\n  retries: 2\n")
+    daemon.start(base_config(tmp, datasets=failing_dataset(), extra=extra))
+    daemon.ctl("trigger", "demo", "--wait", check=False, timeout=60)
+    post = hook.wait_posts(1, timeout=8)[0]
+    assert (post["dataset"], post["reason"], post["state"]) == ("demo", "run_failed", "firing")
+    assert post["run_id"] >= 1 and "failed" in post["message"]
+    assert hook.paths[0] == "/hooks/S3CRET?token=T0KEN"
+
+    # The same failure again within min_interval: recorded, not sent.
+    daemon.ctl("trigger", "demo", "--force", "--wait", check=False, timeout=60)
+    time.sleep(1)
+    assert len(hook.posts) == 1
+    rows = json.loads(daemon.ctl("alerts", json_out=True).stdout)["result"]
+    assert rows["alerts"][0]["suppressed"] == 1
+    assert rows["alerts"][0]["delivered"] is not None
+    assert rows["firing"] == [{"dataset": "demo", "reason": "run_failed", "notified": True}]
+    text = daemon.ctl("alerts").stdout
+    assert "run_failed" in text and "firing now: demo run_failed" in text
+
+    # The secret in the URL never reaches the log.
+    assert "S3CRET" not in daemon.log() and "T0KEN" not in daemon.log()
+
+
+@WIRING
+def test_alerts_recover_once(daemon, tmp, hook):
+    hook.files["/demo.csv"] = (503, b"")
+    datasets = (f"demo:\n  url: {hook.url}/demo.csv\n  schedule: \"15 6 * * *\"\n"
+                f"  retries: 0\n  convert: false\n")
+    extra = f"alerts:\n  webhook: {hook.url}/h\n  min_interval: 1h\n"
+    daemon.start(base_config(tmp, datasets=datasets, extra=extra))
+    daemon.ctl("trigger", "demo", "--wait", check=False, timeout=60)
+    assert hook.wait_posts(1, timeout=8)[0]["state"] == "firing"
+    hook.files["/demo.csv"] = (200, b"id,name\r\n1,a\r\n2,b\r\n")
+    r = daemon.ctl("trigger", "demo", "--force", "--wait", check=False, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr + daemon.log()
+    post = hook.wait_posts(2)[1]
+    assert (post["reason"], post["state"]) == ("run_failed", "recovered")
+    daemon.ctl("trigger", "demo", "--force", "--wait", check=False, timeout=60)
+    time.sleep(1)
+    assert len(hook.posts) == 2              # recovered once, not per good run
+
+
 def test_freshness_sla_fires_on_time(daemon, tmp, hook):
     extra = f"alerts:\n  webhook: {hook.url}/h\n  min_interval: 1h\n"
     daemon.start(base_config(tmp, datasets=failing_dataset(extra="  max_age: 2s\n"),
