@@ -29,7 +29,7 @@ struct check_task {
 	uv_work_t work;
 	struct dq_input in;
 	char path[PATH_MAX], keys_out[PATH_MAX], prev_keys[PATH_MAX];
-	int64_t snapshot_id;
+	int64_t snapshot_id, prev_run_id;
 	uint64_t bytes;
 	atomic_int cancel;
 	atomic_uint_least64_t progress;
@@ -164,6 +164,12 @@ static void after_cb(uv_work_t *w, int status)
 		o.retryable = true;
 		goto out;
 	}
+	if (store_dq_save(st, ti->run_id, ct->prev_run_id, r) < 0) {
+		snprintf(buf, sizeof buf, "saving check results: state store: %s", store_errmsg(st));
+		o.error = buf;
+		o.retryable = true;
+		goto out;
+	}
 	if (r->outcome == DQ_WARN) {
 		list_results(r, DQ_WARN, buf, sizeof buf);
 		log_warn(&ti->log, "checks warn: %s", buf);
@@ -206,6 +212,7 @@ static void previous(struct check_task *ct, const struct task_info *ti)
 		    strcmp(list[i].exec_date, ti->exec_date) > 0)
 			continue;
 		ct->in.prev_rows = list[i].rows;
+		ct->prev_run_id = list[i].run_id;
 		if (dir_of(list[i].path, dir, sizeof dir) == 0 &&
 		    snprintf(ct->prev_keys, sizeof ct->prev_keys, "%s/.keys", dir) <
 		    (int)sizeof ct->prev_keys)
