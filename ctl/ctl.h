@@ -88,4 +88,10 @@ void dq_print_diff(json_t *r);
 int dq_build_promote(int argc, char **argv, json_t *args);
 void dq_print_promote(json_t *r);
 
+/* ctl_ops.c: metrics and alerts (see denverctl(1)). */
+int ops_build_metrics(int argc, char **argv, json_t *args);
+void ops_print_metrics(json_t *r);
+int ops_build_alerts(int argc, char **argv, json_t *args);
+void ops_print_alerts(json_t *r);
+
 #endif

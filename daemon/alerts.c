@@ -44,9 +44,6 @@
 #define LIST_MAX            1000
 #define MESSAGE_MAX         1024
 
-const char *const alerts_placeholders[] = { "reason", "message", "state" };
-const size_t alerts_placeholders_n = 3;
-
 enum reason { R_RUN_FAILED, R_CHECK_FAILED, R_CHECK_WARNED, R_QUARANTINED, R_STALE, R__N };
 
 static const char *const reason_names[R__N] = {
@@ -227,6 +224,8 @@ static void run_command(struct alerts *a, int64_t id, const char *target,
 	struct job_vars v = {
 		.dataset = target, .exec_date = exec_date, .state_dir = cfg->state_dir,
 		.run_id = run,
+		/* config.c allows {reason} and {message} in alerts.command (its
+		 * alert_vars); {state} is ready for when it allows that too. */
 		.extra_keys = { "reason", "message", "state" },
 		.extra_values = { reason, message, state },
 	};
@@ -520,20 +519,31 @@ static int load_fresh(struct alerts *a)
 
 /* ---- finished runs ---- */
 
-void alerts_run_finished(struct denverd *d, int64_t run_id)
+/* The alerts of D when they run, with the facts of RUN_ID in *R; NULL
+ * (after logging a store problem) when there is nothing to judge. */
+static struct alerts *judging(struct denverd *d, int64_t run_id, struct store_run_facts *r)
 {
 	struct alerts *a = d->alerts;
-	struct store_run_facts r;
-	char msg[MESSAGE_MAX], head[160];
 	int rc;
 
 	if (!a || a->closing)
-		return;
-	if ((rc = store_run_facts(d->store, run_id, &r)) < 0) {
+		return NULL;
+	if ((rc = store_run_facts(d->store, run_id, r)) < 0) {
 		log_err(NULL, "alerts: reading run %" PRId64 ": %s", run_id,
 		        rc == -ENOENT ? "no such run" : store_errmsg(d->store));
-		return;
+		return NULL;
 	}
+	return a;
+}
+
+void alerts_run_finished(struct denverd *d, int64_t run_id)
+{
+	struct store_run_facts r;
+	struct alerts *a = judging(d, run_id, &r);
+	char msg[MESSAGE_MAX], head[160];
+
+	if (!a)
+		return;
 	bool ok = strcmp(r.state, "succeeded") == 0 || strcmp(r.state, "unchanged") == 0;
 	bool failed = strcmp(r.state, "failed") == 0;
 	snprintf(head, sizeof head, "run %" PRId64 " of %s for %s", run_id, r.target,
@@ -589,6 +599,19 @@ void alerts_run_finished(struct denverd *d, int64_t run_id)
 		snprintf(msg, sizeof msg, "%s %s", head, r.state);
 		observe(a, r.target, R_RUN_FAILED, false, msg, run_id, r.exec_date);
 	}
+}
+
+void alerts_promoted(struct denverd *d, int64_t run_id)
+{
+	struct store_run_facts r;
+	struct alerts *a = judging(d, run_id, &r);
+	char msg[MESSAGE_MAX];
+
+	if (!a)
+		return;
+	snprintf(msg, sizeof msg, "run %" PRId64 " of %s for %s: the quarantined snapshot "
+	         "was promoted by the operator", run_id, r.target, r.exec_date);
+	observe(a, r.target, R_QUARANTINED, false, msg, run_id, r.exec_date);
 }
 
 /* ---- the `alerts` command ---- */

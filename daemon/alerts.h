@@ -20,11 +20,6 @@
 
 struct denverd;
 
-/* The placeholders alerts.command may use on top of job_placeholders
- * (config.c validates the argv with both lists). */
-extern const char *const alerts_placeholders[];
-extern const size_t alerts_placeholders_n;
-
 /* Caps: alert keys remembered, alert commands running at once. */
 #define ALERTS_MAX_KEYS     32768
 #define ALERTS_MAX_COMMANDS 8
@@ -50,5 +45,10 @@ void alerts_reload(struct denverd *d);
  * Never fails: problems are logged.
  */
 void alerts_run_finished(struct denverd *d, int64_t run_id);
+
+/* The quarantined snapshot of run RUN_ID was promoted by the operator: its
+ * dataset's quarantine alert recovers (dq_cmds.c calls this after a
+ * successful `promote`).  Never fails: problems are logged. */
+void alerts_promoted(struct denverd *d, int64_t run_id);
 
 #endif

@@ -270,6 +270,31 @@ static void test_checks_and_quarantine(void **state)
 	stop(&f);
 }
 
+static void test_promotion_ends_a_quarantine(void **state)
+{
+	static struct fix f;
+
+	memset(&f, 0, sizeof f);
+	start(&f, always_ok, 1, base_yaml);
+	finish_run(&f, 1, "traffic_accidents", "dataset", "failed", "check: 1 check failed");
+	sql(&f, "INSERT INTO dq_results(run_id, check_name, check_type, severity, outcome) VALUES"
+	        " (1, 'rows', 'row_count', 'fail', 'fail');"
+	        "INSERT INTO snapshots(run_id, dataset, exec_date, path, bytes, hash, state, published)"
+	        " VALUES (1, 'traffic_accidents', '2026-11-24', 'q', 1, 'h', 'quarantined', 1)");
+	alerts_run_finished(&f.d, 1);
+	expect_post(&f, "traffic_accidents", "quarantined", "firing", "1 failed check: rows");
+	sql(&f, "UPDATE snapshots SET state = 'promoted' WHERE run_id = 1");
+	alerts_promoted(&f.d, 1);
+	expect_post(&f, "traffic_accidents", "quarantined", "recovered",
+	            "run 1 of traffic_accidents for 2026-11-24: the quarantined snapshot was "
+	            "promoted by the operator");
+	expect_no_post(&f, 150);             /* nothing else recovers */
+	alerts_promoted(&f.d, 1);            /* twice: quiet */
+	alerts_promoted(&f.d, 99);           /* no such run: logged */
+	expect_no_post(&f, 100);
+	stop(&f);
+}
+
 static const char fresh_yaml[] =
 	"alerts:\n"
 	"  webhook: http://127.0.0.1:@PORT@/hook\n"
@@ -358,6 +383,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_failures_rate_limit_and_recovery),
 		cmocka_unit_test(test_checks_and_quarantine),
+		cmocka_unit_test(test_promotion_ends_a_quarantine),
 		cmocka_unit_test(test_freshness_on_a_timer),
 		cmocka_unit_test(test_webhook_failure_is_logged_without_the_secret),
 	};
