@@ -16,6 +16,7 @@
 
 #include <jansson.h>
 
+#include "alerts.h"
 #include "clock.h"
 #include "control.h"
 #include "denverd.h"
@@ -231,6 +232,7 @@ static int cmd_promote(struct denverd *d, struct control_client *c, json_t *args
 	log_msg(LOG_NOTICE, &ctx, "quarantined snapshot promoted to staging: %s", p.path);
 	/* The run goes on with convert; the promotion stands even if it cannot
 	 * (the operator can `retry` the run), so this is not an error reply. */
+	alerts_promoted(d, ctx.run_id);      /* its quarantine alert recovers */
 	rc = sched_promoted(d, ctx.run_id);
 	if (rc < 0)
 		log_warn(&ctx, "promoted, but the run could not be resumed: %s", strerror(-rc));

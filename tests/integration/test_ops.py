@@ -91,12 +91,6 @@ def test_metrics_output_file_for_node_exporter(daemon, tmp):
     assert r.returncode == 1 and "cannot write" in r.stderr
 
 
-# The scheduler does not call alerts_run_finished() yet (daemon/alerts.h):
-# these pass once it does, and strict=True makes that impossible to miss.
-WIRING = pytest.mark.xfail(strict=True, reason="sched does not call alerts_run_finished yet")
-
-
-@WIRING
 def test_alerts_webhook_rate_limit_and_recovery(daemon, tmp, hook):
     extra = (f"alerts:\n  webhook: {hook.url}/hooks/S3CRET?token=T0KEN\n"
              f"  min_interval: 1h\n  retries: 2\n")
@@ -122,7 +116,6 @@ def test_alerts_webhook_rate_limit_and_recovery(daemon, tmp, hook):
     assert "S3CRET" not in daemon.log() and "T0KEN" not in daemon.log()
 
 
-@WIRING
 def test_alerts_recover_once(daemon, tmp, hook):
     hook.files["/demo.csv"] = (503, b"")
     datasets = (f"demo:\n  url: {hook.url}/demo.csv\n  schedule: \"15 6 * * *\"\n"
