@@ -243,6 +243,7 @@ int main(int argc, char **argv)
 	d.stop = daemon_stop;
 	uv_loop_init(&loop);
 	d.loop = &loop;
+	curl_global_init(CURL_GLOBAL_DEFAULT);
 
 	if ((rc = open_state(&d)) < 0)
 		goto out;

@@ -359,10 +359,8 @@ out:
 }
 
 /* Queue the failed or cancelled run ID again from its first unfinished
- * task.  With ACCEPT_CHECK the operator has promoted its quarantined
- * snapshot: the failed check task counts as succeeded (the results stay as
- * recorded), so the run goes on with convert and what follows. */
-static int requeue(struct sched *s, int64_t id, bool accept_check)
+ * task (retry, and the resumption after a promote). */
+static int requeue(struct sched *s, int64_t id)
 {
 	struct run_list l = { 0 };
 	struct srun *r = NULL;
@@ -383,16 +381,27 @@ static int requeue(struct sched *s, int64_t id, bool accept_check)
 	}
 	if ((rc = load_run(s, t, &l.v[0], false, &r)) < 0)
 		goto out;
+	/* A snapshot the operator promoted (`denverctl promote`) was accepted
+	 * as it is: its failed check counts as passed, and the run goes on
+	 * with convert instead of checking (and quarantining) it again. */
+	struct store_snapshot_ref snap;
+	bool promoted = false;
+	if (store_snapshot_of_run(s->d->store, id, &snap) == 0) {
+		promoted = strcmp(snap.state, "promoted") == 0;
+		store_snapshot_ref_free(&snap);
+	}
 	sched_tx_begin(s);
 	for (size_t i = 0; i < r->n_tasks; i++) {
 		struct stask *k = &r->tasks[i];
-		if (k->state == SS_SUCCEEDED || k->state == SS_UNCHANGED)
-			continue;
-		if (accept_check && !strcmp(k->name, "check")) {
+		if (promoted && k->state == SS_FAILED && !strcmp(k->name, "check")) {
 			k->state = SS_SUCCEEDED;
 			sched_save_task(s, k);
+			sched_note(s, "info", "task.state", r, k, "check accepted: the snapshot was "
+			           "promoted by the operator");
 			continue;
 		}
+		if (k->state == SS_SUCCEEDED || k->state == SS_UNCHANGED)
+			continue;
 		k->state = SS_QUEUED;
 		k->budget_used = 0;
 		k->not_before = 0;
@@ -406,7 +415,7 @@ static int requeue(struct sched *s, int64_t id, bool accept_check)
 	r->error = NULL;
 	sched_save_run(s, r);
 	sched_note(s, "info", "run.state", r, NULL, "run %" PRId64 " queued again (%s)", r->id,
-	           accept_check ? "snapshot promoted" : "retry");
+	           promoted ? "snapshot promoted" : "retry");
 	if (!settle(s, r)) {
 		/* Nothing left to run (a promoted check was the last task). */
 		sched_tx_end(s, "promote");
@@ -432,10 +441,10 @@ out:
 
 int sched_retry(struct sched *s, int64_t id)
 {
-	return requeue(s, id, false);
+	return requeue(s, id);
 }
 
 int sched_promoted(struct denverd *d, int64_t run_id)
 {
-	return d->sched ? requeue(d->sched, run_id, true) : -ENOENT;
+	return d->sched ? requeue(d->sched, run_id) : -ENOENT;
 }

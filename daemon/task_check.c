@@ -2,7 +2,9 @@
  * task_check.c - the check task: dq_run() of the run's snapshot on a libuv
  * worker thread (uv_queue_work), never on the loop thread; then, on the
  * loop, the counts go to the snapshot row (the convert task compares its
- * rows with them) and a `fail` outcome quarantines the snapshot: its
+ * rows with them), the results and the diff to the store (store_dq_save,
+ * for `denverctl dq` and `diff`), and a `fail` outcome quarantines the
+ * snapshot: its
  * partition directory moves to quarantine/<dataset>/exec_date=<D>/, the run
  * fails with the reasons, and nothing downstream runs.
  *
@@ -158,14 +160,9 @@ static void after_cb(uv_work_t *w, int status)
 	}
 	const struct dq_report *r = ct->report;
 	if (store_snapshot_checked(st, ct->snapshot_id, (int64_t)r->rows, r->encoding,
-	                           r->line_ending) < 0) {
+	                           r->line_ending) < 0 ||
+	    store_dq_save(st, ti->run_id, ct->prev_run_id, r) < 0) {
 		snprintf(buf, sizeof buf, "state store: %s", store_errmsg(st));
-		o.error = buf;
-		o.retryable = true;
-		goto out;
-	}
-	if (store_dq_save(st, ti->run_id, ct->prev_run_id, r) < 0) {
-		snprintf(buf, sizeof buf, "saving check results: state store: %s", store_errmsg(st));
 		o.error = buf;
 		o.retryable = true;
 		goto out;

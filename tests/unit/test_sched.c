@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <curl/curl.h>
 #include <sqlite3.h>
 
 #include "clock.h"
@@ -731,6 +732,7 @@ static void test_reload_adds_and_removes(void **state)
 
 int main(void)
 {
+	curl_global_init(CURL_GLOBAL_DEFAULT);
 	const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 		T(test_job_succeeds_with_its_environment),
@@ -756,5 +758,7 @@ int main(void)
 		T(test_convert_manifest_must_match_the_check),
 #undef T
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+	curl_global_cleanup();
+	return rc;
 }
