@@ -27,20 +27,9 @@
 #define LINE_MAX_BYTES (1024 * 1024)
 #define TAIL_LINES 20
 
-/* ---- argument helpers ---- */
+/* ---- argument helpers (shared through ctl.h) ---- */
 
-/*
- * denverctl's main() parsed its own options with "+" (stop at the command)
- * and set optind to 1; glibc keeps that ordering unless getopt is fully
- * reinitialised, which optind = 0 does.  Then options may follow the
- * command's operands ("trigger traffic --wait").
- */
-static void getopt_restart(void)
-{
-	optind = 0;
-}
-
-static int want_positional(int argc, char **argv, const char *what, json_t *args,
+int want_positional(int argc, char **argv, const char *what, json_t *args,
                            const char *key)
 {
 	if (optind >= argc) {
@@ -56,7 +45,7 @@ static int want_positional(int argc, char **argv, const char *what, json_t *args
 	return 0;
 }
 
-static int parse_int(const char *cmd, const char *opt, const char *s, long min, long max,
+int parse_int(const char *cmd, const char *opt, const char *s, long min, long max,
                      long *out)
 {
 	char *end;
@@ -83,7 +72,6 @@ int sched_build_runs(int argc, char **argv, json_t *args)
 	long n;
 	int opt;
 
-	getopt_restart();
 	while ((opt = getopt_long(argc, argv, "d:s:n:", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'd':
@@ -147,13 +135,10 @@ void sched_print_runs(json_t *r)
 
 /* ---- show, retry, cancel: one RUN argument ---- */
 
-int sched_build_run_id(int argc, char **argv, json_t *args)
+int want_run_id(int argc, char **argv, json_t *args)
 {
 	long id;
 
-	getopt_restart();
-	if (getopt_long(argc, argv, "", (const struct option[]){ { 0 } }, NULL) != -1)
-		return -1;
 	if (optind + 1 != argc) {
 		fprintf(stderr, "%s: %s: want exactly one run id\n", prog, argv[0]);
 		return -1;
@@ -162,6 +147,13 @@ int sched_build_run_id(int argc, char **argv, json_t *args)
 		return -1;
 	json_object_set_new(args, "run", json_integer(id));
 	return 0;
+}
+
+int sched_build_run_id(int argc, char **argv, json_t *args)
+{
+	if (getopt_long(argc, argv, "", (const struct option[]){ { 0 } }, NULL) != -1)
+		return -1;
+	return want_run_id(argc, argv, args);
 }
 
 /* The last N lines of TEXT, each indented. */
@@ -269,7 +261,6 @@ void sched_print_cancel(json_t *r)
 
 int sched_build_dataset(int argc, char **argv, json_t *args)
 {
-	getopt_restart();
 	if (getopt_long(argc, argv, "", (const struct option[]){ { 0 } }, NULL) != -1)
 		return -1;
 	return want_positional(argc, argv, "DATASET", args, "dataset");
@@ -292,7 +283,6 @@ int sched_build_backfill(int argc, char **argv, json_t *args)
 	};
 	int opt;
 
-	getopt_restart();
 	while ((opt = getopt_long(argc, argv, "f:t:", opts, NULL)) != -1) {
 		if (opt != 'f' && opt != 't')
 			return -1;
@@ -329,7 +319,6 @@ int sched_build_schedule(int argc, char **argv, json_t *args)
 	long n;
 	int opt;
 
-	getopt_restart();
 	while ((opt = getopt_long(argc, argv, "n:", opts, NULL)) != -1) {
 		if (opt != 'n' || parse_int(argv[0], "--next", optarg, 1, 100, &n) < 0)
 			return -1;
@@ -368,7 +357,6 @@ int sched_build_trigger(int argc, char **argv, json_t *args)
 	};
 	int opt;
 
-	getopt_restart();
 	while ((opt = getopt_long(argc, argv, "d:fw", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'd':

@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -309,79 +308,6 @@ static int run_watch(struct ctl *c, const struct ctl_cmd *cmd, json_t *args)
 	return rc;
 }
 
-/* metrics [-o FILE]: the daemon already rendered Prometheus text; print it
- * as is, or replace FILE with it atomically (a temporary file in the same
- * directory, renamed over FILE) so that node_exporter's textfile collector
- * never reads half of it. */
-static const char *metrics_output;
-
-static int build_metrics(int argc, char **argv, json_t *args)
-{
-	static const struct option opts[] = {
-		{ "output", required_argument, NULL, 'o' },
-		{ 0 },
-	};
-	int opt;
-	while ((opt = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
-		if (opt != 'o')
-			return -1;
-		metrics_output = optarg;
-	}
-	if (optind < argc) {
-		fprintf(stderr, "%s: metrics: unexpected argument '%s'\n", prog, argv[optind]);
-		return -1;
-	}
-	return 0;
-}
-
-static int write_atomically(const char *path, const char *text)
-{
-	char *tmp = NULL;
-	size_t len = strlen(text);
-	int fd = -1, rc = -1;
-
-	if (asprintf(&tmp, "%s.XXXXXX", path) < 0) {
-		tmp = NULL;
-		goto out;
-	}
-	if ((fd = mkstemp(tmp)) < 0)
-		goto out;
-	if (fchmod(fd, 0644) < 0)
-		goto out;
-	for (size_t off = 0; off < len;) {
-		ssize_t w = write(fd, text + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			goto out;
-		off += (size_t)w;
-	}
-	if (fsync(fd) < 0 || close(fd) < 0) {
-		fd = -1;
-		goto out;
-	}
-	fd = -1;
-	rc = rename(tmp, path);
-out:
-	if (rc < 0) {
-		fprintf(stderr, "%s: cannot write %s: %s\n", prog, path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		if (tmp)
-			unlink(tmp);
-	}
-	free(tmp);
-	return rc;
-}
-
-static void print_metrics(json_t *r)
-{
-	if (!metrics_output)
-		fputs(str(r, "text"), stdout);
-	else if (write_atomically(metrics_output, str(r, "text")) < 0)
-		exit(EXIT_REMOTE);
-}
-
 static const struct ctl_cmd commands[] = {
 	{ "status", "", "daemon, datasets, next scheduled runs, running tasks",
 	  build_none, print_status, NULL },
@@ -392,7 +318,9 @@ static const struct ctl_cmd commands[] = {
 	{ "watch", "", "stream events as they happen until interrupted",
 	  build_none, NULL, run_watch },
 	{ "metrics", "[-o FILE]", "Prometheus text: runs, fetches, checks, alerts",
-	  build_metrics, print_metrics, NULL },
+	  ops_build_metrics, ops_print_metrics, NULL },
+	{ "alerts", "[--dataset D] [--limit N]", "alerts firing now and the latest sent",
+	  ops_build_alerts, ops_print_alerts, NULL },
 	/* the scheduler's (ctl_sched.c) */
 	{ "runs", "[--dataset D] [--state S] [--limit N]", "recent runs, newest first",
 	  sched_build_runs, sched_print_runs, NULL },
@@ -412,6 +340,13 @@ static const struct ctl_cmd commands[] = {
 	  sched_build_dataset, sched_print_pause, NULL },
 	{ "schedule", "[DATASET] [--next N]", "the next fire times and their exec dates",
 	  sched_build_schedule, sched_print_schedule, NULL },
+	/* data quality (ctl_dq.c) */
+	{ "dq", "DATASET [--runs N]", "each check's observed values over the last runs",
+	  dq_build_dq, dq_print_dq, NULL },
+	{ "diff", "DATASET [--date D]", "rows added, removed, changed since the last snapshot",
+	  dq_build_diff, dq_print_diff, NULL },
+	{ "promote", "RUN [--reason TEXT]", "accept a quarantined snapshot: back to staging",
+	  dq_build_promote, dq_print_promote, NULL },
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
@@ -469,11 +404,13 @@ int main(int argc, char **argv)
 		die_usage("unknown command '%s'", argv[optind]);
 
 	args = json_object();
-	/* The command's own options follow it: reset getopt for build(). */
+	/* The command's own options follow it: reset getopt for build().
+	 * optind = 0, not 1: glibc then also forgets the '+' above, so a
+	 * command's options may come after its operands (dq DATASET --runs 5). */
 	optind = optind + 1;
 	int sub_argc = argc - optind + 1;
 	char **sub_argv = argv + optind - 1;
-	optind = 1;
+	optind = 0;
 	if (cmd->build(sub_argc, sub_argv, args) < 0) {
 		json_decref(args);
 		fprintf(stderr, "usage: %s %s %s\n", prog, cmd->name, cmd->usage);

@@ -256,10 +256,13 @@ static inline size_t next_quote(struct scanner *sc, size_t pos, uint64_t *lfs)
 		uint64_t from = ~0ULL << (pos & 63);
 		uint64_t m = sc->m_q & from;
 		if (m) {
-			*lfs += (uint64_t)__builtin_popcountll(sc->m_lf & from & ((m & -m) - 1));
+			uint64_t lf = sc->m_lf & from & ((m & -m) - 1);
+			if (lf)
+				*lfs += (uint64_t)__builtin_popcountll(lf);
 			return blk + (size_t)__builtin_ctzll(m);
 		}
-		*lfs += (uint64_t)__builtin_popcountll(sc->m_lf & from);
+		if (sc->m_lf & from)
+			*lfs += (uint64_t)__builtin_popcountll(sc->m_lf & from);
 		pos = blk + 64;
 	}
 	return sc->end;
@@ -433,24 +436,62 @@ static size_t fast_fields(struct scanner *sc, size_t start)
 	struct csv_field *f = sc->f;
 	uint32_t nf = sc->nf, kept = sc->row_kept;
 	const uint32_t max_fields = sc->max_fields;
-	const size_t max_field = sc->max_field, max_row = sc->max_row;
-	uint64_t padded = 0;
+	const size_t max_field = sc->max_field, max_row = sc->max_row, end = sc->end;
+	size_t blk = start & ~(size_t)63;
+	uint64_t padded = 0, m;
 
+	if (start >= end)
+		return start;
+	if (blk != sc->mblk)
+		sc->masks(sc, blk);
+	m = sc->m_unq & (~0ULL << (start & 63));
 	for (;;) {
-		size_t p = next_unq(sc, start), len = p - start;
-		if (p >= sc->end || b[p] != ',' || nf >= max_fields ||
-		    len > max_field || kept + len > max_row)
+		size_t p, from, len;
+		uint32_t flags = 0;
+		while (!m) {
+			blk += 64;
+			if (blk >= end)
+				goto out;
+			sc->masks(sc, blk);
+			m = sc->m_unq;
+		}
+		p = blk + (size_t)__builtin_ctzll(m);
+		m &= m - 1;
+		from = start;
+		if (p == start && b[p] == '"') {
+			/* "quoted", with no "" nor line break inside, then a comma
+			 * (the 2024 311 files quote every field) */
+			uint64_t lfs = 0;
+			size_t q = next_quote(sc, p + 1, &lfs);
+			if (q + 1 >= end || lfs || b[q + 1] != ',')
+				break;
+			from = p + 1;
+			p = q + 1;
+			flags = CSV_F_QUOTED;
+			sc->plain = false;
+			blk = (p + 1) & ~(size_t)63;
+			if (blk != sc->mblk)
+				sc->masks(sc, blk);
+			m = sc->m_unq & (~0ULL << ((p + 1) & 63));
+			len = q - from;
+		} else {
+			len = p - from;
+			if (b[p] != ',')
+				break;
+		}
+		if (nf >= max_fields || len > max_field || kept + len > max_row)
 			break;
-		f[nf].p = b + start;
+		f[nf].p = b + from;
 		f[nf].len = (uint32_t)len;
-		f[nf].flags = 0;
+		f[nf].flags = flags;
 		nf++;
 		kept += (uint32_t)len;
 		if (len)
-			padded += (b[start] == ' ') | (b[p - 1] == ' ') |
-			          (b[start] == '\t') | (b[p - 1] == '\t');
+			padded += (b[from] == ' ') | (b[from + len - 1] == ' ') |
+			          (b[from] == '\t') | (b[from + len - 1] == '\t');
 		start = p + 1;
 	}
+out:
 	if (padded)
 		row_issue_n(sc, CSV_I_PADDED, padded);
 	sc->nf_total += nf - sc->nf;
@@ -643,6 +684,9 @@ static int finish(struct scanner *sc)
 	if (!sc->in_row)
 		return 0;
 	switch (sc->fs) {
+	case F_START:
+		sc->f_off = sc->end;    /* an empty last field: "a,b," */
+		break;
 	case F_Q:
 		row_issue(sc, CSV_I_UNCLOSED_QUOTE);
 		/* fall through */

@@ -44,6 +44,8 @@ struct col {
 	unsigned need;
 	struct tsfmt *fmts;
 	size_t n_fmts, hint;           /* hint: the format that matched last */
+	size_t *null_len;              /* lengths of cfg->nulls.items */
+	size_t n_nulls;
 	/* this row */
 	const char *v;
 	size_t len;
@@ -59,12 +61,13 @@ struct acc {
 	uint64_t nulls, bad, future;
 };
 
-/* Case-insensitive set of allowed values (trimmed). */
+/* Case-insensitive set of allowed values: trimmed, lower-cased copies. */
 struct vset {
 	struct vitem {
-		const char *p;
+		char *p;
 		size_t len;
 	} *items;
+	size_t n;
 	uint32_t *slot;                /* index + 1, 0 = empty */
 	size_t mask;
 };
@@ -105,6 +108,7 @@ struct run {
 	size_t n_used;
 	struct chk *chks;
 	struct col **key;
+	int *key_idx;                  /* their field indexes in this file */
 	size_t n_key;
 	bool key_absent;               /* a key column is not in the file */
 	uint64_t key_def;
@@ -269,18 +273,38 @@ static struct col *use_col(struct run *R, const char *name, unsigned need)
 	return c;
 }
 
-static bool vset_has(const struct vset *s, const char *p, size_t len);
+#define VSET_MAX_LEN 256            /* longer values are never allowed */
 
-static uint64_t fold_hash(const char *p, size_t len)
+/* Lower-case P into OUT (at most VSET_MAX_LEN bytes) and hash it; false
+ * when it is too long to be in any set. */
+static bool fold(const char *p, size_t len, char *out, uint64_t *hash)
 {
 	uint64_t h = 1469598103934665603ULL;
+	if (len > VSET_MAX_LEN)
+		return false;
 	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)p[i];
+		char c = p[i];
 		if (c >= 'A' && c <= 'Z')
-			c = (unsigned char)(c - 'A' + 'a');
-		h = (h ^ c) * 1099511628211ULL;
+			c = (char)(c - 'A' + 'a');
+		out[i] = c;
+		h = (h ^ (unsigned char)c) * 1099511628211ULL;
 	}
-	return h;
+	*hash = h;
+	return true;
+}
+
+static bool vset_has(const struct vset *s, const char *p, size_t len)
+{
+	char low[VSET_MAX_LEN];
+	uint64_t h;
+	if (!fold(p, len, low, &h))
+		return false;
+	for (size_t j = h & s->mask; s->slot[j]; j = (j + 1) & s->mask) {
+		const struct vitem *v = &s->items[s->slot[j] - 1];
+		if (v->len == len && memcmp(v->p, low, len) == 0)
+			return true;
+	}
+	return false;
 }
 
 static int vset_init(struct vset *s, const struct strlist *l)
@@ -296,26 +320,20 @@ static int vset_init(struct vset *s, const struct strlist *l)
 	for (size_t i = 0; i < l->n; i++) {
 		const char *v = l->items[i];
 		size_t len = strlen(v), j;
+		char low[VSET_MAX_LEN];
+		uint64_t h;
 		value_trim(&v, &len);
-		if (vset_has(s, v, len))
+		if (!fold(v, len, low, &h) || vset_has(s, v, len))
 			continue;
-		s->items[i].p = v;
-		s->items[i].len = len;
-		for (j = fold_hash(v, len) & s->mask; s->slot[j]; j = (j + 1) & s->mask)
+		if (!(s->items[s->n].p = malloc(len + 1)))
+			return -ENOMEM;
+		memcpy(s->items[s->n].p, low, len);
+		s->items[s->n].len = len;
+		for (j = h & s->mask; s->slot[j]; j = (j + 1) & s->mask)
 			;
-		s->slot[j] = (uint32_t)i + 1;
+		s->slot[j] = (uint32_t)++s->n;
 	}
 	return 0;
-}
-
-static bool vset_has(const struct vset *s, const char *p, size_t len)
-{
-	for (size_t j = fold_hash(p, len) & s->mask; s->slot[j]; j = (j + 1) & s->mask) {
-		const struct vitem *v = &s->items[s->slot[j] - 1];
-		if (v->len == len && strncasecmp(v->p, p, len) == 0)
-			return true;
-	}
-	return false;
 }
 
 static int init_cols(struct run *R)
@@ -330,7 +348,8 @@ static int init_cols(struct run *R)
 	R->used = calloc(R->cap_cols, sizeof *R->used);
 	R->chks = calloc(R->ds->n_checks, sizeof *R->chks);
 	R->key = calloc(s->key.n + 1, sizeof *R->key);
-	if (!R->cols || !R->used || !R->chks || !R->key)
+	R->key_idx = calloc(s->key.n + 1, sizeof *R->key_idx);
+	if (!R->cols || !R->used || !R->chks || !R->key || !R->key_idx)
 		return -ENOMEM;
 	for (size_t i = 0; i < s->n_columns; i++) {
 		struct col *c = &R->cols[R->n_cols++];
@@ -412,9 +431,18 @@ static int plan(struct run *R)
 						return -ENOMEM;
 		}
 	}
-	for (size_t i = 0; i < R->n_used; i++)
-		if ((R->used[i]->need & NEED_TIME) && compile_formats(R->used[i], s) < 0)
+	for (size_t i = 0; i < R->n_used; i++) {
+		struct col *c = R->used[i];
+		if ((c->need & NEED_TIME) && compile_formats(c, s) < 0)
 			return -ENOMEM;
+		if (c->cfg && c->cfg->nulls.n) {
+			if (!(c->null_len = calloc(c->cfg->nulls.n, sizeof *c->null_len)))
+				return -ENOMEM;
+			for (size_t j = 0; j < c->cfg->nulls.n; j++)
+				c->null_len[j] = strlen(c->cfg->nulls.items[j]);
+			c->n_nulls = c->cfg->nulls.n;
+		}
+	}
 	return 0;
 }
 
@@ -497,8 +525,10 @@ static int on_header(struct run *R, const struct csv_row *row)
 		if (add_str(&d->added, p, len) < 0)
 			return -ENOMEM;
 	}
-	for (size_t i = 0; i < R->n_key; i++)
+	for (size_t i = 0; i < R->n_key; i++) {
+		R->key_idx[i] = R->key[i]->idx;
 		R->key_absent |= R->key[i]->idx < 0;
+	}
 	return 0;
 }
 
@@ -514,12 +544,9 @@ static bool is_null(const struct col *c)
 {
 	if (!c->len)
 		return true;
-	if (c->cfg)
-		for (size_t i = 0; i < c->cfg->nulls.n; i++) {
-			const char *v = c->cfg->nulls.items[i];
-			if (strlen(v) == c->len && strncasecmp(v, c->v, c->len) == 0)
-				return true;
-		}
+	for (size_t i = 0; i < c->n_nulls; i++)
+		if (c->null_len[i] == c->len && strncasecmp(c->cfg->nulls.items[i], c->v, c->len) == 0)
+			return true;
 	return false;
 }
 
@@ -659,13 +686,15 @@ static int eval(struct run *R, struct chk *c, const struct csv_row *row)
 	return 0;
 }
 
-/* The normalized key of ROW into BUF (its length), or -1 when a part is
- * null.  Integer parts are compared as numbers ("20148031043.0" is
- * 20148031043), others as their trimmed text. */
+/* The normalized key of ROW into BUF (its length), or -1 when every part
+ * is null.  Integer parts are compared as numbers ("20148031043.0" is
+ * 20148031043), others as their trimmed text; a null part of a composite
+ * key is a value of its own (most 311 rows have no address). */
 static ssize_t key_norm(struct run *R, struct col *const *key, const int *idx,
                         const struct csv_row *row, char *buf, size_t cap)
 {
 	size_t n = 0;
+	bool any = false;
 	for (size_t i = 0; i < R->n_key; i++) {
 		const char *p = "";
 		size_t len = 0;
@@ -675,15 +704,16 @@ static ssize_t key_norm(struct run *R, struct col *const *key, const int *idx,
 			len = row->fields[idx[i]].len;
 			value_trim(&p, &len);
 		}
-		if (!len)
-			return -1;
+		any |= len > 0;
 		if (n + 11 > cap)
 			break;                  /* a key longer than KEY_MAX is cut */
 		if (n + len + 10 > cap)
 			len = cap - n - 10;
 		if (i)
 			buf[n++] = KEY_SEP;
-		if (key[i]->type == COL_INT && value_int(p, len, &v)) {
+		if (!len) {
+			buf[n++] = 'n';
+		} else if (key[i]->type == COL_INT && value_int(p, len, &v)) {
 			buf[n++] = 'i';
 			memcpy(buf + n, &v, sizeof v);
 			n += sizeof v;
@@ -693,18 +723,19 @@ static ssize_t key_norm(struct run *R, struct col *const *key, const int *idx,
 			n += len;
 		}
 	}
-	return (ssize_t)n;
+	return any ? (ssize_t)n : -1;
 }
 
-/* The row as canonical CSV: fields joined by ',', quoted only when they
- * hold , " CR or LF.  Equal to the raw bytes of a plain row, so the content
- * hash does not depend on how the file quotes. */
+/* The row's values joined by ',' (unquoted, unescaped): what a plain row's
+ * raw bytes are, so the content hash does not depend on how the file
+ * quotes.  (A comma moving across a field boundary between two versions of
+ * a row would go unseen; the city's changes are not of that kind.) */
 static const char *canon_row(struct run *R, const struct csv_row *row, size_t *len)
 {
-	size_t need = 1;
+	size_t need = row->n_fields + 1;
 	char *o;
 	for (uint32_t i = 0; i < row->n_fields; i++)
-		need += 2 * (size_t)row->fields[i].len + 3;
+		need += row->fields[i].len;
 	if (need > R->canon_cap) {
 		char *p = realloc(R->canon, need);
 		if (!p)
@@ -714,26 +745,10 @@ static const char *canon_row(struct run *R, const struct csv_row *row, size_t *l
 	}
 	o = R->canon;
 	for (uint32_t i = 0; i < row->n_fields; i++) {
-		const char *p = row->fields[i].p;
-		size_t n = row->fields[i].len;
-		bool q = memchr(p, '"', n) != NULL;
 		if (i)
 			*o++ = ',';
-		/* Only a quoted field can hold a separator or a line break. */
-		for (size_t j = 0; j < n && !q && (row->fields[i].flags & CSV_F_QUOTED); j++)
-			q = p[j] == ',' || p[j] == '\r' || p[j] == '\n';
-		if (!q) {
-			memcpy(o, p, n);
-			o += n;
-			continue;
-		}
-		*o++ = '"';
-		for (size_t j = 0; j < n; j++) {
-			if (p[j] == '"')
-				*o++ = '"';
-			*o++ = p[j];
-		}
-		*o++ = '"';
+		memcpy(o, row->fields[i].p, row->fields[i].len);
+		o += row->fields[i].len;
 	}
 	*len = (size_t)(o - R->canon);
 	return R->canon;
@@ -741,14 +756,10 @@ static const char *canon_row(struct run *R, const struct csv_row *row, size_t *l
 
 static int index_row(struct run *R, const struct csv_row *row, uint64_t n)
 {
-	int idx[CONFIG_MAX_LIST];
 	const char *text;
 	size_t tlen;
-	ssize_t klen;
+	ssize_t klen = key_norm(R, R->key, R->key_idx, row, R->keybuf, sizeof R->keybuf);
 
-	for (size_t i = 0; i < R->n_key; i++)
-		idx[i] = R->key[i]->idx;
-	klen = key_norm(R, R->key, idx, row, R->keybuf, sizeof R->keybuf);
 	if (klen < 0) {
 		R->rep->null_keys++;
 		return 0;
@@ -1172,7 +1183,7 @@ static int finish_unique(struct run *R, struct chk *c, const struct keyidx_resul
 	free_wants(w, 2 * n);
 	free(w);
 	r->observed = (double)dups;
-	sb_add(d, "%llu duplicate keys in %llu keyed rows; %llu rows with a null key",
+	sb_add(d, "%llu duplicate keys in %llu keyed rows; %llu rows with no key value",
 	       (unsigned long long)dups, (unsigned long long)kr->entries,
 	       (unsigned long long)R->rep->null_keys);
 	verdict(r, dups > 0);
@@ -1244,12 +1255,16 @@ static int finish_results(struct run *R, const struct keyidx_result *kr)
 
 static void run_fini(struct run *R)
 {
-	for (size_t i = 0; i < R->n_cols; i++)
+	for (size_t i = 0; i < R->n_cols; i++) {
 		free(R->cols[i].fmts);
+		free(R->cols[i].null_len);
+	}
 	if (R->chks)
 		for (size_t i = 0; i < R->ds->n_checks; i++) {
 			free(R->chks[i].acc);
 			free(R->chks[i].set.slot);
+			for (size_t j = 0; j < R->chks[i].set.n; j++)
+				free(R->chks[i].set.items[j].p);
 			free(R->chks[i].set.items);
 			for (size_t j = 0; j < R->chks[i].n_bad_values; j++)
 				free(R->chks[i].bad_values[j]);
@@ -1258,6 +1273,7 @@ static void run_fini(struct run *R)
 	free(R->used);
 	free(R->chks);
 	free(R->key);
+	free(R->key_idx);
 	free(R->canon);
 	keyidx_free(R->ki);
 }

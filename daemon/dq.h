@@ -8,12 +8,15 @@
  * store.  Its only side effect is the key index written to in->keys_out.
  *
  * Key index (.keys, next to the snapshot, CONTRACTS.md section 3): one
- * 16-byte entry per row with a non-null key - 64-bit xxh3 hash of the key,
+ * 16-byte entry per row with a key (not every key column null; a null part
+ * of a composite key is a value of its own) - 64-bit xxh3 hash of the key,
  * 32-bit hash of the row's content, 32-bit row number - sorted by key hash,
  * then one checkpoint (file offset, line) per DQ_CHECKPOINT_ROWS rows so
  * that a few rows can be read back (for example keys) without a full scan.
  * Memory while checking: 16 bytes per keyed row (plus 16 bytes per 1024
- * rows), on top of the scanner's fixed ~3 MiB.
+ * rows), on top of a fixed ~7 MiB (the scanner's 2 MiB buffer, the index's
+ * 4 MiB sort scratch); a 1 GB traffic file (2 million rows) peaks at
+ * ~39 MiB of RSS, 31 MiB of it the index.
  *
  * Uniqueness is decided on the 64-bit key hash: a duplicate is never missed;
  * a false duplicate needs two distinct keys with equal hashes, probability
@@ -103,7 +106,8 @@ struct dq_report {
 	char *dataset, *exec_date, *path;
 	uint64_t bytes;
 	uint64_t rows;             /* data rows (header and blank lines excluded) */
-	uint64_t null_keys;        /* rows with a null key column (not indexed) */
+	uint64_t null_keys;        /* rows whose key columns are all null
+	                              (not indexed) */
 	const char *encoding;      /* csv_encoding_name(); static */
 	const char *line_ending;   /* "crlf" | "lf"; static */
 	struct csv_stats csv;      /* the scanner's deviations */

@@ -16,6 +16,7 @@
 
 #include <jansson.h>
 
+#include "alerts.h"
 #include "clock.h"
 #include "control.h"
 #include "denverd.h"
@@ -23,6 +24,7 @@
 #include "dq_cmds.h"
 #include "execdate.h"
 #include "log.h"
+#include "scheduler.h"
 #include "store.h"
 
 /* ---- promote: files first, then the store ---- */
@@ -228,9 +230,16 @@ static int cmd_promote(struct denverd *d, struct control_client *c, json_t *args
 	ctx.dataset = p.dataset;
 	ctx.exec_date = p.exec_date;
 	log_msg(LOG_NOTICE, &ctx, "quarantined snapshot promoted to staging: %s", p.path);
-	*result = json_pack("{s:I, s:I, s:s, s:s, s:s, s:s}", "run_id", (json_int_t)ctx.run_id,
+	/* The run goes on with convert; the promotion stands even if it cannot
+	 * (the operator can `retry` the run), so this is not an error reply. */
+	alerts_promoted(d, ctx.run_id);      /* its quarantine alert recovers */
+	rc = sched_promoted(d, ctx.run_id);
+	if (rc < 0)
+		log_warn(&ctx, "promoted, but the run could not be resumed: %s", strerror(-rc));
+	*result = json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:b}", "run_id", (json_int_t)ctx.run_id,
 	                    "snapshot_id", (json_int_t)p.snapshot_id, "dataset", p.dataset,
-	                    "exec_date", p.exec_date, "path", p.path, "state", "promoted");
+	                    "exec_date", p.exec_date, "path", p.path, "state", "promoted",
+	                    "resumed", rc == 0);
 	return *result ? 0 : control_error(err, -ENOMEM, PROTO_EINTERNAL, "out of memory");
 }
 

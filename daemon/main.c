@@ -13,14 +13,19 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <signal.h>
 #include <uv.h>
 
+#include "alerts.h"
+#include "checkdata.h"
 #include "clock.h"
 #include "config.h"
 #include "control.h"
 #include "denverd.h"
+#include "dq_cmds.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 #include "perm.h"
 #include "scheduler.h"
 #include "store.h"
@@ -34,6 +39,7 @@ static void usage(FILE *f)
 	fprintf(f,
 	"usage: denverd [-c FILE] [--log-level LEVEL]\n"
 	"       denverd --check [-c FILE]\n"
+	"       denverd --check-data DATASET FILE [-c FILE] [--date D] [--json]\n"
 	"       denverd --version | --help\n"
 	"\n"
 	"Keeps a queryable copy of Denver's open data current: scheduled fetches,\n"
@@ -42,6 +48,11 @@ static void usage(FILE *f)
 	"\n"
 	"  -c, --config FILE     configuration (default %s)\n"
 	"      --check           validate the configuration and exit (0, or 78)\n"
+	"      --check-data DATASET FILE\n"
+	"                        run DATASET's checks on FILE, no daemon needed\n"
+	"                        (exit 0 pass/warn, 1 fail, 2 error)\n"
+	"      --date D          exec date for --check-data (default today)\n"
+	"      --json            --check-data prints the report as JSON\n"
 	"      --log-level LEVEL error, warning, notice, info or debug\n"
 	"  -V, --version         print the version and exit\n"
 	"  -h, --help            this text\n", DEFAULT_CONFIG);
@@ -94,6 +105,7 @@ static int daemon_reload(struct denverd *d, char **errors)
 	}
 	log_set_level(next->log_level);
 	d->cfg = next;
+	alerts_reload(d);
 	warn_if_untrusted(next, d->config_path);
 	log_info(NULL, "configuration reloaded from %s (%zu datasets, %zu jobs)",
 	         d->config_path, next->n_datasets, next->n_jobs);
@@ -135,6 +147,9 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "check", no_argument, NULL, 'C' },
+		{ "check-data", required_argument, NULL, 'D' },
+		{ "date", required_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "log-level", required_argument, NULL, 'L' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -142,7 +157,8 @@ int main(int argc, char **argv)
 	};
 	struct denverd d = { 0 };
 	const char *config_path = DEFAULT_CONFIG;
-	bool check_only = false;
+	bool check_only = false, json = false;
+	const char *check_dataset = NULL, *exec_date = NULL;
 	int level = -1, opt, rc, status = 1;
 	char *errors = NULL;
 	uv_loop_t loop;
@@ -152,6 +168,9 @@ int main(int argc, char **argv)
 		switch (opt) {
 		case 'c': config_path = optarg; break;
 		case 'C': check_only = true; break;
+		case 'D': check_dataset = optarg; break;
+		case 'd': exec_date = optarg; break;
+		case 'j': json = true; break;
 		case 'L':
 			if ((level = log_level_parse(optarg)) < 0) {
 				fprintf(stderr, "denverd: unknown log level '%s'\n", optarg);
@@ -163,7 +182,16 @@ int main(int argc, char **argv)
 		default: usage(stderr); return EX_USAGE_;
 		}
 	}
-	if (optind != argc) {
+	if (check_dataset && optind != argc - 1) {
+		fprintf(stderr, "denverd: --check-data DATASET needs one FILE\n");
+		usage(stderr);
+		return EX_USAGE_;
+	}
+	if (!check_dataset && (exec_date || json)) {
+		fprintf(stderr, "denverd: --date and --json go with --check-data\n");
+		return EX_USAGE_;
+	}
+	if (!check_dataset && optind != argc) {
 		fprintf(stderr, "denverd: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
 		return EX_USAGE_;
@@ -180,6 +208,11 @@ int main(int argc, char **argv)
 		free(errors);
 		return CONFIG_EX_CONFIG;
 	}
+	if (check_dataset) {
+		rc = checkdata_main(d.cfg, check_dataset, argv[optind], exec_date, json);
+		config_free(d.cfg);
+		return rc;
+	}
 	if (check_only) {
 		printf("%s: ok (%zu datasets, %zu jobs)\n", config_path,
 		       d.cfg->n_datasets, d.cfg->n_jobs);
@@ -188,6 +221,21 @@ int main(int argc, char **argv)
 	}
 
 	log_set_level(level >= 0 ? level : d.cfg->log_level);
+	/* A file-size limit must fail a write (EFBIG), not kill the daemon. */
+	signal(SIGXFSZ, SIG_IGN);
+	/* libuv's pool runs file writes, hashing and data-quality scans; it is
+	 * sized once, before its first use, so every concurrent fetch and check
+	 * gets a thread and a slow scan never starves a download's writes. */
+	if (!getenv("UV_THREADPOOL_SIZE")) {
+		char n[16];
+		snprintf(n, sizeof n, "%u", d.cfg->limits.fetches + d.cfg->limits.checks + 2);
+		setenv("UV_THREADPOOL_SIZE", n, 1);
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		log_err(NULL, "libcurl failed to initialise");
+		config_free(d.cfg);
+		return 1;
+	}
 	warn_if_untrusted(d.cfg, config_path);
 	d.config_path = strdup(config_path);
 	d.started_ms = clock_now_ms();
@@ -209,6 +257,11 @@ int main(int argc, char **argv)
 		        : rc == -EEXIST ? "exists and is not a socket" : uv_strerror(rc));
 		goto out;
 	}
+	if ((rc = dq_cmds_init(&d)) < 0 || (rc = metrics_init(&d)) < 0 ||
+	    (rc = alerts_init(&d)) < 0) {
+		log_err(NULL, "start-up: %s", strerror(-rc));
+		goto out;
+	}
 	if ((rc = sched_init(&d)) < 0)
 		goto out;            /* logged by sched_init */
 
@@ -222,6 +275,8 @@ int main(int argc, char **argv)
 	log_info(NULL, "stopped");
 out:
 	sched_fini(&d);              /* waits (bounded) for cancelled children */
+	alerts_fini(&d);
+	metrics_fini(&d);
 	control_fini(&d);
 	loop_fini(&d);
 	loop_drain(&d);

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alerts.h"
 #include "backoff.h"
 #include "catchup.h"
 #include "clock.h"
@@ -95,6 +96,13 @@ static void announce(struct sched *s)
 		log_msg(prio, &ctx, "%s", json_string_value(json_object_get(ev, "message")));
 		if (s->d->control)
 			control_broadcast(s->d->control, ev);
+		/* A run's final state is committed now: the alerts judge it. */
+		enum sstate st;
+		if (s->d->alerts &&
+		    !strcmp(json_string_value(json_object_get(ev, "type")) ?: "", "run.state") &&
+		    sstate_parse(json_string_value(json_object_get(ev, "state")) ?: "", &st) == 0 &&
+		    sstate_final(st))
+			alerts_run_finished(s->d, ctx.run_id);
 	}
 	json_array_clear(s->pending);
 }

@@ -358,7 +358,9 @@ out:
 	return rc;
 }
 
-int sched_retry(struct sched *s, int64_t id)
+/* Queue the failed or cancelled run ID again from its first unfinished
+ * task (retry, and the resumption after a promote). */
+static int requeue(struct sched *s, int64_t id)
 {
 	struct run_list l = { 0 };
 	struct srun *r = NULL;
@@ -412,7 +414,15 @@ int sched_retry(struct sched *s, int64_t id)
 	free(r->error);
 	r->error = NULL;
 	sched_save_run(s, r);
-	sched_note(s, "info", "run.state", r, NULL, "run %" PRId64 " queued again (retry)", r->id);
+	sched_note(s, "info", "run.state", r, NULL, "run %" PRId64 " queued again (%s)", r->id,
+	           promoted ? "snapshot promoted" : "retry");
+	if (!settle(s, r)) {
+		/* Nothing left to run (a promoted check was the last task). */
+		sched_tx_end(s, "promote");
+		run_discard(r);
+		rc = 0;
+		goto out;
+	}
 	if (s->tx_failed) {
 		sched_tx_end(s, "retry");
 		run_discard(r);
@@ -427,4 +437,14 @@ int sched_retry(struct sched *s, int64_t id)
 out:
 	run_list_free(&l);
 	return rc;
+}
+
+int sched_retry(struct sched *s, int64_t id)
+{
+	return requeue(s, id);
+}
+
+int sched_promoted(struct denverd *d, int64_t run_id)
+{
+	return d->sched ? requeue(d->sched, run_id) : -ENOENT;
 }

@@ -1579,7 +1579,37 @@ static const char *const metric_sql[STORE_METRIC__N] = {
 		"SELECT coalesce(dataset, ''), reason, state = 'firing' FROM alerts"
 		" WHERE id IN (SELECT max(id) FROM alerts GROUP BY dataset, reason)"
 		" ORDER BY 1, 2",
+	/* Through runs_by_state: only the few unfinished runs are visited. */
+	[STORE_METRIC_TASKS] =
+		"SELECT s.state, (SELECT count(*) FROM runs r JOIN tasks t ON t.run_id = r.id"
+		"  WHERE r.state IN ('queued', 'running') AND t.state = s.state)"
+		" FROM (SELECT 'queued' AS state UNION ALL SELECT 'running') s",
 };
+
+int store_open_reader(struct store *st, struct store **out, char **err)
+{
+	const char *path = sqlite3_db_filename(st->db, "main");
+	struct store *r;
+
+	*out = NULL;
+	*err = NULL;
+	if (!path || !*path) {
+		*err = strdup("the store has no file to open a reader on");
+		return -EINVAL;
+	}
+	if (!(r = calloc(1, sizeof *r)))
+		return -ENOMEM;
+	if (sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+	                    NULL) != SQLITE_OK) {
+		fail(r, "open reader");
+		*err = strdup(r->errmsg);
+		store_close(r);
+		return -EIO;
+	}
+	sqlite3_busy_timeout(r->db, 5000);
+	*out = r;
+	return 0;
+}
 
 int store_metric_rows(struct store *st, enum store_metric q, store_metric_fn fn,
                       void *arg)

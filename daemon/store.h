@@ -345,6 +345,8 @@ enum store_metric {
 	STORE_METRIC_CHECKS,          /* dataset, check, outcome -> results */
 	STORE_METRIC_PAUSED,          /* dataset -> 1 paused, 0 not */
 	STORE_METRIC_ALERTS_FIRING,   /* dataset, reason -> 1 firing, 0 recovered */
+	STORE_METRIC_TASKS,           /* state (queued, running) -> tasks of runs
+	                                 not finished yet; both rows always */
 	STORE_METRIC__N
 };
 
@@ -353,6 +355,13 @@ enum store_metric {
 /* Called per row; a negative return stops the walk and is returned. */
 typedef int (*store_metric_fn)(const char *const *labels, int n_labels,
                                double value, void *arg);
+
+/* A second, read-only connection to the database of ST, for one worker
+ * thread at a time (WAL: it reads the last committed state while the loop
+ * thread writes).  Nothing but store_metric_rows, store_errmsg and
+ * store_close may be called on it.  On failure *err holds a message
+ * (caller frees). */
+int store_open_reader(struct store *st, struct store **out, char **err);
 
 /* Run query Q, calling FN for each row in label order.  0 or -EIO. */
 int store_metric_rows(struct store *st, enum store_metric q, store_metric_fn fn,

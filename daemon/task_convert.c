@@ -160,8 +160,6 @@ static int convert_start(struct stask *t, char *err, size_t errlen, bool *retrya
 	struct convert_ctx *c = NULL;
 	char work[PATH_MAX], dir[PATH_MAX], spec_path[PATH_MAX], datastore[PATH_MAX];
 	char submit[PATH_MAX], script[PATH_MAX];
-	char py_env[PATH_MAX + 32], drv_env[PATH_MAX + 32];
-	const char *env[3] = { NULL };
 	json_t *spec = NULL;
 	int rc;
 
@@ -247,14 +245,8 @@ static int convert_start(struct stask *t, char *err, size_t errlen, bool *retrya
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
-	if (sp->python) {
-		snprintf(py_env, sizeof py_env, "PYSPARK_PYTHON=%s", sp->python);
-		snprintf(drv_env, sizeof drv_env, "PYSPARK_DRIVER_PYTHON=%s", sp->python);
-		env[0] = py_env;
-		env[1] = drv_env;
-	}
 	struct proc_launch l = {
-		.argv = a.v, .env = env, .timeout_ms = ti->dataset->convert_timeout_ms,
+		.argv = a.v, .env = NULL, .timeout_ms = ti->dataset->convert_timeout_ms,
 		.kill_grace_ms = CONVERT_KILL_GRACE_MS, .after = convert_after, .ctx = c,
 		.ctx_free = free,
 	};

@@ -163,18 +163,28 @@ static void vars_of(const struct task_info *ti, char run_id[24], struct job_vars
 }
 
 /* The environment every child of T gets (job.c's DENVERD_* variables, the
- * attempt marker, then EXTRA), into P->env. */
+ * attempt marker, spark.python as PYSPARK_PYTHON and PYSPARK_DRIVER_PYTHON,
+ * then EXTRA), into P->env.  The Spark variables go to every child, not
+ * only convert: jobs are usually spark-submit too (the report), and
+ * spark-submit needs them to find its own installation. */
 static int proc_env(struct proc *p, const struct task_info *ti, const char *const *extra)
 {
-	char marker[PATH_MAX + 64], run_id[24];
-	char *more[PROC_EXTRA_ENV + 2] = { marker };
+	char marker[PATH_MAX + 64], run_id[24], py[PATH_MAX + 32], drv[PATH_MAX + 32];
+	char *more[PROC_EXTRA_ENV + 4] = { marker };
+	const char *python = ti->cfg->spark.python;
 	struct job_vars v;
 	size_t n = 1;
 
 	if (procgroup_marker(ti->cfg->state_dir, ti->attempt_id, marker, sizeof marker) < 0)
 		return -ENAMETOOLONG;
+	if (python) {
+		snprintf(py, sizeof py, "PYSPARK_PYTHON=%s", python);
+		snprintf(drv, sizeof drv, "PYSPARK_DRIVER_PYTHON=%s", python);
+		more[n++] = py;
+		more[n++] = drv;
+	}
 	for (size_t i = 0; extra && extra[i]; i++) {
-		if (n > PROC_EXTRA_ENV)
+		if (n > PROC_EXTRA_ENV + 2)
 			return -E2BIG;
 		more[n++] = (char *)extra[i];
 	}

@@ -130,6 +130,19 @@ STREETS_EW = ["E COLFAX AVE", "W COLFAX AVE", "E 6TH AVE", "W 6TH AVE",
               "E HAMPDEN AVE", "E MISSISSIPPI AVE", "W 38TH AVE", "E 40TH AVE",
               "E MONTVIEW BLVD", "E 17TH AVE", "W JEWELL AVE", "E 56TH AVE",
               "E MLK JR BLVD", "W 44TH AVE"]
+# Approximate freeway lines (lat, lon) and their names in crash addresses.
+# A share of crashes happens on them, away from where people call 311, so
+# the two datasets' geography agrees only partly.
+FREEWAYS = [
+    ("I25 HWYNB", [(39.648, -104.895), (39.676, -104.948), (39.700, -104.990), (39.735, -105.017),
+                   (39.760, -105.020), (39.785, -104.998), (39.850, -104.988)]),
+    ("I70 HWYEB", [(39.785, -105.090), (39.784, -105.000), (39.778, -104.940), (39.775, -104.850),
+                   (39.770, -104.760)]),
+    ("I225 HWYNB", [(39.640, -104.880), (39.690, -104.865), (39.720, -104.860)]),
+    ("US6 HWYEB", [(39.726, -105.090), (39.726, -105.010)]),
+    ("PENA BLVD OUTBOUND", [(39.778, -104.780), (39.820, -104.700), (39.850, -104.673)]),
+]
+FREEWAY_SHARE = 0.22
 HIGHWAYS = ["I25 HWYNB", "I25 HWYSB", "I70 HWYEB", "I70 HWYWB", "I225 HWYNB",
             "US6 HWYEB", "PENA BLVD OUTBOUND", "PENA BLVD INBOUND"]
 
@@ -417,6 +430,8 @@ class TrafficGen(RowGen):
         self.pick_veh, self.pick_dir, self.pick_mov = p(VEHICLE), p(DIRECTION), p(MOVEMENT)
         self.pick_act, self.pick_hum, self.pick_ped = p(ACTION), p(HUMAN), p(PED_ACTION)
         self.pick_mode = p(MODE)
+        self.pick_segment = picker(rng, [((name, a, b), math.hypot(b[0] - a[0], (b[1] - a[1]) * 0.77))
+                                         for name, pts in FREEWAYS for a, b in zip(pts, pts[1:])])
         self.seq = {}
         self.object_id = 0
         self.last = dt.datetime.combine(args.end, dt.time(23, 59, 59))
@@ -426,6 +441,15 @@ class TrafficGen(RowGen):
         c = self.seq.get(year, 0) + self.rng.randint(1, 3)
         self.seq[year] = c
         return year * 10**8 + c
+
+    def on_freeway(self):
+        """A point on one of the freeway lines (segments weighted by length)."""
+        rng = self.rng
+        seg = self.pick_segment()
+        (name, a, b), u = seg, rng.random()
+        lat = a[0] + (b[0] - a[0]) * u + rng.gauss(0, 0.0015)
+        lon = a[1] + (b[1] - a[1]) * u + rng.gauss(0, 0.0015)
+        return (min(max(lat, LAT_MIN), LAT_MAX), min(max(lon, LON_MIN), LON_MAX), name)
 
     def address(self, nb):
         r = self.rng.random()
@@ -451,9 +475,13 @@ class TrafficGen(RowGen):
         if t_rep > self.last:
             t_rep = t_occ       # nothing is reported after the file's end date
         old = t_rep.year < 2021
-        nb = self.pick_nb()
-        name, clat, clon, _council, police = nb[0], nb[1], nb[2], nb[3], nb[4]
-        lat, lon = jitter_point(rng, clat, clon)
+        if rnd() < FREEWAY_SHARE:
+            lat, lon, road = self.on_freeway()
+            nb = min(NEIGHBORHOODS, key=lambda n: (n[1] - lat) ** 2 + ((n[2] - lon) * 0.77) ** 2)
+        else:
+            nb, road = self.pick_nb(), None
+            lat, lon = jitter_point(rng, nb[1], nb[2])
+        name, police = nb[0], nb[4]
         off = self.pick_off()
         inc = self.next_id(t_rep.year)
         if rnd() < 0.004:
@@ -462,7 +490,7 @@ class TrafficGen(RowGen):
         gy = 1698428 + (lat - 39.749933) * 364500 if lat else 0.0
         district = "UI" if rnd() < 0.002 else str(police)
         precinct = f"{police}{rng.randint(1, 3)}{rng.randint(1, 9)}"
-        addr = self.address(nb)
+        addr = f"{road} / {rng.choice(STREETS_EW + STREETS_NS)}" if road else self.address(nb)
         if self.v == "2016":
             return ",".join((
                 f"{inc}.0", f"{inc}{off[1]}{off[2]:02d}", str(off[1]), str(off[2]), off[3],

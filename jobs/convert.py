@@ -78,6 +78,7 @@ MANIFEST_VERSION = 1
 ENCODINGS = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "windows-1252": "windows-1252"}
 TYPES = ("string", "int", "float", "timestamp", "date", "bool")
 REJECT_SAMPLE = 1000
+REPARTITION_BYTES = 32 << 20
 TRUE_WORDS = ("y", "yes", "true", "t", "1")
 FALSE_WORDS = ("n", "no", "false", "f", "0")
 
@@ -174,16 +175,42 @@ def spark_pattern(fmt):
 
 # ---------------------------------------------------------------------------
 # Reading and typing
+PY_CODECS = {"utf-8": "utf-8-sig", "utf-8-sig": "utf-8-sig", "windows-1252": "cp1252"}
+HEADER_MAX = 1 << 20
+
+
 def read_header(spark, path, encoding):
-    reader = (spark.read.option("header", True).option("multiLine", True)
-              .option("encoding", ENCODINGS[encoding]).option("escape", '"'))
+    """The first CSV record of `path`, read through the Hadoop FileSystem
+    (works for any path Spark reads; no Spark job needed)."""
+    import csv
+    import io
+    jvm = spark._jvm
+    p = jvm.org.apache.hadoop.fs.Path(path)
+    fs = p.getFileSystem(spark._jsc.hadoopConfiguration())
+    if not fs.isFile(p):
+        raise InputError(f"input {path} does not exist or is not a file")
+    stream = fs.open(p)
     try:
-        cols = reader.csv(path).columns
-    except Exception as e:  # noqa: BLE001 - Spark raises AnalysisException and Py4J errors alike
-        raise InputError(f"cannot read the header of {path}: {str(e).splitlines()[0]}") from e
-    if not cols:
+        data = b""
+        while len(data) < HEADER_MAX:
+            chunk = bytes(stream.readNBytes(65536))   # byte[] comes back as bytes
+            if not chunk:
+                break
+            data += chunk
+            text = data.decode(PY_CODECS[encoding], errors="replace")
+            # a complete first record ends at a line break outside quotes
+            # and is followed by more text (or the file ended)
+            rows = list(csv.reader(io.StringIO(text)))
+            if len(rows) > 1:
+                break
+    finally:
+        stream.close()
+    rows = list(csv.reader(io.StringIO(data.decode(PY_CODECS[encoding], errors="replace"))))
+    if not rows or not any(h.strip() for h in rows[0]):
         raise InputError(f"{path}: no header")
-    return cols
+    if len(rows) < 2 and len(data) >= HEADER_MAX:
+        raise InputError(f"{path}: no complete header record in the first {HEADER_MAX} bytes")
+    return rows[0]
 
 
 def map_columns(spec, header):
@@ -271,9 +298,11 @@ def build_typed(spark, spec, header, mapping):
               .option("encoding", ENCODINGS[spec["encoding"]]).option("escape", '"')
               .option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", "_corrupt")
               .csv(spec["input"]))
-    # A multi-line CSV file is parsed by one task; spread the typing work.
+    # A multi-line CSV file is parsed by one task; spread the typing work
+    # of big files over the cores (a shuffle costs more than it saves on
+    # small ones).
     par = spark.sparkContext.defaultParallelism
-    if par > 1:
+    if par > 1 and input_size(spark, spec["input"]) > REPARTITION_BYTES:
         raw_df = raw_df.repartition(par)
     # trimmed, blank -> NULL (the city pads with spaces; BOMs and NBSPs at
     # the edges are padding too)
@@ -314,6 +343,11 @@ def build_typed(spark, spec, header, mapping):
         "_raw", F.when(F.col("_reason").isNotNull(), F.col("_raw")))
 
 
+def input_size(spark, path):
+    p = spark._jvm.org.apache.hadoop.fs.Path(path)
+    return p.getFileSystem(spark._jsc.hadoopConfiguration()).getFileStatus(p).getLen()
+
+
 def spark_type(T, name):
     return {"string": T.StringType(), "int": T.LongType(), "float": T.DoubleType(),
             "timestamp": T.TimestampType(), "date": T.DateType(), "bool": T.BooleanType()}[name]
@@ -347,13 +381,13 @@ def read_months(spark, spec, store, months):
     return df
 
 
-def merge(spark, spec, store, snap, data_cols, timer):
-    """Merge the good snapshot rows `snap` into the datastore.  Returns
-    (months rewritten, duplicate-key count, rows in the datastore after)."""
+def merge(spark, spec, store, snap, new_months, data_cols, timer):
+    """Merge the good snapshot rows `snap` (whose event months are
+    `new_months`) into the datastore.  Returns (months rewritten,
+    duplicate-key count, rows in the datastore after)."""
     from pyspark.sql import functions as F, Window
     key = spec["key"]
     live = set(store.months())
-    new_months = {month_name(r.year, r.month) for r in snap.select("year", "month").distinct().collect()}
     old_months = set()
     if live and spec["event_time"] not in key:
         # months where a snapshot key lives now (its event time may have moved)
@@ -380,7 +414,9 @@ def merge(spark, spec, store, snap, data_cols, timer):
                .withColumn("first_seen", F.col("_first")).withColumn("last_seen", F.col("_last")))
     from pyspark import StorageLevel
     winners = winners.persist(StorageLevel.MEMORY_AND_DISK)
-    dup = winners.agg(F.sum(F.greatest(F.col("_n_snap") - 1, F.lit(0))).alias("d")).collect()[0].d or 0
+    agg = winners.agg(F.sum(F.greatest(F.col("_n_snap") - 1, F.lit(0))).alias("d"),
+                      F.count(F.lit(1)).alias("n")).collect()[0]
+    dup, merged_rows = agg.d or 0, agg.n
     timer("merge")
     out_cols = [f.name for f in output_schema(spec).fields]
     txn = f"{spec['exec_date']}.{spec.get('run_id', 0)}.{uuid.uuid4().hex[:8]}"
@@ -397,7 +433,8 @@ def merge(spark, spec, store, snap, data_cols, timer):
     timer("write")
     store.commit_months(txn, affected, staged)
     timer("commit")
-    total = read_months(spark, spec, store, None).count() if store.months() else 0
+    untouched = sorted(live - affected)
+    total = merged_rows + (read_months(spark, spec, store, untouched).count() if untouched else 0)
     timer("count")
     return sorted(affected, key=_month_key), dup, total
 
@@ -445,12 +482,17 @@ def run(spark, spec):
     mapping, unmapped, missing_optional = map_columns(spec, header)
     typed = build_typed(spark, spec, header, mapping).persist(StorageLevel.MEMORY_AND_DISK)
     names = [c["name"] for c in spec["columns"]]
-    stats = typed.groupBy("_reason").agg(
+    ev = F.col(spec["event_time"])
+    stats = typed.groupBy("_reason", F.year(ev).alias("y"), F.month(ev).alias("m")).agg(
         F.count(F.lit(1)).alias("n"),
         *[F.sum(F.col(f"_bad_{n}").cast("long")).alias(f"b_{n}") for n in names]).collect()
     timer("read_and_type")
     rows_read = sum(r.n for r in stats)
-    rejected = {r._reason: r.n for r in stats if r._reason is not None}
+    rejected = {}
+    for r in stats:
+        if r._reason is not None:
+            rejected[r._reason] = rejected.get(r._reason, 0) + r.n
+    new_months = {month_name(r.y, r.m) for r in stats if r._reason is None}
     unparsed = {}
     for n in names:
         tot = sum((r[f"b_{n}"] or 0) for r in stats)
@@ -459,12 +501,11 @@ def run(spark, spec):
     if rejected:
         write_rejects(spec, typed)
     exec_date = dt.date.fromisoformat(spec["exec_date"])
-    ev = F.col(spec["event_time"])
     snap = (typed.filter(F.col("_reason").isNull()).select(*names)
             .withColumn("first_seen", F.lit(exec_date)).withColumn("last_seen", F.lit(exec_date))
             .withColumn("source_file", F.lit(os.path.basename(spec["input"])))
             .withColumn("year", F.year(ev)).withColumn("month", F.month(ev)))
-    partitions, dup, total = merge(spark, spec, store, snap, names, timer)
+    partitions, dup, total = merge(spark, spec, store, snap, new_months, names, timer)
     typed.unpersist()
     if dup:
         rejected["duplicate_key"] = dup

@@ -320,7 +320,7 @@ class Report:
             per_season.setdefault(r.season, {})[r.cond] = {"accidents": r.n, "per_day": rnd(r.n / days[r.season], 3)}
         # month-level correlation: accidents vs icy/snowy share, per (year, month)
         ym = self.sql("q2_year_month", """
-            SELECT y, m, count(*) n, avg(CASE WHEN cond IN ('icy','snowy','slushy') THEN 1.0 ELSE 0.0 END) bad
+            SELECT y, m, count(*) n, avg(CASE WHEN cond IN ('icy','snowy','slushy') THEN 1D ELSE 0D END) bad
             FROM traffic_cond WHERE cond IS NOT NULL GROUP BY 1, 2""")
         x = [r.bad for r in ym]
         ycount = [r.n for r in ym]
@@ -534,7 +534,7 @@ class Report:
         import matplotlib.pyplot as plt
         self.spark.sql("""CREATE OR REPLACE TEMP VIEW sr_close AS
             SELECT agency, case_summary, type,
-                   (unix_timestamp(case_closed_dttm) - unix_timestamp(case_created_dttm)) / 3600.0 h
+                   (unix_timestamp(case_closed_dttm) - unix_timestamp(case_created_dttm)) / 3600D h
             FROM sr WHERE case_closed_dttm IS NOT NULL AND case_closed_dttm >= case_created_dttm""")
 
         def stats(col, name, limit):

@@ -47,7 +47,7 @@ _denverctl()
 			skipped cancelled" -- "$cur"))
 		return
 		;;
-	--date | --from | --to | --limit | --next | --since)
+	--date | --from | --to | --limit | --next | --runs | --reason)
 		return
 		;;
 	esac
@@ -71,7 +71,9 @@ _denverctl()
 	schedule) opts+=" --next"; takes_dataset=1 ;;
 	alerts) opts+=" --dataset --limit" ;;
 	metrics) opts+=" -o --output" ;;
-	dq | diff) takes_dataset=1 ;;
+	dq) opts+=" --runs"; takes_dataset=1 ;;
+	diff) opts+=" --date"; takes_dataset=1 ;;
+	promote) opts+=" --reason" ;;
 	esac
 
 	if [[ $cur == -* ]]; then

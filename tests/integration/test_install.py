@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from opsutil import TOP, installed, under  # noqa: F401 (fixture)
+from opsutil import TOP, complete, installed, under  # noqa: F401 (fixture)
 
 
 def mode(path):
@@ -100,21 +100,6 @@ def test_nothing_lands_outside_prefix(installed):
         for name in files:
             path = os.path.join(root, name)[len(str(destdir)):]
             assert path.startswith(prefix) or path.startswith(sysconf), path
-
-
-def complete(script, line):
-    """What bash-completion offers for LINE (cursor at its end)."""
-    words = line.split(" ")
-    prog = f"""
-source /usr/share/bash-completion/bash_completion
-source {script}
-COMP_LINE='{line}'; COMP_POINT=${{#COMP_LINE}}
-COMP_WORDS=({' '.join(repr(w) for w in words)}); COMP_CWORD={len(words) - 1}
-_denverctl; printf '%s\\n' "${{COMPREPLY[@]}}"
-"""
-    r = subprocess.run(["bash", "-c", prog], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    return sorted(w for w in r.stdout.split("\n") if w)
 
 
 @pytest.mark.skipif(not os.path.exists("/usr/share/bash-completion/bash_completion"),

@@ -5,14 +5,16 @@ there, and the sysusers.d / tmpfiles.d snippets create what they promise.
 Works where PID 1 is not systemd (containers, CI): every tool runs offline
 against a `meson install` DESTDIR used as the root (--root=).
 """
+import json
 import os
 import re
 import shutil
 import subprocess
+import time
 
 import pytest
 
-from opsutil import TOP, add_host_os, installed, under  # noqa: F401 (fixture)
+from opsutil import TOP, add_host_os, build_dir, installed, under  # noqa: F401 (fixture)
 
 MAX_EXPOSURE = 2.0
 pytestmark = pytest.mark.skipif(shutil.which("systemd-analyze") is None,
@@ -148,3 +150,45 @@ def test_sysusers_and_tmpfiles_create_user_and_dirs(installed, tmp_path):
     for path, mode in (("run/denverd", 0o755), ("var/lib/denverd", 0o750)):
         st = (target / path).stat()
         assert (st.st_mode & 0o7777, st.st_uid) == (mode, uid), path
+
+
+def test_socket_activation_answers_before_the_daemon_runs(tmp_path):
+    """What denverd.socket does, with systemd-socket-activate standing in for
+    PID 1: the socket exists first, the first client's connection starts
+    denverd, which adopts the socket (sd_listen_fds) and answers."""
+    if shutil.which("systemd-socket-activate") is None:
+        pytest.skip("systemd-socket-activate is not installed")
+    build = build_dir()
+    sock = tmp_path / "activated.sock"
+    cfg = tmp_path / "denverd.yaml"
+    # The configured path differs from the listening one: the daemon must
+    # use the socket it is given, not bind its own.
+    cfg.write_text(f"state_dir: {tmp_path}/state\nsocket: {tmp_path}/configured.sock\n"
+                   "datasets:\n  demo: {url: \"http://127.0.0.1:9/d.csv\", "
+                   "schedule: \"15 6 * * *\"}\n")
+    os.chmod(cfg, 0o644)
+    log = open(tmp_path / "stderr", "w")
+    act = subprocess.Popen(["systemd-socket-activate", "-l", str(sock),
+                            "-E", "DENVERD_LOG=stderr",
+                            str(build / "daemon/denverd"), "-c", str(cfg)],
+                           stdout=log, stderr=log)
+    try:
+        for _ in range(100):
+            if sock.exists():
+                break
+            time.sleep(0.05)
+        assert sock.exists(), (tmp_path / "stderr").read_text()
+        r = subprocess.run([str(build / "ctl/denverctl"), "-s", str(sock), "--json",
+                            "status"], capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stderr + (tmp_path / "stderr").read_text()
+        status = json.loads(r.stdout)["result"]
+        assert status["pid"] == act.pid          # it exec'd into denverd
+        assert not (tmp_path / "configured.sock").exists()
+        assert "using the socket passed by systemd" in (tmp_path / "stderr").read_text()
+    finally:
+        act.terminate()
+        code = act.wait(30)
+        log.close()
+    assert code == 0, (tmp_path / "stderr").read_text()
+    # denverd did not remove what it did not create.
+    assert sock.exists()

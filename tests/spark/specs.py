@@ -1,105 +1,38 @@
-"""Convert specs for the tests: the two datasets' schemas as CONTRACTS.md
-sections 1-2 define them, turned into the spec JSON the daemon writes
-(section 4)."""
+"""Convert specs for the tests, built from the shipped configuration
+(etc/denverd.yaml) the way the daemon builds them (CONTRACTS.md section 4),
+so the jobs are tested against the schemas the daemon will really send."""
 
 import json
 import os
 
+import yaml
+
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-TRAFFIC_FORMATS = ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f", "%m/%d/%Y %I:%M:%S %p"]
-SR311_FORMATS = ["%m/%d/%Y %I:%M:%S %p"]
-
-
-def col(name, type_="string", required=True, aliases=(), nulls=(), formats=()):
-    return {"name": name, "type": type_, "aliases": list(aliases), "formats": list(formats),
-            "required": required, "nulls": list(nulls)}
+CONFIG = os.path.join(TOP, "etc", "denverd.yaml")
+# config.c's default when a schema gives no timestamp_formats
+DEFAULT_TIMESTAMP_FORMATS = ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d"]
 
 
-def _tu(unit):
-    return [col(f"tu{unit}_{n}", required=False) for n in
-            ("vehicle_type", "travel_direction", "vehicle_movement", "driver_action",
-             "driver_humancontribfactor", "pedestrian_action")]
+def load_schemas(path=CONFIG):
+    """dataset name -> {key, event_time, timestamp_formats, columns} with
+    every column's defaults filled in as config.c fills them."""
+    with open(path, encoding="utf-8") as f:
+        cfg = yaml.safe_load(f)
+    out = {}
+    for name, ds in cfg["datasets"].items():
+        s = ds["schema"]
+        out[name] = {
+            "key": list(s["key"]), "event_time": s.get("event_time"),
+            "timestamp_formats": list(s.get("timestamp_formats") or DEFAULT_TIMESTAMP_FORMATS),
+            "columns": [{"name": c["name"], "type": c.get("type", "string"),
+                         "aliases": list(c.get("aliases", [])), "formats": list(c.get("formats", [])),
+                         "required": bool(c.get("required", True)),
+                         "nulls": [str(x) for x in c.get("nulls", [])]} for c in s["columns"]],
+        }
+    return out
 
 
-# Columns present in every vintage since 2014 are required; the rest came later.
-TRAFFIC_COLUMNS = [
-    col("object_id", "int", False, aliases=["objectid_1"]),
-    col("incident_id", "int"),
-    col("offense_id", "int"),
-    col("offense_code", "int"),
-    col("offense_code_extension", "int"),
-    col("offense_type_id", required=False),
-    col("offense_category_id", required=False),
-    col("top_traffic_accident_offense", required=False),
-    col("first_occurrence_date", "timestamp"),
-    col("last_occurrence_date", "timestamp"),
-    col("reported_date", "timestamp"),
-    col("incident_address"),
-    col("geo_x", "float", nulls=["0"]),
-    col("geo_y", "float", nulls=["0"]),
-    col("geo_lon", "float", aliases=["longitude"], nulls=["0"]),
-    col("geo_lat", "float", aliases=["latitude"], nulls=["0"]),
-    col("district_id"),
-    col("precinct_id"),
-    col("neighborhood_id"),
-    col("bicycle_ind", "bool", False),
-    col("pedestrian_ind", "bool", False),
-    col("harmful_event_seq_1", required=False),
-    col("harmful_event_seq_2", required=False),
-    col("harmful_event_seq_3", required=False, aliases=["harmful_event_seq_most"]),
-    col("road_location", required=False),
-    col("road_description", required=False),
-    col("road_contour", required=False),
-    col("road_condition", required=False),
-    col("light_condition", required=False),
-    *_tu(1), *_tu(2),
-    col("seriously_injured", "int", False),
-    col("fatalities", "int", False),
-    col("fatality_mode_1", required=False),
-    col("fatality_mode_2", required=False),
-    col("seriously_injured_mode_1", required=False),
-    col("seriously_injured_mode_2", required=False),
-    col("point_x", "float", False, nulls=["0"]),
-    col("point_y", "float", False, nulls=["0"]),
-]
-
-SR311_COLUMNS = [
-    col("case_summary"),
-    col("case_status"),
-    col("case_source"),
-    col("case_created_date", "date", formats=["%m/%d/%Y"]),
-    col("case_created_dttm", "timestamp"),
-    col("case_closed_date", "date", formats=["%m/%d/%Y"]),
-    col("case_closed_dttm", "timestamp"),
-    col("first_call_resolution", "bool"),
-    col("customer_zip_code", nulls=["0", "00000"]),
-    col("incident_address_1"),
-    col("incident_address_2"),
-    col("incident_intersection_1"),
-    col("incident_intersection_2"),
-    col("incident_zip_code", nulls=["0", "00000"]),
-    col("longitude", "float", nulls=["0"]),
-    col("latitude", "float", nulls=["0"]),
-    col("agency"),
-    col("division"),
-    col("major_area"),
-    col("type"),
-    col("topic"),
-    col("council_district"),
-    col("police_district"),
-    col("neighborhood"),
-    col("objectid", "int", False),
-]
-
-SCHEMAS = {
-    "traffic_accidents": {"key": ["incident_id"], "event_time": "reported_date",
-                          "timestamp_formats": TRAFFIC_FORMATS, "columns": TRAFFIC_COLUMNS},
-    "service_requests_311": {"key": ["case_created_dttm", "case_summary", "incident_address_1",
-                                     "incident_intersection_1", "incident_intersection_2", "agency"],
-                             "event_time": "case_created_dttm",
-                             "timestamp_formats": SR311_FORMATS, "columns": SR311_COLUMNS},
-}
+SCHEMAS = load_schemas()
 
 
 def make_spec(dataset, state_dir, exec_date, input_path, encoding, run_id=1, rows_checked=None,

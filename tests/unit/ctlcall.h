@@ -23,7 +23,9 @@ static inline char *ctlcall(uv_loop_t *loop, const char *path, const char *reque
 	char *buf = malloc(cap);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
-	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+	if (strlen(path) >= sizeof sa.sun_path)
+		goto fail;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
 	if (!buf || fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
 	    write(fd, request, strlen(request)) < 0 || write(fd, "\n", 1) < 0)
 		goto fail;

@@ -184,6 +184,7 @@ static void test_each_check(void **state)
 	                       "1 swapped lat/lon, 1 outside the box, 1 not numbers; 1 of 9 rows missing"));
 	assert_non_null(strstr(result(r, "cond")->detail, "unexpected: 'Snow'"));
 	assert_non_null(strstr(result(r, "uniq")->detail, "key 2 on lines 3 and 8"));
+	assert_non_null(strstr(result(r, "uniq")->detail, "1 rows with no key value"));
 	assert_non_null(strstr(result(r, "rows")->detail, "previous 8 (+12.5%)"));
 	assert_non_null(strstr(result(r, "ts_ok")->detail, "ts 11.1% unparsed (1 of 9), 1 in the future"));
 	dq_report_free(r);
@@ -551,6 +552,26 @@ static void test_unique_large(void **state)
 	config_free(cfg);
 }
 
+/* A composite key: a null part is a value (311 rows mostly lack an
+ * address); only a key null in every part leaves the row unkeyed. */
+static void test_composite_key(void **state)
+{
+	struct config *cfg = load(DS "    schema:\n      key: [t, addr]\n      columns:\n"
+	                          "        - {name: t, type: string}\n"
+	                          "        - {name: addr, type: string}\n"
+	                          "    checks:\n      u: {type: unique}\n");
+	static const char csv[] = "t,addr\n1,x\n1,\n1, \n,\n2,\n,x\n";
+	char *file = put_file("composite.csv", csv, sizeof csv - 1);
+	struct dq_report *r = check(cfg, file, "2026-03-10", -1, NULL, NULL);
+
+	expect(r, "u", DQ_FAIL, 1, LINES(4));
+	assert_int_equal(r->null_keys, 1);
+	assert_non_null(strstr(result(r, "u")->detail, "key 1| on lines 3 and 4"));
+	dq_report_free(r);
+	free(file);
+	config_free(cfg);
+}
+
 static void test_errors(void **state)
 {
 	struct config *cfg = load(diff_yaml);
@@ -653,6 +674,7 @@ int main(void)
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_diff),
 		cmocka_unit_test(test_unique_large),
+		cmocka_unit_test(test_composite_key),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_sample),
 	};

@@ -40,7 +40,8 @@ static const char fill_sql[] =
 	"        (6, 'we\"ird\\name', 'job', '2026-11-22', 'manual', 'failed', 0, 0, 0);"
 	"INSERT INTO tasks(id, run_id, name, seq, state, attempts) VALUES"
 	" (1, 1, 'fetch', 0, 'succeeded', 2), (2, 2, 'fetch', 0, 'unchanged', 1),"
-	" (3, 3, 'fetch', 0, 'failed', 1), (4, 4, 'fetch', 0, 'running', 1);"
+	" (3, 3, 'fetch', 0, 'failed', 1), (4, 4, 'fetch', 0, 'running', 1),"
+	" (5, 4, 'check', 1, 'queued', 0), (6, 3, 'check', 1, 'queued', 0);"
 	"INSERT INTO attempts(task_id, n, started, ended, outcome) VALUES"
 	" (1, 1, 1795300000000, 1795300030000, 'failed'),"
 	" (1, 2, 1795300040000, 1795300052250, 'succeeded'),"
@@ -137,6 +138,10 @@ static void test_store_aggregates(void **state)
 		"denverd_alert_firing{dataset=\"traffic_accidents\",reason=\"stale\"} 0",
 		"denverd_dataset_max_age_seconds{dataset=\"traffic_accidents\"} 129600",
 		"denverd_build_info{version=\"" DENVERD_VERSION "\"} 1",
+		/* run 4 is running its fetch, its check waits; the task left
+		 * queued in the failed run 3 does not count */
+		"denverd_tasks{state=\"queued\"} 1",
+		"denverd_tasks{state=\"running\"} 1",
 	};
 	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
 		assert_line(text, want[i]);
@@ -199,9 +204,13 @@ static void test_command_over_the_socket(void **state)
 	f->d.loop = &loop;
 	assert_int_equal(control_init(&f->d), 0);
 	assert_int_equal(metrics_init(&f->d), 0);
-	/* A second registration of the same name is refused. */
-	assert_int_equal(metrics_init(&f->d), -EEXIST);
+	assert_int_equal(metrics_init(&f->d), -EALREADY);
+	/* The first rendering runs on a worker, to learn what one costs. */
+	assert_true(metrics_refreshing());
+	while (metrics_refreshing())
+		uv_run(&loop, UV_RUN_ONCE);
 
+	/* A small store: rendered on the loop for each scrape, so fresh. */
 	reply = ctlcall(&loop, sock, "{\"v\":1,\"id\":3,\"cmd\":\"metrics\"}");
 	assert_non_null(reply);
 	r = json_loads(reply, 0, NULL);
@@ -211,10 +220,29 @@ static void test_command_over_the_socket(void **state)
 	const char *text = json_string_value(json_object_get(json_object_get(r, "result"), "text"));
 	assert_non_null(text);
 	assert_non_null(strstr(text, "\ndenverd_snapshot_rows{dataset=\"traffic_accidents\"} 4171\n"));
+	assert_non_null(strstr(text, "\ndenverd_metrics_store_age_seconds 0\n"));
+	assert_false(metrics_refreshing());
 	json_decref(r);
 	free(reply);
 
+	/* A store too big to render on the loop: the last worker rendering
+	 * answers, and the scrape starts the next one. */
+	metrics_tune(-1, 0);
+	assert_int_equal(tmpstore_sql(&f->t, "UPDATE snapshots SET rows = 4200 WHERE id = 1"), 0);
+	reply = ctlcall(&loop, sock, "{\"cmd\":\"metrics\"}");
+	assert_non_null(strstr(reply, "denverd_snapshot_rows{dataset=\\\"traffic_accidents\\\"} 4171\\n"));
+	free(reply);
+	while (metrics_refreshing())
+		uv_run(&loop, UV_RUN_ONCE);
+	reply = ctlcall(&loop, sock, "{\"cmd\":\"metrics\"}");
+	assert_non_null(strstr(reply, "denverd_snapshot_rows{dataset=\\\"traffic_accidents\\\"} 4200\\n"));
+	assert_non_null(strstr(reply, "denverd_metrics_store_age_seconds "));
+	free(reply);
+	while (metrics_refreshing())
+		uv_run(&loop, UV_RUN_ONCE);
+
 	/* A store failure is the daemon's error, reported as such. */
+	metrics_tune(1000, 0);
 	assert_int_equal(tmpstore_sql(&f->t, "DROP TABLE alerts"), 0);
 	reply = ctlcall(&loop, sock, "{\"cmd\":\"metrics\"}");
 	assert_non_null(reply);
@@ -222,6 +250,7 @@ static void test_command_over_the_socket(void **state)
 	assert_non_null(strstr(reply, "alerts"));
 	free(reply);
 
+	metrics_fini(&f->d);
 	control_fini(&f->d);
 	uv_walk(&loop, close_walk, NULL);
 	uv_run(&loop, UV_RUN_DEFAULT);

@@ -14,110 +14,8 @@
 #include <uv.h>
 
 #include "denverd.h"
+#include "loophttp.h"
 #include "webhook.h"
-
-#define MAX_REQ 16
-
-/* ---- the loopback server ---- */
-
-struct srv {
-	uv_tcp_t tcp;
-	int port;
-	const int *script;          /* status per request; 0 = never answer */
-	int n_script;
-	int requests;
-	char body[MAX_REQ][256];
-	char head[MAX_REQ][1024];
-	const char *extra_header;   /* added to every answer, or NULL */
-};
-
-struct conn {
-	uv_tcp_t tcp;
-	struct srv *s;
-	char buf[8192];
-	size_t len;
-	bool done;
-};
-
-static void conn_closed(uv_handle_t *h)
-{
-	free(container_of((uv_tcp_t *)h, struct conn, tcp));
-}
-
-static void after_write(uv_write_t *req, int status)
-{
-	struct conn *c = req->data;
-	free(req);
-	uv_close((uv_handle_t *)&c->tcp, conn_closed);
-}
-
-static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
-{
-	struct conn *c = container_of((uv_tcp_t *)h, struct conn, tcp);
-	*b = uv_buf_init(c->buf + c->len, (unsigned)(sizeof c->buf - 1 - c->len));
-}
-
-static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
-{
-	struct conn *c = container_of((uv_tcp_t *)st, struct conn, tcp);
-	struct srv *s = c->s;
-	static char answer[512];
-
-	if (n < 0) {
-		uv_close((uv_handle_t *)&c->tcp, conn_closed);
-		return;
-	}
-	c->len += (size_t)n;
-	c->buf[c->len] = '\0';
-	char *eoh = strstr(c->buf, "\r\n\r\n");
-	const char *cl = strcasestr(c->buf, "content-length:");
-	if (c->done || !eoh || !cl || c->len < (size_t)(eoh + 4 - c->buf) + strtoul(cl + 15, NULL, 10))
-		return;
-	c->done = true;
-	int i = s->requests++;
-	if (i < MAX_REQ) {
-		snprintf(s->head[i], sizeof s->head[i], "%.*s", (int)(eoh - c->buf), c->buf);
-		snprintf(s->body[i], sizeof s->body[i], "%s", eoh + 4);
-	}
-	int status = s->script[i < s->n_script ? i : s->n_script - 1];
-	if (status == 0)
-		return;                 /* hang: the client's timeout must act */
-	snprintf(answer, sizeof answer, "HTTP/1.1 %d X\r\nContent-Length: 2\r\n"
-	         "Connection: close\r\n%s\r\nok", status,
-	         s->extra_header ? s->extra_header : "");
-	uv_write_t *w = malloc(sizeof *w);
-	uv_buf_t out = uv_buf_init(answer, (unsigned)strlen(answer));
-	w->data = c;
-	uv_write(w, (uv_stream_t *)&c->tcp, &out, 1, after_write);
-}
-
-static void on_conn(uv_stream_t *server, int status)
-{
-	struct srv *s = container_of((uv_tcp_t *)server, struct srv, tcp);
-	struct conn *c = calloc(1, sizeof *c);
-	c->s = s;
-	uv_tcp_init(server->loop, &c->tcp);
-	c->tcp.data = c;            /* marks a connection for close_walk */
-	if (uv_accept(server, (uv_stream_t *)&c->tcp) == 0)
-		uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
-	else
-		uv_close((uv_handle_t *)&c->tcp, conn_closed);
-}
-
-static void srv_start(uv_loop_t *loop, struct srv *s, const int *script, int n)
-{
-	struct sockaddr_in sa;
-	int len = sizeof sa;
-	memset(s, 0, sizeof *s);
-	s->script = script;
-	s->n_script = n;
-	uv_ip4_addr("127.0.0.1", 0, &sa);
-	assert_int_equal(uv_tcp_init(loop, &s->tcp), 0);
-	assert_int_equal(uv_tcp_bind(&s->tcp, (struct sockaddr *)&sa, 0), 0);
-	assert_int_equal(uv_listen((uv_stream_t *)&s->tcp, 64, on_conn), 0);
-	uv_tcp_getsockname(&s->tcp, (struct sockaddr *)&sa, &len);
-	s->port = ntohs(sa.sin_port);
-}
 
 /* ---- the client side ---- */
 
@@ -141,14 +39,6 @@ static void on_done(void *arg, int64_t tag, const struct webhook_result *r)
 	snprintf(o->error, sizeof o->error, "%s", r->error);
 }
 
-/* Close what is left: connections free themselves, the rest is on the stack
- * or owned by the module under test (already closing). */
-static void close_walk(uv_handle_t *h, void *arg)
-{
-	if (!uv_is_closing(h))
-		uv_close(h, h->type == UV_TCP && h->data ? conn_closed : NULL);
-}
-
 /* Run LOOP until O has its callback (or 10 s have passed). */
 static void run_until_done(uv_loop_t *loop, struct outcome *o)
 {
@@ -160,7 +50,7 @@ static void run_until_done(uv_loop_t *loop, struct outcome *o)
 static void finish_loop(uv_loop_t *loop, struct webhook *w)
 {
 	webhook_fini(w);
-	uv_walk(loop, close_walk, NULL);
+	uv_walk(loop, loophttp_close_walk, NULL);
 	uv_run(loop, UV_RUN_DEFAULT);
 	assert_int_equal(uv_loop_close(loop), 0);
 }
@@ -177,7 +67,7 @@ static void rig_start(struct rig *r, const int *script, int n, const char *useri
                       const char *path)
 {
 	uv_loop_init(&r->loop);
-	srv_start(&r->loop, &r->s, script, n);
+	assert_int_equal(srv_start(&r->loop, &r->s, script, n), 0);
 	snprintf(r->url, sizeof r->url, "http://%s127.0.0.1:%d%s", userinfo, r->s.port, path);
 	assert_int_equal(webhook_init(&r->loop, &r->w), 0);
 }
@@ -267,7 +157,7 @@ static void test_timeout_and_refused_never_name_the_url(void **state)
 
 	/* Nothing listens on the port of a closed server. */
 	static struct srv gone;
-	srv_start(&r.loop, &gone, hang, 1);
+	assert_int_equal(srv_start(&r.loop, &gone, hang, 1), 0);
 	snprintf(closed_url, sizeof closed_url, "http://127.0.0.1:%d/t0ken?secret=1", gone.port);
 	uv_close((uv_handle_t *)&gone.tcp, NULL);
 	uv_run(&r.loop, UV_RUN_NOWAIT);

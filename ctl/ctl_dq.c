@@ -1,0 +1,249 @@
+/*
+ * ctl_dq.c - denverctl's data-quality commands: dq (each check's observed
+ * values over the last runs, one column per run, so a slow drift shows),
+ * diff (what changed by key against the previous snapshot) and promote
+ * (accept a quarantined snapshot).  Requests and replies are described in
+ * daemon/dq_cmds.c and daemon/store.h (store_dq_history, store_dq_diff).
+ */
+#include <getopt.h>
+#include <string.h>
+
+#include "ctl.h"
+
+#define DQ_MAX_RUNS 1000         /* the daemon's cap (STORE_DQ_MAX_RUNS) */
+#define CELL_MIN 14              /* a run's column: "1234567 FAIL", "0.00123% WARN" */
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* ---- dq DATASET [--runs N] ---- */
+
+int dq_build_dq(int argc, char **argv, json_t *args)
+{
+	static const struct option opts[] = {
+		{ "runs", required_argument, NULL, 'n' },
+		{ 0 },
+	};
+	long n;
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "n:", opts, NULL)) != -1) {
+		if (opt != 'n' || parse_int(argv[0], "--runs", optarg, 1, DQ_MAX_RUNS, &n) < 0)
+			return -1;
+		json_object_set_new(args, "runs", json_integer(n));
+	}
+	return want_positional(argc, argv, "DATASET", args, "dataset");
+}
+
+static bool type_is(const char *type, const char *const *names)
+{
+	for (; *names; names++)
+		if (strcmp(type, *names) == 0)
+			return true;
+	return false;
+}
+
+/* OBSERVED of a check of TYPE, in the unit daemon/dq.h gives it: a count,
+ * a share (shown as a percentage) or an age in seconds (as a duration). */
+static void fmt_observed(const char *type, json_t *observed, char *buf, size_t n)
+{
+	static const char *const counts[] = { "columns", "row_count", "unique", NULL };
+	static const char *const shares[] = { "nulls", "range", "allowed", "coordinates",
+	                                      "timestamps", NULL };
+	double x = json_number_value(observed);
+
+	if (!json_is_number(observed))
+		snprintf(buf, n, "-");
+	else if (type_is(type, counts))
+		snprintf(buf, n, "%.0f", x);
+	else if (type_is(type, shares))
+		snprintf(buf, n, "%.3g%%", 100 * x);
+	else if (strcmp(type, "freshness") == 0)
+		fmt_duration((int64_t)x, buf, n);
+	else
+		snprintf(buf, n, "%g", x);
+}
+
+static const char *mark(json_t *value)
+{
+	const char *o = str(value, "outcome");
+	return !strcmp(o, "pass") ? "ok" : !strcmp(o, "warn") ? "WARN"
+	       : !strcmp(o, "fail") ? "FAIL" : o;
+}
+
+/* One cell of the table: VALUE (of check C) as "observed mark". */
+static void fmt_cell(json_t *c, json_t *value, char *buf, size_t n)
+{
+	char observed[64];
+
+	fmt_observed(str(c, "type"), json_object_get(value, "observed"), observed,
+	             sizeof observed);
+	snprintf(buf, n, "%s %s", observed, mark(value));
+}
+
+static void run_label(json_t *run, char *buf, size_t n)
+{
+	snprintf(buf, n, "#%" JSON_INTEGER_FORMAT " %s",
+	         json_integer_value(json_object_get(run, "run_id")), str(run, "exec_date"));
+}
+
+/* The checks of the newest run that did not pass, with their details. */
+static void print_newest_details(json_t *run, json_t *checks, int name_w)
+{
+	json_int_t id = json_integer_value(json_object_get(run, "run_id"));
+	json_t *c, *v, *lines, *line;
+	size_t i, k;
+	bool any = false;
+
+	json_array_foreach(checks, i, c) {
+		v = json_array_get(json_object_get(c, "values"), 0);
+		if (json_integer_value(json_object_get(v, "run_id")) != id ||
+		    !strcmp(str(v, "outcome"), "pass"))
+			continue;
+		if (!any)
+			printf("\nrun %" JSON_INTEGER_FORMAT " (%s, %s), checks that did not pass:\n",
+			       id, str(run, "exec_date"), str(run, "state"));
+		any = true;
+		printf("  %-*s  %-4s  %s", name_w, str(c, "name"), mark(v), str(v, "detail"));
+		lines = json_object_get(v, "lines");
+		json_array_foreach(lines, k, line)
+			printf("%s%" JSON_INTEGER_FORMAT, k ? ", " : "; first lines: ",
+			       json_integer_value(line));
+		putchar('\n');
+	}
+}
+
+void dq_print_dq(json_t *r)
+{
+	json_t *runs = json_object_get(r, "runs"), *checks = json_object_get(r, "checks");
+	json_t *run, *c;
+	size_t i, k;
+	int name_w = 5, cell_w = CELL_MIN;
+	char cell[128];
+
+	if (!json_array_size(runs)) {
+		printf("%s: no check results yet\n", str(r, "dataset"));
+		return;
+	}
+	json_array_foreach(runs, i, run) {
+		run_label(run, cell, sizeof cell);
+		cell_w = MAX(cell_w, (int)strlen(cell));
+	}
+	json_array_foreach(checks, i, c) {
+		json_t *v;
+		name_w = MAX(name_w, (int)strlen(str(c, "name")));
+		json_array_foreach(json_object_get(c, "values"), k, v) {
+			fmt_cell(c, v, cell, sizeof cell);
+			cell_w = MAX(cell_w, (int)strlen(cell));
+		}
+	}
+	printf("%s: %zu run%s, newest first (leftmost); each cell is the observed value "
+	       "and ok, WARN or FAIL\n\n", str(r, "dataset"), json_array_size(runs),
+	       json_array_size(runs) == 1 ? "" : "s");
+	printf("%-*s  %-4s", name_w, "CHECK", "SEV");
+	json_array_foreach(runs, i, run) {
+		run_label(run, cell, sizeof cell);
+		printf("  %-*s", cell_w, cell);
+	}
+	printf("  PASSES WHEN\n");
+	json_array_foreach(checks, i, c) {
+		/* values and runs are both newest first: walk them together; a
+		 * run without this check (added to the configuration later)
+		 * gets "-". */
+		json_t *values = json_object_get(c, "values"), *v;
+		size_t next = 0;
+		printf("%-*s  %-4s", name_w, str(c, "name"), str(c, "severity"));
+		json_array_foreach(runs, k, run) {
+			v = json_array_get(values, next);
+			if (v && json_integer_value(json_object_get(v, "run_id")) ==
+			         json_integer_value(json_object_get(run, "run_id"))) {
+				fmt_cell(c, v, cell, sizeof cell);
+				next++;
+			} else {
+				snprintf(cell, sizeof cell, "-");
+			}
+			printf("  %-*s", cell_w, cell);
+		}
+		printf("  %s\n", str(json_array_get(values, 0), "threshold"));
+	}
+	print_newest_details(json_array_get(runs, 0), checks, name_w);
+}
+
+/* ---- diff DATASET [--date D] ---- */
+
+int dq_build_diff(int argc, char **argv, json_t *args)
+{
+	static const struct option opts[] = {
+		{ "date", required_argument, NULL, 'd' },
+		{ 0 },
+	};
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "d:", opts, NULL)) != -1) {
+		if (opt != 'd')
+			return -1;
+		json_object_set_new(args, "date", json_string(optarg));
+	}
+	return want_positional(argc, argv, "DATASET", args, "dataset");
+}
+
+/* "added  2" and below it the example keys the daemon kept. */
+static void print_diff_kind(json_t *r, const char *kind)
+{
+	json_t *examples = json_object_get(json_object_get(r, "examples"), kind), *key;
+	json_int_t count = json_integer_value(json_object_get(r, kind));
+	size_t i;
+
+	printf("%-10s %10" JSON_INTEGER_FORMAT "\n", kind, count);
+	json_array_foreach(examples, i, key)
+		printf("    %s\n", json_is_string(key) ? json_string_value(key)
+		                                       : "(example row unreadable)");
+	if (count > (json_int_t)json_array_size(examples) && json_array_size(examples))
+		printf("    ... and %" JSON_INTEGER_FORMAT " more\n",
+		       count - (json_int_t)json_array_size(examples));
+}
+
+void dq_print_diff(json_t *r)
+{
+	json_t *unchanged = json_object_get(r, "unchanged");
+
+	printf("%s: %s (run %" JSON_INTEGER_FORMAT ") against ", str(r, "dataset"),
+	       str(r, "exec_date"), json_integer_value(json_object_get(r, "run_id")));
+	if (json_is_integer(json_object_get(r, "prev_run_id")))
+		printf("%s (run %" JSON_INTEGER_FORMAT "), by key\n\n", str(r, "prev_exec_date"),
+		       json_integer_value(json_object_get(r, "prev_run_id")));
+	else
+		printf("the previous snapshot, by key\n\n");
+	print_diff_kind(r, "added");
+	print_diff_kind(r, "removed");
+	print_diff_kind(r, "changed");
+	if (json_is_integer(unchanged))
+		printf("%-10s %10" JSON_INTEGER_FORMAT "\n", "unchanged",
+		       json_integer_value(unchanged));
+}
+
+/* ---- promote RUN [--reason TEXT] ---- */
+
+int dq_build_promote(int argc, char **argv, json_t *args)
+{
+	static const struct option opts[] = {
+		{ "reason", required_argument, NULL, 'r' },
+		{ 0 },
+	};
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "r:", opts, NULL)) != -1) {
+		if (opt != 'r')
+			return -1;
+		if (json_object_set_new(args, "reason", json_string(optarg)) < 0) {
+			fprintf(stderr, "%s: promote: --reason must be UTF-8 text\n", prog);
+			return -1;
+		}
+	}
+	return want_run_id(argc, argv, args);
+}
+
+void dq_print_promote(json_t *r)
+{
+	printf("run %" JSON_INTEGER_FORMAT ": the quarantined snapshot of %s %s is %s, "
+	       "back in staging:\n  %s\n", json_integer_value(json_object_get(r, "run_id")),
+	       str(r, "dataset"), str(r, "exec_date"), str(r, "state"), str(r, "path"));
+}

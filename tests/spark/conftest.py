@@ -1,0 +1,132 @@
+"""Shared fixtures of the Spark job tests: one real local SparkSession for
+the whole run (the jobs' main() functions take it), generated input files,
+and helpers to convert a file and read the datastore back with pyarrow (an
+independent Parquet reader)."""
+
+import csv
+import io
+import json
+import os
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+sys.path[:0] = [os.path.join(TOP, "jobs"), os.path.join(TOP, "data"), HERE]
+
+import convert  # noqa: E402
+import generate  # noqa: E402
+import specs  # noqa: E402
+
+SAMPLE_2014 = os.path.join(TOP, "data", "traffic_accidents.2014-05.sample.csv")
+# Spark settings of the test session; the jobs set only correctness ones.
+SPARK_CONF = {
+    "spark.master": "local[2]",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.shuffle.partitions": "2",
+    "spark.driver.memory": "1g",
+}
+
+
+@pytest.fixture(scope="session")
+def spark():
+    from pyspark.sql import SparkSession
+    b = SparkSession.builder.appName("denverd-tests")
+    for k, v in SPARK_CONF.items():
+        b = b.config(k, v)
+    session = b.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+def gen_file(directory, dataset, rows, vintage=None, start=None, end=None, seed=1, extra=()):
+    """Generate a CSV with data/generate.py; returns its path."""
+    name = f"{dataset}.generated.{vintage or 'current'}.{seed}.{rows}.csv"
+    path = os.path.join(str(directory), name)
+    argv = [dataset, "--rows", str(rows), "--seed", str(seed), "-o", path, *extra]
+    if vintage:
+        argv += ["--vintage", vintage]
+    if start:
+        argv += ["--start", start]
+    if end:
+        argv += ["--end", end]
+    assert generate.main(argv) == 0
+    return path
+
+
+@pytest.fixture(scope="session")
+def gen_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("generated")
+
+
+def run_convert(spark, state_dir, dataset, path, encoding, exec_date, run_id=1, expect_rc=0):
+    """Write the spec the daemon would write and run convert.main on it.
+    Returns (spec, manifest or None)."""
+    spec = specs.make_spec(dataset, str(state_dir), exec_date, path, encoding, run_id=run_id)
+    rc = convert.main(["--spec", specs.write_spec(spec)], spark=spark)
+    assert rc == expect_rc
+    if rc != 0:
+        return spec, None
+    with open(spec["manifest"], encoding="utf-8") as f:
+        return spec, json.load(f)
+
+
+def read_store(root):
+    """Every row of a dataset's datastore as a sorted list of tuples of
+    (column, value) pairs, read with pyarrow, plus the month list."""
+    import pyarrow.dataset as pads
+    months = sorted(f"{y}/{m}" for y in os.listdir(root) if y.startswith("year=")
+                    for m in os.listdir(os.path.join(root, y)))
+    if not months:
+        return [], []
+    ds = pads.dataset(root, format="parquet", partitioning="hive",
+                      exclude_invalid_files=True, ignore_prefixes=[".", "_"])
+    rows = ds.to_table().to_pylist()
+    return sorted((tuple(sorted(r.items())) for r in rows), key=repr), months
+
+
+def rows_by(root, key):
+    rows, _ = read_store(root)
+    out = {}
+    for r in rows:
+        d = dict(r)
+        out.setdefault(d[key], []).append(d)
+    return out
+
+
+def csv_rows(path, encoding="utf-8"):
+    with open(path, newline="", encoding=encoding) as f:
+        r = csv.reader(f)
+        header = next(r)
+        return header, list(r)
+
+
+def write_csv(path, header, rows, encoding="utf-8"):
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(header)
+    w.writerows(rows)
+    with open(path, "w", encoding=encoding, newline="") as f:
+        f.write(buf.getvalue())
+    return path
+
+
+@pytest.fixture(scope="session")
+def report_state(spark, tmp_path_factory, gen_dir):
+    """A state directory whose datastore holds generated traffic accidents
+    (four years) and one year of 311 requests, converted in-process."""
+    state = tmp_path_factory.mktemp("report_state")
+    tr = gen_file(gen_dir, "traffic_accidents", 4000, start="2023-01-01", end="2026-11-20", seed=11)
+    sr = gen_file(gen_dir, "service_requests_311", 3000, start="2025-11-21", end="2026-11-20", seed=11)
+    run_convert(spark, state, "traffic_accidents", tr, "utf-8", "2026-11-21", run_id=1)
+    run_convert(spark, state, "service_requests_311", sr, "windows-1252", "2026-11-21", run_id=2)
+    return state
+
+
+def pytest_configure(config):
+    # matplotlib's mathtext (log-scale tick labels) calls deprecated
+    # pyparsing names; not ours to fix
+    config.addinivalue_line("filterwarnings", "ignore::pyparsing.warnings.PyparsingDeprecationWarning")

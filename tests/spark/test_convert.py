@@ -1,0 +1,307 @@
+"""jobs/convert.py against real Spark: every header vintage, typing,
+rejected rows, merging two snapshots, idempotent re-runs and crashes."""
+
+import datetime as dt
+import json
+import os
+import shutil
+from zoneinfo import ZoneInfo
+
+import pytest
+
+import convert
+import datastore
+from conftest import (SAMPLE_2014, csv_rows, gen_file, read_store, rows_by, run_convert,
+                      write_csv)
+
+DENVER = ZoneInfo("America/Denver")
+
+
+def local(ts):
+    """A Parquet timestamp (UTC instant) as Denver wall-clock time."""
+    return ts.astimezone(DENVER).replace(tzinfo=None)
+
+
+def us_time(text):
+    return dt.datetime.strptime(text.strip(), "%m/%d/%Y %I:%M:%S %p")
+
+
+# ---------------------------------------------------------------------------
+def test_real_2014_sample(spark, tmp_path):
+    spec, m = run_convert(spark, tmp_path, "traffic_accidents", SAMPLE_2014, "utf-8", "2014-05-08")
+    assert m["version"] == 1 and m["dataset"] == "traffic_accidents" and m["exec_date"] == "2014-05-08"
+    assert m["rows_read"] == 4171
+    # one row per offense: 8 incidents have two offenses, so the key is
+    # offense_id (etc/denverd.yaml), and nothing is rejected
+    assert m["rows_rejected"] == {}
+    assert m["rows_written"] == 4171 == m["datastore_rows"]
+    assert "year=2014/month=1" in m["partitions"] and "year=2009/month=4" in m["partitions"]
+    assert m["partitions"] == sorted(m["partitions"], key=convert._month_key)
+    assert "road_condition" in m["columns_missing"] and m["columns_unmapped"] == []
+    assert m["values_unparsed"] == {}
+    assert isinstance(m["spark_seconds"], float) and m["spark_seconds"] > 0
+    by_inc = rows_by(spec["datastore"], "incident_id")
+    assert len(by_inc) == 4163 and sum(len(v) == 2 for v in by_inc.values()) == 8
+    assert {r["offense_code"] for r in by_inc[201430514]} == {5441, 5420}
+    by_id = rows_by(spec["datastore"], "offense_id")
+    (r,) = by_id[20148031043544100]
+    assert r["incident_id"] == 20148031043         # written as 20148031043.0
+    assert r["geo_lon"] == pytest.approx(-104.7155146)   # header alias `longitude`
+    assert r["geo_lat"] == pytest.approx(39.8343955)
+    assert r["geo_x"] == 3220315.0 and r["precinct_id"] == 759
+    assert local(r["reported_date"]) == dt.datetime(2014, 1, 7, 14, 20, 59)
+    assert r["last_occurrence_date"] is None and r["road_condition"] is None
+    assert (r["year"], r["month"]) == (2014, 1)
+    assert r["first_seen"] == r["last_seen"] == dt.date(2014, 5, 8)
+    assert r["source_file"] == os.path.basename(SAMPLE_2014)
+    # line 3779's RFC 4180 doubled quotes
+    addr = [x for v in by_id.values() for x in v if x["incident_address"] and x["incident_address"].startswith("LAT:")]
+    assert addr and addr[0]["incident_address"] == "LAT:39?41'48.29\"N LONG:105?01'30.21\"W S FEDERAL BLVD / W MISSISSIPPI AVE"
+
+
+@pytest.mark.parametrize("vintage,start,end", [("2016", "2016-01-01", "2016-03-31"),
+                                               ("2019", "2019-01-01", "2019-03-31")])
+def test_older_generated_vintages(spark, tmp_path, gen_dir, vintage, start, end):
+    path = gen_file(gen_dir, "traffic_accidents", 300, vintage=vintage, start=start, end=end)
+    spec, m = run_convert(spark, tmp_path, "traffic_accidents", path, "utf-8", end)
+    header, rows = csv_rows(path)
+    assert m["rows_read"] == 300 == m["rows_written"] and m["rows_rejected"] == {}
+    assert m["values_unparsed"] == {}
+    assert m["partitions"] == [f"year={start[:4]}/month={k}" for k in (1, 2, 3)]
+    by_id = rows_by(spec["datastore"], "offense_id")
+    first = dict(zip(header, rows[0]))
+    (r,) = by_id[int(first["OFFENSE_ID"])]
+    assert r["incident_id"] == int(float(first["INCIDENT_ID"]))
+    assert local(r["reported_date"]) == dt.datetime.fromisoformat(first["REPORTED_DATE"])
+    assert r["district_id"] == first["DISTRICT_ID"].strip()
+    if vintage == "2016":
+        assert first["INCIDENT_ID"].endswith(".0")          # integral float text
+        assert r["offense_type_id"] == first["OFFENSE_TYPE_ID"]
+        assert r["bicycle_ind"] == int(first["BICYCLE_IND"])
+        assert "road_condition" in m["columns_missing"]
+    else:
+        assert r["object_id"] == int(first["OBJECTID_1"])   # alias objectid_1
+        assert r["harmful_event_seq_1"] == first["HARMFUL_EVENT_SEQ_1"]
+        assert r["top_traffic_accident_offense"] == first["TOP_TRAFFIC_ACCIDENT_OFFENSE"].strip()
+        assert "point_x" in m["columns_missing"]
+
+
+def test_current_traffic_vintage_values(spark, tmp_path, gen_dir):
+    path = gen_file(gen_dir, "traffic_accidents", 1500, start="2026-07-01", end="2026-09-30", seed=3)
+    spec, m = run_convert(spark, tmp_path, "traffic_accidents", path, "utf-8", "2026-10-01")
+    header, rows = csv_rows(path)
+    assert len(header) == 47 and m["columns_missing"] == ["offense_type_id", "offense_category_id"]
+    assert m["rows_read"] == 1500 == m["rows_written"] == m["datastore_rows"]
+    by_id = rows_by(spec["datastore"], "offense_id")
+    src = {int(r[2]): dict(zip(header, r)) for r in rows}
+    seen = {"pad": 0, "blank_cond": 0, "zero": 0, "ui": 0}
+    for iid, s in src.items():
+        (r,) = by_id[iid]
+        assert local(r["reported_date"]) == us_time(s["reported_date"])     # 8/2/2025 4:16:00 PM style
+        assert r["top_traffic_accident_offense"] == s["top_traffic_accident_offense"].strip()
+        seen["pad"] += s["top_traffic_accident_offense"] != r["top_traffic_accident_offense"]
+        assert r["district_id"] == s["district_id"].strip()
+        seen["ui"] += r["district_id"] == "UI"
+        if not s["ROAD_CONDITION"].strip():
+            assert r["road_condition"] is None
+            seen["blank_cond"] += 1
+        else:
+            assert r["road_condition"] == s["ROAD_CONDITION"]
+        if s["geo_lon"] == "0":
+            assert r["geo_lon"] is None                   # nulls: ["0"]
+            seen["zero"] += 1
+        else:
+            assert r["geo_lon"] == pytest.approx(float(s["geo_lon"]))
+        assert r["bicycle_ind"] == int(s["bicycle_ind"]) and r["precinct_id"] == int(s["precinct_id"])
+        assert (r["year"], r["month"]) == (us_time(s["reported_date"]).year, us_time(s["reported_date"]).month)
+    assert seen["pad"] > 100 and seen["blank_cond"] > 5 and seen["zero"] >= 1
+
+
+def test_311_windows_1252_multiline(spark, tmp_path, gen_dir):
+    path = gen_file(gen_dir, "service_requests_311", 2500, start="2026-09-01", end="2026-11-20", seed=4)
+    raw = open(path, "rb").read()
+    assert b"\xa0" in raw and b"\x92" in raw and raw.startswith(b'"Case Summary"')
+    spec, m = run_convert(spark, tmp_path, "service_requests_311", path, "windows-1252", "2026-11-21")
+    header, rows = csv_rows(path, "cp1252")
+    assert m["rows_read"] == len(rows) == 2500
+    assert m["rows_written"] + sum(m["rows_rejected"].values()) == 2500
+    assert set(m["rows_rejected"]) <= {"duplicate_key"}
+    assert m["columns_missing"] == ["objectid"] and m["values_unparsed"] == {}
+    got, months = read_store(spec["datastore"])
+    assert months == ["year=2026/month=10", "year=2026/month=11", "year=2026/month=9"]
+    got = [dict(r) for r in got]
+    assert len(got) == m["datastore_rows"] == m["rows_written"]
+    summaries = {r["case_summary"] for r in got}
+    assert "Driver\u2019s License Question" in summaries           # 0x92
+    assert any("\n" in s for s in summaries)                       # LF inside quotes
+    assert any("\u00a0" in (r["incident_address_1"] or "") for r in got)  # 0xA0
+    assert all(r["customer_zip_code"] != "00000" for r in got)
+    assert all(r["longitude"] != 0 for r in got)
+    assert any(r["longitude"] is not None and r["longitude"] > 39 for r in got)   # swapped kept as is
+    closed = [r for r in got if r["case_closed_dttm"] is not None]
+    assert closed and all(r["first_call_resolution"] in (True, False) for r in got)
+    assert all(r["case_created_date"] == local(r["case_created_dttm"]).date() for r in got)
+
+
+# ---------------------------------------------------------------------------
+def test_rejected_rows_counted_by_reason(spark, tmp_path, gen_dir):
+    path = gen_file(gen_dir, "traffic_accidents", 12, start="2026-07-01", end="2026-07-31", seed=5)
+    header, rows = csv_rows(path)
+    col = {h: i for i, h in enumerate(header)}
+    rows[0][col["offense_id"]] = "   "                       # no_key
+    rows[1][col["offense_id"]] = "12ab"                      # bad_key
+    rows[2][col["reported_date"]] = "31/31/2026 9:00:00 XM"  # bad_event_time
+    rows[3][col["reported_date"]] = ""                       # no_event_time
+    rows[4] = rows[4][:10]                                   # malformed: 10 of 47 fields
+    rows[5][col["offense_id"]] = rows[6][col["offense_id"]]  # duplicate_key
+    rows[7][col["geo_x"]] = "east"                           # bad value, row kept
+    bad = write_csv(os.path.join(tmp_path, "bad.generated.csv"), header, rows)
+    spec, m = run_convert(spark, tmp_path, "traffic_accidents", bad, "utf-8", "2026-08-01")
+    assert m["rows_read"] == 12
+    assert m["rows_rejected"] == {"no_key": 1, "bad_key": 1, "bad_event_time": 1, "no_event_time": 1,
+                                  "malformed": 1, "duplicate_key": 1}
+    assert m["rows_written"] == 6 == m["datastore_rows"]
+    assert m["values_unparsed"] == {"offense_id": 1, "reported_date": 1, "geo_x": 1}
+    with open(os.path.join(os.path.dirname(spec["manifest"]), "rejected.jsonl"), encoding="utf-8") as f:
+        rej = [json.loads(line) for line in f]
+    assert sorted(r["reason"] for r in rej) == ["bad_event_time", "bad_key", "malformed", "no_event_time", "no_key"]
+    assert [r for r in rej if r["reason"] == "bad_key"][0]["fields"][col["offense_id"]] == "12ab"
+    by_id = rows_by(spec["datastore"], "offense_id")
+    assert by_id[int(rows[7][col["offense_id"]])][0]["geo_x"] is None
+
+
+def test_bad_spec_and_missing_column_fail_cleanly(spark, tmp_path, capsys):
+    import specs
+    nohdr = write_csv(os.path.join(tmp_path, "x.generated.csv"), ["foo", "bar"], [["1", "2"]])
+    spec, m = run_convert(spark, tmp_path, "traffic_accidents", nohdr, "utf-8", "2026-08-01", expect_rc=2)
+    assert m is None and not os.path.exists(spec["manifest"])
+    err = capsys.readouterr().err
+    assert "required columns missing from the header: incident_id, offense_id" in err
+    spec["encoding"] = "latin-9"
+    assert convert.main(["--spec", specs.write_spec(spec)], spark=spark) == 2
+    assert "encoding 'latin-9' not one of" in capsys.readouterr().err
+    assert convert.main(["--spec", os.path.join(tmp_path, "nope.json")], spark=spark) == 2
+
+
+# ---------------------------------------------------------------------------
+D1, D2 = "2026-10-01", "2026-10-02"
+NEW_OFFENSE = 999900000000544100
+
+
+@pytest.fixture(scope="module")
+def snapshots(tmp_path_factory, gen_dir):
+    """Snapshot A (exec D1) and B (exec D2): B drops 20 rows of A (aged
+    out), changes one row's road condition, moves one row's event time to
+    another month and adds 10 new incidents."""
+    d = tmp_path_factory.mktemp("snap")
+    a = gen_file(gen_dir, "traffic_accidents", 300, start="2026-07-01", end="2026-09-30", seed=7)
+    header, rows = csv_rows(a)
+    col = {h: i for i, h in enumerate(header)}
+    b_rows = [list(r) for r in rows[20:]]
+    changed, moved = b_rows[0], b_rows[1]
+    changed[col["ROAD_CONDITION"]] = "Icy W/Visible Icy Road Treatment"
+    moved_from = us_time(moved[col["reported_date"]])
+    moved[col["reported_date"]] = "6/15/2026 3:00:00 PM"
+    for i, r in enumerate(rows[-10:]):
+        n = list(r)
+        n[col["incident_id"]] = str(999900000000 + i)
+        n[col["offense_id"]] = str(NEW_OFFENSE + i)
+        b_rows.append(n)
+    b = write_csv(os.path.join(d, "b.generated.csv"), header, b_rows)
+    oid = col["offense_id"]
+    return {"a": a, "b": b, "col": col, "rows": rows, "gone": [int(r[oid]) for r in rows[:20]],
+            "changed": int(changed[oid]), "moved": int(moved[oid]), "moved_from": moved_from,
+            "new": [NEW_OFFENSE + i for i in range(10)], "unchanged": int(rows[50][oid])}
+
+
+@pytest.fixture(scope="module")
+def merged(spark, tmp_path_factory, snapshots):
+    """The datastore after A then B, and the manifests."""
+    state = tmp_path_factory.mktemp("merge")
+    spec, ma = run_convert(spark, state, "traffic_accidents", snapshots["a"], "utf-8", D1, run_id=1)
+    after_a = read_store(spec["datastore"])
+    state_a = tmp_path_factory.mktemp("after_a")
+    shutil.copytree(os.path.join(state, "datastore"), os.path.join(state_a, "datastore"))
+    spec, mb = run_convert(spark, state, "traffic_accidents", snapshots["b"], "utf-8", D2, run_id=2)
+    return {"state": state, "root": spec["datastore"], "ma": ma, "mb": mb, "after_a": after_a, "state_a": state_a,
+            "after_b": read_store(spec["datastore"])}
+
+
+def test_merge_two_snapshots(merged, snapshots):
+    ma, mb = merged["ma"], merged["mb"]
+    assert ma["rows_written"] == 300 and ma["datastore_rows"] == 300
+    assert mb["rows_read"] == 290 == mb["rows_written"]
+    assert mb["datastore_rows"] == 310                    # 300 + 10 new, aged-out rows kept
+    by_id = rows_by(merged["root"], "offense_id")
+    assert len(by_id) == 310 and all(len(v) == 1 for v in by_id.values())
+    for iid in snapshots["gone"]:                          # aged out: kept, last seen in A
+        r = by_id[iid][0]
+        assert (r["first_seen"], r["last_seen"]) == (dt.date(2026, 10, 1), dt.date(2026, 10, 1))
+    r = by_id[snapshots["changed"]][0]                     # changed: B's value, first seen in A
+    assert r["road_condition"] == "Icy W/Visible Icy Road Treatment"
+    assert (r["first_seen"], r["last_seen"]) == (dt.date(2026, 10, 1), dt.date(2026, 10, 2))
+    for iid in snapshots["new"]:
+        r = by_id[iid][0]
+        assert (r["first_seen"], r["last_seen"]) == (dt.date(2026, 10, 2), dt.date(2026, 10, 2))
+    r = by_id[snapshots["moved"]][0]                       # moved to June, gone from its old month
+    assert (r["year"], r["month"]) == (2026, 6)
+    assert local(r["reported_date"]) == dt.datetime(2026, 6, 15, 15, 0)
+    old = f"year=2026/month={snapshots['moved_from'].month}"
+    assert old in mb["partitions"] and "year=2026/month=6" in mb["partitions"]
+    assert "year=2026/month=6" not in ma["partitions"]
+    r = by_id[snapshots["unchanged"]][0]
+    assert (r["first_seen"], r["last_seen"]) == (dt.date(2026, 10, 1), dt.date(2026, 10, 2))
+    assert os.listdir(os.path.join(merged["state"], "datastore", ".txn", "traffic_accidents", "journal")) == []
+
+
+def test_rerun_is_idempotent_and_backfill_keeps_newer(spark, merged, snapshots):
+    state = merged["state"]
+    _, m = run_convert(spark, state, "traffic_accidents", snapshots["b"], "utf-8", D2, run_id=3)
+    assert read_store(merged["root"]) == merged["after_b"]
+    assert {k: v for k, v in m.items() if k not in ("spark_seconds", "seconds", "run_id")} == \
+           {k: v for k, v in merged["mb"].items() if k not in ("spark_seconds", "seconds", "run_id")}
+    # an older snapshot run again later changes nothing: B's rows are newer
+    run_convert(spark, state, "traffic_accidents", snapshots["a"], "utf-8", D1, run_id=4)
+    assert read_store(merged["root"]) == merged["after_b"]
+
+
+def test_crash_inside_the_swap_rolls_forward(spark, tmp_path, merged, snapshots, monkeypatch):
+    shutil.copytree(os.path.join(merged["state_a"], "datastore"), os.path.join(tmp_path, "datastore"))
+    real_rename, calls = datastore.Store.rename, []
+
+    def crashing_rename(self, src, dst):
+        calls.append(dst)
+        # call 1 publishes the journal (the commit point); then month 6 is
+        # new (2), month 7 swaps (3, 4), month 8 goes to trash (5) and the
+        # crash hits before its replacement moves in (6)
+        if len(calls) == 6:
+            raise OSError("simulated crash")
+        return real_rename(self, src, dst)
+    monkeypatch.setattr(datastore.Store, "rename", crashing_rename)
+    with pytest.raises(OSError, match="simulated crash"):
+        run_convert(spark, tmp_path, "traffic_accidents", snapshots["b"], "utf-8", D2, run_id=2)
+    monkeypatch.setattr(datastore.Store, "rename", real_rename)
+    root = os.path.join(tmp_path, "datastore", "traffic_accidents")
+    rows, months = read_store(root)                         # still readable, one month in flight
+    assert rows and len(rows) < 310 and "year=2026/month=8" not in months
+    journal = os.path.join(tmp_path, "datastore", ".txn", "traffic_accidents", "journal")
+    assert [n for n in os.listdir(journal) if n.endswith(".json")]
+    assert datastore.Store(spark, root).recover()           # what the next job does first
+    assert read_store(root) == merged["after_b"]
+
+
+def test_crash_before_commit_leaves_old_datastore(spark, tmp_path, merged, snapshots, monkeypatch):
+    shutil.copytree(os.path.join(merged["state_a"], "datastore"), os.path.join(tmp_path, "datastore"))
+
+    def crash(self, txn, months, staged):
+        raise OSError("simulated crash before the journal")
+    monkeypatch.setattr(datastore.Store, "commit_months", crash)
+    with pytest.raises(OSError):
+        run_convert(spark, tmp_path, "traffic_accidents", snapshots["b"], "utf-8", D2, run_id=2)
+    monkeypatch.undo()
+    root = os.path.join(tmp_path, "datastore", "traffic_accidents")
+    assert read_store(root) == merged["after_a"]
+    staging = os.path.join(tmp_path, "datastore", ".txn", "traffic_accidents", "staging")
+    assert os.listdir(staging)                               # Spark's output, never swapped in
+    assert datastore.Store(spark, root).recover() == []
+    assert os.listdir(staging) == [] and read_store(root) == merged["after_a"]
