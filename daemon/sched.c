@@ -146,8 +146,9 @@ static void note_v(struct sched *s, const char *level, const char *type,
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	if (r)
 		tg = r->target;
-	if (r && !t && r->id >= r->target->last_run_id) {
-		/* The newest run of each target, for status. */
+	if (r && !t && (r->id == r->target->last_run_id ||
+	                strcmp(r->exec_date, r->target->last_run_date) >= 0)) {
+		/* The run of each target's latest exec date, for status. */
 		r->target->last_run_id = r->id;
 		memcpy(r->target->last_run_date, r->exec_date, sizeof r->target->last_run_date);
 		r->target->last_run_state = r->state;
@@ -1254,19 +1255,44 @@ static int dataset_row_cb(void *arg, const struct store_dataset *row)
 	return 0;
 }
 
-static int newest_cb(void *arg, const struct store_run *row)
+static int last_run_cb(void *arg, const struct store_run *row)
 {
 	struct sched *s = arg;
 	struct target *t = sched_target(s, row->target);
-	enum target_kind k = strcmp(row->kind, "job") == 0 ? TK_JOB : TK_DATASET;
 
-	if (t && t->kind == k && row->id > t->last_run_id) {
+	if (t) {
 		t->last_run_id = row->id;
 		snprintf(t->last_run_date, sizeof t->last_run_date, "%s", row->exec_date);
 		if (sstate_parse(row->state, &t->last_run_state) < 0)
 			t->last_run_state = SS_QUEUED;
 	}
 	return 0;
+}
+
+/* Each target's run of its latest exec date, for status. */
+static int last_runs_load(struct sched *s)
+{
+	size_t n = 0, cap = 0;
+	const char **kinds = NULL, **names = NULL;
+	int rc;
+
+	for (struct target *t = s->targets; t; t = t->next)
+		cap++;
+	kinds = calloc(cap ? cap : 1, sizeof *kinds);
+	names = calloc(cap ? cap : 1, sizeof *names);
+	if (!kinds || !names) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (struct target *t = s->targets; t; t = t->next, n++) {
+		kinds[n] = t->kind == TK_JOB ? "job" : "dataset";
+		names[n] = t->name;
+	}
+	rc = store_runs_last(s->d->store, kinds, names, n, last_run_cb, s);
+out:
+	free(kinds);
+	free(names);
+	return rc;
 }
 
 /* Make T's schedule from its configuration; a bad expression (config.c
@@ -1438,7 +1464,7 @@ int sched_init(struct denverd *d)
 		log_err(NULL, "state store: %s", store_errmsg(d->store));
 		goto out;
 	}
-	if ((rc = store_runs_newest(d->store, newest_cb, s)) < 0) {
+	if ((rc = last_runs_load(s)) < 0) {
 		log_err(NULL, "state store: %s", store_errmsg(d->store));
 		goto out;
 	}

@@ -112,7 +112,8 @@ struct target {
 	bool paused;
 	bool removed;                    /* no longer configured */
 	unsigned n_runs;                 /* active runs of this target */
-	int64_t last_run_id;             /* the newest run (status), 0 = none */
+	int64_t last_run_id;             /* the run of the latest exec date (the
+	                                    newest of that date), for status */
 	char last_run_date[11];
 	enum sstate last_run_state;
 	struct runq_lane lanes[TC_N];

@@ -140,8 +140,10 @@ int store_run_set(struct store *st, const struct store_run *r);
 int store_run_get(struct store *st, int64_t id, store_run_cb cb, void *arg);
 /* Runs in state queued or running, oldest first. */
 int store_runs_active(struct store *st, store_run_cb cb, void *arg);
-/* The newest run of every target (one row per target and kind). */
-int store_runs_newest(struct store *st, store_run_cb cb, void *arg);
+/* For each i < N, the run of TARGETS[i] (of KINDS[i]) for the latest exec
+ * date (the newest run of that date), if it has any. */
+int store_runs_last(struct store *st, const char *const *kinds,
+                    const char *const *targets, size_t n, store_run_cb cb, void *arg);
 
 struct store_run_filter {
 	const char *target;              /* NULL = any */
