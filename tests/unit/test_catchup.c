@@ -7,6 +7,8 @@
 #include <cmocka.h>
 
 #include "catchup.h"
+#include "clock.h"
+#include "cron.h"
 
 #define DAY 86400
 #define T0 1795478400      /* 2026-11-24T00:00:00Z */
@@ -155,6 +157,67 @@ static void test_schedule_without_fires(void **state)
 	assert_int_equal(c.n_runs, 0);
 }
 
+/* ---- with the real schedules of cron.c in America/Denver ---- */
+
+struct real {
+	struct cron c;
+	struct tz *tz;
+};
+
+static int next_cron(void *arg, int64_t after, int64_t *next)
+{
+	struct real *r = arg;
+	return cron_next(&r->c, r->tz, after, next);
+}
+
+static int64_t at(const char *iso)
+{
+	int64_t ms;
+	assert_int_equal(clock_parse_iso(iso, &ms), 0);
+	return ms / 1000;
+}
+
+/* Missed fires across both DST changes of 2026 keep one fire per local day,
+ * each with the exec date of its own local day. */
+static void test_dst_days_in_denver(void **state)
+{
+	static struct catchup c;
+	struct real r;
+	const char *err;
+	char date[11];
+
+	assert_int_equal(tz_load("America/Denver", &r.tz), 0);
+	/* 02:30 does not exist on 2026-03-08: that day fires at 03:00 MDT. */
+	assert_int_equal(cron_parse("30 2 * * *", &r.c, &err), 0);
+	assert_int_equal(catchup_plan(next_cron, &r, at("2026-03-06T12:00:00-07:00"),
+	                              at("2026-03-09T12:00:00-06:00"), CATCHUP_MAX, &c), 0);
+	assert_int_equal(c.n_runs, 3);
+	assert_int_equal(c.fires[0], at("2026-03-07T02:30:00-07:00"));
+	assert_int_equal(c.fires[1], at("2026-03-08T03:00:00-06:00"));
+	assert_int_equal(c.fires[2], at("2026-03-09T02:30:00-06:00"));
+	static const char *const spring[] = { "2026-03-07", "2026-03-08", "2026-03-09" };
+	for (int i = 0; i < 3; i++) {
+		tz_date(r.tz, c.fires[i], date);
+		assert_string_equal(date, spring[i]);
+	}
+	/* 01:30 happens twice on 2026-11-01: it fires once, at the first. */
+	assert_int_equal(cron_parse("30 1 * * *", &r.c, &err), 0);
+	assert_int_equal(catchup_plan(next_cron, &r, at("2026-10-30T12:00:00-06:00"),
+	                              at("2026-11-02T12:00:00-07:00"), CATCHUP_MAX, &c), 0);
+	assert_int_equal(c.n_runs, 3);
+	assert_int_equal(c.fires[0], at("2026-10-31T01:30:00-06:00"));
+	assert_int_equal(c.fires[1], at("2026-11-01T01:30:00-06:00"));
+	assert_int_equal(c.fires[2], at("2026-11-02T01:30:00-07:00"));
+	/* A fire late in the local evening is still that local day (UTC has
+	 * moved on): the exec date is local. */
+	assert_int_equal(cron_parse("45 23 * * *", &r.c, &err), 0);
+	assert_int_equal(catchup_plan(next_cron, &r, at("2026-11-24T12:00:00-07:00"),
+	                              at("2026-11-25T12:00:00-07:00"), 1, &c), 0);
+	tz_date(r.tz, c.fires[0], date);
+	assert_string_equal(date, "2026-11-24");
+	tz_free(r.tz);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -166,6 +229,7 @@ int main(void)
 		cmocka_unit_test(test_fire_at_now_counts),
 		cmocka_unit_test(test_long_outage_of_minutely_schedule_is_cheap),
 		cmocka_unit_test(test_schedule_without_fires),
+		cmocka_unit_test(test_dst_days_in_denver),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
