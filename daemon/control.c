@@ -37,6 +37,7 @@
 #define MAX_TABLES        16
 #define MAX_STATUS_FNS    16
 #define WATCH_OUTPUT_CAP  (1024 * 1024)   /* queued bytes before a watcher is dropped */
+#define REPLY_OUTPUT_CAP  (1024 * 1024)   /* queued reply bytes before reading pauses */
 
 struct control_client {
 	uv_pipe_t pipe;
@@ -49,6 +50,7 @@ struct control_client {
 	bool watching;
 	bool want_watch;            /* becomes a watcher after the current reply */
 	bool closing;
+	bool throttled;             /* reading paused until its replies drain */
 };
 
 struct control {
@@ -86,12 +88,23 @@ int control_error(struct control_error *err, int rc, const char *code,
 
 /* ---- output ---- */
 
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b);
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b);
+
 static void on_written(uv_write_t *req, int status)
 {
 	struct write_req *w = container_of(req, struct write_req, req);
+	uv_stream_t *s = req->handle;
+	struct control_client *c = container_of((uv_pipe_t *)s, struct control_client, pipe);
 	(void)status;   /* a failed write shows up as EOF/error on read */
 	free(w->data);
 	free(w);
+	/* Called with UV_ECANCELED before the close callback frees C. */
+	if (c->throttled && !c->closing &&
+	    uv_stream_get_write_queue_size(s) <= REPLY_OUTPUT_CAP / 2) {
+		c->throttled = false;
+		uv_read_start(s, on_alloc, on_read);
+	}
 }
 
 static void client_close(struct control_client *c);
@@ -434,6 +447,14 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 		         c->ctl->request_cap, (int)c->pid);
 		uv_read_stop(s);
 		client_close(c);
+		return;
+	}
+	/* A client that sends requests without reading the replies would
+	 * make us queue them without end: stop reading it until they drain. */
+	if (!c->watching &&
+	    uv_stream_get_write_queue_size(s) > REPLY_OUTPUT_CAP) {
+		c->throttled = true;
+		uv_read_stop(s);
 	}
 }
 

@@ -1495,7 +1495,9 @@ void sched_stop(struct denverd *d)
 		for (size_t i = 0; i < r->n_tasks; i++) {
 			struct stask *t = &r->tasks[i];
 			runq_remove(&t->qi);
-			if (t->state != SS_RUNNING || t->requeue_on_cancel)
+			/* A run the operator is cancelling ends cancelled, not
+			 * queued for the next start. */
+			if (t->state != SS_RUNNING || t->requeue_on_cancel || r->cancel_reason)
 				continue;
 			t->requeue_on_cancel = true;
 			t->cancel_reason = "denverd stopping (SIGTERM)";

@@ -417,7 +417,7 @@ static int cmd_retry(struct denverd *d, struct control_client *c, json_t *args,
 		return control_error(err, rc, PROTO_ENOENT,
 		                     "no run %" PRId64 ", or its target is no longer configured", id);
 	case -EBUSY:
-		return control_error(err, rc, PROTO_ESTATE, "run %" PRId64 " is still active", id);
+		return control_error(err, rc, PROTO_ESTATE, "run %" PRId64 ", or another run of its date, is still active", id);
 	case -EALREADY:
 		return control_error(err, rc, PROTO_ESTATE,
 		                     "run %" PRId64 " did not fail and was not cancelled; "

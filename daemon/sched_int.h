@@ -209,7 +209,8 @@ int sched_backfill(struct sched *s, struct target *t, int64_t from, int64_t to,
                    int64_t *last_id);
 int sched_cancel(struct sched *s, struct srun *r, const char *reason);
 /* Queue the failed or cancelled run ID again from its first unfinished
- * task, with a fresh retry budget. */
+ * task, with a fresh retry budget; -EBUSY while it, or another run of its
+ * target and date, is active. */
 int sched_retry(struct sched *s, int64_t id);
 int sched_pause(struct sched *s, struct target *t, bool paused);
 /* Today's exec date (the local date of now) into out[11]. */

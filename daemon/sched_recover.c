@@ -379,6 +379,13 @@ static int requeue(struct sched *s, int64_t id)
 		rc = -ENOENT;
 		goto out;
 	}
+	/* One active run per target and date: two would share its files. */
+	for (struct srun *o = s->runs; o; o = o->next) {
+		if (o->target == t && strcmp(o->exec_date, l.v[0].exec_date) == 0) {
+			rc = -EBUSY;
+			goto out;
+		}
+	}
 	if ((rc = load_run(s, t, &l.v[0], false, &r)) < 0)
 		goto out;
 	/* A snapshot the operator promoted (`denverctl promote`) was accepted

@@ -64,7 +64,8 @@ int sched_reload(struct denverd *d, struct config *old);
 /*
  * The quarantined snapshot of run RUN_ID was promoted (dq_promote): the run
  * goes on from its convert task, its check counting as accepted.  0, or
- * -EBUSY (the run is active), -EALREADY (not failed), -ENOENT, -EIO.
+ * -EBUSY (the run, or another run of its target and date, is active),
+ * -EALREADY (not failed), -ENOENT, -EIO.
  */
 int sched_promoted(struct denverd *d, int64_t run_id);
 

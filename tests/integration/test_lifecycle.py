@@ -125,6 +125,42 @@ def test_bad_requests_cost_the_connection_not_the_daemon(daemon, tmp):
     assert daemon.call("status")["ok"] is True
 
 
+def test_a_client_that_does_not_read_its_replies_is_paused(daemon, tmp):
+    """Requests sent without reading the replies do not pile up replies in
+    the daemon: it stops reading that client until they drain, then answers
+    every request."""
+    daemon.start(base_config(tmp))
+
+    def rss_kb():
+        for line in open(f"/proc/{daemon.proc.pid}/status"):
+            if line.startswith("VmRSS"):
+                return int(line.split()[1])
+
+    before = rss_kb()
+    n = 400000                                 # ~200 MB of status replies
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.connect(str(daemon.socket))
+        s.settimeout(3)
+        req = b'{"v":1,"cmd":"version"}\n{"v":1,"cmd":"status"}\n'
+        sent = 0
+        try:
+            while sent < n:
+                s.sendall(req)
+                sent += 2
+        except socket.timeout:
+            pass                               # the daemon stopped reading us
+        assert rss_kb() - before < 32 * 1024
+        assert daemon.call("version")["ok"] is True   # others are served
+        s.settimeout(30)
+        f = s.makefile("rb")
+        got = 0
+        while got < sent:
+            if not json.loads(f.readline())["ok"]:
+                break
+            got += 1
+        assert got >= sent - 2                 # a request cut by the timeout
+
+
 def test_client_cap(daemon, tmp):
     daemon.start(base_config(tmp, extra="limits:\n  clients: 3\n"))
     held = []

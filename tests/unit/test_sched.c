@@ -322,7 +322,9 @@ static void test_job_printing_a_lot_keeps_a_bounded_tail(void **state)
 	                       "200000\nlast-line"));
 }
 
-static void test_cancel_stops_the_child(void **state)
+/* Start job j as `sleep 30` and ask to cancel its run once the child runs;
+ * returns the run id. */
+static int64_t cancel_sleeping_job(void)
 {
 	int64_t id = start_job("    command: [\"sleep\", \"30\"]\n"
 	            "    kill_grace: 200ms\n");
@@ -330,6 +332,12 @@ static void test_cancel_stops_the_child(void **state)
 	struct srun *r = sched_run(H->d.sched, id);
 	assert_non_null(r);
 	assert_int_equal(sched_cancel(H->d.sched, r, "cancelled by the operator"), 0);
+	return id;
+}
+
+static void test_cancel_stops_the_child(void **state)
+{
+	int64_t id = cancel_sleeping_job();
 	wait_run(id, "cancelled", 5000);
 	assert_string_equal(q_text("SELECT outcome FROM attempts"), "cancelled");
 	assert_string_equal(q_text("SELECT error FROM runs"), "cancelled by the operator");
@@ -361,6 +369,39 @@ static void test_stop_leaves_runs_resumable(void **state)
 	wait_run(id, "succeeded", 5000);
 	assert_int_equal(q_int("SELECT count(*) FROM attempts"), 2);
 	assert_string_equal(q_text("SELECT outcome FROM attempts WHERE n=2"), "succeeded");
+}
+
+/* An operator's cancel that is still waiting for its child when SIGTERM
+ * comes ends the run cancelled: the next start does not run it again. */
+static void test_cancel_then_stop_stays_cancelled(void **state)
+{
+	int64_t id = cancel_sleeping_job();
+	stop();                        /* before the child's exit is seen */
+	assert_string_equal(q_text("SELECT state FROM runs WHERE id=%lld", (long long)id),
+	                    "cancelled");
+	start();
+	run_for(300);
+	assert_string_equal(q_text("SELECT state FROM runs WHERE id=%lld", (long long)id),
+	                    "cancelled");
+	assert_int_equal(q_int("SELECT count(*) FROM attempts"), 1);
+}
+
+/* `retry` of a failed run refuses while another run of the same target and
+ * date is active: two runs of one date would share its files. */
+static void test_retry_refuses_while_the_date_is_active(void **state)
+{
+	int64_t failed = start_job("    command: [\"/bin/sh\", \"-c\","
+	            " \"if [ -e @DIR@/once ]; then exec sleep 30; fi; touch @DIR@/once; exit 1\"]\n"
+	            "    retries: 0\n    kill_grace: 200ms\n");
+	wait_run(failed, "failed", 5000);
+	int64_t active = trigger("j", "2026-11-24");
+	assert_true(run_until_sql(5000, "SELECT count(*) FROM attempts WHERE pid > 0 AND "
+	                          "ended IS NULL"));
+	assert_int_equal(sched_retry(H->d.sched, failed), -EBUSY);
+	assert_null(sched_run(H->d.sched, failed));
+	assert_string_equal(q_text("SELECT state FROM runs WHERE id=%lld", (long long)failed),
+	                    "failed");
+	assert_non_null(sched_run(H->d.sched, active));
 }
 
 /*
@@ -742,6 +783,8 @@ int main(void)
 		T(test_job_printing_a_lot_keeps_a_bounded_tail),
 		T(test_cancel_stops_the_child),
 		T(test_stop_leaves_runs_resumable),
+		T(test_cancel_then_stop_stays_cancelled),
+		T(test_retry_refuses_while_the_date_is_active),
 		T(test_recovery_kills_the_orphan_and_resumes),
 		T(test_recovery_spares_a_reused_pid),
 		T(test_job_limit_serialises),
