@@ -23,12 +23,15 @@
  * interrupted.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "alerts.h"
 #include "backoff.h"
@@ -1424,6 +1427,35 @@ static void catch_up_all(struct sched *s, int64_t now)
 	}
 }
 
+/*
+ * One engine per state directory: two would each believe they own the
+ * attempts they find open, and run a task twice.  The lock is an flock on
+ * state_dir/sched.lock held for the life of the engine (close-on-exec, so
+ * a job that outlives us does not keep it).
+ */
+static int lock_state(struct sched *s)
+{
+	char path[4096];
+	int fd, n = snprintf(path, sizeof path, "%s/sched.lock", s->d->cfg->state_dir);
+
+	if (n < 0 || (size_t)n >= sizeof path)
+		return -ENAMETOOLONG;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		log_err(NULL, "%s: %s", path, strerror(errno));
+		return -errno;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+		log_err(NULL, "%s: %s", path, e == EWOULDBLOCK ? "another denverd runs on this "
+		        "state_dir (it may still be stopping)" : strerror(e));
+		close(fd);
+		return e == EWOULDBLOCK ? -EBUSY : -e;
+	}
+	s->lock_fd = fd;
+	return 0;
+}
+
 int sched_init(struct denverd *d)
 {
 	struct sched *s = calloc(1, sizeof *s);
@@ -1434,7 +1466,10 @@ int sched_init(struct denverd *d)
 	if (!s)
 		return -ENOMEM;
 	s->d = d;
+	s->lock_fd = -1;
 	d->sched = s;
+	if ((rc = lock_state(s)) < 0)
+		goto out;
 	runq_init(&s->q[TC_FETCH], true);
 	runq_init(&s->q[TC_CHECK], true);
 	runq_init(&s->q[TC_PROC], true);
@@ -1587,6 +1622,8 @@ void sched_fini(struct denverd *d)
 	json_decref(s->pending);
 	tz_free(s->tz);
 	http_fini(s->http);
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
 	if (s->timer_init) {
 		uv_close((uv_handle_t *)&s->timer, on_timer_closed);
 		uv_run(d->loop, UV_RUN_NOWAIT);

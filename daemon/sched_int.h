@@ -174,6 +174,7 @@ struct http;
 struct sched {
 	struct denverd *d;
 	struct http *http;               /* the fetch tasks' curl multi handle */
+	int lock_fd;                     /* flock on state_dir/sched.lock, or -1 */
 	uv_timer_t timer;
 	bool timer_init, closing;
 	struct tz *tz;

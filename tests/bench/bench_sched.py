@@ -210,6 +210,8 @@ def bench_idle(build, tmp, n_datasets, n_runs):
     d = Daemon(build, cfg, sock, os.path.join(tmp, "idle.notify"),
                os.path.join(tmp, "idle.log"))
     first = d.start()            # creates the schema and the datasets rows
+    time.sleep(1)
+    empty_rss = d.rss_kb()
     d.stop()
     size = fill_store(os.path.join(state, "state.db"), n_datasets, n_runs)
     ready = [d.start()]
@@ -239,8 +241,9 @@ def bench_idle(build, tmp, n_datasets, n_runs):
     print("2. idle, %d datasets, %d runs (state.db %.1f MB):" % (n_datasets, n_runs, size / 1e6))
     print("   start to READY=1: %s (empty store: %s)   (target <= 200 ms)"
           % (", ".join(fmt_ms(r) for r in ready), fmt_ms(first)))
-    print("   RSS %.1f MB, peak %.1f MB; after 200 status calls %.1f MB   (target <= 16 MB)"
-          % (rss["VmRSS"] / 1024, rss["VmHWM"] / 1024, rss_after["VmRSS"] / 1024))
+    print("   RSS %.1f MB, peak %.1f MB; after 200 status calls %.1f MB; with an empty store"
+          " %.1f MB   (target <= 16 MB)" % (rss["VmRSS"] / 1024, rss["VmHWM"] / 1024,
+                                          rss_after["VmRSS"] / 1024, empty_rss["VmRSS"] / 1024))
     print("   CPU while idle: %.2f s over %.1f s   (target: none)" % (cpu, wall))
     print("   status (%d datasets in the reply): median %s, p99 %s, max %s   (target <= 5 ms)"
           % (n_ds, fmt_ms(statistics.median(lat)), fmt_ms(lat[int(len(lat) * 0.99) - 1]),

@@ -751,6 +751,22 @@ static void test_convert_manifest_must_match_the_check(void **state)
 	sh("grep -q '\"encoding\": \"utf-8\"' %s && grep -q '\"key\": \\[' %s", spec, spec);
 }
 
+/* A second engine on the same state_dir is refused (it would run the
+ * attempts the first one owns again). */
+static void test_one_engine_per_state_dir(void **state)
+{
+	load_config(DS_YAML);
+	start();
+	struct denverd other = H->d;
+	other.sched = NULL;
+	assert_int_equal(sched_init(&other), -EBUSY);
+	assert_null(other.sched);
+	stop();
+	other.sched = NULL;
+	assert_int_equal(sched_init(&other), 0);
+	sched_fini(&other);
+}
+
 static void test_reload_adds_and_removes(void **state)
 {
 	set_now(CATCHUP_NOW);
@@ -795,6 +811,7 @@ int main(void)
 		T(test_schedule_fires_with_local_exec_date),
 		T(test_backfill_queues_one_run_per_date),
 		T(test_reload_adds_and_removes),
+		T(test_one_engine_per_state_dir),
 		T(test_job_after_two_datasets),
 		T(test_failed_check_quarantines),
 		T(test_convert_without_spark_says_what_to_install),
