@@ -46,6 +46,10 @@ static void on_hup(uv_signal_t *h, int signum)
 	char *errors = NULL;
 	(void)signum;
 
+	if (ls->d->stopping) {
+		log_info(NULL, "SIGHUP while stopping; not reloading");
+		return;
+	}
 	loop_notify_reloading();
 	if (ls->d->reload(ls->d, &errors) < 0) {
 		/* One line per message, so each lands in the journal whole. */

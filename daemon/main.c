@@ -85,6 +85,10 @@ static int make_dir(const char *path, mode_t mode)
 	return 0;
 }
 
+/* --log-level given on the command line wins over the file, also after a
+ * reload; -1 when not given. */
+static int cmdline_log_level = -1;
+
 static int daemon_reload(struct denverd *d, char **errors)
 {
 	struct config *next = NULL, *old = d->cfg;
@@ -92,10 +96,18 @@ static int daemon_reload(struct denverd *d, char **errors)
 
 	if (rc < 0)
 		return rc;
-	/* These are bound at start (files, socket); changing them needs a
-	 * restart, and a half-applied reload is worse than none. */
+	/* These are bound at start (files, socket, the thread pool's size, the
+	 * time every schedule was computed in); changing them needs a restart,
+	 * and a half-applied reload is worse than none. */
 	const char *fixed = strcmp(next->state_dir, old->state_dir) ? "state_dir"
-	                  : strcmp(next->socket, old->socket) ? "socket" : NULL;
+	                  : strcmp(next->socket, old->socket) ? "socket"
+	                  : strcmp(next->timezone, old->timezone) ? "timezone"
+	                  : next->socket_mode != old->socket_mode ? "socket_mode"
+	                  : next->limits.fetches != old->limits.fetches ? "limits.fetches"
+	                  : next->limits.checks != old->limits.checks ? "limits.checks"
+	                  : next->limits.clients != old->limits.clients ? "limits.clients"
+	                  : next->limits.request_size != old->limits.request_size
+	                    ? "limits.request_size" : NULL;
 	if (fixed) {
 		if (asprintf(errors, "%s: %s cannot change on reload; restart denverd",
 		             d->config_path, fixed) < 0)
@@ -103,7 +115,7 @@ static int daemon_reload(struct denverd *d, char **errors)
 		config_free(next);
 		return -EINVAL;
 	}
-	log_set_level(next->log_level);
+	log_set_level(cmdline_log_level >= 0 ? cmdline_log_level : next->log_level);
 	d->cfg = next;
 	alerts_reload(d);
 	warn_if_untrusted(next, d->config_path);
@@ -220,6 +232,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
+	cmdline_log_level = level;
 	log_set_level(level >= 0 ? level : d.cfg->log_level);
 	/* A file-size limit must fail a write (EFBIG), not kill the daemon. */
 	signal(SIGXFSZ, SIG_IGN);
@@ -243,7 +256,6 @@ int main(int argc, char **argv)
 	d.stop = daemon_stop;
 	uv_loop_init(&loop);
 	d.loop = &loop;
-	curl_global_init(CURL_GLOBAL_DEFAULT);
 
 	if ((rc = open_state(&d)) < 0)
 		goto out;

@@ -105,6 +105,13 @@ static int quarantine(const struct task_info *ti, const char *path, char *new_pa
 		return rc;
 	if (snprintf(to, sizeof to, "%s/exec_date=%s", qdir, ti->exec_date) >= (int)sizeof to)
 		return -ENAMETOOLONG;
+	if (strcmp(from, to) == 0) {
+		/* A retried run checked its snapshot where the first failure
+		 * put it: it stays there. */
+		if (snprintf(new_path, len, "%s", path) >= (int)len)
+			return -ENAMETOOLONG;
+		return 0;
+	}
 	snprintf(aside, sizeof aside, "%s.%" PRId64, to, clock_now_ms());
 	if (rename(to, aside) < 0 && errno != ENOENT)
 		return -errno;

@@ -174,6 +174,16 @@ def test_failed_check_quarantines_and_promote_brings_it_back(demo, www):
     detail = next(l for l in out.splitlines() if re.match(r"\s+key_unique\s+FAIL\s", l))
     assert "duplicate" in detail and "first lines: " in detail
 
+    # A retry checks the snapshot where it lies, fails the same way, and
+    # leaves it in quarantine (not moved aside, not lost).
+    demo.ctl("retry", r2)
+    deadline = time.monotonic() + 20
+    while demo.call("show", run=int(r2))["result"]["run"]["state"] != "failed":
+        assert time.monotonic() < deadline, demo.ctl("show", r2).stdout
+        time.sleep(0.1)
+    assert quarantined.read_bytes() == bad
+    assert snapshot_state(demo, r2) == ("quarantined", str(quarantined))
+
     # Only a quarantined snapshot can be promoted.
     r = demo.ctl("promote", r1, check=False)
     assert r.returncode == 1 and "ESTATE" in r.stderr and "not quarantined" in r.stderr

@@ -246,3 +246,13 @@ def test_check_data_runs_the_checks_without_a_daemon(tmp):
     r = subprocess.run([DENVERD, "--check-data", "no_such_dataset", sample,
                         "-c", ROOT / "etc" / "denverd.yaml"], capture_output=True, text=True)
     assert r.returncode == 2 and "no_such_dataset" in r.stderr
+
+
+def test_reload_refuses_settings_bound_at_start(daemon, tmp):
+    daemon.start(base_config(tmp))
+    daemon.write_config(base_config(tmp).replace("timezone: America/Denver",
+                                                 "timezone: America/New_York"))
+    r = daemon.ctl("reload", check=False)
+    assert r.returncode == 1
+    assert "timezone cannot change on reload; restart denverd" in r.stderr
+    assert daemon.call("status")["result"]["timezone"] == "America/Denver"
