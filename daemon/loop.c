@@ -162,9 +162,12 @@ static void close_any(uv_handle_t *h, void *arg)
 void loop_drain(struct denverd *d)
 {
 	/* Handles still open here belong to modules that already finished
-	 * (fini) and own no memory through them; close and spin until empty. */
-	for (int i = 0; i < 100 && uv_loop_alive(d->loop); i++) {
+	 * (fini) and own no memory through them: close them.  Then run until
+	 * nothing is left, which also waits for work requests still on the
+	 * thread pool (a metrics rendering, a scan being cancelled): the loop
+	 * struct must outlive them, or a worker finishing later would touch it
+	 * after main() returned. */
+	uv_walk(d->loop, close_any, NULL);
+	while (uv_run(d->loop, UV_RUN_DEFAULT) != 0)
 		uv_walk(d->loop, close_any, NULL);
-		uv_run(d->loop, UV_RUN_NOWAIT);
-	}
 }

@@ -256,3 +256,25 @@ def test_reload_refuses_settings_bound_at_start(daemon, tmp):
     assert r.returncode == 1
     assert "timezone cannot change on reload; restart denverd" in r.stderr
     assert daemon.call("status")["result"]["timezone"] == "America/Denver"
+
+
+def test_stop_waits_for_work_on_the_thread_pool(daemon, tmp):
+    """A big store makes the metrics rendering go to a worker thread at
+    start; a SIGTERM right after READY must still end the process cleanly
+    (the loop outlives the worker), not hang at exit."""
+    import importlib.util
+    from conftest import ROOT
+    spec = importlib.util.spec_from_file_location(
+        "bench_sched", ROOT / "tests" / "bench" / "bench_sched.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    datasets = "".join(f"ds_{i:04d}:\n  url: http://127.0.0.1:9/{i}.csv\n"
+                       f"  schedule: \"0 3 * * *\"\n  missed: none\n" for i in range(50))
+    daemon.start(base_config(tmp, datasets=datasets))
+    daemon.stop()
+    bench.fill_store(str(daemon.state / "state.db"), 50, 30000)
+    for _ in range(3):
+        daemon.start()
+        t0 = time.monotonic()
+        assert daemon.stop() == 0
+        assert time.monotonic() - t0 < 10

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -35,6 +36,38 @@ static void test_fresh_db_gets_current_schema(void **state)
 	assert_int_equal(store_open(path, &st, &err), 0);
 	assert_int_equal(store_schema_version(st), STORE_SCHEMA_VERSION);
 	store_close(st);
+	free(path);
+}
+
+/* A database left at version 1 is brought forward to the current version,
+ * and the v2 index serves the freshness query. */
+static void test_forward_migration_from_v1(void **state)
+{
+	char *path = tmp_db(), *err = NULL;
+	struct store *st;
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	assert_int_equal(store_open(path, &st, &err), 0);
+	store_close(st);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP INDEX runs_ok_by_target;"
+	                              "PRAGMA user_version = 1", 0, 0, 0), SQLITE_OK);
+	sqlite3_close(db);
+
+	assert_int_equal(store_open(path, &st, &err), 0);
+	assert_int_equal(store_schema_version(st), STORE_SCHEMA_VERSION);
+	store_close(st);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "EXPLAIN QUERY PLAN SELECT max(ended) FROM runs"
+	                 " WHERE target = 'x' AND kind = 'dataset'"
+	                 " AND state IN ('succeeded', 'unchanged')", -1, &s, 0), SQLITE_OK);
+	bool uses_index = false;
+	while (sqlite3_step(s) == SQLITE_ROW)
+		if (strstr((const char *)sqlite3_column_text(s, 3), "runs_ok_by_target"))
+			uses_index = true;
+	assert_true(uses_index);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
 	free(path);
 }
 
@@ -106,6 +139,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fresh_db_gets_current_schema),
+		cmocka_unit_test(test_forward_migration_from_v1),
 		cmocka_unit_test(test_newer_schema_is_refused),
 		cmocka_unit_test(test_garbage_file_is_refused),
 		cmocka_unit_test(test_wal_and_event_round_trip),
