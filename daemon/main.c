@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,6 +177,10 @@ int main(int argc, char **argv)
 	uv_loop_t loop;
 
 	log_init("denverd");
+	/* One malloc arena: the few worker threads (scans, metrics, file
+	 * writes) would otherwise each keep an arena of their own resident
+	 * for the daemon's lifetime. */
+	mallopt(M_ARENA_MAX, 1);
 	while ((opt = getopt_long(argc, argv, "c:Vh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': config_path = optarg; break;
