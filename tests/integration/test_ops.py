@@ -43,7 +43,12 @@ def failing_dataset(name="demo", extra=""):
 
 def test_metrics_parse_with_prometheus_client(daemon, tmp):
     daemon.start(base_config(tmp, datasets=failing_dataset(extra="  max_age: 36h\n")))
-    text = daemon.ctl("metrics").stdout
+    # The first rendering of the store's figures runs on a worker thread from
+    # start; a scrape before it ends says so and the next one has them.
+    deadline = time.monotonic() + 10
+    while "being rendered" in (text := daemon.ctl("metrics").stdout):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
     fams = families(text)
     for name in ("denverd_build_info", "process_start_time_seconds", "denverd_uptime_seconds",
                  "process_resident_memory_bytes", "denverd_runs", "denverd_fetch_attempts",
