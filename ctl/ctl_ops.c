@@ -94,7 +94,6 @@ int ops_build_alerts(int argc, char **argv, json_t *args)
 		{ "limit", required_argument, NULL, 'n' },
 		{ 0 },
 	};
-	char *end;
 	long n;
 	int opt;
 	while ((opt = getopt_long(argc, argv, "d:n:", opts, NULL)) != -1) {
@@ -103,11 +102,8 @@ int ops_build_alerts(int argc, char **argv, json_t *args)
 			json_object_set_new(args, "dataset", json_string(optarg));
 			break;
 		case 'n':
-			n = strtol(optarg, &end, 10);
-			if (*end || n < 1 || n > 1000) {
-				fprintf(stderr, "%s: alerts: --limit wants 1 to 1000\n", prog);
+			if (parse_int(argv[0], "--limit", optarg, 1, 1000, &n) < 0)
 				return -1;
-			}
 			json_object_set_new(args, "limit", json_integer(n));
 			break;
 		default:

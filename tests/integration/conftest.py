@@ -203,3 +203,16 @@ def daemon(tmp):
     yield d
     d.stop(signal.SIGKILL) if d.proc and d.proc.poll() is None else None
     d.notify.close()
+
+
+@pytest.fixture
+def www(tmp):
+    """The project's HTTP test server (httpd.py), in-process on loopback,
+    serving tmp/www (as .root)."""
+    import httpd
+    root = tmp / "www"
+    root.mkdir()
+    srv = httpd.Server(str(root)).start()
+    srv.root = root
+    yield srv
+    srv.stop()

@@ -11,7 +11,6 @@ import textwrap
 
 import pytest
 
-import httpd
 from conftest import base_config
 
 D1, D2, D3 = "2025-03-01", "2025-03-02", "2025-03-03"
@@ -34,16 +33,6 @@ DATASET = textwrap.dedent("""\
         key_unique: {{type: unique, severity: fail}}
         scores: {{type: range, columns: [score], min: 0, max: 100, max_bad: 10%, severity: warn}}
 """)
-
-
-@pytest.fixture
-def www(tmp):
-    root = tmp / "www"
-    root.mkdir()
-    srv = httpd.Server(str(root)).start()
-    srv.root = root
-    yield srv
-    srv.stop()
 
 
 @pytest.fixture

@@ -12,16 +12,12 @@ processes are checked); SIGTERM; pause, resume, cancel, retry; trigger
 import json
 import os
 import sqlite3
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from conftest import base_config
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import httpd  # noqa: E402
 
 FINAL = ("succeeded", "failed", "unchanged", "skipped", "cancelled")
 
@@ -89,16 +85,6 @@ def procs_with_env(entry):
         except OSError:
             pass
     return out
-
-
-@pytest.fixture
-def web(tmp):
-    root = tmp / "www"
-    root.mkdir()
-    srv = httpd.Server(str(root)).start()
-    srv.root = root
-    yield srv
-    srv.stop()
 
 
 def csv_dataset(name, url, extra=""):
@@ -222,10 +208,10 @@ def test_cancel_and_retry(daemon, tmp):
 
 # ---- jobs: after:, hang, die, print a lot, missing ----
 
-def test_job_after_two_datasets_starts_when_both_finished(daemon, tmp, web):
-    (web.root / "a.csv").write_text("id\n1\n2\n")
-    (web.root / "b.csv").write_text("id\n" + "".join("%d\n" % i for i in range(50000)))
-    base = "http://127.0.0.1:%d" % web.port
+def test_job_after_two_datasets_starts_when_both_finished(daemon, tmp, www):
+    (www.root / "a.csv").write_text("id\n1\n2\n")
+    (www.root / "b.csv").write_text("id\n" + "".join("%d\n" % i for i in range(50000)))
+    base = "http://127.0.0.1:%d" % www.port
     # b downloads for about 1.5 s, so a ends first.
     ds = csv_dataset("a", base + "/a.csv") + csv_dataset("b", base + "/b.csv?rate=200000")
     daemon.start(base_config(tmp, datasets=ds, extra="jobs:\n  report:\n    after: [a, b]\n"
@@ -282,9 +268,9 @@ def test_job_printing_a_lot(daemon, tmp):
 
 # ---- retries with backoff (fetch against the HTTP test server) ----
 
-def test_fetch_retries_with_backoff(daemon, tmp, web):
-    (web.root / "a.csv").write_text("id\n1\n2\n")
-    url = "http://127.0.0.1:%d/a.csv?fail=2&status=503" % web.port
+def test_fetch_retries_with_backoff(daemon, tmp, www):
+    (www.root / "a.csv").write_text("id\n1\n2\n")
+    url = "http://127.0.0.1:%d/a.csv?fail=2&status=503" % www.port
     daemon.start(base_config(tmp, datasets=csv_dataset("a", url, "  retries: 3\n")))
     run = trigger(daemon, "a")
     assert wait_run(daemon, run)["state"] == "succeeded"
@@ -328,10 +314,10 @@ def test_kill9_during_a_job_then_restart(daemon, tmp):
     daemon.stop()
 
 
-def test_kill9_during_a_download_resumes(daemon, tmp, web):
+def test_kill9_during_a_download_resumes(daemon, tmp, www):
     data = b"id\n" + b"".join(b"%d\n" % i for i in range(200000))   # ~1.3 MB
-    (web.root / "big.csv").write_bytes(data)
-    url = "http://127.0.0.1:%d/big.csv?slow=300000&times=1" % web.port
+    (www.root / "big.csv").write_bytes(data)
+    url = "http://127.0.0.1:%d/big.csv?slow=300000&times=1" % www.port
     daemon.start(base_config(tmp, datasets=csv_dataset("big", url)))
     run = trigger(daemon, "big")
     # Kill it once a good part of the file is in the .part.
@@ -348,7 +334,7 @@ def test_kill9_during_a_download_resumes(daemon, tmp, web):
     att = q(daemon, "SELECT outcome FROM attempts a JOIN tasks t ON a.task_id=t.id"
                     " WHERE t.name='fetch' ORDER BY n")
     assert [a["outcome"] for a in att] == ["interrupted", "succeeded"]
-    ranges = [e["headers"].get("range") for e in web.log if "big.csv" in e["path"]]
+    ranges = [e["headers"].get("range") for e in www.log if "big.csv" in e["path"]]
     assert ranges[-1] and ranges[-1].startswith("bytes=")
     assert q1(daemon, "SELECT rows FROM snapshots")["rows"] == 200000
     daemon.stop()
@@ -392,9 +378,9 @@ def test_sigterm_cancels_jobs_and_records_it(daemon, tmp):
 
 # ---- denverctl: trigger --wait, runs, status ----
 
-def test_trigger_wait_exit_codes_and_plain_output(daemon, tmp, web):
-    (web.root / "a.csv").write_text("id\n1\n2\n")
-    base = "http://127.0.0.1:%d" % web.port
+def test_trigger_wait_exit_codes_and_plain_output(daemon, tmp, www):
+    (www.root / "a.csv").write_text("id\n1\n2\n")
+    base = "http://127.0.0.1:%d" % www.port
     ds = csv_dataset("a", base + "/a.csv?rate=200000") + csv_dataset(
         "gone", base + "/gone.csv?status=404", "  retries: 0\n")
     daemon.start(base_config(tmp, datasets=ds))
@@ -417,13 +403,13 @@ def test_trigger_wait_exit_codes_and_plain_output(daemon, tmp, web):
     daemon.stop()
 
 
-def test_status_shows_running_fetch_progress_and_queue(daemon, tmp, web):
+def test_status_shows_running_fetch_progress_and_queue(daemon, tmp, www):
     data = b"id\n" + b"".join(b"%d\n" % i for i in range(100000))
-    (web.root / "s.csv").write_bytes(data)
-    url = "http://127.0.0.1:%d/s.csv?rate=200000" % web.port
+    (www.root / "s.csv").write_bytes(data)
+    url = "http://127.0.0.1:%d/s.csv?rate=200000" % www.port
     daemon.start(base_config(tmp, datasets=csv_dataset("s", url) + csv_dataset(
         "t", url.replace("s.csv", "t.csv")), extra="limits: {fetches: 1}\n"))
-    (web.root / "t.csv").write_bytes(data)
+    (www.root / "t.csv").write_bytes(data)
     trigger(daemon, "s")
     trigger(daemon, "t")
 
@@ -446,13 +432,13 @@ ROOT = Path(__file__).resolve().parents[2]
 VENV = ROOT / ".venv" / "bin"
 
 
-def test_convert_runs_spark_and_checks_the_manifest(daemon, tmp, web):
+def test_convert_runs_spark_and_checks_the_manifest(daemon, tmp, www):
     if not (VENV / "spark-submit").exists():
         pytest.fail("PySpark is not installed in %s (run scripts/setup)" % VENV)
-    (web.root / "t.csv").write_text(
+    (www.root / "t.csv").write_text(
         "incident_id,reported_date\n1,2026-11-20 08:00:00\n2,2026-11-21 09:30:00\n"
         "3,2026-11-22 17:45:10\n")
-    url = "http://127.0.0.1:%d/t.csv" % web.port
+    url = "http://127.0.0.1:%d/t.csv" % www.port
     ds = ("t:\n  url: %s\n  schedule: \"15 6 * * *\"\n  retries: 0\n  convert: true\n"
           "  schema:\n    key: [incident_id]\n    event_time: reported_date\n"
           "    timestamp_formats: [\"%%Y-%%m-%%d %%H:%%M:%%S\"]\n"
