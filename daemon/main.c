@@ -286,6 +286,9 @@ int main(int argc, char **argv)
 	         DENVERD_VERSION, d.cfg->n_datasets, d.cfg->n_jobs, d.cfg->socket,
 	         d.cfg->state_dir);
 	loop_set_status("ready: %zu datasets", d.cfg->n_datasets);
+	/* Start-up (integrity check, recovery, catch-up) freed more heap than
+	 * an idle daemon needs: give it back before idling for hours. */
+	malloc_trim(0);
 	loop_notify_ready();
 	uv_run(&loop, UV_RUN_DEFAULT);
 	status = 0;
