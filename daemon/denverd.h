@@ -33,6 +33,8 @@ struct denverd {
 	struct alerts *alerts;
 	int64_t started_ms;          /* wall clock at start, unix ms */
 	bool stopping;               /* SIGTERM seen: start nothing new */
+	int exit_status;             /* main()'s status after a stop; 0 unless a
+	                                module stopped the daemon on a failure */
 
 	/* Set by main.c.  reload: parse the file again and swap it in when it
 	 * is valid; returns 0, or -EINVAL with *errors (caller frees) and the

@@ -30,6 +30,7 @@
 #include "perm.h"
 #include "scheduler.h"
 #include "store.h"
+#include "store_check.h"
 #include "version.h"
 
 #define EX_USAGE_ 64
@@ -281,19 +282,22 @@ int main(int argc, char **argv)
 	}
 	if ((rc = sched_init(&d)) < 0)
 		goto out;            /* logged by sched_init */
+	if ((rc = store_check_init(&d)) < 0)
+		goto out;            /* logged by store_check_init */
 
 	log_info(NULL, "denverd %s ready: %zu datasets, %zu jobs, socket %s, state %s",
 	         DENVERD_VERSION, d.cfg->n_datasets, d.cfg->n_jobs, d.cfg->socket,
 	         d.cfg->state_dir);
 	loop_set_status("ready: %zu datasets", d.cfg->n_datasets);
-	/* Start-up (integrity check, recovery, catch-up) freed more heap than
+	/* Start-up (recovery, catch-up) freed more heap than
 	 * an idle daemon needs: give it back before idling for hours. */
 	malloc_trim(0);
 	loop_notify_ready();
 	uv_run(&loop, UV_RUN_DEFAULT);
-	status = 0;
+	status = d.exit_status;
 	log_info(NULL, "stopped");
 out:
+	store_check_fini(&d);
 	sched_fini(&d);              /* waits (bounded) for cancelled children */
 	alerts_fini(&d);
 	metrics_fini(&d);

@@ -164,25 +164,61 @@ int store_schema_version(struct store *st)
 	return v;
 }
 
-/* PRAGMA quick_check: O(N) but skips index cross-checks; one row "ok". */
-static int quick_check(struct store *st, char **err)
+/* At most this many of quick_check's complaints go into the message. */
+#define QUICK_CHECK_ROWS 3
+#define QUICK_CHECK_DB_LINE "*** in database main ***\n"
+
+int store_quick_check(struct store *st, char **err)
 {
 	sqlite3_stmt *s;
-	int rc = 0;
+	char *msg = NULL;
+	size_t len = 0;
+	FILE *f;
+	int rc = 0, step, n = 0;
+
+	*err = NULL;
 	if (sqlite3_prepare_v2(st->db, "PRAGMA quick_check", -1, &s, NULL) != SQLITE_OK)
 		return fail(st, "quick_check");
-	if (sqlite3_step(s) == SQLITE_ROW) {
+	if (!(f = open_memstream(&msg, &len))) {
+		sqlite3_finalize(s);
+		return -ENOMEM;
+	}
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
 		const char *r = (const char *)sqlite3_column_text(s, 0);
-		if (!r || strcmp(r, "ok") != 0) {
-			if (asprintf(err, "integrity check failed: %s", r ? r : "?") < 0)
-				*err = NULL;
-			rc = -EIO;
-		}
-	} else {
+		if (r && strcmp(r, "ok") == 0)
+			break;
+		if (n++ >= QUICK_CHECK_ROWS)
+			continue;
+		if (!r)
+			r = "?";
+		/* Rows name the database on a line of their own: one line for the log. */
+		if (strncmp(r, QUICK_CHECK_DB_LINE, strlen(QUICK_CHECK_DB_LINE)) == 0)
+			r += strlen(QUICK_CHECK_DB_LINE);
+		fputs(n > 1 ? "; " : "", f);
+		for (; *r; r++)
+			fputc(*r == '\n' ? ' ' : *r, f);
+	}
+	if (step != SQLITE_ROW && step != SQLITE_DONE) {
 		rc = fail(st, "quick_check");
+		if (step == SQLITE_INTERRUPT)
+			rc = -EINTR;
+	} else if (n > 0) {
+		if (n > QUICK_CHECK_ROWS)
+			fprintf(f, "; and %d more", n - QUICK_CHECK_ROWS);
+		rc = -EIO;
 	}
 	sqlite3_finalize(s);
+	if (fclose(f) == 0 && rc == -EIO) {
+		*err = msg;
+		msg = NULL;
+	}
+	free(msg);
 	return rc;
+}
+
+void store_interrupt(struct store *st)
+{
+	sqlite3_interrupt(st->db);
 }
 
 /* Apply migrations [from, N) each in its own transaction, bumping
@@ -232,8 +268,6 @@ int store_open(const char *path, struct store **out, char **err)
 	if ((rc = exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
 	                   "PRAGMA cache_size=-512;"
 	                   "PRAGMA foreign_keys=ON;")) < 0)
-		goto out;
-	if ((rc = quick_check(st, err)) < 0)
 		goto out;
 	v = store_schema_version(st);
 	if (v < 0) {

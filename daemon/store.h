@@ -21,8 +21,8 @@ struct store;
 #define STORE_SCHEMA_VERSION 2
 
 /*
- * Open (creating if needed) the database at PATH, run the quick integrity
- * check and apply forward migrations up to STORE_SCHEMA_VERSION.  A database
+ * Open (creating if needed) the database at PATH and apply forward
+ * migrations up to STORE_SCHEMA_VERSION.  A database
  * written by a newer schema is refused.  On failure *err holds a message for
  * the operator (caller frees) and *out is NULL.
  */
@@ -30,6 +30,18 @@ int store_open(const char *path, struct store **out, char **err);
 void store_close(struct store *st);          /* accepts NULL */
 
 int store_schema_version(struct store *st);  /* user_version, or -EIO */
+
+/*
+ * PRAGMA quick_check: reads every page, so O(store size); store_check.c
+ * runs it on a reader connection on the thread pool.  Returns 0 when the
+ * store is sound; -EIO with *err (caller frees) quoting the first problems
+ * SQLite found, or with *err NULL when the check itself failed
+ * (store_errmsg() says why); -EINTR after store_interrupt().
+ */
+int store_quick_check(struct store *st, char **err);
+/* Make the statement running on ST's connection (in another thread) stop
+ * with an interrupt; safe to call from any thread while ST is open. */
+void store_interrupt(struct store *st);
 const char *store_errmsg(struct store *st);
 
 /* Explicit transactions for callers that group several writes. */

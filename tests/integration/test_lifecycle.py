@@ -230,6 +230,36 @@ def test_database_from_a_newer_schema_is_refused(daemon, tmp):
     assert "written by a newer denverd (schema version 999" in daemon.log()
 
 
+def test_damaged_store_found_after_ready_stops_the_daemon(daemon, tmp):
+    """The integrity check runs beside the loop after READY=1 (its cost grows
+    with history; start-up must not): damage in a page start-up never reads
+    still stops the daemon, with status 1 and SQLite's words."""
+    daemon.start(base_config(tmp))
+    deadline = time.monotonic() + 10
+    while "integrity check ok" not in daemon.log() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert daemon.stop() == 0
+    assert "integrity check ok" in daemon.log()
+    path = tmp / "state" / "state.db"
+    db = sqlite3.connect(path)
+    db.executemany("INSERT INTO events(ts, level, type, message) VALUES (?, 'info', 't', ?)",
+                   [(i, "x" * 200) for i in range(2000)])
+    db.commit()
+    page_size = db.execute("PRAGMA page_size").fetchone()[0]
+    leaf = db.execute("SELECT pageno FROM dbstat WHERE name = 'events' AND pagetype = 'leaf'"
+                      " ORDER BY pageno LIMIT 1 OFFSET 10").fetchone()[0]
+    db.close()
+    assert not (tmp / "state" / "state.db-wal").exists()
+    with open(path, "r+b") as f:          # an invalid b-tree page type
+        f.seek((leaf - 1) * page_size)
+        f.write(b"\x42")
+    daemon.start(wait_ready=False)
+    assert daemon.proc.wait(10) == 1
+    log = daemon.log()
+    assert "integrity check failed" in log and f"failed: Page {leaf}: btreeInitPage" in log, log
+    assert "restore state.db from a backup" in log
+
+
 def test_check_data_runs_the_checks_without_a_daemon(tmp):
     """denverd --check-data: the shipped Denver checks on the real 2014
     sample (an old vintage: too few rows for today's file, so `rows` fails)."""

@@ -135,6 +135,44 @@ static void test_wal_and_event_round_trip(void **state)
 	free(path);
 }
 
+/* quick_check passes a sound store and quotes SQLite on a damaged one, on
+ * one line: a page of events (the last page of the file, where the rows
+ * were appended) gets an invalid b-tree page type. */
+static void test_quick_check_finds_a_damaged_page(void **state)
+{
+	char *path = tmp_db(), *err = NULL, msg[200];
+	struct store *st;
+	long size;
+	FILE *f;
+
+	assert_int_equal(store_open(path, &st, &err), 0);
+	assert_int_equal(store_quick_check(st, &err), 0);
+	assert_null(err);
+	memset(msg, 'x', sizeof msg - 1);
+	msg[sizeof msg - 1] = '\0';
+	for (int i = 0; i < 500; i++)
+		assert_true(store_event_add(st, i, "info", "t", NULL, 0, NULL, msg) > 0);
+	store_close(st);           /* the last connection: checkpoints the WAL */
+
+	assert_non_null(f = fopen(path, "r+b"));
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	size = ftell(f);
+	assert_true(size > 8 * 4096);
+	assert_int_equal(fseek(f, size - 4096, SEEK_SET), 0);
+	assert_int_equal(fputc(0x42, f), 0x42);
+	assert_int_equal(fclose(f), 0);
+
+	assert_int_equal(store_open(path, &st, &err), 0);
+	assert_int_equal(store_quick_check(st, &err), -EIO);
+	assert_non_null(err);
+	assert_non_null(strstr(err, "btreeInitPage() returns error code 11"));
+	assert_null(strchr(err, '\n'));
+	assert_null(strstr(err, "*** in database"));
+	free(err);
+	store_close(st);
+	free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -143,6 +181,7 @@ int main(void)
 		cmocka_unit_test(test_newer_schema_is_refused),
 		cmocka_unit_test(test_garbage_file_is_refused),
 		cmocka_unit_test(test_wal_and_event_round_trip),
+		cmocka_unit_test(test_quick_check_finds_a_damaged_page),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
