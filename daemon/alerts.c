@@ -673,7 +673,7 @@ fail:
 }
 
 static const struct control_cmd alerts_cmds[] = {
-	{ "alerts", cmd_alerts, false },
+	{ .name = "alerts", .fn = cmd_alerts },
 };
 
 /* ---- life cycle ---- */

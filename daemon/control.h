@@ -15,6 +15,8 @@
 struct denverd;
 struct control;
 struct control_client;
+struct cfg_dataset;
+struct jsonw;
 
 /* Outcome of a handler: on success set *result (a new reference, control
  * takes it; NULL means {}) and return 0.  On failure return a negative errno
@@ -28,11 +30,18 @@ struct control_error {
 typedef int (*control_handler)(struct denverd *d, struct control_client *c,
                                json_t *args, json_t **result,
                                struct control_error *err);
+/* The same for replies too large to build as a tree: write exactly one
+ * value, the result, into W (see jsonw.h); control frames it.  On failure
+ * what was written is dropped. */
+typedef int (*control_text_handler)(struct denverd *d, struct control_client *c,
+                                    json_t *args, struct jsonw *w,
+                                    struct control_error *err);
 
 struct control_cmd {
 	const char *name;
-	control_handler fn;
+	control_handler fn;     /* one of fn and text */
 	bool mutating;          /* only the socket owner's uid and root may call */
+	control_text_handler text;
 };
 
 /* Bind the socket from cfg (or adopt the one systemd passed, sd_listen_fds)
@@ -43,9 +52,15 @@ void control_fini(struct denverd *d);
 /* Tables must outlive the control module (static const arrays). */
 int control_register(struct control *ctl, const struct control_cmd *cmds, size_t n);
 
-/* Status contributors: each adds its keys to the `status` result object. */
-typedef void (*control_status_fn)(struct denverd *d, json_t *status);
-int control_add_status(struct control *ctl, control_status_fn fn);
+/* Status contributors (a static struct; either function may be NULL):
+ * `dataset` writes members into the `status` entry of dataset DS, `top`
+ * writes members into the `status` object itself; both with jsonw_key()
+ * and a value each. */
+struct control_status_ops {
+	void (*dataset)(struct denverd *d, const struct cfg_dataset *ds, struct jsonw *w);
+	void (*top)(struct denverd *d, struct jsonw *w);
+};
+int control_add_status(struct control *ctl, const struct control_status_ops *ops);
 
 /* Send EVENT (borrowed) to every client in `watch` mode; slow watchers whose
  * output buffer is over the cap are disconnected rather than buffered. */

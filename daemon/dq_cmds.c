@@ -244,9 +244,9 @@ static int cmd_promote(struct denverd *d, struct control_client *c, json_t *args
 }
 
 static const struct control_cmd dq_cmds[] = {
-	{ "dq", cmd_dq, false },
-	{ "diff", cmd_diff, false },
-	{ "promote", cmd_promote, true },
+	{ .name = "dq", .fn = cmd_dq },
+	{ .name = "diff", .fn = cmd_diff },
+	{ .name = "promote", .fn = cmd_promote, .mutating = true },
 };
 
 int dq_cmds_init(struct denverd *d)

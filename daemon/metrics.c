@@ -384,7 +384,7 @@ static int cmd_metrics(struct denverd *d, struct control_client *c, json_t *args
 }
 
 static const struct control_cmd metrics_cmds[] = {
-	{ "metrics", cmd_metrics, false },
+	{ .name = "metrics", .fn = cmd_metrics },
 };
 
 int metrics_init(struct denverd *d)

@@ -25,6 +25,7 @@
 #include "clock.h"
 #include "control.h"
 #include "execdate.h"
+#include "jsonw.h"
 #include "sched_int.h"
 #include "store.h"
 #include "denverd/protocol.h"
@@ -571,74 +572,100 @@ static json_t *running_json(const struct sched *s, unsigned *waiting)
 	return running;
 }
 
-/* Add the schedule of each dataset to control's "datasets" entries. */
-static void datasets_json(struct sched *s, json_t *status, json_t *paused)
+/* The schedule of dataset DS, as members of its "datasets" entry. */
+static void status_dataset(struct denverd *d, const struct cfg_dataset *ds,
+                           struct jsonw *w)
 {
-	json_t *list = json_object_get(status, "datasets"), *entry;
-	size_t i;
+	struct sched *s = d->sched;
+	const struct target *t = s ? sched_target(s, ds->name) : NULL;
+	char iso[32], date[11];
 
-	json_array_foreach(list, i, entry) {
-		const char *name = json_string_value(json_object_get(entry, "name"));
-		const struct target *t = name ? sched_target(s, name) : NULL;
-		char iso[32], date[11];
-		if (!t || t->kind != TK_DATASET)
-			continue;
-		if (t->paused)
-			json_array_append_new(paused, json_string(t->name));
-		json_object_set_new(entry, "paused", json_boolean(t->paused));
-		if (t->next_fire) {
-			local_iso(s, t->next_fire, iso);
-			sched_exec_date(s, t->next_fire, date);
-			json_object_set_new(entry, "next_fire", json_integer(t->next_fire * 1000));
-			json_object_set_new(entry, "next_fire_local", json_string(iso));
-			json_object_set_new(entry, "next_exec_date", json_string(date));
-		}
-		if (t->last_run_id)
-			json_object_set_new(entry, "last_run", json_pack("{s:I, s:s, s:s}",
-			        "id", (json_int_t)t->last_run_id, "exec_date", t->last_run_date,
-			        "state", sstate_name(t->last_run_state)));
+	if (!t || t->kind != TK_DATASET)
+		return;
+	jsonw_kbool(w, "paused", t->paused);
+	if (t->next_fire) {
+		local_iso(s, t->next_fire, iso);
+		sched_exec_date(s, t->next_fire, date);
+		jsonw_kint(w, "next_fire", t->next_fire * 1000);
+		jsonw_kstr(w, "next_fire_local", iso);
+		jsonw_kstr(w, "next_exec_date", date);
+	}
+	if (t->last_run_id) {
+		jsonw_key(w, "last_run");
+		jsonw_object(w);
+		jsonw_kint(w, "id", t->last_run_id);
+		jsonw_kstr(w, "exec_date", t->last_run_date);
+		jsonw_kstr(w, "state", sstate_name(t->last_run_state));
+		jsonw_end(w);
 	}
 }
 
-static void add_status(struct denverd *d, json_t *status)
+static void status_top(struct denverd *d, struct jsonw *w)
 {
 	static const char *const class_names[TC_N] = { "fetches", "checks", "jobs" };
 	struct sched *s = d->sched;
-	json_t *classes, *paused;
 	unsigned waiting, queued = 0, running = 0;
+	json_t *tasks;
 
 	if (!s)
 		return;
-	classes = json_object();
-	paused = json_array();
 	for (int cl = 0; cl < TC_N; cl++) {
 		queued += (unsigned)runq_len(&s->q[cl]);
 		running += s->running[cl];
-		json_object_set_new(classes, class_names[cl],
-		                    json_pack("{s:i, s:i, s:i}", "running", (int)s->running[cl],
-		                              "limit", (int)sched_limit(s, (enum tclass)cl),
-		                              "queued", (int)runq_len(&s->q[cl])));
 	}
-	json_object_set_new(status, "running", running_json(s, &waiting));
-	json_object_set_new(status, "running_count", json_integer(running));
-	json_object_set_new(status, "queued", json_integer(queued));
-	json_object_set_new(status, "retry_waiting", json_integer(waiting));
-	datasets_json(s, status, paused);
-	json_object_set_new(status, "scheduler", json_pack("{s:i, s:o, s:o, s:o}",
-	        "active_runs", (int)s->n_runs, "classes", classes, "paused", paused,
-	        "next_due_ms", ms_or_null(s->next_due)));
+	/* Few entries, and the task kinds add their progress as jansson. */
+	tasks = running_json(s, &waiting);
+	jsonw_key(w, "running");
+	jsonw_json(w, tasks);
+	json_decref(tasks);
+	jsonw_kint(w, "running_count", running);
+	jsonw_kint(w, "queued", queued);
+	jsonw_kint(w, "retry_waiting", waiting);
+	jsonw_key(w, "scheduler");
+	jsonw_object(w);
+	jsonw_kint(w, "active_runs", (int64_t)s->n_runs);
+	jsonw_key(w, "classes");
+	jsonw_object(w);
+	for (int cl = 0; cl < TC_N; cl++) {
+		jsonw_key(w, class_names[cl]);
+		jsonw_object(w);
+		jsonw_kint(w, "running", s->running[cl]);
+		jsonw_kint(w, "limit", sched_limit(s, (enum tclass)cl));
+		jsonw_kint(w, "queued", (int64_t)runq_len(&s->q[cl]));
+		jsonw_end(w);
+	}
+	jsonw_end(w);
+	jsonw_key(w, "paused");
+	jsonw_array(w);
+	for (size_t i = 0; i < d->cfg->n_datasets; i++) {
+		const struct target *t = sched_target(s, d->cfg->datasets[i].name);
+		if (t && t->kind == TK_DATASET && t->paused)
+			jsonw_str(w, t->name);
+	}
+	jsonw_end(w);
+	jsonw_key(w, "next_due_ms");
+	if (s->next_due)
+		jsonw_int(w, s->next_due);
+	else
+		jsonw_null(w);
+	jsonw_end(w);
 }
 
+static const struct control_status_ops status_ops = {
+	.dataset = status_dataset,
+	.top = status_top,
+};
+
 static const struct control_cmd sched_cmds[] = {
-	{ "backfill", cmd_backfill, true },
-	{ "cancel", cmd_cancel, true },
-	{ "pause", cmd_pause, true },
-	{ "resume", cmd_resume, true },
-	{ "retry", cmd_retry, true },
-	{ "runs", cmd_runs, false },
-	{ "schedule", cmd_schedule, false },
-	{ "show", cmd_show, false },
-	{ "trigger", cmd_trigger, true },
+	{ .name = "backfill", .fn = cmd_backfill, .mutating = true },
+	{ .name = "cancel", .fn = cmd_cancel, .mutating = true },
+	{ .name = "pause", .fn = cmd_pause, .mutating = true },
+	{ .name = "resume", .fn = cmd_resume, .mutating = true },
+	{ .name = "retry", .fn = cmd_retry, .mutating = true },
+	{ .name = "runs", .fn = cmd_runs },
+	{ .name = "schedule", .fn = cmd_schedule },
+	{ .name = "show", .fn = cmd_show },
+	{ .name = "trigger", .fn = cmd_trigger, .mutating = true },
 };
 
 int sched_control_init(struct sched *s)
@@ -650,5 +677,5 @@ int sched_control_init(struct sched *s)
 	if ((rc = control_register(s->d->control, sched_cmds,
 	                           sizeof sched_cmds / sizeof sched_cmds[0])) < 0)
 		return rc;
-	return control_add_status(s->d->control, add_status);
+	return control_add_status(s->d->control, &status_ops);
 }

@@ -5,8 +5,7 @@
 
 #include "utf8.h"
 
-/* Length of the valid sequence at S (1-4), or 0 when it is not one. */
-static size_t seq_len(const uint8_t *s, size_t left)
+size_t utf8_seq_len(const uint8_t *s, size_t left)
 {
 	uint8_t c = s[0];
 	size_t n;
@@ -45,7 +44,7 @@ size_t utf8_sanitize(char *s, size_t len)
 	size_t i = 0, bad = 0;
 
 	while (i < len) {
-		size_t n = seq_len(p + i, len - i);
+		size_t n = utf8_seq_len(p + i, len - i);
 		if (n == 0) {
 			p[i++] = '?';
 			bad++;
