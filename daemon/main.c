@@ -182,6 +182,10 @@ int main(int argc, char **argv)
 	 * writes) would otherwise each keep an arena of their own resident
 	 * for the daemon's lifetime. */
 	mallopt(M_ARENA_MAX, 1);
+	/* Large blocks (a status reply, a scan's buffers) are mapped and given
+	 * back when freed.  Setting the threshold also stops glibc from raising
+	 * it after each such free, which would leave them on the heap. */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	while ((opt = getopt_long(argc, argv, "c:Vh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': config_path = optarg; break;
@@ -289,8 +293,9 @@ int main(int argc, char **argv)
 	         DENVERD_VERSION, d.cfg->n_datasets, d.cfg->n_jobs, d.cfg->socket,
 	         d.cfg->state_dir);
 	loop_set_status("ready: %zu datasets", d.cfg->n_datasets);
-	/* Start-up (recovery, catch-up) freed more heap than
-	 * an idle daemon needs: give it back before idling for hours. */
+	/* Start-up (recovery, catch-up) read much of the store and freed more
+	 * heap than an idle daemon needs: give it back before idling. */
+	store_release_memory(d.store);
 	malloc_trim(0);
 	loop_notify_ready();
 	uv_run(&loop, UV_RUN_DEFAULT);

@@ -8,6 +8,7 @@
  * treats as a reset.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -301,6 +302,8 @@ static void refresh_work(uv_work_t *w)
 		snprintf(m->out_err, sizeof m->out_err, "%s", store_errmsg(m->reader));
 	else if (m->out_rc < 0)
 		snprintf(m->out_err, sizeof m->out_err, "%s", strerror(-m->out_rc));
+	/* The reader idles until the next scrape: keep no cache meanwhile. */
+	store_release_memory(m->reader);
 	m->out_cost_ms = clock_mono_ms() - t0;
 }
 
@@ -325,6 +328,7 @@ static void refresh_done(uv_work_t *w, int status)
 		m->cost_ms = m->out_cost_ms;
 	}
 	m->out.p = NULL;
+	malloc_trim(0);        /* the reader's page cache and the last text */
 }
 
 static void refresh_start(struct metrics *m)

@@ -216,6 +216,11 @@ int store_quick_check(struct store *st, char **err)
 	return rc;
 }
 
+void store_release_memory(struct store *st)
+{
+	sqlite3_db_release_memory(st->db);
+}
+
 void store_interrupt(struct store *st)
 {
 	sqlite3_interrupt(st->db);

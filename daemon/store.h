@@ -39,6 +39,10 @@ int store_schema_version(struct store *st);  /* user_version, or -EIO */
  * (store_errmsg() says why); -EINTR after store_interrupt().
  */
 int store_quick_check(struct store *st, char **err);
+/* Free the page cache of ST's connection (what is not part of an open
+ * transaction): for connections that go idle for long after a burst of
+ * reads.  The file stays in the kernel's page cache. */
+void store_release_memory(struct store *st);
 /* Make the statement running on ST's connection (in another thread) stop
  * with an interrupt; safe to call from any thread while ST is open. */
 void store_interrupt(struct store *st);

@@ -12,6 +12,7 @@
  * the operator restores state.db or recovers it (sqlite3 .recover).
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +81,7 @@ static void check_done(uv_work_t *w, int status)
 		log_err(NULL, "state store: integrity check could not run: %s", c->errmsg);
 	}
 	check_free(c);
+	malloc_trim(0);            /* the reader's page cache, freed just now */
 }
 
 int store_check_init(struct denverd *d)
