@@ -189,6 +189,29 @@ def test_short_body_then_resume(srv, tmp_path):
     assert r["resumed_from"] == 700000
 
 
+def test_416_on_resume_restarts_from_zero(srv, tmp_path):
+    """A download whose length was not announced, killed after its last
+    byte reached the .part but before it was published: the resume asks for
+    bytes past the end, the server says 416, and the fetch starts once more
+    from zero rather than failing."""
+    data = put(srv, "e1.csv", os.urandom(MiB))
+    u = url(srv, "e1.csv", short=400000)
+    assert fetch(u, tmp_path)["outcome"] == "failed"
+    part, meta = partial(tmp_path)
+    with open(part, "ab") as f:             # the rest, as if written just before the crash
+        f.write(data[400000:])
+    sidecar = json.loads(meta.read_text())
+    sidecar["total"] = -1                   # as a chunked response leaves it
+    meta.write_text(json.dumps(sidecar))
+    r = fetch(u, tmp_path)                  # the server misbehaves once only
+    assert_published(r, tmp_path, data)
+    reqs = requests_to(srv, "e1.csv")[1:]
+    assert [q["status"] for q in reqs] == [416, 200], reqs
+    assert reqs[0]["headers"]["range"] == "bytes=%d-" % len(data)
+    assert "range" not in reqs[1]["headers"]
+    assert not r.get("resumed_from")
+
+
 def test_weak_etag_resumes_with_last_modified(srv, tmp_path):
     data = put(srv, "e2.csv", os.urandom(2 * MiB))
     u = url(srv, "e2.csv", short=300000, weak_etag=1)
