@@ -29,7 +29,6 @@
 #include "denverd/protocol.h"
 #include "version.h"
 
-#define MAX_REPLY (64u * 1024 * 1024)   /* a reply longer than this is refused */
 
 const char *prog = "denverctl";
 
@@ -110,8 +109,8 @@ static int ctl_read_line(struct ctl *c, char **line)
 		*line = NULL;
 		return EXIT_CONNECT;
 	}
-	if ((size_t)n > MAX_REPLY) {
-		fprintf(stderr, "%s: reply longer than %u bytes\n", prog, MAX_REPLY);
+	if ((size_t)n > PROTOCOL_MAX_REPLY) {
+		fprintf(stderr, "%s: reply longer than %u bytes\n", prog, PROTOCOL_MAX_REPLY);
 		free(*line);
 		*line = NULL;
 		return EXIT_PROTOCOL;

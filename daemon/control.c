@@ -39,7 +39,7 @@
 #define MAX_STATUS_FNS    16
 #define WATCH_OUTPUT_CAP  (1024 * 1024)   /* queued bytes before a watcher is dropped */
 #define REPLY_OUTPUT_CAP  (1024 * 1024)   /* queued reply bytes before reading pauses */
-#define REPLY_MAX         (64u << 20)     /* one reply line, at most */
+#define REPLY_MAX         (PROTOCOL_MAX_REPLY - 1)   /* one reply, before its newline */
 
 struct control_client {
 	uv_pipe_t pipe;
@@ -165,13 +165,15 @@ static void send_error(struct control_client *c, json_t *id, const char *code,
                        const char *message);
 
 /* reply_queue() for a result: one that could not be written becomes an
- * error reply, so the client is never left waiting. */
-static void reply_finish(struct control_client *c, struct jsonw *w, json_t *id)
+ * error reply, so the client is never left waiting.  Returns whether the
+ * result itself was queued. */
+static bool reply_finish(struct control_client *c, struct jsonw *w, json_t *id)
 {
 	int rc = reply_queue(c, w);
 	if (rc == -ENOMEM || rc == -E2BIG || rc == -EINVAL)
 		send_error(c, id, PROTO_EINTERNAL, rc == -E2BIG ? "reply too large"
 		           : rc == -EINVAL ? "reply badly formed" : "out of memory");
+	return rc == 0;
 }
 
 static void send_error(struct control_client *c, json_t *id, const char *code,
@@ -188,8 +190,9 @@ static void send_error(struct control_client *c, json_t *id, const char *code,
 	reply_queue(c, &w);
 }
 
-/* RESULT (borrowed; NULL means {}) as the reply to request ID. */
-static void send_reply(struct control_client *c, json_t *id, json_t *result)
+/* RESULT (borrowed; NULL means {}) as the reply to request ID; false
+ * when it could not be sent (the client got an error reply instead). */
+static bool send_reply(struct control_client *c, json_t *id, json_t *result)
 {
 	struct jsonw w;
 
@@ -201,7 +204,7 @@ static void send_reply(struct control_client *c, json_t *id, json_t *result)
 		jsonw_object(&w);
 		jsonw_end(&w);
 	}
-	reply_finish(c, &w, id);
+	return reply_finish(c, &w, id);
 }
 
 void control_broadcast(struct control *ctl, json_t *event)
@@ -369,6 +372,7 @@ static void handle_line(struct control_client *c, const char *line, size_t len)
 	const struct control_cmd *cmd;
 	struct control_error err = { PROTO_EINTERNAL, "" };
 	json_int_t v = PROTOCOL_VERSION;
+	bool sent;
 
 	req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!req || !json_is_object(req)) {
@@ -430,19 +434,18 @@ static void handle_line(struct control_client *c, const char *line, size_t len)
 			jsonw_free(&w);
 			goto failed;
 		}
-		reply_finish(c, &w, id);
+		sent = reply_finish(c, &w, id);
 	} else {
 		if (cmd->fn(ctl->d, c, args, &result, &err) < 0) {
 			json_decref(result);
 			goto failed;
 		}
-		send_reply(c, id, result);
+		sent = send_reply(c, id, result);
 		json_decref(result);
 	}
-	if (c->want_watch) {
-		c->watching = true;
-		c->want_watch = false;
-	}
+	/* A watcher only once its `watch` reply went out. */
+	c->watching = c->watching || (c->want_watch && sent);
+	c->want_watch = false;
 	goto out;
 failed:
 	send_error(c, id, err.code ? err.code : PROTO_EINTERNAL,

@@ -309,6 +309,8 @@ out:
 	control_fini(&d);
 	loop_fini(&d);
 	loop_drain(&d);
+	if (status == 0)
+		status = d.exit_status;      /* set by a module while stopping */
 	store_close(d.store);
 	if (uv_loop_close(&loop) < 0)
 		log_debug(NULL, "loop still had handles at exit");

@@ -5,6 +5,8 @@
  * from i to i+1.  Never edit a released migration; append a new one.
  */
 #include <errno.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +21,7 @@
 struct store {
 	sqlite3 *db;
 	char errmsg[512];
+	atomic_bool interrupted;     /* store_interrupt() was called */
 };
 
 /* v0 -> v1: the whole first schema.  Times are unix milliseconds; dates are
@@ -168,13 +171,21 @@ int store_schema_version(struct store *st)
 #define QUICK_CHECK_ROWS 3
 #define QUICK_CHECK_DB_LINE "*** in database main ***\n"
 
+/* Progress handler of a quick_check: non-zero (stop) once interrupted. */
+static int stop_requested(void *arg)
+{
+	struct store *st = arg;
+	return atomic_load(&st->interrupted);
+}
+
 int store_quick_check(struct store *st, char **err)
 {
 	sqlite3_stmt *s;
 	char *msg = NULL;
 	size_t len = 0;
 	FILE *f;
-	int rc = 0, step, n = 0;
+	int rc = 0, step = SQLITE_DONE, n = 0;
+	bool damaged;
 
 	*err = NULL;
 	if (sqlite3_prepare_v2(st->db, "PRAGMA quick_check", -1, &s, NULL) != SQLITE_OK)
@@ -183,7 +194,10 @@ int store_quick_check(struct store *st, char **err)
 		sqlite3_finalize(s);
 		return -ENOMEM;
 	}
-	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+	/* sqlite3_interrupt() only reaches a statement already running: the
+	 * handler also stops one that store_interrupt() came before. */
+	sqlite3_progress_handler(st->db, 1000, stop_requested, st);
+	while (!atomic_load(&st->interrupted) && (step = sqlite3_step(s)) == SQLITE_ROW) {
 		const char *r = (const char *)sqlite3_column_text(s, 0);
 		if (r && strcmp(r, "ok") == 0)
 			break;
@@ -198,19 +212,26 @@ int store_quick_check(struct store *st, char **err)
 		for (; *r; r++)
 			fputc(*r == '\n' ? ' ' : *r, f);
 	}
-	if (step != SQLITE_ROW && step != SQLITE_DONE) {
-		rc = fail(st, "quick_check");
-		if (step == SQLITE_INTERRUPT)
-			rc = -EINTR;
-	} else if (n > 0) {
+	sqlite3_progress_handler(st->db, 0, NULL, NULL);
+	/* Damage: what quick_check listed, or a page too broken to list. */
+	damaged = n > 0 || (step & 0xff) == SQLITE_CORRUPT || (step & 0xff) == SQLITE_NOTADB;
+	if (atomic_load(&st->interrupted) || (step & 0xff) == SQLITE_INTERRUPT) {
+		rc = -EINTR;
+	} else if (damaged) {
 		if (n > QUICK_CHECK_ROWS)
 			fprintf(f, "; and %d more", n - QUICK_CHECK_ROWS);
+		if (step != SQLITE_ROW && step != SQLITE_DONE)
+			fprintf(f, "%s%s", n ? "; then: " : "", sqlite3_errmsg(st->db));
 		rc = -EIO;
+	} else if (step != SQLITE_ROW && step != SQLITE_DONE) {
+		rc = fail(st, "quick_check");        /* the check failed, not the store */
 	}
 	sqlite3_finalize(s);
 	if (fclose(f) == 0 && rc == -EIO) {
 		*err = msg;
 		msg = NULL;
+	} else if (rc == -EIO) {
+		rc = -ENOMEM;                         /* damaged, but no words for it */
 	}
 	free(msg);
 	return rc;
@@ -223,6 +244,7 @@ void store_release_memory(struct store *st)
 
 void store_interrupt(struct store *st)
 {
+	atomic_store(&st->interrupted, true);
 	sqlite3_interrupt(st->db);
 }
 

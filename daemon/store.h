@@ -35,16 +35,17 @@ int store_schema_version(struct store *st);  /* user_version, or -EIO */
  * PRAGMA quick_check: reads every page, so O(store size); store_check.c
  * runs it on a reader connection on the thread pool.  Returns 0 when the
  * store is sound; -EIO with *err (caller frees) quoting the first problems
- * SQLite found, or with *err NULL when the check itself failed
- * (store_errmsg() says why); -EINTR after store_interrupt().
+ * SQLite found when it is damaged; -EIO with *err NULL when the check
+ * itself could not run (store_errmsg() says why); -EINTR once
+ * store_interrupt() was called, before or during the check.
  */
 int store_quick_check(struct store *st, char **err);
 /* Free the page cache of ST's connection (what is not part of an open
  * transaction): for connections that go idle for long after a burst of
  * reads.  The file stays in the kernel's page cache. */
 void store_release_memory(struct store *st);
-/* Make the statement running on ST's connection (in another thread) stop
- * with an interrupt; safe to call from any thread while ST is open. */
+/* Make store_quick_check() on ST's connection stop (or not start) with
+ * -EINTR; safe to call from any thread while ST is open, and sticky. */
 void store_interrupt(struct store *st);
 const char *store_errmsg(struct store *st);
 

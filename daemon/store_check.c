@@ -61,12 +61,10 @@ static void check_done(uv_work_t *w, int status)
 	struct store_check *c = container_of(w, struct store_check, work);
 	struct denverd *d = c->d;
 
-	if (c->closing) {
-		check_free(c);
-		return;
-	}
 	C = NULL;
-	if (status < 0) {
+	if (status == UV_ECANCELED || c->rc == -EINTR) {
+		/* Stopped before it could tell: the next start checks again. */
+	} else if (status < 0) {
 		log_err(NULL, "state store: integrity check not run: %s", uv_strerror(status));
 	} else if (c->rc == 0) {
 		log_info(NULL, "state store: integrity check ok (%lld ms)", (long long)c->took_ms);
@@ -75,9 +73,9 @@ static void check_done(uv_work_t *w, int status)
 		        "that nothing more is written to it: restore state.db from a backup, "
 		        "or recover it with sqlite3's .recover", c->problems);
 		d->exit_status = 1;
-		if (!d->stopping)
+		if (!c->closing && !d->stopping)
 			d->stop(d);
-	} else if (c->rc != -EINTR) {
+	} else {
 		log_err(NULL, "state store: integrity check could not run: %s", c->errmsg);
 	}
 	check_free(c);
@@ -118,5 +116,7 @@ void store_check_fini(struct denverd *d)
 		return;
 	C = NULL;
 	c->closing = true;          /* check_done frees it, after the worker */
-	store_interrupt(c->reader);
+	/* Not started yet: never will.  Running: stops at its next step. */
+	if (uv_cancel((uv_req_t *)&c->work) < 0)
+		store_interrupt(c->reader);
 }

@@ -21,8 +21,11 @@
 #define PROTOCOL_VERSION 1
 
 /* A request line longer than this is refused (configurable downwards with
- * limits.request_size); replies are not bounded by it. */
+ * limits.request_size). */
 #define PROTOCOL_MAX_REQUEST (64 * 1024)
+/* Longest reply line, newline included: the daemon answers EINTERNAL "reply
+ * too large" rather than send a longer one, and clients may refuse one. */
+#define PROTOCOL_MAX_REPLY (64u * 1024 * 1024)
 
 #define PROTOCOL_DEFAULT_SOCKET "/run/denverd/denverd.sock"
 #define PROTOCOL_SOCKET_ENV     "DENVERD_SOCKET"

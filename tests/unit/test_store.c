@@ -173,6 +173,20 @@ static void test_quick_check_finds_a_damaged_page(void **state)
 	free(path);
 }
 
+/* An interrupt that comes before the check starts still stops it. */
+static void test_quick_check_interrupted_before_it_starts(void **state)
+{
+	char *path = tmp_db(), *err = NULL;
+	struct store *st;
+
+	assert_int_equal(store_open(path, &st, &err), 0);
+	store_interrupt(st);
+	assert_int_equal(store_quick_check(st, &err), -EINTR);
+	assert_null(err);
+	store_close(st);
+	free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -182,6 +196,7 @@ int main(void)
 		cmocka_unit_test(test_garbage_file_is_refused),
 		cmocka_unit_test(test_wal_and_event_round_trip),
 		cmocka_unit_test(test_quick_check_finds_a_damaged_page),
+		cmocka_unit_test(test_quick_check_interrupted_before_it_starts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
