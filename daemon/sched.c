@@ -23,6 +23,7 @@
  * interrupted.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -402,6 +403,12 @@ static void run_unlink_free(struct sched *s, struct srun *r)
 	run_free(r);
 	if (--t->n_runs == 0 && t->removed)
 		target_unlink_free(s, t);
+	/* The last active run ended: the daemon idles, often for hours, so it
+	 * gives back what the runs read (SQLite's page cache) and freed. */
+	if (s->n_runs == 0) {
+		store_release_memory(s->d->store);
+		malloc_trim(0);
+	}
 }
 
 struct srun *sched_run(struct sched *s, int64_t id)
