@@ -112,8 +112,8 @@ static void on_written(uv_write_t *req, int status)
 static void client_close(struct control_client *c);
 
 /* Queue TEXT, a NUL-terminated line of LEN bytes, ownership and all: its
- * NUL becomes the newline and it is freed once written.  Returns 0 or
- * -errno (TEXT freed). */
+ * NUL, inside the allocation (buf.h), becomes the newline, and TEXT is
+ * freed once written.  Returns 0 or -errno (TEXT freed). */
 static int client_queue(struct control_client *c, char *text, size_t len)
 {
 	struct write_req *w;
@@ -149,7 +149,7 @@ static void reply_begin(struct jsonw *w, json_t *id, bool ok, size_t hint)
 }
 
 /* End the line begun by reply_begin() and queue it; frees the writer's
- * text in any case.  Returns 0 or -errno (w->err when the text failed). */
+ * text in any case.  Returns 0 or -errno (w->buf.err when the text failed). */
 static int reply_queue(struct control_client *c, struct jsonw *w)
 {
 	char *text;
@@ -157,7 +157,7 @@ static int reply_queue(struct control_client *c, struct jsonw *w)
 
 	jsonw_end(w);
 	if (!(text = jsonw_take(w, &n)))
-		return w->err;
+		return w->buf.err;
 	return client_queue(c, text, n);
 }
 

@@ -2,7 +2,6 @@
  * jsonw.c - JSON text straight into a growing buffer (see jsonw.h).
  */
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "jsonw.h"
@@ -11,74 +10,22 @@
 void jsonw_init(struct jsonw *w, size_t hint, size_t max)
 {
 	memset(w, 0, sizeof *w);
-	w->max = max;
-	if (hint > max)
-		hint = max;
-	if (hint && (w->p = malloc(hint + 1)))
-		w->cap = hint + 1;
+	buf_init(&w->buf, hint, max);
 }
 
 void jsonw_free(struct jsonw *w)
 {
-	free(w->p);
-	w->p = NULL;
-	w->len = w->cap = 0;
+	buf_free(&w->buf);
 }
-
-static bool reserve(struct jsonw *w, size_t n);
 
 char *jsonw_take(struct jsonw *w, size_t *len)
 {
-	char *p;
-
-	if (!w->p && reserve(w, 0))     /* nothing written: an empty text */
-		w->p[0] = '\0';
-	if (w->err) {
-		jsonw_free(w);
-		return NULL;
-	}
-	p = w->p;
-	*len = w->len;
-	w->p = NULL;
-	w->len = w->cap = 0;
-	return p;
-}
-
-/* Room for N more bytes and the NUL; false (and w->err) when there is none. */
-static bool reserve(struct jsonw *w, size_t n)
-{
-	size_t cap;
-	char *p;
-
-	if (w->err)
-		return false;
-	if (n > w->max - w->len) {
-		w->err = -E2BIG;
-		return false;
-	}
-	if (w->len + n + 1 <= w->cap)
-		return true;
-	cap = w->cap ? w->cap : 256;
-	while (cap < w->len + n + 1)
-		cap *= 2;
-	if (cap > w->max + 1)
-		cap = w->max + 1;
-	if (!(p = realloc(w->p, cap))) {
-		w->err = -ENOMEM;
-		return false;
-	}
-	w->p = p;
-	w->cap = cap;
-	return true;
+	return buf_take(&w->buf, len);
 }
 
 static void put(struct jsonw *w, const char *s, size_t n)
 {
-	if (!reserve(w, n))
-		return;
-	memcpy(w->p + w->len, s, n);
-	w->len += n;
-	w->p[w->len] = '\0';
+	buf_put(&w->buf, s, n);
 }
 
 static void putc_(struct jsonw *w, char c)
@@ -107,10 +54,10 @@ static void open_(struct jsonw *w, char c, bool array)
 	uint64_t bit;
 
 	before_value(w);
-	if (w->err)
+	if (w->buf.err)
 		return;
 	if (w->depth + 1 >= JSONW_MAX_DEPTH) {
-		w->err = -EINVAL;
+		w->buf.err = -EINVAL;
 		return;
 	}
 	w->depth++;
@@ -128,10 +75,10 @@ void jsonw_array(struct jsonw *w)  { open_(w, '[', true); }
 
 void jsonw_end(struct jsonw *w)
 {
-	if (w->err)
+	if (w->buf.err)
 		return;
 	if (w->depth == 0) {
-		w->err = -EINVAL;
+		w->buf.err = -EINVAL;
 		return;
 	}
 	putc_(w, w->is_array & (1ull << w->depth) ? ']' : '}');
@@ -209,10 +156,10 @@ void jsonw_key(struct jsonw *w, const char *key)
 {
 	uint64_t bit = 1ull << w->depth;
 
-	if (w->err)
+	if (w->buf.err)
 		return;
 	if (w->depth == 0 || (w->is_array & bit) || w->after_key) {
-		w->err = -EINVAL;       /* a key outside an object, or two in a row */
+		w->buf.err = -EINVAL;       /* a key outside an object, or two in a row */
 		return;
 	}
 	if (w->has_member & bit)
@@ -269,7 +216,7 @@ static int dump_cb(const char *buf, size_t n, void *data)
 {
 	struct jsonw *w = data;
 	put(w, buf, n);
-	return w->err ? -1 : 0;
+	return w->buf.err ? -1 : 0;
 }
 
 void jsonw_json(struct jsonw *w, const json_t *v)
@@ -279,12 +226,12 @@ void jsonw_json(struct jsonw *w, const json_t *v)
 		return;
 	}
 	before_value(w);
-	if (w->err)
+	if (w->buf.err)
 		return;
 	if (json_dump_callback(v, dump_cb, w,
 	                       JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY) < 0 &&
-	    !w->err)
-		w->err = -ENOMEM;
+	    !w->buf.err)
+		w->buf.err = -ENOMEM;
 }
 
 void jsonw_kstr(struct jsonw *w, const char *key, const char *s)

@@ -8,7 +8,7 @@
  * UTF-8 become U+FFFD rather than failing the reply.
  *
  * Errors are sticky: the first failure (-ENOMEM, -E2BIG past the size cap,
- * -EINVAL for nesting deeper than JSONW_MAX_DEPTH) stays in w->err and later
+ * -EINVAL for nesting deeper than JSONW_MAX_DEPTH) stays in w->buf.err and later
  * calls write nothing, so a writer checks once, at the end.  Commas are the
  * writer's business; keeping the structure right (a key before each member
  * of an object, every container ended) is the caller's.
@@ -22,13 +22,12 @@
 
 #include <jansson.h>
 
+#include "buf.h"
+
 #define JSONW_MAX_DEPTH 64
 
 struct jsonw {
-	char *p;              /* the text, NUL-terminated; owned by the writer */
-	size_t len, cap;
-	size_t max;           /* cap on len */
-	int err;              /* 0, or the first failure */
+	struct buf buf;       /* the text; buf.err is the writer's first failure */
 	unsigned depth;
 	uint64_t has_member;  /* bit d: the container at depth d is not empty */
 	uint64_t is_array;    /* bit d: the container at depth d is an array */
@@ -40,7 +39,7 @@ struct jsonw {
 void jsonw_init(struct jsonw *w, size_t hint, size_t max);
 /* Free the text (accepts a writer whose text was taken). */
 void jsonw_free(struct jsonw *w);
-/* Hand over the text (caller frees) and its length; NULL when w->err. */
+/* Hand over the text (caller frees) and its length; NULL when w->buf.err. */
 char *jsonw_take(struct jsonw *w, size_t *len);
 
 void jsonw_object(struct jsonw *w);       /* { */

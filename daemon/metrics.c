@@ -9,7 +9,6 @@
  */
 #include <errno.h>
 #include <malloc.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 
 #include <jansson.h>
 
+#include "buf.h"
 #include "clock.h"
 #include "control.h"
 #include "denverd.h"
@@ -26,91 +26,41 @@
 #include "store.h"
 #include "version.h"
 
-/* The output: grows by doubling up to METRICS_MAX_TEXT; the first failure
- * sticks in err and later writes are dropped. */
-struct text {
-	char *p;
-	size_t len, cap;
-	int err;
-};
-
-static void reserve(struct text *t, size_t more)
+/* The output: a buf (buf.h) capped at METRICS_MAX_TEXT, NUL included. */
+static void text_init(struct buf *t)
 {
-	size_t cap;
-	char *np;
-
-	if (t->err)
-		return;
-	if (t->len + more + 1 > METRICS_MAX_TEXT) {
-		t->err = -E2BIG;
-		return;
-	}
-	if (t->len + more + 1 <= t->cap)
-		return;
-	cap = t->cap ? t->cap : 4096;
-	while (cap < t->len + more + 1)
-		cap *= 2;
-	if (cap > METRICS_MAX_TEXT)
-		cap = METRICS_MAX_TEXT;
-	np = realloc(t->p, cap);
-	if (!np) {
-		t->err = -ENOMEM;
-		return;
-	}
-	t->p = np;
-	t->cap = cap;
-}
-
-static void __attribute__((format(printf, 2, 3))) put(struct text *t, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0) {
-		t->err = t->err ? t->err : -EINVAL;
-		return;
-	}
-	reserve(t, (size_t)n);
-	if (t->err)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(t->p + t->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	t->len += (size_t)n;
+	buf_init(t, 4096, METRICS_MAX_TEXT - 1);
 }
 
 /* A label value with \ " and newline escaped, as the format requires. */
-static void put_label_value(struct text *t, const char *v)
+static void put_label_value(struct buf *t, const char *v)
 {
 	for (; *v; v++) {
 		switch (*v) {
-		case '\\': put(t, "\\\\"); break;
-		case '"':  put(t, "\\\""); break;
-		case '\n': put(t, "\\n"); break;
-		default:   put(t, "%c", *v); break;
+		case '\\': buf_printf(t, "\\\\"); break;
+		case '"':  buf_printf(t, "\\\""); break;
+		case '\n': buf_printf(t, "\\n"); break;
+		default:   buf_printf(t, "%c", *v); break;
 		}
 	}
 }
 
-static void put_header(struct text *t, const char *name, const char *type,
+static void put_header(struct buf *t, const char *name, const char *type,
                        const char *help)
 {
-	put(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	buf_printf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void put_sample(struct text *t, const char *name, const char *const *keys,
+static void put_sample(struct buf *t, const char *name, const char *const *keys,
                        const char *const *values, int n, double value)
 {
-	put(t, "%s", name);
+	buf_printf(t, "%s", name);
 	for (int i = 0; i < n; i++) {
-		put(t, "%s%s=\"", i ? "," : "{", keys[i]);
+		buf_printf(t, "%s%s=\"", i ? "," : "{", keys[i]);
 		put_label_value(t, values[i]);
-		put(t, "\"");
+		buf_printf(t, "\"");
 	}
-	put(t, "%s %.15g\n", n ? "}" : "", value);
+	buf_printf(t, "%s %.15g\n", n ? "}" : "", value);
 }
 
 /* Metric families answered by one store query each. */
@@ -158,7 +108,7 @@ static const struct family {
 };
 
 struct row_ctx {
-	struct text *t;
+	struct buf *t;
 	const struct family *f;
 };
 
@@ -185,7 +135,7 @@ int metrics_rss(unsigned long long *bytes)
 	return rc;
 }
 
-static void put_process(struct text *t, const struct denverd *d)
+static void put_process(struct buf *t, const struct denverd *d)
 {
 	static const char *const version_key[] = { "version" };
 	static const char *const version_value[] = { DENVERD_VERSION };
@@ -206,7 +156,7 @@ static void put_process(struct text *t, const struct denverd *d)
 	}
 }
 
-static void put_config(struct text *t, const struct config *cfg)
+static void put_config(struct buf *t, const struct config *cfg)
 {
 	static const char *const key[] = { "dataset" };
 
@@ -224,7 +174,7 @@ static void put_config(struct text *t, const struct config *cfg)
 
 /* The store families from ST into T: 0, -EIO (store_errmsg(ST) says why)
  * or the first error of T. */
-static int put_store(struct text *t, struct store *st)
+static int put_store(struct buf *t, struct store *st)
 {
 	for (size_t i = 0; i < sizeof families / sizeof families[0] && !t->err; i++) {
 		struct row_ctx c = { t, &families[i] };
@@ -238,11 +188,12 @@ static int put_store(struct text *t, struct store *st)
 
 int metrics_text(struct denverd *d, char **out, size_t *len)
 {
-	struct text t = { 0 };
+	struct buf t;
 	int rc;
 
 	*out = NULL;
 	*len = 0;
+	text_init(&t);
 	put_process(&t, d);
 	if (d->cfg)
 		put_config(&t, d->cfg);
@@ -270,7 +221,7 @@ struct metrics {
 	struct store *reader;          /* the worker's connection */
 	uv_work_t work;
 	bool working, closing;
-	struct text out;               /* the worker's rendering ... */
+	struct buf out;               /* the worker's rendering ... */
 	int out_rc;
 	char out_err[256];
 	int64_t out_cost_ms;
@@ -296,7 +247,7 @@ static void refresh_work(uv_work_t *w)
 	struct metrics *m = container_of(w, struct metrics, work);
 	int64_t t0 = clock_mono_ms();
 
-	memset(&m->out, 0, sizeof m->out);
+	text_init(&m->out);
 	m->out_rc = put_store(&m->out, m->reader);
 	if (m->out_rc == -EIO)
 		snprintf(m->out_err, sizeof m->out_err, "%s", store_errmsg(m->reader));
@@ -347,10 +298,11 @@ static int cmd_metrics(struct denverd *d, struct control_client *c, json_t *args
                        json_t **result, struct control_error *err)
 {
 	struct metrics *m = M;
-	struct text t = { 0 };
+	struct buf t;
 	int64_t age = 0;
 	int rc = 0;
 
+	text_init(&t);
 	put_process(&t, d);
 	put_config(&t, d->cfg);
 	if (!m->working && m->cost_ms >= 0 && m->cost_ms <= m->sync_limit_ms) {
@@ -362,9 +314,9 @@ static int cmd_metrics(struct denverd *d, struct control_client *c, json_t *args
 			refresh_start(m);
 		if (m->cache) {
 			age = clock_now_ms() - m->cache_ms;
-			put(&t, "%.*s", (int)m->cache_len, m->cache);
+			buf_printf(&t, "%.*s", (int)m->cache_len, m->cache);
 		} else {
-			put(&t, "# The store metrics are being rendered; the next scrape has them.\n");
+			buf_printf(&t, "# The store metrics are being rendered; the next scrape has them.\n");
 		}
 	}
 	if (m->cache || !m->working) {

@@ -16,7 +16,7 @@ static char *take(struct jsonw *w)
 {
 	size_t len = 0;
 	char *p;
-	assert_int_equal(w->err, 0);
+	assert_int_equal(w->buf.err, 0);
 	assert_int_equal(w->depth, 0);
 	p = jsonw_take(w, &len);
 	assert_non_null(p);
@@ -138,9 +138,9 @@ static void test_failures_stick(void **state)
 	/* Past the size cap. */
 	jsonw_init(&w, 0, 10);
 	jsonw_str(&w, "0123456789");
-	assert_int_equal(w.err, -E2BIG);
+	assert_int_equal(w.buf.err, -E2BIG);
 	jsonw_int(&w, 1);                   /* nothing more is written */
-	assert_int_equal(w.err, -E2BIG);
+	assert_int_equal(w.buf.err, -E2BIG);
 	assert_null(jsonw_take(&w, &len));
 	jsonw_free(&w);
 
@@ -148,24 +148,24 @@ static void test_failures_stick(void **state)
 	jsonw_init(&w, 0, 100);
 	jsonw_array(&w);
 	jsonw_key(&w, "k");
-	assert_int_equal(w.err, -EINVAL);
+	assert_int_equal(w.buf.err, -EINVAL);
 	jsonw_free(&w);
 	jsonw_init(&w, 0, 100);
 	jsonw_object(&w);
 	jsonw_key(&w, "a");
 	jsonw_key(&w, "b");
-	assert_int_equal(w.err, -EINVAL);
+	assert_int_equal(w.buf.err, -EINVAL);
 	jsonw_free(&w);
 	jsonw_init(&w, 0, 100);
 	jsonw_end(&w);
-	assert_int_equal(w.err, -EINVAL);
+	assert_int_equal(w.buf.err, -EINVAL);
 	jsonw_free(&w);
 
 	/* Too deep. */
 	jsonw_init(&w, 0, 1000);
 	for (int i = 0; i < JSONW_MAX_DEPTH; i++)
 		jsonw_array(&w);
-	assert_int_equal(w.err, -EINVAL);
+	assert_int_equal(w.buf.err, -EINVAL);
 	jsonw_free(&w);
 
 	/* Nothing written: an empty text. */
