@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "checkdata.h"
+#include "app/check_data.h"
 
 int main(int argc, char **argv)
 {

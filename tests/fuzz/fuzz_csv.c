@@ -16,7 +16,7 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
-#include "csv.h"
+#include "quality/csv.h"
 
 struct digest {
 	XXH3_state_t h;

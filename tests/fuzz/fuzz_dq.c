@@ -17,8 +17,8 @@
 
 #include <jansson.h>
 
-#include "config.h"
-#include "dq.h"
+#include "config/config.h"
+#include "quality/dq.h"
 
 static const char yaml[] =
 	"datasets:\n"

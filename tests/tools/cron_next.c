@@ -13,8 +13,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "clock.h"
-#include "cron.h"
+#include "base/clock.h"
+#include "domain/cron.h"
 
 static int64_t now_ns(void)
 {

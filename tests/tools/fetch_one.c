@@ -30,8 +30,8 @@
 #include <jansson.h>
 #include <uv.h>
 
-#include "fetch.h"
-#include "http.h"
+#include "io/fetch.h"
+#include "io/http.h"
 
 #define MAX_PARALLEL 16
 

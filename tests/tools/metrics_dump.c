@@ -13,10 +13,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "clock.h"
-#include "denverd.h"
-#include "metrics.h"
-#include "store.h"
+#include "base/clock.h"
+#include "base/denverd.h"
+#include "api/metrics.h"
+#include "store/store.h"
 
 static double now_ms(void)
 {

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <uv.h>
 
-#include "denverd.h"
+#include "base/denverd.h"
 
 #define MAX_REQ 16
 

@@ -9,7 +9,7 @@
 #include <unistd.h>
 #include <sqlite3.h>
 
-#include "store.h"
+#include "store/store.h"
 
 struct tmpstore {
 	char dir[64], db[96];

@@ -1,0 +1,57 @@
+/*
+ * fmt.c - durations and sizes in the one style fmt.h describes.
+ */
+#include "common/fmt.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+
+static const struct {
+	const char *unit;
+	uint64_t ms;
+} duration_units[] = {
+	{ "d", 86400000 }, { "h", 3600000 }, { "m", 60000 }, { "s", 1000 }, { "ms", 1 },
+};
+
+char *fmt_duration(char *buf, size_t n, uint64_t ms)
+{
+	size_t nunits = sizeof duration_units / sizeof duration_units[0];
+
+	if (ms == 0) {
+		snprintf(buf, n, "0s");
+		return buf;
+	}
+	for (size_t i = 0; i < nunits; i++) {
+		uint64_t hi = ms / duration_units[i].ms;
+		uint64_t lo;
+
+		if (hi == 0)
+			continue;
+		lo = i + 1 < nunits ? ms % duration_units[i].ms / duration_units[i + 1].ms : 0;
+		if (lo)
+			snprintf(buf, n, "%" PRIu64 "%s%" PRIu64 "%s", hi, duration_units[i].unit,
+			         lo, duration_units[i + 1].unit);
+		else
+			snprintf(buf, n, "%" PRIu64 "%s", hi, duration_units[i].unit);
+		break;
+	}
+	return buf;
+}
+
+char *fmt_size(char *buf, size_t n, uint64_t bytes)
+{
+	static const struct {
+		const char *unit;
+		uint64_t n;
+	} units[] = {
+		{ "TiB", 1ull << 40 }, { "GiB", 1ull << 30 }, { "MiB", 1ull << 20 }, { "KiB", 1ull << 10 },
+	};
+
+	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+		if (bytes >= units[i].n && bytes % units[i].n == 0) {
+			snprintf(buf, n, "%" PRIu64 "%s", bytes / units[i].n, units[i].unit);
+			return buf;
+		}
+	snprintf(buf, n, "%" PRIu64, bytes);
+	return buf;
+}

@@ -1,0 +1,34 @@
+/*
+ * fmt.h - how denverd and denverctl print durations and sizes: one style
+ * everywhere, so the same value reads the same in a config error, a job's
+ * timeout, an alert and `denverctl status`.  Compiled into both programs.
+ *
+ * Durations: the largest unit and at most one more, truncated, no spaces,
+ * in the units the configuration accepts: 0 -> "0s", 250 ms -> "250ms",
+ * 1.5 s -> "1s500ms", 90 s -> "1m30s", 24 h -> "1d", 36 h -> "1d12h",
+ * 26 h 1 m 5 s -> "1d2h".  A value of a single unit ("1d", "90m" reads
+ * "1h30m") is exactly what the configuration would accept back.
+ *
+ * Sizes: the largest binary unit that divides the value exactly
+ * ("64MiB", "1536KiB"), bytes otherwise ("1000").
+ *
+ * Both write a NUL-terminated string into BUF (truncated to N bytes) and
+ * return BUF.  FMT_DURATION_MAX holds any uint64_t duration.
+ */
+#ifndef DENVERD_COMMON_FMT_H
+#define DENVERD_COMMON_FMT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FMT_DURATION_MAX 32
+#define FMT_SIZE_MAX 32
+
+char *fmt_duration(char *buf, size_t n, uint64_t ms);
+char *fmt_size(char *buf, size_t n, uint64_t bytes);
+
+/* For arguments: fmt_duration(FMT_DURATION_BUF, ms) in a printf call. */
+#define FMT_DURATION_BUF (char[FMT_DURATION_MAX]){ 0 }, FMT_DURATION_MAX
+#define FMT_SIZE_BUF (char[FMT_SIZE_MAX]){ 0 }, FMT_SIZE_MAX
+
+#endif

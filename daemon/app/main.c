@@ -1,0 +1,322 @@
+/*
+ * main.c - command line, start-up in order, stop in reverse.
+ *
+ * Start-up errors are fatal (exit non-zero with one clear message); once the
+ * loop runs, failures mark runs and the daemon keeps serving.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <signal.h>
+#include <uv.h>
+
+#include "notify/alerts.h"
+#include "app/check_data.h"
+#include "base/clock.h"
+#include "config/config.h"
+#include "api/control.h"
+#include "base/denverd.h"
+#include "api/cmd_dq.h"
+#include "base/log.h"
+#include "app/loop.h"
+#include "api/metrics.h"
+#include "app/perm.h"
+#include "engine/engine.h"
+#include "store/store.h"
+#include "store/store_check.h"
+#include "version.h"
+
+#define EX_USAGE_ 64
+#define DEFAULT_CONFIG DENVERD_SYSCONFDIR "/denverd.yaml"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	"usage: denverd [-c FILE] [--log-level LEVEL]\n"
+	"       denverd --check [-c FILE]\n"
+	"       denverd --check-data DATASET FILE [-c FILE] [--date D] [--json]\n"
+	"       denverd --version | --help\n"
+	"\n"
+	"Keeps a queryable copy of Denver's open data current: scheduled fetches,\n"
+	"data-quality checks, Spark conversion, run state in SQLite, control over a\n"
+	"Unix socket (see denverctl(1)).  Runs in the foreground; see denverd(8).\n"
+	"\n"
+	"  -c, --config FILE     configuration (default %s)\n"
+	"      --check           validate the configuration and exit (0, or 78)\n"
+	"      --check-data DATASET FILE\n"
+	"                        run DATASET's checks on FILE, no daemon needed\n"
+	"                        (exit 0 pass/warn, 1 fail, 2 error)\n"
+	"      --date D          exec date for --check-data (default today)\n"
+	"      --json            --check-data prints the report as JSON\n"
+	"      --log-level LEVEL error, warning, notice, info or debug\n"
+	"  -V, --version         print the version and exit\n"
+	"  -h, --help            this text\n", DEFAULT_CONFIG);
+}
+
+/* Print every message of a failed load, one per line, to stderr. */
+static void print_config_errors(const char *path, int rc, const char *errors)
+{
+	if (errors && *errors)
+		fprintf(stderr, "%s%s", errors,
+		        errors[strlen(errors) - 1] == '\n' ? "" : "\n");
+	else
+		fprintf(stderr, "%s: %s\n", path, strerror(-rc));
+}
+
+/* Configuration files are code (they name programs denverd runs): warn
+ * when anyone but root and us could change this one. */
+static void warn_if_untrusted(const struct config *cfg, const char *path)
+{
+	char why[512];
+	if (perm_check_trusted(path, getuid(), cfg->alerts.webhook != NULL,
+	                       why, sizeof why) < 0)
+		log_warn(NULL, "configuration %s: %s", path, why);
+}
+
+static int make_dir(const char *path, mode_t mode)
+{
+	if (mkdir(path, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* --log-level given on the command line wins over the file, also after a
+ * reload; -1 when not given. */
+static int cmdline_log_level = -1;
+
+static int daemon_reload(struct denverd *d, char **errors)
+{
+	struct config *next = NULL, *old = d->cfg;
+	int rc = config_load(d->config_path, &next, errors);
+
+	if (rc < 0)
+		return rc;
+	/* These are bound at start (files, socket, the thread pool's size, the
+	 * time every schedule was computed in); changing them needs a restart,
+	 * and a half-applied reload is worse than none. */
+	const char *fixed = strcmp(next->state_dir, old->state_dir) ? "state_dir"
+	                  : strcmp(next->socket, old->socket) ? "socket"
+	                  : strcmp(next->timezone, old->timezone) ? "timezone"
+	                  : next->socket_mode != old->socket_mode ? "socket_mode"
+	                  : next->limits.fetches != old->limits.fetches ? "limits.fetches"
+	                  : next->limits.checks != old->limits.checks ? "limits.checks"
+	                  : next->limits.clients != old->limits.clients ? "limits.clients"
+	                  : next->limits.request_size != old->limits.request_size
+	                    ? "limits.request_size" : NULL;
+	if (fixed) {
+		if (asprintf(errors, "%s: %s cannot change on reload; restart denverd",
+		             d->config_path, fixed) < 0)
+			*errors = NULL;
+		config_free(next);
+		return -EINVAL;
+	}
+	log_set_level(cmdline_log_level >= 0 ? cmdline_log_level : next->log_level);
+	d->cfg = next;
+	alerts_reload(d);
+	warn_if_untrusted(next, d->config_path);
+	log_info(NULL, "configuration reloaded from %s (%zu datasets, %zu jobs)",
+	         d->config_path, next->n_datasets, next->n_jobs);
+	sched_reload(d, old);        /* takes OLD: frees it once no task borrows it */
+	return 0;
+}
+
+static void daemon_stop(struct denverd *d)
+{
+	d->stopping = true;
+	loop_notify_stopping();
+	loop_set_status("stopping");
+	sched_stop(d);               /* SIGTERM to running jobs; runs stay resumable */
+	control_fini(d);
+	uv_stop(d->loop);
+}
+
+static int open_state(struct denverd *d)
+{
+	char *db = NULL, *err = NULL;
+	int rc;
+
+	if ((rc = make_dir(d->cfg->state_dir, 0750)) < 0) {
+		log_err(NULL, "state_dir %s: %s", d->cfg->state_dir, strerror(-rc));
+		return rc;
+	}
+	if (asprintf(&db, "%s/state.db", d->cfg->state_dir) < 0)
+		return -ENOMEM;
+	rc = store_open(db, &d->store, &err);
+	if (rc < 0)
+		log_err(NULL, "state store: %s", err ? err : strerror(-rc));
+	free(err);
+	free(db);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", no_argument, NULL, 'C' },
+		{ "check-data", required_argument, NULL, 'D' },
+		{ "date", required_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "log-level", required_argument, NULL, 'L' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct denverd d = { 0 };
+	const char *config_path = DEFAULT_CONFIG;
+	bool check_only = false, json = false;
+	const char *check_dataset = NULL, *exec_date = NULL;
+	int level = -1, opt, rc, status = 1;
+	char *errors = NULL;
+	uv_loop_t loop;
+
+	log_init("denverd");
+	/* One malloc arena: the few worker threads (scans, metrics, file
+	 * writes) would otherwise each keep an arena of their own resident
+	 * for the daemon's lifetime. */
+	mallopt(M_ARENA_MAX, 1);
+	/* Large blocks (a status reply, a scan's buffers) are mapped and given
+	 * back when freed.  Setting the threshold also stops glibc from raising
+	 * it after each such free, which would leave them on the heap. */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+	while ((opt = getopt_long(argc, argv, "c:Vh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': config_path = optarg; break;
+		case 'C': check_only = true; break;
+		case 'D': check_dataset = optarg; break;
+		case 'd': exec_date = optarg; break;
+		case 'j': json = true; break;
+		case 'L':
+			if ((level = log_level_parse(optarg)) < 0) {
+				fprintf(stderr, "denverd: unknown log level '%s'\n", optarg);
+				return EX_USAGE_;
+			}
+			break;
+		case 'V': printf("denverd %s\n", DENVERD_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return EX_USAGE_;
+		}
+	}
+	if (check_dataset && optind != argc - 1) {
+		fprintf(stderr, "denverd: --check-data DATASET needs one FILE\n");
+		usage(stderr);
+		return EX_USAGE_;
+	}
+	if (!check_dataset && (exec_date || json)) {
+		fprintf(stderr, "denverd: --date and --json go with --check-data\n");
+		return EX_USAGE_;
+	}
+	if (!check_dataset && optind != argc) {
+		fprintf(stderr, "denverd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return EX_USAGE_;
+	}
+	if (clock_init() < 0) {
+		fprintf(stderr, "denverd: DENVERD_NOW='%s' is not a time like "
+		        "2026-03-08T01:59:00-07:00 or unix seconds\n", getenv("DENVERD_NOW"));
+		return EX_USAGE_;
+	}
+
+	rc = config_load(config_path, &d.cfg, &errors);
+	if (rc < 0) {
+		print_config_errors(config_path, rc, errors);
+		free(errors);
+		return CONFIG_EX_CONFIG;
+	}
+	if (check_dataset) {
+		rc = checkdata_main(d.cfg, check_dataset, argv[optind], exec_date, json);
+		config_free(d.cfg);
+		return rc;
+	}
+	if (check_only) {
+		printf("%s: ok (%zu datasets, %zu jobs)\n", config_path,
+		       d.cfg->n_datasets, d.cfg->n_jobs);
+		config_free(d.cfg);
+		return 0;
+	}
+
+	cmdline_log_level = level;
+	log_set_level(level >= 0 ? level : d.cfg->log_level);
+	/* A file-size limit must fail a write (EFBIG), not kill the daemon. */
+	signal(SIGXFSZ, SIG_IGN);
+	/* libuv's pool runs file writes, hashing and data-quality scans; it is
+	 * sized once, before its first use, so every concurrent fetch and check
+	 * gets a thread and a slow scan never starves a download's writes. */
+	if (!getenv("UV_THREADPOOL_SIZE")) {
+		char n[16];
+		snprintf(n, sizeof n, "%u", d.cfg->limits.fetches + d.cfg->limits.checks + 2);
+		setenv("UV_THREADPOOL_SIZE", n, 1);
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		log_err(NULL, "libcurl failed to initialise");
+		config_free(d.cfg);
+		return 1;
+	}
+	warn_if_untrusted(d.cfg, config_path);
+	d.config_path = strdup(config_path);
+	d.started_ms = clock_now_ms();
+	d.reload = daemon_reload;
+	d.stop = daemon_stop;
+	uv_loop_init(&loop);
+	d.loop = &loop;
+
+	if ((rc = open_state(&d)) < 0)
+		goto out;
+	if ((rc = loop_init(&d)) < 0) {
+		log_err(NULL, "signals: %s", uv_strerror(rc));
+		goto out;
+	}
+	if ((rc = control_init(&d)) < 0) {
+		log_err(NULL, "control socket %s: %s", d.cfg->socket,
+		        rc == -EADDRINUSE ? "another denverd is listening there"
+		        : rc == -EEXIST ? "exists and is not a socket" : uv_strerror(rc));
+		goto out;
+	}
+	if ((rc = dq_cmds_init(&d)) < 0 || (rc = metrics_init(&d)) < 0 ||
+	    (rc = alerts_init(&d)) < 0) {
+		log_err(NULL, "start-up: %s", strerror(-rc));
+		goto out;
+	}
+	if ((rc = sched_init(&d)) < 0)
+		goto out;            /* logged by sched_init */
+	if ((rc = store_check_init(&d)) < 0)
+		goto out;            /* logged by store_check_init */
+
+	log_info(NULL, "denverd %s ready: %zu datasets, %zu jobs, socket %s, state %s",
+	         DENVERD_VERSION, d.cfg->n_datasets, d.cfg->n_jobs, d.cfg->socket,
+	         d.cfg->state_dir);
+	loop_set_status("ready: %zu datasets", d.cfg->n_datasets);
+	/* Start-up (recovery, catch-up) read much of the store and freed more
+	 * heap than an idle daemon needs: give it back before idling. */
+	store_release_memory(d.store);
+	malloc_trim(0);
+	loop_notify_ready();
+	uv_run(&loop, UV_RUN_DEFAULT);
+	status = d.exit_status;
+	log_info(NULL, "stopped");
+out:
+	store_check_fini(&d);
+	sched_fini(&d);              /* waits (bounded) for cancelled children */
+	alerts_fini(&d);
+	metrics_fini(&d);
+	control_fini(&d);
+	loop_fini(&d);
+	loop_drain(&d);
+	if (status == 0)
+		status = d.exit_status;      /* set by a module while stopping */
+	store_close(d.store);
+	if (uv_loop_close(&loop) < 0)
+		log_debug(NULL, "loop still had handles at exit");
+	config_free(d.cfg);
+	free(d.config_path);
+	curl_global_cleanup();
+	log_fini();
+	return status;
+}

@@ -1,0 +1,112 @@
+/*
+ * fsutil.c - mkdir -p, directory fsync, full writes and atomic replacement.
+ */
+#include "base/fsutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int make_dir(const char *path, mode_t mode)
+{
+	if (mkdir(path, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int mkdir_p(const char *path, mode_t mode)
+{
+	char tmp[PATH_MAX];
+	size_t n = strlen(path);
+	int rc;
+
+	if (n == 0 || n >= sizeof tmp)
+		return -ENAMETOOLONG;
+	memcpy(tmp, path, n + 1);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/' || p[-1] == '/')
+			continue;
+		*p = '\0';
+		rc = make_dir(tmp, mode);
+		*p = '/';
+		if (rc < 0)
+			return rc;
+	}
+	return make_dir(tmp, mode);
+}
+
+int fsync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+int path_parent(const char *path, char *out, size_t len)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash || slash == path)
+		return -EINVAL;
+	if ((size_t)(slash - path) >= len)
+		return -ENAMETOOLONG;
+	memcpy(out, path, (size_t)(slash - path));
+	out[slash - path] = '\0';
+	return 0;
+}
+
+int write_all(int fd, const void *data, size_t n, uint64_t off)
+{
+	const char *p = data;
+
+	while (n > 0) {
+		ssize_t w = off == FSUTIL_APPEND ? write(fd, p, n)
+		                                 : pwrite(fd, p, n, (off_t)off);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += w;
+		n -= (size_t)w;
+		if (off != FSUTIL_APPEND)
+			off += (uint64_t)w;
+	}
+	return 0;
+}
+
+int write_atomic(const char *path, const void *data, size_t n, mode_t mode)
+{
+	char tmp[PATH_MAX], dir[PATH_MAX];
+	int fd, rc;
+
+	if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0)
+		return -errno;
+	rc = write_all(fd, data, n, 0);
+	if (rc == 0 && fsync(fd) < 0)
+		rc = -errno;
+	if (close(fd) < 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && rename(tmp, path) < 0)
+		rc = -errno;
+	if (rc < 0) {
+		unlink(tmp);
+		return rc;
+	}
+	if (path_parent(path, dir, sizeof dir) < 0)
+		return fsync_dir(".");
+	return fsync_dir(dir);
+}

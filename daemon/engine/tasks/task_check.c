@@ -1,0 +1,308 @@
+/*
+ * task_check.c - the check task: dq_run() of the run's snapshot on a libuv
+ * worker thread (uv_queue_work), never on the loop thread; then, on the
+ * loop, the counts go to the snapshot row (the convert task compares its
+ * rows with them), the results and the diff to the store (store_dq_save,
+ * for `denverctl dq` and `diff`), and a `fail` outcome quarantines the
+ * snapshot: its
+ * partition directory moves to quarantine/<dataset>/exec_date=<D>/, the run
+ * fails with the reasons, and nothing downstream runs.
+ *
+ * The worker reads only what the attempt owns or borrows for its whole
+ * life (the dataset's configuration stays alive across a reload until the
+ * attempt ends: sched_reload).  Cancel sets dq's cancel flag.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/clock.h"
+#include "quality/dq.h"
+#include "engine/sched_int.h"
+#include "store/store.h"
+
+struct check_task {
+	struct stask *t;
+	uv_work_t work;
+	struct dq_input in;
+	char path[PATH_MAX], keys_out[PATH_MAX], prev_keys[PATH_MAX];
+	int64_t snapshot_id, prev_run_id;
+	uint64_t bytes;
+	atomic_int cancel;
+	atomic_uint_least64_t progress;
+	/* the worker's answer */
+	struct dq_report *report;
+	char *err;
+	int rc;
+};
+
+static void check_free(struct check_task *ct)
+{
+	if (!ct)
+		return;
+	dq_report_free(ct->report);
+	free(ct->err);
+	free(ct);
+}
+
+static void work_cb(uv_work_t *w)
+{
+	struct check_task *ct = container_of(w, struct check_task, work);
+
+	ct->rc = dq_run(&ct->in, &ct->report, &ct->err);
+}
+
+/* "a/b/c" -> "a/b" into OUT. */
+static int dir_of(const char *path, char *out, size_t len)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash || (size_t)(slash - path) >= len)
+		return -EINVAL;
+	memcpy(out, path, (size_t)(slash - path));
+	out[slash - path] = '\0';
+	return 0;
+}
+
+/* mkdir -p of the parents of quarantine/<dataset>/ under STATE_DIR. */
+static int mkdirs(const char *state_dir, const char *dataset, char *out, size_t len)
+{
+	int n = snprintf(out, len, "%s/quarantine", state_dir);
+
+	if (n < 0 || (size_t)n >= len)
+		return -ENAMETOOLONG;
+	if (mkdir(out, 0750) < 0 && errno != EEXIST)
+		return -errno;
+	n = snprintf(out, len, "%s/quarantine/%s", state_dir, dataset);
+	if (n < 0 || (size_t)n >= len)
+		return -ENAMETOOLONG;
+	if (mkdir(out, 0750) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/*
+ * Move the snapshot's partition to quarantine/<dataset>/exec_date=<D>/.  A
+ * partition quarantined there before (an earlier run of the same date) is
+ * kept under exec_date=<D>.<unix ms>, never deleted.  *NEW_PATH gets the
+ * snapshot file's new path.
+ */
+static int quarantine(const struct task_info *ti, const char *path, char *new_path,
+                      size_t len)
+{
+	char from[PATH_MAX], qdir[PATH_MAX], to[PATH_MAX], aside[PATH_MAX + 32];
+	const char *file = strrchr(path, '/');
+	int rc;
+
+	if (!file || dir_of(path, from, sizeof from) < 0)
+		return -EINVAL;
+	if ((rc = mkdirs(ti->cfg->state_dir, ti->target, qdir, sizeof qdir)) < 0)
+		return rc;
+	if (snprintf(to, sizeof to, "%s/exec_date=%s", qdir, ti->exec_date) >= (int)sizeof to)
+		return -ENAMETOOLONG;
+	if (strcmp(from, to) == 0) {
+		/* A retried run checked its snapshot where the first failure
+		 * put it: it stays there. */
+		if (snprintf(new_path, len, "%s", path) >= (int)len)
+			return -ENAMETOOLONG;
+		return 0;
+	}
+	snprintf(aside, sizeof aside, "%s.%" PRId64, to, clock_now_ms());
+	if (rename(to, aside) < 0 && errno != ENOENT)
+		return -errno;
+	if (rename(from, to) < 0)
+		return -errno;
+	if (snprintf(new_path, len, "%s%s", to, file) >= (int)len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* "rows: 3 rows (passes: >= 1000); ..." for the results with OUTCOME. */
+static void list_results(const struct dq_report *r, enum dq_outcome outcome, char *buf,
+                         size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < r->n_results && used + 1 < len; i++) {
+		const struct dq_result *x = &r->results[i];
+		int n;
+		if (x->outcome != outcome)
+			continue;
+		n = snprintf(buf + used, len - used, "%s%s: %s%s%s%s", used ? "; " : "", x->name,
+		             x->detail ? x->detail : dq_outcome_name(x->outcome),
+		             x->threshold ? " (passes: " : "", x->threshold ? x->threshold : "",
+		             x->threshold ? ")" : "");
+		if (n < 0)
+			break;
+		used += (size_t)n < len - used ? (size_t)n : len - used - 1;
+	}
+}
+
+static void after_cb(uv_work_t *w, int status)
+{
+	struct check_task *ct = container_of(w, struct check_task, work);
+	struct stask *t = ct->t;
+	const struct task_info *ti = task_info(t);
+	struct store *st = ti->d->store;
+	struct task_outcome o = { .outcome = TO_FAILED };
+	char buf[2048], qpath[PATH_MAX];
+	int rc;
+
+	task_set_impl(t, NULL);
+	if (status == UV_ECANCELED || ct->rc == -ECANCELED) {
+		o.outcome = TO_CANCELLED;
+		goto out;
+	}
+	if (ct->rc < 0) {
+		snprintf(buf, sizeof buf, "%s", ct->err ? ct->err : strerror(-ct->rc));
+		o.error = buf;
+		o.retryable = ct->rc != -EINVAL;
+		goto out;
+	}
+	const struct dq_report *r = ct->report;
+	if (store_snapshot_checked(st, ct->snapshot_id, (int64_t)r->rows, r->encoding,
+	                           r->line_ending) < 0 ||
+	    store_dq_save(st, ti->run_id, ct->prev_run_id, r) < 0) {
+		snprintf(buf, sizeof buf, "state store: %s", store_errmsg(st));
+		o.error = buf;
+		o.retryable = true;
+		goto out;
+	}
+	if (r->outcome == DQ_WARN) {
+		list_results(r, DQ_WARN, buf, sizeof buf);
+		log_warn(&ti->log, "checks warn: %s", buf);
+	}
+	if (r->outcome != DQ_FAIL) {
+		log_info(&ti->log, "checked %" PRIu64 " rows (%s, %s) in %.2fs: %s", r->rows,
+		         r->encoding, r->line_ending, r->seconds, dq_outcome_name(r->outcome));
+		o.outcome = TO_SUCCEEDED;
+		goto out;
+	}
+	int n = snprintf(buf, sizeof buf, "checks failed, snapshot quarantined: ");
+	list_results(r, DQ_FAIL, buf + n, sizeof buf - (size_t)n);
+	o.error = buf;
+	if ((rc = quarantine(ti, ct->path, qpath, sizeof qpath)) < 0) {
+		size_t used = strlen(buf);
+		snprintf(buf + used, sizeof buf - used, " (moving it to quarantine failed: %s)",
+		         strerror(-rc));
+	} else if (store_snapshot_quarantined(st, ct->snapshot_id, qpath) < 0) {
+		log_err(&ti->log, "state store: %s", store_errmsg(st));
+	}
+out:
+	check_free(ct);
+	task_done(t, &o);
+}
+
+/* The previous snapshot still in staging, other than this run's: its rows
+ * and key index feed the row_count change and the diff. */
+static void previous(struct check_task *ct, const struct task_info *ti)
+{
+	struct store_snapshot *list = NULL;
+	size_t n = 0;
+	char dir[PATH_MAX];
+
+	ct->in.prev_rows = -1;
+	ct->in.prev_keys = NULL;
+	if (store_snapshots_published(ti->d->store, ti->target, &list, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (list[i].run_id == ti->run_id || list[i].id == ct->snapshot_id ||
+		    strcmp(list[i].exec_date, ti->exec_date) > 0)
+			continue;
+		ct->in.prev_rows = list[i].rows;
+		ct->prev_run_id = list[i].run_id;
+		if (dir_of(list[i].path, dir, sizeof dir) == 0 &&
+		    snprintf(ct->prev_keys, sizeof ct->prev_keys, "%s/.keys", dir) <
+		    (int)sizeof ct->prev_keys)
+			ct->in.prev_keys = ct->prev_keys;
+		break;
+	}
+	store_snapshots_free(list, n);
+}
+
+static int check_start(struct stask *t, char *err, size_t errlen, bool *retryable)
+{
+	const struct task_info *ti = task_info(t);
+	struct check_task *ct = calloc(1, sizeof *ct);
+	struct store_snapshot_ref snap;
+	char dir[PATH_MAX];
+	int rc;
+
+	*retryable = false;
+	if (!ct) {
+		*retryable = true;
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	if ((rc = store_snapshot_of_run(ti->d->store, ti->run_id, &snap)) < 0) {
+		if (rc == -ENOENT)
+			snprintf(err, errlen, "no snapshot recorded for run %" PRId64, ti->run_id);
+		else
+			snprintf(err, errlen, "state store: %s", store_errmsg(ti->d->store));
+		*retryable = rc != -ENOENT;
+		free(ct);
+		return rc;
+	}
+	ct->t = t;
+	ct->snapshot_id = snap.id;
+	ct->bytes = snap.bytes;
+	rc = snprintf(ct->path, sizeof ct->path, "%s", snap.path) >= (int)sizeof ct->path ||
+	     dir_of(snap.path, dir, sizeof dir) < 0 ||
+	     snprintf(ct->keys_out, sizeof ct->keys_out, "%s/.keys", dir) >=
+	     (int)sizeof ct->keys_out ? -ENAMETOOLONG : 0;
+	store_snapshot_ref_free(&snap);
+	if (rc < 0) {
+		snprintf(err, errlen, "snapshot path too long");
+		free(ct);
+		return rc;
+	}
+	previous(ct, ti);
+	ct->in.path = ct->path;
+	ct->in.dataset = ti->dataset;
+	ct->in.exec_date = ti->exec_date;
+	ct->in.keys_out = ct->keys_out;
+	ct->in.cancel = &ct->cancel;
+	ct->in.progress = &ct->progress;
+	if ((rc = uv_queue_work(ti->d->loop, &ct->work, work_cb, after_cb)) < 0) {
+		snprintf(err, errlen, "cannot queue the check: %s", uv_strerror(rc));
+		*retryable = true;
+		free(ct);
+		return rc;
+	}
+	task_set_impl(t, ct);
+	return 0;
+}
+
+static void check_cancel(struct stask *t)
+{
+	struct check_task *ct = task_impl(t);
+
+	if (!ct)
+		return;
+	atomic_store(&ct->cancel, 1);
+	uv_cancel((uv_req_t *)&ct->work);   /* only if it has not started */
+}
+
+static void check_progress(const struct stask *t, json_t *out)
+{
+	struct check_task *ct = task_impl(t);
+
+	if (!ct)
+		return;
+	json_object_set_new(out, "bytes_done", json_integer((json_int_t)atomic_load(&ct->progress)));
+	json_object_set_new(out, "bytes_total", json_integer((json_int_t)ct->bytes));
+}
+
+const struct task_kind task_kind_check = {
+	.name = "check",
+	.cls = TC_CHECK,
+	.start = check_start,
+	.cancel = check_cancel,
+	.progress = check_progress,
+};

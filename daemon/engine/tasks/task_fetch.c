@@ -1,0 +1,249 @@
+/*
+ * task_fetch.c - the fetch task: one download through fetch.h, then the
+ * snapshot row and retention.
+ *
+ * Outcomes: published -> succeeded (snapshot recorded, then old partitions
+ * pruned to keep_snapshots); unchanged (304, or the same bytes) -> the run
+ * ends `unchanged`; failed -> failed, retryable as fetch decides (network,
+ * 408, 429, 5xx, disk), honouring Retry-After; cancelled -> the .part stays
+ * for the next attempt, which resumes it.
+ *
+ * A snapshot already recorded for this run (the daemon died between
+ * publishing and recording the task's end) makes the attempt succeed at
+ * once instead of downloading again, which would see "unchanged" and drop
+ * the snapshot from the pipeline.
+ *
+ * While it runs, a fetch.progress event goes to watchers every second.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "io/fetch.h"
+#include "engine/retain.h"
+#include "engine/sched_int.h"
+#include "store/store.h"
+
+#define PROGRESS_EVERY_MS 1000
+
+struct fetch_task {
+	struct stask *t;
+	struct fetch *f;
+	uv_timer_t timer;          /* progress events; also the "already done" kick */
+	bool recorded;             /* a snapshot of this run exists already */
+};
+
+static void on_closed(uv_handle_t *h)
+{
+	free(container_of((uv_timer_t *)h, struct fetch_task, timer));
+}
+
+/* End the attempt with O and let the task struct go. */
+static void finish(struct fetch_task *ft, const struct task_outcome *o)
+{
+	struct stask *t = ft->t;
+
+	task_set_impl(t, NULL);
+	uv_timer_stop(&ft->timer);
+	uv_close((uv_handle_t *)&ft->timer, on_closed);
+	task_done(t, o);
+}
+
+static void record_published(struct fetch_task *ft, const struct fetch_result *r,
+                             struct task_outcome *o, char *buf, size_t len)
+{
+	const struct task_info *ti = task_info(ft->t);
+	struct store *st = ti->d->store;
+	struct store_snapshot snap = {
+		.run_id = ti->run_id, .dataset = (char *)ti->target,
+		.exec_date = (char *)ti->exec_date, .path = (char *)r->path,
+		.hash = (char *)r->hash, .url = (char *)r->url, .etag = (char *)r->etag,
+		.last_modified = (char *)r->last_modified, .bytes = r->bytes, .rows = -1,
+		.published = clock_now_ms(),
+	};
+
+	if (store_snapshot_add(st, &snap) < 0) {
+		/* The file is in place; a retry finds validators unchanged only if
+		 * they were stored, and they were not: it downloads again. */
+		snprintf(buf, len, "published %s but could not record it: %s", r->path,
+		         store_errmsg(st));
+		o->outcome = TO_FAILED;
+		o->retryable = true;
+		o->error = buf;
+		return;
+	}
+	if (retain_snapshots(ti->d->loop, st, ti->target, ti->dataset->keep_snapshots,
+	                     NULL, NULL) < 0)
+		log_warn(&ti->log, "retention not started: %s", store_errmsg(st));
+	log_info(&ti->log, "published %s (%" PRIu64 " bytes%s)", r->path, r->bytes,
+	         r->resumed_from ? ", resumed" : "");
+	o->outcome = TO_SUCCEEDED;
+}
+
+static void on_fetch_done(struct fetch *f, const struct fetch_result *r, void *arg)
+{
+	struct fetch_task *ft = arg;
+	const struct task_info *ti = task_info(ft->t);
+	struct task_outcome o = { .outcome = TO_FAILED };
+	char buf[1024];
+
+	ft->f = NULL;
+	switch (r->outcome) {
+	case FETCH_PUBLISHED:
+		record_published(ft, r, &o, buf, sizeof buf);
+		break;
+	case FETCH_UNCHANGED:
+		if ((r->etag || r->last_modified) &&
+		    store_validators_set(ti->d->store, ti->target, r->etag, r->last_modified,
+		                         clock_now_ms()) < 0)
+			log_warn(&ti->log, "validators not stored: %s", store_errmsg(ti->d->store));
+		o.outcome = TO_UNCHANGED;
+		break;
+	case FETCH_CANCELLED:
+		o.outcome = TO_CANCELLED;
+		break;
+	case FETCH_FAILED:
+	default:
+		o.outcome = TO_FAILED;
+		o.retryable = r->retryable;
+		o.retry_after_ms = r->retry_after_ms > 0 ? (uint64_t)r->retry_after_ms : 0;
+		o.error = r->error;
+		break;
+	}
+	finish(ft, &o);
+}
+
+static void progress_json(const struct fetch_task *ft, json_t *out)
+{
+	struct fetch_progress p;
+
+	if (!ft->f)
+		return;
+	fetch_progress(ft->f, &p);
+	json_object_set_new(out, "bytes_done", json_integer((json_int_t)p.bytes));
+	json_object_set_new(out, "bytes_total", p.total >= 0 ? json_integer(p.total) : json_null());
+	json_object_set_new(out, "rate", json_integer((json_int_t)p.rate));
+	json_object_set_new(out, "resumed_from", json_integer((json_int_t)p.resumed_from));
+}
+
+static void on_timer(uv_timer_t *h)
+{
+	struct fetch_task *ft = container_of(h, struct fetch_task, timer);
+
+	if (ft->recorded) {
+		struct task_outcome o = { .outcome = TO_SUCCEEDED };
+		log_info(&task_info(ft->t)->log, "snapshot already published by an earlier "
+		         "attempt of this run; not downloading again");
+		finish(ft, &o);
+		return;
+	}
+	json_t *ev = json_object();
+	if (ev) {
+		progress_json(ft, ev);
+		task_broadcast(ft->t, "fetch.progress", ev);
+		json_decref(ev);
+	}
+}
+
+static int fetch_kind_start(struct stask *t, char *err, size_t errlen, bool *retryable)
+{
+	const struct task_info *ti = task_info(t);
+	const struct cfg_dataset *ds = ti->dataset;
+	struct sched *s = t->run->s;
+	struct store_snapshot last = { 0 };
+	struct store_snapshot_ref mine;
+	struct fetch_task *ft = NULL;
+	char *url = NULL, *file_name = NULL, *ferr = NULL;
+	size_t bad = 0;
+	int rc;
+
+	*retryable = false;
+	if ((rc = fetch_url_expand(ds->url, ti->exec_date, &url, &bad)) < 0) {
+		snprintf(err, errlen, "url \"%s\": bad placeholder at offset %zu", ds->url, bad);
+		goto out;
+	}
+	if ((rc = fetch_url_expand(ds->file_name, ti->exec_date, &file_name, &bad)) < 0) {
+		snprintf(err, errlen, "file_name \"%s\": bad placeholder at offset %zu",
+		         ds->file_name, bad);
+		goto out;
+	}
+	if (!(ft = calloc(1, sizeof *ft))) {
+		rc = -ENOMEM;
+		*retryable = true;
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	ft->t = t;
+	if ((rc = uv_timer_init(ti->d->loop, &ft->timer)) < 0) {
+		free(ft);
+		ft = NULL;
+		*retryable = true;
+		snprintf(err, errlen, "timer: %s", uv_strerror(rc));
+		goto out;
+	}
+	if (store_snapshot_of_run(ti->d->store, ti->run_id, &mine) == 0) {
+		store_snapshot_ref_free(&mine);
+		ft->recorded = true;
+		task_set_impl(t, ft);
+		uv_timer_start(&ft->timer, on_timer, 0, 0);
+		ft = NULL;
+		rc = 0;
+		goto out;
+	}
+	rc = store_snapshot_last(ti->d->store, ds->name, &last);
+	if (rc < 0 && rc != -ENOENT) {
+		snprintf(err, errlen, "state store: %s", store_errmsg(ti->d->store));
+		*retryable = true;
+		goto out;
+	}
+	struct fetch_request req = {
+		.url = url, .limits = &ds->fetch, .state_dir = ti->cfg->state_dir,
+		.dataset = ds->name, .exec_date = ti->exec_date, .file_name = file_name,
+		.etag = last.etag, .last_modified = last.last_modified, .last_hash = last.hash,
+		.force = ti->force, .allow_file_urls = ti->cfg->allow_file_urls,
+	};
+	if ((rc = fetch_start(s->http, &req, on_fetch_done, ft, &ft->f, &ferr)) < 0) {
+		snprintf(err, errlen, "%s", ferr ? ferr : strerror(-rc));
+		*retryable = rc == -ENOMEM;
+		goto out;
+	}
+	task_set_impl(t, ft);
+	uv_timer_start(&ft->timer, on_timer, PROGRESS_EVERY_MS, PROGRESS_EVERY_MS);
+	ft = NULL;
+	rc = 0;
+out:
+	if (ft)
+		uv_close((uv_handle_t *)&ft->timer, on_closed);
+	store_snapshot_clear(&last);
+	free(ferr);
+	free(url);
+	free(file_name);
+	return rc;
+}
+
+static void fetch_kind_cancel(struct stask *t)
+{
+	struct fetch_task *ft = task_impl(t);
+
+	if (ft && ft->f)
+		fetch_cancel(ft->f);
+}
+
+static void fetch_kind_progress(const struct stask *t, json_t *out)
+{
+	const struct fetch_task *ft = task_impl(t);
+
+	if (ft)
+		progress_json(ft, out);
+}
+
+const struct task_kind task_kind_fetch = {
+	.name = "fetch",
+	.cls = TC_FETCH,
+	.start = fetch_kind_start,
+	.cancel = fetch_kind_cancel,
+	.progress = fetch_kind_progress,
+};

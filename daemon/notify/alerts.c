@@ -1,0 +1,748 @@
+/*
+ * alerts.c - turns finished runs and the passing of time into alerts.
+ *
+ * Memory: one struct akey per (target, reason) seen, holding the policy
+ * state (alert_policy.h) and, while a firing is held back by the rate
+ * limit, what to send once it may go.  One uv_timer, armed for the earliest
+ * of the freshness deadlines and the held-back firings (capped at an hour,
+ * so a jump of the wall clock is noticed), drives everything that is not a
+ * finished run: no polling tick.
+ *
+ * A notification is committed to the store first, then logged, broadcast
+ * and delivered; delivery success sets the row's `delivered` time.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "domain/alert_policy.h"
+#include "notify/alerts.h"
+#include "base/clock.h"
+#include "api/control.h"
+#include "base/denverd.h"
+#include "config/config.h"
+#include "denverd/protocol.h"
+#include "io/job.h"
+#include "base/log.h"
+#include "store/store.h"
+#include "version.h"
+#include "notify/webhook.h"
+
+#define TIMER_CAP_MS        (3600 * 1000)   /* re-check at least hourly */
+#define COMMAND_TIMEOUT_MS  (60 * 1000)
+#define COMMAND_GRACE_MS    (5 * 1000)
+#define COMMAND_TAIL        4096
+#define WEBHOOK_TIMEOUT_MS  (30 * 1000)
+#define WEBHOOK_DELAY_MS    2000
+#define WEBHOOK_MAX_DELAY_MS (5 * 60 * 1000)
+#define LIST_DEFAULT        20
+#define LIST_MAX            1000
+#define MESSAGE_MAX         1024
+
+enum reason { R_RUN_FAILED, R_CHECK_FAILED, R_CHECK_WARNED, R_QUARANTINED, R_STALE, R__N };
+
+static const char *const reason_names[R__N] = {
+	[R_RUN_FAILED] = "run_failed", [R_CHECK_FAILED] = "check_failed",
+	[R_CHECK_WARNED] = "check_warned", [R_QUARANTINED] = "quarantined",
+	[R_STALE] = "stale",
+};
+
+struct akey {
+	char target[CONFIG_MAX_NAME + 1];
+	enum reason reason;
+	struct alert_key k;
+	/* the held-back firing, sent by the timer once the interval has passed */
+	char *message;
+	int64_t run_id;
+	char exec_date[11];
+};
+
+/* A dataset with a freshness SLA. */
+struct fresh {
+	char name[CONFIG_MAX_NAME + 1];
+	uint64_t max_age_ms;
+	int64_t last_ok;          /* end of the last succeeded/unchanged run; 0 = never */
+	int64_t since;            /* when it was first configured (or we started) */
+};
+
+struct command {
+	struct alerts *a;
+	struct job *job;
+	int64_t alert_id;
+	struct command *next, *prev;
+};
+
+struct alerts {
+	struct denverd *d;
+	uv_timer_t timer;
+	struct webhook *webhook;
+	struct akey *keys;
+	size_t n_keys, cap_keys;
+	struct fresh *fresh;
+	size_t n_fresh;
+	struct command *commands;
+	unsigned n_commands;
+	int64_t started;
+	bool timer_open, closing;
+};
+
+/* ---- keys ---- */
+
+static enum reason reason_from_name(const char *name)
+{
+	for (int r = 0; r < R__N; r++)
+		if (strcmp(reason_names[r], name) == 0)
+			return (enum reason)r;
+	return R__N;
+}
+
+/* The key of (TARGET, REASON), created when CREATE; NULL when absent or
+ * when the cap is reached. */
+static struct akey *key_get(struct alerts *a, const char *target, enum reason reason,
+                            bool create)
+{
+	for (size_t i = 0; i < a->n_keys; i++)
+		if (a->keys[i].reason == reason && strcmp(a->keys[i].target, target) == 0)
+			return &a->keys[i];
+	if (!create || a->n_keys == ALERTS_MAX_KEYS || strlen(target) > CONFIG_MAX_NAME)
+		return NULL;
+	if (a->n_keys == a->cap_keys) {
+		size_t cap = a->cap_keys ? a->cap_keys * 2 : 64;
+		struct akey *nk = realloc(a->keys, cap * sizeof *nk);
+		if (!nk)
+			return NULL;
+		a->keys = nk;
+		a->cap_keys = cap;
+	}
+	struct akey *k = &a->keys[a->n_keys++];
+	memset(k, 0, sizeof *k);
+	snprintf(k->target, sizeof k->target, "%s", target);
+	k->reason = reason;
+	return k;
+}
+
+static int restore_key(const struct store_alert *row, void *arg)
+{
+	struct alerts *a = arg;
+	enum reason r = reason_from_name(row->reason);
+	struct akey *k;
+
+	if (r == R__N || !(k = key_get(a, row->dataset, r, true)))
+		return 0;           /* a reason of a newer version, or over the cap */
+	k->k.firing = strcmp(row->state, "firing") == 0;
+	k->k.notified = k->k.firing;
+	k->k.last_sent = row->ts;
+	k->k.last_row = row->id;
+	return 0;
+}
+
+/* ---- text ---- */
+
+static void fmt_utc(int64_t ms, char *buf, size_t n)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void fmt_span(uint64_t ms, char *buf, size_t n)
+{
+	uint64_t s = ms / 1000;
+	if (s >= 86400)
+		snprintf(buf, n, "%" PRIu64 "d %" PRIu64 "h", s / 86400, s % 86400 / 3600);
+	else if (s >= 3600)
+		snprintf(buf, n, "%" PRIu64 "h %" PRIu64 "m", s / 3600, s % 3600 / 60);
+	else if (s >= 60)
+		snprintf(buf, n, "%" PRIu64 "m %" PRIu64 "s", s / 60, s % 60);
+	else
+		snprintf(buf, n, "%" PRIu64 "s", s);
+}
+
+/* ---- delivery ---- */
+
+static void mark_delivered(struct alerts *a, int64_t id)
+{
+	if (a->closing)
+		return;
+	if (store_alert_delivered(a->d->store, id, clock_now_ms()) < 0)
+		log_err(NULL, "alert %" PRId64 ": recording the delivery: %s", id,
+		        store_errmsg(a->d->store));
+}
+
+static void on_webhook_done(void *arg, int64_t id, const struct webhook_result *r)
+{
+	struct alerts *a = arg;
+	char where[256];
+
+	if (r->delivered) {
+		mark_delivered(a, id);
+		return;
+	}
+	webhook_redact(a->d->cfg->alerts.webhook ? a->d->cfg->alerts.webhook : "",
+	               where, sizeof where);
+	log_warn(NULL, "alert %" PRId64 ": webhook %s not delivered after %u attempt%s: %s",
+	         id, where, r->attempts, r->attempts == 1 ? "" : "s", r->error);
+}
+
+static void maybe_free(struct alerts *a);
+
+static void on_command_done(struct job *j, const struct job_result *r, void *arg)
+{
+	struct command *c = arg;
+	struct alerts *a = c->a;
+
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		a->commands = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	a->n_commands--;
+	if (r->exit_code == 0 && !r->timed_out && !r->cancelled)
+		mark_delivered(a, c->alert_id);
+	else if (!a->closing)
+		log_warn(NULL, "alert %" PRId64 ": alerts.command failed: %s", c->alert_id,
+		         r->error ? r->error : "non-zero exit");
+	free(c);
+	maybe_free(a);
+}
+
+static void run_command(struct alerts *a, int64_t id, const char *target,
+                        const char *reason, const char *state, const char *message,
+                        int64_t run_id, const char *exec_date)
+{
+	const struct config *cfg = a->d->cfg;
+	char run[24] = "", env_reason[64], env_state[32];
+	char **argv = NULL, **env = NULL;
+	struct command *c = NULL;
+	struct job_vars v = {
+		.dataset = target, .exec_date = exec_date, .state_dir = cfg->state_dir,
+		.run_id = run,
+		/* config.c allows {reason} and {message} in alerts.command (its
+		 * alert_vars); {state} is ready for when it allows that too. */
+		.extra_keys = { "reason", "message", "state" },
+		.extra_values = { reason, message, state },
+	};
+	struct log_ctx ctx = { .dataset = target, .run_id = run_id,
+	                       .exec_date = exec_date[0] ? exec_date : NULL,
+	                       .task = "alert" };
+	int rc;
+
+	if (a->n_commands >= ALERTS_MAX_COMMANDS) {
+		log_warn(&ctx, "alert %" PRId64 ": %u alert commands still running; not "
+		         "starting another", id, a->n_commands);
+		return;
+	}
+	if (run_id > 0)
+		snprintf(run, sizeof run, "%" PRId64, run_id);
+	snprintf(env_reason, sizeof env_reason, "DENVERD_ALERT_REASON=%s", reason);
+	snprintf(env_state, sizeof env_state, "DENVERD_ALERT_STATE=%s", state);
+	char *extra_env[] = { env_reason, env_state, NULL };
+	if ((rc = job_expand_argv(cfg->alerts.command.items, &v, &argv)) < 0 ||
+	    (rc = job_env(&v, extra_env, &env)) < 0) {
+		log_err(&ctx, "alert %" PRId64 ": alerts.command: %s", id, strerror(-rc));
+		goto out;
+	}
+	if (!(c = calloc(1, sizeof *c))) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	struct job_spec spec = {
+		.argv = argv, .env = env, .cwd = NULL,
+		.timeout_ms = COMMAND_TIMEOUT_MS, .kill_grace_ms = COMMAND_GRACE_MS,
+		.tail_cap = COMMAND_TAIL, .ctx = ctx,
+	};
+	c->a = a;
+	c->alert_id = id;
+	if ((rc = job_start(a->d->loop, &spec, on_command_done, c, &c->job)) < 0) {
+		log_err(&ctx, "alert %" PRId64 ": starting alerts.command: %s", id,
+		        strerror(-rc));
+		free(c);
+		goto out;
+	}
+	c->next = a->commands;
+	if (a->commands)
+		a->commands->prev = c;
+	a->commands = c;
+	a->n_commands++;
+out:
+	job_strv_free(argv);
+	job_strv_free(env);
+}
+
+static void post_webhook(struct alerts *a, int64_t id, int64_t now, const char *target,
+                         const char *reason, const char *state, const char *message,
+                         int64_t run_id, const char *exec_date)
+{
+	const struct cfg_alerts *ac = &a->d->cfg->alerts;
+	struct webhook_opts o = {
+		.retries = ac->retries, .retry_delay_ms = WEBHOOK_DELAY_MS,
+		.retry_max_delay_ms = WEBHOOK_MAX_DELAY_MS, .timeout_ms = WEBHOOK_TIMEOUT_MS,
+	};
+	char host[256] = "", text[MESSAGE_MAX + 256], where[256];
+	json_t *body;
+	char *json;
+	int rc;
+
+	gethostname(host, sizeof host - 1);
+	snprintf(text, sizeof text, "denverd on %s: %s %s %s: %s", host, target, reason,
+	         state, message);
+	/* "text" makes Slack- and Mattermost-style endpoints show it as is. */
+	body = json_pack("{s:i, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+	                 "version", 1, "id", (json_int_t)id, "ts", (json_int_t)now,
+	                 "host", host, "dataset", target, "reason", reason,
+	                 "state", state, "message", message,
+	                 "denverd", DENVERD_VERSION, "text", text);
+	if (body && run_id > 0)
+		json_object_set_new(body, "run_id", json_integer(run_id));
+	if (body && exec_date[0])
+		json_object_set_new(body, "exec_date", json_string(exec_date));
+	json = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	if (!json) {
+		log_err(NULL, "alert %" PRId64 ": out of memory building the webhook body", id);
+		return;
+	}
+	rc = webhook_post(a->webhook, ac->webhook, json, &o, on_webhook_done, a, id);
+	free(json);
+	if (rc < 0) {
+		webhook_redact(ac->webhook, where, sizeof where);
+		log_warn(NULL, "alert %" PRId64 ": webhook %s: %s", id, where, strerror(-rc));
+	}
+}
+
+/* Record, announce and deliver one notification of K. */
+static void notify(struct alerts *a, struct akey *k, bool recovery, const char *message,
+                   int64_t run_id, const char *exec_date)
+{
+	const char *reason = reason_names[k->reason];
+	const char *state = recovery ? "recovered" : "firing";
+	struct log_ctx ctx = { .dataset = k->target, .run_id = run_id,
+	                       .exec_date = exec_date[0] ? exec_date : NULL };
+	int64_t now = clock_now_ms();
+	int64_t id = store_alert_add(a->d->store, now, k->target, reason, state, message,
+	                             run_id);
+	json_t *ev;
+
+	if (id < 0) {
+		log_err(&ctx, "alert %s %s not recorded: %s", reason, state,
+		        store_errmsg(a->d->store));
+		return;
+	}
+	k->k.last_row = id;
+	log_msg(recovery ? LOG_NOTICE : LOG_WARNING, &ctx, "alert %s %s: %s", reason,
+	        state, message);
+	ev = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:I}", "ts", (json_int_t)now,
+	               "type", "alert", "dataset", k->target, "reason", reason,
+	               "state", state, "message", message, "alert_id", (json_int_t)id);
+	if (ev && run_id > 0)
+		json_object_set_new(ev, "run_id", json_integer(run_id));
+	if (ev && exec_date[0])
+		json_object_set_new(ev, "exec_date", json_string(exec_date));
+	if (ev)
+		control_broadcast(a->d->control, ev);
+	json_decref(ev);
+	if (a->d->cfg->alerts.webhook)
+		post_webhook(a, id, now, k->target, reason, state, message, run_id, exec_date);
+	if (a->d->cfg->alerts.command.n)
+		run_command(a, id, k->target, reason, state, message, run_id, exec_date);
+}
+
+static void arm_timer(struct alerts *a);
+
+/* The condition (TARGET, REASON) was observed: PROBLEM with MESSAGE. */
+static void observe(struct alerts *a, const char *target, enum reason reason,
+                    bool problem, const char *message, int64_t run_id,
+                    const char *exec_date)
+{
+	struct akey *k = key_get(a, target, reason, problem);
+	bool recovery;
+
+	if (!k) {
+		if (problem)
+			log_err(NULL, "alert %s of %s dropped: more than %d alert keys",
+			        reason_names[reason], target, ALERTS_MAX_KEYS);
+		return;
+	}
+	switch (alert_observe(&k->k, problem, clock_now_ms(),
+	                      a->d->cfg->alerts.min_interval_ms, &recovery)) {
+	case ALERT_QUIET:
+		break;
+	case ALERT_SUPPRESS: {
+		/* Keep the newest words for the firing the timer may send later. */
+		char *m = strdup(message);
+		if (m) {
+			free(k->message);
+			k->message = m;
+			k->run_id = run_id;
+			snprintf(k->exec_date, sizeof k->exec_date, "%s", exec_date);
+		}
+		if (k->k.last_row > 0 && store_alert_suppressed(a->d->store, k->k.last_row) < 0)
+			log_err(NULL, "alert %s of %s: counting a suppressed repeat: %s",
+			        reason_names[reason], target, store_errmsg(a->d->store));
+		break;
+	}
+	case ALERT_NOTIFY:
+		notify(a, k, recovery, message, run_id, exec_date);
+		break;
+	}
+	if (!k->k.firing || k->k.notified) {
+		free(k->message);
+		k->message = NULL;
+	}
+	arm_timer(a);
+}
+
+/* ---- freshness ---- */
+
+static struct fresh *fresh_get(struct alerts *a, const char *name)
+{
+	for (size_t i = 0; i < a->n_fresh; i++)
+		if (strcmp(a->fresh[i].name, name) == 0)
+			return &a->fresh[i];
+	return NULL;
+}
+
+static int64_t fresh_deadline(const struct fresh *f)
+{
+	return (f->last_ok ? f->last_ok : f->since) + (int64_t)f->max_age_ms;
+}
+
+static void check_fresh(struct alerts *a, struct fresh *f, int64_t now)
+{
+	char msg[MESSAGE_MAX], age[32], max[32], when[32];
+	struct akey *k = key_get(a, f->name, R_STALE, false);
+
+	if (now < fresh_deadline(f) || (k && k->k.firing))
+		return;
+	fmt_span(f->max_age_ms, max, sizeof max);
+	if (f->last_ok) {
+		fmt_span((uint64_t)(now - f->last_ok), age, sizeof age);
+		fmt_utc(f->last_ok, when, sizeof when);
+		snprintf(msg, sizeof msg, "%s has had no succeeded or unchanged run for %s "
+		         "(max_age %s); the last one ended %s", f->name, age, max, when);
+	} else {
+		fmt_utc(f->since, when, sizeof when);
+		snprintf(msg, sizeof msg, "%s has had no succeeded or unchanged run since "
+		         "%s (max_age %s)", f->name, when, max);
+	}
+	observe(a, f->name, R_STALE, true, msg, 0, "");
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	struct alerts *a = container_of(t, struct alerts, timer);
+	int64_t now = clock_now_ms();
+
+	for (size_t i = 0; i < a->n_fresh; i++)
+		check_fresh(a, &a->fresh[i], now);
+	for (size_t i = 0; i < a->n_keys; i++) {
+		struct akey *k = &a->keys[i];
+		int64_t due = alert_pending_at(&k->k, a->d->cfg->alerts.min_interval_ms);
+		if (due && due <= now && k->message) {
+			char *m = k->message;
+			k->message = NULL;
+			observe(a, k->target, k->reason, true, m, k->run_id, k->exec_date);
+			free(m);
+		}
+	}
+	arm_timer(a);
+}
+
+static void arm_timer(struct alerts *a)
+{
+	int64_t now = clock_now_ms(), next = INT64_MAX;
+
+	if (a->closing)
+		return;
+	for (size_t i = 0; i < a->n_fresh; i++) {
+		struct akey *k = key_get(a, a->fresh[i].name, R_STALE, false);
+		if (!k || !k->k.firing) {
+			int64_t due = fresh_deadline(&a->fresh[i]);
+			next = due < next ? due : next;
+		}
+	}
+	for (size_t i = 0; i < a->n_keys; i++) {
+		int64_t due = alert_pending_at(&a->keys[i].k, a->d->cfg->alerts.min_interval_ms);
+		if (due && a->keys[i].message)
+			next = due < next ? due : next;
+	}
+	if (next == INT64_MAX) {
+		uv_timer_stop(&a->timer);
+		return;
+	}
+	int64_t delay = next - now;
+	if (delay < 0)
+		delay = 0;
+	if (delay > TIMER_CAP_MS)
+		delay = TIMER_CAP_MS;
+	uv_timer_start(&a->timer, on_timer, (uint64_t)delay, 0);
+}
+
+/* Rebuild the SLA list from the configuration and the store. */
+static int load_fresh(struct alerts *a)
+{
+	const struct config *cfg = a->d->cfg;
+	struct fresh *list = calloc(cfg->n_datasets ? cfg->n_datasets : 1, sizeof *list);
+	size_t n = 0;
+
+	if (!list)
+		return -ENOMEM;
+	for (size_t i = 0; i < cfg->n_datasets; i++) {
+		const struct cfg_dataset *ds = &cfg->datasets[i];
+		struct fresh *f = &list[n];
+		int64_t first = 0;
+		if (!ds->max_age_ms || strlen(ds->name) > CONFIG_MAX_NAME)
+			continue;
+		snprintf(f->name, sizeof f->name, "%s", ds->name);
+		f->max_age_ms = ds->max_age_ms;
+		if (store_freshness(a->d->store, ds->name, &f->last_ok, &first) < 0) {
+			free(list);
+			return -EIO;
+		}
+		/* Never stale for a time before the dataset was configured (the
+		 * scheduler records when; until it has, since we started). */
+		f->since = first ? first : a->started;
+		n++;
+	}
+	free(a->fresh);
+	a->fresh = list;
+	a->n_fresh = n;
+	return 0;
+}
+
+/* ---- finished runs ---- */
+
+/* The alerts of D when they run, with the facts of RUN_ID in *R; NULL
+ * (after logging a store problem) when there is nothing to judge. */
+static struct alerts *judging(struct denverd *d, int64_t run_id, struct store_run_facts *r)
+{
+	struct alerts *a = d->alerts;
+	int rc;
+
+	if (!a || a->closing)
+		return NULL;
+	if ((rc = store_run_facts(d->store, run_id, r)) < 0) {
+		log_err(NULL, "alerts: reading run %" PRId64 ": %s", run_id,
+		        rc == -ENOENT ? "no such run" : store_errmsg(d->store));
+		return NULL;
+	}
+	return a;
+}
+
+void alerts_run_finished(struct denverd *d, int64_t run_id)
+{
+	struct store_run_facts r;
+	struct alerts *a = judging(d, run_id, &r);
+	char msg[MESSAGE_MAX], head[160];
+
+	if (!a)
+		return;
+	bool ok = strcmp(r.state, "succeeded") == 0 || strcmp(r.state, "unchanged") == 0;
+	bool failed = strcmp(r.state, "failed") == 0;
+	snprintf(head, sizeof head, "run %" PRId64 " of %s for %s", run_id, r.target,
+	         r.exec_date);
+
+	if (strcmp(r.kind, "dataset") == 0) {
+		if (r.quarantined) {
+			snprintf(msg, sizeof msg, "%s: snapshot quarantined after %u failed "
+			         "check%s: %s", head, r.n_fail, r.n_fail == 1 ? "" : "s", r.failed);
+			observe(a, r.target, R_QUARANTINED, true, msg, run_id, r.exec_date);
+		} else if (r.n_fail) {
+			snprintf(msg, sizeof msg, "%s: %u check%s failed: %s", head, r.n_fail,
+			         r.n_fail == 1 ? "" : "s", r.failed);
+			observe(a, r.target, R_CHECK_FAILED, true, msg, run_id, r.exec_date);
+		} else if (failed) {
+			snprintf(msg, sizeof msg, "%s failed: %s", head,
+			         r.error[0] ? r.error : "no error recorded");
+			observe(a, r.target, R_RUN_FAILED, true, msg, run_id, r.exec_date);
+		}
+		if (r.n_warn && d->cfg->alerts.on_warn) {
+			snprintf(msg, sizeof msg, "%s: %u check%s warned: %s", head, r.n_warn,
+			         r.n_warn == 1 ? "" : "s", r.warned);
+			observe(a, r.target, R_CHECK_WARNED, true, msg, run_id, r.exec_date);
+		}
+		if (r.n_checks && !r.n_fail) {
+			snprintf(msg, sizeof msg, "%s: no check failed", head);
+			observe(a, r.target, R_CHECK_FAILED, false, msg, run_id, r.exec_date);
+		}
+		if (r.n_checks && !r.n_warn) {
+			snprintf(msg, sizeof msg, "%s: no check warned", head);
+			observe(a, r.target, R_CHECK_WARNED, false, msg, run_id, r.exec_date);
+		}
+		if (strcmp(r.state, "succeeded") == 0 && !r.quarantined) {
+			snprintf(msg, sizeof msg, "%s: a new snapshot passed its checks", head);
+			observe(a, r.target, R_QUARANTINED, false, msg, run_id, r.exec_date);
+		}
+		if (ok) {
+			struct fresh *f = fresh_get(a, r.target);
+			snprintf(msg, sizeof msg, "%s %s", head, r.state);
+			observe(a, r.target, R_RUN_FAILED, false, msg, run_id, r.exec_date);
+			if (f) {
+				f->last_ok = r.ended ? r.ended : clock_now_ms();
+				snprintf(msg, sizeof msg, "%s is fresh again: %s %s", r.target,
+				         head, r.state);
+				observe(a, r.target, R_STALE, false, msg, run_id, r.exec_date);
+			}
+		}
+	} else if (failed) {
+		snprintf(msg, sizeof msg, "%s failed: %s", head,
+		         r.error[0] ? r.error : "no error recorded");
+		observe(a, r.target, R_RUN_FAILED, true, msg, run_id, r.exec_date);
+	} else if (ok) {
+		snprintf(msg, sizeof msg, "%s %s", head, r.state);
+		observe(a, r.target, R_RUN_FAILED, false, msg, run_id, r.exec_date);
+	}
+}
+
+void alerts_promoted(struct denverd *d, int64_t run_id)
+{
+	struct store_run_facts r;
+	struct alerts *a = judging(d, run_id, &r);
+	char msg[MESSAGE_MAX];
+
+	if (!a)
+		return;
+	snprintf(msg, sizeof msg, "run %" PRId64 " of %s for %s: the quarantined snapshot "
+	         "was promoted by the operator", run_id, r.target, r.exec_date);
+	observe(a, r.target, R_QUARANTINED, false, msg, run_id, r.exec_date);
+}
+
+/* ---- the `alerts` command ---- */
+
+static int add_row(const struct store_alert *row, void *arg)
+{
+	json_t *o = json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:I}",
+	        "id", (json_int_t)row->id, "ts", (json_int_t)row->ts,
+	        "dataset", row->dataset, "reason", row->reason, "state", row->state,
+	        "message", row->message, "suppressed", (json_int_t)row->suppressed);
+	if (!o)
+		return -ENOMEM;
+	json_object_set_new(o, "run_id", row->run_id ? json_integer(row->run_id) : json_null());
+	json_object_set_new(o, "delivered",
+	                    row->delivered ? json_integer(row->delivered) : json_null());
+	return json_array_append_new(arg, o) < 0 ? -ENOMEM : 0;
+}
+
+static int cmd_alerts(struct denverd *d, struct control_client *c, json_t *args,
+                      json_t **result, struct control_error *err)
+{
+	struct alerts *a = d->alerts;
+	json_t *jds = json_object_get(args, "dataset"), *jlim = json_object_get(args, "limit");
+	json_int_t limit = LIST_DEFAULT;
+	const char *dataset = NULL;
+	json_t *rows, *firing;
+	int rc;
+
+	if (jds && !(dataset = json_string_value(jds)))
+		return control_error(err, -EINVAL, PROTO_EINVAL, "\"dataset\" must be a string");
+	if (jlim) {
+		limit = json_integer_value(jlim);
+		if (!json_is_integer(jlim) || limit < 1 || limit > LIST_MAX)
+			return control_error(err, -EINVAL, PROTO_EINVAL,
+			                     "\"limit\" must be an integer from 1 to %d", LIST_MAX);
+	}
+	rows = json_array();
+	firing = json_array();
+	if (!rows || !firing) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	if ((rc = store_alerts_list(d->store, dataset, (unsigned)limit, add_row, rows)) < 0)
+		goto fail;
+	for (size_t i = 0; i < a->n_keys; i++) {
+		const struct akey *k = &a->keys[i];
+		if (!k->k.firing || (dataset && strcmp(dataset, k->target) != 0))
+			continue;
+		json_array_append_new(firing, json_pack("{s:s, s:s, s:b}", "dataset", k->target,
+		        "reason", reason_names[k->reason], "notified", k->k.notified));
+	}
+	*result = json_pack("{s:o, s:o}", "alerts", rows, "firing", firing);
+	return *result ? 0 : control_error(err, -ENOMEM, PROTO_EINTERNAL, "out of memory");
+fail:
+	json_decref(rows);
+	json_decref(firing);
+	return control_error(err, rc, PROTO_EINTERNAL, "alerts: %s",
+	                     rc == -EIO ? store_errmsg(d->store) : strerror(-rc));
+}
+
+static const struct control_cmd alerts_cmds[] = {
+	{ .name = "alerts", .fn = cmd_alerts },
+};
+
+/* ---- life cycle ---- */
+
+int alerts_init(struct denverd *d)
+{
+	struct alerts *a = calloc(1, sizeof *a);
+	int rc;
+
+	if (!a)
+		return -ENOMEM;
+	a->d = d;
+	a->started = clock_now_ms();
+	d->alerts = a;
+	uv_timer_init(d->loop, &a->timer);
+	a->timer_open = true;
+	if ((rc = webhook_init(d->loop, &a->webhook)) < 0)
+		return rc;
+	if ((rc = store_alerts_latest(d->store, restore_key, a)) < 0)
+		return rc;
+	if ((rc = load_fresh(a)) < 0)
+		return rc;
+	if ((rc = control_register(d->control, alerts_cmds,
+	                           sizeof alerts_cmds / sizeof alerts_cmds[0])) < 0)
+		return rc;
+	arm_timer(a);
+	return 0;
+}
+
+void alerts_reload(struct denverd *d)
+{
+	struct alerts *a = d->alerts;
+	if (!a || a->closing)
+		return;
+	if (load_fresh(a) < 0)
+		log_err(NULL, "alerts: reading freshness after the reload: %s; keeping the "
+		        "previous deadlines", store_errmsg(d->store));
+	arm_timer(a);
+}
+
+static void maybe_free(struct alerts *a)
+{
+	if (!a->closing || a->timer_open || a->commands)
+		return;
+	for (size_t i = 0; i < a->n_keys; i++)
+		free(a->keys[i].message);
+	free(a->keys);
+	free(a->fresh);
+	free(a);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+	struct alerts *a = container_of((uv_timer_t *)h, struct alerts, timer);
+	a->timer_open = false;
+	maybe_free(a);
+}
+
+void alerts_fini(struct denverd *d)
+{
+	struct alerts *a = d ? d->alerts : NULL;
+	if (!a)
+		return;
+	d->alerts = NULL;
+	a->closing = true;
+	webhook_fini(a->webhook);
+	a->webhook = NULL;
+	for (struct command *c = a->commands; c; c = c->next)
+		job_cancel(c->job);
+	uv_close((uv_handle_t *)&a->timer, on_timer_closed);
+}

@@ -1,0 +1,254 @@
+/*
+ * value.c - typing of CSV values (see value.h).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "domain/tz.h"
+#include "quality/value.h"
+
+static bool is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
+
+void value_trim_slow(const char **p, size_t *len)
+{
+	const char *s = *p;
+	size_t n = *len;
+	while (n && is_blank(*s)) {
+		s++;
+		n--;
+	}
+	while (n && is_blank(s[n - 1]))
+		n--;
+	*p = s;
+	*len = n;
+}
+
+static bool is_digit(char c)
+{
+	return (unsigned char)(c - '0') < 10;
+}
+
+/* Powers of ten exactly representable as doubles. */
+static const double pow10_exact[] = {
+	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
+bool value_double(const char *p, size_t len, double *out)
+{
+	const char *s = p, *e = p + len, *d0;
+	bool neg = false;
+	uint64_t mant = 0;
+	size_t digits = 0;          /* significant digits read into mant */
+	long exp = 0;
+
+	if (s < e && (*s == '+' || *s == '-'))
+		neg = *s++ == '-';
+	d0 = s;
+	while (s < e && *s == '0')
+		s++;                    /* leading zeros are not significant */
+	for (; s < e && is_digit(*s); s++, digits++)
+		mant = mant * 10 + (uint64_t)(*s - '0');
+	if (s < e && *s == '.') {
+		const char *f = ++s;
+		if (!mant)
+			while (s < e && *s == '0')
+				s++;
+		for (; s < e && is_digit(*s); s++, digits++)
+			mant = mant * 10 + (uint64_t)(*s - '0');
+		exp = -(long)(s - f);
+		if (s == f && f - 1 == d0)
+			return false;       /* "." alone */
+	} else if (s == d0) {
+		return false;           /* no digit */
+	}
+	if (s < e && (*s == 'e' || *s == 'E')) {
+		bool eneg = false;
+		long x = 0;
+		const char *x0;
+		if (++s < e && (*s == '+' || *s == '-'))
+			eneg = *s++ == '-';
+		for (x0 = s; s < e && is_digit(*s); s++)
+			if (x < 100000)
+				x = x * 10 + (*s - '0');
+		if (s == x0)
+			return false;
+		exp += eneg ? -x : x;
+	}
+	if (s != e)
+		return false;
+	if (digits <= 15 && exp >= -22 && exp <= 22) {
+		/* Clinger's fast path: both operands exact, one rounding. */
+		double v = (double)mant;
+		v = exp < 0 ? v / pow10_exact[-exp] : v * pow10_exact[exp];
+		*out = neg ? -v : v;
+		return true;
+	}
+	if (!mant && digits == 0) {
+		*out = neg ? -0.0 : 0.0;
+		return true;
+	}
+	{
+		char buf[128];
+		double v;
+		if (len >= sizeof buf)
+			return false;
+		memcpy(buf, p, len);
+		buf[len] = 0;
+		v = strtod(buf, NULL);
+		if (!isfinite(v))
+			return false;
+		*out = v;
+	}
+	return true;
+}
+
+bool value_int(const char *p, size_t len, int64_t *out)
+{
+	const char *s = p, *e = p + len;
+	bool neg = false;
+	uint64_t v = 0;
+
+	if (s < e && (*s == '+' || *s == '-'))
+		neg = *s++ == '-';
+	if (s == e || !is_digit(*s))
+		return false;
+	for (; s < e && is_digit(*s); s++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return false;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	if (s < e && *s == '.') {
+		for (s++; s < e && *s == '0'; s++)
+			;
+	}
+	if (s != e)
+		return false;
+	if (neg ? v > (uint64_t)INT64_MAX + 1 : v > (uint64_t)INT64_MAX)
+		return false;
+	*out = neg ? (int64_t)(0 - v) : (int64_t)v;
+	return true;
+}
+
+bool value_bool(const char *p, size_t len, bool *out)
+{
+	static const struct { const char *s; bool v; } words[] = {
+		{ "y", true }, { "yes", true }, { "true", true }, { "t", true }, { "1", true },
+		{ "n", false }, { "no", false }, { "false", false }, { "f", false }, { "0", false },
+	};
+	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+		if (strlen(words[i].s) == len && strncasecmp(words[i].s, p, len) == 0) {
+			*out = words[i].v;
+			return true;
+		}
+	}
+	return false;
+}
+
+int tsfmt_compile(const char *text, struct tsfmt *out)
+{
+	bool y = false, mo = false, d = false;
+	memset(out, 0, sizeof *out);
+	for (const char *s = text; *s; s++) {
+		uint8_t op = 0;
+		char lit = *s;
+		if (*s == '%') {
+			s++;
+			switch (*s) {
+			case 'Y': y = true; op = 'Y'; break;
+			case 'm': mo = true; op = 'm'; break;
+			case 'd': d = true; op = 'd'; break;
+			case 'H': case 'I': case 'M': case 'S': case 'p': case 'f':
+				out->has_time = true;
+				op = (uint8_t)*s;
+				break;
+			case '%': lit = '%'; break;
+			default: return -EINVAL;
+			}
+		}
+		if (out->n == TSFMT_MAX_OPS)
+			return -EINVAL;
+		out->op[out->n] = op;
+		out->lit[out->n] = op ? 0 : lit;
+		out->n++;
+	}
+	if (!y || !mo || !d)
+		return -EINVAL;
+	out->has_date = true;
+	return 0;
+}
+
+/* Read between MIN and MAX digits at *S (before E); false if fewer. */
+static bool digits(const char **s, const char *e, int min, int max, unsigned *v)
+{
+	const char *p = *s;
+	unsigned n = 0;
+	int k = 0;
+	while (k < max && p < e && is_digit(*p)) {
+		n = n * 10 + (unsigned)(*p++ - '0');
+		k++;
+	}
+	if (k < min)
+		return false;
+	*s = p;
+	*v = n;
+	return true;
+}
+
+bool tsfmt_match(const struct tsfmt *f, const char *p, size_t len, int64_t *secs)
+{
+	const char *s = p, *e = p + len;
+	unsigned y = 0, mo = 0, d = 0, h = 0, mi = 0, se = 0, frac;
+	int hour12 = -1, pm = -1;
+
+	for (unsigned i = 0; i < f->n; i++) {
+		switch (f->op[i]) {
+		case 0:
+			if (s >= e || *s != f->lit[i])
+				return false;
+			s++;
+			break;
+		case 'Y': if (!digits(&s, e, 4, 4, &y)) return false; break;
+		case 'm': if (!digits(&s, e, 1, 2, &mo)) return false; break;
+		case 'd': if (!digits(&s, e, 1, 2, &d)) return false; break;
+		case 'H': if (!digits(&s, e, 1, 2, &h)) return false; break;
+		case 'M': if (!digits(&s, e, 2, 2, &mi)) return false; break;
+		case 'S': if (!digits(&s, e, 2, 2, &se)) return false; break;
+		case 'f': if (!digits(&s, e, 1, 9, &frac)) return false; break;
+		case 'I': {
+			unsigned v;
+			if (!digits(&s, e, 1, 2, &v) || v < 1 || v > 12)
+				return false;
+			hour12 = (int)v;
+			break;
+		}
+		case 'p':
+			if (e - s < 2 || (s[1] != 'M' && s[1] != 'm'))
+				return false;
+			if (s[0] == 'A' || s[0] == 'a')
+				pm = 0;
+			else if (s[0] == 'P' || s[0] == 'p')
+				pm = 1;
+			else
+				return false;
+			s += 2;
+			break;
+		}
+	}
+	if (s != e)
+		return false;
+	if (hour12 >= 0)
+		h = (unsigned)(hour12 % 12) + (pm == 1 ? 12 : 0);
+	if (mo < 1 || mo > 12 || d < 1 || d > (unsigned)tz_days_in_month(y, (int)mo) ||
+	    h > 23 || mi > 59 || se > 60)
+		return false;
+	if (se == 60)
+		se = 59;        /* a leap second counts as the second before */
+	*secs = tz_days_from_civil(y, (int)mo, (int)d) * 86400 + h * 3600 + mi * 60 + se;
+	return true;
+}

@@ -1,0 +1,337 @@
+/* test_dq_cmds.c - data-quality results in a real store file (saved from
+ * real dq_run reports) and the dq, diff and promote commands over a real
+ * control socket, promote moving real directories. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "config/config.h"
+#include "api/control.h"
+#include "ctlcall.h"
+#include "base/denverd.h"
+#include "quality/dq.h"
+#include "api/cmd_dq.h"
+#include "store/store.h"
+#include "tmpstore.h"
+
+struct fixture {
+	struct tmpstore t;
+	struct config *cfg;
+	struct denverd d;
+	uv_loop_t loop;
+	char sock[100];
+};
+
+static void write_file(const char *path, const char *text)
+{
+	char dir[256], *slash;
+	FILE *f;
+	snprintf(dir, sizeof dir, "%s", path);
+	for (slash = strchr(dir + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+		*slash = 0;
+		mkdir(dir, 0750);
+		*slash = '/';
+	}
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof *f);
+	char *yaml, *errs = NULL;
+	if (!f || tmpstore_open(&f->t) < 0)
+		return -1;
+	snprintf(f->sock, sizeof f->sock, "%s/denverd.sock", f->t.dir);
+	if (asprintf(&yaml,
+	        "state_dir: %s\nsocket: %s\n"
+	        "datasets:\n  d:\n    url: https://example.org/d.csv\n"
+	        "    schedule: \"0 6 * * *\"\n"
+	        "    schema:\n      key: [id]\n      columns:\n"
+	        "        - {name: id, type: int}\n        - {name: val, type: string}\n"
+	        "    checks:\n      rows: {type: row_count, min: 3}\n"
+	        "      u: {type: unique, severity: warn}\n"
+	        "jobs:\n  report: {after: [d], command: [\"true\"]}\n",
+	        f->t.dir, f->sock) < 0 ||
+	    config_parse("test.yaml", yaml, strlen(yaml), &f->cfg, &errs) < 0) {
+		fprintf(stderr, "config: %s\n", errs ? errs : "?");
+		return -1;
+	}
+	free(yaml);
+	f->d.cfg = f->cfg;
+	f->d.store = f->t.st;
+	if (uv_loop_init(&f->loop) < 0)
+		return -1;
+	f->d.loop = &f->loop;
+	if (control_init(&f->d) < 0 || dq_cmds_init(&f->d) < 0)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[160];
+	control_fini(&f->d);
+	uv_walk(&f->loop, close_walk, NULL);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	uv_loop_close(&f->loop);
+	config_free(f->cfg);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->t.dir);
+	tmpstore_close(&f->t);
+	free(f);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Send REQUEST; the reply's result (ok) or error (not ok) as a new ref. */
+static json_t *call(struct fixture *f, const char *request, bool want_ok)
+{
+	char *reply = ctlcall(&f->loop, f->sock, request);
+	json_t *r, *out;
+	assert_non_null(reply);
+	r = json_loads(reply, 0, NULL);
+	assert_non_null(r);
+	if (json_is_true(json_object_get(r, "ok")) != want_ok)
+		fail_msg("%s -> %s", request, reply);
+	out = json_incref(json_object_get(r, want_ok ? "result" : "error"));
+	json_decref(r);
+	free(reply);
+	return out;
+}
+
+static void expect_error(struct fixture *f, const char *request, const char *code)
+{
+	json_t *e = call(f, request, false);
+	assert_string_equal(json_string_value(json_object_get(e, "code")), code);
+	json_decref(e);
+}
+
+static int count(struct fixture *f, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	int n = -1;
+	assert_int_equal(sqlite3_open(f->t.db, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return n;
+}
+
+static int64_t add_run(struct fixture *f, const char *target, const char *kind,
+                       const char *date)
+{
+	struct store_run r = { .target = target, .kind = kind, .exec_date = date,
+	                       .trigger = "manual", .state = "running", .created = 1 };
+	int64_t id;
+	assert_int_equal(store_run_add(f->t.st, &r, &id), 0);
+	return id;
+}
+
+static struct dq_report *check(struct fixture *f, const char *csv, const char *date,
+                               const char *prev_keys, const char *keys_out)
+{
+	char path[256];
+	struct dq_input in = { .path = path, .dataset = &f->cfg->datasets[0],
+	                       .exec_date = date, .prev_rows = -1, .prev_keys = prev_keys,
+	                       .keys_out = keys_out };
+	struct dq_report *r;
+	char *err = NULL;
+	snprintf(path, sizeof path, "%s/%s.csv", f->t.dir, date);
+	write_file(path, csv);
+	if (dq_run(&in, &r, &err) < 0)
+		fail_msg("dq_run: %s", err);
+	return r;
+}
+
+static void test_results_and_diff(void **state)
+{
+	struct fixture *f = *state;
+	char k1[256], k2[256];
+	struct dq_report *r;
+	int64_t run1, run2;
+	json_t *res, *checks, *v;
+
+	snprintf(k1, sizeof k1, "%s/k1", f->t.dir);
+	snprintf(k2, sizeof k2, "%s/k2", f->t.dir);
+	run1 = add_run(f, "d", "dataset", "2026-03-09");
+	r = check(f, "id,val\n1,a\n2,b\n3,c\n", "2026-03-09", NULL, k1);
+	assert_int_equal(store_dq_save(f->t.st, run1, 0, r), 0);
+	/* Saving again replaces, all or nothing. */
+	assert_int_equal(store_dq_save(f->t.st, run1, 0, r), 0);
+	dq_report_free(r);
+	run2 = add_run(f, "d", "dataset", "2026-03-10");
+	r = check(f, "id,val\n1,a\n2,B\n4,d\n4,e\n", "2026-03-10", k1, k2);
+	assert_int_equal(r->results[1].outcome, DQ_WARN);
+	assert_int_equal(store_dq_save(f->t.st, run2, run1, r), 0);
+	dq_report_free(r);
+
+	res = call(f, "{\"cmd\":\"dq\",\"args\":{\"dataset\":\"d\",\"runs\":5}}", true);
+	assert_string_equal(json_string_value(json_object_get(res, "dataset")), "d");
+	assert_int_equal(json_array_size(json_object_get(res, "runs")), 2);
+	assert_int_equal(json_integer_value(json_object_get(
+	        json_array_get(json_object_get(res, "runs"), 0), "run_id")), run2);
+	checks = json_object_get(res, "checks");
+	assert_int_equal(json_array_size(checks), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(checks, 0), "name")), "rows");
+	v = json_object_get(json_array_get(checks, 0), "values");
+	assert_int_equal(json_array_size(v), 2);
+	assert_true(json_real_value(json_object_get(json_array_get(v, 0), "observed")) == 4);
+	assert_true(json_real_value(json_object_get(json_array_get(v, 1), "observed")) == 3);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(v, 1), "exec_date")),
+	                    "2026-03-09");
+	v = json_object_get(json_array_get(checks, 1), "values");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(v, 0), "outcome")), "warn");
+	assert_int_equal(json_integer_value(json_array_get(json_object_get(json_array_get(v, 0),
+	                 "lines"), 0)), 5);
+	json_decref(res);
+
+	/* Only the newest run. */
+	res = call(f, "{\"cmd\":\"dq\",\"args\":{\"dataset\":\"d\",\"runs\":1}}", true);
+	assert_int_equal(json_array_size(json_object_get(res, "runs")), 1);
+	json_decref(res);
+
+	res = call(f, "{\"cmd\":\"diff\",\"args\":{\"dataset\":\"d\"}}", true);
+	assert_int_equal(json_integer_value(json_object_get(res, "run_id")), run2);
+	assert_int_equal(json_integer_value(json_object_get(res, "prev_run_id")), run1);
+	assert_string_equal(json_string_value(json_object_get(res, "prev_exec_date")), "2026-03-09");
+	assert_int_equal(json_integer_value(json_object_get(res, "added")), 2);
+	assert_int_equal(json_integer_value(json_object_get(res, "removed")), 1);
+	assert_int_equal(json_integer_value(json_object_get(res, "changed")), 1);
+	assert_int_equal(json_integer_value(json_object_get(res, "unchanged")), 1);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(
+	        json_object_get(res, "examples"), "removed"), 0)), "3");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(
+	        json_object_get(res, "examples"), "changed"), 0)), "2");
+	assert_null(json_object_get(json_object_get(res, "examples"), "unchanged"));
+	json_decref(res);
+	res = call(f, "{\"cmd\":\"diff\",\"args\":{\"dataset\":\"d\",\"date\":\"2026-03-10\"}}", true);
+	assert_int_equal(json_integer_value(json_object_get(res, "run_id")), run2);
+	json_decref(res);
+
+	/* The first run had nothing to compare with. */
+	expect_error(f, "{\"cmd\":\"diff\",\"args\":{\"dataset\":\"d\",\"date\":\"2026-03-09\"}}", "ENOENT");
+	expect_error(f, "{\"cmd\":\"diff\",\"args\":{\"dataset\":\"d\",\"date\":\"2026-3-9\"}}", "EINVAL");
+	expect_error(f, "{\"cmd\":\"dq\",\"args\":{\"dataset\":\"nope\"}}", "ENOENT");
+	expect_error(f, "{\"cmd\":\"dq\",\"args\":{\"dataset\":\"d\",\"runs\":0}}", "EINVAL");
+	expect_error(f, "{\"cmd\":\"dq\",\"args\":{}}", "EINVAL");
+
+	/* A store failure is the daemon's error. */
+	assert_int_equal(tmpstore_sql(&f->t, "DROP TABLE diffs"), 0);
+	expect_error(f, "{\"cmd\":\"diff\",\"args\":{\"dataset\":\"d\"}}", "EINTERNAL");
+}
+
+/* A quarantined snapshot (with its .keys) for DATE, as the check task
+ * leaves it; returns its run id. */
+static int64_t quarantined(struct fixture *f, const char *date)
+{
+	char path[512], sql[1024];
+	int64_t run = add_run(f, "d", "dataset", date);
+	snprintf(path, sizeof path, "%s/quarantine/d/exec_date=%s/.keys", f->t.dir, date);
+	write_file(path, "keys");
+	snprintf(path, sizeof path, "%s/quarantine/d/exec_date=%s/d.csv", f->t.dir, date);
+	write_file(path, "id,val\n1,a\n");
+	snprintf(sql, sizeof sql, "INSERT INTO snapshots(run_id, dataset, exec_date, path, bytes,"
+	         " hash, state, published) VALUES (%lld, 'd', '%s', '%s', 11, 'h', 'quarantined', 1)",
+	         (long long)run, date, path);
+	assert_int_equal(tmpstore_sql(&f->t, sql), 0);
+	return run;
+}
+
+static void test_promote(void **state)
+{
+	struct fixture *f = *state;
+	int64_t run = quarantined(f, "2026-03-11"), job = add_run(f, "report", "job", "2026-03-11");
+	char req[256], path[512], want[512];
+	struct store_dq_snapshot q;
+	struct stat sb;
+	json_t *res;
+
+	snprintf(req, sizeof req, "{\"cmd\":\"promote\",\"args\":{\"run\":%lld,"
+	         "\"reason\":\"checked by hand\"}}", (long long)run);
+	res = call(f, req, true);
+	snprintf(want, sizeof want, "%s/staging/d/exec_date=2026-03-11/d.csv", f->t.dir);
+	assert_string_equal(json_string_value(json_object_get(res, "path")), want);
+	assert_string_equal(json_string_value(json_object_get(res, "state")), "promoted");
+	json_decref(res);
+	assert_int_equal(stat(want, &sb), 0);
+	snprintf(path, sizeof path, "%s/staging/d/exec_date=2026-03-11/.keys", f->t.dir);
+	assert_int_equal(stat(path, &sb), 0);
+	snprintf(path, sizeof path, "%s/quarantine/d/exec_date=2026-03-11", f->t.dir);
+	assert_int_equal(stat(path, &sb), -1);
+	assert_int_equal(store_dq_quarantined(f->t.st, run, &q), 0);
+	assert_string_equal(q.state, "promoted");
+	assert_string_equal(q.path, want);
+	store_dq_snapshot_clear(&q);
+
+	/* Recorded, with the reason. */
+	{
+		struct store_run_facts facts;
+		assert_int_equal(store_run_facts(f->t.st, run, &facts), 0);
+		assert_false(facts.quarantined);
+	}
+	assert_int_equal(count(f, "SELECT count(*) FROM events WHERE type = 'snapshot.promoted'"
+	                 " AND task = 'check' AND message LIKE '%operator: checked by hand'"), 1);
+
+	/* Refusals. */
+	res = call(f, req, false);
+	assert_string_equal(json_string_value(json_object_get(res, "code")), "ESTATE");
+	assert_non_null(strstr(json_string_value(json_object_get(res, "message")),
+	                       "is promoted, not quarantined"));
+	json_decref(res);
+	snprintf(req, sizeof req, "{\"cmd\":\"promote\",\"args\":{\"run\":%lld}}", (long long)job);
+	expect_error(f, req, "ESTATE");
+	expect_error(f, "{\"cmd\":\"promote\",\"args\":{\"run\":9999}}", "ENOENT");
+	expect_error(f, "{\"cmd\":\"promote\",\"args\":{\"run\":\"1\"}}", "EINVAL");
+
+	/* Staging already holds the date: nothing moves. */
+	run = quarantined(f, "2026-03-12");
+	snprintf(path, sizeof path, "%s/staging/d/exec_date=2026-03-12/d.csv", f->t.dir);
+	write_file(path, "newer");
+	snprintf(req, sizeof req, "{\"cmd\":\"promote\",\"args\":{\"run\":%lld}}", (long long)run);
+	expect_error(f, req, "ESTATE");
+	snprintf(path, sizeof path, "%s/quarantine/d/exec_date=2026-03-12/d.csv", f->t.dir);
+	assert_int_equal(stat(path, &sb), 0);
+
+	/* The store fails after the move: the files go back. */
+	run = quarantined(f, "2026-03-13");
+	assert_int_equal(tmpstore_sql(&f->t, "DROP TABLE events"), 0);
+	snprintf(req, sizeof req, "{\"cmd\":\"promote\",\"args\":{\"run\":%lld}}", (long long)run);
+	expect_error(f, req, "EINTERNAL");
+	snprintf(path, sizeof path, "%s/quarantine/d/exec_date=2026-03-13/d.csv", f->t.dir);
+	assert_int_equal(stat(path, &sb), 0);
+	snprintf(path, sizeof path, "%s/staging/d/exec_date=2026-03-13", f->t.dir);
+	assert_int_equal(stat(path, &sb), -1);
+	assert_int_equal(store_dq_quarantined(f->t.st, run, &q), 0);
+	assert_string_equal(q.state, "quarantined");
+	store_dq_snapshot_clear(&q);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_results_and_diff, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_promote, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,66 @@
+/* test_fmt.c - the one duration and size style (common/fmt.h). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "common/fmt.h"
+
+static void test_durations(void **state)
+{
+	static const struct { uint64_t ms; const char *want; } cases[] = {
+		{ 0, "0s" },
+		{ 1, "1ms" },
+		{ 250, "250ms" },
+		{ 1000, "1s" },
+		{ 1500, "1s500ms" },
+		{ 59999, "59s999ms" },
+		{ 60000, "1m" },
+		{ 90000, "1m30s" },
+		{ 90500, "1m30s" },            /* truncated to two units */
+		{ 3600000, "1h" },
+		{ 5400000, "1h30m" },
+		{ 86400000, "1d" },           /* never "24h" */
+		{ 129600000, "1d12h" },
+		{ 93665000, "1d2h" },          /* 1d 2h 1m 5s: two units */
+		{ 604800000, "7d" },
+		{ UINT64_MAX, "213503982334d14h" },
+	};
+	char buf[FMT_DURATION_MAX];
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		assert_string_equal(fmt_duration(buf, sizeof buf, cases[i].ms), cases[i].want);
+}
+
+static void test_duration_truncates_to_buffer(void **state)
+{
+	char buf[4];
+	assert_string_equal(fmt_duration(buf, sizeof buf, 129600000), "1d1");
+}
+
+static void test_sizes(void **state)
+{
+	static const struct { uint64_t b; const char *want; } cases[] = {
+		{ 0, "0" },
+		{ 1000, "1000" },
+		{ 1024, "1KiB" },
+		{ 1536 * 1024, "1536KiB" },
+		{ 64ull << 20, "64MiB" },
+		{ 3ull << 30, "3GiB" },
+		{ 2ull << 40, "2TiB" },
+		{ (1ull << 30) + 1, "1073741825" },
+	};
+	char buf[FMT_SIZE_MAX];
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		assert_string_equal(fmt_size(buf, sizeof buf, cases[i].b), cases[i].want);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_duration_truncates_to_buffer),
+		cmocka_unit_test(test_sizes),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

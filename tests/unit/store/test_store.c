@@ -1,0 +1,202 @@
+/* test_store.c - schema migrations and round trips on a temporary file. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "store/store.h"
+
+static char *tmp_db(void)
+{
+	char *dir = strdup("/tmp/denverd-test-XXXXXX");
+	char *path;
+	assert_non_null(mkdtemp(dir));
+	assert_true(asprintf(&path, "%s/state.db", dir) > 0);
+	free(dir);
+	return path;
+}
+
+static void test_fresh_db_gets_current_schema(void **state)
+{
+	char *path = tmp_db(), *err = NULL;
+	struct store *st;
+	assert_int_equal(store_open(path, &st, &err), 0);
+	assert_null(err);
+	assert_int_equal(store_schema_version(st), STORE_SCHEMA_VERSION);
+	store_close(st);
+	/* Reopening an up-to-date database applies nothing and keeps the version. */
+	assert_int_equal(store_open(path, &st, &err), 0);
+	assert_int_equal(store_schema_version(st), STORE_SCHEMA_VERSION);
+	store_close(st);
+	free(path);
+}
+
+/* A database left at version 1 is brought forward to the current version,
+ * and the v2 index serves the freshness query. */
+static void test_forward_migration_from_v1(void **state)
+{
+	char *path = tmp_db(), *err = NULL;
+	struct store *st;
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	assert_int_equal(store_open(path, &st, &err), 0);
+	store_close(st);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP INDEX runs_ok_by_target;"
+	                              "PRAGMA user_version = 1", 0, 0, 0), SQLITE_OK);
+	sqlite3_close(db);
+
+	assert_int_equal(store_open(path, &st, &err), 0);
+	assert_int_equal(store_schema_version(st), STORE_SCHEMA_VERSION);
+	store_close(st);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "EXPLAIN QUERY PLAN SELECT max(ended) FROM runs"
+	                 " WHERE target = 'x' AND kind = 'dataset'"
+	                 " AND state IN ('succeeded', 'unchanged')", -1, &s, 0), SQLITE_OK);
+	bool uses_index = false;
+	while (sqlite3_step(s) == SQLITE_ROW)
+		if (strstr((const char *)sqlite3_column_text(s, 3), "runs_ok_by_target"))
+			uses_index = true;
+	assert_true(uses_index);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	free(path);
+}
+
+static void test_newer_schema_is_refused(void **state)
+{
+	char *path = tmp_db(), *err = NULL;
+	struct store *st;
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 999", 0, 0, 0), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(store_open(path, &st, &err), -EPROTO);
+	assert_null(st);
+	assert_non_null(err);
+	assert_non_null(strstr(err, "newer denverd (schema version 999"));
+	free(err);
+	free(path);
+}
+
+static void test_garbage_file_is_refused(void **state)
+{
+	char *path = tmp_db(), *err = NULL;
+	struct store *st;
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	for (int i = 0; i < 512; i++)
+		fputs("this is not an SQLite database\n", f);
+	fclose(f);
+	assert_true(store_open(path, &st, &err) < 0);
+	assert_null(st);
+	assert_non_null(err);
+	assert_non_null(strstr(err, path));
+	free(err);
+	free(path);
+}
+
+static void test_wal_and_event_round_trip(void **state)
+{
+	char *path = tmp_db(), *err = NULL;
+	struct store *st;
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	assert_int_equal(store_open(path, &st, &err), 0);
+	int64_t id = store_event_add(st, 1234, "info", "run.state", "traffic_accidents",
+	                             7, "fetch", "fetch started");
+	assert_true(id > 0);
+	store_close(st);
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, 0), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(s, 0), "wal");
+	sqlite3_finalize(s);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT ts, dataset, run_id, task, message"
+	                                    " FROM events WHERE id = ?", -1, &s, 0), SQLITE_OK);
+	sqlite3_bind_int64(s, 1, id);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int64(s, 0), 1234);
+	assert_string_equal((const char *)sqlite3_column_text(s, 1), "traffic_accidents");
+	assert_int_equal(sqlite3_column_int64(s, 2), 7);
+	assert_string_equal((const char *)sqlite3_column_text(s, 3), "fetch");
+	assert_string_equal((const char *)sqlite3_column_text(s, 4), "fetch started");
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	free(path);
+}
+
+/* quick_check passes a sound store and quotes SQLite on a damaged one, on
+ * one line: a page of events (the last page of the file, where the rows
+ * were appended) gets an invalid b-tree page type. */
+static void test_quick_check_finds_a_damaged_page(void **state)
+{
+	char *path = tmp_db(), *err = NULL, msg[200];
+	struct store *st;
+	long size;
+	FILE *f;
+
+	assert_int_equal(store_open(path, &st, &err), 0);
+	assert_int_equal(store_quick_check(st, &err), 0);
+	assert_null(err);
+	memset(msg, 'x', sizeof msg - 1);
+	msg[sizeof msg - 1] = '\0';
+	for (int i = 0; i < 500; i++)
+		assert_true(store_event_add(st, i, "info", "t", NULL, 0, NULL, msg) > 0);
+	store_close(st);           /* the last connection: checkpoints the WAL */
+
+	assert_non_null(f = fopen(path, "r+b"));
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	size = ftell(f);
+	assert_true(size > 8 * 4096);
+	assert_int_equal(fseek(f, size - 4096, SEEK_SET), 0);
+	assert_int_equal(fputc(0x42, f), 0x42);
+	assert_int_equal(fclose(f), 0);
+
+	assert_int_equal(store_open(path, &st, &err), 0);
+	assert_int_equal(store_quick_check(st, &err), -EIO);
+	assert_non_null(err);
+	assert_non_null(strstr(err, "btreeInitPage() returns error code 11"));
+	assert_null(strchr(err, '\n'));
+	assert_null(strstr(err, "*** in database"));
+	free(err);
+	store_close(st);
+	free(path);
+}
+
+/* An interrupt that comes before the check starts still stops it. */
+static void test_quick_check_interrupted_before_it_starts(void **state)
+{
+	char *path = tmp_db(), *err = NULL;
+	struct store *st;
+
+	assert_int_equal(store_open(path, &st, &err), 0);
+	store_interrupt(st);
+	assert_int_equal(store_quick_check(st, &err), -EINTR);
+	assert_null(err);
+	store_close(st);
+	free(path);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fresh_db_gets_current_schema),
+		cmocka_unit_test(test_forward_migration_from_v1),
+		cmocka_unit_test(test_newer_schema_is_refused),
+		cmocka_unit_test(test_garbage_file_is_refused),
+		cmocka_unit_test(test_wal_and_event_round_trip),
+		cmocka_unit_test(test_quick_check_finds_a_damaged_page),
+		cmocka_unit_test(test_quick_check_interrupted_before_it_starts),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
