@@ -37,31 +37,17 @@ static int item_cmp(const struct runq_item *a, const struct runq_item *b)
 
 static void lane_list(struct runq_lane *lane)
 {
-	struct runq *q = lane->q;
-
 	if (lane->listed)
 		return;
-	lane->prev = NULL;
-	lane->next = q->lanes;
-	if (q->lanes)
-		q->lanes->prev = lane;
-	q->lanes = lane;
+	LIST_PREPEND(lanes, lane->q->lanes, lane);
 	lane->listed = true;
 }
 
 static void lane_unlist(struct runq_lane *lane)
 {
-	struct runq *q = lane->q;
-
 	if (!lane->listed)
 		return;
-	if (lane->prev)
-		lane->prev->next = lane->next;
-	else
-		q->lanes = lane->next;
-	if (lane->next)
-		lane->next->prev = lane->prev;
-	lane->prev = lane->next = NULL;
+	LIST_REMOVE(lanes, lane->q->lanes, lane);
 	lane->listed = false;
 }
 
@@ -71,17 +57,8 @@ void runq_push(struct runq_lane *lane, struct runq_item *it)
 
 	/* Walk back from the tail: date-ordered pushes stop at once. */
 	while (after && item_cmp(after, it) > 0)
-		after = after->prev;
-	it->prev = after;
-	it->next = after ? after->next : lane->head;
-	if (it->next)
-		it->next->prev = it;
-	else
-		lane->tail = it;
-	if (after)
-		after->next = it;
-	else
-		lane->head = it;
+		after = after->queue_prev;
+	LIST_INSERT_AFTER_TAIL(queue, lane->head, lane->tail, after, it);
 	it->lane = lane;
 	lane->len++;
 	lane->q->len++;
@@ -94,15 +71,7 @@ void runq_remove(struct runq_item *it)
 
 	if (!lane)
 		return;
-	if (it->prev)
-		it->prev->next = it->next;
-	else
-		lane->head = it->next;
-	if (it->next)
-		it->next->prev = it->prev;
-	else
-		lane->tail = it->prev;
-	it->prev = it->next = NULL;
+	LIST_REMOVE_TAIL(queue, lane->head, lane->tail, it);
 	it->lane = NULL;
 	lane->len--;
 	lane->q->len--;
@@ -120,10 +89,10 @@ static bool lane_before(const struct runq_lane *a, const struct runq_lane *b)
 
 struct runq_item *runq_pop(struct runq *q)
 {
-	struct runq_lane *best = NULL;
+	struct runq_lane *best = NULL, *l;
 	struct runq_item *it;
 
-	for (struct runq_lane *l = q->lanes; l; l = l->next) {
+	LIST_FOREACH(lanes, l, q->lanes) {
 		if (q->exclusive && l->running > 0)
 			continue;
 		if (!best || lane_before(l, best))

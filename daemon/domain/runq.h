@@ -25,11 +25,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/list.h"
+
 struct runq;
 struct runq_lane;
 
 struct runq_item {
-	struct runq_item *prev, *next;
+	LIST_FIELDS(struct runq_item, queue);  /* in its lane, in the order above */
 	struct runq_lane *lane;        /* non-NULL while queued */
 	char exec_date[11];            /* "YYYY-MM-DD"; compares as text */
 	int64_t run_id;
@@ -37,8 +39,8 @@ struct runq_item {
 
 struct runq_lane {
 	struct runq *q;
-	struct runq_item *head, *tail;
-	struct runq_lane *prev, *next; /* in q's list while it has items */
+	struct runq_item *head, *tail; /* its waiting items (list "queue") */
+	LIST_FIELDS(struct runq_lane, lanes);  /* in q->lanes while it has items */
 	bool listed;
 	uint64_t served;               /* q->clock when last served; 0 = never */
 	unsigned running;              /* popped and not yet released */
@@ -46,7 +48,7 @@ struct runq_lane {
 };
 
 struct runq {
-	struct runq_lane *lanes;       /* lanes with waiting items */
+	struct runq_lane *lanes;       /* lanes with waiting items (list "lanes") */
 	uint64_t clock;
 	size_t len;                    /* waiting items, all lanes */
 	bool exclusive;
