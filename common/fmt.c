@@ -1,5 +1,5 @@
 /*
- * fmt.c - durations and sizes in the one style fmt.h describes.
+ * fmt.c - durations, sizes and shares in the one style fmt.h describes.
  */
 #include "common/fmt.h"
 
@@ -53,5 +53,11 @@ char *fmt_size(char *buf, size_t n, uint64_t bytes)
 			return buf;
 		}
 	snprintf(buf, n, "%" PRIu64, bytes);
+	return buf;
+}
+
+char *fmt_percent(char *buf, size_t n, double frac)
+{
+	snprintf(buf, n, "%.3g%%", frac * 100);
 	return buf;
 }

@@ -1,7 +1,8 @@
 /*
- * fmt.h - how denverd and denverctl print durations and sizes: one style
- * everywhere, so the same value reads the same in a config error, a job's
- * timeout, an alert and `denverctl status`.  Compiled into both programs.
+ * fmt.h - how denverd and denverctl print durations, sizes and shares: one
+ * style everywhere, so the same value reads the same in a config error, a
+ * job's timeout, an alert, a check's detail and `denverctl status`.
+ * Compiled into both programs.
  *
  * Durations: the largest unit and at most one more, truncated, no spaces,
  * in the units the configuration accepts: 0 -> "0s", 250 ms -> "250ms",
@@ -12,8 +13,13 @@
  * Sizes: the largest binary unit that divides the value exactly
  * ("64MiB", "1536KiB"), bytes otherwise ("1000").
  *
- * Both write a NUL-terminated string into BUF (truncated to N bytes) and
- * return BUF.  FMT_DURATION_MAX holds any uint64_t duration.
+ * Shares (a fraction, 0..1 for a share of rows) as a percentage with three
+ * significant digits: 0 -> "0%", 0.000239 -> "0.0239%", 0.1131 -> "11.3%",
+ * 1 -> "100%".
+ *
+ * All write a NUL-terminated string into BUF (truncated to N bytes) and
+ * return BUF.  FMT_DURATION_MAX holds any uint64_t duration, FMT_PERCENT_MAX
+ * any double.
  */
 #ifndef DENVERD_COMMON_FMT_H
 #define DENVERD_COMMON_FMT_H
@@ -23,9 +29,11 @@
 
 #define FMT_DURATION_MAX 32
 #define FMT_SIZE_MAX 32
+#define FMT_PERCENT_MAX 32
 
 char *fmt_duration(char *buf, size_t n, uint64_t ms);
 char *fmt_size(char *buf, size_t n, uint64_t bytes);
+char *fmt_percent(char *buf, size_t n, double frac);
 
 /* For arguments: fmt_duration(FMT_DURATION_BUF, ms) in a printf call. */
 #define FMT_DURATION_BUF (char[FMT_DURATION_MAX]){ 0 }, FMT_DURATION_MAX

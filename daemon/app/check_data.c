@@ -13,6 +13,7 @@
 
 #include "app/check_data.h"
 #include "base/clock.h"
+#include "common/fmt.h"
 #include "quality/dq.h"
 #include "domain/tz.h"
 
@@ -33,7 +34,7 @@ static void fmt_observed(char *buf, size_t n, const struct dq_result *r)
 		snprintf(buf, n, "%.1fd", r->observed / 86400);
 		break;
 	default:
-		snprintf(buf, n, "%.3g%%", r->observed * 100);
+		fmt_percent(buf, n, r->observed);
 		break;
 	}
 }

@@ -20,10 +20,12 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
-#include "quality/dq.h"
+#include "base/buf.h"
+#include "common/fmt.h"
 #include "domain/execdate.h"
-#include "quality/keyidx.h"
 #include "domain/tz.h"
+#include "quality/dq.h"
+#include "quality/keyidx.h"
 #include "quality/value.h"
 
 #define NEED_NUM  1u
@@ -77,7 +79,6 @@ struct chk {
 	struct dq_result *res;
 	struct acc *acc;
 	size_t n_acc;
-	struct sbuf *why;              /* columns that could not be checked */
 	bool broken;                   /* a needed column is missing: bad */
 	/* coordinates */
 	struct col *lat, *lon;
@@ -90,12 +91,6 @@ struct chk {
 	struct vset set;
 	char *bad_values[MAX_BAD_VALUES];
 	size_t n_bad_values;
-};
-
-struct sbuf {
-	char *s;
-	size_t len, cap;
-	bool full;
 };
 
 struct run {
@@ -125,64 +120,20 @@ struct run {
 
 /* ---- small helpers ---- */
 
-static void sb_add(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void sb_add(struct sbuf *b, const char *fmt, ...)
+/* A result's text (detail, threshold): at most DETAIL_MAX bytes, cut with
+ * "..." beyond. */
+static void text_init(struct buf *t)
 {
-	va_list ap;
-	int n;
-	if (b->full)
-		return;
-	if (b->cap < DETAIL_MAX + 1) {
-		char *p = realloc(b->s, DETAIL_MAX + 1);
-		if (!p) {
-			b->full = true;
-			return;
-		}
-		b->s = p;
-		b->cap = DETAIL_MAX + 1;
-		b->s[b->len] = 0;
-	}
-	va_start(ap, fmt);
-	n = vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= b->cap - b->len) {
-		/* Cut, and say so. */
-		strcpy(b->s + DETAIL_MAX - 4, "...");
-		b->len = DETAIL_MAX - 1;
-		b->full = true;
-		return;
-	}
-	b->len += (size_t)n;
+	buf_init(t, 0, DETAIL_MAX);
+	buf_set_cut(t, "...");
 }
 
 /* Give away the text (never NULL unless out of memory). */
-static char *sb_take(struct sbuf *b)
+static char *text_take(struct buf *t)
 {
-	char *s = b->s ? b->s : strdup("");
-	b->s = NULL;
-	b->len = b->cap = 0;
-	b->full = false;
-	return s;
-}
+	size_t len;
 
-static void fmt_pct(char *buf, size_t n, double frac)
-{
-	snprintf(buf, n, "%.3g%%", frac * 100);
-}
-
-static void fmt_duration(char *buf, size_t n, uint64_t ms)
-{
-	static const struct { uint64_t ms; const char *u; } units[] = {
-		{ 86400000, "d" }, { 3600000, "h" }, { 60000, "m" }, { 1000, "s" },
-	};
-	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-		if (ms && ms % units[i].ms == 0) {
-			snprintf(buf, n, "%llu%s", (unsigned long long)(ms / units[i].ms), units[i].u);
-			return;
-		}
-	}
-	snprintf(buf, n, "%llums", (unsigned long long)ms);
+	return buf_take(t, &len);
 }
 
 static void fmt_civil(char *buf, size_t n, int64_t secs)
@@ -847,7 +798,9 @@ static int rb_row(void *ud, const struct csv_row *row)
 	if (row->index < b->skip)
 		return 0;
 	{
-		struct sbuf t = { 0 };
+		struct buf t;
+
+		text_init(&t);
 		for (size_t i = 0; i < R->n_key; i++) {
 			const char *p = "";
 			size_t len = 0;
@@ -856,9 +809,9 @@ static int rb_row(void *ud, const struct csv_row *row)
 				len = row->fields[b->idx[i]].len;
 				value_trim(&p, &len);
 			}
-			sb_add(&t, "%s%.*s", i ? "|" : "", (int)(len > 200 ? 200 : len), p);
+			buf_printf(&t, "%s%.*s", i ? "|" : "", (int)(len > 200 ? 200 : len), p);
 		}
-		b->w->text = sb_take(&t);
+		b->w->text = text_take(&t);
 		b->w->norm_len = key_norm(R, R->key, b->idx, row, b->w->norm, sizeof b->w->norm);
 		b->w->line = row->line;
 		b->w->found = b->w->text != NULL;
@@ -942,11 +895,11 @@ static void verdict(struct dq_result *r, bool bad)
 
 /* Columns of C that are not in the file: optional ones are skipped, others
  * make the check bad.  Returns false when nothing is left to check. */
-static bool absent_cols(struct chk *c, struct sbuf *d)
+static bool absent_cols(struct chk *c, struct buf *d)
 {
 	size_t left = 0;
 	if (!c->n_acc) {
-		sb_add(d, "no columns to check; ");
+		buf_printf(d, "no columns to check; ");
 		c->broken = true;
 	}
 	for (size_t i = 0; i < c->n_acc; i++) {
@@ -956,20 +909,20 @@ static bool absent_cols(struct chk *c, struct sbuf *d)
 			continue;
 		}
 		if (col->cfg && !col->cfg->required) {
-			sb_add(d, "%s absent (optional), skipped; ", col->name);
+			buf_printf(d, "%s absent (optional), skipped; ", col->name);
 		} else {
-			sb_add(d, "column %s is not in the file; ", col->name);
+			buf_printf(d, "column %s is not in the file; ", col->name);
 			c->broken = true;
 		}
 	}
 	return left > 0;
 }
 
-static void finish_share_check(struct run *R, struct chk *c, struct sbuf *d)
+static void finish_share_check(struct run *R, struct chk *c, struct buf *d)
 {
 	const struct cfg_check *k = c->cfg;
 	struct dq_result *r = c->res;
-	char pct[32], lim[32];
+	char pct[FMT_PERCENT_MAX], lim[FMT_PERCENT_MAX];
 	double worst = 0;
 	bool bad, any = absent_cols(c, d), future = false;
 
@@ -981,33 +934,33 @@ static void finish_share_check(struct run *R, struct chk *c, struct sbuf *d)
 		f = k->type == CHECK_NULLS ? share(a->nulls, R->rows) : share(a->bad, a->total);
 		if (f > worst)
 			worst = f;
-		fmt_pct(pct, sizeof pct, f);
+		fmt_percent(pct, sizeof pct, f);
 		switch (k->type) {
 		case CHECK_NULLS:
-			sb_add(d, "%s %s null (%llu); ", a->c->name, pct, (unsigned long long)a->nulls);
+			buf_printf(d, "%s %s null (%llu); ", a->c->name, pct, (unsigned long long)a->nulls);
 			break;
 		case CHECK_TIMESTAMPS:
-			sb_add(d, "%s %s unparsed (%llu of %llu), %llu in the future; ", a->c->name, pct,
+			buf_printf(d, "%s %s unparsed (%llu of %llu), %llu in the future; ", a->c->name, pct,
 			       (unsigned long long)a->bad, (unsigned long long)a->total,
 			       (unsigned long long)a->future);
 			future |= a->future > 0;
 			break;
 		default:
-			sb_add(d, "%s %s bad (%llu of %llu); ", a->c->name, pct,
+			buf_printf(d, "%s %s bad (%llu of %llu); ", a->c->name, pct,
 			       (unsigned long long)a->bad, (unsigned long long)a->total);
 			break;
 		}
 	}
 	if (k->type == CHECK_ALLOWED && c->n_bad_values) {
-		sb_add(d, "unexpected:");
+		buf_printf(d, "unexpected:");
 		for (size_t i = 0; i < c->n_bad_values; i++)
-			sb_add(d, " '%s'", c->bad_values[i]);
-		sb_add(d, "; ");
+			buf_printf(d, " '%s'", c->bad_values[i]);
+		buf_printf(d, "; ");
 	}
 	r->observed = any ? worst : NAN;
-	fmt_pct(lim, sizeof lim, k->max_fraction);
+	fmt_percent(lim, sizeof lim, k->max_fraction);
 	if (k->type == CHECK_TIMESTAMPS) {
-		char slack[32];
+		char slack[FMT_DURATION_MAX];
 		fmt_duration(slack, sizeof slack, k->future_slack_ms);
 		r->threshold = NULL;
 		if (asprintf(&r->threshold, "unparsed <= %s, none after %s + %s", lim,
@@ -1025,48 +978,48 @@ static void finish_share_check(struct run *R, struct chk *c, struct sbuf *d)
 	verdict(r, bad);
 }
 
-static void finish_coordinates(struct run *R, struct chk *c, struct sbuf *d)
+static void finish_coordinates(struct run *R, struct chk *c, struct buf *d)
 {
 	const struct cfg_check *k = c->cfg;
 	struct dq_result *r = c->res;
 	uint64_t bad = c->swapped + c->outside + c->unparsed;
-	char pct[32], lim[32];
+	char pct[FMT_PERCENT_MAX], lim[FMT_PERCENT_MAX];
 
-	fmt_pct(lim, sizeof lim, k->max_fraction);
+	fmt_percent(lim, sizeof lim, k->max_fraction);
 	if (asprintf(&r->threshold, "lat [%g, %g], lon [%g, %g], bad <= %s", k->min_lat,
 	             k->max_lat, k->min_lon, k->max_lon, lim) < 0)
 		r->threshold = NULL;
 	if (c->lat->idx < 0 || c->lon->idx < 0) {
-		sb_add(d, "column %s is not in the file", c->lat->idx < 0 ? c->lat->name : c->lon->name);
+		buf_printf(d, "column %s is not in the file", c->lat->idx < 0 ? c->lat->name : c->lon->name);
 		r->observed = NAN;
 		verdict(r, true);
 		return;
 	}
 	r->observed = share(bad, c->total);
-	fmt_pct(pct, sizeof pct, r->observed);
-	sb_add(d, "%s bad: %llu swapped lat/lon, %llu outside the box, %llu not numbers; "
+	fmt_percent(pct, sizeof pct, r->observed);
+	buf_printf(d, "%s bad: %llu swapped lat/lon, %llu outside the box, %llu not numbers; "
 	       "%llu of %llu rows missing", pct, (unsigned long long)c->swapped,
 	       (unsigned long long)c->outside, (unsigned long long)c->unparsed,
 	       (unsigned long long)c->missing, (unsigned long long)R->rows);
 	verdict(r, r->observed > k->max_fraction);
 }
 
-static void finish_freshness(struct run *R, struct chk *c, struct sbuf *d)
+static void finish_freshness(struct run *R, struct chk *c, struct buf *d)
 {
 	const struct cfg_check *k = c->cfg;
 	struct dq_result *r = c->res;
-	char lim[32], when[32];
+	char lim[FMT_DURATION_MAX], when[32];
 
 	fmt_duration(lim, sizeof lim, k->max_age_ms);
 	if (asprintf(&r->threshold, "newest %s within %s of the end of %s",
 	             c->ev ? c->ev->name : "event time", lim, R->in->exec_date) < 0)
 		r->threshold = NULL;
 	if (!c->ev) {
-		sb_add(d, "the schema has no event_time column");
+		buf_printf(d, "the schema has no event_time column");
 	} else if (c->ev->idx < 0) {
-		sb_add(d, "column %s is not in the file", c->ev->name);
+		buf_printf(d, "column %s is not in the file", c->ev->name);
 	} else if (!c->have_newest) {
-		sb_add(d, "no %s value parses", c->ev->name);
+		buf_printf(d, "no %s value parses", c->ev->name);
 	}
 	if (!c->have_newest) {
 		r->observed = NAN;
@@ -1075,40 +1028,41 @@ static void finish_freshness(struct run *R, struct chk *c, struct sbuf *d)
 	}
 	r->observed = (double)(R->exec_end - c->newest);
 	fmt_civil(when, sizeof when, c->newest);
-	sb_add(d, "newest %s %s, %.1f days before the end of %s", c->ev->name, when,
+	buf_printf(d, "newest %s %s, %.1f days before the end of %s", c->ev->name, when,
 	       r->observed / 86400, R->in->exec_date);
 	verdict(r, r->observed * 1000 > (double)k->max_age_ms);
 }
 
-static void finish_row_count(struct run *R, struct chk *c, struct sbuf *d)
+static void finish_row_count(struct run *R, struct chk *c, struct buf *d)
 {
 	const struct cfg_check *k = c->cfg;
 	struct dq_result *r = c->res;
-	struct sbuf t = { 0 };
-	char pct[32];
+	struct buf t;
+	char pct[FMT_PERCENT_MAX];
 	bool bad = R->rows < k->min_rows || (k->max_rows && R->rows > k->max_rows);
 
+	text_init(&t);
 	r->observed = (double)R->rows;
-	sb_add(&t, ">= %llu", (unsigned long long)k->min_rows);
+	buf_printf(&t, ">= %llu", (unsigned long long)k->min_rows);
 	if (k->max_rows)
-		sb_add(&t, ", <= %llu", (unsigned long long)k->max_rows);
+		buf_printf(&t, ", <= %llu", (unsigned long long)k->max_rows);
 	if (k->max_change >= 0) {
-		fmt_pct(pct, sizeof pct, k->max_change);
-		sb_add(&t, ", change <= %s", pct);
+		fmt_percent(pct, sizeof pct, k->max_change);
+		buf_printf(&t, ", change <= %s", pct);
 	}
-	r->threshold = sb_take(&t);
-	sb_add(d, "%llu rows", (unsigned long long)R->rows);
+	r->threshold = text_take(&t);
+	buf_printf(d, "%llu rows", (unsigned long long)R->rows);
 	if (R->in->prev_rows >= 0) {
 		double ch = R->in->prev_rows ? ((double)R->rows - (double)R->in->prev_rows) /
 		                               (double)R->in->prev_rows : 0;
-		sb_add(d, "; previous %lld (%+.1f%%)", (long long)R->in->prev_rows, ch * 100);
+		buf_printf(d, "; previous %lld (%+.1f%%)", (long long)R->in->prev_rows, ch * 100);
 		if (k->max_change >= 0 && R->in->prev_rows > 0 && fabs(ch) > k->max_change)
 			bad = true;
 	}
 	verdict(r, bad);
 }
 
-static void finish_columns(struct run *R, struct chk *c, struct sbuf *d)
+static void finish_columns(struct run *R, struct chk *c, struct buf *d)
 {
 	const struct dq_drift *dr = &R->rep->drift;
 	struct dq_result *r = c->res;
@@ -1117,22 +1071,22 @@ static void finish_columns(struct run *R, struct chk *c, struct sbuf *d)
 	for (size_t i = 0; i < R->ds->schema.n_columns; i++) {
 		const struct col *col = &R->cols[i];
 		if (col->idx < 0 && col->cfg->required)
-			sb_add(d, "%s%s", missing++ ? ", " : "missing required: ", col->name);
+			buf_printf(d, "%s%s", missing++ ? ", " : "missing required: ", col->name);
 	}
 	if (missing)
-		sb_add(d, "; ");
+		buf_printf(d, "; ");
 	for (size_t i = 0; i < dr->removed.n; i++)
-		sb_add(d, "%s%s", i ? ", " : "absent: ", dr->removed.items[i]);
+		buf_printf(d, "%s%s", i ? ", " : "absent: ", dr->removed.items[i]);
 	if (dr->removed.n)
-		sb_add(d, "; ");
+		buf_printf(d, "; ");
 	for (size_t i = 0; i < dr->added.n; i++)
-		sb_add(d, "%s%s", i ? ", " : "added: ", dr->added.items[i]);
+		buf_printf(d, "%s%s", i ? ", " : "added: ", dr->added.items[i]);
 	if (dr->added.n)
-		sb_add(d, "; ");
+		buf_printf(d, "; ");
 	for (size_t i = 0; i < dr->n_renamed; i++)
-		sb_add(d, "%s%s -> %s", i ? ", " : "renamed: ", dr->renamed[i].from, dr->renamed[i].to);
+		buf_printf(d, "%s%s -> %s", i ? ", " : "renamed: ", dr->renamed[i].from, dr->renamed[i].to);
 	if (!R->header_seen)
-		sb_add(d, "the file has no header row");
+		buf_printf(d, "the file has no header row");
 	r->observed = (double)missing;
 	r->threshold = strdup("0 required missing");
 	if (missing)
@@ -1141,7 +1095,7 @@ static void finish_columns(struct run *R, struct chk *c, struct sbuf *d)
 }
 
 static int finish_unique(struct run *R, struct chk *c, const struct keyidx_result *kr,
-                         struct sbuf *d)
+                         struct buf *d)
 {
 	struct dq_result *r = c->res;
 	struct keyidx_points pts;
@@ -1151,7 +1105,7 @@ static int finish_unique(struct run *R, struct chk *c, const struct keyidx_resul
 
 	r->threshold = strdup("0 duplicate keys");
 	if (!R->n_key || R->key_absent) {
-		sb_add(d, !R->n_key ? "the schema has no key" : "a key column is not in the file");
+		buf_printf(d, !R->n_key ? "the schema has no key" : "a key column is not in the file");
 		r->observed = NAN;
 		verdict(r, true);
 		return 0;
@@ -1176,14 +1130,14 @@ static int finish_unique(struct run *R, struct chk *c, const struct keyidx_resul
 		if (b->found) {
 			offend(r, b->line);
 			if (i < 3)
-				sb_add(d, "key %s on lines %llu and %llu; ", b->text,
+				buf_printf(d, "key %s on lines %llu and %llu; ", b->text,
 				       (unsigned long long)a->line, (unsigned long long)b->line);
 		}
 	}
 	free_wants(w, 2 * n);
 	free(w);
 	r->observed = (double)dups;
-	sb_add(d, "%llu duplicate keys in %llu keyed rows; %llu rows with no key value",
+	buf_printf(d, "%llu duplicate keys in %llu keyed rows; %llu rows with no key value",
 	       (unsigned long long)dups, (unsigned long long)kr->entries,
 	       (unsigned long long)R->rep->null_keys);
 	verdict(r, dups > 0);
@@ -1229,9 +1183,10 @@ static int finish_results(struct run *R, const struct keyidx_result *kr)
 	for (size_t i = 0; i < R->ds->n_checks; i++) {
 		struct chk *c = &R->chks[i];
 		struct dq_result *r = c->res;
-		struct sbuf d = { 0 };
+		struct buf d;
 		int rc = 0;
 
+		text_init(&d);
 		switch (c->cfg->type) {
 		case CHECK_COLUMNS:     finish_columns(R, c, &d); break;
 		case CHECK_ROW_COUNT:   finish_row_count(R, c, &d); break;
@@ -1240,9 +1195,9 @@ static int finish_results(struct run *R, const struct keyidx_result *kr)
 		case CHECK_FRESHNESS:   finish_freshness(R, c, &d); break;
 		default:                finish_share_check(R, c, &d); break;
 		}
-		while (d.len >= 2 && d.s[d.len - 2] == ';' && !d.full)
-			d.s[d.len -= 2] = 0;
-		r->detail = sb_take(&d);
+		while (d.len >= 2 && d.p[d.len - 2] == ';' && !d.cut)
+			d.p[d.len -= 2] = 0;
+		r->detail = text_take(&d);
 		if (rc < 0 || !r->detail || !r->threshold)
 			return rc < 0 ? rc : -ENOMEM;
 		if (r->outcome > R->rep->outcome)

@@ -1,4 +1,4 @@
-/* test_fmt.c - the one duration and size style (common/fmt.h). */
+/* test_fmt.c - the one duration, size and share style (common/fmt.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -55,12 +55,30 @@ static void test_sizes(void **state)
 		assert_string_equal(fmt_size(buf, sizeof buf, cases[i].b), cases[i].want);
 }
 
+static void test_percents(void **state)
+{
+	static const struct { double frac; const char *want; } cases[] = {
+		{ 0, "0%" },
+		{ 1, "100%" },
+		{ 0.5, "50%" },
+		{ 1.0 / 9, "11.1%" },
+		{ 472.0 / 4171, "11.3%" },
+		{ 1.0 / 4171, "0.024%" },
+		{ 0.000239, "0.0239%" },
+		{ 12.5, "1.25e+03%" },
+	};
+	char buf[FMT_PERCENT_MAX];
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		assert_string_equal(fmt_percent(buf, sizeof buf, cases[i].frac), cases[i].want);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_duration_truncates_to_buffer),
 		cmocka_unit_test(test_sizes),
+		cmocka_unit_test(test_percents),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

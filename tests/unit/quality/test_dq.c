@@ -604,6 +604,80 @@ static void test_errors(void **state)
 	config_free(cfg);
 }
 
+/* Thresholds print durations in the one style (common/fmt.h): the largest
+ * unit and at most one more. */
+static void test_threshold_text(void **state)
+{
+	struct config *cfg = load(DS
+		"    schema:\n"
+		"      event_time: ts\n"
+		"      columns:\n"
+		"        - {name: ts, type: timestamp}\n"
+		"    checks:\n"
+		"      slack: {type: timestamps, max_unparsed: 1%, future_slack: 36h}\n"
+		"      day: {type: timestamps, max_unparsed: 0%, future_slack: 1d}\n"
+		"      none: {type: timestamps, max_unparsed: 0%}\n"
+		"      fresh: {type: freshness, max_age: 90m}\n"
+		"      week: {type: freshness, max_age: 7d}\n"
+		"      rows: {type: row_count, min: 1, max: 10, max_change: 12.5%}\n");
+	static const char csv[] = "ts\n2026-03-10 12:00:00\n";
+	char *file = put_file("thresholds.csv", csv, sizeof csv - 1);
+	struct dq_report *r = check(cfg, file, "2026-03-10", -1, NULL, NULL);
+
+	assert_string_equal(result(r, "slack")->threshold,
+	                    "unparsed <= 1%, none after 2026-03-10 + 1d12h");
+	assert_string_equal(result(r, "day")->threshold,
+	                    "unparsed <= 0%, none after 2026-03-10 + 1d");
+	assert_string_equal(result(r, "none")->threshold,
+	                    "unparsed <= 0%, none after 2026-03-10 + 0s");
+	assert_string_equal(result(r, "fresh")->threshold,
+	                    "newest ts within 1h30m of the end of 2026-03-10");
+	assert_string_equal(result(r, "week")->threshold,
+	                    "newest ts within 7d of the end of 2026-03-10");
+	assert_string_equal(result(r, "rows")->threshold, ">= 1, <= 10, change <= 12.5%");
+	dq_report_free(r);
+	free(file);
+	config_free(cfg);
+}
+
+/* A detail longer than 2048 bytes is cut there and ends with "...". */
+static void test_long_detail_is_cut(void **state)
+{
+	char yaml[8192], header[4096], full[4096] = "", want[2049];
+	size_t y, h = 0;
+	int l;
+	struct config *cfg;
+	struct dq_report *r;
+	char *file, *row;
+
+	y = (size_t)snprintf(yaml, sizeof yaml, DS "    schema:\n      columns:\n");
+	for (int i = 0; i < 60; i++) {
+		y += (size_t)snprintf(yaml + y, sizeof yaml - y,
+		                      "        - {name: column_with_a_long_name_%02d, type: string}\n", i);
+		h += (size_t)snprintf(header + h, sizeof header - h, "%scolumn_with_a_long_name_%02d",
+		                      i ? "," : "", i);
+		snprintf(full + strlen(full), sizeof full - strlen(full),
+		         "column_with_a_long_name_%02d 100%% null (1); ", i);
+	}
+	l = snprintf(yaml + y, sizeof yaml - y, "    checks:\n      n: {type: nulls, max_null: 100%%,"
+	             " columns: [%s]}\n", header);
+	assert_true(l > 0 && (size_t)l < sizeof yaml - y);
+	cfg = load(yaml);
+	assert_true(asprintf(&row, "%s\n%59s\n", header, "") > 0);
+	memset(row + h + 1, ',', 59);                 /* one row of 60 empty fields */
+	file = put_file("wide.csv", row, strlen(row));
+	r = check(cfg, file, "2026-03-10", -1, NULL, NULL);
+
+	assert_true(strlen(full) > 2048);
+	snprintf(want, sizeof want, "%.2045s...", full);
+	expect(r, "n", DQ_PASS, 1, LINES(2));
+	assert_string_equal(result(r, "n")->detail, want);
+	dq_report_free(r);
+	free(row);
+	free(file);
+	config_free(cfg);
+}
+
 static const char sample_yaml[] = DS
 	"    schema:\n"
 	"      key: [incident_id]\n"
@@ -676,6 +750,8 @@ int main(void)
 		cmocka_unit_test(test_unique_large),
 		cmocka_unit_test(test_composite_key),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_threshold_text),
+		cmocka_unit_test(test_long_detail_is_cut),
 		cmocka_unit_test(test_sample),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
