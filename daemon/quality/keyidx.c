@@ -4,12 +4,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/fsutil.h"
 #include "quality/dq.h"
 #include "quality/keyidx.h"
 
@@ -322,13 +324,12 @@ static void out_abort(struct out *o)
 static int out_close(struct out *o, const struct keyidx_header *h, const char *path,
                      const struct keyidx *k, char **err)
 {
-	char *dir = NULL;
-	int rc = 0, dfd;
+	char dir[PATH_MAX];
+	int rc = 0;
 
 	if (!o->err && fwrite(k->cp, sizeof *k->cp, k->n_cp, o->f) != k->n_cp)
 		o->err = errno ? errno : EIO;
-	if (!o->err && (fflush(o->f) != 0 ||
-	                pwrite(fileno(o->f), h, sizeof *h, 0) != (ssize_t)sizeof *h ||
+	if (!o->err && (fflush(o->f) != 0 || write_all(fileno(o->f), h, sizeof *h, 0) < 0 ||
 	                fsync(fileno(o->f)) < 0))
 		o->err = errno ? errno : EIO;
 	if (fclose(o->f) != 0 && !o->err)
@@ -341,15 +342,10 @@ static int out_close(struct out *o, const struct keyidx_header *h, const char *p
 		if (asprintf(err, "writing %s: %s", path, strerror(o->err)) < 0)
 			*err = NULL;
 		unlink(o->tmp);
-		goto out;
+	} else {
+		/* Make the rename durable (the index is in place either way). */
+		fsync_dir(path_parent(path, dir, sizeof dir) == 0 ? dir : ".");
 	}
-	/* Make the rename durable. */
-	if ((dir = strdup(path)) && (dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-out:
-	free(dir);
 	free(o->tmp);
 	o->tmp = NULL;
 	return rc;
@@ -393,103 +389,137 @@ static bool heap_pop(struct cursor *heap, size_t *nh, struct keyidx_entry *e)
 	return true;
 }
 
-int keyidx_finish(struct keyidx *k, uint64_t key_def, uint64_t rows, const char *name,
-                  const char *prev, const char *out, struct keyidx_result *res,
-                  char **err)
+/* Sort the last (partial) chunk, free the scratch, and put a cursor on
+ * every chunk into a heap (*NH of them; caller frees).  NULL when out of
+ * memory. */
+static struct cursor *merge_start(struct keyidx *k, size_t *nh)
 {
-	struct cursor *heap = NULL;
-	struct prev pv = { 0 };
-	struct out o = { 0 };
-	struct keyidx_header h = { 0 };
-	struct keyidx_entry e;
-	const struct keyidx_entry *pe;
-	uint64_t last_key = 0;
-	uint32_t group_first = 0;      /* first row of the current key */
-	size_t nh = 0;
-	bool diff, more, have_last = false;
-	int rc = 0;
+	struct cursor *heap;
 
-	memset(res, 0, sizeof *res);
-	*err = NULL;
 	if (k->n_chunks && k->fill) {
 		if (!k->tmp && !(k->tmp = malloc(CHUNK * sizeof *k->tmp)))
-			return -ENOMEM;
+			return NULL;
 		sort_chunk(k->chunks[k->n_chunks - 1], k->tmp, k->fill);
 	}
 	free(k->tmp);
 	k->tmp = NULL;
-	heap = malloc((k->n_chunks + 1) * sizeof *heap);
-	if (!heap)
-		return -ENOMEM;
+	if (!(heap = malloc((k->n_chunks + 1) * sizeof *heap)))
+		return NULL;
+	*nh = 0;
 	for (size_t i = 0; i < k->n_chunks; i++) {
 		size_t n = i + 1 == k->n_chunks ? k->fill : CHUNK;
 		if (!n)
 			continue;
-		heap[nh].p = k->chunks[i];
-		heap[nh].end = k->chunks[i] + n;
-		nh++;
+		heap[*nh].p = k->chunks[i];
+		heap[*nh].end = k->chunks[i] + n;
+		++*nh;
 	}
-	for (size_t i = nh; i-- > 0;)
-		sift(heap, nh, i);
+	for (size_t i = *nh; i-- > 0;)
+		sift(heap, *nh, i);
+	return heap;
+}
 
+/* Duplicates, as the merge meets entries in key order. */
+struct dups {
+	uint64_t last_key;
+	uint32_t group_first;          /* first row of the current key */
+	bool have_last;
+};
+
+static void count_dup(struct dups *d, const struct keyidx_entry *e, struct keyidx_result *res)
+{
+	if (d->have_last && d->last_key == e->key) {
+		keep_dup(res, e->row, d->group_first);
+		res->duplicates++;
+	} else {
+		d->group_first = e->row;
+	}
+	d->have_last = true;
+	d->last_key = e->key;
+}
+
+/* The diff, one entry E of the merge at a time (NULL after the last):
+ * previous entries sorting before E are gone from this index; then equal
+ * keys pair up in row order, and the extra ones of this index are added. */
+static void diff_step(struct prev *pv, const struct keyidx_entry *e, struct keyidx_result *res)
+{
+	const struct keyidx_entry *pe = prev_peek(pv);
+
+	while (pe && (!e || pe->key < e->key)) {
+		res->removed++;
+		keep(res->ex_removed, &res->n_removed, pe->row);
+		pv->i++;
+		pe = prev_peek(pv);
+	}
+	if (!e)
+		return;
+	if (pe && pe->key == e->key) {
+		if (pe->hash != e->hash) {
+			res->changed++;
+			keep(res->ex_changed, &res->n_changed, e->row);
+		} else {
+			res->unchanged++;
+		}
+		pv->i++;
+	} else {
+		res->added++;
+		keep(res->ex_added, &res->n_added, e->row);
+	}
+}
+
+static void fill_header(struct keyidx_header *h, const struct keyidx *k, uint64_t key_def,
+                        uint64_t rows, uint64_t entries, const char *name)
+{
+	memset(h, 0, sizeof *h);
+	memcpy(h->magic, KEYIDX_MAGIC, 8);
+	h->version = KEYIDX_VERSION;
+	h->checkpoint_rows = DQ_CHECKPOINT_ROWS;
+	h->key_def = key_def;
+	h->rows = rows;
+	h->n_entries = entries;
+	h->n_checkpoints = k->n_cp;
+	h->name_len = (uint32_t)strlen(name);
+}
+
+int keyidx_finish(struct keyidx *k, uint64_t key_def, uint64_t rows, const char *name,
+                  const char *prev, const char *out, struct keyidx_result *res,
+                  char **err)
+{
+	struct cursor *heap;
+	struct prev pv = { 0 };
+	struct out o = { 0 };
+	struct dups dups = { 0 };
+	struct keyidx_header h;
+	struct keyidx_entry e;
+	size_t nh;
+	bool diff;
+	int rc = 0;
+
+	memset(res, 0, sizeof *res);
+	*err = NULL;
+	if (!(heap = merge_start(k, &nh)))
+		return -ENOMEM;
 	diff = prev && prev_open(prev, key_def, &pv, res) == 0;
 	res->diffed = diff;
 	if (out && (rc = out_open(&o, out, name, err)) < 0)
 		goto out;
-
-	do {
-		more = heap_pop(heap, &nh, &e);
-		/* Previous entries sorting before this one are gone from it. */
-		pe = diff ? prev_peek(&pv) : NULL;
-		while (pe && (!more || pe->key < e.key)) {
-			res->removed++;
-			keep(res->ex_removed, &res->n_removed, pe->row);
-			pv.i++;
-			pe = prev_peek(&pv);
-		}
-		if (!more)
-			break;
+	while (heap_pop(heap, &nh, &e)) {
 		res->entries++;
 		if (o.f && !o.err && fwrite(&e, sizeof e, 1, o.f) != 1)
 			o.err = errno ? errno : EIO;
-		if (have_last && last_key == e.key) {
-			keep_dup(res, e.row, group_first);
-			res->duplicates++;
-		} else {
-			group_first = e.row;
-		}
-		have_last = true;
-		last_key = e.key;
-		if (!diff)
-			continue;
-		/* Equal keys pair up in row order; the extra ones are added. */
-		if (pe && pe->key == e.key) {
-			if (pe->hash != e.hash) {
-				res->changed++;
-				keep(res->ex_changed, &res->n_changed, e.row);
-			} else {
-				res->unchanged++;
-			}
-			pv.i++;
-		} else {
-			res->added++;
-			keep(res->ex_added, &res->n_added, e.row);
-		}
-	} while (more);
+		count_dup(&dups, &e, res);
+		if (diff)
+			diff_step(&pv, &e, res);
+	}
+	if (diff)
+		diff_step(&pv, NULL, res);
 	if (diff && pv.bad) {
 		res->diffed = false;
 		if (asprintf(&res->diff_error, "previous key index %s: read error", prev) < 0)
 			res->diff_error = NULL;
 	}
 	if (o.f) {
-		memcpy(h.magic, KEYIDX_MAGIC, 8);
-		h.version = KEYIDX_VERSION;
-		h.checkpoint_rows = DQ_CHECKPOINT_ROWS;
-		h.key_def = key_def;
-		h.rows = rows;
-		h.n_entries = res->entries;
-		h.n_checkpoints = k->n_cp;
-		h.name_len = (uint32_t)strlen(name);
+		fill_header(&h, k, key_def, rows, res->entries, name);
 		rc = out_close(&o, &h, out, k, err);
 	}
 out:

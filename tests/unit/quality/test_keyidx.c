@@ -1,0 +1,160 @@
+/* test_keyidx.c - the key index on its own (keyidx.h): duplicates in file
+ * order, the diff against a previous index written to disk (removed keys
+ * sorting before, between and after this index's), the file's layout and
+ * its checkpoints read back, and the refusal of another key definition. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "quality/dq.h"
+#include "quality/keyidx.h"
+
+static char tmpdir[64];
+
+static int setup(void **state)
+{
+	strcpy(tmpdir, "/tmp/denverd-keyidx-XXXXXX");
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+struct ent {
+	uint64_t key;
+	uint32_t hash;
+};
+
+/* An index of ENTS (row i = ents[i]), finished against PREV into OUT. */
+static int build(const struct ent *ents, size_t n, uint64_t key_def, const char *prev,
+                 const char *out, struct keyidx_result *res)
+{
+	struct keyidx *k;
+	char *err = NULL;
+	int rc;
+
+	assert_int_equal(keyidx_new(&k), 0);
+	for (size_t i = 0; i < n; i++) {
+		if (i % DQ_CHECKPOINT_ROWS == 0)
+			assert_int_equal(keyidx_mark(k, i, 100 + i * 10, 2 + i), 0);
+		assert_int_equal(keyidx_add(k, ents[i].key, ents[i].hash, i), 0);
+	}
+	rc = keyidx_finish(k, key_def, n, "snap.csv", prev, out, res, &err);
+	if (rc < 0)
+		fail_msg("keyidx_finish: %d %s", rc, err ? err : "");
+	assert_null(err);
+	keyidx_free(k);
+	return rc;
+}
+
+static bool has(const uint32_t *rows, size_t n, uint32_t row)
+{
+	for (size_t i = 0; i < n; i++)
+		if (rows[i] == row)
+			return true;
+	return false;
+}
+
+static void test_duplicates_in_file_order(void **state)
+{
+	static const struct ent ents[] = {
+		{ 50, 1 }, { 7, 1 }, { 50, 2 }, { 9, 1 }, { 7, 3 }, { 50, 4 },
+	};
+	struct keyidx_result res;
+
+	build(ents, 6, 1, NULL, NULL, &res);
+	assert_int_equal(res.entries, 6);
+	assert_int_equal(res.duplicates, 3);
+	assert_false(res.diffed);
+	assert_null(res.diff_error);
+	/* rows 2, 4, 5 repeat the keys first seen on rows 0, 1, 0 */
+	assert_int_equal(res.n_dup, 3);
+	assert_int_equal(res.dup_row[0], 2);
+	assert_int_equal(res.dup_first[0], 0);
+	assert_int_equal(res.dup_row[1], 4);
+	assert_int_equal(res.dup_first[1], 1);
+	assert_int_equal(res.dup_row[2], 5);
+	assert_int_equal(res.dup_first[2], 0);
+	keyidx_result_fini(&res);
+}
+
+static void test_diff_against_written_index(void **state)
+{
+	/* previous: keys 1 3 5 7 9 (row = position); current: 3 same, 5
+	 * changed, 6 and 8 new; 1 (before all), 7 (between) and 9 (after all)
+	 * are gone. */
+	static const struct ent prev[] = { { 1, 1 }, { 3, 3 }, { 5, 5 }, { 7, 7 }, { 9, 9 } };
+	static const struct ent cur[] = { { 8, 8 }, { 3, 3 }, { 6, 6 }, { 5, 50 } };
+	struct keyidx_result res;
+	char *prev_keys, *cur_keys;
+	struct stat sb;
+
+	assert_true(asprintf(&prev_keys, "%s/prev.keys", tmpdir) > 0);
+	assert_true(asprintf(&cur_keys, "%s/cur.keys", tmpdir) > 0);
+	build(prev, 5, 42, NULL, prev_keys, &res);
+	keyidx_result_fini(&res);
+	/* header, "snap.csv" (8 bytes), 5 entries, 1 checkpoint */
+	assert_int_equal(stat(prev_keys, &sb), 0);
+	assert_int_equal(sb.st_size, sizeof(struct keyidx_header) + 8 + 5 * 16 + 16);
+
+	build(cur, 4, 42, prev_keys, cur_keys, &res);
+	assert_true(res.diffed);
+	assert_null(res.diff_error);
+	assert_int_equal(res.prev_entries, 5);
+	assert_int_equal(res.added, 2);
+	assert_int_equal(res.removed, 3);
+	assert_int_equal(res.changed, 1);
+	assert_int_equal(res.unchanged, 1);
+	assert_int_equal(res.n_added, 2);
+	assert_true(has(res.ex_added, 2, 0) && has(res.ex_added, 2, 2));
+	assert_int_equal(res.n_changed, 1);
+	assert_int_equal(res.ex_changed[0], 3);
+	assert_int_equal(res.n_removed, 3);
+	assert_true(has(res.ex_removed, 3, 0) && has(res.ex_removed, 3, 3) &&
+	            has(res.ex_removed, 3, 4));
+	/* the previous snapshot resolved next to its index, its checkpoint */
+	assert_non_null(strstr(res.prev.file, "/snap.csv"));
+	assert_int_equal(strncmp(res.prev.file, tmpdir, strlen(tmpdir)), 0);
+	assert_int_equal(res.prev.n, 1);
+	assert_int_equal(res.prev.every, DQ_CHECKPOINT_ROWS);
+	assert_int_equal(res.prev.cp[0].offset, 100);
+	assert_int_equal(res.prev.cp[0].line, 2);
+	assert_int_equal(access(cur_keys, F_OK), 0);
+	keyidx_result_fini(&res);
+
+	/* Another key definition: no diff, a reason, not an error. */
+	build(cur, 4, 43, prev_keys, NULL, &res);
+	assert_false(res.diffed);
+	assert_non_null(strstr(res.diff_error, "the key's definition has changed"));
+	keyidx_result_fini(&res);
+
+	/* Nothing in this index: every previous key is removed. */
+	build(NULL, 0, 42, prev_keys, NULL, &res);
+	assert_true(res.diffed);
+	assert_int_equal(res.removed, 5);
+	assert_int_equal(res.added + res.changed + res.unchanged, 0);
+	keyidx_result_fini(&res);
+	free(prev_keys);
+	free(cur_keys);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_duplicates_in_file_order),
+		cmocka_unit_test(test_diff_against_written_index),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
