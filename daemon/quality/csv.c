@@ -26,6 +26,7 @@
 #include <immintrin.h>
 #endif
 
+#include "base/strtable.h"
 #include "quality/csv.h"
 
 enum { F_START, F_UNQ, F_Q, F_QQ };          /* where in a field */
@@ -983,24 +984,28 @@ const char *csv_line_ending(const struct csv_stats *st)
 	return st->eol_crlf && st->eol_crlf >= st->eol_lf + st->eol_cr ? "crlf" : "lf";
 }
 
+static const char *const csv_issue_table[CSV_I_N] = {
+	[CSV_I_INNER_QUOTE] = "inner_quote",
+	[CSV_I_BARE_QUOTE] = "bare_quote",
+	[CSV_I_UNCLOSED_QUOTE] = "unclosed_quote",
+	[CSV_I_NEWLINE_IN_QUOTES] = "newline_in_quotes",
+	[CSV_I_SHORT_ROW] = "short_row",
+	[CSV_I_LONG_ROW] = "long_row",
+	[CSV_I_BLANK_LINE] = "blank_line",
+	[CSV_I_PADDED] = "padded_value",
+	[CSV_I_FIELD_TRUNCATED] = "field_truncated",
+	[CSV_I_TOO_MANY_FIELDS] = "too_many_fields",
+	[CSV_I_MIXED_EOL] = "mixed_line_endings",
+	[CSV_I_NO_FINAL_EOL] = "no_final_newline",
+	[CSV_I_INVALID_UTF8] = "invalid_utf8",
+	[CSV_I_TRUNCATED_UTF8] = "truncated_utf8",
+	[CSV_I_NUL] = "nul_byte",
+};
+STRING_TABLE_STATIC(csv_issue, enum csv_issue)
+
 const char *csv_issue_name(enum csv_issue i)
 {
-	static const char *const names[CSV_I_N] = {
-		[CSV_I_INNER_QUOTE] = "inner_quote",
-		[CSV_I_BARE_QUOTE] = "bare_quote",
-		[CSV_I_UNCLOSED_QUOTE] = "unclosed_quote",
-		[CSV_I_NEWLINE_IN_QUOTES] = "newline_in_quotes",
-		[CSV_I_SHORT_ROW] = "short_row",
-		[CSV_I_LONG_ROW] = "long_row",
-		[CSV_I_BLANK_LINE] = "blank_line",
-		[CSV_I_PADDED] = "padded_value",
-		[CSV_I_FIELD_TRUNCATED] = "field_truncated",
-		[CSV_I_TOO_MANY_FIELDS] = "too_many_fields",
-		[CSV_I_MIXED_EOL] = "mixed_line_endings",
-		[CSV_I_NO_FINAL_EOL] = "no_final_newline",
-		[CSV_I_INVALID_UTF8] = "invalid_utf8",
-		[CSV_I_TRUNCATED_UTF8] = "truncated_utf8",
-		[CSV_I_NUL] = "nul_byte",
-	};
-	return (unsigned)i < CSV_I_N ? names[i] : "unknown";
+	const char *name = csv_issue_to_string(i);
+
+	return name ? name : "unknown";
 }
