@@ -256,8 +256,8 @@ static void finish_columns(const struct run *R, struct chk *c, struct buf *d)
 	verdict(r, missing > 0);
 }
 
-/* Read the first duplicates back: real ones give their lines and key (into
- * R's offending lines and D), hash collisions are taken off *DUPS. */
+/* Read the first duplicates back: real ones give the result's offending
+ * lines and the detail's keys (D), hash collisions are taken off *DUPS. */
 static int verify_dups(const struct run *R, const struct keyidx_result *kr,
                        struct dq_result *r, struct buf *d, uint64_t *dups)
 {

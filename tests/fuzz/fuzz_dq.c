@@ -1,6 +1,6 @@
 /*
- * fuzz_dq.c - libFuzzer harness for the check engine (dq.c, keyidx.c,
- * value.c, dq_report.c) over the scanner.
+ * fuzz_dq.c - libFuzzer harness for the check engine (dq*.c, keyidx.c,
+ * value.c) over the scanner.
  *
  * The input is a snapshot of a dataset shaped like the 2014 traffic file,
  * with every check type configured.  It is checked once writing a key
