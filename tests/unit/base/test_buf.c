@@ -12,6 +12,18 @@
 
 #include "base/buf.h"
 
+/* Take B's text and check it is WANT, length included. */
+static void expect_text(struct buf *b, const char *want)
+{
+	size_t len;
+	char *text = buf_take(b, &len);
+
+	assert_non_null(text);
+	assert_string_equal(text, want);
+	assert_int_equal(len, strlen(want));
+	free(text);
+}
+
 static void test_grows_and_hands_over(void **state)
 {
 	struct buf b;
@@ -35,10 +47,7 @@ static void test_grows_and_hands_over(void **state)
 
 	/* Nothing written: an empty text, not NULL. */
 	buf_init(&b, 0, 16);
-	text = buf_take(&b, &len);
-	assert_string_equal(text, "");
-	assert_int_equal(len, 0);
-	free(text);
+	expect_text(&b, "");
 }
 
 static void test_cap_is_a_sticky_error(void **state)
@@ -60,8 +69,6 @@ static void test_cap_is_a_sticky_error(void **state)
 static void test_cut_put(void **state)
 {
 	struct buf b;
-	char *text;
-	size_t len;
 
 	buf_init(&b, 0, 10);
 	buf_set_cut(&b, "...");
@@ -71,17 +78,12 @@ static void test_cut_put(void **state)
 	assert_int_equal(b.err, 0);
 	buf_put(&b, "x", 1);                   /* dropped once cut */
 	assert_false(buf_reserve(&b, 0));
-	text = buf_take(&b, &len);
-	assert_string_equal(text, "abcdefg...");
-	assert_int_equal(len, 10);
-	free(text);
+	expect_text(&b, "abcdefg...");
 }
 
 static void test_cut_printf(void **state)
 {
 	struct buf b;
-	char *text;
-	size_t len;
 
 	/* Exactly the cap is not cut. */
 	buf_init(&b, 0, 10);
@@ -92,19 +94,14 @@ static void test_cut_printf(void **state)
 	/* One byte more cuts; the mark may overwrite earlier writes. */
 	buf_printf(&b, "%c", 'z');
 	assert_true(b.cut);
-	text = buf_take(&b, &len);
-	assert_string_equal(text, "abcd-12...");
-	free(text);
+	expect_text(&b, "abcd-12...");
 
 	/* A write far past the cap keeps what fits. */
 	buf_init(&b, 0, 8);
 	buf_set_cut(&b, "...");
 	buf_printf(&b, "%s", "ab");
 	buf_printf(&b, "%0100d", 7);
-	text = buf_take(&b, &len);
-	assert_string_equal(text, "ab000...");
-	assert_int_equal(len, 8);
-	free(text);
+	expect_text(&b, "ab000...");
 
 	/* buf_reserve never cuts: past the cap it fails as in any buffer. */
 	buf_init(&b, 0, 8);
