@@ -70,8 +70,7 @@ import sys
 import time
 import uuid
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from datastore import Store  # noqa: E402
+from datastore import Store
 
 SPEC_VERSION = 1
 MANIFEST_VERSION = 1
