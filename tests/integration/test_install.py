@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from opsutil import TOP, complete, installed, under  # noqa: F401 (fixture)
+from opsutil import TOP, complete, under
 
 
 def mode(path):
