@@ -596,7 +596,8 @@ class ServiceGen(RowGen):
             lat, lon = jitter_point(rng, nb[1], nb[2])
             r = rnd()
             if r < 0.6:
-                addr1 = f"{rng.randint(1, 99) * 100 + rng.randint(0, 99)} {street_case(rng.choice(STREETS_NS + STREETS_EW))}"
+                addr1 = (f"{rng.randint(1, 99) * 100 + rng.randint(0, 99)} "
+                         f"{street_case(rng.choice(STREETS_NS + STREETS_EW))}")
                 if rnd() < 0.06:
                     addr2 = f"Apt {rng.randint(1, 40)}{rng.choice('ABCD')}"
                 if rnd() < 0.02:

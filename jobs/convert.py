@@ -70,8 +70,7 @@ import sys
 import time
 import uuid
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from datastore import Store  # noqa: E402
+from datastore import Store
 
 SPEC_VERSION = 1
 MANIFEST_VERSION = 1
@@ -123,7 +122,8 @@ def load_spec(path):
     names = set()
     for c in spec["columns"]:
         if c.get("type") not in TYPES:
-            raise InputError(f"spec {path}: column {c.get('name')!r}: type {c.get('type')!r} not one of {', '.join(TYPES)}")
+            raise InputError(f"spec {path}: column {c.get('name')!r}: type {c.get('type')!r} "
+                             f"not one of {', '.join(TYPES)}")
         if not re.fullmatch(r"[a-z0-9_]+", str(c.get("name"))) or c["name"] in names:
             raise InputError(f"spec {path}: bad or repeated column name {c.get('name')!r}")
         if c["name"] in ("first_seen", "last_seen", "source_file", "year", "month"):
@@ -385,7 +385,7 @@ def merge(spark, spec, store, snap, new_months, data_cols, timer):
     """Merge the good snapshot rows `snap` (whose event months are
     `new_months`) into the datastore.  Returns (months rewritten,
     duplicate-key count, rows in the datastore after)."""
-    from pyspark.sql import functions as F, Window
+    from pyspark.sql import Window, functions as F
     key = spec["key"]
     live = set(store.months())
     old_months = set()

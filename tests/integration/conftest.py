@@ -25,6 +25,9 @@ DENVERD = BUILD / "daemon" / "denverd"
 DENVERCTL = BUILD / "ctl" / "denverctl"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+# opsutil's fixtures, for the test modules (pytest looks for fixtures here)
+from opsutil import installed  # noqa: E402, F401
+
 
 def base_config(tmp: Path, datasets: str = "", extra: str = "") -> str:
     """A small valid configuration rooted in TMP.  DATASETS is the body of
@@ -61,7 +64,7 @@ class Notify:
         while not self.stopped:
             try:
                 data = self.sock.recv(4096)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 return
@@ -126,9 +129,9 @@ class Daemon:
     def wait_ready(self, timeout: float = 10.0):
         try:
             return self.notify.wait_for("READY=1", timeout, after=self._mark)
-        except AssertionError:
+        except AssertionError as e:
             raise AssertionError(f"denverd not ready; exit={self.proc.poll()} "
-                                 f"stderr:\n{self.log()}")
+                                 f"stderr:\n{self.log()}") from e
 
     def log(self) -> str:
         return self.stderr_path.read_text(errors="replace")
@@ -163,10 +166,10 @@ class Daemon:
             self.proc.send_signal(sig)
             try:
                 self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
+            except subprocess.TimeoutExpired as e:
                 self.proc.kill()
                 self.proc.wait()
-                raise AssertionError(f"denverd did not stop on {sig}:\n{self.log()}")
+                raise AssertionError(f"denverd did not stop on {sig}:\n{self.log()}") from e
         if self.proc:
             self.stderr.close()
         return self.proc.returncode if self.proc else None

@@ -5,9 +5,9 @@ back with denverctl (text and --json) and compared with the files under
 state_dir and the SQLite state.  convert is off: no Spark needed."""
 import json
 import re
-import time
 import sqlite3
 import textwrap
+import time
 
 import pytest
 
@@ -128,15 +128,15 @@ def test_diff_counts_rows_added_removed_changed_by_key(demo, www):
     out = demo.ctl("diff", "demo").stdout
     lines = out.splitlines()
     assert lines[0] == f"demo: {D2} (run {r2}) against {D1} (run {r1}), by key"
-    counts = {l.split()[0]: int(l.split()[1]) for l in lines[1:] if l and not l.startswith(" ")}
+    counts = {ln.split()[0]: int(ln.split()[1]) for ln in lines[1:] if ln and not ln.startswith(" ")}
     assert counts == {"added": 3, "removed": 2, "changed": 1, "unchanged": 2}
     # Example keys are listed under their count.
     block = out[out.index("added"):out.index("removed")]
-    assert sorted(l.strip() for l in block.splitlines()[1:]) == ["6", "7", "8"]
+    assert sorted(ln.strip() for ln in block.splitlines()[1:]) == ["6", "7", "8"]
     block = out[out.index("removed"):out.index("changed")]
-    assert sorted(l.strip() for l in block.splitlines()[1:]) == ["1", "2"]
+    assert sorted(ln.strip() for ln in block.splitlines()[1:]) == ["1", "2"]
     block = out[out.index("changed"):out.index("unchanged")]
-    assert [l.strip() for l in block.splitlines()[1:]] == ["3"]
+    assert [ln.strip() for ln in block.splitlines()[1:]] == ["3"]
 
     j = json.loads(demo.ctl("diff", "demo", "--date", D2, json_out=True).stdout)["result"]
     assert (j["run_id"], j["prev_run_id"], j["added"], j["removed"], j["changed"]) == \
@@ -160,7 +160,7 @@ def test_failed_check_quarantines_and_promote_brings_it_back(demo, www):
     out = demo.ctl("dq", "demo").stdout
     assert cells(out, "key_unique")[2:4] == ["1 FAIL", "0 ok"]
     assert f"run {r2} ({D2}, failed), checks that did not pass:" in out
-    detail = next(l for l in out.splitlines() if re.match(r"\s+key_unique\s+FAIL\s", l))
+    detail = next(ln for ln in out.splitlines() if re.match(r"\s+key_unique\s+FAIL\s", ln))
     assert "duplicate" in detail and "first lines: " in detail
 
     # A retry checks the snapshot where it lies, fails the same way, and

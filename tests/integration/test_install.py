@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from opsutil import TOP, complete, installed, under  # noqa: F401 (fixture)
+from opsutil import TOP, complete, under
 
 
 def mode(path):
@@ -86,9 +86,10 @@ def test_default_config_points_at_installed_jobs(installed):
 def test_jobs(installed):
     destdir, p = installed
     jobs = under(destdir, f"{p['datadir']}/denverd/jobs")
-    sources = sorted(f.name for f in (TOP / "jobs").glob("*.py"))
-    assert sources
-    assert sorted(f.name for f in jobs.glob("*.py")) == sources
+    # the entry points, their shared modules and the report package
+    sources = sorted(str(f.relative_to(TOP / "jobs")) for f in (TOP / "jobs").rglob("*.py"))
+    assert "report.py" in sources and "report/__init__.py" in sources
+    assert sorted(str(f.relative_to(jobs)) for f in jobs.rglob("*.py")) == sources
     assert not list(jobs.rglob("__pycache__"))
 
 

@@ -39,8 +39,8 @@ def test_check_reports_every_error_with_position_and_exits_78(tmp):
     assert len(lines) >= 2, r.stderr
     for line in lines:
         assert re.match(rf"^{re.escape(str(cfg))}:\d+:\d+: ", line), line
-    assert any(":6:5: unknown key 'shedule', did you mean 'schedule'?" in l for l in lines), lines
-    assert any(":7:3: " in l for l in lines), lines
+    assert any(":6:5: unknown key 'shedule', did you mean 'schedule'?" in ln for ln in lines), lines
+    assert any(":7:3: " in ln for ln in lines), lines
 
 
 def test_ready_status_and_clean_stop(daemon, tmp):
@@ -147,7 +147,7 @@ def test_a_client_that_does_not_read_its_replies_is_paused(daemon, tmp):
             while sent < n:
                 s.sendall(req)
                 sent += 2
-        except socket.timeout:
+        except TimeoutError:
             pass                               # the daemon stopped reading us
         assert rss_kb() - before < 32 * 1024
         assert daemon.call("version")["ok"] is True   # others are served
@@ -293,6 +293,7 @@ def test_stop_waits_for_work_on_the_thread_pool(daemon, tmp):
     start; a SIGTERM right after READY must still end the process cleanly
     (the loop outlives the worker), not hang at exit."""
     import importlib.util
+
     from conftest import ROOT
     spec = importlib.util.spec_from_file_location(
         "bench_sched", ROOT / "tests" / "bench" / "bench_sched.py")

@@ -358,7 +358,7 @@ def test_kill9_with_queued_runs_then_restart(daemon, tmp):
 
 def test_sigterm_cancels_jobs_and_records_it(daemon, tmp):
     daemon.start(job_config(tmp, "    command: [\"sleep\", \"42.5\"]\n    kill_grace: 2s\n"))
-    run = trigger(daemon, "j")
+    trigger(daemon, "j")
     wait_for("the job's pid", lambda: q1(daemon, "SELECT pid FROM attempts WHERE pid > 0"),
              10, daemon)
     pid = q1(daemon, "SELECT pid FROM attempts")["pid"]

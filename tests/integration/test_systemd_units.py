@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from opsutil import TOP, add_host_os, build_dir, installed, under  # noqa: F401 (fixture)
+from opsutil import TOP, add_host_os, build_dir, under
 
 MAX_EXPOSURE = 2.0
 pytestmark = pytest.mark.skipif(shutil.which("systemd-analyze") is None,
@@ -140,7 +140,7 @@ def test_sysusers_and_tmpfiles_create_user_and_dirs(installed, tmp_path):
     (target / "etc").mkdir(parents=True)
     subprocess.run(["systemd-sysusers", f"--root={target}", str(sysusers[0])],
                    check=True, capture_output=True)
-    passwd = [l.split(":") for l in (target / "etc/passwd").read_text().splitlines()]
+    passwd = [ln.split(":") for ln in (target / "etc/passwd").read_text().splitlines()]
     user = [p for p in passwd if p[0] == "denverd"]
     assert len(user) == 1 and user[0][5] == "/var/lib/denverd", passwd
     uid = int(user[0][2])

@@ -5,8 +5,8 @@ import json
 import os
 import subprocess
 
-from conftest import TOP, gen_file
 import specs
+from conftest import TOP, gen_file
 
 SUBMIT = os.path.join(TOP, ".venv", "bin", "spark-submit")
 JOBS = os.path.join(TOP, "jobs")

@@ -11,8 +11,7 @@ import pytest
 
 import convert
 import datastore
-from conftest import (SAMPLE_2014, csv_rows, gen_file, read_store, rows_by, run_convert,
-                      write_csv)
+from conftest import SAMPLE_2014, csv_rows, gen_file, read_store, rows_by, run_convert, write_csv
 
 DENVER = ZoneInfo("America/Denver")
 
@@ -56,7 +55,8 @@ def test_real_2014_sample(spark, tmp_path):
     assert r["source_file"] == os.path.basename(SAMPLE_2014)
     # line 3779's RFC 4180 doubled quotes
     addr = [x for v in by_id.values() for x in v if x["incident_address"] and x["incident_address"].startswith("LAT:")]
-    assert addr and addr[0]["incident_address"] == "LAT:39?41'48.29\"N LONG:105?01'30.21\"W S FEDERAL BLVD / W MISSISSIPPI AVE"
+    assert addr and addr[0]["incident_address"] == (
+        "LAT:39?41'48.29\"N LONG:105?01'30.21\"W S FEDERAL BLVD / W MISSISSIPPI AVE")
 
 
 @pytest.mark.parametrize("vintage,start,end", [("2016", "2016-01-01", "2016-03-31"),
