@@ -1,7 +1,8 @@
 /*
  * store.h - the state store: one SQLite file, state_dir/state.db.
  *
- * store.c is the only file that includes sqlite3.h.  The connection is used
+ * The files of store/ are the only ones that include sqlite3.h (through
+ * store_int.h, which says which file holds what).  The connection is used
  * from the loop thread only.  Every state change is one transaction, and is
  * committed before anything announces it (journal, watchers).
  *
