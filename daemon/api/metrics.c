@@ -113,10 +113,11 @@ struct row_ctx {
 	const struct family *f;
 };
 
-static int on_row(const char *const *labels, int n, double value, void *arg)
+static int on_row(void *arg, const struct store_metric_row *row)
 {
 	struct row_ctx *c = arg;
-	put_sample(c->t, c->f->name, c->f->labels, labels, n, value * c->f->scale);
+	put_sample(c->t, c->f->name, c->f->labels, row->labels, row->n_labels,
+	           row->value * c->f->scale);
 	return c->t->err;
 }
 

@@ -8,6 +8,17 @@
  *
  * Errors: functions return 0 or a negative errno; -EIO for an SQLite error,
  * whose text store_errmsg() gives until the next call.
+ *
+ * Reads hand each row to a callback of one shape,
+ *     int (*)(void *arg, const struct store_X *row)
+ * with ARG passed through.  Every pointer in a row is valid only during the
+ * call (copy what you keep).  A negative return stops the walk, and the
+ * read returns it; 0 (or any other value) goes on to the next row.  Times
+ * are unix ms, 0 meaning NULL (not yet, never).
+ *
+ * Destructors: store_X_clear() frees what an embedded (caller-allocated)
+ * struct owns and zeroes it; store_X_free() frees a heap object the store
+ * made.  Both accept NULL.
  */
 #ifndef DENVERD_STORE_H
 #define DENVERD_STORE_H
@@ -121,11 +132,7 @@ void store_snapshots_free(struct store_snapshot *list, size_t n);  /* accepts NU
  * such row. */
 int store_snapshot_set_state(struct store *st, int64_t id, const char *state);
 
-/* ---- runs, tasks, attempts, datasets (sched.c) ----
- *
- * Reads hand rows to a callback; every pointer in a row is valid only during
- * the call.  A callback returning non-zero stops the walk, and the walk
- * returns that value.  Times are unix ms, 0 meaning NULL (not yet). */
+/* ---- runs, tasks, attempts, datasets (the engine) ---- */
 
 struct store_dataset {
 	const char *name;
@@ -133,9 +140,9 @@ struct store_dataset {
 	int64_t last_fire;               /* schedule handled up to here; 0 = never */
 	bool paused;
 };
-typedef int (*store_dataset_cb)(void *arg, const struct store_dataset *ds);
+typedef int (*store_dataset_fn)(void *arg, const struct store_dataset *ds);
 
-int store_datasets_each(struct store *st, store_dataset_cb cb, void *arg);
+int store_datasets_each(struct store *st, store_dataset_fn fn, void *arg);
 /* Insert NAME unless it exists (first_configured is never moved). */
 int store_dataset_add(struct store *st, const char *name, int64_t first_configured);
 int store_dataset_set_paused(struct store *st, const char *name, bool paused);
@@ -149,19 +156,19 @@ struct store_run {
 	int64_t created, started, ended;
 	const char *error;               /* NULL when none */
 };
-typedef int (*store_run_cb)(void *arg, const struct store_run *r);
+typedef int (*store_run_fn)(void *arg, const struct store_run *r);
 
 /* Insert a run (state from R; id and the row's other fields ignored). */
 int store_run_add(struct store *st, const struct store_run *r, int64_t *id);
 /* Write state, started, ended and error of run R->id. */
 int store_run_set(struct store *st, const struct store_run *r);
-int store_run_get(struct store *st, int64_t id, store_run_cb cb, void *arg);
+int store_run_get(struct store *st, int64_t id, store_run_fn fn, void *arg);
 /* Runs in state queued or running, oldest first. */
-int store_runs_active(struct store *st, store_run_cb cb, void *arg);
+int store_runs_active(struct store *st, store_run_fn fn, void *arg);
 /* For each i < N, the run of TARGETS[i] (of KINDS[i]) for the latest exec
  * date (the newest run of that date), if it has any. */
 int store_runs_last(struct store *st, const char *const *kinds,
-                    const char *const *targets, size_t n, store_run_cb cb, void *arg);
+                    const char *const *targets, size_t n, store_run_fn fn, void *arg);
 
 struct store_run_filter {
 	const char *target;              /* NULL = any */
@@ -171,10 +178,10 @@ struct store_run_filter {
 };
 /* Newest first. */
 int store_runs_list(struct store *st, const struct store_run_filter *f,
-                    store_run_cb cb, void *arg);
+                    store_run_fn fn, void *arg);
 /* The newest run of KIND/TARGET for EXEC_DATE; 0 if found, -ENOENT if none. */
 int store_run_latest(struct store *st, const char *kind, const char *target,
-                     const char *exec_date, store_run_cb cb, void *arg);
+                     const char *exec_date, store_run_fn fn, void *arg);
 
 struct store_task {
 	int64_t id, run_id;
@@ -185,14 +192,14 @@ struct store_task {
 	int64_t not_before;
 	const char *error;
 };
-typedef int (*store_task_cb)(void *arg, const struct store_task *t);
+typedef int (*store_task_fn)(void *arg, const struct store_task *t);
 
 int store_task_add(struct store *st, int64_t run_id, const char *name, int seq,
                    const char *state, int64_t *id);
 /* Write state, attempts, not_before and error of task T->id. */
 int store_task_set(struct store *st, const struct store_task *t);
 /* Tasks of RUN_ID in seq order. */
-int store_tasks_each(struct store *st, int64_t run_id, store_task_cb cb, void *arg);
+int store_tasks_each(struct store *st, int64_t run_id, store_task_fn fn, void *arg);
 
 struct store_attempt {
 	int64_t id, task_id;
@@ -205,27 +212,28 @@ struct store_attempt {
 	uint64_t pid_start;              /* /proc/<pid>/stat start time */
 	const char *error, *output_tail;
 };
-typedef int (*store_attempt_cb)(void *arg, const struct store_attempt *a);
+typedef int (*store_attempt_fn)(void *arg, const struct store_attempt *a);
 
 int store_attempt_add(struct store *st, int64_t task_id, unsigned n, int64_t started,
                       int64_t *id);
 int store_attempt_set_pid(struct store *st, int64_t id, int pid, uint64_t pid_start);
 /* Write ended, outcome, exit_code/signal, error and output_tail of A->id. */
 int store_attempt_end(struct store *st, const struct store_attempt *a);
-int store_attempts_each(struct store *st, int64_t task_id, store_attempt_cb cb, void *arg);
+int store_attempts_each(struct store *st, int64_t task_id, store_attempt_fn fn,
+                        void *arg);
 
 struct store_event {
 	int64_t id, ts;
 	const char *level, *type, *dataset, *task, *message;
 	int64_t run_id;
 };
-typedef int (*store_event_cb)(void *arg, const struct store_event *e);
+typedef int (*store_event_fn)(void *arg, const struct store_event *e);
 /* The last LIMIT events of RUN_ID, oldest first. */
 int store_events_of_run(struct store *st, int64_t run_id, unsigned limit,
-                        store_event_cb cb, void *arg);
+                        store_event_fn fn, void *arg);
 
 /* What the convert task needs of the snapshot RUN_ID published and checked:
- * strings are copied into OUT (caller frees with store_snapshot_ref_free). */
+ * strings are copied into OUT (free with store_snapshot_ref_clear). */
 struct store_snapshot_ref {
 	int64_t id;
 	char *path, *encoding, *line_ending, *state;
@@ -233,7 +241,7 @@ struct store_snapshot_ref {
 	int64_t rows;                    /* -1 when the check has not counted */
 };
 int store_snapshot_of_run(struct store *st, int64_t run_id, struct store_snapshot_ref *out);
-void store_snapshot_ref_free(struct store_snapshot_ref *ref);
+void store_snapshot_ref_clear(struct store_snapshot_ref *ref);   /* accepts NULL */
 /* What the check task found: data rows, encoding, line ending of snapshot ID. */
 int store_snapshot_checked(struct store *st, int64_t id, int64_t rows,
                            const char *encoding, const char *line_ending);
@@ -310,9 +318,7 @@ struct store_alert {
 	int64_t suppressed;
 };
 
-/* Row callbacks; strings live until the callback returns.  A negative
- * return stops the walk and is returned. */
-typedef int (*store_alert_fn)(const struct store_alert *a, void *arg);
+typedef int (*store_alert_fn)(void *arg, const struct store_alert *a);
 
 /* Insert a row; returns its id (> 0) or a negative errno. */
 int64_t store_alert_add(struct store *st, int64_t ts, const char *dataset,
@@ -372,9 +378,13 @@ enum store_metric {
 
 #define STORE_METRIC_MAX_LABELS 3
 
-/* Called per row; a negative return stops the walk and is returned. */
-typedef int (*store_metric_fn)(const char *const *labels, int n_labels,
-                               double value, void *arg);
+/* One row of a metric query: N_LABELS label values, then the number. */
+struct store_metric_row {
+	const char *labels[STORE_METRIC_MAX_LABELS];
+	int n_labels;
+	double value;
+};
+typedef int (*store_metric_fn)(void *arg, const struct store_metric_row *row);
 
 /* A second, read-only connection to the database of ST, for one worker
  * thread at a time (WAL: it reads the last committed state while the loop

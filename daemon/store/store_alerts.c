@@ -85,7 +85,7 @@ static int alert_row(sqlite3_stmt *s, void *ctx)
 		.delivered = sqlite3_column_int64(s, 7),
 		.suppressed = sqlite3_column_int64(s, 8),
 	};
-	return w->fn(&a, w->arg);
+	return w->fn(w->arg, &a);
 }
 
 int store_alerts_latest(struct store *st, store_alert_fn fn, void *arg)

@@ -69,13 +69,14 @@ struct metric_walk {
 static int metric_row(sqlite3_stmt *s, void *ctx)
 {
 	struct metric_walk *w = ctx;
-	const char *labels[STORE_METRIC_MAX_LABELS];
+	struct store_metric_row row = { .n_labels = w->n };
 
 	for (int i = 0; i < w->n; i++) {
 		const char *t = st_text(s, i);
-		labels[i] = t ? t : "";
+		row.labels[i] = t ? t : "";
 	}
-	return w->fn(labels, w->n, sqlite3_column_double(s, w->n), w->arg);
+	row.value = sqlite3_column_double(s, w->n);
+	return w->fn(w->arg, &row);
 }
 
 int store_metric_rows(struct store *st, enum store_metric q, store_metric_fn fn,

@@ -39,7 +39,7 @@ int64_t store_event_add(struct store *st, int64_t ts, const char *level,
 	return sqlite3_last_insert_rowid(st->db);
 }
 
-struct event_walk { store_event_cb cb; void *arg; };
+struct event_walk { store_event_fn fn; void *arg; };
 
 static int event_row(sqlite3_stmt *s, void *ctx)
 {
@@ -54,13 +54,13 @@ static int event_row(sqlite3_stmt *s, void *ctx)
 		.task = st_text(s, 6),
 		.message = st_text(s, 7),
 	};
-	return w->cb(w->arg, &e);
+	return w->fn(w->arg, &e);
 }
 
 int store_events_of_run(struct store *st, int64_t run_id, unsigned limit,
-                        store_event_cb cb, void *arg)
+                        store_event_fn fn, void *arg)
 {
-	struct event_walk w = { cb, arg };
+	struct event_walk w = { fn, arg };
 	sqlite3_stmt *s;
 	int rc;
 
@@ -75,7 +75,7 @@ int store_events_of_run(struct store *st, int64_t run_id, unsigned limit,
 
 /* ---- datasets ---- */
 
-struct dataset_walk { store_dataset_cb cb; void *arg; };
+struct dataset_walk { store_dataset_fn fn; void *arg; };
 
 static int dataset_row(sqlite3_stmt *s, void *ctx)
 {
@@ -86,12 +86,12 @@ static int dataset_row(sqlite3_stmt *s, void *ctx)
 		.last_fire = sqlite3_column_int64(s, 2),
 		.paused = sqlite3_column_int(s, 3) != 0,
 	};
-	return w->cb(w->arg, &ds);
+	return w->fn(w->arg, &ds);
 }
 
-int store_datasets_each(struct store *st, store_dataset_cb cb, void *arg)
+int store_datasets_each(struct store *st, store_dataset_fn fn, void *arg)
 {
-	struct dataset_walk w = { cb, arg };
+	struct dataset_walk w = { fn, arg };
 	sqlite3_stmt *s;
 	int rc;
 
@@ -146,7 +146,7 @@ int store_dataset_set_last_fire(struct store *st, const char *name, int64_t last
 #define RUN_COLUMNS "id, target, kind, exec_date, trigger, state, force, created," \
                     " COALESCE(started, 0), COALESCE(ended, 0), error"
 
-struct run_walk { store_run_cb cb; void *arg; };
+struct run_walk { store_run_fn fn; void *arg; };
 
 static int run_row(sqlite3_stmt *s, void *ctx)
 {
@@ -164,7 +164,7 @@ static int run_row(sqlite3_stmt *s, void *ctx)
 		.ended = sqlite3_column_int64(s, 9),
 		.error = st_text(s, 10),
 	};
-	return w->cb(w->arg, &r);
+	return w->fn(w->arg, &r);
 }
 
 int store_run_add(struct store *st, const struct store_run *r, int64_t *id)
@@ -203,17 +203,17 @@ int store_run_set(struct store *st, const struct store_run *r)
 	return st_step_done(st, "run set", s, true);
 }
 
-int store_run_get(struct store *st, int64_t id, store_run_cb cb, void *arg)
+int store_run_get(struct store *st, int64_t id, store_run_fn fn, void *arg)
 {
-	struct run_walk w = { cb, arg };
+	struct run_walk w = { fn, arg };
 
 	return st_select_by(st, "run", "SELECT " RUN_COLUMNS " FROM runs WHERE id = ?", id,
 	                    run_row, &w, true);
 }
 
-int store_runs_active(struct store *st, store_run_cb cb, void *arg)
+int store_runs_active(struct store *st, store_run_fn fn, void *arg)
 {
-	struct run_walk w = { cb, arg };
+	struct run_walk w = { fn, arg };
 	sqlite3_stmt *s;
 	int rc;
 
@@ -224,9 +224,9 @@ int store_runs_active(struct store *st, store_run_cb cb, void *arg)
 }
 
 int store_runs_last(struct store *st, const char *const *kinds,
-                    const char *const *targets, size_t n, store_run_cb cb, void *arg)
+                    const char *const *targets, size_t n, store_run_fn fn, void *arg)
 {
-	struct run_walk w = { cb, arg };
+	struct run_walk w = { fn, arg };
 	sqlite3_stmt *s;
 	int rc;
 
@@ -246,9 +246,9 @@ int store_runs_last(struct store *st, const char *const *kinds,
 }
 
 int store_runs_list(struct store *st, const struct store_run_filter *f,
-                    store_run_cb cb, void *arg)
+                    store_run_fn fn, void *arg)
 {
-	struct run_walk w = { cb, arg };
+	struct run_walk w = { fn, arg };
 	sqlite3_stmt *s;
 	int rc;
 
@@ -264,9 +264,9 @@ int store_runs_list(struct store *st, const struct store_run_filter *f,
 }
 
 int store_run_latest(struct store *st, const char *kind, const char *target,
-                     const char *exec_date, store_run_cb cb, void *arg)
+                     const char *exec_date, store_run_fn fn, void *arg)
 {
-	struct run_walk w = { cb, arg };
+	struct run_walk w = { fn, arg };
 	sqlite3_stmt *s;
 	int rc;
 
@@ -316,7 +316,7 @@ int store_task_set(struct store *st, const struct store_task *t)
 	return st_step_done(st, "task set", s, true);
 }
 
-struct task_walk { store_task_cb cb; void *arg; };
+struct task_walk { store_task_fn fn; void *arg; };
 
 static int task_row(sqlite3_stmt *s, void *ctx)
 {
@@ -331,12 +331,12 @@ static int task_row(sqlite3_stmt *s, void *ctx)
 		.not_before = sqlite3_column_int64(s, 6),
 		.error = st_text(s, 7),
 	};
-	return w->cb(w->arg, &t);
+	return w->fn(w->arg, &t);
 }
 
-int store_tasks_each(struct store *st, int64_t run_id, store_task_cb cb, void *arg)
+int store_tasks_each(struct store *st, int64_t run_id, store_task_fn fn, void *arg)
 {
-	struct task_walk w = { cb, arg };
+	struct task_walk w = { fn, arg };
 
 	return st_select_by(st, "tasks", "SELECT id, run_id, name, seq, state, attempts,"
 	                    " COALESCE(not_before, 0), error FROM tasks WHERE run_id = ?"
@@ -397,7 +397,7 @@ int store_attempt_end(struct store *st, const struct store_attempt *a)
 	return st_step_done(st, "attempt end", s, true);
 }
 
-struct attempt_walk { store_attempt_cb cb; void *arg; };
+struct attempt_walk { store_attempt_fn fn; void *arg; };
 
 static int attempt_row(sqlite3_stmt *s, void *ctx)
 {
@@ -417,12 +417,13 @@ static int attempt_row(sqlite3_stmt *s, void *ctx)
 		.error = st_text(s, 10),
 		.output_tail = st_text(s, 11),
 	};
-	return w->cb(w->arg, &a);
+	return w->fn(w->arg, &a);
 }
 
-int store_attempts_each(struct store *st, int64_t task_id, store_attempt_cb cb, void *arg)
+int store_attempts_each(struct store *st, int64_t task_id, store_attempt_fn fn,
+                        void *arg)
 {
-	struct attempt_walk w = { cb, arg };
+	struct attempt_walk w = { fn, arg };
 
 	return st_select_by(st, "attempts", "SELECT id, task_id, n, started, COALESCE(ended, 0),"
 	                    " outcome, exit_code, COALESCE(signal, 0), COALESCE(pid, 0),"

@@ -256,11 +256,11 @@ int store_snapshot_of_run(struct store *st, int64_t run_id, struct store_snapsho
 	                  " COALESCE(rows, -1), state, bytes FROM snapshots WHERE run_id = ?"
 	                  " ORDER BY id DESC LIMIT 1", run_id, ref_row, out, true);
 	if (rc < 0)
-		store_snapshot_ref_free(out);
+		store_snapshot_ref_clear(out);
 	return rc;
 }
 
-void store_snapshot_ref_free(struct store_snapshot_ref *ref)
+void store_snapshot_ref_clear(struct store_snapshot_ref *ref)
 {
 	if (!ref)
 		return;

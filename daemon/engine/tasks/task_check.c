@@ -256,7 +256,7 @@ static int check_start(struct stask *t, char *err, size_t errlen, bool *retryabl
 	     dir_of(snap.path, dir, sizeof dir) < 0 ||
 	     snprintf(ct->keys_out, sizeof ct->keys_out, "%s/.keys", dir) >=
 	     (int)sizeof ct->keys_out ? -ENAMETOOLONG : 0;
-	store_snapshot_ref_free(&snap);
+	store_snapshot_ref_clear(&snap);
 	if (rc < 0) {
 		snprintf(err, errlen, "snapshot path too long");
 		free(ct);

@@ -41,7 +41,7 @@ struct seen {
 	char line[8][160];
 };
 
-static int collect(const struct store_alert *a, void *arg)
+static int collect(void *arg, const struct store_alert *a)
 {
 	struct seen *s = arg;
 	if (s->n == 8)

@@ -1,4 +1,5 @@
-/* test_sched_store.c - the scheduler's store functions on a real SQLite file. */
+/* test_store_runs.c - the engine's rows (store_runs.c and the snapshot of a run)
+ * on a real SQLite file. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -172,6 +173,54 @@ static void test_runs_round_trip_and_filters(void **state)
 	                                  collect_run, &s), -ENOENT);
 }
 
+/* Stop (with -ENOSPC) at the STOP-th run, or go on returning 1 when STOP is 0. */
+struct stopper {
+	struct runs_seen seen;
+	int stop;
+};
+
+static int stop_at(void *arg, const struct store_run *r)
+{
+	struct stopper *p = arg;
+	collect_run(&p->seen, r);
+	if (p->stop && p->seen.n == p->stop)
+		return -ENOSPC;
+	return 1;                  /* not negative: the walk goes on */
+}
+
+/* The one callback rule of store.h: a negative return stops the walk and
+ * comes back; any other value goes on.  And the last run of each target, by
+ * one statement reused per target. */
+static void test_callbacks_stop_on_negative_and_last_runs(void **state)
+{
+	struct fixture *f = *state;
+	add_run(f->st, "traffic", "dataset", "2026-11-23", "succeeded");
+	int64_t b = add_run(f->st, "traffic", "dataset", "2026-11-24", "failed");
+	int64_t c = add_run(f->st, "report", "job", "2026-11-22", "queued");
+	const char *kinds[] = { "dataset", "dataset", "job", "dataset" };
+	const char *targets[] = { "traffic", "nothing", "report", "report" };
+	struct stopper p = { 0 };
+
+	assert_int_equal(store_runs_last(f->st, kinds, targets, 4, stop_at, &p), 0);
+	assert_int_equal(p.seen.n, 2);
+	assert_int_equal(p.seen.ids[0], b);    /* the latest exec date, not the newest id */
+	assert_int_equal(p.seen.ids[1], c);
+	memset(&p, 0, sizeof p);
+	p.stop = 1;
+	assert_int_equal(store_runs_last(f->st, kinds, targets, 4, stop_at, &p), -ENOSPC);
+	assert_int_equal(p.seen.n, 1);
+
+	struct store_run_filter fl = { .limit = 10 };
+	memset(&p, 0, sizeof p);
+	assert_int_equal(store_runs_list(f->st, &fl, stop_at, &p), 0);
+	assert_int_equal(p.seen.n, 3);
+	memset(&p, 0, sizeof p);
+	p.stop = 2;
+	assert_int_equal(store_runs_list(f->st, &fl, stop_at, &p), -ENOSPC);
+	assert_int_equal(p.seen.n, 2);
+	assert_int_equal(p.seen.ids[1], b);
+}
+
 struct tasks_seen {
 	int n;
 	char names[8][16], states[8][16];
@@ -307,8 +356,8 @@ static void test_snapshot_of_run(void **state)
 	assert_string_equal(ref.encoding, "utf-8-sig");
 	assert_string_equal(ref.line_ending, "crlf");
 	assert_int_equal(ref.rows, 4171);
-	store_snapshot_ref_free(&ref);
-	store_snapshot_ref_free(NULL);
+	store_snapshot_ref_clear(&ref);
+	store_snapshot_ref_clear(NULL);
 }
 
 int main(void)
@@ -316,6 +365,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_datasets_keep_first_configured, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_runs_round_trip_and_filters, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_callbacks_stop_on_negative_and_last_runs, setup,
+		                                teardown),
 		cmocka_unit_test_setup_teardown(test_tasks_and_attempts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events_of_run_are_the_last_n_in_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_of_run, setup, teardown),
