@@ -1,13 +1,16 @@
 /*
- * dq_cmds.c - control commands over the data-quality results in the store:
+ * cmd_dq.c - control commands over the data-quality results in the store:
  *   dq {"dataset", "runs"?}      each check's observed values over the last runs
  *   diff {"dataset", "date"?}    what changed, by key, in a run's snapshot
  *   promote {"run", "reason"?}   accept a quarantined snapshot (mutating)
  * Handlers run on the loop thread: one indexed query each, or two renames.
+ * The store hands back rows (store_dq_history, store_dq_diff); their reply
+ * JSON is built here, and only here.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,6 +157,135 @@ static int store_error(struct denverd *d, int rc, const char *what, struct contr
 	                     store_errmsg(d->store));
 }
 
+/* ---- replies: the store's rows as the protocol's JSON ---- */
+
+static json_t *str_or_null(const char *t)
+{
+	return t ? json_string(t) : json_null();
+}
+
+static json_t *real_or_null(double v)
+{
+	return isnan(v) ? json_null() : json_real(v);
+}
+
+/* JSON text the store keeps for its writer (dq_results.lines,
+ * diffs.examples), parsed; an empty array when missing or unreadable. */
+static json_t *stored_json(const char *text)
+{
+	json_t *j = text ? json_loads(text, 0, NULL) : NULL;
+	return j ? j : json_array();
+}
+
+/*
+ * The `dq` reply, filled one store row at a time:
+ * {"dataset", "runs":[{"run_id","exec_date","state"}],
+ *  "checks":[{"name","type","severity",
+ *             "values":[{"run_id","exec_date","outcome","observed",
+ *                        "threshold","detail","lines"}]}]}
+ * Runs newest first; checks in the order they are first seen (the newest
+ * run's order, then checks only older runs had); values newest first.
+ */
+struct history {
+	json_t *res, *runs, *checks;
+	int64_t last_run;              /* run of the previous row; 0 = none yet */
+};
+
+/* The entry of X's check in CHECKS, appended when new; NULL: no memory. */
+static json_t *history_check(json_t *checks, const struct store_dq_result *x)
+{
+	size_t i;
+	json_t *c;
+
+	if (!x->name)
+		return NULL;
+	json_array_foreach(checks, i, c)
+		if (strcmp(json_string_value(json_object_get(c, "name")), x->name) == 0)
+			return c;
+	c = json_pack("{s:s, s:o, s:o, s:[]}", "name", x->name, "type", str_or_null(x->type),
+	              "severity", str_or_null(x->severity), "values");
+	if (!c || json_array_append_new(checks, c) < 0)
+		return NULL;
+	return c;
+}
+
+static int history_row(void *arg, const struct store_dq_value *v)
+{
+	struct history *h = arg;
+	const struct store_dq_result *x = &v->result;
+	json_t *c = history_check(h->checks, x), *o;
+
+	if (v->run_id != h->last_run && json_array_append_new(h->runs, json_pack("{s:I, s:o, s:o}",
+	        "run_id", (json_int_t)v->run_id, "exec_date", str_or_null(v->exec_date),
+	        "state", str_or_null(v->run_state))) < 0)
+		c = NULL;
+	h->last_run = v->run_id;
+	o = json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o}", "run_id", (json_int_t)v->run_id,
+	              "exec_date", str_or_null(v->exec_date), "outcome", str_or_null(x->outcome),
+	              "observed", real_or_null(x->observed), "threshold", str_or_null(x->threshold),
+	              "detail", str_or_null(x->detail), "lines", stored_json(x->lines));
+	if (!c || !o) {
+		json_decref(o);
+		return -ENOMEM;
+	}
+	return json_array_append_new(json_object_get(c, "values"), o) < 0 ? -ENOMEM : 0;
+}
+
+/* The `dq` reply for DATASET's last RUNS runs into *OUT (a new reference).
+ * 0, -ENOMEM or the store's -EIO. */
+static int history_json(struct store *st, const char *dataset, unsigned runs, json_t **out)
+{
+	struct history h = { .res = json_pack("{s:s, s:[], s:[]}", "dataset", dataset,
+	                                      "runs", "checks") };
+	int rc;
+
+	*out = NULL;
+	if (!h.res)
+		return -ENOMEM;
+	h.runs = json_object_get(h.res, "runs");
+	h.checks = json_object_get(h.res, "checks");
+	if ((rc = store_dq_history(st, dataset, runs, history_row, &h)) < 0) {
+		json_decref(h.res);
+		return rc;
+	}
+	*out = h.res;
+	return 0;
+}
+
+/*
+ * The `diff` reply: {"dataset","run_id","exec_date","prev_run_id",
+ * "prev_exec_date","added","removed","changed","unchanged",
+ * "examples":{"added","removed","changed"}}; "unchanged" is kept inside
+ * the stored examples and moves out of them here.
+ */
+struct diff_reply {
+	const char *dataset;
+	json_t *out;
+};
+
+static int diff_row(void *arg, const struct store_dq_diff_row *d)
+{
+	struct diff_reply *r = arg;
+	json_t *ex = stored_json(d->diff.examples), *unchanged = json_object_get(ex, "unchanged");
+
+	r->out = json_pack("{s:s, s:I, s:o, s:o, s:o, s:I, s:I, s:I, s:O, s:o}",
+	        "dataset", r->dataset,
+	        "run_id", (json_int_t)d->run_id,
+	        "exec_date", str_or_null(d->exec_date),
+	        "prev_run_id", d->diff.prev_run_id ? json_integer(d->diff.prev_run_id)
+	                                           : json_null(),
+	        "prev_exec_date", str_or_null(d->prev_exec_date),
+	        "added", (json_int_t)d->diff.added,
+	        "removed", (json_int_t)d->diff.removed,
+	        "changed", (json_int_t)d->diff.changed,
+	        "unchanged", unchanged ? unchanged : json_null(),
+	        "examples", ex);
+	if (!r->out)
+		return -ENOMEM;
+	json_object_del(json_object_get(r->out, "examples"), "unchanged");
+	return 0;
+}
+
 /* ---- handlers ---- */
 
 static int cmd_dq(struct denverd *d, struct control_client *c, json_t *args,
@@ -173,7 +305,7 @@ static int cmd_dq(struct denverd *d, struct control_client *c, json_t *args,
 			                     "\"runs\" must be an integer from 1 to %d",
 			                     STORE_DQ_MAX_RUNS);
 	}
-	if ((rc = store_dq_history(d->store, name, (unsigned)n, result)) < 0)
+	if ((rc = history_json(d->store, name, (unsigned)n, result)) < 0)
 		return store_error(d, rc, "dq", err);
 	return 0;
 }
@@ -182,11 +314,12 @@ static int cmd_diff(struct denverd *d, struct control_client *c, json_t *args,
                     json_t **result, struct control_error *err)
 {
 	json_t *date = json_object_get(args, "date");
-	const char *name, *day = NULL;
+	struct diff_reply r = { NULL, NULL };
+	const char *day = NULL;
 	int64_t n;
 	int rc;
 
-	if ((rc = arg_dataset(d, args, &name, err)) < 0)
+	if ((rc = arg_dataset(d, args, &r.dataset, err)) < 0)
 		return rc;
 	if (date && !json_is_null(date)) {
 		day = json_string_value(date);
@@ -194,12 +327,15 @@ static int cmd_diff(struct denverd *d, struct control_client *c, json_t *args,
 			return control_error(err, -EINVAL, PROTO_EINVAL,
 			                     "\"date\" must be a date (YYYY-MM-DD)");
 	}
-	rc = store_dq_diff(d->store, name, day, result);
+	rc = store_dq_diff(d->store, r.dataset, day, diff_row, &r);
 	if (rc == -ENOENT)
-		return control_error(err, rc, PROTO_ENOENT, "no diff recorded for %s%s%s", name,
-		                     day ? " on " : "", day ? day : "");
-	if (rc < 0)
+		return control_error(err, rc, PROTO_ENOENT, "no diff recorded for %s%s%s",
+		                     r.dataset, day ? " on " : "", day ? day : "");
+	if (rc < 0) {
+		json_decref(r.out);
 		return store_error(d, rc, "diff", err);
+	}
+	*result = r.out;
 	return 0;
 }
 

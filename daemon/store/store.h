@@ -248,43 +248,79 @@ int store_snapshot_checked(struct store *st, int64_t id, int64_t rows,
 /* Snapshot ID moved to PATH under quarantine/ (state "quarantined"). */
 int store_snapshot_quarantined(struct store *st, int64_t id, const char *path);
 
-/* ---- data quality results and diffs (dq) ---- */
-
-struct dq_report;
-struct json_t;
+/* ---- data quality results and diffs ----
+ *
+ * Rows in, rows out: the check task saves flat rows, and api/cmd_dq.c
+ * turns the rows it reads back into `denverctl dq` and `diff` replies.  Two
+ * columns hold JSON text that the store keeps as given and never parses:
+ * the writer's encoding, the reader's to decode. */
 
 #define STORE_DQ_MAX_RUNS 1000          /* cap of store_dq_history */
 
-/*
- * Save REPORT's results (replacing any earlier ones of RUN_ID) and, when it
- * has one, its diff against the snapshot of PREV_RUN_ID (0: not known), all
- * or nothing (a savepoint: inside the caller's transaction if there is one).
- * diffs.examples holds {"added":[keys],"removed":[..],"changed":[..],
- * "unchanged":N}.  0, -ENOMEM or -EIO.
- */
-int store_dq_save(struct store *st, int64_t run_id, int64_t prev_run_id,
-                  const struct dq_report *report);
+/* One check's result in one run (a dq_results row).  Saving, the strings
+ * are the caller's; read back, they live until the callback returns. */
+struct store_dq_result {
+	const char *name;                /* the check's name */
+	const char *type;                /* its type (row_count unique ...) */
+	const char *severity;            /* warn fail */
+	const char *outcome;             /* pass warn fail */
+	double observed;                 /* in the check's unit; NAN = none */
+	const char *threshold;           /* what passes, as text; NULL = none */
+	const char *detail;              /* one line for humans; NULL = none */
+	const char *lines;               /* JSON text: array of the first
+	                                    offending line numbers; NULL = none */
+};
+
+/* A run's diff against the previous snapshot, by key (a diffs row). */
+struct store_dq_diff {
+	int64_t prev_run_id;             /* 0 = not known (NULL) */
+	uint64_t added, removed, changed;
+	const char *examples;            /* JSON text {"added":[keys],
+	                                    "removed":[..],"changed":[..],
+	                                    "unchanged":N}; NULL = none */
+};
 
 /*
- * Each check's results over DATASET's last RUNS runs that have results
- * (at most STORE_DQ_MAX_RUNS), newest first, for `denverctl dq`:
- * {"dataset", "runs":[{"run_id","exec_date","state"}],
- *  "checks":[{"name","type","severity",
- *             "values":[{"run_id","exec_date","outcome","observed",
- *                        "threshold","detail","lines"}]}]}
- * *OUT is a new reference.  0, -ENOMEM or -EIO.
+ * Save the N RESULTS of RUN_ID (replacing any earlier ones) and its DIFF
+ * (NULL: none, and an earlier one is removed), all or nothing (a savepoint:
+ * inside the caller's transaction if there is one).  Results keep their
+ * order.  0 or -EIO.
+ */
+int store_dq_save(struct store *st, int64_t run_id, const struct store_dq_result *results,
+                  size_t n, const struct store_dq_diff *diff);
+
+/* One row of store_dq_history: one check's result in one run. */
+struct store_dq_value {
+	int64_t run_id;
+	const char *exec_date, *run_state;   /* of the run */
+	struct store_dq_result result;
+};
+typedef int (*store_dq_value_fn)(void *arg, const struct store_dq_value *v);
+
+/*
+ * The results of DATASET's last RUNS runs that have any (at most
+ * STORE_DQ_MAX_RUNS), newest run first, each run's in the order they were
+ * saved.  0, -EIO or FN's negative return.
  */
 int store_dq_history(struct store *st, const char *dataset, unsigned runs,
-                     struct json_t **out);
+                     store_dq_value_fn fn, void *arg);
+
+/* The row of store_dq_diff. */
+struct store_dq_diff_row {
+	int64_t run_id;
+	const char *exec_date;
+	const char *prev_exec_date;          /* NULL when prev_run_id is 0 or gone */
+	struct store_dq_diff diff;
+};
+typedef int (*store_dq_diff_fn)(void *arg, const struct store_dq_diff_row *d);
 
 /*
- * The diff of DATASET's newest run for EXEC_DATE (NULL: its newest run with a
- * diff), for `denverctl diff`: {"dataset","run_id","exec_date","prev_run_id",
- * "prev_exec_date","added","removed","changed","unchanged",
- * "examples":{"added","removed","changed"}}.  -ENOENT when there is none.
+ * The diff of DATASET's newest run for EXEC_DATE (NULL: its newest run with
+ * a diff), handed to FN.  0, -ENOENT when there is none, -EIO or FN's
+ * negative return.
  */
 int store_dq_diff(struct store *st, const char *dataset, const char *exec_date,
-                  struct json_t **out);
+                  store_dq_diff_fn fn, void *arg);
 
 /* Run RUN_ID and its newest snapshot, for promote.  snapshot_id is 0 when
  * the run has no snapshot (then only kind is set).  Strings are owned

@@ -1,6 +1,7 @@
 /* test_dq_cmds.c - data-quality results in a real store file (saved from
- * real dq_run reports) and the dq, diff and promote commands over a real
- * control socket, promote moving real directories. */
+ * real dq_run reports the way the check task saves them) and the dq, diff
+ * and promote commands over a real control socket, promote moving real
+ * directories. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +21,7 @@
 #include "base/denverd.h"
 #include "quality/dq.h"
 #include "api/cmd_dq.h"
+#include "engine/tasks/task_check.h"
 #include "store/store.h"
 #include "tmpstore.h"
 
@@ -190,14 +192,14 @@ static void test_results_and_diff(void **state)
 	snprintf(k2, sizeof k2, "%s/k2", f->t.dir);
 	run1 = add_run(f, "d", "dataset", "2026-03-09");
 	r = check(f, "id,val\n1,a\n2,b\n3,c\n", "2026-03-09", NULL, k1);
-	assert_int_equal(store_dq_save(f->t.st, run1, 0, r), 0);
+	assert_int_equal(task_check_save(f->t.st, run1, 0, r), 0);
 	/* Saving again replaces, all or nothing. */
-	assert_int_equal(store_dq_save(f->t.st, run1, 0, r), 0);
+	assert_int_equal(task_check_save(f->t.st, run1, 0, r), 0);
 	dq_report_free(r);
 	run2 = add_run(f, "d", "dataset", "2026-03-10");
 	r = check(f, "id,val\n1,a\n2,B\n4,d\n4,e\n", "2026-03-10", k1, k2);
 	assert_int_equal(r->results[1].outcome, DQ_WARN);
-	assert_int_equal(store_dq_save(f->t.st, run2, run1, r), 0);
+	assert_int_equal(task_check_save(f->t.st, run2, run1, r), 0);
 	dq_report_free(r);
 
 	res = call(f, "{\"cmd\":\"dq\",\"args\":{\"dataset\":\"d\",\"runs\":5}}", true);
@@ -284,11 +286,11 @@ static void test_reply_bytes(void **state)
 	snprintf(k2, sizeof k2, "%s/k2", f->t.dir);
 	assert_int_equal(add_run(f, "d", "dataset", "2026-03-09"), 1);
 	r = check(f, "id,val\n1,a\n2,b\n3,c\n", "2026-03-09", NULL, k1);
-	assert_int_equal(store_dq_save(f->t.st, 1, 0, r), 0);
+	assert_int_equal(task_check_save(f->t.st, 1, 0, r), 0);
 	dq_report_free(r);
 	assert_int_equal(add_run(f, "d", "dataset", "2026-03-10"), 2);
 	r = check(f, "id,val\n1,a\n2,B\n4,d\n4,e\n", "2026-03-10", k1, k2);
-	assert_int_equal(store_dq_save(f->t.st, 2, 1, r), 0);
+	assert_int_equal(task_check_save(f->t.st, 2, 1, r), 0);
 	dq_report_free(r);
 	/* What a saved report leaves in the store's text columns. */
 	text_of(f, "SELECT group_concat(check_name || '=' || lines, ' ') FROM dq_results"
