@@ -8,13 +8,11 @@
  * JSON is built here, and only here.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -23,6 +21,7 @@
 #include "base/clock.h"
 #include "api/control.h"
 #include "base/denverd.h"
+#include "base/fsutil.h"
 #include "denverd/protocol.h"
 #include "api/cmd_dq.h"
 #include "domain/execdate.h"
@@ -32,103 +31,106 @@
 
 /* ---- promote: files first, then the store ---- */
 
-static void sync_dir(const char *dir)
+/* Both directories of a rename, so that it is durable; best effort: the
+ * rename itself has happened, and the store records it next. */
+static void sync_dirs(const char *a, const char *b)
 {
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
-}
-
-static int make_dir(const char *path)
-{
-	return mkdir(path, 0750) < 0 && errno != EEXIST ? -errno : 0;
-}
-
-/* The parent directory of PATH into OUT. */
-static int parent(const char *path, char *out, size_t len)
-{
-	const char *slash = strrchr(path, '/');
-	if (!slash || slash == path || (size_t)(slash - path) >= len)
-		return -EINVAL;
-	memcpy(out, path, (size_t)(slash - path));
-	out[slash - path] = 0;
-	return 0;
+	(void)fsync_dir(a);
+	(void)fsync_dir(b);
 }
 
 #define PROMOTE_ERR(rc, ...) (snprintf(err, errlen, __VA_ARGS__), (rc))
 
-int dq_promote(struct denverd *d, int64_t run_id, const char *reason,
-               struct dq_promoted *out, char *err, size_t errlen)
+/* Why snapshot Q of run RUN_ID cannot be promoted, or 0. */
+static int promote_refusal(const struct store_dq_snapshot *q, int64_t run_id, char *err,
+                           size_t errlen)
+{
+	if (strcmp(q->kind, "dataset") != 0)
+		return PROMOTE_ERR(-EINVAL, "run %" PRId64 " is a job run; only a dataset's "
+		                   "snapshot can be promoted", run_id);
+	if (!q->snapshot_id)
+		return PROMOTE_ERR(-ENOENT, "run %" PRId64 " has no snapshot", run_id);
+	if (strcmp(q->state, "quarantined") != 0)
+		return PROMOTE_ERR(-EALREADY, "the snapshot of run %" PRId64 " is %s, not "
+		                   "quarantined", run_id, q->state);
+	return 0;
+}
+
+/* What a promotion renames: the partition directory FROM (under
+ * quarantine/<dataset>, FROM_UP) becomes TO (under staging/<dataset>,
+ * TO_UP). */
+struct promote_paths {
+	char from[4096], from_up[4096], to[4096], to_up[4096];
+};
+
+/* P for snapshot Q, and the snapshot file's path after the move into
+ * OUT->path; -EEXIST when staging already holds the exec date. */
+static int promote_paths(const struct denverd *d, const struct store_dq_snapshot *q,
+                         struct promote_paths *p, struct cmd_dq_promoted *out, char *err,
+                         size_t errlen)
+{
+	const char *file = strrchr(q->path, '/');
+
+	if (!file || path_parent(q->path, p->from, sizeof p->from) < 0 ||
+	    path_parent(p->from, p->from_up, sizeof p->from_up) < 0 ||
+	    snprintf(p->to_up, sizeof p->to_up, "%s/staging/%s", d->cfg->state_dir,
+	             q->dataset) >= (int)sizeof p->to_up ||
+	    snprintf(p->to, sizeof p->to, "%s/exec_date=%s", p->to_up, q->exec_date) >=
+	    (int)sizeof p->to ||
+	    snprintf(out->path, sizeof out->path, "%s%s", p->to, file) >= (int)sizeof out->path)
+		return PROMOTE_ERR(-ENAMETOOLONG, "snapshot path too long: %s", q->path);
+	if (access(p->to, F_OK) == 0)
+		return PROMOTE_ERR(-EEXIST, "%s already exists: a snapshot of %s %s is in staging",
+		                   p->to, q->dataset, q->exec_date);
+	return 0;
+}
+
+/* staging/ and staging/<dataset>/ (P->to_up), made when missing. */
+static int promote_dirs(const struct denverd *d, const struct promote_paths *p, char *err,
+                        size_t errlen)
+{
+	char staging[4096];
+	int rc;
+
+	snprintf(staging, sizeof staging, "%s/staging", d->cfg->state_dir);
+	if ((rc = make_dir(staging, 0750)) < 0 || (rc = make_dir(p->to_up, 0750)) < 0)
+		return PROMOTE_ERR(rc, "%s: %s", p->to_up, strerror(-rc));
+	return 0;
+}
+
+int cmd_dq_promote(struct denverd *d, int64_t run_id, const char *reason,
+                   struct cmd_dq_promoted *out, char *err, size_t errlen)
 {
 	struct store_dq_snapshot q;
-	char from[4096], from_up[4096], to_up[4096], to[4096], msg[600];
-	const char *file;
+	struct promote_paths p;
+	char msg[600];
 	int rc;
 
 	memset(out, 0, sizeof *out);
 	if ((rc = store_dq_quarantined(d->store, run_id, &q)) < 0)
 		return rc == -ENOENT ? PROMOTE_ERR(rc, "no run %" PRId64, run_id)
 		                     : PROMOTE_ERR(rc, "state store: %s", store_errmsg(d->store));
-	if (strcmp(q.kind, "dataset") != 0) {
-		rc = PROMOTE_ERR(-EINVAL, "run %" PRId64 " is a job run; only a dataset's "
-		                 "snapshot can be promoted", run_id);
+	if ((rc = promote_refusal(&q, run_id, err, errlen)) < 0 ||
+	    (rc = promote_paths(d, &q, &p, out, err, errlen)) < 0 ||
+	    (rc = promote_dirs(d, &p, err, errlen)) < 0)
+		goto out;
+	if (rename(p.from, p.to) < 0) {
+		rc = PROMOTE_ERR(-errno, "moving %s to %s: %s", p.from, p.to, strerror(errno));
 		goto out;
 	}
-	if (!q.snapshot_id) {
-		rc = PROMOTE_ERR(-ENOENT, "run %" PRId64 " has no snapshot", run_id);
-		goto out;
-	}
-	if (strcmp(q.state, "quarantined") != 0) {
-		rc = PROMOTE_ERR(-EALREADY, "the snapshot of run %" PRId64 " is %s, not "
-		                 "quarantined", run_id, q.state);
-		goto out;
-	}
-	file = strrchr(q.path, '/');
-	if (!file || parent(q.path, from, sizeof from) < 0 ||
-	    parent(from, from_up, sizeof from_up) < 0 ||
-	    snprintf(to_up, sizeof to_up, "%s/staging/%s", d->cfg->state_dir, q.dataset) >=
-	    (int)sizeof to_up ||
-	    snprintf(to, sizeof to, "%s/exec_date=%s", to_up, q.exec_date) >= (int)sizeof to ||
-	    snprintf(out->path, sizeof out->path, "%s%s", to, file) >= (int)sizeof out->path) {
-		rc = PROMOTE_ERR(-ENAMETOOLONG, "snapshot path too long: %s", q.path);
-		goto out;
-	}
-	if (access(to, F_OK) == 0) {
-		rc = PROMOTE_ERR(-EEXIST, "%s already exists: a snapshot of %s %s is in staging",
-		                 to, q.dataset, q.exec_date);
-		goto out;
-	}
-	{
-		char staging[4096];
-		snprintf(staging, sizeof staging, "%s/staging", d->cfg->state_dir);
-		if ((rc = make_dir(staging)) < 0 || (rc = make_dir(to_up)) < 0) {
-			rc = PROMOTE_ERR(rc, "%s: %s", to_up, strerror(-rc));
-			goto out;
-		}
-	}
-	if (rename(from, to) < 0) {
-		rc = PROMOTE_ERR(-errno, "moving %s to %s: %s", from, to, strerror(errno));
-		goto out;
-	}
-	sync_dir(to_up);
-	sync_dir(from_up);
+	sync_dirs(p.to_up, p.from_up);
 	snprintf(msg, sizeof msg, "quarantined snapshot promoted to staging by the operator%s%.400s",
 	         reason ? ": " : "", reason ? reason : "");
 	if ((rc = store_dq_promote(d->store, q.snapshot_id, out->path, clock_now_ms(), msg)) < 0) {
 		/* Keep files and state in agreement: the snapshot stays quarantined. */
 		snprintf(err, errlen, "state store: %s", store_errmsg(d->store));
-		if (rename(to, from) == 0) {
-			sync_dir(from_up);
-			sync_dir(to_up);
-		}
+		if (rename(p.to, p.from) == 0)
+			sync_dirs(p.from_up, p.to_up);
 		goto out;
 	}
 	out->snapshot_id = q.snapshot_id;
 	snprintf(out->dataset, sizeof out->dataset, "%s", q.dataset);
 	snprintf(out->exec_date, sizeof out->exec_date, "%s", q.exec_date);
-	rc = 0;
 out:
 	store_dq_snapshot_clear(&q);
 	return rc;
@@ -293,7 +295,7 @@ static int cmd_dq(struct denverd *d, struct control_client *c, json_t *args,
 {
 	json_t *runs = json_object_get(args, "runs");
 	const char *name;
-	json_int_t n = DQ_RUNS_DEFAULT;
+	json_int_t n = CMD_DQ_RUNS_DEFAULT;
 	int rc;
 
 	if ((rc = arg_dataset(d, args, &name, err)) < 0)
@@ -343,7 +345,7 @@ static int cmd_promote(struct denverd *d, struct control_client *c, json_t *args
                        json_t **result, struct control_error *err)
 {
 	json_t *run = json_object_get(args, "run"), *reason = json_object_get(args, "reason");
-	struct dq_promoted p;
+	struct cmd_dq_promoted p;
 	struct log_ctx ctx = { .task = "check" };
 	char msg[512];
 	int rc;
@@ -354,7 +356,7 @@ static int cmd_promote(struct denverd *d, struct control_client *c, json_t *args
 	if (reason && !json_is_null(reason) && !json_is_string(reason))
 		return control_error(err, -EINVAL, PROTO_EINVAL, "\"reason\" must be a string");
 	ctx.run_id = json_integer_value(run);
-	rc = dq_promote(d, ctx.run_id, json_string_value(reason), &p, msg, sizeof msg);
+	rc = cmd_dq_promote(d, ctx.run_id, json_string_value(reason), &p, msg, sizeof msg);
 	if (rc == -ENOENT)
 		return control_error(err, rc, PROTO_ENOENT, "%s", msg);
 	if (rc == -EINVAL || rc == -EALREADY || rc == -EEXIST)
@@ -385,7 +387,7 @@ static const struct control_cmd dq_cmds[] = {
 	{ .name = "promote", .fn = cmd_promote, .mutating = true },
 };
 
-int dq_cmds_init(struct denverd *d)
+int cmd_dq_init(struct denverd *d)
 {
 	return control_register(d->control, dq_cmds, sizeof dq_cmds / sizeof dq_cmds[0]);
 }

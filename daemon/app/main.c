@@ -279,7 +279,7 @@ int main(int argc, char **argv)
 		        : rc == -EEXIST ? "exists and is not a socket" : uv_strerror(rc));
 		goto out;
 	}
-	if ((rc = dq_cmds_init(&d)) < 0 || (rc = metrics_init(&d)) < 0 ||
+	if ((rc = cmd_dq_init(&d)) < 0 || (rc = metrics_init(&d)) < 0 ||
 	    (rc = alerts_init(&d)) < 0) {
 		log_err(NULL, "start-up: %s", strerror(-rc));
 		goto out;

@@ -76,7 +76,7 @@ static int setup(void **state)
 	if (uv_loop_init(&f->loop) < 0)
 		return -1;
 	f->d.loop = &f->loop;
-	if (control_init(&f->d) < 0 || dq_cmds_init(&f->d) < 0)
+	if (control_init(&f->d) < 0 || cmd_dq_init(&f->d) < 0)
 		return -1;
 	*state = f;
 	return 0;
