@@ -348,7 +348,6 @@ static const struct control_cmd metrics_cmds[] = {
 int metrics_init(struct denverd *d)
 {
 	struct metrics *m;
-	char *err = NULL;
 	int rc;
 
 	if (M)
@@ -359,9 +358,8 @@ int metrics_init(struct denverd *d)
 	m->cost_ms = -1;
 	m->sync_limit_ms = METRICS_SYNC_MS;
 	m->refresh_ms = METRICS_REFRESH_MS;
-	if ((rc = store_open_reader(d->store, &m->reader, &err)) < 0) {
-		log_err(NULL, "metrics: %s", err ? err : strerror(-rc));
-		free(err);
+	if ((rc = store_reader_open(d->store, &m->reader)) < 0) {
+		log_err(NULL, "metrics: %s", store_errmsg(d->store));
 		free(m);
 		return rc;
 	}

@@ -423,23 +423,29 @@ void store_close(struct store *st)
 	free(st);
 }
 
-int store_open_reader(struct store *st, struct store **out, char **err)
+/* ---- the reader connection ---- */
+
+/* Why store_reader_open failed, for store_errmsg(ST); returns RC. */
+static int reader_failed(struct store *st, int rc, const char *why)
+{
+	snprintf(st->errmsg, sizeof st->errmsg, "%s", why);
+	return rc;
+}
+
+int store_reader_open(struct store *st, struct store **out)
 {
 	const char *path = sqlite3_db_filename(st->db, "main");
 	struct store *r;
 
 	*out = NULL;
-	*err = NULL;
-	if (!path || !*path) {
-		*err = strdup("the store has no file to open a reader on");
-		return -EINVAL;
-	}
+	if (!path || !*path)
+		return reader_failed(st, -EINVAL, "the store has no file to open a reader on");
 	if (!(r = calloc(1, sizeof *r)))
-		return -ENOMEM;
+		return reader_failed(st, -ENOMEM, strerror(ENOMEM));
 	if (sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
 	                    NULL) != SQLITE_OK) {
 		st_fail(r, "open reader");
-		*err = strdup(r->errmsg);
+		reader_failed(st, -EIO, r->errmsg);
 		store_close(r);
 		return -EIO;
 	}

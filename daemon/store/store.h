@@ -44,7 +44,7 @@ void store_close(struct store *st);          /* accepts NULL */
 int store_schema_version(struct store *st);  /* user_version, or -EIO */
 
 /*
- * PRAGMA quick_check: reads every page, so O(store size); store_check.c
+ * PRAGMA quick_check: reads every page, so O(store size); integrity.c
  * runs it on a reader connection on the thread pool.  Returns 0 when the
  * store is sound; -EIO with *err (caller frees) quoting the first problems
  * SQLite found when it is damaged; -EIO with *err NULL when the check
@@ -422,12 +422,16 @@ struct store_metric_row {
 };
 typedef int (*store_metric_fn)(void *arg, const struct store_metric_row *row);
 
-/* A second, read-only connection to the database of ST, for one worker
+/*
+ * A second, read-only connection to the database of ST, for one worker
  * thread at a time (WAL: it reads the last committed state while the loop
- * thread writes).  Nothing but store_metric_rows, store_errmsg and
- * store_close may be called on it.  On failure *err holds a message
- * (caller frees). */
-int store_open_reader(struct store *st, struct store **out, char **err);
+ * thread writes), as the metrics worker and the integrity check use.
+ * Nothing but store_metric_rows, store_quick_check, store_interrupt,
+ * store_release_memory, store_errmsg and store_close may be called on it.
+ * Call on ST's thread.  0, or -EINVAL (ST has no file), -ENOMEM, -EIO, with
+ * store_errmsg(ST) saying why.
+ */
+int store_reader_open(struct store *st, struct store **out);
 
 /* Run query Q, calling FN for each row in label order.  0 or -EIO. */
 int store_metric_rows(struct store *st, enum store_metric q, store_metric_fn fn,

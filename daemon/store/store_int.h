@@ -9,7 +9,7 @@
  *   store_dq.c         data-quality results and diffs, promote
  *   store_alerts.c     alerts, the facts of a run, freshness
  *   store_metrics.c    the metric queries
- *   store_check.c      quick_check on the thread pool, once per start
+ *   integrity.c        quick_check on the thread pool, once per start
  *
  * Conventions (every file): a statement is prepared with st_prepare() and
  * run with st_walk() (a read: one st_row_fn per row) or st_step_done() (a
@@ -17,7 +17,7 @@
  * SQLite's words for store_errmsg().  Text columns are borrowed
  * (st_text(), valid until the next step) unless a row outlives the step,
  * then owned (st_strdup(), the caller frees).  Only the loop thread uses a
- * connection, except a reader (store_open_reader), which belongs to one
+ * connection, except a reader (store_reader_open), which belongs to one
  * worker thread at a time.
  */
 #ifndef DENVERD_STORE_INT_H
