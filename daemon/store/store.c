@@ -269,6 +269,20 @@ static int stop_requested(void *arg)
 	return atomic_load(&st->interrupted);
 }
 
+/* Problem N (1, 2, ...) that quick_check reported, R, onto F: "; "-joined,
+ * on one line for the log. */
+static void note_problem(FILE *f, const char *r, int n)
+{
+	if (!r)
+		r = "?";
+	/* Rows name the database on a line of their own. */
+	if (strncmp(r, QUICK_CHECK_DB_LINE, strlen(QUICK_CHECK_DB_LINE)) == 0)
+		r += strlen(QUICK_CHECK_DB_LINE);
+	fputs(n > 1 ? "; " : "", f);
+	for (; *r; r++)
+		fputc(*r == '\n' ? ' ' : *r, f);
+}
+
 /* Steps by hand, not through st_walk: what a failed step means (damage,
  * an interrupt, or a check that could not run) depends on its code. */
 int store_quick_check(struct store *st, char **err)
@@ -294,16 +308,8 @@ int store_quick_check(struct store *st, char **err)
 		const char *r = st_text(s, 0);
 		if (r && strcmp(r, "ok") == 0)
 			break;
-		if (n++ >= QUICK_CHECK_ROWS)
-			continue;
-		if (!r)
-			r = "?";
-		/* Rows name the database on a line of their own: one line for the log. */
-		if (strncmp(r, QUICK_CHECK_DB_LINE, strlen(QUICK_CHECK_DB_LINE)) == 0)
-			r += strlen(QUICK_CHECK_DB_LINE);
-		fputs(n > 1 ? "; " : "", f);
-		for (; *r; r++)
-			fputc(*r == '\n' ? ' ' : *r, f);
+		if (n++ < QUICK_CHECK_ROWS)
+			note_problem(f, r, n);
 	}
 	sqlite3_progress_handler(st->db, 0, NULL, NULL);
 	/* Damage: what quick_check listed, or a page too broken to list. */

@@ -14,7 +14,9 @@
  * with ARG passed through.  Every pointer in a row is valid only during the
  * call (copy what you keep).  A negative return stops the walk, and the
  * read returns it; 0 (or any other value) goes on to the next row.  Times
- * are unix ms, 0 meaning NULL (not yet, never).
+ * are unix ms, 0 meaning NULL (not yet, never).  The few reads whose result
+ * the caller keeps (snapshots, a promote's snapshot, the facts of a run)
+ * fill a struct instead.
  *
  * Destructors: store_X_clear() frees what an embedded (caller-allocated)
  * struct owns and zeroes it; store_X_free() frees a heap object the store

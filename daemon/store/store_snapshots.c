@@ -217,17 +217,25 @@ int store_snapshots_published(struct store *st, const char *dataset,
 	return 0;
 }
 
-int store_snapshot_set_state(struct store *st, int64_t id, const char *state)
+/* UPDATE of snapshot ID by SQL, whose first ? is TEXT and second the id;
+ * -ENOENT when there is no such snapshot. */
+static int snapshot_update(struct store *st, const char *what, const char *sql,
+                           const char *text, int64_t id)
 {
 	sqlite3_stmt *s;
 	int rc;
 
-	if ((rc = st_prepare(st, "snapshot state", "UPDATE snapshots SET state = ?"
-	                     " WHERE id = ?", &s)) < 0)
+	if ((rc = st_prepare(st, what, sql, &s)) < 0)
 		return rc;
-	st_bind_text(s, 1, state);
+	st_bind_text(s, 1, text);
 	sqlite3_bind_int64(s, 2, id);
-	return st_step_done(st, "snapshot state", s, true);
+	return st_step_done(st, what, s, true);
+}
+
+int store_snapshot_set_state(struct store *st, int64_t id, const char *state)
+{
+	return snapshot_update(st, "snapshot state", "UPDATE snapshots SET state = ?"
+	                       " WHERE id = ?", state, id);
 }
 
 /* ---- the snapshot of a run: check and convert ---- */
@@ -290,13 +298,6 @@ int store_snapshot_checked(struct store *st, int64_t id, int64_t rows,
 
 int store_snapshot_quarantined(struct store *st, int64_t id, const char *path)
 {
-	sqlite3_stmt *s;
-	int rc;
-
-	if ((rc = st_prepare(st, "snapshot quarantined", "UPDATE snapshots SET"
-	                     " state = 'quarantined', path = ? WHERE id = ?", &s)) < 0)
-		return rc;
-	st_bind_text(s, 1, path);
-	sqlite3_bind_int64(s, 2, id);
-	return st_step_done(st, "snapshot quarantined", s, true);
+	return snapshot_update(st, "snapshot quarantined", "UPDATE snapshots SET"
+	                       " state = 'quarantined', path = ? WHERE id = ?", path, id);
 }

@@ -16,22 +16,6 @@
 #include "store/store.h"
 #include "tmpstore.h"
 
-static int setup(void **state)
-{
-	struct tmpstore *t = calloc(1, sizeof *t);
-	if (!t || tmpstore_open(t) < 0)
-		return -1;
-	*state = t;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	tmpstore_close(*state);
-	free(*state);
-	return 0;
-}
-
 static int64_t add_run(struct tmpstore *t, const char *target, const char *date)
 {
 	struct store_run r = { .target = target, .kind = "dataset", .exec_date = date,
@@ -172,12 +156,14 @@ static void test_diff_newest_or_of_a_date(void **state)
 	assert_non_null(strstr(store_errmsg(t->st), "diffs"));
 }
 
+#define T(test) cmocka_unit_test_setup_teardown(test, tmpstore_setup, tmpstore_teardown)
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_results_round_trip_in_order, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_save_replaces_all_or_nothing, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_diff_newest_or_of_a_date, setup, teardown),
+		T(test_results_round_trip_in_order),
+		T(test_save_replaces_all_or_nothing),
+		T(test_diff_newest_or_of_a_date),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
