@@ -109,7 +109,8 @@ int store_alerts_list(struct store *st, const char *dataset, unsigned limit,
 	int rc;
 
 	if ((rc = st_prepare(st, "alerts", "SELECT " ALERT_COLUMNS " FROM alerts"
-	                     " WHERE ?1 IS NULL OR dataset = ?1 ORDER BY id DESC LIMIT ?2", &s)) < 0)
+	                     " WHERE ?1 IS NULL OR dataset = ?1 ORDER BY id DESC LIMIT ?2",
+	                     &s)) < 0)
 		return rc;
 	st_bind_text(s, 1, dataset);
 	sqlite3_bind_int64(s, 2, limit);

@@ -169,7 +169,8 @@ static char *examples_json(const struct dq_diff *d)
 	json_t *j = dq_diff_json(d), *ex = j ? json_object_get(j, "examples") : NULL;
 	char *text = NULL;
 
-	if (ex && json_object_set_new(ex, "unchanged", json_integer((json_int_t)d->unchanged)) == 0)
+	if (ex && json_object_set_new(ex, "unchanged",
+	                              json_integer((json_int_t)d->unchanged)) == 0)
 		text = json_dumps(ex, JSON_COMPACT);
 	json_decref(j);
 	return text;
@@ -192,7 +193,7 @@ static struct store_dq_result result_row(const struct dq_result *x)
 int task_check_save(struct store *st, int64_t run_id, int64_t prev_run_id,
                     const struct dq_report *r)
 {
-	struct store_dq_result *rows = calloc(r->n_results + 1, sizeof *rows);
+	struct store_dq_result *rows = calloc(r->n_results + 1, sizeof *rows);   /* +1: never 0 */
 	struct store_dq_diff diff = { .prev_run_id = prev_run_id, .added = r->diff.added,
 	                              .removed = r->diff.removed, .changed = r->diff.changed };
 	char *examples = NULL;

@@ -75,11 +75,14 @@ static void test_results_round_trip_in_order(void **state)
 	assert_int_equal(store_dq_save(t->st, r2, results, 3, NULL), 0);
 	assert_int_equal(store_dq_history(t->st, "d", 10, value_line, &l), 0);
 	assert_int_equal(l.n, 4);
-	assert_string_equal(l.line[0], "2 2026-03-10 succeeded | rows row_count fail pass 3 >= 1 3 rows []");
-	assert_string_equal(l.line[1], "2 2026-03-10 succeeded | key unique warn warn 1 0 duplicate keys"
-	                    " key 4 twice [5,9]");
-	assert_string_equal(l.line[2], "2 2026-03-10 succeeded | fresh freshness warn pass nan - - -");
-	assert_string_equal(l.line[3], "1 2026-03-09 succeeded | rows row_count fail pass 3 >= 1 3 rows []");
+	assert_string_equal(l.line[0], "2 2026-03-10 succeeded | rows row_count fail pass 3"
+	                    " >= 1 3 rows []");
+	assert_string_equal(l.line[1], "2 2026-03-10 succeeded | key unique warn warn 1"
+	                    " 0 duplicate keys key 4 twice [5,9]");
+	assert_string_equal(l.line[2], "2 2026-03-10 succeeded | fresh freshness warn pass nan"
+	                    " - - -");
+	assert_string_equal(l.line[3], "1 2026-03-09 succeeded | rows row_count fail pass 3"
+	                    " >= 1 3 rows []");
 
 	/* RUNS counts runs, not rows; a dataset without results has none. */
 	memset(&l, 0, sizeof l);
