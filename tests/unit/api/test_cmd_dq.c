@@ -1,4 +1,4 @@
-/* test_dq_cmds.c - data-quality results in a real store file (saved from
+/* test_cmd_dq.c - data-quality results in a real store file (saved from
  * real dq_run reports the way the check task saves them) and the dq, diff
  * and promote commands over a real control socket, promote moving real
  * directories. */
