@@ -3,7 +3,7 @@
  * values over the last runs, one column per run, so a slow drift shows),
  * diff (what changed by key against the previous snapshot) and promote
  * (accept a quarantined snapshot).  Requests and replies are described in
- * daemon/dq_cmds.c and daemon/store.h (store_dq_history, store_dq_diff).
+ * daemon/api/cmd_dq.c (above struct history and struct diff_reply).
  */
 #include <getopt.h>
 #include <string.h>

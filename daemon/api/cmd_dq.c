@@ -1,17 +1,18 @@
 /*
- * dq_cmds.c - control commands over the data-quality results in the store:
+ * cmd_dq.c - control commands over the data-quality results in the store:
  *   dq {"dataset", "runs"?}      each check's observed values over the last runs
  *   diff {"dataset", "date"?}    what changed, by key, in a run's snapshot
  *   promote {"run", "reason"?}   accept a quarantined snapshot (mutating)
  * Handlers run on the loop thread: one indexed query each, or two renames.
+ * The store hands back rows (store_dq_history, store_dq_diff); their reply
+ * JSON is built here, and only here.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -20,6 +21,7 @@
 #include "base/clock.h"
 #include "api/control.h"
 #include "base/denverd.h"
+#include "base/fsutil.h"
 #include "denverd/protocol.h"
 #include "api/cmd_dq.h"
 #include "domain/execdate.h"
@@ -29,103 +31,106 @@
 
 /* ---- promote: files first, then the store ---- */
 
-static void sync_dir(const char *dir)
+/* Both directories of a rename, so that it is durable; best effort: the
+ * rename itself has happened, and the store records it next. */
+static void sync_dirs(const char *a, const char *b)
 {
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
-}
-
-static int make_dir(const char *path)
-{
-	return mkdir(path, 0750) < 0 && errno != EEXIST ? -errno : 0;
-}
-
-/* The parent directory of PATH into OUT. */
-static int parent(const char *path, char *out, size_t len)
-{
-	const char *slash = strrchr(path, '/');
-	if (!slash || slash == path || (size_t)(slash - path) >= len)
-		return -EINVAL;
-	memcpy(out, path, (size_t)(slash - path));
-	out[slash - path] = 0;
-	return 0;
+	(void)fsync_dir(a);
+	(void)fsync_dir(b);
 }
 
 #define PROMOTE_ERR(rc, ...) (snprintf(err, errlen, __VA_ARGS__), (rc))
 
-int dq_promote(struct denverd *d, int64_t run_id, const char *reason,
-               struct dq_promoted *out, char *err, size_t errlen)
+/* Why snapshot Q of run RUN_ID cannot be promoted, or 0. */
+static int promote_refusal(const struct store_dq_snapshot *q, int64_t run_id, char *err,
+                           size_t errlen)
+{
+	if (strcmp(q->kind, "dataset") != 0)
+		return PROMOTE_ERR(-EINVAL, "run %" PRId64 " is a job run; only a dataset's "
+		                   "snapshot can be promoted", run_id);
+	if (!q->snapshot_id)
+		return PROMOTE_ERR(-ENOENT, "run %" PRId64 " has no snapshot", run_id);
+	if (strcmp(q->state, "quarantined") != 0)
+		return PROMOTE_ERR(-EALREADY, "the snapshot of run %" PRId64 " is %s, not "
+		                   "quarantined", run_id, q->state);
+	return 0;
+}
+
+/* What a promotion renames: the partition directory FROM (under
+ * quarantine/<dataset>, FROM_UP) becomes TO (under staging/<dataset>,
+ * TO_UP). */
+struct promote_paths {
+	char from[4096], from_up[4096], to[4096], to_up[4096];
+};
+
+/* P for snapshot Q, and the snapshot file's path after the move into
+ * OUT->path; -EEXIST when staging already holds the exec date. */
+static int promote_paths(const struct denverd *d, const struct store_dq_snapshot *q,
+                         struct promote_paths *p, struct cmd_dq_promoted *out, char *err,
+                         size_t errlen)
+{
+	const char *file = strrchr(q->path, '/');
+
+	if (!file || path_parent(q->path, p->from, sizeof p->from) < 0 ||
+	    path_parent(p->from, p->from_up, sizeof p->from_up) < 0 ||
+	    snprintf(p->to_up, sizeof p->to_up, "%s/staging/%s", d->cfg->state_dir,
+	             q->dataset) >= (int)sizeof p->to_up ||
+	    snprintf(p->to, sizeof p->to, "%s/exec_date=%s", p->to_up, q->exec_date) >=
+	    (int)sizeof p->to ||
+	    snprintf(out->path, sizeof out->path, "%s%s", p->to, file) >= (int)sizeof out->path)
+		return PROMOTE_ERR(-ENAMETOOLONG, "snapshot path too long: %s", q->path);
+	if (access(p->to, F_OK) == 0)
+		return PROMOTE_ERR(-EEXIST, "%s already exists: a snapshot of %s %s is in staging",
+		                   p->to, q->dataset, q->exec_date);
+	return 0;
+}
+
+/* staging/ and staging/<dataset>/ (P->to_up), made when missing. */
+static int promote_dirs(const struct denverd *d, const struct promote_paths *p, char *err,
+                        size_t errlen)
+{
+	char staging[4096];
+	int rc;
+
+	snprintf(staging, sizeof staging, "%s/staging", d->cfg->state_dir);
+	if ((rc = make_dir(staging, 0750)) < 0 || (rc = make_dir(p->to_up, 0750)) < 0)
+		return PROMOTE_ERR(rc, "%s: %s", p->to_up, strerror(-rc));
+	return 0;
+}
+
+int cmd_dq_promote(struct denverd *d, int64_t run_id, const char *reason,
+                   struct cmd_dq_promoted *out, char *err, size_t errlen)
 {
 	struct store_dq_snapshot q;
-	char from[4096], from_up[4096], to_up[4096], to[4096], msg[600];
-	const char *file;
+	struct promote_paths p;
+	char msg[600];
 	int rc;
 
 	memset(out, 0, sizeof *out);
 	if ((rc = store_dq_quarantined(d->store, run_id, &q)) < 0)
 		return rc == -ENOENT ? PROMOTE_ERR(rc, "no run %" PRId64, run_id)
 		                     : PROMOTE_ERR(rc, "state store: %s", store_errmsg(d->store));
-	if (strcmp(q.kind, "dataset") != 0) {
-		rc = PROMOTE_ERR(-EINVAL, "run %" PRId64 " is a job run; only a dataset's "
-		                 "snapshot can be promoted", run_id);
+	if ((rc = promote_refusal(&q, run_id, err, errlen)) < 0 ||
+	    (rc = promote_paths(d, &q, &p, out, err, errlen)) < 0 ||
+	    (rc = promote_dirs(d, &p, err, errlen)) < 0)
+		goto out;
+	if (rename(p.from, p.to) < 0) {
+		rc = PROMOTE_ERR(-errno, "moving %s to %s: %s", p.from, p.to, strerror(errno));
 		goto out;
 	}
-	if (!q.snapshot_id) {
-		rc = PROMOTE_ERR(-ENOENT, "run %" PRId64 " has no snapshot", run_id);
-		goto out;
-	}
-	if (strcmp(q.state, "quarantined") != 0) {
-		rc = PROMOTE_ERR(-EALREADY, "the snapshot of run %" PRId64 " is %s, not "
-		                 "quarantined", run_id, q.state);
-		goto out;
-	}
-	file = strrchr(q.path, '/');
-	if (!file || parent(q.path, from, sizeof from) < 0 ||
-	    parent(from, from_up, sizeof from_up) < 0 ||
-	    snprintf(to_up, sizeof to_up, "%s/staging/%s", d->cfg->state_dir, q.dataset) >=
-	    (int)sizeof to_up ||
-	    snprintf(to, sizeof to, "%s/exec_date=%s", to_up, q.exec_date) >= (int)sizeof to ||
-	    snprintf(out->path, sizeof out->path, "%s%s", to, file) >= (int)sizeof out->path) {
-		rc = PROMOTE_ERR(-ENAMETOOLONG, "snapshot path too long: %s", q.path);
-		goto out;
-	}
-	if (access(to, F_OK) == 0) {
-		rc = PROMOTE_ERR(-EEXIST, "%s already exists: a snapshot of %s %s is in staging",
-		                 to, q.dataset, q.exec_date);
-		goto out;
-	}
-	{
-		char staging[4096];
-		snprintf(staging, sizeof staging, "%s/staging", d->cfg->state_dir);
-		if ((rc = make_dir(staging)) < 0 || (rc = make_dir(to_up)) < 0) {
-			rc = PROMOTE_ERR(rc, "%s: %s", to_up, strerror(-rc));
-			goto out;
-		}
-	}
-	if (rename(from, to) < 0) {
-		rc = PROMOTE_ERR(-errno, "moving %s to %s: %s", from, to, strerror(errno));
-		goto out;
-	}
-	sync_dir(to_up);
-	sync_dir(from_up);
+	sync_dirs(p.to_up, p.from_up);
 	snprintf(msg, sizeof msg, "quarantined snapshot promoted to staging by the operator%s%.400s",
 	         reason ? ": " : "", reason ? reason : "");
 	if ((rc = store_dq_promote(d->store, q.snapshot_id, out->path, clock_now_ms(), msg)) < 0) {
 		/* Keep files and state in agreement: the snapshot stays quarantined. */
 		snprintf(err, errlen, "state store: %s", store_errmsg(d->store));
-		if (rename(to, from) == 0) {
-			sync_dir(from_up);
-			sync_dir(to_up);
-		}
+		if (rename(p.to, p.from) == 0)
+			sync_dirs(p.from_up, p.to_up);
 		goto out;
 	}
 	out->snapshot_id = q.snapshot_id;
 	snprintf(out->dataset, sizeof out->dataset, "%s", q.dataset);
 	snprintf(out->exec_date, sizeof out->exec_date, "%s", q.exec_date);
-	rc = 0;
 out:
 	store_dq_snapshot_clear(&q);
 	return rc;
@@ -154,6 +159,135 @@ static int store_error(struct denverd *d, int rc, const char *what, struct contr
 	                     store_errmsg(d->store));
 }
 
+/* ---- replies: the store's rows as the protocol's JSON ---- */
+
+static json_t *str_or_null(const char *t)
+{
+	return t ? json_string(t) : json_null();
+}
+
+static json_t *real_or_null(double v)
+{
+	return isnan(v) ? json_null() : json_real(v);
+}
+
+/* JSON text the store keeps for its writer (dq_results.lines,
+ * diffs.examples), parsed; an empty array when missing or unreadable. */
+static json_t *stored_json(const char *text)
+{
+	json_t *j = text ? json_loads(text, 0, NULL) : NULL;
+	return j ? j : json_array();
+}
+
+/*
+ * The `dq` reply, filled one store row at a time:
+ * {"dataset", "runs":[{"run_id","exec_date","state"}],
+ *  "checks":[{"name","type","severity",
+ *             "values":[{"run_id","exec_date","outcome","observed",
+ *                        "threshold","detail","lines"}]}]}
+ * Runs newest first; checks in the order they are first seen (the newest
+ * run's order, then checks only older runs had); values newest first.
+ */
+struct history {
+	json_t *res, *runs, *checks;
+	int64_t last_run;              /* run of the previous row; 0 = none yet */
+};
+
+/* The entry of X's check in CHECKS, appended when new; NULL: no memory. */
+static json_t *history_check(json_t *checks, const struct store_dq_result *x)
+{
+	size_t i;
+	json_t *c;
+
+	if (!x->name)
+		return NULL;
+	json_array_foreach(checks, i, c)
+		if (strcmp(json_string_value(json_object_get(c, "name")), x->name) == 0)
+			return c;
+	c = json_pack("{s:s, s:o, s:o, s:[]}", "name", x->name, "type", str_or_null(x->type),
+	              "severity", str_or_null(x->severity), "values");
+	if (!c || json_array_append_new(checks, c) < 0)
+		return NULL;
+	return c;
+}
+
+static int history_row(void *arg, const struct store_dq_value *v)
+{
+	struct history *h = arg;
+	const struct store_dq_result *x = &v->result;
+	json_t *c = history_check(h->checks, x), *o;
+
+	if (v->run_id != h->last_run && json_array_append_new(h->runs, json_pack("{s:I, s:o, s:o}",
+	        "run_id", (json_int_t)v->run_id, "exec_date", str_or_null(v->exec_date),
+	        "state", str_or_null(v->run_state))) < 0)
+		c = NULL;
+	h->last_run = v->run_id;
+	o = json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o}", "run_id", (json_int_t)v->run_id,
+	              "exec_date", str_or_null(v->exec_date), "outcome", str_or_null(x->outcome),
+	              "observed", real_or_null(x->observed), "threshold", str_or_null(x->threshold),
+	              "detail", str_or_null(x->detail), "lines", stored_json(x->lines));
+	if (!c || !o) {
+		json_decref(o);
+		return -ENOMEM;
+	}
+	return json_array_append_new(json_object_get(c, "values"), o) < 0 ? -ENOMEM : 0;
+}
+
+/* The `dq` reply for DATASET's last RUNS runs into *OUT (a new reference).
+ * 0, -ENOMEM or the store's -EIO. */
+static int history_json(struct store *st, const char *dataset, unsigned runs, json_t **out)
+{
+	struct history h = { .res = json_pack("{s:s, s:[], s:[]}", "dataset", dataset,
+	                                      "runs", "checks") };
+	int rc;
+
+	*out = NULL;
+	if (!h.res)
+		return -ENOMEM;
+	h.runs = json_object_get(h.res, "runs");
+	h.checks = json_object_get(h.res, "checks");
+	if ((rc = store_dq_history(st, dataset, runs, history_row, &h)) < 0) {
+		json_decref(h.res);
+		return rc;
+	}
+	*out = h.res;
+	return 0;
+}
+
+/*
+ * The `diff` reply: {"dataset","run_id","exec_date","prev_run_id",
+ * "prev_exec_date","added","removed","changed","unchanged",
+ * "examples":{"added","removed","changed"}}; "unchanged" is kept inside
+ * the stored examples and moves out of them here.
+ */
+struct diff_reply {
+	const char *dataset;
+	json_t *out;
+};
+
+static int diff_row(void *arg, const struct store_dq_diff_row *d)
+{
+	struct diff_reply *r = arg;
+	json_t *ex = stored_json(d->diff.examples), *unchanged = json_object_get(ex, "unchanged");
+
+	r->out = json_pack("{s:s, s:I, s:o, s:o, s:o, s:I, s:I, s:I, s:O, s:o}",
+	        "dataset", r->dataset,
+	        "run_id", (json_int_t)d->run_id,
+	        "exec_date", str_or_null(d->exec_date),
+	        "prev_run_id", d->diff.prev_run_id ? json_integer(d->diff.prev_run_id)
+	                                           : json_null(),
+	        "prev_exec_date", str_or_null(d->prev_exec_date),
+	        "added", (json_int_t)d->diff.added,
+	        "removed", (json_int_t)d->diff.removed,
+	        "changed", (json_int_t)d->diff.changed,
+	        "unchanged", unchanged ? unchanged : json_null(),
+	        "examples", ex);
+	if (!r->out)
+		return -ENOMEM;
+	json_object_del(json_object_get(r->out, "examples"), "unchanged");
+	return 0;
+}
+
 /* ---- handlers ---- */
 
 static int cmd_dq(struct denverd *d, struct control_client *c, json_t *args,
@@ -161,7 +295,7 @@ static int cmd_dq(struct denverd *d, struct control_client *c, json_t *args,
 {
 	json_t *runs = json_object_get(args, "runs");
 	const char *name;
-	json_int_t n = DQ_RUNS_DEFAULT;
+	json_int_t n = CMD_DQ_RUNS_DEFAULT;
 	int rc;
 
 	if ((rc = arg_dataset(d, args, &name, err)) < 0)
@@ -173,7 +307,7 @@ static int cmd_dq(struct denverd *d, struct control_client *c, json_t *args,
 			                     "\"runs\" must be an integer from 1 to %d",
 			                     STORE_DQ_MAX_RUNS);
 	}
-	if ((rc = store_dq_history(d->store, name, (unsigned)n, result)) < 0)
+	if ((rc = history_json(d->store, name, (unsigned)n, result)) < 0)
 		return store_error(d, rc, "dq", err);
 	return 0;
 }
@@ -182,11 +316,12 @@ static int cmd_diff(struct denverd *d, struct control_client *c, json_t *args,
                     json_t **result, struct control_error *err)
 {
 	json_t *date = json_object_get(args, "date");
-	const char *name, *day = NULL;
+	struct diff_reply r = { NULL, NULL };
+	const char *day = NULL;
 	int64_t n;
 	int rc;
 
-	if ((rc = arg_dataset(d, args, &name, err)) < 0)
+	if ((rc = arg_dataset(d, args, &r.dataset, err)) < 0)
 		return rc;
 	if (date && !json_is_null(date)) {
 		day = json_string_value(date);
@@ -194,12 +329,15 @@ static int cmd_diff(struct denverd *d, struct control_client *c, json_t *args,
 			return control_error(err, -EINVAL, PROTO_EINVAL,
 			                     "\"date\" must be a date (YYYY-MM-DD)");
 	}
-	rc = store_dq_diff(d->store, name, day, result);
+	rc = store_dq_diff(d->store, r.dataset, day, diff_row, &r);
 	if (rc == -ENOENT)
-		return control_error(err, rc, PROTO_ENOENT, "no diff recorded for %s%s%s", name,
-		                     day ? " on " : "", day ? day : "");
-	if (rc < 0)
+		return control_error(err, rc, PROTO_ENOENT, "no diff recorded for %s%s%s",
+		                     r.dataset, day ? " on " : "", day ? day : "");
+	if (rc < 0) {
+		json_decref(r.out);
 		return store_error(d, rc, "diff", err);
+	}
+	*result = r.out;
 	return 0;
 }
 
@@ -207,7 +345,7 @@ static int cmd_promote(struct denverd *d, struct control_client *c, json_t *args
                        json_t **result, struct control_error *err)
 {
 	json_t *run = json_object_get(args, "run"), *reason = json_object_get(args, "reason");
-	struct dq_promoted p;
+	struct cmd_dq_promoted p;
 	struct log_ctx ctx = { .task = "check" };
 	char msg[512];
 	int rc;
@@ -218,7 +356,7 @@ static int cmd_promote(struct denverd *d, struct control_client *c, json_t *args
 	if (reason && !json_is_null(reason) && !json_is_string(reason))
 		return control_error(err, -EINVAL, PROTO_EINVAL, "\"reason\" must be a string");
 	ctx.run_id = json_integer_value(run);
-	rc = dq_promote(d, ctx.run_id, json_string_value(reason), &p, msg, sizeof msg);
+	rc = cmd_dq_promote(d, ctx.run_id, json_string_value(reason), &p, msg, sizeof msg);
 	if (rc == -ENOENT)
 		return control_error(err, rc, PROTO_ENOENT, "%s", msg);
 	if (rc == -EINVAL || rc == -EALREADY || rc == -EEXIST)
@@ -249,7 +387,7 @@ static const struct control_cmd dq_cmds[] = {
 	{ .name = "promote", .fn = cmd_promote, .mutating = true },
 };
 
-int dq_cmds_init(struct denverd *d)
+int cmd_dq_init(struct denverd *d)
 {
 	return control_register(d->control, dq_cmds, sizeof dq_cmds / sizeof dq_cmds[0]);
 }

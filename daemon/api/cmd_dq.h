@@ -1,22 +1,22 @@
 /*
- * dq_cmds.h - the data-quality control commands (dq, diff, promote) and the
+ * cmd_dq.h - the data-quality control commands (dq, diff, promote) and the
  * file and store side of promoting a quarantined snapshot.
  */
-#ifndef DENVERD_DQ_CMDS_H
-#define DENVERD_DQ_CMDS_H
+#ifndef DENVERD_CMD_DQ_H
+#define DENVERD_CMD_DQ_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 struct denverd;
 
-#define DQ_RUNS_DEFAULT 10      /* `dq` without "runs" */
+#define CMD_DQ_RUNS_DEFAULT 10      /* `dq` without "runs" */
 
 /* Register dq, diff and promote with d->control.  0 or a negative errno. */
-int dq_cmds_init(struct denverd *d);
+int cmd_dq_init(struct denverd *d);
 
-/* What dq_promote did, for the reply and the log. */
-struct dq_promoted {
+/* What cmd_dq_promote did, for the reply and the log. */
+struct cmd_dq_promoted {
 	int64_t snapshot_id;
 	char dataset[65], exec_date[11];
 	char path[4096];              /* the snapshot file, back in staging */
@@ -35,7 +35,7 @@ struct dq_promoted {
  * date), -EIO (store) or another -errno of the move; ERR (ERRLEN bytes)
  * says which for the operator.
  */
-int dq_promote(struct denverd *d, int64_t run_id, const char *reason,
-               struct dq_promoted *out, char *err, size_t errlen);
+int cmd_dq_promote(struct denverd *d, int64_t run_id, const char *reason,
+                   struct cmd_dq_promoted *out, char *err, size_t errlen);
 
 #endif

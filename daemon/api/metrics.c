@@ -113,10 +113,11 @@ struct row_ctx {
 	const struct family *f;
 };
 
-static int on_row(const char *const *labels, int n, double value, void *arg)
+static int on_row(void *arg, const struct store_metric_row *row)
 {
 	struct row_ctx *c = arg;
-	put_sample(c->t, c->f->name, c->f->labels, labels, n, value * c->f->scale);
+	put_sample(c->t, c->f->name, c->f->labels, row->labels, row->n_labels,
+	           row->value * c->f->scale);
 	return c->t->err;
 }
 
@@ -347,7 +348,6 @@ static const struct control_cmd metrics_cmds[] = {
 int metrics_init(struct denverd *d)
 {
 	struct metrics *m;
-	char *err = NULL;
 	int rc;
 
 	if (M)
@@ -358,9 +358,8 @@ int metrics_init(struct denverd *d)
 	m->cost_ms = -1;
 	m->sync_limit_ms = METRICS_SYNC_MS;
 	m->refresh_ms = METRICS_REFRESH_MS;
-	if ((rc = store_open_reader(d->store, &m->reader, &err)) < 0) {
-		log_err(NULL, "metrics: %s", err ? err : strerror(-rc));
-		free(err);
+	if ((rc = store_reader_open(d->store, &m->reader)) < 0) {
+		log_err(NULL, "metrics: %s", store_errmsg(d->store));
 		free(m);
 		return rc;
 	}

@@ -30,7 +30,7 @@
 #include "app/perm.h"
 #include "engine/engine.h"
 #include "store/store.h"
-#include "store/store_check.h"
+#include "store/integrity.h"
 #include "version.h"
 
 #define EX_USAGE_ 64
@@ -279,15 +279,15 @@ int main(int argc, char **argv)
 		        : rc == -EEXIST ? "exists and is not a socket" : uv_strerror(rc));
 		goto out;
 	}
-	if ((rc = dq_cmds_init(&d)) < 0 || (rc = metrics_init(&d)) < 0 ||
+	if ((rc = cmd_dq_init(&d)) < 0 || (rc = metrics_init(&d)) < 0 ||
 	    (rc = alerts_init(&d)) < 0) {
 		log_err(NULL, "start-up: %s", strerror(-rc));
 		goto out;
 	}
 	if ((rc = sched_init(&d)) < 0)
 		goto out;            /* logged by sched_init */
-	if ((rc = store_check_init(&d)) < 0)
-		goto out;            /* logged by store_check_init */
+	if ((rc = store_integrity_init(&d)) < 0)
+		goto out;            /* logged by store_integrity_init */
 
 	log_info(NULL, "denverd %s ready: %zu datasets, %zu jobs, socket %s, state %s",
 	         DENVERD_VERSION, d.cfg->n_datasets, d.cfg->n_jobs, d.cfg->socket,
@@ -302,7 +302,7 @@ int main(int argc, char **argv)
 	status = d.exit_status;
 	log_info(NULL, "stopped");
 out:
-	store_check_fini(&d);
+	store_integrity_fini(&d);
 	sched_fini(&d);              /* waits (bounded) for cancelled children */
 	alerts_fini(&d);
 	metrics_fini(&d);

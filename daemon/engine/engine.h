@@ -62,8 +62,8 @@ void sched_fini(struct denverd *d);
 int sched_reload(struct denverd *d, struct config *old);
 
 /*
- * The quarantined snapshot of run RUN_ID was promoted (dq_promote): the run
- * goes on from its convert task, its check counting as accepted.  0, or
+ * The quarantined snapshot of run RUN_ID was promoted (cmd_dq_promote): the
+ * run goes on from its convert task, its check counting as accepted.  0, or
  * -EBUSY (the run, or another run of its target and date, is active),
  * -EALREADY (not failed), -ENOENT, -EIO.
  */

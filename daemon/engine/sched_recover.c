@@ -395,7 +395,7 @@ static int requeue(struct sched *s, int64_t id)
 	bool promoted = false;
 	if (store_snapshot_of_run(s->d->store, id, &snap) == 0) {
 		promoted = strcmp(snap.state, "promoted") == 0;
-		store_snapshot_ref_free(&snap);
+		store_snapshot_ref_clear(&snap);
 	}
 	sched_tx_begin(s);
 	for (size_t i = 0; i < r->n_tasks; i++) {

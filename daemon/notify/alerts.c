@@ -127,7 +127,7 @@ static struct akey *key_get(struct alerts *a, const char *target, enum reason re
 	return k;
 }
 
-static int restore_key(const struct store_alert *row, void *arg)
+static int restore_key(void *arg, const struct store_alert *row)
 {
 	struct alerts *a = arg;
 	enum reason r = reason_from_name(row->reason);
@@ -617,7 +617,7 @@ void alerts_promoted(struct denverd *d, int64_t run_id)
 
 /* ---- the `alerts` command ---- */
 
-static int add_row(const struct store_alert *row, void *arg)
+static int add_row(void *arg, const struct store_alert *row)
 {
 	json_t *o = json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:I}",
 	        "id", (json_int_t)row->id, "ts", (json_int_t)row->ts,

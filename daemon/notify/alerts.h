@@ -47,7 +47,7 @@ void alerts_reload(struct denverd *d);
 void alerts_run_finished(struct denverd *d, int64_t run_id);
 
 /* The quarantined snapshot of run RUN_ID was promoted by the operator: its
- * dataset's quarantine alert recovers (dq_cmds.c calls this after a
+ * dataset's quarantine alert recovers (api/cmd_dq.c calls this after a
  * successful `promote`).  Never fails: problems are logged. */
 void alerts_promoted(struct denverd *d, int64_t run_id);
 

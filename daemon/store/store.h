@@ -1,12 +1,26 @@
 /*
  * store.h - the state store: one SQLite file, state_dir/state.db.
  *
- * store.c is the only file that includes sqlite3.h.  The connection is used
+ * The files of store/ are the only ones that include sqlite3.h (through
+ * store_int.h, which says which file holds what).  The connection is used
  * from the loop thread only.  Every state change is one transaction, and is
  * committed before anything announces it (journal, watchers).
  *
  * Errors: functions return 0 or a negative errno; -EIO for an SQLite error,
  * whose text store_errmsg() gives until the next call.
+ *
+ * Reads hand each row to a callback of one shape,
+ *     int (*)(void *arg, const struct store_X *row)
+ * with ARG passed through.  Every pointer in a row is valid only during the
+ * call (copy what you keep).  A negative return stops the walk, and the
+ * read returns it; 0 (or any other value) goes on to the next row.  Times
+ * are unix ms, 0 meaning NULL (not yet, never).  The few reads whose result
+ * the caller keeps (snapshots, a promote's snapshot, the facts of a run)
+ * fill a struct instead.
+ *
+ * Destructors: store_X_clear() frees what an embedded (caller-allocated)
+ * struct owns and zeroes it; store_X_free() frees a heap object the store
+ * made.  Both accept NULL.
  */
 #ifndef DENVERD_STORE_H
 #define DENVERD_STORE_H
@@ -32,7 +46,7 @@ void store_close(struct store *st);          /* accepts NULL */
 int store_schema_version(struct store *st);  /* user_version, or -EIO */
 
 /*
- * PRAGMA quick_check: reads every page, so O(store size); store_check.c
+ * PRAGMA quick_check: reads every page, so O(store size); integrity.c
  * runs it on a reader connection on the thread pool.  Returns 0 when the
  * store is sound; -EIO with *err (caller frees) quoting the first problems
  * SQLite found when it is damaged; -EIO with *err NULL when the check
@@ -120,11 +134,7 @@ void store_snapshots_free(struct store_snapshot *list, size_t n);  /* accepts NU
  * such row. */
 int store_snapshot_set_state(struct store *st, int64_t id, const char *state);
 
-/* ---- runs, tasks, attempts, datasets (sched.c) ----
- *
- * Reads hand rows to a callback; every pointer in a row is valid only during
- * the call.  A callback returning non-zero stops the walk, and the walk
- * returns that value.  Times are unix ms, 0 meaning NULL (not yet). */
+/* ---- runs, tasks, attempts, datasets (the engine) ---- */
 
 struct store_dataset {
 	const char *name;
@@ -132,9 +142,9 @@ struct store_dataset {
 	int64_t last_fire;               /* schedule handled up to here; 0 = never */
 	bool paused;
 };
-typedef int (*store_dataset_cb)(void *arg, const struct store_dataset *ds);
+typedef int (*store_dataset_fn)(void *arg, const struct store_dataset *ds);
 
-int store_datasets_each(struct store *st, store_dataset_cb cb, void *arg);
+int store_datasets_each(struct store *st, store_dataset_fn fn, void *arg);
 /* Insert NAME unless it exists (first_configured is never moved). */
 int store_dataset_add(struct store *st, const char *name, int64_t first_configured);
 int store_dataset_set_paused(struct store *st, const char *name, bool paused);
@@ -148,19 +158,19 @@ struct store_run {
 	int64_t created, started, ended;
 	const char *error;               /* NULL when none */
 };
-typedef int (*store_run_cb)(void *arg, const struct store_run *r);
+typedef int (*store_run_fn)(void *arg, const struct store_run *r);
 
 /* Insert a run (state from R; id and the row's other fields ignored). */
 int store_run_add(struct store *st, const struct store_run *r, int64_t *id);
 /* Write state, started, ended and error of run R->id. */
 int store_run_set(struct store *st, const struct store_run *r);
-int store_run_get(struct store *st, int64_t id, store_run_cb cb, void *arg);
+int store_run_get(struct store *st, int64_t id, store_run_fn fn, void *arg);
 /* Runs in state queued or running, oldest first. */
-int store_runs_active(struct store *st, store_run_cb cb, void *arg);
+int store_runs_active(struct store *st, store_run_fn fn, void *arg);
 /* For each i < N, the run of TARGETS[i] (of KINDS[i]) for the latest exec
  * date (the newest run of that date), if it has any. */
 int store_runs_last(struct store *st, const char *const *kinds,
-                    const char *const *targets, size_t n, store_run_cb cb, void *arg);
+                    const char *const *targets, size_t n, store_run_fn fn, void *arg);
 
 struct store_run_filter {
 	const char *target;              /* NULL = any */
@@ -170,10 +180,10 @@ struct store_run_filter {
 };
 /* Newest first. */
 int store_runs_list(struct store *st, const struct store_run_filter *f,
-                    store_run_cb cb, void *arg);
+                    store_run_fn fn, void *arg);
 /* The newest run of KIND/TARGET for EXEC_DATE; 0 if found, -ENOENT if none. */
 int store_run_latest(struct store *st, const char *kind, const char *target,
-                     const char *exec_date, store_run_cb cb, void *arg);
+                     const char *exec_date, store_run_fn fn, void *arg);
 
 struct store_task {
 	int64_t id, run_id;
@@ -184,14 +194,14 @@ struct store_task {
 	int64_t not_before;
 	const char *error;
 };
-typedef int (*store_task_cb)(void *arg, const struct store_task *t);
+typedef int (*store_task_fn)(void *arg, const struct store_task *t);
 
 int store_task_add(struct store *st, int64_t run_id, const char *name, int seq,
                    const char *state, int64_t *id);
 /* Write state, attempts, not_before and error of task T->id. */
 int store_task_set(struct store *st, const struct store_task *t);
 /* Tasks of RUN_ID in seq order. */
-int store_tasks_each(struct store *st, int64_t run_id, store_task_cb cb, void *arg);
+int store_tasks_each(struct store *st, int64_t run_id, store_task_fn fn, void *arg);
 
 struct store_attempt {
 	int64_t id, task_id;
@@ -204,27 +214,28 @@ struct store_attempt {
 	uint64_t pid_start;              /* /proc/<pid>/stat start time */
 	const char *error, *output_tail;
 };
-typedef int (*store_attempt_cb)(void *arg, const struct store_attempt *a);
+typedef int (*store_attempt_fn)(void *arg, const struct store_attempt *a);
 
 int store_attempt_add(struct store *st, int64_t task_id, unsigned n, int64_t started,
                       int64_t *id);
 int store_attempt_set_pid(struct store *st, int64_t id, int pid, uint64_t pid_start);
 /* Write ended, outcome, exit_code/signal, error and output_tail of A->id. */
 int store_attempt_end(struct store *st, const struct store_attempt *a);
-int store_attempts_each(struct store *st, int64_t task_id, store_attempt_cb cb, void *arg);
+int store_attempts_each(struct store *st, int64_t task_id, store_attempt_fn fn,
+                        void *arg);
 
 struct store_event {
 	int64_t id, ts;
 	const char *level, *type, *dataset, *task, *message;
 	int64_t run_id;
 };
-typedef int (*store_event_cb)(void *arg, const struct store_event *e);
+typedef int (*store_event_fn)(void *arg, const struct store_event *e);
 /* The last LIMIT events of RUN_ID, oldest first. */
 int store_events_of_run(struct store *st, int64_t run_id, unsigned limit,
-                        store_event_cb cb, void *arg);
+                        store_event_fn fn, void *arg);
 
 /* What the convert task needs of the snapshot RUN_ID published and checked:
- * strings are copied into OUT (caller frees with store_snapshot_ref_free). */
+ * strings are copied into OUT (free with store_snapshot_ref_clear). */
 struct store_snapshot_ref {
 	int64_t id;
 	char *path, *encoding, *line_ending, *state;
@@ -232,50 +243,86 @@ struct store_snapshot_ref {
 	int64_t rows;                    /* -1 when the check has not counted */
 };
 int store_snapshot_of_run(struct store *st, int64_t run_id, struct store_snapshot_ref *out);
-void store_snapshot_ref_free(struct store_snapshot_ref *ref);
+void store_snapshot_ref_clear(struct store_snapshot_ref *ref);   /* accepts NULL */
 /* What the check task found: data rows, encoding, line ending of snapshot ID. */
 int store_snapshot_checked(struct store *st, int64_t id, int64_t rows,
                            const char *encoding, const char *line_ending);
 /* Snapshot ID moved to PATH under quarantine/ (state "quarantined"). */
 int store_snapshot_quarantined(struct store *st, int64_t id, const char *path);
 
-/* ---- data quality results and diffs (dq) ---- */
-
-struct dq_report;
-struct json_t;
+/* ---- data quality results and diffs ----
+ *
+ * Rows in, rows out: the check task saves flat rows, and api/cmd_dq.c
+ * turns the rows it reads back into `denverctl dq` and `diff` replies.  Two
+ * columns hold JSON text that the store keeps as given and never parses:
+ * the writer's encoding, the reader's to decode. */
 
 #define STORE_DQ_MAX_RUNS 1000          /* cap of store_dq_history */
 
-/*
- * Save REPORT's results (replacing any earlier ones of RUN_ID) and, when it
- * has one, its diff against the snapshot of PREV_RUN_ID (0: not known), all
- * or nothing (a savepoint: inside the caller's transaction if there is one).
- * diffs.examples holds {"added":[keys],"removed":[..],"changed":[..],
- * "unchanged":N}.  0, -ENOMEM or -EIO.
- */
-int store_dq_save(struct store *st, int64_t run_id, int64_t prev_run_id,
-                  const struct dq_report *report);
+/* One check's result in one run (a dq_results row).  Saving, the strings
+ * are the caller's; read back, they live until the callback returns. */
+struct store_dq_result {
+	const char *name;                /* the check's name */
+	const char *type;                /* its type (row_count unique ...) */
+	const char *severity;            /* warn fail */
+	const char *outcome;             /* pass warn fail */
+	double observed;                 /* in the check's unit; NAN = none */
+	const char *threshold;           /* what passes, as text; NULL = none */
+	const char *detail;              /* one line for humans; NULL = none */
+	const char *lines;               /* JSON text: array of the first
+	                                    offending line numbers; NULL = none */
+};
+
+/* A run's diff against the previous snapshot, by key (a diffs row). */
+struct store_dq_diff {
+	int64_t prev_run_id;             /* 0 = not known (NULL) */
+	uint64_t added, removed, changed;
+	const char *examples;            /* JSON text {"added":[keys],
+	                                    "removed":[..],"changed":[..],
+	                                    "unchanged":N}; NULL = none */
+};
 
 /*
- * Each check's results over DATASET's last RUNS runs that have results
- * (at most STORE_DQ_MAX_RUNS), newest first, for `denverctl dq`:
- * {"dataset", "runs":[{"run_id","exec_date","state"}],
- *  "checks":[{"name","type","severity",
- *             "values":[{"run_id","exec_date","outcome","observed",
- *                        "threshold","detail","lines"}]}]}
- * *OUT is a new reference.  0, -ENOMEM or -EIO.
+ * Save the N RESULTS of RUN_ID (replacing any earlier ones) and its DIFF
+ * (NULL: none, and an earlier one is removed), all or nothing (a savepoint:
+ * inside the caller's transaction if there is one).  Results keep their
+ * order.  0 or -EIO.
+ */
+int store_dq_save(struct store *st, int64_t run_id, const struct store_dq_result *results,
+                  size_t n, const struct store_dq_diff *diff);
+
+/* One row of store_dq_history: one check's result in one run. */
+struct store_dq_value {
+	int64_t run_id;
+	const char *exec_date, *run_state;   /* of the run */
+	struct store_dq_result result;
+};
+typedef int (*store_dq_value_fn)(void *arg, const struct store_dq_value *v);
+
+/*
+ * The results of DATASET's last RUNS runs that have any (at most
+ * STORE_DQ_MAX_RUNS), newest run first, each run's in the order they were
+ * saved.  0, -EIO or FN's negative return.
  */
 int store_dq_history(struct store *st, const char *dataset, unsigned runs,
-                     struct json_t **out);
+                     store_dq_value_fn fn, void *arg);
+
+/* The row of store_dq_diff. */
+struct store_dq_diff_row {
+	int64_t run_id;
+	const char *exec_date;
+	const char *prev_exec_date;          /* NULL when prev_run_id is 0 or gone */
+	struct store_dq_diff diff;
+};
+typedef int (*store_dq_diff_fn)(void *arg, const struct store_dq_diff_row *d);
 
 /*
- * The diff of DATASET's newest run for EXEC_DATE (NULL: its newest run with a
- * diff), for `denverctl diff`: {"dataset","run_id","exec_date","prev_run_id",
- * "prev_exec_date","added","removed","changed","unchanged",
- * "examples":{"added","removed","changed"}}.  -ENOENT when there is none.
+ * The diff of DATASET's newest run for EXEC_DATE (NULL: its newest run with
+ * a diff), handed to FN.  0, -ENOENT when there is none, -EIO or FN's
+ * negative return.
  */
 int store_dq_diff(struct store *st, const char *dataset, const char *exec_date,
-                  struct json_t **out);
+                  store_dq_diff_fn fn, void *arg);
 
 /* Run RUN_ID and its newest snapshot, for promote.  snapshot_id is 0 when
  * the run has no snapshot (then only kind is set).  Strings are owned
@@ -309,9 +356,7 @@ struct store_alert {
 	int64_t suppressed;
 };
 
-/* Row callbacks; strings live until the callback returns.  A negative
- * return stops the walk and is returned. */
-typedef int (*store_alert_fn)(const struct store_alert *a, void *arg);
+typedef int (*store_alert_fn)(void *arg, const struct store_alert *a);
 
 /* Insert a row; returns its id (> 0) or a negative errno. */
 int64_t store_alert_add(struct store *st, int64_t ts, const char *dataset,
@@ -371,16 +416,24 @@ enum store_metric {
 
 #define STORE_METRIC_MAX_LABELS 3
 
-/* Called per row; a negative return stops the walk and is returned. */
-typedef int (*store_metric_fn)(const char *const *labels, int n_labels,
-                               double value, void *arg);
+/* One row of a metric query: N_LABELS label values, then the number. */
+struct store_metric_row {
+	const char *labels[STORE_METRIC_MAX_LABELS];
+	int n_labels;
+	double value;
+};
+typedef int (*store_metric_fn)(void *arg, const struct store_metric_row *row);
 
-/* A second, read-only connection to the database of ST, for one worker
+/*
+ * A second, read-only connection to the database of ST, for one worker
  * thread at a time (WAL: it reads the last committed state while the loop
- * thread writes).  Nothing but store_metric_rows, store_errmsg and
- * store_close may be called on it.  On failure *err holds a message
- * (caller frees). */
-int store_open_reader(struct store *st, struct store **out, char **err);
+ * thread writes), as the metrics worker and the integrity check use.
+ * Nothing but store_metric_rows, store_quick_check, store_interrupt,
+ * store_release_memory, store_errmsg and store_close may be called on it.
+ * Call on ST's thread.  0, or -EINVAL (ST has no file), -ENOMEM, -EIO, with
+ * store_errmsg(ST) saying why.
+ */
+int store_reader_open(struct store *st, struct store **out);
 
 /* Run query Q, calling FN for each row in label order.  0 or -EIO. */
 int store_metric_rows(struct store *st, enum store_metric q, store_metric_fn fn,

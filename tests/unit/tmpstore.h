@@ -45,6 +45,25 @@ static inline void tmpstore_close(struct tmpstore *t)
 	rmdir(t->dir);
 }
 
+/* A cmocka setup and teardown whose state is a new struct tmpstore. */
+static inline int tmpstore_setup(void **state)
+{
+	struct tmpstore *t = calloc(1, sizeof *t);
+	if (!t || tmpstore_open(t) < 0) {
+		free(t);
+		return -1;
+	}
+	*state = t;
+	return 0;
+}
+
+static inline int tmpstore_teardown(void **state)
+{
+	tmpstore_close(*state);
+	free(*state);
+	return 0;
+}
+
 /* Run SQL on a second connection, as another module would write.  0 or -1
  * with the error on stderr. */
 static inline int tmpstore_sql(struct tmpstore *t, const char *sql)

@@ -2,9 +2,9 @@
  * task_check.c - the check task: dq_run() of the run's snapshot on a libuv
  * worker thread (uv_queue_work), never on the loop thread; then, on the
  * loop, the counts go to the snapshot row (the convert task compares its
- * rows with them), the results and the diff to the store (store_dq_save,
- * for `denverctl dq` and `diff`), and a `fail` outcome quarantines the
- * snapshot: its
+ * rows with them), the results and the diff to the store as rows
+ * (task_check_save, for `denverctl dq` and `diff`), and a `fail` outcome
+ * quarantines the snapshot: its
  * partition directory moves to quarantine/<dataset>/exec_date=<D>/, the run
  * fails with the reasons, and nothing downstream runs.
  *
@@ -22,8 +22,10 @@
 #include <sys/stat.h>
 
 #include "base/clock.h"
+#include "config/config.h"
 #include "quality/dq.h"
 #include "engine/sched_int.h"
+#include "engine/tasks/task_check.h"
 #include "store/store.h"
 
 struct check_task {
@@ -144,6 +146,75 @@ static void list_results(const struct dq_report *r, enum dq_outcome outcome, cha
 	}
 }
 
+/* ---- the report as the store's rows ---- */
+
+/* X's first offending lines as the JSON text the store keeps ("[3,17]");
+ * NULL when out of memory. */
+static char *lines_json(const struct dq_result *x)
+{
+	json_t *a = json_array();
+	char *text;
+
+	for (size_t i = 0; a && i < x->n_lines; i++)
+		json_array_append_new(a, json_integer((json_int_t)x->lines[i]));
+	text = a ? json_dumps(a, JSON_COMPACT) : NULL;
+	json_decref(a);
+	return text;
+}
+
+/* D's examples and unchanged count as the JSON text the store keeps:
+ * {"added":[keys],"removed":[..],"changed":[..],"unchanged":N}. */
+static char *examples_json(const struct dq_diff *d)
+{
+	json_t *j = dq_diff_json(d), *ex = j ? json_object_get(j, "examples") : NULL;
+	char *text = NULL;
+
+	if (ex && json_object_set_new(ex, "unchanged",
+	                              json_integer((json_int_t)d->unchanged)) == 0)
+		text = json_dumps(ex, JSON_COMPACT);
+	json_decref(j);
+	return text;
+}
+
+static struct store_dq_result result_row(const struct dq_result *x)
+{
+	return (struct store_dq_result){
+		.name = x->name,
+		.type = config_check_type_name(x->type),
+		.severity = config_severity_name(x->severity),
+		.outcome = dq_outcome_name(x->outcome),
+		.observed = x->observed,
+		.threshold = x->threshold,
+		.detail = x->detail,
+		.lines = lines_json(x),
+	};
+}
+
+int task_check_save(struct store *st, int64_t run_id, int64_t prev_run_id,
+                    const struct dq_report *r)
+{
+	struct store_dq_result *rows = calloc(r->n_results + 1, sizeof *rows);   /* +1: never 0 */
+	struct store_dq_diff diff = { .prev_run_id = prev_run_id, .added = r->diff.added,
+	                              .removed = r->diff.removed, .changed = r->diff.changed };
+	char *examples = NULL;
+	int rc = rows ? 0 : -ENOMEM;
+
+	for (size_t i = 0; rc == 0 && i < r->n_results; i++)
+		if (!(rows[i] = result_row(&r->results[i])).lines)
+			rc = -ENOMEM;
+	if (rc == 0 && r->diff.done && !(diff.examples = examples = examples_json(&r->diff)))
+		rc = -ENOMEM;
+	if (rc == 0)
+		rc = store_dq_save(st, run_id, rows, r->n_results, r->diff.done ? &diff : NULL);
+	for (size_t i = 0; rows && i < r->n_results; i++)
+		free((char *)rows[i].lines);       /* ours: made by lines_json */
+	free(rows);
+	free(examples);
+	return rc;
+}
+
+/* ---- the task ---- */
+
 static void after_cb(uv_work_t *w, int status)
 {
 	struct check_task *ct = container_of(w, struct check_task, work);
@@ -168,7 +239,7 @@ static void after_cb(uv_work_t *w, int status)
 	const struct dq_report *r = ct->report;
 	if (store_snapshot_checked(st, ct->snapshot_id, (int64_t)r->rows, r->encoding,
 	                           r->line_ending) < 0 ||
-	    store_dq_save(st, ti->run_id, ct->prev_run_id, r) < 0) {
+	    task_check_save(st, ti->run_id, ct->prev_run_id, r) < 0) {
 		snprintf(buf, sizeof buf, "state store: %s", store_errmsg(st));
 		o.error = buf;
 		o.retryable = true;
@@ -256,7 +327,7 @@ static int check_start(struct stask *t, char *err, size_t errlen, bool *retryabl
 	     dir_of(snap.path, dir, sizeof dir) < 0 ||
 	     snprintf(ct->keys_out, sizeof ct->keys_out, "%s/.keys", dir) >=
 	     (int)sizeof ct->keys_out ? -ENAMETOOLONG : 0;
-	store_snapshot_ref_free(&snap);
+	store_snapshot_ref_clear(&snap);
 	if (rc < 0) {
 		snprintf(err, errlen, "snapshot path too long");
 		free(ct);

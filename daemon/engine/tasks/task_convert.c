@@ -257,7 +257,7 @@ out:
 	job_strv_free(a.v);
 	free(c);
 	json_decref(spec);
-	store_snapshot_ref_free(&snap);
+	store_snapshot_ref_clear(&snap);
 	return rc;
 }
 

@@ -185,7 +185,7 @@ static int fetch_kind_start(struct stask *t, char *err, size_t errlen, bool *ret
 		goto out;
 	}
 	if (store_snapshot_of_run(ti->d->store, ti->run_id, &mine) == 0) {
-		store_snapshot_ref_free(&mine);
+		store_snapshot_ref_clear(&mine);
 		ft->recorded = true;
 		task_set_impl(t, ft);
 		uv_timer_start(&ft->timer, on_timer, 0, 0);

@@ -187,6 +187,42 @@ static void test_quick_check_interrupted_before_it_starts(void **state)
 	free(path);
 }
 
+static int count_rows(void *arg, const struct store_metric_row *row)
+{
+	*(double *)arg += row->value;
+	return 0;
+}
+
+/* A reader sees what the writer committed, cannot write, and is refused
+ * for a store without a file, with the reason in the writer's errmsg. */
+static void test_reader_connection(void **state)
+{
+	char *path = tmp_db(), *err = NULL;
+	struct store *st, *r, *mem;
+	double runs = 0;
+	struct store_run run = { .target = "t", .kind = "dataset", .exec_date = "2026-01-01",
+	                         .trigger = "manual", .state = "queued", .created = 1 };
+	int64_t id;
+
+	assert_int_equal(store_open(path, &st, &err), 0);
+	assert_int_equal(store_reader_open(st, &r), 0);
+	assert_int_equal(store_run_add(st, &run, &id), 0);
+	assert_int_equal(store_metric_rows(r, STORE_METRIC_RUNS, count_rows, &runs), 0);
+	assert_true(runs == 1);
+	assert_true(store_event_add(r, 1, "info", "t", NULL, 0, NULL, "m") == -EIO);
+	assert_non_null(strstr(store_errmsg(r), "readonly"));
+	assert_int_equal(store_quick_check(r, &err), 0);
+	store_close(r);
+
+	assert_int_equal(store_open(":memory:", &mem, &err), 0);
+	assert_int_equal(store_reader_open(mem, &r), -EINVAL);
+	assert_null(r);
+	assert_string_equal(store_errmsg(mem), "the store has no file to open a reader on");
+	store_close(mem);
+	store_close(st);
+	free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -197,6 +233,7 @@ int main(void)
 		cmocka_unit_test(test_wal_and_event_round_trip),
 		cmocka_unit_test(test_quick_check_finds_a_damaged_page),
 		cmocka_unit_test(test_quick_check_interrupted_before_it_starts),
+		cmocka_unit_test(test_reader_connection),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,22 +15,6 @@
 #include "store/store.h"
 #include "tmpstore.h"
 
-static int setup(void **state)
-{
-	struct tmpstore *t = calloc(1, sizeof *t);
-	if (!t || tmpstore_open(t) < 0)
-		return -1;
-	*state = t;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	tmpstore_close(*state);
-	free(*state);
-	return 0;
-}
-
 static void sql(struct tmpstore *t, const char *text)
 {
 	assert_int_equal(tmpstore_sql(t, text), 0);
@@ -41,7 +25,7 @@ struct seen {
 	char line[8][160];
 };
 
-static int collect(const struct store_alert *a, void *arg)
+static int collect(void *arg, const struct store_alert *a)
 {
 	struct seen *s = arg;
 	if (s->n == 8)
@@ -173,13 +157,15 @@ static void test_freshness(void **state)
 	assert_int_equal(first, 1000);
 }
 
+#define T(test) cmocka_unit_test_setup_teardown(test, tmpstore_setup, tmpstore_teardown)
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_rows, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_run_facts, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_many_failed_checks_are_truncated, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_freshness, setup, teardown),
+		T(test_rows),
+		T(test_run_facts),
+		T(test_many_failed_checks_are_truncated),
+		T(test_freshness),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,5 @@
 /*
- * store_check.c - the state store's integrity check (PRAGMA quick_check),
+ * integrity.c - the state store's integrity check (PRAGMA quick_check),
  * once per start, on the thread pool, while the daemon already serves.
  *
  * Why not before READY=1: quick_check reads every page of state.db, so its
@@ -10,6 +10,9 @@
  * not read yet.  When it finds some, the daemon says what SQLite found and
  * stops with status 1, so that nothing more is written to a damaged store;
  * the operator restores state.db or recovers it (sqlite3 .recover).
+ *
+ * Threads: the worker uses only its own reader connection; everything else
+ * happens on the loop thread.
  */
 #include <errno.h>
 #include <malloc.h>
@@ -22,9 +25,9 @@
 #include "base/denverd.h"
 #include "base/log.h"
 #include "store/store.h"
-#include "store/store_check.h"
+#include "store/integrity.h"
 
-struct store_check {
+struct integrity_check {
 	struct denverd *d;
 	uv_work_t work;
 	struct store *reader;      /* its own connection: the loop keeps d->store */
@@ -35,11 +38,11 @@ struct store_check {
 	int64_t took_ms;
 };
 
-static struct store_check *C;
+static struct integrity_check *running;     /* the check under way, or NULL */
 
 static void check_work(uv_work_t *w)
 {
-	struct store_check *c = container_of(w, struct store_check, work);
+	struct integrity_check *c = container_of(w, struct integrity_check, work);
 	int64_t t0 = clock_mono_ms();
 
 	c->rc = store_quick_check(c->reader, &c->problems);
@@ -49,7 +52,7 @@ static void check_work(uv_work_t *w)
 	c->took_ms = clock_mono_ms() - t0;
 }
 
-static void check_free(struct store_check *c)
+static void check_free(struct integrity_check *c)
 {
 	store_close(c->reader);
 	free(c->problems);
@@ -58,10 +61,10 @@ static void check_free(struct store_check *c)
 
 static void check_done(uv_work_t *w, int status)
 {
-	struct store_check *c = container_of(w, struct store_check, work);
+	struct integrity_check *c = container_of(w, struct integrity_check, work);
 	struct denverd *d = c->d;
 
-	C = NULL;
+	running = NULL;
 	if (status == UV_ECANCELED || c->rc == -EINTR) {
 		/* Stopped before it could tell: the next start checks again. */
 	} else if (status < 0) {
@@ -82,20 +85,18 @@ static void check_done(uv_work_t *w, int status)
 	malloc_trim(0);            /* the reader's page cache, freed just now */
 }
 
-int store_check_init(struct denverd *d)
+int store_integrity_init(struct denverd *d)
 {
-	struct store_check *c;
-	char *err = NULL;
+	struct integrity_check *c;
 	int rc;
 
-	if (C)
+	if (running)
 		return -EALREADY;
 	if (!(c = calloc(1, sizeof *c)))
 		return -ENOMEM;
 	c->d = d;
-	if ((rc = store_open_reader(d->store, &c->reader, &err)) < 0) {
-		log_err(NULL, "state store: integrity check: %s", err ? err : strerror(-rc));
-		free(err);
+	if ((rc = store_reader_open(d->store, &c->reader)) < 0) {
+		log_err(NULL, "state store: integrity check: %s", store_errmsg(d->store));
 		free(c);
 		return rc;
 	}
@@ -103,18 +104,18 @@ int store_check_init(struct denverd *d)
 		check_free(c);
 		return rc;
 	}
-	C = c;
+	running = c;
 	return 0;
 }
 
-void store_check_fini(struct denverd *d)
+void store_integrity_fini(struct denverd *d)
 {
-	struct store_check *c = C;
+	struct integrity_check *c = running;
 
 	(void)d;
 	if (!c)
 		return;
-	C = NULL;
+	running = NULL;
 	c->closing = true;          /* check_done frees it, after the worker */
 	/* Not started yet: never will.  Running: stops at its next step. */
 	if (uv_cancel((uv_req_t *)&c->work) < 0)

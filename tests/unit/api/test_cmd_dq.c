@@ -1,6 +1,7 @@
-/* test_dq_cmds.c - data-quality results in a real store file (saved from
- * real dq_run reports) and the dq, diff and promote commands over a real
- * control socket, promote moving real directories. */
+/* test_cmd_dq.c - data-quality results in a real store file (saved from
+ * real dq_run reports the way the check task saves them) and the dq, diff
+ * and promote commands over a real control socket, promote moving real
+ * directories. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +21,7 @@
 #include "base/denverd.h"
 #include "quality/dq.h"
 #include "api/cmd_dq.h"
+#include "engine/tasks/task_check.h"
 #include "store/store.h"
 #include "tmpstore.h"
 
@@ -74,7 +76,7 @@ static int setup(void **state)
 	if (uv_loop_init(&f->loop) < 0)
 		return -1;
 	f->d.loop = &f->loop;
-	if (control_init(&f->d) < 0 || dq_cmds_init(&f->d) < 0)
+	if (control_init(&f->d) < 0 || cmd_dq_init(&f->d) < 0)
 		return -1;
 	*state = f;
 	return 0;
@@ -138,6 +140,20 @@ static int count(struct fixture *f, const char *sql)
 	return n;
 }
 
+/* The one text value SQL selects, into OUT. */
+static void text_of(struct fixture *f, const char *sql, char *out, size_t len)
+{
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	assert_int_equal(sqlite3_open(f->t.db, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	snprintf(out, len, "%s", sqlite3_column_text(s, 0) ? (const char *)sqlite3_column_text(s, 0)
+	                                                   : "NULL");
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+}
+
 static int64_t add_run(struct fixture *f, const char *target, const char *kind,
                        const char *date)
 {
@@ -176,14 +192,14 @@ static void test_results_and_diff(void **state)
 	snprintf(k2, sizeof k2, "%s/k2", f->t.dir);
 	run1 = add_run(f, "d", "dataset", "2026-03-09");
 	r = check(f, "id,val\n1,a\n2,b\n3,c\n", "2026-03-09", NULL, k1);
-	assert_int_equal(store_dq_save(f->t.st, run1, 0, r), 0);
+	assert_int_equal(task_check_save(f->t.st, run1, 0, r), 0);
 	/* Saving again replaces, all or nothing. */
-	assert_int_equal(store_dq_save(f->t.st, run1, 0, r), 0);
+	assert_int_equal(task_check_save(f->t.st, run1, 0, r), 0);
 	dq_report_free(r);
 	run2 = add_run(f, "d", "dataset", "2026-03-10");
 	r = check(f, "id,val\n1,a\n2,B\n4,d\n4,e\n", "2026-03-10", k1, k2);
 	assert_int_equal(r->results[1].outcome, DQ_WARN);
-	assert_int_equal(store_dq_save(f->t.st, run2, run1, r), 0);
+	assert_int_equal(task_check_save(f->t.st, run2, run1, r), 0);
 	dq_report_free(r);
 
 	res = call(f, "{\"cmd\":\"dq\",\"args\":{\"dataset\":\"d\",\"runs\":5}}", true);
@@ -239,6 +255,108 @@ static void test_results_and_diff(void **state)
 	/* A store failure is the daemon's error. */
 	assert_int_equal(tmpstore_sql(&f->t, "DROP TABLE diffs"), 0);
 	expect_error(f, "{\"cmd\":\"diff\",\"args\":{\"dataset\":\"d\"}}", "EINTERNAL");
+}
+
+/* The reply line to REQUEST must be WANT, byte for byte. */
+static void expect_reply(struct fixture *f, const char *request, const char *want)
+{
+	char *reply = ctlcall(&f->loop, f->sock, request);
+	assert_non_null(reply);
+	assert_string_equal(reply, want);
+	free(reply);
+}
+
+#define REPLY(result) "{\"v\":1,\"id\":null,\"ok\":true,\"result\":" result "}"
+
+/* The exact reply lines of dq and diff: the shape, the key order and the
+ * number forms are the protocol that ctl/ctl_dq.c and scripts read.  Two
+ * runs saved from real reports (a warn, a diff), then a third written by
+ * hand with what a report never holds: no observed value, threshold or
+ * detail, unreadable lines, no previous run, examples without "unchanged"
+ * and a key that could not be read back. */
+static void test_reply_bytes(void **state)
+{
+	struct fixture *f = *state;
+	char k1[256], k2[256], buf[256];
+	struct dq_report *r;
+
+	expect_reply(f, "{\"cmd\":\"dq\",\"args\":{\"dataset\":\"d\"}}",
+	             REPLY("{\"dataset\":\"d\",\"runs\":[],\"checks\":[]}"));
+	snprintf(k1, sizeof k1, "%s/k1", f->t.dir);
+	snprintf(k2, sizeof k2, "%s/k2", f->t.dir);
+	assert_int_equal(add_run(f, "d", "dataset", "2026-03-09"), 1);
+	r = check(f, "id,val\n1,a\n2,b\n3,c\n", "2026-03-09", NULL, k1);
+	assert_int_equal(task_check_save(f->t.st, 1, 0, r), 0);
+	dq_report_free(r);
+	assert_int_equal(add_run(f, "d", "dataset", "2026-03-10"), 2);
+	r = check(f, "id,val\n1,a\n2,B\n4,d\n4,e\n", "2026-03-10", k1, k2);
+	assert_int_equal(task_check_save(f->t.st, 2, 1, r), 0);
+	dq_report_free(r);
+	/* What a saved report leaves in the store's text columns. */
+	text_of(f, "SELECT group_concat(check_name || '=' || lines, ' ') FROM dq_results"
+	        " WHERE run_id = 2", buf, sizeof buf);
+	assert_string_equal(buf, "rows=[] u=[5]");
+	text_of(f, "SELECT prev_run_id || ' ' || examples FROM diffs WHERE run_id = 2",
+	        buf, sizeof buf);
+	assert_string_equal(buf, "1 {\"added\":[\"4\",\"4\"],\"removed\":[\"3\"],"
+	                    "\"changed\":[\"2\"],\"unchanged\":1}");
+	text_of(f, "SELECT count(*) || ' ' || quote(observed) FROM dq_results WHERE run_id = 1"
+	        " AND check_name = 'rows'", buf, sizeof buf);
+	assert_string_equal(buf, "1 3.0");
+
+	expect_reply(f, "{\"cmd\":\"dq\",\"args\":{\"dataset\":\"d\"}}", REPLY(
+	    "{\"dataset\":\"d\",\"runs\":["
+	    "{\"run_id\":2,\"exec_date\":\"2026-03-10\",\"state\":\"running\"},"
+	    "{\"run_id\":1,\"exec_date\":\"2026-03-09\",\"state\":\"running\"}],"
+	    "\"checks\":["
+	    "{\"name\":\"rows\",\"type\":\"row_count\",\"severity\":\"fail\",\"values\":["
+	    "{\"run_id\":2,\"exec_date\":\"2026-03-10\",\"outcome\":\"pass\",\"observed\":4.0,"
+	    "\"threshold\":\">= 3\",\"detail\":\"4 rows\",\"lines\":[]},"
+	    "{\"run_id\":1,\"exec_date\":\"2026-03-09\",\"outcome\":\"pass\",\"observed\":3.0,"
+	    "\"threshold\":\">= 3\",\"detail\":\"3 rows\",\"lines\":[]}]},"
+	    "{\"name\":\"u\",\"type\":\"unique\",\"severity\":\"warn\",\"values\":["
+	    "{\"run_id\":2,\"exec_date\":\"2026-03-10\",\"outcome\":\"warn\",\"observed\":1.0,"
+	    "\"threshold\":\"0 duplicate keys\",\"detail\":\"key 4 on lines 4 and 5; 1 duplicate"
+	    " keys in 4 keyed rows; 0 rows with no key value\",\"lines\":[5]},"
+	    "{\"run_id\":1,\"exec_date\":\"2026-03-09\",\"outcome\":\"pass\",\"observed\":0.0,"
+	    "\"threshold\":\"0 duplicate keys\",\"detail\":\"0 duplicate keys in 3 keyed rows;"
+	    " 0 rows with no key value\",\"lines\":[]}]}]}"));
+	expect_reply(f, "{\"cmd\":\"diff\",\"args\":{\"dataset\":\"d\"}}", REPLY(
+	    "{\"dataset\":\"d\",\"run_id\":2,\"exec_date\":\"2026-03-10\",\"prev_run_id\":1,"
+	    "\"prev_exec_date\":\"2026-03-09\",\"added\":2,\"removed\":1,\"changed\":1,"
+	    "\"unchanged\":1,\"examples\":{\"added\":[\"4\",\"4\"],\"removed\":[\"3\"],"
+	    "\"changed\":[\"2\"]}}"));
+
+	assert_int_equal(add_run(f, "d", "dataset", "2026-03-11"), 3);
+	assert_int_equal(tmpstore_sql(&f->t,
+	        "INSERT INTO dq_results(run_id, check_name, check_type, severity, outcome, lines)"
+	        " VALUES (3, 'u', 'unique', 'warn', 'fail', 'not json');"
+	        "INSERT INTO diffs(run_id, added, removed, changed, examples)"
+	        " VALUES (3, 0, 0, 0, '{\"added\":[],\"removed\":[null],\"changed\":[]}')"), 0);
+	/* A check first seen in an older run comes after the newest run's. */
+	expect_reply(f, "{\"cmd\":\"dq\",\"args\":{\"dataset\":\"d\",\"runs\":2}}", REPLY(
+	    "{\"dataset\":\"d\",\"runs\":["
+	    "{\"run_id\":3,\"exec_date\":\"2026-03-11\",\"state\":\"running\"},"
+	    "{\"run_id\":2,\"exec_date\":\"2026-03-10\",\"state\":\"running\"}],"
+	    "\"checks\":["
+	    "{\"name\":\"u\",\"type\":\"unique\",\"severity\":\"warn\",\"values\":["
+	    "{\"run_id\":3,\"exec_date\":\"2026-03-11\",\"outcome\":\"fail\",\"observed\":null,"
+	    "\"threshold\":null,\"detail\":null,\"lines\":[]},"
+	    "{\"run_id\":2,\"exec_date\":\"2026-03-10\",\"outcome\":\"warn\",\"observed\":1.0,"
+	    "\"threshold\":\"0 duplicate keys\",\"detail\":\"key 4 on lines 4 and 5; 1 duplicate"
+	    " keys in 4 keyed rows; 0 rows with no key value\",\"lines\":[5]}]},"
+	    "{\"name\":\"rows\",\"type\":\"row_count\",\"severity\":\"fail\",\"values\":["
+	    "{\"run_id\":2,\"exec_date\":\"2026-03-10\",\"outcome\":\"pass\",\"observed\":4.0,"
+	    "\"threshold\":\">= 3\",\"detail\":\"4 rows\",\"lines\":[]}]}]}"));
+	expect_reply(f, "{\"cmd\":\"diff\",\"args\":{\"dataset\":\"d\"}}", REPLY(
+	    "{\"dataset\":\"d\",\"run_id\":3,\"exec_date\":\"2026-03-11\",\"prev_run_id\":null,"
+	    "\"prev_exec_date\":null,\"added\":0,\"removed\":0,\"changed\":0,\"unchanged\":null,"
+	    "\"examples\":{\"added\":[],\"removed\":[null],\"changed\":[]}}"));
+	expect_reply(f, "{\"cmd\":\"diff\",\"args\":{\"dataset\":\"d\",\"date\":\"2026-03-10\"}}",
+	             REPLY("{\"dataset\":\"d\",\"run_id\":2,\"exec_date\":\"2026-03-10\","
+	                   "\"prev_run_id\":1,\"prev_exec_date\":\"2026-03-09\",\"added\":2,"
+	                   "\"removed\":1,\"changed\":1,\"unchanged\":1,\"examples\":{\"added\":"
+	                   "[\"4\",\"4\"],\"removed\":[\"3\"],\"changed\":[\"2\"]}}"));
 }
 
 /* A quarantined snapshot (with its .keys) for DATE, as the check task
@@ -332,6 +450,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_results_and_diff, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_promote, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reply_bytes, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,4 +1,5 @@
-/* test_sched_store.c - the scheduler's store functions on a real SQLite file. */
+/* test_store_runs.c - the engine's rows (store_runs.c and the snapshot of a run)
+ * on a real SQLite file. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,43 +13,7 @@
 #include <sqlite3.h>
 
 #include "store/store.h"
-
-struct fixture {
-	char dir[64];
-	char path[96];
-	struct store *st;
-};
-
-static int setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof *f);
-	char *err = NULL;
-	strcpy(f->dir, "/tmp/denverd-sched-store-XXXXXX");
-	if (!mkdtemp(f->dir))
-		return -1;
-	snprintf(f->path, sizeof f->path, "%s/state.db", f->dir);
-	if (store_open(f->path, &f->st, &err) < 0) {
-		free(err);
-		return -1;
-	}
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	char wal[128];
-	store_close(f->st);
-	unlink(f->path);
-	snprintf(wal, sizeof wal, "%s-wal", f->path);
-	unlink(wal);
-	snprintf(wal, sizeof wal, "%s-shm", f->path);
-	unlink(wal);
-	rmdir(f->dir);
-	free(f);
-	return 0;
-}
+#include "tmpstore.h"
 
 struct seen {
 	int n;
@@ -70,7 +35,7 @@ static int collect_ds(void *arg, const struct store_dataset *ds)
 
 static void test_datasets_keep_first_configured(void **state)
 {
-	struct fixture *f = *state;
+	struct tmpstore *f = *state;
 	struct seen s = { 0 };
 	assert_int_equal(store_dataset_add(f->st, "traffic", 1000), 0);
 	assert_int_equal(store_dataset_add(f->st, "traffic", 5000), 0);
@@ -124,7 +89,7 @@ static int64_t add_run(struct store *st, const char *target, const char *kind,
 
 static void test_runs_round_trip_and_filters(void **state)
 {
-	struct fixture *f = *state;
+	struct tmpstore *f = *state;
 	int64_t a = add_run(f->st, "traffic", "dataset", "2026-11-23", "queued");
 	int64_t b = add_run(f->st, "traffic", "dataset", "2026-11-24", "queued");
 	int64_t c = add_run(f->st, "report", "job", "2026-11-24", "queued");
@@ -172,6 +137,54 @@ static void test_runs_round_trip_and_filters(void **state)
 	                                  collect_run, &s), -ENOENT);
 }
 
+/* Stop (with -ENOSPC) at the STOP-th run, or go on returning 1 when STOP is 0. */
+struct stopper {
+	struct runs_seen seen;
+	int stop;
+};
+
+static int stop_at(void *arg, const struct store_run *r)
+{
+	struct stopper *p = arg;
+	collect_run(&p->seen, r);
+	if (p->stop && p->seen.n == p->stop)
+		return -ENOSPC;
+	return 1;                  /* not negative: the walk goes on */
+}
+
+/* The one callback rule of store.h: a negative return stops the walk and
+ * comes back; any other value goes on.  And the last run of each target, by
+ * one statement reused per target. */
+static void test_callbacks_stop_on_negative_and_last_runs(void **state)
+{
+	struct tmpstore *f = *state;
+	add_run(f->st, "traffic", "dataset", "2026-11-23", "succeeded");
+	int64_t b = add_run(f->st, "traffic", "dataset", "2026-11-24", "failed");
+	int64_t c = add_run(f->st, "report", "job", "2026-11-22", "queued");
+	const char *kinds[] = { "dataset", "dataset", "job", "dataset" };
+	const char *targets[] = { "traffic", "nothing", "report", "report" };
+	struct stopper p = { 0 };
+
+	assert_int_equal(store_runs_last(f->st, kinds, targets, 4, stop_at, &p), 0);
+	assert_int_equal(p.seen.n, 2);
+	assert_int_equal(p.seen.ids[0], b);    /* the latest exec date, not the newest id */
+	assert_int_equal(p.seen.ids[1], c);
+	memset(&p, 0, sizeof p);
+	p.stop = 1;
+	assert_int_equal(store_runs_last(f->st, kinds, targets, 4, stop_at, &p), -ENOSPC);
+	assert_int_equal(p.seen.n, 1);
+
+	struct store_run_filter fl = { .limit = 10 };
+	memset(&p, 0, sizeof p);
+	assert_int_equal(store_runs_list(f->st, &fl, stop_at, &p), 0);
+	assert_int_equal(p.seen.n, 3);
+	memset(&p, 0, sizeof p);
+	p.stop = 2;
+	assert_int_equal(store_runs_list(f->st, &fl, stop_at, &p), -ENOSPC);
+	assert_int_equal(p.seen.n, 2);
+	assert_int_equal(p.seen.ids[1], b);
+}
+
 struct tasks_seen {
 	int n;
 	char names[8][16], states[8][16];
@@ -208,7 +221,7 @@ static int collect_att(void *arg, const struct store_attempt *a)
 
 static void test_tasks_and_attempts(void **state)
 {
-	struct fixture *f = *state;
+	struct tmpstore *f = *state;
 	int64_t run = add_run(f->st, "traffic", "dataset", "2026-11-24", "queued");
 	int64_t t1, t2, t3, a1, a2;
 	assert_int_equal(store_task_add(f->st, run, "check", 1, "queued", &t2), 0);
@@ -268,7 +281,7 @@ static int collect_ev(void *arg, const struct store_event *e)
 
 static void test_events_of_run_are_the_last_n_in_order(void **state)
 {
-	struct fixture *f = *state;
+	struct tmpstore *f = *state;
 	int64_t run = add_run(f->st, "traffic", "dataset", "2026-11-24", "queued");
 	char msg[16];
 	for (int i = 0; i < 5; i++) {
@@ -287,7 +300,7 @@ static void test_events_of_run_are_the_last_n_in_order(void **state)
 
 static void test_snapshot_of_run(void **state)
 {
-	struct fixture *f = *state;
+	struct tmpstore *f = *state;
 	struct store_snapshot_ref ref;
 	int64_t run = add_run(f->st, "traffic", "dataset", "2026-11-24", "running");
 	sqlite3 *db;
@@ -295,7 +308,7 @@ static void test_snapshot_of_run(void **state)
 	assert_int_equal(store_snapshot_of_run(f->st, run, &ref), -ENOENT);
 	assert_null(ref.path);
 	/* The fetch and check tasks write this row; here by hand. */
-	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
 	snprintf(sql, sizeof sql, "INSERT INTO snapshots(run_id, dataset, exec_date, path,"
 	         " bytes, hash, rows, encoding, line_ending, state, published) VALUES"
 	         " (%lld, 'traffic', '2026-11-24', '/s/t.csv', 10, 'h', 4171, 'utf-8-sig',"
@@ -307,18 +320,21 @@ static void test_snapshot_of_run(void **state)
 	assert_string_equal(ref.encoding, "utf-8-sig");
 	assert_string_equal(ref.line_ending, "crlf");
 	assert_int_equal(ref.rows, 4171);
-	store_snapshot_ref_free(&ref);
-	store_snapshot_ref_free(NULL);
+	store_snapshot_ref_clear(&ref);
+	store_snapshot_ref_clear(NULL);
 }
+
+#define T(test) cmocka_unit_test_setup_teardown(test, tmpstore_setup, tmpstore_teardown)
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_datasets_keep_first_configured, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_runs_round_trip_and_filters, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tasks_and_attempts, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_events_of_run_are_the_last_n_in_order, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_snapshot_of_run, setup, teardown),
+		T(test_datasets_keep_first_configured),
+		T(test_runs_round_trip_and_filters),
+		T(test_callbacks_stop_on_negative_and_last_runs),
+		T(test_tasks_and_attempts),
+		T(test_events_of_run_are_the_last_n_in_order),
+		T(test_snapshot_of_run),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
