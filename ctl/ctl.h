@@ -1,6 +1,6 @@
 /*
  * ctl.h - what denverctl.c shares with the files that hold groups of its
- * commands (ctl_sched.c, ctl_dq.c): the connection, the command table's
+ * commands (cmd_sched.c, cmd_dq.c): the connection, the command table's
  * entry type, argument and output helpers.  The one table of commands
  * stays in denverctl.c.
  */
@@ -55,7 +55,7 @@ void fmt_duration(int64_t s, char *buf, size_t n);
 void fmt_time(json_t *v, char *buf, size_t n);
 void print_event(json_t *ev);
 
-/* Argument helpers for build() (ctl_sched.c), after getopt_long: the one
+/* Argument helpers for build() (cmd_sched.c), after getopt_long: the one
  * operand left into ARGS[KEY] as a string (WHAT names it in the message);
  * the one operand left, a run id, into ARGS["run"]; S as a number from MIN
  * to MAX for option OPT of command CMD.  Each returns 0, or -1 after
@@ -64,7 +64,7 @@ int want_positional(int argc, char **argv, const char *what, json_t *args, const
 int want_run_id(int argc, char **argv, json_t *args);
 int parse_int(const char *cmd, const char *opt, const char *s, long min, long max, long *out);
 
-/* ctl_sched.c: the scheduler's commands (see denverctl(1)). */
+/* cmd_sched.c: the scheduler's commands (see denverctl(1)). */
 int sched_build_runs(int argc, char **argv, json_t *args);
 void sched_print_runs(json_t *r);
 int sched_build_run_id(int argc, char **argv, json_t *args);
@@ -80,7 +80,7 @@ void sched_print_pause(json_t *r);
 int sched_build_schedule(int argc, char **argv, json_t *args);
 void sched_print_schedule(json_t *r);
 
-/* ctl_dq.c: the data-quality commands (see denverctl(1)). */
+/* cmd_dq.c: the data-quality commands (see denverctl(1)). */
 int dq_build_dq(int argc, char **argv, json_t *args);
 void dq_print_dq(json_t *r);
 int dq_build_diff(int argc, char **argv, json_t *args);
@@ -88,7 +88,7 @@ void dq_print_diff(json_t *r);
 int dq_build_promote(int argc, char **argv, json_t *args);
 void dq_print_promote(json_t *r);
 
-/* ctl_ops.c: metrics and alerts (see denverctl(1)). */
+/* cmd_ops.c: metrics and alerts (see denverctl(1)). */
 int ops_build_metrics(int argc, char **argv, json_t *args);
 void ops_print_metrics(json_t *r);
 int ops_build_alerts(int argc, char **argv, json_t *args);

@@ -320,7 +320,7 @@ static const struct ctl_cmd commands[] = {
 	  ops_build_metrics, ops_print_metrics, NULL },
 	{ "alerts", "[--dataset D] [--limit N]", "alerts firing now and the latest sent",
 	  ops_build_alerts, ops_print_alerts, NULL },
-	/* the scheduler's (ctl_sched.c) */
+	/* the scheduler's (cmd_sched.c) */
 	{ "runs", "[--dataset D] [--state S] [--limit N]", "recent runs, newest first",
 	  sched_build_runs, sched_print_runs, NULL },
 	{ "show", "RUN", "a run: tasks, attempts, errors, output tail, events",
@@ -339,7 +339,7 @@ static const struct ctl_cmd commands[] = {
 	  sched_build_dataset, sched_print_pause, NULL },
 	{ "schedule", "[DATASET] [--next N]", "the next fire times and their exec dates",
 	  sched_build_schedule, sched_print_schedule, NULL },
-	/* data quality (ctl_dq.c) */
+	/* data quality (cmd_dq.c) */
 	{ "dq", "DATASET [--runs N]", "each check's observed values over the last runs",
 	  dq_build_dq, dq_print_dq, NULL },
 	{ "diff", "DATASET [--date D]", "rows added, removed, changed since the last snapshot",

@@ -1,7 +1,7 @@
 /*
- * ctl_sched.c - denverctl's scheduler commands: runs, show, trigger (with
+ * cmd_sched.c - denverctl's scheduler commands: runs, show, trigger (with
  * --wait), backfill, retry, cancel, pause, resume, schedule.  Requests and
- * replies are described in daemon/sched_control.c and denverd(8).
+ * replies are described in daemon/engine/sched_control.c and denverd(8).
  *
  * trigger --wait follows the run on a second connection in watch mode,
  * opened before the trigger so no event is missed; it also asks `show`

@@ -1,9 +1,9 @@
 /*
- * ctl_dq.c - denverctl's data-quality commands: dq (each check's observed
+ * cmd_dq.c - denverctl's data-quality commands: dq (each check's observed
  * values over the last runs, one column per run, so a slow drift shows),
  * diff (what changed by key against the previous snapshot) and promote
  * (accept a quarantined snapshot).  Requests and replies are described in
- * daemon/dq_cmds.c and daemon/store.h (store_dq_history, store_dq_diff).
+ * daemon/api/cmd_dq.c and daemon/store/store.h (store_dq_history, store_dq_diff).
  */
 #include <getopt.h>
 #include <string.h>
@@ -41,7 +41,7 @@ static bool type_is(const char *type, const char *const *names)
 	return false;
 }
 
-/* OBSERVED of a check of TYPE, in the unit daemon/dq.h gives it: a count,
+/* OBSERVED of a check of TYPE, in the unit daemon/quality/dq.h gives it: a count,
  * a share (shown as a percentage) or an age in seconds (as a duration). */
 static void fmt_observed(const char *type, json_t *observed, char *buf, size_t n)
 {

@@ -1,5 +1,5 @@
 /*
- * ctl_ops.c - denverctl's operations commands: metrics (with an atomic
+ * cmd_ops.c - denverctl's operations commands: metrics (with an atomic
  * --output for node_exporter's textfile collector) and alerts.  Requests
  * and replies are described in denverd(8), sections METRICS and ALERTS.
  */
