@@ -12,8 +12,14 @@
  * Sizes: the largest binary unit that divides the value exactly
  * ("64MiB", "1536KiB"), bytes otherwise ("1000").
  *
- * Both write a NUL-terminated string into BUF (truncated to N bytes) and
- * return BUF.  FMT_DURATION_MAX holds any uint64_t duration.
+ * Spans: the duration between two instants of one clock (unix ms from the
+ * daemon and now, say), in the duration style; "0s" when the second is not
+ * after the first (clocks that disagree, a timestamp from the future).  Any
+ * two int64_t values are fine: the difference cannot overflow.
+ *
+ * All three write a NUL-terminated string into BUF (truncated to N bytes)
+ * and return BUF.  FMT_DURATION_MAX holds any uint64_t duration, and so any
+ * span.
  */
 #ifndef DENVERD_COMMON_FMT_H
 #define DENVERD_COMMON_FMT_H
@@ -26,6 +32,7 @@
 
 char *fmt_duration(char *buf, size_t n, uint64_t ms);
 char *fmt_size(char *buf, size_t n, uint64_t bytes);
+char *fmt_span(char *buf, size_t n, int64_t from_ms, int64_t to_ms);
 
 /* For arguments: fmt_duration(FMT_DURATION_BUF, ms) in a printf call. */
 #define FMT_DURATION_BUF (char[FMT_DURATION_MAX]){ 0 }, FMT_DURATION_MAX

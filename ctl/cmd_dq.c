@@ -8,11 +8,13 @@
 #include <getopt.h>
 #include <string.h>
 
+#include "common/fmt.h"
 #include "ctl.h"
 
 #define DQ_MAX_RUNS 1000         /* the daemon's cap (STORE_DQ_MAX_RUNS) */
 #define CELL_MIN 14              /* a run's column: "1234567 FAIL", "0.00123% WARN" */
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
+#define FRESHNESS_MAX_S 1e15     /* beyond it (no real age), print the number */
 
 /* ---- dq DATASET [--runs N] ---- */
 
@@ -42,7 +44,8 @@ static bool type_is(const char *type, const char *const *names)
 }
 
 /* OBSERVED of a check of TYPE, in the unit daemon/quality/dq.h gives it: a count,
- * a share (shown as a percentage) or an age in seconds (as a duration). */
+ * a share (shown as a percentage) or an age in seconds (as a duration; "0s"
+ * when negative, a file newer than its exec date). */
 static void fmt_observed(const char *type, json_t *observed, char *buf, size_t n)
 {
 	static const char *const counts[] = { "columns", "row_count", "unique", NULL };
@@ -56,8 +59,8 @@ static void fmt_observed(const char *type, json_t *observed, char *buf, size_t n
 		snprintf(buf, n, "%.0f", x);
 	else if (type_is(type, shares))
 		snprintf(buf, n, "%.3g%%", 100 * x);
-	else if (strcmp(type, "freshness") == 0)
-		fmt_duration((int64_t)x, buf, n);
+	else if (strcmp(type, "freshness") == 0 && x < FRESHNESS_MAX_S)
+		fmt_duration(buf, n, x > 0 ? (uint64_t)(x * 1000) : 0);
 	else
 		snprintf(buf, n, "%g", x);
 }

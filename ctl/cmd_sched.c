@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/fmt.h"
 #include "ctl.h"
 
 #define WAIT_POLL_MS 1000        /* wake at least this often */
@@ -96,8 +97,9 @@ int sched_build_runs(int argc, char **argv, json_t *args)
 	return 0;
 }
 
-/* "12s" for ended - started (or now - started when running), "-" if never. */
-static void fmt_span(json_t *o, char *buf, size_t n)
+/* How long O (a run or an attempt) took: ended - started, or now - started
+ * while it runs ("12s345ms"); "-" when it never started. */
+static void took(json_t *o, char *buf, size_t n)
 {
 	json_t *s = json_object_get(o, "started_ms"), *e = json_object_get(o, "ended_ms");
 	int64_t end;
@@ -107,13 +109,13 @@ static void fmt_span(json_t *o, char *buf, size_t n)
 		return;
 	}
 	end = json_is_integer(e) ? json_integer_value(e) : (int64_t)time(NULL) * 1000;
-	fmt_duration((end - json_integer_value(s)) / 1000, buf, n);
+	fmt_span(buf, n, json_integer_value(s), end);
 }
 
 void sched_print_runs(json_t *r)
 {
 	json_t *runs = json_object_get(r, "runs"), *x;
-	char when[64], span[32];
+	char when[64], span[FMT_DURATION_MAX];
 	size_t i;
 
 	if (!json_array_size(runs)) {
@@ -125,7 +127,7 @@ void sched_print_runs(json_t *r)
 	json_array_foreach(runs, i, x) {
 		const char *err = json_string_value(json_object_get(x, "error"));
 		fmt_time(json_object_get(x, "created_ms"), when, sizeof when);
-		fmt_span(x, span, sizeof span);
+		took(x, span, sizeof span);
 		printf("%-7" JSON_INTEGER_FORMAT " %-24s %-10s %-9s %-10s %-24s %-9s %.60s\n",
 		       json_integer_value(json_object_get(x, "id")), str(x, "target"),
 		       str(x, "exec_date"), str(x, "trigger"), str(x, "state"), when, span,
@@ -186,11 +188,11 @@ static void print_attempts(json_t *attempts)
 	size_t i, last = json_array_size(attempts) - 1;
 
 	json_array_foreach(attempts, i, a) {
-		char when[64], span[32], exitbuf[32] = "";
+		char when[64], span[FMT_DURATION_MAX], exitbuf[32] = "";
 		const char *err = json_string_value(json_object_get(a, "error"));
 		const char *tail = json_string_value(json_object_get(a, "output_tail"));
 		fmt_time(json_object_get(a, "started_ms"), when, sizeof when);
-		fmt_span(a, span, sizeof span);
+		took(a, span, sizeof span);
 		if (json_is_integer(json_object_get(a, "exit_code")))
 			snprintf(exitbuf, sizeof exitbuf, " exit %" JSON_INTEGER_FORMAT,
 			         json_integer_value(json_object_get(a, "exit_code")));
@@ -211,13 +213,13 @@ void sched_print_show(json_t *r)
 {
 	json_t *run = json_object_get(r, "run"), *tasks = json_object_get(r, "tasks");
 	json_t *events = json_object_get(r, "events"), *t;
-	char created[64], started[64], ended[64], span[32];
+	char created[64], started[64], ended[64], span[FMT_DURATION_MAX];
 	size_t i;
 
 	fmt_time(json_object_get(run, "created_ms"), created, sizeof created);
 	fmt_time(json_object_get(run, "started_ms"), started, sizeof started);
 	fmt_time(json_object_get(run, "ended_ms"), ended, sizeof ended);
-	fmt_span(run, span, sizeof span);
+	took(run, span, sizeof span);
 	printf("run %" JSON_INTEGER_FORMAT ": %s %s for %s, %s%s, %s\n",
 	       json_integer_value(json_object_get(run, "id")), str(run, "kind"),
 	       str(run, "target"), str(run, "exec_date"), str(run, "trigger"),

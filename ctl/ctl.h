@@ -48,10 +48,10 @@ int ctl_connect(struct ctl *c);
 int ctl_send(struct ctl *c, const char *cmd, json_t *args);
 int ctl_call(struct ctl *c, const char *cmd, json_t *args, json_t **result);
 
-/* Output helpers: the string at KEY or "-"; a duration in words; unix ms
- * as local "YYYY-MM-DD HH:MM:SS TZ" ("-" when absent); one event line. */
+/* Output helpers: the string at KEY or "-"; unix ms as local
+ * "YYYY-MM-DD HH:MM:SS TZ" ("-" when absent); one event line.  Durations
+ * are common/fmt.h's. */
 const char *str(json_t *o, const char *key);
-void fmt_duration(int64_t s, char *buf, size_t n);
 void fmt_time(json_t *v, char *buf, size_t n);
 void print_event(json_t *ev);
 

@@ -25,6 +25,7 @@
 
 #include <jansson.h>
 
+#include "common/fmt.h"
 #include "ctl.h"
 #include "denverd/protocol.h"
 #include "version.h"
@@ -162,20 +163,6 @@ const char *str(json_t *o, const char *key)
 	return s ? s : "-";
 }
 
-void fmt_duration(int64_t s, char *buf, size_t n)
-{
-	if (s < 0)
-		s = 0;
-	if (s >= 86400)
-		snprintf(buf, n, "%" PRId64 "d %" PRId64 "h", s / 86400, s % 86400 / 3600);
-	else if (s >= 3600)
-		snprintf(buf, n, "%" PRId64 "h %" PRId64 "m", s / 3600, s % 3600 / 60);
-	else if (s >= 60)
-		snprintf(buf, n, "%" PRId64 "m %" PRId64 "s", s / 60, s % 60);
-	else
-		snprintf(buf, n, "%" PRId64 "s", s);
-}
-
 /* Unix ms to local "YYYY-MM-DD HH:MM:SS TZ"; "-" for absent. */
 void fmt_time(json_t *v, char *buf, size_t n)
 {
@@ -202,11 +189,13 @@ static int build_none(int argc, char **argv, json_t *args)
 
 static void print_status(json_t *r)
 {
-	char up[32], when[64];
+	char up[FMT_DURATION_MAX], when[64];
 	json_t *ds = json_object_get(r, "datasets"), *d;
 	size_t i;
 
-	fmt_duration(json_integer_value(json_object_get(r, "uptime_s")), up, sizeof up);
+	json_int_t uptime_s = json_integer_value(json_object_get(r, "uptime_s"));
+
+	fmt_duration(up, sizeof up, uptime_s > 0 ? (uint64_t)uptime_s * 1000 : 0);
 	printf("denverd %s, pid %" JSON_INTEGER_FORMAT ", up %s\n", str(r, "version"),
 	       json_integer_value(json_object_get(r, "pid")), up);
 	printf("config:    %s\n", str(r, "config"));
