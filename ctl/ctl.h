@@ -5,8 +5,8 @@
  * (options.c), the connection to the daemon (conn.c) and the output
  * helpers (output.c).
  *
- *   denverctl.c   main: global options, the list of commands, dispatch
- *   options.c     the parser and the usage/help text, from the tables
+ *   denverctl.c   main: the list of commands, the global options' effect, dispatch
+ *   options.c     the parser, the global options' table, the usage/help text
  *   conn.c        connect, send a request, read a reply or an event line
  *   output.c      text helpers for the printers
  *   cmd_ops.c     status, version, reload, watch, metrics, alerts
@@ -99,21 +99,25 @@ struct ctl_cmd {
 	int (*run)(struct ctl *c, const struct ctl_cmd *cmd, json_t *args);
 };
 
-/* Parse the options before the command in ARGV (ARGC words, ARGV[0] the
- * program) against the table GLOBAL (whose rows are all .local), into
- * OPTS; stop at the first operand or an .immediate option.
- * Returns the index of that operand (ARGC when there is none), or -1 after
- * getopt's message on stderr. */
-int ctl_parse_global(const struct ctl_opt *global, int argc, char **argv, json_t *opts);
+/* The global options: -s/--socket PATH, -j/--json, -V/--version and
+ * -h/--help (the last two .immediate), all .local, stored under their long
+ * names.  Accepted before the command and among its words. */
+extern const struct ctl_opt ctl_global_opts[];
+
+/* Parse the global options before the command in ARGV (ARGC words,
+ * ARGV[0] the program) into OPTS; stop at the first operand or an
+ * .immediate option.  Returns the index of that operand (ARGC when there
+ * is none), or -1 after getopt's message on stderr. */
+int ctl_parse_global(int argc, char **argv, json_t *opts);
 
 /* Parse a command's words (ARGV[0] is the command's name; getopt permutes
- * the rest): CMD's options and GLOBAL's, in any order and among the
- * operands, then the operand.  Values go to ARGS (the request) or, for
+ * the rest): CMD's options and the global ones, in any order and among
+ * the operands, then the operand.  Values go to ARGS (the request) or, for
  * .local rows, OPTS.  When an .immediate option is met, returns 0 at once,
  * without checking the rest.  Returns 0, or -1 after saying why on stderr
  * (getopt's message, or "denverctl: CMD: ..."). */
-int ctl_parse_command(const struct ctl_cmd *cmd, const struct ctl_opt *global,
-                      int argc, char **argv, json_t *args, json_t *opts);
+int ctl_parse_command(const struct ctl_cmd *cmd, int argc, char **argv, json_t *args,
+                      json_t *opts);
 
 /* CMD's arguments as the usage line shows them ("DATASET [--date D]
  * [--force]"), NUL-terminated into BUF (N bytes, truncated).  Returns BUF. */
@@ -127,8 +131,8 @@ void ctl_print_usage(FILE *f, const struct ctl_cmd *cmd);
 void ctl_print_options(FILE *f, const struct ctl_opt *table);
 
 /* `denverctl CMD --help`: the usage line, the help, the operand and the
- * options of CMD, then GLOBAL's, to F. */
-void ctl_print_help(FILE *f, const struct ctl_cmd *cmd, const struct ctl_opt *global);
+ * options of CMD, then the global ones, to F. */
+void ctl_print_help(FILE *f, const struct ctl_cmd *cmd);
 
 /* Each returns 0 or an EXIT_* code (after saying why on stderr). */
 int ctl_connect(struct ctl *c);

@@ -1,7 +1,8 @@
 /*
  * denverctl.c - the command-line client of denverd's control socket: the
- * global options, the list of commands, and main(), which parses the
- * command line (options.c), connects and dispatches.
+ * list of commands, and main(), which parses the command line (options.c),
+ * acts on the global options (the socket, --json, --help, --version) and
+ * dispatches.
  *
  * Each command (cmd_*.c) declares its operand and options as a table and
  * prints the reply's result for humans; `--json` prints the raw reply line
@@ -20,19 +21,6 @@
 #include "ctl/ctl.h"
 #include "denverd/protocol.h"
 #include "version.h"
-
-/* Parsed before the command and again among its words; all stay here. */
-static const struct ctl_opt global_opts[] = {
-	{ .name = "socket", .shrt = 's', .kind = CTL_STRING, .meta = "PATH", .key = "socket",
-	  .local = true, .help = "control socket" },
-	{ .name = "json", .shrt = 'j', .kind = CTL_FLAG, .key = "json", .local = true,
-	  .help = "print the raw JSON replies" },
-	{ .name = "version", .shrt = 'V', .kind = CTL_FLAG, .key = "version", .local = true,
-	  .immediate = true, .help = "print denverctl's version" },
-	{ .name = "help", .shrt = 'h', .kind = CTL_FLAG, .key = "help", .local = true,
-	  .immediate = true, .help = "this text" },
-	{ 0 },
-};
 
 /* The order of `denverctl --help`. */
 static const struct ctl_cmd *const commands[] = {
@@ -58,7 +46,7 @@ static void usage(FILE *f)
 		        ctl_usage(commands[i], u, sizeof u), commands[i]->help);
 	fprintf(f, "\nOptions (before or after the command; '%s COMMAND --help' for its own):\n",
 	        ctl_prog);
-	ctl_print_options(f, global_opts);
+	ctl_print_options(f, ctl_global_opts);
 	fprintf(f, "\nExit status: 0 ok, 1 the daemon refused, 2 usage, 3 daemon not "
 	        "reachable, 4 protocol error, 5 trigger --wait: the run did not succeed.\n");
 }
@@ -89,7 +77,7 @@ static bool answered(json_t *opts, const struct ctl_cmd *cmd)
 	if (json_is_true(json_object_get(opts, "version")))
 		printf("denverctl %s\n", DENVERD_VERSION);
 	else if (json_is_true(json_object_get(opts, "help")) && cmd)
-		ctl_print_help(stdout, cmd, global_opts);
+		ctl_print_help(stdout, cmd);
 	else if (json_is_true(json_object_get(opts, "help")))
 		usage(stdout);
 	else
@@ -104,7 +92,7 @@ static int parse(struct ctl *c, int argc, char **argv, json_t *args,
                  const struct ctl_cmd **cmd)
 {
 	const char *env = getenv(PROTOCOL_SOCKET_ENV);
-	int first = ctl_parse_global(global_opts, argc, argv, c->opts);
+	int first = ctl_parse_global(argc, argv, c->opts);
 
 	if (first < 0) {
 		usage(stderr);
@@ -116,7 +104,7 @@ static int parse(struct ctl *c, int argc, char **argv, json_t *args,
 		return die_usage("no command given");
 	if (!(*cmd = find_command(argv[first])))
 		return die_usage("unknown command '%s'", argv[first]);
-	if (ctl_parse_command(*cmd, global_opts, argc - first, argv + first, args, c->opts) < 0) {
+	if (ctl_parse_command(*cmd, argc - first, argv + first, args, c->opts) < 0) {
 		ctl_print_usage(stderr, *cmd);
 		*cmd = NULL;
 		return EXIT_USAGE;

@@ -14,10 +14,11 @@
  * prefixed with ARGV[0]: the program before the command, the command's
  * name after it.  Ours are "denverctl: CMD: what is wrong".
  *
- * The global options (denverctl.c) are parsed twice: before the command,
- * stopping at it, and again among the command's own, so that they may
- * follow it (`denverctl status --json`).  A command therefore cannot use a
- * global option's name or letter; add_rows() refuses the table if it does.
+ * The global options (ctl_global_opts, below; denverctl.c acts on them) are
+ * parsed twice: before the command, stopping at it, and again among the
+ * command's own words, so that they may follow it (`denverctl status
+ * --json`).  A command therefore cannot use a global option's name or
+ * letter; add_rows() refuses the table if it does.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -31,6 +32,18 @@
 #define MAX_ROWS 32          /* one command's options plus the global ones */
 #define LONG_VAL 256         /* getopt_long returns LONG_VAL + i for row i's --name */
 #define LABEL_MAX 64         /* "--limit", "RUN", "-o, --output FILE" */
+
+const struct ctl_opt ctl_global_opts[] = {
+	{ .name = "socket", .shrt = 's', .kind = CTL_STRING, .meta = "PATH", .key = "socket",
+	  .local = true, .help = "control socket" },
+	{ .name = "json", .shrt = 'j', .kind = CTL_FLAG, .key = "json", .local = true,
+	  .help = "print the raw JSON replies" },
+	{ .name = "version", .shrt = 'V', .kind = CTL_FLAG, .key = "version", .local = true,
+	  .immediate = true, .help = "print denverctl's version" },
+	{ .name = "help", .shrt = 'h', .kind = CTL_FLAG, .key = "help", .local = true,
+	  .immediate = true, .help = "this text" },
+	{ 0 },
+};
 
 const struct ctl_opt ctl_operand_dataset = {
 	.kind = CTL_STRING, .meta = "DATASET", .key = "dataset", .required = true,
@@ -192,11 +205,12 @@ static int scan(const struct rows *r, const char *who, int argc, char **argv, js
 	return 0;
 }
 
-int ctl_parse_global(const struct ctl_opt *global, int argc, char **argv, json_t *opts)
+int ctl_parse_global(int argc, char **argv, json_t *opts)
 {
 	struct rows r = { .shorts = "+", .nshorts = 1 };     /* '+': stop at the command */
 
-	if (add_rows(&r, global, ctl_prog) < 0 || scan(&r, ctl_prog, argc, argv, NULL, opts) < 0)
+	if (add_rows(&r, ctl_global_opts, ctl_prog) < 0 ||
+	    scan(&r, ctl_prog, argc, argv, NULL, opts) < 0)
 		return -1;
 	return optind;
 }
@@ -253,13 +267,14 @@ static int parse_operand(const struct ctl_cmd *cmd, int argc, char **argv, json_
 	return -1;
 }
 
-int ctl_parse_command(const struct ctl_cmd *cmd, const struct ctl_opt *global,
-                      int argc, char **argv, json_t *args, json_t *opts)
+int ctl_parse_command(const struct ctl_cmd *cmd, int argc, char **argv, json_t *args,
+                      json_t *opts)
 {
 	struct rows r = { 0 };
 	int rc;
 
-	if (add_rows(&r, cmd->opts, cmd->name) < 0 || add_rows(&r, global, cmd->name) < 0)
+	if (add_rows(&r, cmd->opts, cmd->name) < 0 ||
+	    add_rows(&r, ctl_global_opts, cmd->name) < 0)
 		return -1;
 	if ((rc = scan(&r, cmd->name, argc, argv, args, opts)) != 0)
 		return rc > 0 ? 0 : -1;
@@ -350,7 +365,7 @@ void ctl_print_options(FILE *f, const struct ctl_opt *table)
 		print_row(f, o);
 }
 
-void ctl_print_help(FILE *f, const struct ctl_cmd *cmd, const struct ctl_opt *global)
+void ctl_print_help(FILE *f, const struct ctl_cmd *cmd)
 {
 	ctl_print_usage(f, cmd);
 	fprintf(f, "\n%s\n", cmd->help);
@@ -360,5 +375,5 @@ void ctl_print_help(FILE *f, const struct ctl_cmd *cmd, const struct ctl_opt *gl
 		print_row(f, cmd->operand);
 	ctl_print_options(f, cmd->opts);
 	fprintf(f, "\nGlobal options, before or after the command:\n");
-	ctl_print_options(f, global);
+	ctl_print_options(f, ctl_global_opts);
 }

@@ -14,17 +14,6 @@
 
 #include "ctl/ctl.h"
 
-/* Like denverctl.c's: the parser must take them among a command's words. */
-static const struct ctl_opt global[] = {
-	{ .name = "socket", .shrt = 's', .kind = CTL_STRING, .meta = "PATH", .key = "socket",
-	  .local = true, .help = "control socket" },
-	{ .name = "json", .shrt = 'j', .kind = CTL_FLAG, .key = "json", .local = true,
-	  .help = "print the raw JSON replies" },
-	{ .name = "help", .shrt = 'h', .kind = CTL_FLAG, .key = "help", .local = true,
-	  .immediate = true, .help = "this text" },
-	{ 0 },
-};
-
 static const struct ctl_opt every_kind[] = {
 	{ .name = "name", .alias = 'n', .kind = CTL_STRING, .meta = "S", .key = "name",
 	  .help = "a string" },
@@ -109,7 +98,7 @@ static struct result parse(const struct ctl_cmd *cmd, const char *line)
 	assert_non_null(err);
 	fflush(stderr);
 	dup2(fileno(err), STDERR_FILENO);
-	r.rc = ctl_parse_command(cmd, global, argc, argv, args, opts);
+	r.rc = ctl_parse_command(cmd, argc, argv, args, opts);
 	fflush(stderr);
 	dup2(saved, STDERR_FILENO);
 	close(saved);
@@ -223,7 +212,7 @@ static void test_a_local_value_may_be_any_bytes(void **state)
 	char *argv[] = { a0, a1, a2, a3, NULL };
 	json_t *args = json_object(), *opts = json_object();
 
-	assert_int_equal(ctl_parse_command(&test_cmd, global, 4, argv, args, opts), 0);
+	assert_int_equal(ctl_parse_command(&test_cmd, 4, argv, args, opts), 0);
 	assert_string_equal(json_string_value(json_object_get(opts, "output")), "/tmp/\xff");
 	json_decref(args);
 	json_decref(opts);
@@ -262,7 +251,7 @@ static void test_global_parse_stops_at_the_command(void **state)
 	json_t *opts = json_object();
 	char got[128];
 
-	assert_int_equal(ctl_parse_global(global, 5, argv, opts), 3);
+	assert_int_equal(ctl_parse_global(5, argv, opts), 3);
 	dump(opts, got, sizeof got);
 	assert_string_equal(got, "{\"socket\":\"/s\"}");    /* --json is the command's */
 	assert_string_equal(argv[3], "runs");
@@ -270,7 +259,7 @@ static void test_global_parse_stops_at_the_command(void **state)
 
 	char *none[] = { a0, a4, NULL };
 	opts = json_object();
-	assert_int_equal(ctl_parse_global(global, 2, none, opts), 2);
+	assert_int_equal(ctl_parse_global(2, none, opts), 2);
 	json_decref(opts);
 }
 
@@ -296,8 +285,8 @@ static void capture(void (*print)(FILE *f), char *out, size_t n)
 	fclose(f);
 }
 
-static void print_global(FILE *f) { ctl_print_options(f, global); }
-static void print_test_help(FILE *f) { ctl_print_help(f, &test_cmd, global); }
+static void print_global(FILE *f) { ctl_print_options(f, ctl_global_opts); }
+static void print_test_help(FILE *f) { ctl_print_help(f, &test_cmd); }
 
 static void test_help_lists_every_shown_row(void **state)
 {
@@ -307,6 +296,7 @@ static void test_help_lists_every_shown_row(void **state)
 	assert_string_equal(out,
 	                    "  -s, --socket PATH  control socket\n"
 	                    "  -j, --json         print the raw JSON replies\n"
+	                    "  -V, --version      print denverctl's version\n"
 	                    "  -h, --help         this text\n");
 	capture(print_test_help, out, sizeof out);
 	assert_string_equal(out,
@@ -326,6 +316,7 @@ static void test_help_lists_every_shown_row(void **state)
 	                    "Global options, before or after the command:\n"
 	                    "  -s, --socket PATH  control socket\n"
 	                    "  -j, --json         print the raw JSON replies\n"
+	                    "  -V, --version      print denverctl's version\n"
 	                    "  -h, --help         this text\n");
 }
 
@@ -348,10 +339,14 @@ static void test_the_commands_usage_lines(void **state)
 		{ &cmd_diff, "DATASET [--date D]" },
 		{ &cmd_promote, "RUN [--reason TEXT]" },
 	};
-	char u[256];
+	char u[256], line[64];
 
-	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
 		assert_string_equal(ctl_usage(want[i].cmd, u, sizeof u), want[i].usage);
+		/* Its table and the global one together make a parser. */
+		snprintf(line, sizeof line, "%s --help", want[i].cmd->name);
+		expect_ok(want[i].cmd, line, "{}", "{\"help\":true}");
+	}
 }
 
 /* The real commands' tables: the same requests the hand-written getopt
