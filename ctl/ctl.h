@@ -5,7 +5,7 @@
  * (options.c), the connection to the daemon (conn.c) and the output
  * helpers (output.c).
  *
- *   denverctl.c   main: the list of commands, the global options' effect, dispatch
+ *   denverctl.c   main: the commands' list, what global options do, dispatch
  *   options.c     the parser, the global options' table, the usage/help text
  *   conn.c        connect, send a request, read a reply or an event line
  *   output.c      text helpers for the printers
