@@ -1,5 +1,5 @@
 /*
- * fmt.c - durations, sizes and shares in the one style fmt.h describes.
+ * fmt.c - durations, sizes, shares and spans in the one style fmt.h describes.
  */
 #include "common/fmt.h"
 
@@ -60,4 +60,10 @@ char *fmt_percent(char *buf, size_t n, double frac)
 {
 	snprintf(buf, n, "%.3g%%", frac * 100);
 	return buf;
+}
+
+char *fmt_span(char *buf, size_t n, int64_t from_ms, int64_t to_ms)
+{
+	/* In uint64_t the difference of any to > from is exact. */
+	return fmt_duration(buf, n, to_ms > from_ms ? (uint64_t)to_ms - (uint64_t)from_ms : 0);
 }

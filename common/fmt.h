@@ -17,9 +17,14 @@
  * significant digits: 0 -> "0%", 0.000239 -> "0.0239%", 0.1131 -> "11.3%",
  * 1 -> "100%".
  *
+ * Spans: the duration between two instants of one clock (unix ms from the
+ * daemon and now, say), in the duration style; "0s" when the second is not
+ * after the first (clocks that disagree, a timestamp from the future).  Any
+ * two int64_t values are fine: the difference cannot overflow.
+ *
  * All write a NUL-terminated string into BUF (truncated to N bytes) and
- * return BUF.  FMT_DURATION_MAX holds any uint64_t duration, FMT_PERCENT_MAX
- * any double.
+ * return BUF.  FMT_DURATION_MAX holds any uint64_t duration (and so any
+ * span), FMT_PERCENT_MAX any double.
  */
 #ifndef DENVERD_COMMON_FMT_H
 #define DENVERD_COMMON_FMT_H
@@ -34,6 +39,7 @@
 char *fmt_duration(char *buf, size_t n, uint64_t ms);
 char *fmt_size(char *buf, size_t n, uint64_t bytes);
 char *fmt_percent(char *buf, size_t n, double frac);
+char *fmt_span(char *buf, size_t n, int64_t from_ms, int64_t to_ms);
 
 /* For arguments: fmt_duration(FMT_DURATION_BUF, ms) in a printf call. */
 #define FMT_DURATION_BUF (char[FMT_DURATION_MAX]){ 0 }, FMT_DURATION_MAX

@@ -1,8 +1,11 @@
 # bash completion for denverctl(1)                        -*- shell-script -*-
 #
 # Commands and options complete from the table below (keep it in step with
-# denverctl.1.scd); DATASET arguments complete from the names the running
-# daemon reports (`denverctl --json status`), so they are always current.
+# the option tables of ctl/cmd_*.c, which `denverctl COMMAND --help` prints;
+# tests/integration/test_ctl.py compares the two); DATASET arguments
+# complete from the names the running daemon reports (`denverctl --json
+# status`), so they are always current.  After the command only its own
+# options are offered, though the global ones are accepted there too.
 
 _denverctl_datasets()
 {
@@ -22,14 +25,20 @@ _denverctl()
 		cancel pause resume schedule watch dq diff promote metrics alerts"
 	local global_opts="-s --socket -j --json -h --help -V --version"
 
-	# Find the command word and the socket option, if given.
+	# Find the command word and the socket option, which may come before or
+	# after it (global options go anywhere, denverctl(1)).  Words after the
+	# command that are not options are its operands or option values.
 	local i cmd="" sock=""
 	for ((i = 1; i < cword; i++)); do
 		case ${words[i]} in
-		-s | --socket) sock=${words[i + 1]}; ((i++)) ;;
+		-s | --socket)
+			sock=${words[i + 1]}; ((i++))
+			# bash splits --socket=PATH into "--socket" "=" "PATH"
+			[[ $sock == = ]] && { sock=${words[i + 1]}; ((i++)); }
+			;;
 		--socket=*) sock=${words[i]#--socket=} ;;
 		-*) ;;
-		*) cmd=${words[i]}; break ;;
+		*) [[ -z $cmd ]] && cmd=${words[i]} ;;
 		esac
 	done
 

@@ -1,4 +1,4 @@
-/* test_fmt.c - the one duration, size and share style (common/fmt.h). */
+/* test_fmt.c - the one duration, size, share and span style (common/fmt.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -72,6 +72,24 @@ static void test_percents(void **state)
 		assert_string_equal(fmt_percent(buf, sizeof buf, cases[i].frac), cases[i].want);
 }
 
+static void test_spans(void **state)
+{
+	static const struct { int64_t from, to; const char *want; } cases[] = {
+		{ 0, 0, "0s" },
+		{ 1000, 2500, "1s500ms" },
+		{ 1700000000000, 1700000090000, "1m30s" },    /* unix ms, as the daemon sends */
+		{ -1000, 1000, "2s" },
+		{ 2500, 1000, "0s" },                          /* the end before the start */
+		{ INT64_MAX, INT64_MIN, "0s" },
+		{ INT64_MIN, INT64_MAX, "213503982334d14h" },  /* the widest: UINT64_MAX ms */
+		{ INT64_MIN, 0, "106751991167d7h" },
+	};
+	char buf[FMT_DURATION_MAX];
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		assert_string_equal(fmt_span(buf, sizeof buf, cases[i].from, cases[i].to),
+		                    cases[i].want);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -79,6 +97,7 @@ int main(void)
 		cmocka_unit_test(test_duration_truncates_to_buffer),
 		cmocka_unit_test(test_sizes),
 		cmocka_unit_test(test_percents),
+		cmocka_unit_test(test_spans),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,37 +1,27 @@
 /*
- * ctl_dq.c - denverctl's data-quality commands: dq (each check's observed
+ * cmd_dq.c - denverctl's data-quality commands: dq (each check's observed
  * values over the last runs, one column per run, so a slow drift shows),
  * diff (what changed by key against the previous snapshot) and promote
  * (accept a quarantined snapshot).  Requests and replies are described in
  * daemon/api/cmd_dq.c (above struct history and struct diff_reply).
  */
-#include <getopt.h>
 #include <string.h>
 
-#include "ctl.h"
+#include "common/fmt.h"
+#include "ctl/ctl.h"
 
 #define DQ_MAX_RUNS 1000         /* the daemon's cap (STORE_DQ_MAX_RUNS) */
 #define CELL_MIN 14              /* a run's column: "1234567 FAIL", "0.00123% WARN" */
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
+#define FRESHNESS_MAX_S 1e15     /* beyond it (no real age), print the number */
 
 /* ---- dq DATASET [--runs N] ---- */
 
-int dq_build_dq(int argc, char **argv, json_t *args)
-{
-	static const struct option opts[] = {
-		{ "runs", required_argument, NULL, 'n' },
-		{ 0 },
-	};
-	long n;
-	int opt;
-
-	while ((opt = getopt_long(argc, argv, "n:", opts, NULL)) != -1) {
-		if (opt != 'n' || parse_int(argv[0], "--runs", optarg, 1, DQ_MAX_RUNS, &n) < 0)
-			return -1;
-		json_object_set_new(args, "runs", json_integer(n));
-	}
-	return want_positional(argc, argv, "DATASET", args, "dataset");
-}
+static const struct ctl_opt dq_opts[] = {
+	{ .name = "runs", .alias = 'n', .kind = CTL_INT, .meta = "N", .key = "runs",
+	  .min = 1, .max = DQ_MAX_RUNS, .help = "the last N runs with check results, default 10" },
+	{ 0 },
+};
 
 static bool type_is(const char *type, const char *const *names)
 {
@@ -41,8 +31,9 @@ static bool type_is(const char *type, const char *const *names)
 	return false;
 }
 
-/* OBSERVED of a check of TYPE, in the unit daemon/dq.h gives it: a count,
- * a share (shown as a percentage) or an age in seconds (as a duration). */
+/* OBSERVED of a check of TYPE, in the unit daemon/quality/dq.h gives it: a count,
+ * a share (shown as a percentage) or an age in seconds (as a duration; "0s"
+ * when negative, a file newer than its exec date). */
 static void fmt_observed(const char *type, json_t *observed, char *buf, size_t n)
 {
 	static const char *const counts[] = { "columns", "row_count", "unique", NULL };
@@ -56,15 +47,15 @@ static void fmt_observed(const char *type, json_t *observed, char *buf, size_t n
 		snprintf(buf, n, "%.0f", x);
 	else if (type_is(type, shares))
 		snprintf(buf, n, "%.3g%%", 100 * x);
-	else if (strcmp(type, "freshness") == 0)
-		fmt_duration((int64_t)x, buf, n);
+	else if (strcmp(type, "freshness") == 0 && x < FRESHNESS_MAX_S)
+		fmt_duration(buf, n, x > 0 ? (uint64_t)(x * 1000) : 0);
 	else
 		snprintf(buf, n, "%g", x);
 }
 
 static const char *mark(json_t *value)
 {
-	const char *o = str(value, "outcome");
+	const char *o = ctl_str(value, "outcome");
 	return !strcmp(o, "pass") ? "ok" : !strcmp(o, "warn") ? "WARN"
 	       : !strcmp(o, "fail") ? "FAIL" : o;
 }
@@ -74,7 +65,7 @@ static void fmt_cell(json_t *c, json_t *value, char *buf, size_t n)
 {
 	char observed[64];
 
-	fmt_observed(str(c, "type"), json_object_get(value, "observed"), observed,
+	fmt_observed(ctl_str(c, "type"), json_object_get(value, "observed"), observed,
 	             sizeof observed);
 	snprintf(buf, n, "%s %s", observed, mark(value));
 }
@@ -82,7 +73,7 @@ static void fmt_cell(json_t *c, json_t *value, char *buf, size_t n)
 static void run_label(json_t *run, char *buf, size_t n)
 {
 	snprintf(buf, n, "#%" JSON_INTEGER_FORMAT " %s",
-	         json_integer_value(json_object_get(run, "run_id")), str(run, "exec_date"));
+	         json_integer_value(json_object_get(run, "run_id")), ctl_str(run, "exec_date"));
 }
 
 /* The checks of the newest run that did not pass, with their details. */
@@ -96,13 +87,13 @@ static void print_newest_details(json_t *run, json_t *checks, int name_w)
 	json_array_foreach(checks, i, c) {
 		v = json_array_get(json_object_get(c, "values"), 0);
 		if (json_integer_value(json_object_get(v, "run_id")) != id ||
-		    !strcmp(str(v, "outcome"), "pass"))
+		    !strcmp(ctl_str(v, "outcome"), "pass"))
 			continue;
 		if (!any)
 			printf("\nrun %" JSON_INTEGER_FORMAT " (%s, %s), checks that did not pass:\n",
-			       id, str(run, "exec_date"), str(run, "state"));
+			       id, ctl_str(run, "exec_date"), ctl_str(run, "state"));
 		any = true;
-		printf("  %-*s  %-4s  %s", name_w, str(c, "name"), mark(v), str(v, "detail"));
+		printf("  %-*s  %-4s  %s", name_w, ctl_str(c, "name"), mark(v), ctl_str(v, "detail"));
 		lines = json_object_get(v, "lines");
 		json_array_foreach(lines, k, line)
 			printf("%s%" JSON_INTEGER_FORMAT, k ? ", " : "; first lines: ",
@@ -111,7 +102,7 @@ static void print_newest_details(json_t *run, json_t *checks, int name_w)
 	}
 }
 
-void dq_print_dq(json_t *r)
+static void print_dq(json_t *r)
 {
 	json_t *runs = json_object_get(r, "runs"), *checks = json_object_get(r, "checks");
 	json_t *run, *c;
@@ -120,7 +111,7 @@ void dq_print_dq(json_t *r)
 	char cell[128];
 
 	if (!json_array_size(runs)) {
-		printf("%s: no check results yet\n", str(r, "dataset"));
+		printf("%s: no check results yet\n", ctl_str(r, "dataset"));
 		return;
 	}
 	json_array_foreach(runs, i, run) {
@@ -129,14 +120,14 @@ void dq_print_dq(json_t *r)
 	}
 	json_array_foreach(checks, i, c) {
 		json_t *v;
-		name_w = MAX(name_w, (int)strlen(str(c, "name")));
+		name_w = MAX(name_w, (int)strlen(ctl_str(c, "name")));
 		json_array_foreach(json_object_get(c, "values"), k, v) {
 			fmt_cell(c, v, cell, sizeof cell);
 			cell_w = MAX(cell_w, (int)strlen(cell));
 		}
 	}
 	printf("%s: %zu run%s, newest first (leftmost); each cell is the observed value "
-	       "and ok, WARN or FAIL\n\n", str(r, "dataset"), json_array_size(runs),
+	       "and ok, WARN or FAIL\n\n", ctl_str(r, "dataset"), json_array_size(runs),
 	       json_array_size(runs) == 1 ? "" : "s");
 	printf("%-*s  %-4s", name_w, "CHECK", "SEV");
 	json_array_foreach(runs, i, run) {
@@ -150,7 +141,7 @@ void dq_print_dq(json_t *r)
 		 * gets "-". */
 		json_t *values = json_object_get(c, "values"), *v;
 		size_t next = 0;
-		printf("%-*s  %-4s", name_w, str(c, "name"), str(c, "severity"));
+		printf("%-*s  %-4s", name_w, ctl_str(c, "name"), ctl_str(c, "severity"));
 		json_array_foreach(runs, k, run) {
 			v = json_array_get(values, next);
 			if (v && json_integer_value(json_object_get(v, "run_id")) ==
@@ -162,28 +153,23 @@ void dq_print_dq(json_t *r)
 			}
 			printf("  %-*s", cell_w, cell);
 		}
-		printf("  %s\n", str(json_array_get(values, 0), "threshold"));
+		printf("  %s\n", ctl_str(json_array_get(values, 0), "threshold"));
 	}
 	print_newest_details(json_array_get(runs, 0), checks, name_w);
 }
 
+const struct ctl_cmd cmd_dq = {
+	.name = "dq", .help = "each check's observed values over the last runs",
+	.operand = &ctl_operand_dataset, .opts = dq_opts, .print = print_dq,
+};
+
 /* ---- diff DATASET [--date D] ---- */
 
-int dq_build_diff(int argc, char **argv, json_t *args)
-{
-	static const struct option opts[] = {
-		{ "date", required_argument, NULL, 'd' },
-		{ 0 },
-	};
-	int opt;
-
-	while ((opt = getopt_long(argc, argv, "d:", opts, NULL)) != -1) {
-		if (opt != 'd')
-			return -1;
-		json_object_set_new(args, "date", json_string(optarg));
-	}
-	return want_positional(argc, argv, "DATASET", args, "dataset");
-}
+static const struct ctl_opt diff_opts[] = {
+	{ .name = "date", .alias = 'd', .kind = CTL_DATE, .meta = "D", .key = "date",
+	  .help = "the newest run for exec date D, not the newest of all" },
+	{ 0 },
+};
 
 /* "added  2" and below it the example keys the daemon kept. */
 static void print_diff_kind(json_t *r, const char *kind)
@@ -201,14 +187,14 @@ static void print_diff_kind(json_t *r, const char *kind)
 		       count - (json_int_t)json_array_size(examples));
 }
 
-void dq_print_diff(json_t *r)
+static void print_diff(json_t *r)
 {
 	json_t *unchanged = json_object_get(r, "unchanged");
 
-	printf("%s: %s (run %" JSON_INTEGER_FORMAT ") against ", str(r, "dataset"),
-	       str(r, "exec_date"), json_integer_value(json_object_get(r, "run_id")));
+	printf("%s: %s (run %" JSON_INTEGER_FORMAT ") against ", ctl_str(r, "dataset"),
+	       ctl_str(r, "exec_date"), json_integer_value(json_object_get(r, "run_id")));
 	if (json_is_integer(json_object_get(r, "prev_run_id")))
-		printf("%s (run %" JSON_INTEGER_FORMAT "), by key\n\n", str(r, "prev_exec_date"),
+		printf("%s (run %" JSON_INTEGER_FORMAT "), by key\n\n", ctl_str(r, "prev_exec_date"),
 		       json_integer_value(json_object_get(r, "prev_run_id")));
 	else
 		printf("the previous snapshot, by key\n\n");
@@ -220,30 +206,27 @@ void dq_print_diff(json_t *r)
 		       json_integer_value(unchanged));
 }
 
+const struct ctl_cmd cmd_diff = {
+	.name = "diff", .help = "rows added, removed, changed since the last snapshot",
+	.operand = &ctl_operand_dataset, .opts = diff_opts, .print = print_diff,
+};
+
 /* ---- promote RUN [--reason TEXT] ---- */
 
-int dq_build_promote(int argc, char **argv, json_t *args)
-{
-	static const struct option opts[] = {
-		{ "reason", required_argument, NULL, 'r' },
-		{ 0 },
-	};
-	int opt;
+static const struct ctl_opt promote_opts[] = {
+	{ .name = "reason", .alias = 'r', .kind = CTL_STRING, .meta = "TEXT", .key = "reason",
+	  .help = "why, recorded in the run's events" },
+	{ 0 },
+};
 
-	while ((opt = getopt_long(argc, argv, "r:", opts, NULL)) != -1) {
-		if (opt != 'r')
-			return -1;
-		if (json_object_set_new(args, "reason", json_string(optarg)) < 0) {
-			fprintf(stderr, "%s: promote: --reason must be UTF-8 text\n", prog);
-			return -1;
-		}
-	}
-	return want_run_id(argc, argv, args);
-}
-
-void dq_print_promote(json_t *r)
+static void print_promote(json_t *r)
 {
 	printf("run %" JSON_INTEGER_FORMAT ": the quarantined snapshot of %s %s is %s, "
 	       "back in staging:\n  %s\n", json_integer_value(json_object_get(r, "run_id")),
-	       str(r, "dataset"), str(r, "exec_date"), str(r, "state"), str(r, "path"));
+	       ctl_str(r, "dataset"), ctl_str(r, "exec_date"), ctl_str(r, "state"), ctl_str(r, "path"));
 }
+
+const struct ctl_cmd cmd_promote = {
+	.name = "promote", .help = "accept a quarantined snapshot: back to staging",
+	.operand = &ctl_operand_run, .opts = promote_opts, .print = print_promote,
+};
