@@ -11,14 +11,15 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "base/denverd.h"
+#include "base/list.h"
+#include "base/macro.h"
 #include "io/http.h"
 
 struct http_sock {
 	uv_poll_t poll;
 	curl_socket_t fd;
 	struct http *h;
-	struct http_sock *next, *prev;   /* h->socks: closed on fini */
+	LIST_FIELDS(struct http_sock, socks);   /* h->socks: closed on fini */
 };
 
 struct http {
@@ -49,13 +50,7 @@ static void sock_closed(uv_handle_t *hd)
 
 static void sock_close(struct http_sock *s)
 {
-	struct http *h = s->h;
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		h->socks = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
+	LIST_REMOVE(socks, s->h->socks, s);
 	uv_close((uv_handle_t *)&s->poll, sock_closed);
 }
 
@@ -63,13 +58,7 @@ static void sock_close(struct http_sock *s)
 static void xfer_detach(struct http *h, struct http_xfer *x)
 {
 	curl_multi_remove_handle(h->multi, x->easy);
-	if (x->prev)
-		x->prev->next = x->next;
-	else
-		h->xfers = x->next;
-	if (x->next)
-		x->next->prev = x->prev;
-	x->next = x->prev = NULL;
+	LIST_REMOVE(xfers, h->xfers, x);
 	x->active = false;
 	x->http = NULL;
 	h->active--;
@@ -159,10 +148,7 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *arg, void *so
 		}
 		s->fd = fd;
 		s->h = h;
-		s->next = h->socks;
-		if (h->socks)
-			h->socks->prev = s;
-		h->socks = s;
+		LIST_PREPEND(socks, h->socks, s);
 		h->open_handles++;
 		curl_multi_assign(h->multi, fd, s);
 	}
@@ -237,11 +223,7 @@ int http_add(struct http *h, struct http_xfer *x)
 		return -EIO;
 	x->http = h;
 	x->active = true;
-	x->prev = NULL;
-	x->next = h->xfers;
-	if (h->xfers)
-		h->xfers->prev = x;
-	h->xfers = x;
+	LIST_PREPEND(xfers, h->xfers, x);
 	h->active++;
 	return 0;
 }

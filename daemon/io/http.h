@@ -14,6 +14,8 @@
 #include <curl/curl.h>
 #include <uv.h>
 
+#include "base/list.h"
+
 struct http;
 struct http_xfer;
 
@@ -36,7 +38,7 @@ struct http_xfer {
 	http_done_cb done;       /* set by the caller before http_add */
 	struct http *http;       /* private: set while the transfer is active */
 	bool active;             /* private: added and not yet done/removed */
-	struct http_xfer *next, *prev;   /* private: the active list */
+	LIST_FIELDS(struct http_xfer, xfers);   /* private: the active list */
 };
 
 /* Create a multi handle driven by LOOP.  0 or -ENOMEM/-EIO; *out set on 0.
