@@ -27,7 +27,7 @@
 #include <xxhash.h>
 
 #include "io/fetch.h"
-#include "io/http.h"
+#include "io/http_xfer.h"
 
 #define FETCH_BUF_SIZE   (1024 * 1024)    /* one of the two write buffers */
 

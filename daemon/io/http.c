@@ -1,6 +1,7 @@
 /*
  * http.c - libcurl multi interface on libuv (uv_poll per socket, one
- * uv_timer for curl's timeout).
+ * uv_timer for curl's timeout): the driver under io/http_xfer.h.  The POST
+ * of io/http.h is built on it in http_post.c.
  *
  * curl tells us through the socket callback which sockets to watch; each
  * gets a struct http_sock (assigned to the socket with curl_multi_assign)
@@ -13,7 +14,7 @@
 
 #include "base/list.h"
 #include "base/macro.h"
-#include "io/http.h"
+#include "io/http_xfer.h"
 
 struct http_sock {
 	uv_poll_t poll;
@@ -200,8 +201,12 @@ void http_fini(struct http *h)
 	 * must not call back into a struct that is going away. */
 	curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, NULL);
 	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, NULL);
-	while (h->xfers)
-		xfer_detach(h, h->xfers);
+	while (h->xfers) {
+		struct http_xfer *x = h->xfers;
+		xfer_detach(h, x);
+		if (x->on_fini)
+			x->on_fini(x);
+	}
 	curl_multi_cleanup(h->multi);
 	h->multi = NULL;
 	h->closing = true;
