@@ -517,7 +517,8 @@ static int check_request(const struct fetch_request *req, char **err)
 	return -EINVAL;
 }
 
-static char *dup_or_null(const char *s)
+/* A copy of S, or NULL for NULL and "" (no validator, no hash). */
+static char *dup_nonempty(const char *s)
 {
 	return s && *s ? strdup(s) : NULL;
 }
@@ -549,9 +550,9 @@ int fetch_start(struct http *h, const struct fetch_request *req, fetch_done_cb d
 	f->dataset = strdup(req->dataset);
 	f->exec_date = strdup(req->exec_date);
 	f->file_name = strdup(req->file_name);
-	f->prev_etag = dup_or_null(req->etag);
-	f->prev_lm = dup_or_null(req->last_modified);
-	f->prev_hash = dup_or_null(req->last_hash);
+	f->prev_etag = dup_nonempty(req->etag);
+	f->prev_lm = dup_nonempty(req->last_modified);
+	f->prev_hash = dup_nonempty(req->last_hash);
 	f->buf[0].data = malloc(FETCH_BUF_SIZE);
 	f->buf[1].data = malloc(FETCH_BUF_SIZE);
 	f->hash = XXH3_createState();

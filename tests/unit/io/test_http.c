@@ -79,6 +79,16 @@ static void run_until(uv_loop_t *loop, const struct answer *a)
 	assert_int_equal(a->calls, 1);
 }
 
+/* Post REQ on R and wait for the answer, into A. */
+static void post_and_wait(struct rig *r, const struct http_post_req *req, struct answer *a)
+{
+	struct http_call *c;
+
+	assert_int_equal(http_post(r->h, req, on_answer, a, &c), 0);
+	assert_non_null(c);
+	run_until(&r->loop, a);
+}
+
 static const char *const json_header[] = { "Content-Type: application/json", NULL };
 
 static void test_post_and_answer(void **state)
@@ -120,13 +130,10 @@ static void test_retry_after(void **state)
 	static const int script[] = { 503 };
 	static struct rig r;
 	struct answer a = { 0 };
-	struct http_call *c;
 
 	rig_start(&r, script, 1);
 	r.s.extra_header = "Retry-After: 7\r\n";
-	struct http_post_req req = { .url = r.url, .body = "{}", .body_len = 2 };
-	assert_int_equal(http_post(r.h, &req, on_answer, &a, &c), 0);
-	run_until(&r.loop, &a);
+	post_and_wait(&r, &(struct http_post_req){ .url = r.url, .body = "{}", .body_len = 2 }, &a);
 	assert_true(a.complete);                       /* an answer, if a bad one */
 	assert_int_equal(a.status, 503);
 	assert_int_equal(a.retry_after_ms, 7000);
@@ -138,12 +145,10 @@ static void test_timeout_is_incomplete(void **state)
 	static const int hang[] = { 0 };
 	static struct rig r;
 	struct answer a = { 0 };
-	struct http_call *c;
 
 	rig_start(&r, hang, 1);
-	struct http_post_req req = { .url = r.url, .body = "x", .body_len = 1, .timeout_ms = 200 };
-	assert_int_equal(http_post(r.h, &req, on_answer, &a, &c), 0);
-	run_until(&r.loop, &a);
+	post_and_wait(&r, &(struct http_post_req){ .url = r.url, .body = "x", .body_len = 1,
+	                                           .timeout_ms = 200 }, &a);
 	assert_false(a.complete);
 	assert_false(a.bad_url);
 	assert_int_equal(a.status, 0);
@@ -161,9 +166,8 @@ static void test_bad_urls(void **state)
 	rig_start(&r, script, 1);
 	for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++) {
 		struct answer a = { 0 };
-		struct http_post_req req = { .url = urls[i], .body = "x", .body_len = 1 };
-		assert_int_equal(http_post(r.h, &req, on_answer, &a, &c), 0);
-		run_until(&r.loop, &a);
+		post_and_wait(&r, &(struct http_post_req){ .url = urls[i], .body = "x", .body_len = 1 },
+		              &a);
 		if (!a.bad_url)
 			fail_msg("%s: not a bad URL (error \"%s\")", urls[i], a.error);
 		assert_false(a.complete);
