@@ -33,608 +33,38 @@
  * re-hash); the transfer then pauses, which curl does not count against
  * the low-speed limit.  The daemon should size the pool for limits.fetches
  * + limits.checks + 2.
+ *
+ * The module is four files over io/fetch_int.h (struct fetch, and which
+ * thread owns which field): this one runs the transfer on the loop thread
+ * (curl's header and write callbacks, the double buffer), the stage
+ * machine that orders the jobs, and the public API; fetch_file.c holds the
+ * three jobs and the sidecar; fetch_judge.c decides what the end of a
+ * transfer means; fetch_url.c expands URL templates.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-#include <jansson.h>
-#include <xxhash.h>
-
 #include "base/clock.h"
+#include "base/macro.h"
+#include "base/strtable.h"
 #include "config/config.h"
-#include "base/denverd.h"
-#include "domain/execdate.h"
-#include "io/fetch.h"
-#include "io/http.h"
+#include "io/fetch_int.h"
 #include "version.h"
 
-#define FETCH_BUF_SIZE   (1024 * 1024)    /* one of the two write buffers */
-#define FETCH_CURL_BUF   (256 * 1024)     /* curl's receive buffer (<= above) */
-#define FETCH_WB_CHUNK   (8 * 1024 * 1024) /* start writeback this often */
+#define FETCH_CURL_BUF   (256 * 1024)     /* curl's receive buffer (<= FETCH_BUF_SIZE) */
 #define FETCH_HDR_MAX    1024             /* a kept header value */
-#define FETCH_META_MAX   (16 * 1024)      /* the sidecar's size */
-#define FETCH_RETRY_AFTER_MAX (7LL * 24 * 3600 * 1000)
-
-enum stage { ST_PREP, ST_XFER, ST_FLUSH, ST_FINISH };
-enum job { JOB_PREP, JOB_WRITE, JOB_FINISH };
-enum finish { FIN_KEEP, FIN_DISCARD, FIN_PUBLISH };
-
-struct wbuf {
-	char *data;
-	size_t len;
-};
-
-struct fetch {
-	struct http_xfer xfer;
-	struct http *http;
-	fetch_done_cb done;
-	void *arg;
-
-	/* the request, copied */
-	char *url, *dataset, *exec_date, *file_name;
-	char *prev_etag, *prev_lm, *prev_hash;
-	struct cfg_fetch lim;
-	bool force, allow_file;
-
-	char *partial_dir, *part_path, *meta_path, *final_dir, *final_path;
-	int fd;
-	enum stage stage;
-
-	/* resume: what prep found on disk */
-	uint64_t offset;          /* bytes of the .part the request continues */
-	char *if_range;           /* validator for If-Range, or NULL */
-	bool no_resume;           /* after a 416: ignore the .part */
-	bool restarted;
-
-	/* the current response (reset at each status line) */
-	long status;
-	char *etag, *last_modified, *retry_after, *date;
-	int64_t range_start, range_total;
-	bool decided;             /* first body byte seen and judged */
-	bool status_abort;        /* body of an error response refused */
-	char *fail_msg;           /* set by the write callback when it aborts */
-
-	/* curl */
-	CURL *easy;
-	struct curl_slist *headers;
-	char errbuf[CURL_ERROR_SIZE];
-	CURLcode rc;
-	bool xfer_done;
-	bool paused;
-
-	/* writing */
-	struct wbuf buf[2];
-	int fill;                 /* buffer curl copies into */
-	bool writing;             /* a write job is in flight */
-	uint64_t file_off;        /* bytes handed to write jobs or buffered */
-	bool truncate_pending;
-	char *meta_pending;       /* sidecar text for the next write job */
-	XXH3_state_t *hash;
-	uint64_t wb_start;        /* worker: first byte not yet sent to writeback */
-	int io_err;               /* first errno of a file operation */
-	const char *io_what;      /* what that operation was */
-	/* Written by the job on the worker, read in after_work: the loop
-	 * thread never reads a field a running job writes. */
-	int job_err;
-	const char *job_what;
-	int64_t prep_total;
-
-	/* the threadpool job */
-	uv_work_t work;
-	enum job job;
-	struct {                  /* write job */
-		int idx;
-		uint64_t off;
-		bool truncate;
-		char *meta;
-	} wj;
-	enum finish fin;
-	bool fin_truncate;        /* the published file is empty (see judge) */
-
-	/* progress */
-	uint64_t resumed_from;
-	int64_t total;
-	int64_t rate_t0;
-	uint64_t rate_b0, rate;
-
-	/* outcome */
-	enum fetch_outcome outcome;
-	char *error;
-	int err;
-	bool retryable;
-	int64_t retry_after_ms;
-	char hash_hex[FETCH_HASH_HEX];
-	bool cancelled;
-};
 
 static void start_prep(struct fetch *f);
 static void start_finish(struct fetch *f);
 static void maybe_finish(struct fetch *f);
 
-/* ---- small file helpers (worker threads) ---- */
-
-/* mkdir -p PATH (0755).  0 or -errno. */
-static int mkdirs(const char *path)
-{
-	char tmp[PATH_MAX];
-	size_t n = strlen(path);
-
-	if (n == 0 || n >= sizeof tmp)
-		return -ENAMETOOLONG;
-	memcpy(tmp, path, n + 1);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
-static int fsync_dir(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc = 0;
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) < 0)
-		rc = -errno;
-	close(fd);
-	return rc;
-}
-
-static int write_all(int fd, const char *p, size_t n, uint64_t off)
-{
-	while (n > 0) {
-		ssize_t w = pwrite(fd, p, n, (off_t)off);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		n -= (size_t)w;
-		off += (uint64_t)w;
-	}
-	return 0;
-}
-
-/* Replace the sidecar with TEXT: temp file + rename, so a reader sees the
- * old or the new one, never half. */
-static int meta_write(const char *meta_path, const char *text)
-{
-	char tmp[PATH_MAX];
-	int fd, rc;
-
-	if (snprintf(tmp, sizeof tmp, "%s.tmp", meta_path) >= (int)sizeof tmp)
-		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	rc = write_all(fd, text, strlen(text), 0);
-	if (close(fd) < 0 && rc == 0)
-		rc = -errno;
-	if (rc == 0 && rename(tmp, meta_path) < 0)
-		rc = -errno;
-	if (rc < 0)
-		unlink(tmp);
-	return rc;
-}
-
-/* ---- the sidecar: what a resume needs to know about the .part ---- */
-
-static char *meta_text(const struct fetch *f)
-{
-	json_t *o = json_pack("{s:s, s:s?, s:s?, s:I}", "url", f->url,
-	                      "etag", f->etag, "last_modified", f->last_modified,
-	                      "total", (json_int_t)f->total);
-	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-	json_decref(o);
-	return s;
-}
-
-/* The If-Range value for a resume of the response that wrote the sidecar:
- * a strong ETag, else Last-Modified (RFC 9110 13.1.5); NULL = not
- * resumable. */
-static char *resume_validator(const char *etag, const char *lm)
-{
-	if (etag && etag[0] == '"')
-		return strdup(etag);
-	if (lm && *lm)
-		return strdup(lm);
-	return NULL;
-}
-
-/*
- * Worker: decide whether the .part can be continued.  It can when the
- * sidecar names the same URL and a validator and the .part is non-empty
- * and shorter than the total; then the prefix is re-hashed into f->hash.
- * Otherwise the .part is truncated and the sidecar removed.
- */
-static int prep_resume(struct fetch *f)
-{
-	char text[FETCH_META_MAX];
-	json_t *o = NULL;
-	struct stat st;
-	ssize_t n;
-	int mfd, rfd = -1, rc = 0;
-	const char *url, *etag, *lm;
-	json_int_t total;
-
-	mfd = open(f->meta_path, O_RDONLY | O_CLOEXEC);
-	if (mfd < 0)
-		return 0;
-	n = read(mfd, text, sizeof text - 1);
-	close(mfd);
-	if (n <= 0)
-		return 0;
-	text[n] = '\0';
-	o = json_loads(text, 0, NULL);
-	if (!o || json_unpack(o, "{s:s, s?s, s?s, s:I}", "url", &url, "etag", &etag,
-	                      "last_modified", &lm, "total", &total) < 0)
-		goto out;
-	etag = json_string_value(json_object_get(o, "etag"));
-	lm = json_string_value(json_object_get(o, "last_modified"));
-	if (strcmp(url, f->url) != 0 || fstat(f->fd, &st) < 0 || st.st_size <= 0)
-		goto out;
-	if (total >= 0 && (uint64_t)st.st_size >= (uint64_t)total)
-		goto out;
-	f->if_range = resume_validator(etag, lm);
-	if (!f->if_range)
-		goto out;
-	rfd = open(f->part_path, O_RDONLY | O_CLOEXEC);
-	if (rfd < 0) {
-		rc = -errno;
-		goto out;
-	}
-	/* Re-hash the prefix, using a write buffer as scratch. */
-	for (uint64_t done = 0; done < (uint64_t)st.st_size;) {
-		n = read(rfd, f->buf[0].data, FETCH_BUF_SIZE);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			rc = n < 0 ? -errno : -EIO;
-			goto out;
-		}
-		XXH3_128bits_update(f->hash, f->buf[0].data, (size_t)n);
-		done += (uint64_t)n;
-	}
-	f->offset = (uint64_t)st.st_size;
-	f->wb_start = f->offset;
-	f->etag = etag ? strdup(etag) : NULL;
-	f->last_modified = lm ? strdup(lm) : NULL;
-	f->prep_total = total;
-out:
-	if (rfd >= 0)
-		close(rfd);
-	json_decref(o);
-	if (f->offset == 0) {
-		free(f->if_range);
-		f->if_range = NULL;
-		XXH3_128bits_reset(f->hash);
-	}
-	return rc;
-}
-
-static void prep_work(struct fetch *f)
-{
-	int rc;
-
-	f->job_what = "create directory";
-	if ((rc = mkdirs(f->partial_dir)) < 0)
-		goto out;
-	f->job_what = "open";
-	f->fd = open(f->part_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-	if (f->fd < 0) {
-		rc = -errno;
-		goto out;
-	}
-	f->job_what = "re-read";
-	if (!f->no_resume && (rc = prep_resume(f)) < 0)
-		goto out;
-	if (f->offset == 0) {
-		f->job_what = "truncate";
-		unlink(f->meta_path);
-		if (ftruncate(f->fd, 0) < 0)
-			rc = -errno;
-	}
-out:
-	f->job_err = rc < 0 ? -rc : 0;
-}
-
-static void write_work(struct fetch *f)
-{
-	struct wbuf *b = &f->buf[f->wj.idx];
-	int rc = 0;
-
-	if (f->wj.truncate) {
-		f->job_what = "truncate";
-		if (ftruncate(f->fd, 0) < 0) {
-			rc = -errno;
-			goto out;
-		}
-		XXH3_128bits_reset(f->hash);
-		f->wb_start = 0;
-	}
-	if (f->wj.meta) {
-		f->job_what = "write sidecar";
-		if ((rc = meta_write(f->meta_path, f->wj.meta)) < 0)
-			goto out;
-	}
-	f->job_what = "write";
-	if ((rc = write_all(f->fd, b->data, b->len, f->wj.off)) < 0)
-		goto out;
-	XXH3_128bits_update(f->hash, b->data, b->len);
-	/* Start writeback as we go (without waiting for it), so the fsync of
-	 * the publish step only has the tail left to write instead of the
-	 * whole file, and dirty pages do not pile up on multi-GB files. */
-	uint64_t end = f->wj.off + b->len;
-	if (end - f->wb_start >= FETCH_WB_CHUNK) {
-		sync_file_range(f->fd, (off_t)f->wb_start, (off_t)(end - f->wb_start),
-		                SYNC_FILE_RANGE_WRITE);
-		f->wb_start = end;
-	}
-out:
-	f->job_err = rc < 0 ? -rc : 0;
-}
-
-static void finish_work(struct fetch *f)
-{
-	char parent[PATH_MAX];
-	char *slash;
-	bool renamed = false;
-	int rc = 0;
-
-	if (f->fin == FIN_PUBLISH) {
-		f->job_what = "truncate";
-		if (f->fin_truncate && ftruncate(f->fd, 0) < 0) {
-			rc = -errno;
-			goto out;
-		}
-		f->job_what = "fsync";
-		if (fsync(f->fd) < 0) {
-			rc = -errno;
-			goto out;
-		}
-	}
-	f->job_what = "close";
-	rc = close(f->fd) < 0 && f->fin == FIN_PUBLISH ? -errno : 0;
-	f->fd = -1;
-	if (rc < 0 || f->fin != FIN_PUBLISH)
-		goto out;
-	f->job_what = "create directory";
-	if ((rc = mkdirs(f->final_dir)) < 0)
-		goto out;
-	f->job_what = "rename";
-	if (rename(f->part_path, f->final_path) < 0) {
-		rc = -errno;
-		goto out;
-	}
-	renamed = true;
-	/* The new name, and the partition directory if mkdirs made it. */
-	f->job_what = "fsync directory";
-	if ((rc = fsync_dir(f->final_dir)) < 0)
-		goto out;
-	snprintf(parent, sizeof parent, "%s", f->final_dir);
-	slash = strrchr(parent, '/');
-	if (slash && slash != parent) {
-		*slash = '\0';
-		if ((rc = fsync_dir(parent)) < 0)
-			goto out;
-	}
-	unlink(f->meta_path);
-out:
-	if (f->fd >= 0) {
-		close(f->fd);
-		f->fd = -1;
-	}
-	if (rc < 0 || f->fin == FIN_DISCARD) {
-		/* Nothing stays under the final name that is not known durable. */
-		unlink(renamed ? f->final_path : f->part_path);
-		unlink(f->meta_path);
-	}
-	f->job_err = rc < 0 ? -rc : 0;
-}
-
-static void work_cb(uv_work_t *w)
-{
-	struct fetch *f = container_of(w, struct fetch, work);
-	switch (f->job) {
-	case JOB_PREP:   prep_work(f); break;
-	case JOB_WRITE:  write_work(f); break;
-	case JOB_FINISH: finish_work(f); break;
-	}
-}
-
-static void after_work(uv_work_t *w, int status);
-
-static void queue_job(struct fetch *f, enum job job)
-{
-	int rc;
-	f->job = job;
-	rc = uv_queue_work(http_loop(f->http), &f->work, work_cb, after_work);
-	if (rc < 0) {
-		/* Only fails for a NULL callback: a bug, not a run-time state. */
-		fprintf(stderr, "fetch: uv_queue_work: %s\n", uv_strerror(rc));
-		abort();
-	}
-}
-
-/* ---- outcome ---- */
-
-static void set_error(struct fetch *f, int err, bool retryable, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static void set_error(struct fetch *f, int err, bool retryable, const char *fmt, ...)
-{
-	va_list ap;
-	f->outcome = FETCH_FAILED;
-	f->err = err;
-	f->retryable = retryable;
-	free(f->error);
-	va_start(ap, fmt);
-	if (vasprintf(&f->error, fmt, ap) < 0)
-		f->error = NULL;
-	va_end(ap);
-}
-
-static void set_io_error(struct fetch *f, const char *path)
-{
-	set_error(f, -f->io_err, true, "%s %s: %s", f->io_what, path,
-	          strerror(f->io_err));
-}
-
-/* Retry-After: delay-seconds, or an HTTP date compared with the response's
- * own Date (both from the server's clock) or, without one, ours. */
-static int64_t retry_after_ms(const struct fetch *f)
-{
-	const char *v = f->retry_after;
-	char *end;
-	int64_t ms;
-
-	if (!v || !*v)
-		return -1;
-	errno = 0;
-	long long secs = strtoll(v, &end, 10);
-	if (end != v && *end == '\0' && errno == 0) {
-		if (secs < 0)
-			return -1;
-		ms = secs > FETCH_RETRY_AFTER_MAX / 1000 ? FETCH_RETRY_AFTER_MAX : secs * 1000;
-		return ms;
-	}
-	time_t when = curl_getdate(v, NULL);
-	if (when < 0)
-		return -1;
-	time_t now = f->date ? curl_getdate(f->date, NULL) : -1;
-	ms = now >= 0 ? ((int64_t)when - now) * 1000 : (int64_t)when * 1000 - clock_now_ms();
-	if (ms < 0)
-		ms = 0;
-	return ms > FETCH_RETRY_AFTER_MAX ? FETCH_RETRY_AFTER_MAX : ms;
-}
-
-static bool status_retryable(long status)
-{
-	return status == 408 || status == 429 || (status >= 500 && status <= 599);
-}
-
-/* curl errors that a later attempt may not see again. */
-static bool curl_retryable(CURLcode rc)
-{
-	switch (rc) {
-	case CURLE_UNSUPPORTED_PROTOCOL:
-	case CURLE_URL_MALFORMAT:
-	case CURLE_TOO_MANY_REDIRECTS:
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CACERT_BADFILE:
-	case CURLE_FILE_COULDNT_READ_FILE:
-	case CURLE_REMOTE_ACCESS_DENIED:
-	case CURLE_LOGIN_DENIED:
-	case CURLE_BAD_CONTENT_ENCODING:
-		return false;
-	default:
-		return true;
-	}
-}
-
-static void hash_hex(struct fetch *f)
-{
-	XXH128_hash_t h = XXH3_128bits_digest(f->hash);
-	snprintf(f->hash_hex, sizeof f->hash_hex, "%016" PRIx64 "%016" PRIx64,
-	         (uint64_t)h.high64, (uint64_t)h.low64);
-}
-
-/* Decide what the end of the transfer means, and what happens to the
- * .part: kept for a resume after retryable network trouble and cancel,
- * removed for everything else that does not publish. */
-static void judge(struct fetch *f)
-{
-	long st = f->status;
-
-	f->fin = FIN_DISCARD;
-	/* A cancel that came after the last byte does not undo the download. */
-	if (f->cancelled && !(f->xfer_done && f->rc == CURLE_OK)) {
-		f->outcome = FETCH_CANCELLED;
-		f->fin = FIN_KEEP;
-		return;
-	}
-	if (f->io_err) {
-		set_io_error(f, f->part_path);
-		return;
-	}
-	if (f->fail_msg) {
-		set_error(f, -EIO, true, "%s", f->fail_msg);
-		return;
-	}
-	if (f->rc != CURLE_OK && !f->status_abort) {
-		bool retry = curl_retryable(f->rc);
-		if (f->rc == CURLE_TOO_MANY_REDIRECTS)
-			set_error(f, -EIO, false, "too many redirects (more than %u) from %s",
-			          f->lim.max_redirects, f->url);
-		else if (st > 0)
-			set_error(f, -EIO, retry, "%s%s%s (HTTP %ld) fetching %s",
-			          curl_easy_strerror(f->rc), f->errbuf[0] ? ": " : "",
-			          f->errbuf, st, f->url);
-		else
-			set_error(f, -EIO, retry, "%s%s%s fetching %s",
-			          curl_easy_strerror(f->rc), f->errbuf[0] ? ": " : "",
-			          f->errbuf, f->url);
-		f->retry_after_ms = retry ? retry_after_ms(f) : -1;
-		if (retry)
-			f->fin = FIN_KEEP;
-		return;
-	}
-	if (st == 304) {
-		f->outcome = FETCH_UNCHANGED;
-		return;
-	}
-	if (st == 416 && f->offset > 0 && !f->restarted) {
-		/* The .part is no prefix of what the server has now. */
-		f->no_resume = true;
-		return;
-	}
-	if (st == 206 && !f->decided) {
-		set_error(f, -EIO, true, "HTTP 206 without a body from %s", f->url);
-		return;
-	}
-	if (st == 0 || (st >= 200 && st < 300 && !f->status_abort)) {
-		if (!f->decided && f->offset > 0) {
-			/* A 2xx with an empty body answered our Range: the file is
-			 * empty now, not the old prefix.  No write ran for this
-			 * response, so the hash is ours to reset here. */
-			f->fin_truncate = true;
-			f->file_off = 0;
-			f->resumed_from = 0;
-			XXH3_128bits_reset(f->hash);
-		}
-		hash_hex(f);
-		if (!f->force && f->prev_hash && strcmp(f->prev_hash, f->hash_hex) == 0) {
-			f->outcome = FETCH_UNCHANGED;
-			return;
-		}
-		f->outcome = FETCH_PUBLISHED;
-		f->fin = FIN_PUBLISH;
-		return;
-	}
-	const char *reason = st == 404 ? " Not Found" : st == 429 ? " Too Many Requests" : "";
-	set_error(f, -EIO, status_retryable(st), "HTTP %ld%s from %s", st, reason, f->url);
-	f->retry_after_ms = retry_after_ms(f);
-	if (f->retryable)
-		f->fin = FIN_KEEP;
-}
+/* ---- the result ---- */
 
 static void fetch_free(struct fetch *f)
 {
@@ -752,7 +182,7 @@ static void submit_write(struct fetch *f)
 	f->writing = true;
 	f->fill = !idx;
 	f->buf[f->fill].len = 0;
-	queue_job(f, JOB_WRITE);
+	fetch_queue_job(f, WORK_WRITE);
 }
 
 /*
@@ -792,7 +222,7 @@ static bool judge_first_body(struct fetch *f)
 		f->resumed_from = 0;
 		f->rate_b0 = 0;
 	}
-	f->meta_pending = meta_text(f);
+	f->meta_pending = fetch_meta_text(f);
 	return true;
 }
 
@@ -909,6 +339,8 @@ static int setup_easy(struct fetch *f)
 	return 0;
 }
 
+/* ---- the stage machine (loop thread) ---- */
+
 /* Everything written that will be written: judge and run the finish job. */
 static void maybe_finish(struct fetch *f)
 {
@@ -918,7 +350,7 @@ static void maybe_finish(struct fetch *f)
 		submit_write(f);
 		return;
 	}
-	judge(f);
+	fetch_judge(f);
 	f->stage = ST_FINISH;
 	start_finish(f);
 }
@@ -935,8 +367,8 @@ static void start_transfer(struct fetch *f)
 	f->xfer_done = false;
 	f->errbuf[0] = '\0';
 	if ((rc = setup_easy(f)) < 0 || (rc = http_add(f->http, &f->xfer)) < 0) {
-		set_error(f, rc, true, "cannot start the transfer of %s: %s", f->url,
-		          strerror(-rc));
+		fetch_set_error(f, rc, true, "cannot start the transfer of %s: %s", f->url,
+		                strerror(-rc));
 		f->fin = FIN_KEEP;
 		f->stage = ST_FINISH;
 		start_finish(f);
@@ -948,7 +380,7 @@ static void after_prep(struct fetch *f)
 	if (f->offset > 0)
 		f->total = f->prep_total;
 	if (f->io_err) {
-		set_io_error(f, f->part_path);
+		fetch_set_io_error(f, f->part_path);
 		f->fin = FIN_KEEP;
 		f->stage = ST_FINISH;
 		if (f->fd < 0) {
@@ -972,7 +404,7 @@ static void after_write(struct fetch *f)
 {
 	f->writing = false;
 	if (f->io_err) {
-		/* Stop the transfer now; judge() reports the errno text. */
+		/* Stop the transfer now; fetch_judge() reports the errno text. */
 		if (f->stage == ST_XFER) {
 			http_remove(&f->xfer);
 			f->stage = ST_FLUSH;
@@ -996,7 +428,7 @@ static void after_write(struct fetch *f)
 static void after_finish(struct fetch *f)
 {
 	if (f->io_err) {
-		set_io_error(f, f->fin == FIN_PUBLISH ? f->final_path : f->part_path);
+		fetch_set_io_error(f, f->fin == FIN_PUBLISH ? f->final_path : f->part_path);
 		f->outcome = FETCH_FAILED;
 	}
 	if (f->outcome != FETCH_FAILED && f->no_resume && !f->restarted) {
@@ -1014,18 +446,12 @@ static void after_finish(struct fetch *f)
 	deliver(f);
 }
 
-static void after_work(uv_work_t *w, int status)
+void fetch_job_done(struct fetch *f)
 {
-	struct fetch *f = container_of(w, struct fetch, work);
-	if (f->job_err && !f->io_err) {
-		f->io_err = f->job_err;
-		f->io_what = f->job_what;
-	}
-	f->job_err = 0;
 	switch (f->job) {
-	case JOB_PREP:   after_prep(f); break;
-	case JOB_WRITE:  after_write(f); break;
-	case JOB_FINISH: after_finish(f); break;
+	case WORK_PREP:   after_prep(f); break;
+	case WORK_WRITE:  after_write(f); break;
+	case WORK_FINISH: after_finish(f); break;
 	}
 }
 
@@ -1041,7 +467,7 @@ static void start_prep(struct fetch *f)
 	f->if_range = NULL;
 	reset_response(f);
 	XXH3_128bits_reset(f->hash);
-	queue_job(f, JOB_PREP);
+	fetch_queue_job(f, WORK_PREP);
 }
 
 static void start_finish(struct fetch *f)
@@ -1054,7 +480,7 @@ static void start_finish(struct fetch *f)
 		after_finish(f);
 		return;
 	}
-	queue_job(f, JOB_FINISH);
+	fetch_queue_job(f, WORK_FINISH);
 }
 
 /* ---- public ---- */
@@ -1091,7 +517,8 @@ static int check_request(const struct fetch_request *req, char **err)
 	return -EINVAL;
 }
 
-static char *dup_or_null(const char *s)
+/* A copy of S, or NULL for NULL and "" (no validator, no hash). */
+static char *dup_nonempty(const char *s)
 {
 	return s && *s ? strdup(s) : NULL;
 }
@@ -1123,9 +550,9 @@ int fetch_start(struct http *h, const struct fetch_request *req, fetch_done_cb d
 	f->dataset = strdup(req->dataset);
 	f->exec_date = strdup(req->exec_date);
 	f->file_name = strdup(req->file_name);
-	f->prev_etag = dup_or_null(req->etag);
-	f->prev_lm = dup_or_null(req->last_modified);
-	f->prev_hash = dup_or_null(req->last_hash);
+	f->prev_etag = dup_nonempty(req->etag);
+	f->prev_lm = dup_nonempty(req->last_modified);
+	f->prev_hash = dup_nonempty(req->last_hash);
 	f->buf[0].data = malloc(FETCH_BUF_SIZE);
 	f->buf[1].data = malloc(FETCH_BUF_SIZE);
 	f->hash = XXH3_createState();
@@ -1183,44 +610,16 @@ void fetch_progress(const struct fetch *f, struct fetch_progress *p)
 		p->rate = f->rate;
 }
 
+static const char *const fetch_outcome_table[] = {
+	[FETCH_PUBLISHED] = "published",
+	[FETCH_UNCHANGED] = "unchanged",
+	[FETCH_FAILED]    = "failed",
+	[FETCH_CANCELLED] = "cancelled",
+};
+STRING_TABLE_STATIC(fetch_outcome, enum fetch_outcome)
+
 const char *fetch_outcome_name(enum fetch_outcome o)
 {
-	switch (o) {
-	case FETCH_PUBLISHED: return "published";
-	case FETCH_UNCHANGED: return "unchanged";
-	case FETCH_FAILED:    return "failed";
-	case FETCH_CANCELLED: return "cancelled";
-	}
-	return "?";
-}
-
-/* ---- URL templates ---- */
-
-int fetch_date_vars_init(struct fetch_date_vars *v, const char *d)
-{
-	int64_t day;
-
-	if (!d || execdate_parse(d, &day) < 0)
-		return -EINVAL;
-	memcpy(v->exec_date, d, 11);
-	memcpy(v->year, d, 4);
-	v->year[4] = '\0';
-	memcpy(v->month, d + 5, 2);
-	v->month[2] = '\0';
-	memcpy(v->day, d + 8, 2);
-	v->day[2] = '\0';
-	v->vars[0] = (struct template_var){ "exec_date", v->exec_date };
-	v->vars[1] = (struct template_var){ "year", v->year };
-	v->vars[2] = (struct template_var){ "month", v->month };
-	v->vars[3] = (struct template_var){ "day", v->day };
-	return 0;
-}
-
-int fetch_url_expand(const char *tmpl, const char *exec_date, char **out, size_t *bad)
-{
-	struct fetch_date_vars v;
-	*out = NULL;
-	if (fetch_date_vars_init(&v, exec_date) < 0)
-		return -EINVAL;
-	return template_expand(tmpl, v.vars, 4, out, bad);
+	const char *s = fetch_outcome_to_string(o);
+	return s ? s : "?";
 }

@@ -1,6 +1,7 @@
 /*
  * http.c - libcurl multi interface on libuv (uv_poll per socket, one
- * uv_timer for curl's timeout).
+ * uv_timer for curl's timeout): the driver under io/http_xfer.h.  The POST
+ * of io/http.h is built on it in http_post.c.
  *
  * curl tells us through the socket callback which sockets to watch; each
  * gets a struct http_sock (assigned to the socket with curl_multi_assign)
@@ -11,14 +12,15 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "base/denverd.h"
-#include "io/http.h"
+#include "base/list.h"
+#include "base/macro.h"
+#include "io/http_xfer.h"
 
 struct http_sock {
 	uv_poll_t poll;
 	curl_socket_t fd;
 	struct http *h;
-	struct http_sock *next, *prev;   /* h->socks: closed on fini */
+	LIST_FIELDS(struct http_sock, socks);   /* h->socks: closed on fini */
 };
 
 struct http {
@@ -49,13 +51,7 @@ static void sock_closed(uv_handle_t *hd)
 
 static void sock_close(struct http_sock *s)
 {
-	struct http *h = s->h;
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		h->socks = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
+	LIST_REMOVE(socks, s->h->socks, s);
 	uv_close((uv_handle_t *)&s->poll, sock_closed);
 }
 
@@ -63,13 +59,7 @@ static void sock_close(struct http_sock *s)
 static void xfer_detach(struct http *h, struct http_xfer *x)
 {
 	curl_multi_remove_handle(h->multi, x->easy);
-	if (x->prev)
-		x->prev->next = x->next;
-	else
-		h->xfers = x->next;
-	if (x->next)
-		x->next->prev = x->prev;
-	x->next = x->prev = NULL;
+	LIST_REMOVE(xfers, h->xfers, x);
 	x->active = false;
 	x->http = NULL;
 	h->active--;
@@ -159,10 +149,7 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *arg, void *so
 		}
 		s->fd = fd;
 		s->h = h;
-		s->next = h->socks;
-		if (h->socks)
-			h->socks->prev = s;
-		h->socks = s;
+		LIST_PREPEND(socks, h->socks, s);
 		h->open_handles++;
 		curl_multi_assign(h->multi, fd, s);
 	}
@@ -214,8 +201,12 @@ void http_fini(struct http *h)
 	 * must not call back into a struct that is going away. */
 	curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, NULL);
 	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, NULL);
-	while (h->xfers)
-		xfer_detach(h, h->xfers);
+	while (h->xfers) {
+		struct http_xfer *x = h->xfers;
+		xfer_detach(h, x);
+		if (x->on_fini)
+			x->on_fini(x);
+	}
 	curl_multi_cleanup(h->multi);
 	h->multi = NULL;
 	h->closing = true;
@@ -237,11 +228,7 @@ int http_add(struct http *h, struct http_xfer *x)
 		return -EIO;
 	x->http = h;
 	x->active = true;
-	x->prev = NULL;
-	x->next = h->xfers;
-	if (h->xfers)
-		h->xfers->prev = x;
-	h->xfers = x;
+	LIST_PREPEND(xfers, h->xfers, x);
 	h->active++;
 	return 0;
 }

@@ -24,9 +24,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/denverd.h"
-#include "io/job.h"
+#include "base/macro.h"
 #include "base/utf8.h"
+#include "common/fmt.h"
+#include "io/job.h"
 
 #define READ_BUF (32 * 1024)
 
@@ -190,18 +191,6 @@ static void stream_end(struct job_stream *s)
 
 /* ---- the end --------------------------------------------------------------- */
 
-static void fmt_duration(uint64_t ms, char *buf, size_t size)
-{
-	if (ms % 3600000 == 0)
-		snprintf(buf, size, "%lluh", (unsigned long long)(ms / 3600000));
-	else if (ms % 60000 == 0)
-		snprintf(buf, size, "%llum", (unsigned long long)(ms / 60000));
-	else if (ms % 1000 == 0)
-		snprintf(buf, size, "%llus", (unsigned long long)(ms / 1000));
-	else
-		snprintf(buf, size, "%llums", (unsigned long long)ms);
-}
-
 /* How the process ended, in words, or "" for a plain success. */
 static void death_words(const struct job *j, char *buf, size_t size)
 {
@@ -298,12 +287,12 @@ static void maybe_finish(struct job *j)
 		r.exit_code = j->spawn_err == UV_ENOENT ? 127 :
 		              j->spawn_err == UV_EACCES || j->spawn_err == UV_EPERM ? 126 : -1;
 
-	char how[512], dur[32];
+	char how[512];
 	death_words(j, how, sizeof how);
-	fmt_duration(j->timeout_ms, dur, sizeof dur);
 	int rc = 0;
 	if (j->timed_out)
-		rc = asprintf(&r.error, "timed out after %s: %s", dur, how);
+		rc = asprintf(&r.error, "timed out after %s: %s",
+		              fmt_duration(FMT_DURATION_BUF, j->timeout_ms), how);
 	else if (j->cancelled)
 		rc = asprintf(&r.error, "cancelled: %s", how);
 	else if (how[0])
@@ -448,7 +437,7 @@ static int build_env(char *const *spec_env, char ***out)
 		return -ENOMEM;
 	for (size_t i = 0; i < ne; i++) {
 		bool skip = overridden(environ[i], spec_env, 0);
-		for (size_t k = 0; !skip && k < sizeof private_env / sizeof private_env[0]; k++)
+		for (size_t k = 0; !skip && k < ARRAY_SIZE(private_env); k++)
 			skip = same_name(environ[i], private_env[k]);
 		if (!skip)
 			env[n++] = environ[i];

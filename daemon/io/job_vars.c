@@ -7,16 +7,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/job.h"
+#include "base/macro.h"
 #include "domain/template.h"
+#include "io/job.h"
 
 const char *const job_placeholders[] = {
 	"dataset", "exec_date", "year", "month", "day", "run_id", "state_dir",
 	"job", "input", "output", "schema",
 };
-const size_t job_placeholders_n = sizeof job_placeholders / sizeof job_placeholders[0];
+const size_t job_placeholders_n = ARRAY_SIZE(job_placeholders);
 
-#define EXTRA_MAX (sizeof ((struct job_vars *)0)->extra_keys / sizeof (char *))
+#define EXTRA_MAX ARRAY_SIZE(((struct job_vars *)0)->extra_keys)
 
 /* "2026-03-08" -> "2026" "03" "08"; all empty for anything else. */
 static void split_date(const char *d, char y[5], char m[3], char day[3])
@@ -38,7 +39,7 @@ static void split_date(const char *d, char y[5], char m[3], char day[3])
 int job_expand(const char *tmpl, const struct job_vars *v, char **out)
 {
 	char y[5], m[3], d[3];
-	struct template_var vars[sizeof job_placeholders / sizeof job_placeholders[0] + EXTRA_MAX];
+	struct template_var vars[ARRAY_SIZE(job_placeholders) + EXTRA_MAX];
 	const char *values[] = {
 		v->dataset, v->exec_date, y, m, d, v->run_id, v->state_dir,
 		v->job, v->input, v->output, v->schema,
@@ -101,7 +102,7 @@ int job_env(const struct job_vars *v, char *const *extra, char ***out)
 		{ "DENVERD_JOB", v->job }, { "DENVERD_INPUT", v->input },
 		{ "DENVERD_OUTPUT", v->output },
 	};
-	const size_t nv = sizeof vars / sizeof vars[0];
+	const size_t nv = ARRAY_SIZE(vars);
 	size_t ne = strv_len(extra), n = 0;
 	char **env;
 	int rc = 0;

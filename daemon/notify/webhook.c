@@ -1,44 +1,40 @@
 /*
- * webhook.c - alert POSTs with retries, one easy handle per attempt.
+ * webhook.c - alert POSTs with retries, one http_post call per attempt.
  *
- * Each delivery owns its easy handle, header list, copies of URL and body,
- * and a uv_timer for the wait between attempts; it is freed from the
- * timer's close callback, so no callback can reach freed memory.  The
- * struct webhook owns its own struct http, kept apart from the fetcher's
- * so a slow alert endpoint never takes a download slot.
+ * Each delivery owns its copies of URL and body, the call in flight, and a
+ * uv_timer for the wait between attempts; it is freed from the timer's
+ * close callback, so no callback can reach freed memory.  The struct
+ * webhook owns its own struct http, kept apart from the fetcher's so a
+ * slow alert endpoint never takes a download slot.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
-
+#include "base/list.h"
+#include "base/macro.h"
 #include "domain/backoff.h"
-#include "base/denverd.h"
 #include "io/http.h"
-#include "version.h"
 #include "notify/webhook.h"
 
 struct delivery {
-	struct http_xfer x;
 	uv_timer_t wait;              /* between attempts */
 	struct webhook *w;
-	struct delivery *next, *prev; /* w->list */
+	LIST_FIELDS(struct delivery, deliveries);   /* w->deliveries */
+	struct http_call *call;       /* the attempt in flight, or NULL */
 	char *url, *body;
-	struct curl_slist *headers;
 	struct webhook_opts opts;
 	webhook_done_cb done;
 	void *arg;
 	int64_t tag;
 	unsigned attempts;
-	char errbuf[CURL_ERROR_SIZE];
 };
 
 struct webhook {
 	uv_loop_t *loop;
 	struct http *http;
-	struct delivery *list;
+	struct delivery *deliveries;
 	unsigned pending;
 	unsigned open_timers;         /* deliveries whose timer has not closed */
 	bool closing;
@@ -56,7 +52,6 @@ static void delivery_closed(uv_handle_t *h)
 	struct webhook *w = d->w;
 	free(d->url);
 	free(d->body);
-	curl_slist_free_all(d->headers);
 	free(d);
 	w->open_timers--;
 	maybe_free(w);
@@ -66,17 +61,11 @@ static void delivery_closed(uv_handle_t *h)
 static void delivery_free(struct delivery *d)
 {
 	struct webhook *w = d->w;
-	if (d->prev)
-		d->prev->next = d->next;
-	else
-		w->list = d->next;
-	if (d->next)
-		d->next->prev = d->prev;
+	LIST_REMOVE(deliveries, w->deliveries, d);
 	w->pending--;
-	http_remove(&d->x);
-	if (d->x.easy)
-		curl_easy_cleanup(d->x.easy);
-	d->x.easy = NULL;
+	if (d->call)
+		http_call_cancel(d->call);
+	d->call = NULL;
 	uv_close((uv_handle_t *)&d->wait, delivery_closed);
 }
 
@@ -91,47 +80,26 @@ static void finish(struct delivery *d, bool delivered, long code, const char *er
 }
 
 /* Answers worth another try: timeouts, throttling, server trouble. */
-static bool retryable(CURLcode rc, long code)
+static bool retryable(const struct http_answer *a)
 {
-	if (rc != CURLE_OK)
-		return rc != CURLE_UNSUPPORTED_PROTOCOL && rc != CURLE_URL_MALFORMAT;
-	return code == 408 || code == 425 || code == 429 || code >= 500;
+	if (!a->complete)
+		return !a->bad_url;
+	return a->status == 408 || a->status == 425 || a->status == 429 || a->status >= 500;
 }
 
-static size_t discard(char *p, size_t size, size_t n, void *arg)
-{
-	(void)p;
-	(void)arg;
-	return size * n;
-}
-
-static void on_done(struct http_xfer *x, CURLcode rc);
+static void on_answer(void *arg, const struct http_answer *a);
 
 static int attempt(struct delivery *d)
 {
-	CURL *e = curl_easy_init();
-	if (!e)
-		return -ENOMEM;
-	d->errbuf[0] = '\0';
-	curl_easy_setopt(e, CURLOPT_URL, d->url);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_POSTFIELDS, d->body);
-	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(d->body));
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, d->headers);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "denverd/" DENVERD_VERSION);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)d->opts.timeout_ms);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, d->errbuf);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
-	d->x.easy = e;
-	d->x.done = on_done;
+	static const char *const headers[] = { "Content-Type: application/json", NULL };
+	const struct http_post_req req = {
+		.url = d->url, .headers = headers,
+		.body = d->body, .body_len = strlen(d->body),
+		.timeout_ms = d->opts.timeout_ms,
+	};
+
 	d->attempts++;
-	if (http_add(d->w->http, &d->x) < 0) {
-		curl_easy_cleanup(e);
-		d->x.easy = NULL;
-		return -EIO;
-	}
-	return 0;
+	return http_post(d->w->http, &req, on_answer, d, &d->call) < 0 ? -EIO : 0;
 }
 
 static void on_wait_over(uv_timer_t *t)
@@ -141,35 +109,26 @@ static void on_wait_over(uv_timer_t *t)
 		finish(d, false, 0, "could not start another attempt");
 }
 
-static void on_done(struct http_xfer *x, CURLcode rc)
+static void on_answer(void *arg, const struct http_answer *a)
 {
-	struct delivery *d = container_of(x, struct delivery, x);
-	long code = 0;
-	curl_off_t retry_after = 0;
-	char why[CURL_ERROR_SIZE + 64];
+	struct delivery *d = arg;
+	char why[64];
 
-	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
-	curl_easy_getinfo(x->easy, CURLINFO_RETRY_AFTER, &retry_after);
-	curl_easy_cleanup(x->easy);
-	x->easy = NULL;
-	if (rc == CURLE_OK && code >= 200 && code < 300) {
-		finish(d, true, code, "");
+	d->call = NULL;               /* gone once this returns */
+	if (a->complete && a->status >= 200 && a->status < 300) {
+		finish(d, true, a->status, "");
 		return;
 	}
-	if (rc != CURLE_OK)
-		snprintf(why, sizeof why, "%s", d->errbuf[0] ? d->errbuf : curl_easy_strerror(rc));
-	else
-		snprintf(why, sizeof why, "HTTP status %ld", code);
-	if (d->attempts > d->opts.retries || !retryable(rc, code)) {
-		finish(d, false, code, why);
+	if (d->attempts > d->opts.retries || !retryable(a)) {
+		snprintf(why, sizeof why, "HTTP status %ld", a->status);
+		finish(d, false, a->status, a->complete ? why : a->error);
 		return;
 	}
 	struct cfg_retry r = {
 		.retries = d->opts.retries, .delay_ms = d->opts.retry_delay_ms,
 		.max_delay_ms = d->opts.retry_max_delay_ms,
 	};
-	uint64_t wait = backoff_wait(&r, d->attempts - 1, backoff_random(),
-	                             retry_after > 0 ? (uint64_t)retry_after * 1000 : 0);
+	uint64_t wait = backoff_wait(&r, d->attempts - 1, backoff_random(), a->retry_after_ms);
 	uv_timer_start(&d->wait, on_wait_over, wait, 0);
 }
 
@@ -194,8 +153,8 @@ void webhook_fini(struct webhook *w)
 {
 	if (!w)
 		return;
-	while (w->list)
-		delivery_free(w->list);
+	while (w->deliveries)
+		delivery_free(w->deliveries);
 	http_fini(w->http);
 	w->http = NULL;
 	w->closing = true;
@@ -207,7 +166,6 @@ int webhook_post(struct webhook *w, const char *url, const char *body,
                  int64_t tag)
 {
 	struct delivery *d;
-	struct curl_slist *h;
 
 	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
 		return -EINVAL;
@@ -220,14 +178,9 @@ int webhook_post(struct webhook *w, const char *url, const char *body,
 		return -ENOMEM;
 	d->url = strdup(url);
 	d->body = strdup(body);
-	h = curl_slist_append(NULL, "Content-Type: application/json");
-	d->headers = h ? curl_slist_append(h, "Expect:") : NULL;
-	if (!d->headers)
-		curl_slist_free_all(h);
-	if (!d->url || !d->body || !d->headers) {
+	if (!d->url || !d->body) {
 		free(d->url);
 		free(d->body);
-		curl_slist_free_all(d->headers);
 		free(d);
 		return -ENOMEM;
 	}
@@ -238,10 +191,7 @@ int webhook_post(struct webhook *w, const char *url, const char *body,
 	d->tag = tag;
 	uv_timer_init(w->loop, &d->wait);
 	w->open_timers++;
-	d->next = w->list;
-	if (w->list)
-		w->list->prev = d;
-	w->list = d;
+	LIST_PREPEND(deliveries, w->deliveries, d);
 	w->pending++;
 	/* Start from the loop, so DONE can never run inside this call. */
 	uv_timer_start(&d->wait, on_wait_over, 0, 0);

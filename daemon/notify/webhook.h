@@ -1,6 +1,6 @@
 /*
- * webhook.h - JSON POSTs of alert notifications over the libcurl-on-libuv
- * layer (http.h), retried with exponential backoff and full jitter.
+ * webhook.h - JSON POSTs of alert notifications through http_post
+ * (io/http.h), retried with exponential backoff and full jitter.
  *
  * A webhook URL often carries a secret (a token in the path or the query,
  * or user:password), so nothing here puts a URL into an error text; callers

@@ -319,6 +319,18 @@ static void test_sigterm_ignored(void **state)
 	outcome_free(&o);
 }
 
+/* The timeout reads in the one duration style of common/fmt.h, as the
+ * configuration wrote it ("1s250ms", not "1250ms"; a day reads "1d"). */
+static void test_timeout_words_use_the_duration_style(void **state)
+{
+	struct outcome o;
+	char *const argv[] = { "sleep", "30", NULL };
+	run(argv, &(struct run_opts){ .timeout_ms = 1250, .grace_ms = 5000 }, &o);
+	assert_true(o.r.timed_out);
+	assert_string_equal(o.r.error, "timed out after 1s250ms: killed by signal 15 (SIGTERM)");
+	outcome_free(&o);
+}
+
 static void test_cancel(void **state)
 {
 	struct outcome o;
@@ -538,6 +550,7 @@ int main(void)
 		cmocka_unit_test(test_missing_commands),
 		cmocka_unit_test(test_timeout_kills_the_group),
 		cmocka_unit_test(test_sigterm_ignored),
+		cmocka_unit_test(test_timeout_words_use_the_duration_style),
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_leftover_holding_output),
 		cmocka_unit_test(test_flood),
