@@ -46,7 +46,7 @@ static void fmt_observed(const char *type, json_t *observed, char *buf, size_t n
 	else if (type_is(type, counts))
 		snprintf(buf, n, "%.0f", x);
 	else if (type_is(type, shares))
-		snprintf(buf, n, "%.3g%%", 100 * x);
+		fmt_percent(buf, n, x);
 	else if (strcmp(type, "freshness") == 0 && x < FRESHNESS_MAX_S)
 		fmt_duration(buf, n, x > 0 ? (uint64_t)(x * 1000) : 0);
 	else

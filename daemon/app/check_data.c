@@ -1,5 +1,5 @@
 /*
- * checkdata.c - `denverd --check-data DATASET FILE -c CONFIG [--date D]
+ * check_data.c - `denverd --check-data DATASET FILE -c CONFIG [--date D]
  * [--json]`: the check task's checks on a local file, without a daemon or a
  * store (no previous snapshot, so no row-count change and no diff).
  */
