@@ -663,17 +663,6 @@ static int parse_number(const char *s, double *out)
 	return 0;
 }
 
-bool config_name_valid(const char *name)
-{
-	size_t n = 0;
-	if (!name)
-		return false;
-	for (; name[n]; n++)
-		if (!((name[n] >= 'a' && name[n] <= 'z') || is_digit(name[n]) || name[n] == '_'))
-			return false;
-	return n > 0 && n <= CONFIG_MAX_NAME;
-}
-
 /* ---- did you mean ------------------------------------------------------ */
 
 static char lower(char c)
@@ -1550,11 +1539,6 @@ static int config_defaults(struct config *c)
 
 /* ---- the schema -------------------------------------------------------- */
 
-static const char *const col_type_names[] = {
-	[COL_STRING] = "string", [COL_INT] = "int", [COL_FLOAT] = "float",
-	[COL_TIMESTAMP] = "timestamp", [COL_DATE] = "date", [COL_BOOL] = "bool",
-};
-
 static bool is_time_type(enum col_type t)
 {
 	return t == COL_TIMESTAMP || t == COL_DATE;
@@ -1581,7 +1565,7 @@ static void key_column_type(struct parser *p, const struct node *k, const struct
 {
 	struct cfg_column *c = obj;
 	int t;
-	if (want_enum(p, "type", v, col_type_names, ARRAY_SIZE(col_type_names), &t) == 0)
+	if (want_enum(p, "type", v, col_type_table, ARRAY_SIZE(col_type_table), &t) == 0)
 		c->type = (enum col_type)t;
 }
 
@@ -1592,7 +1576,7 @@ static void key_column_formats(struct parser *p, const struct node *k, const str
 	set_formats(p, "formats", v, &c->formats);
 	if (!is_time_type(c->type) && v->kind == NODE_LIST && v->n > 0)
 		report(p, k, "formats: only timestamp and date columns take formats, not %s columns",
-		       col_type_names[c->type]);
+		       col_type_table[c->type]);
 }
 
 static const struct keydef column_keys[] = {
@@ -1731,7 +1715,7 @@ static const struct cfg_column *check_column_ref(struct parser *p, const struct 
 	}
 	if (types && !(types & (1u << c->type))) {
 		report(p, at, "%s: column '%s' is %s %s; %s", key, c->name,
-		       c->type == COL_INT ? "an" : "a", col_type_names[c->type], want);
+		       c->type == COL_INT ? "an" : "a", col_type_table[c->type], want);
 		return NULL;
 	}
 	return c;
@@ -1795,15 +1779,6 @@ static const struct keydef schema_keys[] = {
 
 /* ---- checks ------------------------------------------------------------ */
 
-static const char *const check_type_names[] = {
-	[CHECK_COLUMNS] = "columns", [CHECK_ROW_COUNT] = "row_count", [CHECK_NULLS] = "nulls",
-	[CHECK_UNIQUE] = "unique", [CHECK_RANGE] = "range",
-	[CHECK_COORDINATES] = "coordinates", [CHECK_TIMESTAMPS] = "timestamps",
-	[CHECK_FRESHNESS] = "freshness", [CHECK_ALLOWED] = "allowed",
-};
-
-static const char *const severity_names[] = { [SEV_FAIL] = "fail", [SEV_WARN] = "warn" };
-
 #define T(x) (1u << (x))
 #define MAX_PERIOD (3650 * MS_D)
 
@@ -1815,7 +1790,7 @@ static void key_severity(struct parser *p, const struct node *k, const struct no
 {
 	struct cfg_check *c = obj;
 	int sev;
-	if (want_enum(p, "severity", v, severity_names, ARRAY_SIZE(severity_names), &sev) == 0)
+	if (want_enum(p, "severity", v, severity_table, ARRAY_SIZE(severity_table), &sev) == 0)
 		c->severity = (enum severity)sev;
 }
 
@@ -1989,14 +1964,14 @@ static void parse_check(struct parser *p, const struct node *key, const struct n
 	if (!(type = map_get(val, "type"))) {
 		char list[256];
 		report(p, key, "missing key 'type' in check '%s' (one of: %s)", SHOW(key->text),
-		       join_names(check_type_names, ARRAY_SIZE(check_type_names), list, sizeof list));
+		       join_names(check_type_table, ARRAY_SIZE(check_type_table), list, sizeof list));
 		return;
 	}
-	if (want_enum(p, "type", type, check_type_names, ARRAY_SIZE(check_type_names), &t) < 0)
+	if (want_enum(p, "type", type, check_type_table, ARRAY_SIZE(check_type_table), &t) < 0)
 		return;
 	ck->type = (enum check_type)t;
 	snprintf(what, sizeof what, "check '%s'", key->text);
-	snprintf(tname, sizeof tname, "%s", check_type_names[t]);
+	snprintf(tname, sizeof tname, "%s", check_type_table[t]);
 	struct mapctx mc = { .what = what, .owner = key, .type_bit = T(t), .type_name = tname };
 	walk_map(p, val, check_keys, ARRAY_SIZE(check_keys), ck, &mc);
 	check_finish(p, d, ck, key, val);
@@ -2014,10 +1989,6 @@ static void key_checks(struct parser *p, const struct node *k, const struct node
 }
 
 /* ---- datasets ---------------------------------------------------------- */
-
-static const char *const missed_names[] = {
-	[MISSED_LATEST] = "latest", [MISSED_ALL] = "all", [MISSED_NONE] = "none",
-};
 
 static void key_url(struct parser *p, const struct node *k, const struct node *v, void *obj)
 {
@@ -2061,7 +2032,7 @@ static void key_missed(struct parser *p, const struct node *k, const struct node
 {
 	struct cfg_dataset *d = obj;
 	int m;
-	if (want_enum(p, "missed", v, missed_names, ARRAY_SIZE(missed_names), &m) == 0)
+	if (want_enum(p, "missed", v, missed_table, ARRAY_SIZE(missed_table), &m) == 0)
 		d->missed = (enum missed_policy)m;
 }
 
@@ -2181,7 +2152,7 @@ static void parse_dataset(struct parser *p, const struct node *key, const struct
 		if (col->name && is_time_type(col->type) && col->formats.n == 0 &&
 		    d->schema.timestamp_formats.n == 0)
 			report(p, cols->kids[i], "column '%s' is a %s but has no formats, and "
-			       "schema.timestamp_formats is empty", col->name, col_type_names[col->type]);
+			       "schema.timestamp_formats is empty", col->name, col_type_table[col->type]);
 	}
 }
 
@@ -2718,24 +2689,4 @@ const struct cfg_column *config_column(const struct cfg_schema *s, const char *n
 		if (s->columns[i].name && strcmp(s->columns[i].name, name) == 0)
 			return &s->columns[i];
 	return NULL;
-}
-
-const char *config_col_type_name(enum col_type t)
-{
-	return (unsigned)t < ARRAY_SIZE(col_type_names) ? col_type_names[t] : "?";
-}
-
-const char *config_check_type_name(enum check_type t)
-{
-	return (unsigned)t < ARRAY_SIZE(check_type_names) ? check_type_names[t] : "?";
-}
-
-const char *config_severity_name(enum severity s)
-{
-	return (unsigned)s < ARRAY_SIZE(severity_names) ? severity_names[s] : "?";
-}
-
-const char *config_missed_name(enum missed_policy m)
-{
-	return (unsigned)m < ARRAY_SIZE(missed_names) ? missed_names[m] : "?";
 }

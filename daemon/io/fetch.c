@@ -51,7 +51,7 @@
 #include <xxhash.h>
 
 #include "base/clock.h"
-#include "config/config.h"
+#include "domain/config_types.h"
 #include "base/denverd.h"
 #include "domain/execdate.h"
 #include "io/fetch.h"

@@ -1,5 +1,6 @@
 /* test_config.c - the configuration parser: unit parsers, good and bad
- * files with their exact messages, defaults, caps, and the shipped file. */
+ * files with their exact messages, defaults, caps, and the shipped file.
+ * (Enum names and the name rule: tests/unit/domain/test_config_types.c.) */
 #include <errno.h>
 #include <math.h>
 #include <setjmp.h>
@@ -92,19 +93,6 @@ static void test_percents(void **state)
 		if (rc == 0 && fabs(f - percents[i].frac) > 1e-12)
 			fail_msg("'%s': %g", percents[i].text, f);
 	}
-}
-
-static void test_names(void **state)
-{
-	static const char *const good[] = { "a", "traffic_accidents", "service_requests_311", "_",
-	                                    "0123456789012345678901234567890123456789012345678901234567890123" };
-	static const char *const bad[] = { "", "Traffic", "a-b", "a b", "a/b", "..", "é",
-	                                   "01234567890123456789012345678901234567890123456789012345678901234" };
-	for (size_t i = 0; i < N(good); i++)
-		assert_true(config_name_valid(good[i]));
-	for (size_t i = 0; i < N(bad); i++)
-		assert_false(config_name_valid(bad[i]));
-	assert_false(config_name_valid(NULL));
 }
 
 /* ---- good and bad files ------------------------------------------------ */
@@ -545,7 +533,7 @@ static void test_values_and_check_defaults(void **state)
 	config_free(c);
 }
 
-static void test_names_of_enums_and_lookups(void **state)
+static void test_lookups(void **state)
 {
 	struct config *c = parse_ok(DS "jobs:\n  r: {after: [d], command: [x]}\n");
 	assert_non_null(config_dataset(c, "d"));
@@ -556,12 +544,6 @@ static void test_names_of_enums_and_lookups(void **state)
 	assert_int_equal(config_job(c, "r")->kill_grace_ms, 10000);
 	assert_null(config_job(c, "d"));
 	config_free(c);
-
-	assert_string_equal(config_col_type_name(COL_TIMESTAMP), "timestamp");
-	assert_string_equal(config_check_type_name(CHECK_ROW_COUNT), "row_count");
-	assert_string_equal(config_check_type_name(CHECK_ALLOWED), "allowed");
-	assert_string_equal(config_severity_name(SEV_WARN), "warn");
-	assert_string_equal(config_missed_name(MISSED_NONE), "none");
 	config_free(NULL);
 }
 
@@ -810,13 +792,12 @@ int main(void)
 		cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_sizes),
 		cmocka_unit_test(test_percents),
-		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_good_files),
 		cmocka_unit_test(test_bad_files),
 		cmocka_unit_test(test_all_errors_reported),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_values_and_check_defaults),
-		cmocka_unit_test(test_names_of_enums_and_lookups),
+		cmocka_unit_test(test_lookups),
 		cmocka_unit_test(test_caps),
 		cmocka_unit_test(test_load_errors),
 		cmocka_unit_test(test_shipped_config),
