@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/macro.h"
+#include "common/fmt.h"
 #include "config/config_int.h"
 #include "domain/cron.h"
 #include "domain/template.h"
@@ -292,14 +293,13 @@ static const struct keydef dataset_keys[] = {
 
 static void check_retry(struct parser *p, const struct cfg_retry *r, const struct node *map)
 {
-	char a[32], b[32];
 	const struct node *at = conf_map_get(map, "retry_max_delay");
 
 	if (r->max_delay_ms < r->delay_ms)
 		conf_report(p, at ? at : conf_map_get(map, "retry_delay"),
 		            "retry_max_delay (%s) is shorter than retry_delay (%s)",
-		            conf_fmt_duration(r->max_delay_ms, a, sizeof a), conf_fmt_duration(r->delay_ms, b,
-		                                                                     sizeof b));
+		            fmt_duration(FMT_DURATION_BUF, r->max_delay_ms),
+		            fmt_duration(FMT_DURATION_BUF, r->delay_ms));
 }
 
 static bool alloc_datasets(struct parser *p, size_t n, void *arg)

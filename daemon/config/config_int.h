@@ -167,7 +167,6 @@ int conf_want_duration(struct parser *p, const char *key, const struct node *v, 
                        uint64_t hi, uint64_t *out);
 int conf_want_size(struct parser *p, const char *key, const struct node *v, uint64_t lo,
                    uint64_t hi, uint64_t *out);
-const char *conf_fmt_duration(uint64_t ms, char *buf, size_t size);
 /* HI is in whole percent (100 for a share, more for a change). */
 int conf_want_percent(struct parser *p, const char *key, const struct node *v, uint64_t hi,
                       double *out);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "base/macro.h"
+#include "common/fmt.h"
 #include "config/config_int.h"
 
 /* ---- scalar values ----------------------------------------------------- */
@@ -114,57 +115,22 @@ int conf_want_number(struct parser *p, const char *key, const struct node *v, do
 	return 0;
 }
 
-const char *conf_fmt_duration(uint64_t ms, char *buf, size_t size)
-{
-	static const struct { const char *unit; uint64_t ms; } units[] = {
-		{ "d", MS_D }, { "h", MS_H }, { "m", MS_M }, { "s", MS_S },
-	};
-	if (ms == 0) {
-		snprintf(buf, size, "0");
-		return buf;
-	}
-	for (size_t i = 0; i < ARRAY_SIZE(units); i++)
-		if (ms % units[i].ms == 0) {
-			snprintf(buf, size, "%llu%s", (unsigned long long)(ms / units[i].ms),
-			         units[i].unit);
-			return buf;
-		}
-	snprintf(buf, size, "%llums", (unsigned long long)ms);
-	return buf;
-}
-
-static const char *fmt_size(uint64_t bytes, char *buf, size_t size)
-{
-	static const struct { const char *unit; uint64_t n; } units[] = {
-		{ "TiB", 1024 * GIB }, { "GiB", GIB }, { "MiB", MIB }, { "KiB", KIB },
-	};
-	for (size_t i = 0; i < ARRAY_SIZE(units); i++)
-		if (bytes >= units[i].n && bytes % units[i].n == 0) {
-			snprintf(buf, size, "%llu%s", (unsigned long long)(bytes / units[i].n),
-			         units[i].unit);
-			return buf;
-		}
-	snprintf(buf, size, "%llu", (unsigned long long)bytes);
-	return buf;
-}
-
 /* A value with a unit: how it is parsed, shown, and described. */
 struct unit {
 	const char *expected;
 	int (*parse)(const char *s, uint64_t *out);
-	const char *(*fmt)(uint64_t v, char *buf, size_t size);
+	char *(*fmt)(char *buf, size_t n, uint64_t v);    /* common/fmt.h */
 };
 
-static const struct unit duration_unit = {
-	EXP_DURATION, config_parse_duration, conf_fmt_duration,
-};
+static const struct unit duration_unit = { EXP_DURATION, config_parse_duration, fmt_duration };
 static const struct unit size_unit = { EXP_SIZE, config_parse_size, fmt_size };
+STATIC_ASSERT(FMT_SIZE_MAX <= FMT_DURATION_MAX, "want_unit's buffers hold either");
 
 static int want_unit(struct parser *p, const char *key, const struct node *v,
-                   const struct unit *u, uint64_t lo, uint64_t hi, uint64_t *out)
+                     const struct unit *u, uint64_t lo, uint64_t hi, uint64_t *out)
 {
 	const char *s = conf_want_scalar(p, key, v, u->expected);
-	char a[32], b[32];
+	char a[FMT_DURATION_MAX], b[FMT_DURATION_MAX];
 	uint64_t n;
 
 	if (!s)
@@ -176,11 +142,10 @@ static int want_unit(struct parser *p, const char *key, const struct node *v,
 	if (n < lo || n > hi) {
 		if (lo == 0)
 			conf_report(p, v, "%s: must be at most %s, not '%s'", key,
-			            u->fmt(hi, a, sizeof a),
-			            SHOW(s));
+			            u->fmt(a, sizeof a, hi), SHOW(s));
 		else
 			conf_report(p, v, "%s: must be between %s and %s, not '%s'", key,
-			            u->fmt(lo, a, sizeof a), u->fmt(hi, b, sizeof b), SHOW(s));
+			            u->fmt(a, sizeof a, lo), u->fmt(b, sizeof b, hi), SHOW(s));
 		return -EINVAL;
 	}
 	*out = n;

@@ -220,6 +220,9 @@ static const struct {
 	                             "not 'lastest', did you mean 'latest'?\n" },
 	{ DS "    retry_delay: 5m\n    retry_max_delay: 1m\n",
 	  "t.yaml:6:22: retry_max_delay (1m) is shorter than retry_delay (5m)\n" },
+	/* durations print in common/fmt.h's style: largest unit plus one more */
+	{ DS "    retry_delay: 90s\n    retry_max_delay: 0\n",
+	  "t.yaml:6:22: retry_max_delay (0s) is shorter than retry_delay (1m30s)\n" },
 	{ DS "    fetch: {connect_timeout: 5, max_redirect: 3}\n",
 	  "t.yaml:5:30: connect_timeout: expected a duration like 30s, 5m, 2h, 1d, not '5'\n"
 	  "t.yaml:5:33: unknown key 'max_redirect', did you mean 'max_redirects'?\n" },
