@@ -28,34 +28,7 @@
 
 #define MAX_SOCKET    107           /* sun_path minus the NUL */
 
-static const char *const alert_vars[] = {
-	"dataset", "exec_date", "year", "month", "day", "run_id", "state_dir", "reason",
-	"message",
-};
-
-static int config_defaults(struct config *c)
-{
-	c->socket_mode = 0660;
-	c->log_level = LOG_INFO;
-	c->limits = (struct cfg_limits){
-		.fetches = 2, .jobs = 1, .checks = 2, .clients = 64,
-		.request_size = 64 * KIB, .output_tail = 16 * KIB,
-	};
-	c->spark.driver_memory = 2 * GIB;
-	c->alerts.min_interval_ms = MS_H;
-	c->alerts.retries = 5;
-	c->alerts.on_warn = true;
-	if (!(c->timezone = strdup("America/Denver")) ||
-	    !(c->state_dir = strdup("/var/lib/denverd")) ||
-	    !(c->socket = strdup("/run/denverd/denverd.sock")) ||
-	    !(c->spark.submit = strdup("spark-submit")) ||
-	    !(c->spark.master = strdup("local[2]")) ||
-	    !(c->spark.jobs_dir = strdup(DENVERD_DATADIR "/jobs")))
-		return -ENOMEM;
-	return 0;
-}
-
-/* ---- spark, alerts, limits --------------------------------------------- */
+/* ---- spark ------------------------------------------------------------ */
 
 static void key_spark_conf(struct parser *p, const struct node *k, const struct node *v,
                            void *obj)
@@ -72,8 +45,8 @@ static void key_spark_conf(struct parser *p, const struct node *k, const struct 
 		return;
 	}
 	if (!(s->conf_keys = conf_xcalloc(p, pairs, sizeof(char *))) ||
-	    !(s->conf_values = conf_xcalloc(p, pairs,
-	                                    sizeof(char *))) || !(first = conf_first_keys(p, v)))
+	    !(s->conf_values = conf_xcalloc(p, pairs, sizeof(char *))) ||
+	    !(first = conf_first_keys(p, v)))
 		return;
 	for (size_t i = 0; i < pairs; i++) {
 		const struct node *ck = v->kids[2 * i], *cv = v->kids[2 * i + 1];
@@ -81,9 +54,8 @@ static void key_spark_conf(struct parser *p, const struct node *k, const struct 
 		if (!conf_usable_key(p, v, i, first, false))
 			continue;
 		if (ck->len == 0 || ck->len > MAX_STRING || strpbrk(ck->text, "= \t\r\n")) {
-			conf_report(p, ck,
-			            "conf: '%s' is not a Spark setting name (no spaces or '=')",
-			            SHOW(ck->text));
+			conf_report(p, ck, "conf: '%s' is not a Spark setting name "
+			            "(no spaces or '=')", SHOW(ck->text));
 			continue;
 		}
 		if (!(value = conf_want_scalar(p, ck->text, cv, "a string")))
@@ -100,136 +72,104 @@ static void key_spark_conf(struct parser *p, const struct node *k, const struct 
 }
 
 static const struct keydef spark_keys[] = {
-	{ .name = "submit", .kind = K_STRING, .off = offsetof(struct cfg_spark, submit) },
-	{ .name = "master", .kind = K_STRING, .off = offsetof(struct cfg_spark, master) },
+	{ .name = "submit", .kind = K_STRING, .off = offsetof(struct cfg_spark, submit),
+	  .dflt = "spark-submit" },
+	{ .name = "master", .kind = K_STRING, .off = offsetof(struct cfg_spark, master),
+	  .dflt = "local[2]" },
 	{ .name = "driver_memory", .kind = K_SIZE,
-	  .off = offsetof(struct cfg_spark, driver_memory), .lo = MIB, .hi = 1024 * GIB },
+	  .off = offsetof(struct cfg_spark, driver_memory), .lo = MIB, .hi = 1024 * GIB,
+	  .dflt = "2GiB" },
 	{ .name = "python", .kind = K_OPT_STRING, .off = offsetof(struct cfg_spark, python) },
-	{ .name = "jobs_dir", .kind = K_PATH, .off = offsetof(struct cfg_spark, jobs_dir) },
+	{ .name = "jobs_dir", .kind = K_PATH, .off = offsetof(struct cfg_spark, jobs_dir),
+	  .dflt = DENVERD_DATADIR "/jobs" },
 	{ .name = "conf", .kind = K_FN, .fn = key_spark_conf },
 };
+KEY_TABLE(conf_spark_table, "spark", spark_keys);
 
-static void key_alert_command(struct parser *p, const struct node *k, const struct node *v,
-                              void *obj)
+/* ---- alerts ------------------------------------------------------------ */
+
+static const char *const alert_vars[] = {
+	"dataset", "exec_date", "year", "month", "day", "run_id", "state_dir", "reason",
+	"message",
+};
+
+static bool check_alert_command(struct parser *p, const struct node *k, const struct node *v,
+                                void *obj)
 {
-	struct cfg_alerts *a = obj;
-	conf_set_command(p, "command", v, &a->command, alert_vars, ARRAY_SIZE(alert_vars), false);
+	conf_check_command(p, "command", v, alert_vars, ARRAY_SIZE(alert_vars), false);
+	return true;
 }
 
-static void key_webhook(struct parser *p, const struct node *k, const struct node *v, void *obj)
+static bool check_webhook(struct parser *p, const struct node *k, const struct node *v,
+                          void *obj)
 {
-	struct cfg_alerts *a = obj;
-	const char *url;
-
-	if (conf_is_null(v)) {
-		free(a->webhook);
-		a->webhook = NULL;
-		return;
-	}
-	if ((url = conf_want_string(p, "webhook", v)) && conf_check_url(p, "webhook", v, url,
-	                                                                false))
-		conf_set_string(p, &a->webhook, url);
+	return conf_check_url(p, "webhook", v, v->text, false);
 }
 
 static const struct keydef alert_keys[] = {
-	{ .name = "command", .kind = K_FN, .fn = key_alert_command },
-	{ .name = "webhook", .kind = K_FN, .fn = key_webhook },
+	{ .name = "command", .kind = K_LIST, .off = offsetof(struct cfg_alerts, command),
+	  .check = check_alert_command },
+	{ .name = "webhook", .kind = K_OPT_STRING, .off = offsetof(struct cfg_alerts, webhook),
+	  .check = check_webhook },
 	{ .name = "min_interval", .kind = K_DURATION,
-	  .off = offsetof(struct cfg_alerts, min_interval_ms), .lo = 0, .hi = 30 * MS_D },
+	  .off = offsetof(struct cfg_alerts, min_interval_ms), .lo = 0, .hi = 30 * MS_D,
+	  .dflt = "1h" },
 	{ .name = "retries", .kind = K_UINT, .off = offsetof(struct cfg_alerts, retries),
-	  .lo = 0, .hi = 100 },
-	{ .name = "on_warn", .kind = K_BOOL, .off = offsetof(struct cfg_alerts, on_warn) },
+	  .lo = 0, .hi = 100, .dflt = "5" },
+	{ .name = "on_warn", .kind = K_BOOL, .off = offsetof(struct cfg_alerts, on_warn),
+	  .dflt = "true" },
 };
+KEY_TABLE(conf_alert_table, "alerts", alert_keys);
 
+/* ---- limits ------------------------------------------------------------ */
+
+/* fetches, checks: the thread pool is sized from them once, at start;
+ * clients, request_size: the control server's, fixed when it starts. */
 static const struct keydef limit_keys[] = {
 	{ .name = "fetches", .kind = K_UINT, .off = offsetof(struct cfg_limits, fetches),
-	  .lo = 1, .hi = 64 },
+	  .lo = 1, .hi = 64, .dflt = "2", .flags = KEY_RESTART },
 	{ .name = "jobs", .kind = K_UINT, .off = offsetof(struct cfg_limits, jobs), .lo = 1,
-	  .hi = 64 },
+	  .hi = 64, .dflt = "1" },
 	{ .name = "checks", .kind = K_UINT, .off = offsetof(struct cfg_limits, checks),
-	  .lo = 1, .hi = 64 },
+	  .lo = 1, .hi = 64, .dflt = "2", .flags = KEY_RESTART },
 	{ .name = "clients", .kind = K_UINT, .off = offsetof(struct cfg_limits, clients),
-	  .lo = 1, .hi = 4096 },
+	  .lo = 1, .hi = 4096, .dflt = "64", .flags = KEY_RESTART },
 	{ .name = "request_size", .kind = K_SIZE,
-	  .off = offsetof(struct cfg_limits, request_size), .lo = KIB, .hi = 16 * MIB },
+	  .off = offsetof(struct cfg_limits, request_size), .lo = KIB, .hi = 16 * MIB,
+	  .dflt = "64KiB", .flags = KEY_RESTART },
 	{ .name = "output_tail", .kind = K_SIZE,
-	  .off = offsetof(struct cfg_limits, output_tail), .lo = 0, .hi = 16 * MIB },
+	  .off = offsetof(struct cfg_limits, output_tail), .lo = 0, .hi = 16 * MIB,
+	  .dflt = "16KiB" },
 };
-
-#define SECTION_FN(fname, keyname, table, member)                                      \
-	static void fname(struct parser *p, const struct node *k, const struct node *v,    \
-	                  void *obj)                                                       \
-	{                                                                                  \
-		struct config *c = obj;                                                        \
-		struct mapctx mc = { .what = keyname, .owner = k };                            \
-		if (conf_want_map(p, keyname, v))                                              \
-			conf_walk_map(p, v, table, ARRAY_SIZE(table), &c->member, &mc);            \
-	}
-SECTION_FN(key_spark, "spark", spark_keys, spark)
-SECTION_FN(key_alerts, "alerts", alert_keys, alerts)
-SECTION_FN(key_limits, "limits", limit_keys, limits)
+KEY_TABLE(conf_limit_table, "limits", limit_keys);
 
 /* ---- the top level ------------------------------------------------------ */
 
-static void key_timezone(struct parser *p, const struct node *k, const struct node *v,
-                         void *obj)
+static bool check_timezone(struct parser *p, const struct node *k, const struct node *v,
+                           void *obj)
 {
-	struct config *c = obj;
-	const char *s = conf_want_string(p, "timezone", v);
 	struct tz *tz = NULL;
-	int rc;
+	int rc = tz_load(v->text, &tz);
 
-	if (!s)
-		return;
-	rc = tz_load(s, &tz);
 	tz_free(tz);
 	if (rc == -ENOMEM)
 		p->oom = true;
 	else if (rc == -ENOENT)
-		conf_report(p, v,
-		            "timezone: unknown time zone '%s' (an IANA name like America/Denver "
-		            "or UTC)", SHOW(s));
+		conf_report(p, v, "timezone: unknown time zone '%s' (an IANA name like "
+		            "America/Denver or UTC)", SHOW(v->text));
 	else if (rc < 0)
 		conf_report(p, v, "timezone: '%s' is not a usable time zone (an IANA name like "
-		            "America/Denver or UTC)", SHOW(s));
-	else
-		conf_set_string(p, &c->timezone, s);
+		            "America/Denver or UTC)", SHOW(v->text));
+	return rc == 0;
 }
 
-static void key_socket(struct parser *p, const struct node *k, const struct node *v, void *obj)
+static bool check_socket(struct parser *p, const struct node *k, const struct node *v,
+                         void *obj)
 {
-	struct config *c = obj;
-	const char *s = conf_want_string(p, "socket", v);
-
-	if (!s)
-		return;
-	if (s[0] != '/')
-		conf_report(p, v, "socket: expected an absolute path, not '%s'", SHOW(s));
-	else if (v->len > MAX_SOCKET)
-		conf_report(p, v, "socket: a socket path is at most %d bytes", MAX_SOCKET);
-	else
-		conf_set_string(p, &c->socket, s);
-}
-
-static void key_socket_mode(struct parser *p, const struct node *k, const struct node *v,
-                            void *obj)
-{
-	struct config *c = obj;
-	const char *s = conf_want_scalar(p, "socket_mode", v, "an octal mode like \"0660\"");
-	unsigned mode = 0;
-	size_t n;
-
-	if (!s)
-		return;
-	n = strlen(s);
-	if (n < 3 || n > 4 || strspn(s, "01234567") != n || (n == 4 && s[0] != '0')) {
-		conf_report(p, v, "socket_mode: expected an octal mode like \"0660\", not '%s'",
-		            SHOW(s));
-		return;
-	}
-	for (; *s; s++)
-		mode = mode * 8 + (unsigned)(*s - '0');
-	c->socket_mode = mode;
+	if (v->len <= MAX_SOCKET)
+		return true;
+	conf_report(p, v, "socket: a socket path is at most %d bytes", MAX_SOCKET);
+	return false;
 }
 
 static void key_log_level(struct parser *p, const struct node *k, const struct node *v,
@@ -247,20 +187,32 @@ static void key_log_level(struct parser *p, const struct node *k, const struct n
 		c->log_level = log_level_parse(levels[i]);
 }
 
+/* KEY_RESTART: bound at start (the files, the socket, the time every
+ * schedule was computed in); see daemon_reload() in app/main.c. */
 static const struct keydef top_keys[] = {
-	{ .name = "timezone", .kind = K_FN, .fn = key_timezone },
-	{ .name = "state_dir", .kind = K_PATH, .off = offsetof(struct config, state_dir) },
-	{ .name = "socket", .kind = K_FN, .fn = key_socket },
-	{ .name = "socket_mode", .kind = K_FN, .fn = key_socket_mode },
-	{ .name = "log_level", .kind = K_FN, .fn = key_log_level },
+	{ .name = "timezone", .kind = K_STRING, .off = offsetof(struct config, timezone),
+	  .check = check_timezone, .dflt = "America/Denver", .flags = KEY_RESTART },
+	{ .name = "state_dir", .kind = K_PATH, .off = offsetof(struct config, state_dir),
+	  .dflt = "/var/lib/denverd", .flags = KEY_RESTART },
+	{ .name = "socket", .kind = K_PATH, .off = offsetof(struct config, socket),
+	  .check = check_socket, .dflt = "/run/denverd/denverd.sock", .flags = KEY_RESTART },
+	{ .name = "socket_mode", .kind = K_MODE, .off = offsetof(struct config, socket_mode),
+	  .dflt = "0660", .flags = KEY_RESTART },
+	{ .name = "log_level", .kind = K_FN, .fn = key_log_level, .dflt = "info" },
 	{ .name = "allow_file_urls", .kind = K_BOOL,
-	  .off = offsetof(struct config, allow_file_urls) },
-	{ .name = "limits", .kind = K_FN, .fn = key_limits },
-	{ .name = "spark", .kind = K_FN, .fn = key_spark },
-	{ .name = "alerts", .kind = K_FN, .fn = key_alerts },
-	{ .name = "datasets", .kind = K_FN, .fn = conf_key_datasets, .flags = KEY_PHASE1 },
-	{ .name = "jobs", .kind = K_FN, .fn = conf_key_jobs, .flags = KEY_PHASE2 },
+	  .off = offsetof(struct config, allow_file_urls), .dflt = "false" },
+	{ .name = "limits", .kind = K_SECTION, .off = offsetof(struct config, limits),
+	  .sub = &conf_limit_table },
+	{ .name = "spark", .kind = K_SECTION, .off = offsetof(struct config, spark),
+	  .sub = &conf_spark_table },
+	{ .name = "alerts", .kind = K_SECTION, .off = offsetof(struct config, alerts),
+	  .sub = &conf_alert_table },
+	{ .name = "datasets", .kind = K_FN, .fn = conf_key_datasets, .sub = &conf_dataset_table,
+	  .flags = KEY_PHASE1 },
+	{ .name = "jobs", .kind = K_FN, .fn = conf_key_jobs, .sub = &conf_job_table,
+	  .flags = KEY_PHASE2 },
 };
+KEY_TABLE(conf_top_table, "", top_keys);
 
 /* ---- entry points ------------------------------------------------------ */
 
@@ -278,7 +230,8 @@ int config_parse(const char *name, const char *text, size_t len, struct config *
 	if (!(cfg = calloc(1, sizeof(*cfg))))
 		return -ENOMEM;
 	p.cfg = cfg;
-	if (config_defaults(cfg) < 0 || !(cfg->path = strdup(name))) {
+	conf_table_defaults(&p, &conf_top_table, cfg);
+	if (p.oom || !(cfg->path = strdup(name))) {
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -301,7 +254,7 @@ int config_parse(const char *name, const char *text, size_t len, struct config *
 				            conf_kind_word(root));
 		} else {
 			struct mapctx mc = { .what = "the top level" };
-			conf_walk_map(&p, root, top_keys, ARRAY_SIZE(top_keys), cfg, &mc);
+			conf_walk_map(&p, root, &conf_top_table, cfg, &mc);
 		}
 	}
 	if (p.oom)
@@ -484,3 +437,113 @@ const struct cfg_column *config_column(const struct cfg_schema *s, const char *n
 	return NULL;
 }
 
+
+/* ---- restart-only keys -------------------------------------------------- */
+
+static bool same_string(const char *a, const char *b)
+{
+	return a && b ? strcmp(a, b) == 0 : a == b;
+}
+
+static bool same_list(const struct strlist *a, const struct strlist *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (!same_string(a->items[i], b->items[i]))
+			return false;
+	return true;
+}
+
+/* Row D's field is the same in A and B (two structs of its table).  A row
+ * read by a function cannot be compared: it always differs, so a K_FN row
+ * marked KEY_RESTART refuses every reload instead of allowing a change. */
+static bool same_value(const struct keydef *d, const void *a, const void *b)
+{
+	const void *x = (const char *)a + d->off, *y = (const char *)b + d->off;
+
+	switch (d->kind) {
+	case K_STRING:
+	case K_OPT_STRING:
+	case K_PATH: return same_string(*(char *const *)x, *(char *const *)y);
+	case K_BOOL: return *(const bool *)x == *(const bool *)y;
+	case K_UINT:
+	case K_MODE: return *(const unsigned *)x == *(const unsigned *)y;
+	case K_ENUM: return *(const int *)x == *(const int *)y;
+	case K_COUNT:
+	case K_DURATION:
+	case K_SIZE: return *(const uint64_t *)x == *(const uint64_t *)y;
+	case K_NUMBER:
+	case K_PERCENT: return memcmp(x, y, sizeof(double)) == 0;
+	case K_LIST: return same_list(x, y);
+	case K_SECTION:
+	case K_FN: break;
+	}
+	return false;
+}
+
+/* The first KEY_RESTART row of T, or of the sections in T, whose value
+ * differs between A and B: its dotted name into NAME. */
+static bool restart_diff(const struct keytable *t, const void *a, const void *b, char *name,
+                         size_t size)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		const struct keydef *d = &t->keys[i];
+		if (d->kind == K_SECTION) {
+			if (restart_diff(d->sub, (const char *)a + d->off, (const char *)b + d->off,
+			                 name, size))
+				return true;
+		} else if ((d->flags & KEY_RESTART) && !same_value(d, a, b)) {
+			snprintf(name, size, "%s%s%s", t->path, *t->path ? "." : "", d->name);
+			return true;
+		}
+	}
+	return false;
+}
+
+const char *config_restart_diff(const struct config *old, const struct config *new)
+{
+	static _Thread_local char name[2 * CONFIG_MAX_NAME + 2];
+
+	return restart_diff(&conf_top_table, old, new, name, sizeof name) ? name : NULL;
+}
+
+/* ---- the key tables, read only ------------------------------------------ */
+
+static const char *const kind_types[] = {
+	[K_STRING] = "string", [K_OPT_STRING] = "string", [K_PATH] = "path",
+	[K_BOOL] = "bool", [K_UINT] = "integer", [K_COUNT] = "integer",
+	[K_NUMBER] = "number", [K_DURATION] = "duration", [K_SIZE] = "size",
+	[K_PERCENT] = "percentage", [K_ENUM] = "enum", [K_MODE] = "mode",
+	[K_LIST] = "list", [K_SECTION] = "mapping", [K_FN] = NULL,
+};
+STATIC_ASSERT(ARRAY_SIZE(kind_types) == K_FN + 1, "a type word for every key kind");
+
+static int keys_foreach(const struct keytable *t, config_key_fn *fn, void *arg)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		const struct keydef *d = &t->keys[i];
+		struct config_key k = {
+			.table = t->path, .name = d->name, .type = kind_types[d->kind],
+			.lo = d->lo, .hi = d->hi, .dflt = d->dflt, .dflt_list = d->dflt_list,
+			.names = d->names, .n_names = d->n_names,
+			.required = d->flags & KEY_REQUIRED, .restart = d->flags & KEY_RESTART,
+			.only = d->only,
+		};
+		int rc = fn(arg, &k);
+		if (rc < 0)
+			return rc;
+	}
+	for (size_t i = 0; i < t->n; i++) {
+		const struct keydef *d = &t->keys[i];
+		int rc = d->sub ? keys_foreach(d->sub, fn, arg) : 0;
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int config_keys_foreach(config_key_fn *fn, void *arg)
+{
+	return keys_foreach(&conf_top_table, fn, arg);
+}

@@ -35,6 +35,45 @@ const struct cfg_dataset *config_dataset(const struct config *cfg, const char *n
 const struct cfg_job *config_job(const struct config *cfg, const char *name);
 const struct cfg_column *config_column(const struct cfg_schema *s, const char *name);
 
+/*
+ * The first setting that cannot change on a reload (bound at start: see
+ * KEY_RESTART in denverd.yaml(5)) whose value differs between OLD and NEW,
+ * as its dotted name ("timezone", "limits.fetches"), in the order the file
+ * format lists them; NULL when none differs.  The name is in a
+ * thread-local buffer, valid until the thread's next call.
+ */
+const char *config_restart_diff(const struct config *old, const struct config *new);
+
+/* One key of the file as the parser's tables define it: for tests that hold
+ * the tables against denverd.yaml(5), and for tools. */
+struct config_key {
+	const char *table;       /* the mapping it is in, dotted: "" (the top level),
+	                            "limits", "datasets.*", "datasets.*.checks.*",
+	                            "datasets.*.schema.columns" (each column) */
+	const char *name;
+	const char *type;        /* "string", "path", "bool", "integer", "number",
+	                            "duration", "size", "percentage", "enum", "mode",
+	                            "list", "mapping"; NULL: read by a function */
+	uint64_t lo, hi;         /* integer, duration (ms), size (bytes): the range;
+	                            percentage: hi in whole percent */
+	const char *dflt;        /* the default as the file writes it; NULL: none
+	                            (zero, false, empty); "off" (a percentage) and
+	                            "-inf"/"inf" (a number) mean no limit */
+	const char *const *dflt_list;  /* a list's default, NULL-terminated, or NULL */
+	const char *const *names;      /* enum: the accepted words */
+	size_t n_names;
+	bool required;
+	bool restart;            /* a reload must not change it */
+	unsigned only;           /* check keys: the types (bit 1 << enum check_type)
+	                            that take it; 0 = all */
+};
+
+/* Calls FN for every key of every table, each table's rows in order (the
+ * top level first, then the tables below it); stops at and returns the
+ * first negative return of FN, else 0.  The strings are static. */
+typedef int config_key_fn(void *arg, const struct config_key *key);
+int config_keys_foreach(config_key_fn *fn, void *arg);
+
 /* Unit parsers, exported for the tests and for denverctl's options.
  * Return 0 or -EINVAL; never log. */
 int config_parse_duration(const char *s, uint64_t *ms);  /* 500ms 30s 5m 2h 1d 1w */

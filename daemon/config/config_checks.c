@@ -14,37 +14,34 @@
 
 #define T(x) (1u << (x))
 
-static void key_noop(struct parser *p, const struct node *k, const struct node *v, void *obj)
-{
-}
-
-static void key_severity(struct parser *p, const struct node *k, const struct node *v, void *obj)
-{
-	struct cfg_check *c = obj;
-	int sev;
-	if (conf_want_enum(p, "severity", v, severity_table, ARRAY_SIZE(severity_table), &sev) == 0)
-		c->severity = (enum severity)sev;
-}
-
+/*
+ * Every key of every check type; `only` says which types take it, so one
+ * name can mean different things (row_count's min is a count, range's a
+ * number).  Defaults are set for all rows, whatever the type.  type is read
+ * (and reported when missing or bad) by parse_check() before the walk.
+ */
 static const struct keydef check_keys[] = {
-	{ .name = "type", .kind = K_FN, .fn = key_noop },
-	{ .name = "severity", .kind = K_FN, .fn = key_severity },
+	{ .name = "type", .kind = K_ENUM, .off = offsetof(struct cfg_check, type),
+	  .names = check_type_table, .n_names = ARRAY_SIZE(check_type_table),
+	  .flags = KEY_REQUIRED },
+	{ .name = "severity", .kind = K_ENUM, .off = offsetof(struct cfg_check, severity),
+	  .names = severity_table, .n_names = ARRAY_SIZE(severity_table), .dflt = "fail" },
 	{ .name = "columns", .kind = K_LIST, .off = offsetof(struct cfg_check, columns),
 	  .flags = KEY_REQUIRED,
 	  .only = T(CHECK_NULLS) | T(CHECK_RANGE) | T(CHECK_ALLOWED) },
 	{ .name = "columns", .kind = K_LIST, .off = offsetof(struct cfg_check, columns),
 	  .only = T(CHECK_TIMESTAMPS) },
 	{ .name = "min", .kind = K_COUNT, .off = offsetof(struct cfg_check, min_rows),
-	  .lo = 0, .hi = UINT64_MAX, .only = T(CHECK_ROW_COUNT) },
+	  .lo = 0, .hi = UINT64_MAX, .dflt = "0", .only = T(CHECK_ROW_COUNT) },
 	{ .name = "max", .kind = K_COUNT, .off = offsetof(struct cfg_check, max_rows),
-	  .lo = 0, .hi = UINT64_MAX, .only = T(CHECK_ROW_COUNT) },
+	  .lo = 0, .hi = UINT64_MAX, .dflt = "0", .only = T(CHECK_ROW_COUNT) },
 	{ .name = "max_change", .kind = K_PERCENT,
-	  .off = offsetof(struct cfg_check, max_change), .lo = 0, .hi = 1000,
+	  .off = offsetof(struct cfg_check, max_change), .lo = 0, .hi = 1000, .dflt = "off",
 	  .only = T(CHECK_ROW_COUNT) },
 	{ .name = "min", .kind = K_NUMBER, .off = offsetof(struct cfg_check, min),
-	  .only = T(CHECK_RANGE) },
+	  .dflt = "-inf", .only = T(CHECK_RANGE) },
 	{ .name = "max", .kind = K_NUMBER, .off = offsetof(struct cfg_check, max),
-	  .only = T(CHECK_RANGE) },
+	  .dflt = "inf", .only = T(CHECK_RANGE) },
 	{ .name = "lat", .kind = K_STRING, .off = offsetof(struct cfg_check, lat),
 	  .flags = KEY_REQUIRED, .only = T(CHECK_COORDINATES) },
 	{ .name = "lon", .kind = K_STRING, .off = offsetof(struct cfg_check, lon),
@@ -58,7 +55,8 @@ static const struct keydef check_keys[] = {
 	{ .name = "max_lon", .kind = K_NUMBER, .off = offsetof(struct cfg_check, max_lon),
 	  .flags = KEY_REQUIRED, .only = T(CHECK_COORDINATES) },
 	{ .name = "zero_is_null", .kind = K_BOOL,
-	  .off = offsetof(struct cfg_check, zero_is_null), .only = T(CHECK_COORDINATES) },
+	  .off = offsetof(struct cfg_check, zero_is_null), .dflt = "true",
+	  .only = T(CHECK_COORDINATES) },
 	{ .name = "max_null", .kind = K_PERCENT,
 	  .off = offsetof(struct cfg_check, max_fraction), .lo = 0, .hi = 100,
 	  .only = T(CHECK_NULLS) },
@@ -70,13 +68,14 @@ static const struct keydef check_keys[] = {
 	  .only = T(CHECK_TIMESTAMPS) },
 	{ .name = "future_slack", .kind = K_DURATION,
 	  .off = offsetof(struct cfg_check, future_slack_ms), .lo = 0, .hi = 30 * MS_D,
-	  .only = T(CHECK_TIMESTAMPS) },
+	  .dflt = "0", .only = T(CHECK_TIMESTAMPS) },
 	{ .name = "max_age", .kind = K_DURATION,
 	  .off = offsetof(struct cfg_check, max_age_ms), .lo = MS_S, .hi = MAX_PERIOD,
 	  .flags = KEY_REQUIRED, .only = T(CHECK_FRESHNESS) },
 	{ .name = "values", .kind = K_LIST, .off = offsetof(struct cfg_check, values),
 	  .flags = KEY_REQUIRED, .only = T(CHECK_ALLOWED) },
 };
+KEY_TABLE(conf_check_table, "datasets.*.checks.*", check_keys);
 
 /* Column references of a check, checked against the schema. */
 static void check_columns_of(struct parser *p, const struct cfg_dataset *d,
@@ -197,7 +196,7 @@ static void parse_check(struct parser *p, const struct node *key, const struct n
 	char what[CONFIG_MAX_NAME + 48], tname[32];
 	int t;
 
-	conf_check_defaults(ck);
+	conf_table_defaults(p, &conf_check_table, ck);
 	if (!(ck->name = conf_xstrdup(p, key->text)))
 		return;
 	if (!conf_want_entry(p, key, val, "like {type: nulls, ...}"))
@@ -216,7 +215,7 @@ static void parse_check(struct parser *p, const struct node *key, const struct n
 	snprintf(what, sizeof what, "check '%s'", key->text);
 	snprintf(tname, sizeof tname, "%s", check_type_table[t]);
 	struct mapctx mc = { .what = what, .owner = key, .type_bit = T(t), .type_name = tname };
-	conf_walk_map(p, val, check_keys, ARRAY_SIZE(check_keys), ck, &mc);
+	conf_walk_map(p, val, &conf_check_table, ck, &mc);
 	check_finish(p, d, ck, key, val);
 }
 
@@ -230,13 +229,3 @@ void conf_key_checks(struct parser *p, const struct node *k, const struct node *
 {
 	conf_walk_named(p, "checks", v, CONFIG_MAX_CHECKS, "check", alloc_checks, parse_check, obj);
 }
-
-void conf_check_defaults(struct cfg_check *c)
-{
-	c->severity = SEV_FAIL;
-	c->max_change = -1;
-	c->min = -INFINITY;
-	c->max = INFINITY;
-	c->zero_is_null = true;
-}
-

@@ -163,133 +163,92 @@ static char *url_file_name(struct parser *p, const char *url)
 	return name;
 }
 
-/* ---- defaults ---------------------------------------------------------- */
-
-static const char *const default_timestamp_formats[] = {
-	"%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d",
-};
-
-void conf_dataset_defaults(struct cfg_dataset *d)
-{
-	d->missed = MISSED_LATEST;
-	d->max_catchup = 3;
-	d->keep_snapshots = 14;
-	d->max_age_ms = 36 * MS_H;
-	d->convert = true;
-	d->convert_timeout_ms = 2 * MS_H;
-	d->retry = (struct cfg_retry){ .retries = 3, .delay_ms = MS_M, .max_delay_ms = MS_H };
-	d->fetch = (struct cfg_fetch){
-		.connect_timeout_ms = 30 * MS_S, .low_speed_limit = KIB,
-		.low_speed_time_ms = 60 * MS_S, .timeout_ms = 6 * MS_H, .max_redirects = 5,
-	};
-}
-
-void conf_job_defaults(struct cfg_job *j)
-{
-	j->timeout_ms = MS_H;
-	j->kill_grace_ms = 10 * MS_S;
-	j->retry = (struct cfg_retry){ .retries = 3, .delay_ms = MS_M, .max_delay_ms = MS_H };
-}
-
 /* ---- datasets ---------------------------------------------------------- */
 
-static void key_url(struct parser *p, const struct node *k, const struct node *v, void *obj)
+static bool check_dataset_url(struct parser *p, const struct node *k, const struct node *v,
+                              void *obj)
 {
-	struct cfg_dataset *d = obj;
-	const char *url = conf_want_string(p, "url", v);
-
-	if (url && conf_check_url(p, "url", v, url, p->cfg->allow_file_urls) &&
-	    check_template(p, "url", v, url, url_vars, ARRAY_SIZE(url_vars)))
-		conf_set_string(p, &d->url, url);
+	return conf_check_url(p, "url", v, v->text, p->cfg->allow_file_urls) &&
+	       check_template(p, "url", v, v->text, url_vars, ARRAY_SIZE(url_vars));
 }
 
-static void key_file_name(struct parser *p, const struct node *k, const struct node *v,
-                          void *obj)
+static bool check_file_name_key(struct parser *p, const struct node *k, const struct node *v,
+                                void *obj)
 {
-	struct cfg_dataset *d = obj;
-	const char *name;
-
-	if (conf_is_null(v))
-		return;
-	if ((name = conf_want_string(p, "file_name", v)) && check_file_name(p, "file_name", v,
-	                                                                    name))
-		conf_set_string(p, &d->file_name, name);
+	return check_file_name(p, "file_name", v, v->text);
 }
 
-static void key_schedule(struct parser *p, const struct node *k, const struct node *v,
-                         void *obj)
+static bool check_schedule(struct parser *p, const struct node *k, const struct node *v,
+                           void *obj)
 {
-	struct cfg_dataset *d = obj;
-	const char *s = conf_want_string(p, "schedule", v), *err = NULL;
+	const char *err = NULL;
 	struct cron cron;
 
-	if (!s)
-		return;
-	if (cron_parse(s, &cron, &err) < 0) {
-		conf_report(p, v, "schedule: %s (in '%s')", err ? err : "not a cron expression",
-		            SHOW(s));
-		return;
-	}
-	conf_set_string(p, &d->schedule, s);
-}
-
-static void key_missed(struct parser *p, const struct node *k, const struct node *v, void *obj)
-{
-	struct cfg_dataset *d = obj;
-	int m;
-	if (conf_want_enum(p, "missed", v, missed_table, ARRAY_SIZE(missed_table), &m) == 0)
-		d->missed = (enum missed_policy)m;
+	if (cron_parse(v->text, &cron, &err) == 0)
+		return true;
+	conf_report(p, v, "schedule: %s (in '%s')", err ? err : "not a cron expression",
+	            SHOW(v->text));
+	return false;
 }
 
 static const struct keydef fetch_keys[] = {
 	{ .name = "connect_timeout", .kind = K_DURATION,
-	  .off = offsetof(struct cfg_fetch, connect_timeout_ms), .lo = MS_S, .hi = MS_H },
+	  .off = offsetof(struct cfg_fetch, connect_timeout_ms), .lo = MS_S, .hi = MS_H,
+	  .dflt = "30s" },
 	{ .name = "low_speed_limit", .kind = K_SIZE,
-	  .off = offsetof(struct cfg_fetch, low_speed_limit), .lo = 0, .hi = GIB },
+	  .off = offsetof(struct cfg_fetch, low_speed_limit), .lo = 0, .hi = GIB,
+	  .dflt = "1KiB" },
 	{ .name = "low_speed_time", .kind = K_DURATION,
-	  .off = offsetof(struct cfg_fetch, low_speed_time_ms), .lo = MS_S, .hi = MS_H },
+	  .off = offsetof(struct cfg_fetch, low_speed_time_ms), .lo = MS_S, .hi = MS_H,
+	  .dflt = "60s" },
 	{ .name = "timeout", .kind = K_DURATION,
-	  .off = offsetof(struct cfg_fetch, timeout_ms), .lo = MS_S, .hi = 7 * MS_D },
+	  .off = offsetof(struct cfg_fetch, timeout_ms), .lo = MS_S, .hi = 7 * MS_D,
+	  .dflt = "6h" },
 	{ .name = "max_redirects", .kind = K_UINT,
-	  .off = offsetof(struct cfg_fetch, max_redirects), .lo = 0, .hi = 50 },
+	  .off = offsetof(struct cfg_fetch, max_redirects), .lo = 0, .hi = 50, .dflt = "5" },
 };
+KEY_TABLE(conf_fetch_table, "datasets.*.fetch", fetch_keys);
 
-static void key_fetch(struct parser *p, const struct node *k, const struct node *v, void *obj)
-{
-	struct cfg_dataset *d = obj;
-	struct mapctx mc = { .what = "fetch", .owner = k };
-	if (conf_want_map(p, "fetch", v))
-		conf_walk_map(p, v, fetch_keys, ARRAY_SIZE(fetch_keys), &d->fetch, &mc);
-}
-
-#define RETRY_KEYS(type)                                                               \
-	{ .name = "retries", .kind = K_UINT, .off = offsetof(type, retry.retries),        \
-	  .lo = 0, .hi = 100 },                                                           \
+/* The retry keys of datasets and jobs (struct cfg_retry in TYPE). */
+#define RETRY_KEYS(type)                                                                \
+	{ .name = "retries", .kind = K_UINT, .off = offsetof(type, retry.retries),         \
+	  .lo = 0, .hi = 100, .dflt = "3" },                                               \
 	{ .name = "retry_delay", .kind = K_DURATION, .off = offsetof(type, retry.delay_ms), \
-	  .lo = 0, .hi = 7 * MS_D },                                                      \
-	{ .name = "retry_max_delay", .kind = K_DURATION,                                  \
-	  .off = offsetof(type, retry.max_delay_ms), .lo = 0, .hi = 7 * MS_D }
+	  .lo = 0, .hi = 7 * MS_D, .dflt = "1m" },                                         \
+	{ .name = "retry_max_delay", .kind = K_DURATION,                                   \
+	  .off = offsetof(type, retry.max_delay_ms), .lo = 0, .hi = 7 * MS_D, .dflt = "1h" }
 
 static const struct keydef dataset_keys[] = {
-	{ .name = "url", .kind = K_FN, .fn = key_url, .flags = KEY_REQUIRED },
-	{ .name = "file_name", .kind = K_FN, .fn = key_file_name },
-	{ .name = "schedule", .kind = K_FN, .fn = key_schedule, .flags = KEY_REQUIRED },
-	{ .name = "missed", .kind = K_FN, .fn = key_missed },
+	{ .name = "url", .kind = K_STRING, .off = offsetof(struct cfg_dataset, url),
+	  .check = check_dataset_url, .flags = KEY_REQUIRED },
+	{ .name = "file_name", .kind = K_OPT_STRING,
+	  .off = offsetof(struct cfg_dataset, file_name), .check = check_file_name_key },
+	{ .name = "schedule", .kind = K_STRING, .off = offsetof(struct cfg_dataset, schedule),
+	  .check = check_schedule, .flags = KEY_REQUIRED },
+	{ .name = "missed", .kind = K_ENUM, .off = offsetof(struct cfg_dataset, missed),
+	  .names = missed_table, .n_names = ARRAY_SIZE(missed_table), .dflt = "latest" },
 	{ .name = "max_catchup", .kind = K_UINT,
-	  .off = offsetof(struct cfg_dataset, max_catchup), .lo = 0, .hi = 1000 },
+	  .off = offsetof(struct cfg_dataset, max_catchup), .lo = 0, .hi = 1000, .dflt = "3" },
 	{ .name = "keep_snapshots", .kind = K_UINT,
-	  .off = offsetof(struct cfg_dataset, keep_snapshots), .lo = 1, .hi = 100000 },
+	  .off = offsetof(struct cfg_dataset, keep_snapshots), .lo = 1, .hi = 100000,
+	  .dflt = "14" },
 	{ .name = "max_age", .kind = K_DURATION,
-	  .off = offsetof(struct cfg_dataset, max_age_ms), .lo = 0, .hi = MAX_PERIOD },
-	{ .name = "convert", .kind = K_BOOL, .off = offsetof(struct cfg_dataset, convert) },
+	  .off = offsetof(struct cfg_dataset, max_age_ms), .lo = 0, .hi = MAX_PERIOD,
+	  .dflt = "36h" },
+	{ .name = "convert", .kind = K_BOOL, .off = offsetof(struct cfg_dataset, convert),
+	  .dflt = "true" },
 	{ .name = "convert_timeout", .kind = K_DURATION,
 	  .off = offsetof(struct cfg_dataset, convert_timeout_ms), .lo = MS_S,
-	  .hi = 7 * MS_D },
+	  .hi = 7 * MS_D, .dflt = "2h" },
 	RETRY_KEYS(struct cfg_dataset),
-	{ .name = "fetch", .kind = K_FN, .fn = key_fetch },
-	{ .name = "schema", .kind = K_FN, .fn = conf_key_schema },
-	{ .name = "checks", .kind = K_FN, .fn = conf_key_checks, .flags = KEY_PHASE1 },
+	{ .name = "fetch", .kind = K_SECTION, .off = offsetof(struct cfg_dataset, fetch),
+	  .sub = &conf_fetch_table },
+	{ .name = "schema", .kind = K_SECTION, .off = offsetof(struct cfg_dataset, schema),
+	  .sub = &conf_schema_table },
+	{ .name = "checks", .kind = K_FN, .fn = conf_key_checks, .sub = &conf_check_table,
+	  .flags = KEY_PHASE1 },
 };
+KEY_TABLE(conf_dataset_table, "datasets.*", dataset_keys);
 
 static void check_retry(struct parser *p, const struct cfg_retry *r, const struct node *map)
 {
@@ -308,44 +267,29 @@ static bool alloc_datasets(struct parser *p, size_t n, void *arg)
 	return (c->datasets = conf_xcalloc(p, n, sizeof(*c->datasets))) != NULL;
 }
 
-static void parse_dataset(struct parser *p, const struct node *key, const struct node *val,
-                          void *arg)
+/* Without file_name, the published name is the URL's last path segment. */
+static void default_file_name(struct parser *p, struct cfg_dataset *d, const struct node *map)
 {
-	struct config *c = arg;
-	struct cfg_dataset *d = &c->datasets[c->n_datasets++];
-	char what[CONFIG_MAX_NAME + 48];
+	const struct node *at = conf_map_get(map, "url");
 
-	conf_dataset_defaults(d);
-	d->line = key->line;
-	if (!(d->name = conf_xstrdup(p, key->text)))
+	if (!d->url || d->file_name)
 		return;
-	if (!conf_want_entry(p, key, val, "with url, schedule, ..."))
-		return;
-	snprintf(what, sizeof what, "dataset '%s'", key->text);
-	struct mapctx mc = { .what = what, .owner = key };
-	conf_walk_map(p, val, dataset_keys, ARRAY_SIZE(dataset_keys), d, &mc);
-	check_retry(p, &d->retry, val);
-	if (d->url && !d->file_name) {
-		const struct node *at = conf_map_get(val, "url");
-		if (!(d->file_name = url_file_name(p, d->url)))
-			conf_report(p, at, "url: the URL's path does not end in a file name; "
-			            "set file_name");
-		else if (!check_file_name(p, "url", at, d->file_name)) {
-			free(d->file_name);
-			d->file_name = NULL;
-		}
+	if (!(d->file_name = url_file_name(p, d->url)))
+		conf_report(p, at, "url: the URL's path does not end in a file name; "
+		            "set file_name");
+	else if (!check_file_name(p, "url", at, d->file_name)) {
+		free(d->file_name);
+		d->file_name = NULL;
 	}
-	if (!d->schema.timestamp_formats.items) {
-		struct strlist *l = &d->schema.timestamp_formats;
-		if (!(l->items = conf_xcalloc(p, ARRAY_SIZE(default_timestamp_formats) + 1,
-		                              sizeof(char *))))
-			return;
-		for (size_t i = 0; i < ARRAY_SIZE(default_timestamp_formats); i++)
-			if ((l->items[l->n] = conf_xstrdup(p, default_timestamp_formats[i])))
-				l->n++;
-	}
+}
+
+/* Every timestamp or date column has formats: its own or the schema's. */
+static void check_time_formats(struct parser *p, const struct cfg_dataset *d,
+                               const struct node *map)
+{
 	/* columns[i] was made from item i of the schema's column list */
-	const struct node *cols = conf_map_get(conf_map_get(val, "schema"), "columns");
+	const struct node *cols = conf_map_get(conf_map_get(map, "schema"), "columns");
+
 	for (size_t i = 0; cols && i < d->schema.n_columns; i++) {
 		const struct cfg_column *col = &d->schema.columns[i];
 		if (col->name && conf_is_time_type(col->type) && col->formats.n == 0 &&
@@ -354,6 +298,27 @@ static void parse_dataset(struct parser *p, const struct node *key, const struct
 			            "schema.timestamp_formats is empty", col->name,
 			            col_type_table[col->type]);
 	}
+}
+
+static void parse_dataset(struct parser *p, const struct node *key, const struct node *val,
+                          void *arg)
+{
+	struct config *c = arg;
+	struct cfg_dataset *d = &c->datasets[c->n_datasets++];
+	char what[CONFIG_MAX_NAME + 48];
+
+	conf_table_defaults(p, &conf_dataset_table, d);
+	d->line = key->line;
+	if (!(d->name = conf_xstrdup(p, key->text)))
+		return;
+	if (!conf_want_entry(p, key, val, "with url, schedule, ..."))
+		return;
+	snprintf(what, sizeof what, "dataset '%s'", key->text);
+	struct mapctx mc = { .what = what, .owner = key };
+	conf_walk_map(p, val, &conf_dataset_table, d, &mc);
+	check_retry(p, &d->retry, val);
+	default_file_name(p, d, val);
+	check_time_formats(p, d, val);
 }
 
 void conf_key_datasets(struct parser *p, const struct node *k, const struct node *v, void *obj)
@@ -366,50 +331,48 @@ void conf_key_datasets(struct parser *p, const struct node *k, const struct node
 
 static const char *const reserved_task_names[] = { "fetch", "check", "convert" };
 
-static void key_after(struct parser *p, const struct node *k, const struct node *v, void *obj)
+static void report_no_dataset(struct parser *p, const struct node *item)
 {
-	struct cfg_job *j = obj;
 	const struct config *c = p->cfg;
+	const char **names = calloc(c->n_datasets ? c->n_datasets : 1, sizeof(char *));
 
-	conf_set_list(p, "after", v, &j->after);
+	if (!names) {
+		p->oom = true;
+		return;
+	}
+	for (size_t x = 0; x < c->n_datasets; x++)
+		names[x] = c->datasets[x].name ? c->datasets[x].name : "";
+	conf_report(p, item, "after: no dataset '%s'%s", SHOW(item->text),
+	            HINT(item->text, names, c->n_datasets));
+	free(names);
+}
+
+/* after: at least one dataset, each once, each defined (datasets are
+ * read in an earlier phase). */
+static bool check_after(struct parser *p, const struct node *k, const struct node *v,
+                        void *obj)
+{
 	if (v->kind != NODE_LIST || v->n == 0) {
 		if (v->kind == NODE_LIST || conf_is_null(v))
 			conf_report(p, v, "after: must name at least one dataset");
-		return;
+		return true;
 	}
-	for (size_t i = 0; i < v->n; i++) {
+	for (size_t i = 0; i < v->n && !p->oom; i++) {
 		const struct node *item = v->kids[i];
 		if (item->kind != NODE_SCALAR || conf_is_null(item))
 			continue;
-		for (size_t x = 0; x < i; x++)
-			if (v->kids[x]->kind == NODE_SCALAR && strcmp(v->kids[x]->text,
-			                                              item->text) == 0) {
-				conf_report(p, item, "after: dataset '%s' is listed twice",
-				            SHOW(item->text));
-				goto next;
-			}
-		if (!config_dataset(c, item->text)) {
-			const char **names = calloc(c->n_datasets ? c->n_datasets : 1,
-			                            sizeof(char *));
-			if (!names) {
-				p->oom = true;
-				return;
-			}
-			for (size_t x = 0; x < c->n_datasets; x++)
-				names[x] = c->datasets[x].name ? c->datasets[x].name : "";
-			conf_report(p, item, "after: no dataset '%s'%s", SHOW(item->text),
-			            HINT(item->text, names, c->n_datasets));
-			free(names);
-		}
-next:;
+		if (conf_list_repeats(v, i))
+			conf_report(p, item, "after: dataset '%s' is listed twice",
+			            SHOW(item->text));
+		else if (!config_dataset(p->cfg, item->text))
+			report_no_dataset(p, item);
 	}
+	return true;
 }
 
-void conf_set_command(struct parser *p, const char *key, const struct node *v,
-                      struct strlist *l, const char *const *vars, size_t n_vars,
-                      bool required)
+void conf_check_command(struct parser *p, const char *key, const struct node *v,
+                        const char *const *vars, size_t n_vars, bool required)
 {
-	conf_set_list(p, key, v, l);
 	if (v->kind != NODE_LIST || v->n == 0) {
 		if (required && (v->kind == NODE_LIST || conf_is_null(v)))
 			conf_report(p, v, "%s: expected a program and its arguments, "
@@ -423,22 +386,25 @@ void conf_set_command(struct parser *p, const char *key, const struct node *v,
 	}
 }
 
-static void key_job_command(struct parser *p, const struct node *k, const struct node *v,
-                            void *obj)
+static bool check_job_command(struct parser *p, const struct node *k, const struct node *v,
+                              void *obj)
 {
-	struct cfg_job *j = obj;
-	conf_set_command(p, "command", v, &j->command, job_vars, ARRAY_SIZE(job_vars), true);
+	conf_check_command(p, "command", v, job_vars, ARRAY_SIZE(job_vars), true);
+	return true;
 }
 
 static const struct keydef job_keys[] = {
-	{ .name = "after", .kind = K_FN, .fn = key_after, .flags = KEY_REQUIRED },
-	{ .name = "command", .kind = K_FN, .fn = key_job_command, .flags = KEY_REQUIRED },
+	{ .name = "after", .kind = K_LIST, .off = offsetof(struct cfg_job, after),
+	  .check = check_after, .flags = KEY_REQUIRED },
+	{ .name = "command", .kind = K_LIST, .off = offsetof(struct cfg_job, command),
+	  .check = check_job_command, .flags = KEY_REQUIRED },
 	{ .name = "timeout", .kind = K_DURATION, .off = offsetof(struct cfg_job, timeout_ms),
-	  .lo = MS_S, .hi = 7 * MS_D },
+	  .lo = MS_S, .hi = 7 * MS_D, .dflt = "1h" },
 	{ .name = "kill_grace", .kind = K_DURATION,
-	  .off = offsetof(struct cfg_job, kill_grace_ms), .lo = 0, .hi = MS_H },
+	  .off = offsetof(struct cfg_job, kill_grace_ms), .lo = 0, .hi = MS_H, .dflt = "10s" },
 	RETRY_KEYS(struct cfg_job),
 };
+KEY_TABLE(conf_job_table, "jobs.*", job_keys);
 
 static bool alloc_jobs(struct parser *p, size_t n, void *arg)
 {
@@ -453,7 +419,7 @@ static void parse_job(struct parser *p, const struct node *key, const struct nod
 	struct cfg_job *j = &c->jobs[c->n_jobs++];
 	char what[CONFIG_MAX_NAME + 48];
 
-	conf_job_defaults(j);
+	conf_table_defaults(p, &conf_job_table, j);
 	j->line = key->line;
 	if (!(j->name = conf_xstrdup(p, key->text)))
 		return;
@@ -465,7 +431,7 @@ static void parse_job(struct parser *p, const struct node *key, const struct nod
 		return;
 	snprintf(what, sizeof what, "job '%s'", key->text);
 	struct mapctx mc = { .what = what, .owner = key };
-	conf_walk_map(p, val, job_keys, ARRAY_SIZE(job_keys), j, &mc);
+	conf_walk_map(p, val, &conf_job_table, j, &mc);
 	check_retry(p, &j->retry, val);
 }
 
@@ -473,4 +439,3 @@ void conf_key_jobs(struct parser *p, const struct node *k, const struct node *v,
 {
 	conf_walk_named(p, "jobs", v, CONFIG_MAX_JOBS, "job", alloc_jobs, parse_job, obj);
 }
-

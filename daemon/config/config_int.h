@@ -33,6 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/macro.h"
 #include "config/config.h"
 
 #define MAX_STRING    4096          /* bytes of one value */
@@ -93,6 +94,8 @@ struct parser {
 size_t conf_map_pairs(const struct node *map);
 /* The value of KEY in MAP (first occurrence), or NULL; MAP may be NULL. */
 const struct node *conf_map_get(const struct node *map, const char *key);
+/* Item I of LIST (a scalar) repeats the text of an earlier scalar item. */
+bool conf_list_repeats(const struct node *list, size_t i);
 /* An empty plain scalar, ~ or null: "no value". */
 bool conf_is_null(const struct node *n);
 /* "a list", "a mapping", "an empty value" or "a string", for messages. */
@@ -145,6 +148,9 @@ int conf_parse_u64(const char *s, const char **end, uint64_t *out);
 /* A decimal number, optionally signed, with an optional exponent
  * ("3.0e6", "-104.6"); no hex, inf or nan. */
 int conf_parse_number(const char *s, double *out);
+/* A file mode: three or four octal digits, four only with a leading 0
+ * ("660", "0660"; so at most 0777). */
+int conf_parse_mode(const char *s, unsigned *mode);
 
 /* ---- scalar values (config_values.c) ----------------------------------- */
 
@@ -173,6 +179,8 @@ int conf_want_percent(struct parser *p, const char *key, const struct node *v, u
 /* One of NAMES (index in *out), or a message listing them with a hint. */
 int conf_want_enum(struct parser *p, const char *key, const struct node *v,
                    const char *const *names, size_t n, int *out);
+/* A file mode as conf_parse_mode() reads it. */
+int conf_want_mode(struct parser *p, const char *key, const struct node *v, unsigned *out);
 /* *FIELD = a copy of VALUE (the old one freed); unchanged when out of memory. */
 void conf_set_string(struct parser *p, char **field, const char *value);
 /* A list of strings into *L (replacing it); bad items are reported and left
@@ -182,6 +190,12 @@ void conf_set_list(struct parser *p, const char *key, const struct node *v,
 
 /* ---- key tables (config_walk.c) ---------------------------------------- */
 
+/*
+ * One row per key of a settings mapping: what the key holds, its bounds,
+ * its default, and whether it may change on a reload.  The rows are the one
+ * place a key is defined; denverd.yaml(5) documents each row, and
+ * test_config.c holds the two against each other (config_keys_foreach()).
+ */
 enum key_kind {
 	K_STRING,        /* char *, non-empty */
 	K_OPT_STRING,    /* char *, an empty value sets NULL */
@@ -193,20 +207,48 @@ enum key_kind {
 	K_DURATION,      /* uint64_t ms, in [lo, hi] */
 	K_SIZE,          /* uint64_t bytes, in [lo, hi] */
 	K_PERCENT,       /* double fraction, at most hi percent */
+	K_ENUM,          /* an enum (stored as int): the index of the word in names[] */
+	K_MODE,          /* unsigned: a file mode, 3 or 4 octal digits ("0660") */
 	K_LIST,          /* struct strlist */
+	K_SECTION,       /* a mapping: walked with the table sub into the struct at off */
 	K_FN,            /* fn() does it all */
 };
 
 struct keydef;
+struct keytable;
 typedef void key_fn(struct parser *p, const struct node *key, const struct node *val,
                     void *obj);
+/*
+ * A rule of one key beyond its kind's (a URL's scheme, a column that must
+ * exist).  String kinds run it on a good string before storing it: false
+ * (after reporting) leaves the field as it was.  K_LIST runs it after the
+ * list is stored, to report bad items; its return is then ignored.
+ */
+typedef bool key_check_fn(struct parser *p, const struct node *key, const struct node *val,
+                          void *obj);
 
 struct keydef {
 	const char *name;
 	enum key_kind kind;
 	size_t off;              /* of the field in the walked struct */
-	uint64_t lo, hi;
-	key_fn *fn;
+	uint64_t lo, hi;         /* K_UINT, K_COUNT, K_DURATION, K_SIZE: the range;
+	                            K_PERCENT: hi in whole percent */
+	/*
+	 * The value when the key is absent, written as in the file ("36h",
+	 * "1KiB", "latest", "0660") and read by the kind's own parser; NULL =
+	 * zero (false, none, empty).  K_NUMBER also takes "-inf" and "inf" (no
+	 * bound), K_PERCENT "off" (stored as -1); K_FN calls fn on it as a
+	 * scalar at line 0.  K_LIST uses dflt_list instead (NULL-terminated).
+	 */
+	const char *dflt;
+	const char *const *dflt_list;
+	const char *const *names;      /* K_ENUM: the words, index = value */
+	size_t n_names;
+	const struct keytable *sub;    /* K_SECTION: the mapping's table; K_FN: the
+	                                  table fn walks each entry with (datasets,
+	                                  jobs, checks, columns), for listings */
+	key_fn *fn;                    /* K_FN */
+	key_check_fn *check;           /* optional, see key_check_fn */
 	unsigned flags;
 	unsigned only;           /* check types (bits) the key applies to; 0 = any */
 };
@@ -214,6 +256,35 @@ struct keydef {
 #define KEY_REQUIRED 0x1u
 #define KEY_PHASE1   0x2u    /* after the other keys of the same mapping */
 #define KEY_PHASE2   0x4u    /* after those */
+#define KEY_RESTART  0x8u    /* bound at start: a reload must not change it
+                                (config_restart_diff()) */
+
+/* A key table and where its mapping sits in the file, dotted ("limits",
+ * "datasets.*.fetch"; "" is the top level), for config_keys_foreach() and
+ * the names config_restart_diff() returns. */
+struct keytable {
+	const char *path;
+	const struct keydef *keys;
+	size_t n;
+};
+
+/* The most rows one table may have (conf_walk_map() tracks the keys it saw
+ * in one 64-bit word); KEY_TABLE() checks it when the table is defined. */
+#define KEY_TABLE_MAX 64
+#define KEY_TABLE(var, path, rows)                                                 \
+	STATIC_ASSERT(ARRAY_SIZE(rows) <= KEY_TABLE_MAX,                               \
+	              #rows " has more rows than conf_walk_map() can track");          \
+	const struct keytable var = { path, rows, ARRAY_SIZE(rows) }
+
+/* The tables, in the files that own their keys. */
+extern const struct keytable conf_top_table, conf_limit_table, conf_spark_table,
+	conf_alert_table, conf_dataset_table, conf_fetch_table, conf_schema_table,
+	conf_column_table, conf_check_table, conf_job_table;
+
+/* Set every row of T that has a default in OBJ (K_SECTION rows: their
+ * table's defaults, in the struct at off), before the mapping is walked;
+ * the keys present then replace them. */
+void conf_table_defaults(struct parser *p, const struct keytable *t, void *obj);
 
 /* How one mapping is walked: what it is called in "missing key" messages,
  * where those are reported, and which check type it is (for `only`). */
@@ -225,13 +296,14 @@ struct mapctx {
 };
 
 /*
- * Walk mapping MAP with the key table DEFS into OBJ: unknown, duplicate,
+ * Walk mapping MAP with the key table T into OBJ: unknown, duplicate,
  * misplaced and missing keys are reported; each known key is applied in its
  * phase (so a key can rely on others of the same mapping being done).  MAP
  * may be an empty value: then only the missing required keys are reported.
+ * Defaults are not set here (conf_table_defaults()).
  */
-void conf_walk_map(struct parser *p, const struct node *map, const struct keydef *defs,
-                   size_t n_defs, void *obj, const struct mapctx *mc);
+void conf_walk_map(struct parser *p, const struct node *map, const struct keytable *t,
+                   void *obj, const struct mapctx *mc);
 
 /* The settings of entry KEY must be a mapping; LIKE hints at its keys. */
 bool conf_want_entry(struct parser *p, const struct node *key, const struct node *val,
@@ -267,11 +339,10 @@ const char *conf_join_names(const char *const *names, size_t n, char *buf, size_
 /* http(s) always, file:// only when ALLOW_FILE; no spaces or control bytes. */
 bool conf_check_url(struct parser *p, const char *key, const struct node *at, const char *url,
                     bool allow_file);
-/* An argv template: a list of strings whose placeholders are among VARS;
- * REQUIRED: it must not be empty. */
-void conf_set_command(struct parser *p, const char *key, const struct node *v,
-                      struct strlist *l, const char *const *vars, size_t n_vars,
-                      bool required);
+/* The items of argv template V (already stored by K_LIST) use only the
+ * placeholders VARS; REQUIRED: it must not be empty. */
+void conf_check_command(struct parser *p, const char *key, const struct node *v,
+                        const char *const *vars, size_t n_vars, bool required);
 
 bool conf_is_time_type(enum col_type t);
 #define TIME_TYPES    ((1u << COL_TIMESTAMP) | (1u << COL_DATE))
@@ -285,10 +356,7 @@ const struct cfg_column *conf_check_column_ref(struct parser *p, const struct cf
                                                const char *key, const struct node *at,
                                                unsigned types, const char *want);
 
-key_fn conf_key_datasets, conf_key_jobs, conf_key_schema, conf_key_checks;
-
-void conf_dataset_defaults(struct cfg_dataset *d);
-void conf_job_defaults(struct cfg_job *j);
-void conf_check_defaults(struct cfg_check *c);
+/* The keys whose values are mappings of named entries. */
+key_fn conf_key_datasets, conf_key_jobs, conf_key_checks;
 
 #endif

@@ -53,10 +53,9 @@ static bool check_format(struct parser *p, const char *key, const struct node *a
 	return true;
 }
 
-static void set_formats(struct parser *p, const char *key, const struct node *v,
-                        struct strlist *l)
+/* Each item of format list V (already stored) is a usable format. */
+static void check_formats(struct parser *p, const char *key, const struct node *v)
 {
-	conf_set_list(p, key, v, l);
 	if (v->kind != NODE_LIST)
 		return;
 	for (size_t i = 0; i < v->n; i++)
@@ -71,51 +70,41 @@ bool conf_is_time_type(enum col_type t)
 	return t == COL_TIMESTAMP || t == COL_DATE;
 }
 
-static void key_column_name(struct parser *p, const struct node *k, const struct node *v,
-                            void *obj)
+static bool check_column_name(struct parser *p, const struct node *k, const struct node *v,
+                              void *obj)
 {
-	struct cfg_column *c = obj;
-	const char *s = conf_want_string(p, "name", v);
-
-	if (!s)
-		return;
-	if (!config_name_valid(s)) {
-		conf_report(p, v,
-		            "name: column name '%s' must match [a-z0-9_]+ and be at most %d bytes "
-		            "(it becomes a Parquet column)", SHOW(s), CONFIG_MAX_NAME);
-		return;
-	}
-	conf_set_string(p, &c->name, s);
+	if (config_name_valid(v->text))
+		return true;
+	conf_report(p, v, "name: column name '%s' must match [a-z0-9_]+ and be at most %d bytes "
+	            "(it becomes a Parquet column)", SHOW(v->text), CONFIG_MAX_NAME);
+	return false;
 }
 
-static void key_column_type(struct parser *p, const struct node *k, const struct node *v,
-                            void *obj)
+static bool check_column_formats(struct parser *p, const struct node *k, const struct node *v,
+                                 void *obj)
 {
-	struct cfg_column *c = obj;
-	int t;
-	if (conf_want_enum(p, "type", v, col_type_table, ARRAY_SIZE(col_type_table), &t) == 0)
-		c->type = (enum col_type)t;
-}
+	const struct cfg_column *c = obj;
 
-static void key_column_formats(struct parser *p, const struct node *k, const struct node *v,
-                               void *obj)
-{
-	struct cfg_column *c = obj;
-	set_formats(p, "formats", v, &c->formats);
+	check_formats(p, "formats", v);
 	if (!conf_is_time_type(c->type) && v->kind == NODE_LIST && v->n > 0)
-		conf_report(p, k,
-		            "formats: only timestamp and date columns take formats, not %s columns",
-		            col_type_table[c->type]);
+		conf_report(p, k, "formats: only timestamp and date columns take formats, "
+		            "not %s columns", col_type_table[c->type]);
+	return true;
 }
 
 static const struct keydef column_keys[] = {
-	{ .name = "name", .kind = K_FN, .fn = key_column_name, .flags = KEY_REQUIRED },
-	{ .name = "type", .kind = K_FN, .fn = key_column_type },
+	{ .name = "name", .kind = K_STRING, .off = offsetof(struct cfg_column, name),
+	  .check = check_column_name, .flags = KEY_REQUIRED },
+	{ .name = "type", .kind = K_ENUM, .off = offsetof(struct cfg_column, type),
+	  .names = col_type_table, .n_names = ARRAY_SIZE(col_type_table), .dflt = "string" },
 	{ .name = "aliases", .kind = K_LIST, .off = offsetof(struct cfg_column, aliases) },
-	{ .name = "formats", .kind = K_FN, .fn = key_column_formats, .flags = KEY_PHASE1 },
-	{ .name = "required", .kind = K_BOOL, .off = offsetof(struct cfg_column, required) },
+	{ .name = "formats", .kind = K_LIST, .off = offsetof(struct cfg_column, formats),
+	  .check = check_column_formats, .flags = KEY_PHASE1 },
+	{ .name = "required", .kind = K_BOOL, .off = offsetof(struct cfg_column, required),
+	  .dflt = "true" },
 	{ .name = "nulls", .kind = K_LIST, .off = offsetof(struct cfg_column, nulls) },
 };
+KEY_TABLE(conf_column_table, "datasets.*.schema.columns", column_keys);
 
 /* Header names match ignoring case, with ' ' and '_' alike. */
 static int header_cmp(const char *a, const char *b)
@@ -207,15 +196,14 @@ static void key_columns(struct parser *p, const struct node *k, const struct nod
 		struct cfg_column *c = &s->columns[s->n_columns++];
 		struct mapctx mc = { .what = "this column", .owner = item };
 
-		c->type = COL_STRING;
-		c->required = true;
+		conf_table_defaults(p, &conf_column_table, c);
 		if (item->kind != NODE_MAP) {
 			if (item->kind != NODE_BAD)
 				conf_report(p, item, "columns: expected a mapping like "
 				            "{name: x, type: int}, not %s", conf_kind_word(item));
 			continue;
 		}
-		conf_walk_map(p, item, column_keys, ARRAY_SIZE(column_keys), c, &mc);
+		conf_walk_map(p, item, &conf_column_table, c, &mc);
 	}
 	check_column_names(p, v);
 }
@@ -227,11 +215,6 @@ static const char *const *column_names(const struct cfg_schema *s, const char **
 	return buf;
 }
 
-/*
- * Column NAME (from node AT of KEY) must exist in schema S; with TYPES (a
- * bit per col_type, 0 = any), its type must be one of them (WANT says which,
- * in words).  Returns the column or NULL after reporting.
- */
 const struct cfg_column *conf_check_column_ref(struct parser *p, const struct cfg_schema *s,
                                                const char *key, const struct node *at,
                                                unsigned types, const char *want)
@@ -253,70 +236,57 @@ const struct cfg_column *conf_check_column_ref(struct parser *p, const struct cf
 	return c;
 }
 
-#define TIME_TYPES    ((1u << COL_TIMESTAMP) | (1u << COL_DATE))
-#define NUMERIC_TYPES ((1u << COL_INT) | (1u << COL_FLOAT))
-
-static void key_schema_key(struct parser *p, const struct node *k, const struct node *v,
-                           void *obj)
+/* key: columns of the schema, each once, each required. */
+static bool check_schema_key(struct parser *p, const struct node *k, const struct node *v,
+                             void *obj)
 {
-	struct cfg_schema *s = obj;
+	const struct cfg_schema *s = obj;
 
-	conf_set_list(p, "key", v, &s->key);
 	if (v->kind != NODE_LIST)
-		return;
+		return true;
 	for (size_t i = 0; i < v->n; i++) {
 		const struct node *item = v->kids[i];
 		const struct cfg_column *c;
 		if (item->kind != NODE_SCALAR || conf_is_null(item))
 			continue;
-		for (size_t j = 0; j < i; j++)
-			if (v->kids[j]->kind == NODE_SCALAR && strcmp(v->kids[j]->text,
-			                                              item->text) == 0) {
-				conf_report(p, item, "key: column '%s' is listed twice",
-				            SHOW(item->text));
-				goto next;
-			}
+		if (conf_list_repeats(v, i)) {
+			conf_report(p, item, "key: column '%s' is listed twice", SHOW(item->text));
+			continue;
+		}
 		c = conf_check_column_ref(p, s, "key", item, 0, NULL);
 		if (c && !c->required)
-			conf_report(p, item,
-			            "key: column '%s' is required: false, but a key column must be "
-			            "in every file", c->name);
-next:;
+			conf_report(p, item, "key: column '%s' is required: false, but a key "
+			            "column must be in every file", c->name);
 	}
+	return true;
 }
 
-static void key_event_time(struct parser *p, const struct node *k, const struct node *v,
-                           void *obj)
+static bool check_event_time(struct parser *p, const struct node *k, const struct node *v,
+                             void *obj)
 {
-	struct cfg_schema *s = obj;
-	const char *name = conf_want_string(p, "event_time", v);
-
-	if (!name)
-		return;
-	if (conf_check_column_ref(p, s, "event_time", v, TIME_TYPES,
-	                          "the event time must be a timestamp or date column"))
-		conf_set_string(p, &s->event_time, name);
+	return conf_check_column_ref(p, obj, "event_time", v, TIME_TYPES,
+	                             "the event time must be a timestamp or date column") != NULL;
 }
 
-static void key_timestamp_formats(struct parser *p, const struct node *k, const struct node *v,
-                                  void *obj)
+static bool check_timestamp_formats(struct parser *p, const struct node *k,
+                                    const struct node *v, void *obj)
 {
-	struct cfg_schema *s = obj;
-	set_formats(p, "timestamp_formats", v, &s->timestamp_formats);
+	check_formats(p, "timestamp_formats", v);
+	return true;
 }
 
-static const struct keydef schema_keys[] = {
-	{ .name = "columns", .kind = K_FN, .fn = key_columns },
-	{ .name = "timestamp_formats", .kind = K_FN, .fn = key_timestamp_formats },
-	{ .name = "key", .kind = K_FN, .fn = key_schema_key, .flags = KEY_PHASE1 },
-	{ .name = "event_time", .kind = K_FN, .fn = key_event_time, .flags = KEY_PHASE1 },
+static const char *const default_timestamp_formats[] = {
+	"%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d", NULL,
 };
 
-void conf_key_schema(struct parser *p, const struct node *k, const struct node *v, void *obj)
-{
-	struct cfg_dataset *d = obj;
-	struct mapctx mc = { .what = "schema", .owner = k };
-	if (conf_want_map(p, "schema", v))
-		conf_walk_map(p, v, schema_keys, ARRAY_SIZE(schema_keys), &d->schema, &mc);
-}
-
+static const struct keydef schema_keys[] = {
+	{ .name = "columns", .kind = K_FN, .fn = key_columns, .sub = &conf_column_table },
+	{ .name = "timestamp_formats", .kind = K_LIST,
+	  .off = offsetof(struct cfg_schema, timestamp_formats),
+	  .check = check_timestamp_formats, .dflt_list = default_timestamp_formats },
+	{ .name = "key", .kind = K_LIST, .off = offsetof(struct cfg_schema, key),
+	  .check = check_schema_key, .flags = KEY_PHASE1 },
+	{ .name = "event_time", .kind = K_STRING, .off = offsetof(struct cfg_schema, event_time),
+	  .check = check_event_time, .flags = KEY_PHASE1 },
+};
+KEY_TABLE(conf_schema_table, "datasets.*.schema", schema_keys);

@@ -41,6 +41,18 @@ const struct node *conf_map_get(const struct node *map, const char *key)
 	return NULL;
 }
 
+bool conf_list_repeats(const struct node *list, size_t i)
+{
+	const struct node *item = list->kids[i];
+
+	for (size_t j = 0; j < i; j++) {
+		const struct node *prev = list->kids[j];
+		if (prev->kind == NODE_SCALAR && strcmp(prev->text, item->text) == 0)
+			return true;
+	}
+	return false;
+}
+
 bool conf_is_null(const struct node *n)
 {
 	if (n->kind != NODE_SCALAR || !n->plain)

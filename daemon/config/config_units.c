@@ -133,3 +133,16 @@ int conf_parse_number(const char *s, double *out)
 	return 0;
 }
 
+
+int conf_parse_mode(const char *s, unsigned *mode)
+{
+	size_t n = strlen(s);
+	unsigned m = 0;
+
+	if (n < 3 || n > 4 || strspn(s, "01234567") != n || (n == 4 && s[0] != '0'))
+		return -EINVAL;
+	for (; *s; s++)
+		m = m * 8 + (unsigned)(*s - '0');
+	*mode = m;
+	return 0;
+}

@@ -18,6 +18,7 @@
 #define EXP_DURATION "a duration like 30s, 5m, 2h, 1d"
 #define EXP_SIZE     "a size like 512, 64KiB, 1MiB, 1GiB"
 #define EXP_PERCENT  "a percentage like 2%, 0.5%"
+#define EXP_MODE     "an octal mode like \"0660\""
 
 const char *conf_want_scalar(struct parser *p, const char *key, const struct node *v,
                              const char *expected)
@@ -203,6 +204,19 @@ int conf_want_enum(struct parser *p, const char *key, const struct node *v,
 			return *out = (int)i, 0;
 	conf_report(p, v, "%s: expected %s, not '%s'%s", key, list, SHOW(s), HINT(s, names, n));
 	return -EINVAL;
+}
+
+int conf_want_mode(struct parser *p, const char *key, const struct node *v, unsigned *out)
+{
+	const char *s = conf_want_scalar(p, key, v, EXP_MODE);
+
+	if (!s)
+		return -EINVAL;
+	if (conf_parse_mode(s, out) < 0) {
+		conf_report(p, v, "%s: expected %s, not '%s'", key, EXP_MODE, SHOW(s));
+		return -EINVAL;
+	}
+	return 0;
 }
 
 void conf_set_string(struct parser *p, char **field, const char *value)

@@ -466,6 +466,22 @@ static void test_defaults(void **state)
 	assert_null(d->schema.timestamp_formats.items[3]);
 	assert_int_equal(d->n_checks, 0);
 	config_free(c);
+
+	/* a column and a check with nothing but what they need */
+	c = parse_ok(DS "    schema:\n      columns: [{name: c}]\n"
+	             "    checks: {n: {type: nulls, columns: [c]}}\n");
+	d = &c->datasets[0];
+	assert_int_equal(d->schema.columns[0].type, COL_STRING);
+	assert_true(d->schema.columns[0].required);
+	assert_int_equal(d->schema.columns[0].formats.n, 0);
+	assert_int_equal(d->checks[0].severity, SEV_FAIL);
+	assert_true(d->checks[0].max_fraction == 0);
+	assert_true(d->checks[0].max_change < 0);              /* off */
+	assert_true(isinf(d->checks[0].min) && d->checks[0].min < 0);
+	assert_true(isinf(d->checks[0].max) && d->checks[0].max > 0);
+	assert_true(d->checks[0].zero_is_null);
+	assert_int_equal(d->checks[0].future_slack_ms, 0);
+	config_free(c);
 }
 
 static void test_values_and_check_defaults(void **state)
@@ -548,6 +564,95 @@ static void test_lookups(void **state)
 	assert_null(config_job(c, "d"));
 	config_free(c);
 	config_free(NULL);
+}
+
+/* ---- reload ------------------------------------------------------------ */
+
+/* The restart-only key config_restart_diff() names between DS and DS
+ * plus EXTRA (NULL: none). */
+static void expect_restart_diff(const char *extra, const char *want)
+{
+	char text[1024];
+	struct config *a = parse_ok(DS), *b;
+	const char *got;
+
+	snprintf(text, sizeof text, "%s%s", extra, DS);
+	b = parse_ok(text);
+	got = config_restart_diff(a, b);
+	if (want ? !got || strcmp(got, want) != 0 : got != NULL)
+		fail_msg("'%s': got %s, want %s", extra, got ? got : "NULL", want ? want : "NULL");
+	assert_null(config_restart_diff(b, b));
+	config_free(a);
+	config_free(b);
+}
+
+static void test_restart_diff(void **state)
+{
+	expect_restart_diff("timezone: UTC\n", "timezone");
+	expect_restart_diff("state_dir: /srv/denverd\n", "state_dir");
+	expect_restart_diff("socket: /run/other.sock\n", "socket");
+	expect_restart_diff("socket_mode: \"0600\"\n", "socket_mode");
+	expect_restart_diff("limits: {fetches: 3}\n", "limits.fetches");
+	expect_restart_diff("limits: {checks: 3}\n", "limits.checks");
+	expect_restart_diff("limits: {clients: 8}\n", "limits.clients");
+	expect_restart_diff("limits: {request_size: 1MiB}\n", "limits.request_size");
+	/* the first in the order of the tables */
+	expect_restart_diff("limits: {clients: 8}\nsocket: /run/other.sock\n", "socket");
+	/* the rest is applied by a reload */
+	expect_restart_diff("", NULL);
+	expect_restart_diff("log_level: debug\nallow_file_urls: true\n"
+	                    "limits: {jobs: 4, output_tail: 1MiB}\n"
+	                    "spark: {master: \"local[4]\"}\nalerts: {retries: 1}\n", NULL);
+	expect_restart_diff("timezone: America/Denver\nlimits: {fetches: 2}\n", NULL);
+}
+
+/* ---- the key tables ---------------------------------------------------- */
+
+/* A default is in its row's range and parses as its type; required keys
+ * have none; restart-only keys hold a value a reload can compare. */
+static int check_row(void *arg, const struct config_key *k)
+{
+	uint64_t v = 0;
+	double f;
+	int rc = 0;
+
+	(*(size_t *)arg)++;
+	if (k->required && (k->dflt || k->dflt_list))
+		fail_msg("%s.%s: required, yet has a default", k->table, k->name);
+	if (k->restart && (!k->type || strcmp(k->type, "mapping") == 0))
+		fail_msg("%s.%s: restart-only but not comparable", k->table, k->name);
+	if (!k->dflt || !k->type)
+		return 0;
+	if (strcmp(k->type, "duration") == 0)
+		rc = config_parse_duration(k->dflt, &v);
+	else if (strcmp(k->type, "size") == 0)
+		rc = config_parse_size(k->dflt, &v);
+	else if (strcmp(k->type, "integer") == 0)
+		v = strtoull(k->dflt, NULL, 10);
+	else if (strcmp(k->type, "percentage") == 0 && strcmp(k->dflt, "off") != 0)
+		rc = config_parse_percent(k->dflt, &f), v = (uint64_t)(f * 100);
+	else
+		return 0;
+	if (rc < 0 || v < k->lo || v > k->hi)
+		fail_msg("%s.%s: default '%s' is outside %llu..%llu", k->table, k->name, k->dflt,
+		         (unsigned long long)k->lo, (unsigned long long)k->hi);
+	return 0;
+}
+
+static int stop_at_third(void *arg, const struct config_key *k)
+{
+	return ++*(int *)arg == 3 ? -42 : 0;
+}
+
+static void test_key_rows(void **state)
+{
+	size_t rows = 0;
+	int calls = 0;
+
+	assert_int_equal(config_keys_foreach(check_row, &rows), 0);
+	assert_true(rows > 80);
+	assert_int_equal(config_keys_foreach(stop_at_third, &calls), -42);
+	assert_int_equal(calls, 3);
 }
 
 /* ---- caps -------------------------------------------------------------- */
@@ -801,6 +906,8 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_values_and_check_defaults),
 		cmocka_unit_test(test_lookups),
+		cmocka_unit_test(test_restart_diff),
+		cmocka_unit_test(test_key_rows),
 		cmocka_unit_test(test_caps),
 		cmocka_unit_test(test_load_errors),
 		cmocka_unit_test(test_shipped_config),
