@@ -216,6 +216,21 @@ KEY_TABLE(conf_top_table, "", top_keys);
 
 /* ---- entry points ------------------------------------------------------ */
 
+/* The tree's root must be a mapping of the top-level settings. */
+static void walk_root(struct parser *p, const struct node *root, struct config *cfg)
+{
+	struct mapctx mc = { .what = "the top level" };
+
+	if (!root || conf_is_null(root))
+		conf_report_pos(p, 1, 1, "the file is empty; expected a mapping of settings "
+		                "(timezone, state_dir, datasets, ...)");
+	else if (root->kind == NODE_MAP)
+		conf_walk_map(p, root, &conf_top_table, cfg, &mc);
+	else if (root->kind != NODE_BAD)
+		conf_report(p, root, "expected a mapping of settings (timezone, state_dir, "
+		            "datasets, ...) at the top level, not %s", conf_kind_word(root));
+}
+
 int config_parse(const char *name, const char *text, size_t len, struct config **out,
                  char **errors)
 {
@@ -240,23 +255,8 @@ int config_parse(const char *name, const char *text, size_t len, struct config *
 		rc = -EFBIG;
 		goto out;
 	}
-	rc = conf_load_tree(&p, &root);
-	if (rc == 0) {
-		if (!root || conf_is_null(root)) {
-			conf_report_pos(&p, 1, 1,
-			                "the file is empty; expected a mapping of settings "
-			                "(timezone, state_dir, datasets, ...)");
-		} else if (root->kind != NODE_MAP) {
-			if (root->kind != NODE_BAD)
-				conf_report(&p, root,
-				            "expected a mapping of settings (timezone, state_dir, "
-				            "datasets, ...) at the top level, not %s",
-				            conf_kind_word(root));
-		} else {
-			struct mapctx mc = { .what = "the top level" };
-			conf_walk_map(&p, root, &conf_top_table, cfg, &mc);
-		}
-	}
+	if ((rc = conf_load_tree(&p, &root)) == 0)
+		walk_root(&p, root, cfg);
 	if (p.oom)
 		rc = -ENOMEM;
 	else if (rc == 0 && p.n_msgs > 0)
@@ -354,6 +354,48 @@ out:
 	return rc;
 }
 
+static void dataset_free(struct cfg_dataset *d)
+{
+	free(d->name);
+	free(d->url);
+	free(d->file_name);
+	free(d->schedule);
+	for (size_t j = 0; j < d->schema.n_columns; j++) {
+		struct cfg_column *col = &d->schema.columns[j];
+		free(col->name);
+		conf_strlist_free(&col->aliases);
+		conf_strlist_free(&col->formats);
+		conf_strlist_free(&col->nulls);
+	}
+	free(d->schema.columns);
+	conf_strlist_free(&d->schema.key);
+	free(d->schema.event_time);
+	conf_strlist_free(&d->schema.timestamp_formats);
+	for (size_t j = 0; j < d->n_checks; j++) {
+		struct cfg_check *ck = &d->checks[j];
+		free(ck->name);
+		conf_strlist_free(&ck->columns);
+		free(ck->lat);
+		free(ck->lon);
+		conf_strlist_free(&ck->values);
+	}
+	free(d->checks);
+}
+
+static void spark_free(struct cfg_spark *s)
+{
+	free(s->submit);
+	free(s->master);
+	free(s->python);
+	free(s->jobs_dir);
+	for (size_t i = 0; i < s->n_conf; i++) {
+		free(s->conf_keys[i]);
+		free(s->conf_values[i]);
+	}
+	free(s->conf_keys);
+	free(s->conf_values);
+}
+
 void config_free(struct config *c)
 {
 	if (!c)
@@ -362,45 +404,11 @@ void config_free(struct config *c)
 	free(c->timezone);
 	free(c->state_dir);
 	free(c->socket);
-	free(c->spark.submit);
-	free(c->spark.master);
-	free(c->spark.python);
-	free(c->spark.jobs_dir);
-	for (size_t i = 0; i < c->spark.n_conf; i++) {
-		free(c->spark.conf_keys[i]);
-		free(c->spark.conf_values[i]);
-	}
-	free(c->spark.conf_keys);
-	free(c->spark.conf_values);
+	spark_free(&c->spark);
 	conf_strlist_free(&c->alerts.command);
 	free(c->alerts.webhook);
-	for (size_t i = 0; i < c->n_datasets; i++) {
-		struct cfg_dataset *d = &c->datasets[i];
-		free(d->name);
-		free(d->url);
-		free(d->file_name);
-		free(d->schedule);
-		for (size_t j = 0; j < d->schema.n_columns; j++) {
-			struct cfg_column *col = &d->schema.columns[j];
-			free(col->name);
-			conf_strlist_free(&col->aliases);
-			conf_strlist_free(&col->formats);
-			conf_strlist_free(&col->nulls);
-		}
-		free(d->schema.columns);
-		conf_strlist_free(&d->schema.key);
-		free(d->schema.event_time);
-		conf_strlist_free(&d->schema.timestamp_formats);
-		for (size_t j = 0; j < d->n_checks; j++) {
-			struct cfg_check *ck = &d->checks[j];
-			free(ck->name);
-			conf_strlist_free(&ck->columns);
-			free(ck->lat);
-			free(ck->lon);
-			conf_strlist_free(&ck->values);
-		}
-		free(d->checks);
-	}
+	for (size_t i = 0; i < c->n_datasets; i++)
+		dataset_free(&c->datasets[i]);
 	free(c->datasets);
 	for (size_t i = 0; i < c->n_jobs; i++) {
 		free(c->jobs[i].name);
@@ -435,115 +443,4 @@ const struct cfg_column *config_column(const struct cfg_schema *s, const char *n
 		if (s->columns[i].name && strcmp(s->columns[i].name, name) == 0)
 			return &s->columns[i];
 	return NULL;
-}
-
-
-/* ---- restart-only keys -------------------------------------------------- */
-
-static bool same_string(const char *a, const char *b)
-{
-	return a && b ? strcmp(a, b) == 0 : a == b;
-}
-
-static bool same_list(const struct strlist *a, const struct strlist *b)
-{
-	if (a->n != b->n)
-		return false;
-	for (size_t i = 0; i < a->n; i++)
-		if (!same_string(a->items[i], b->items[i]))
-			return false;
-	return true;
-}
-
-/* Row D's field is the same in A and B (two structs of its table).  A row
- * read by a function cannot be compared: it always differs, so a K_FN row
- * marked KEY_RESTART refuses every reload instead of allowing a change. */
-static bool same_value(const struct keydef *d, const void *a, const void *b)
-{
-	const void *x = (const char *)a + d->off, *y = (const char *)b + d->off;
-
-	switch (d->kind) {
-	case K_STRING:
-	case K_OPT_STRING:
-	case K_PATH: return same_string(*(char *const *)x, *(char *const *)y);
-	case K_BOOL: return *(const bool *)x == *(const bool *)y;
-	case K_UINT:
-	case K_MODE: return *(const unsigned *)x == *(const unsigned *)y;
-	case K_ENUM: return *(const int *)x == *(const int *)y;
-	case K_COUNT:
-	case K_DURATION:
-	case K_SIZE: return *(const uint64_t *)x == *(const uint64_t *)y;
-	case K_NUMBER:
-	case K_PERCENT: return memcmp(x, y, sizeof(double)) == 0;
-	case K_LIST: return same_list(x, y);
-	case K_SECTION:
-	case K_FN: break;
-	}
-	return false;
-}
-
-/* The first KEY_RESTART row of T, or of the sections in T, whose value
- * differs between A and B: its dotted name into NAME. */
-static bool restart_diff(const struct keytable *t, const void *a, const void *b, char *name,
-                         size_t size)
-{
-	for (size_t i = 0; i < t->n; i++) {
-		const struct keydef *d = &t->keys[i];
-		if (d->kind == K_SECTION) {
-			if (restart_diff(d->sub, (const char *)a + d->off, (const char *)b + d->off,
-			                 name, size))
-				return true;
-		} else if ((d->flags & KEY_RESTART) && !same_value(d, a, b)) {
-			snprintf(name, size, "%s%s%s", t->path, *t->path ? "." : "", d->name);
-			return true;
-		}
-	}
-	return false;
-}
-
-const char *config_restart_diff(const struct config *old, const struct config *new)
-{
-	static _Thread_local char name[2 * CONFIG_MAX_NAME + 2];
-
-	return restart_diff(&conf_top_table, old, new, name, sizeof name) ? name : NULL;
-}
-
-/* ---- the key tables, read only ------------------------------------------ */
-
-static const char *const kind_types[] = {
-	[K_STRING] = "string", [K_OPT_STRING] = "string", [K_PATH] = "path",
-	[K_BOOL] = "bool", [K_UINT] = "integer", [K_COUNT] = "integer",
-	[K_NUMBER] = "number", [K_DURATION] = "duration", [K_SIZE] = "size",
-	[K_PERCENT] = "percentage", [K_ENUM] = "enum", [K_MODE] = "mode",
-	[K_LIST] = "list", [K_SECTION] = "mapping", [K_FN] = NULL,
-};
-STATIC_ASSERT(ARRAY_SIZE(kind_types) == K_FN + 1, "a type word for every key kind");
-
-static int keys_foreach(const struct keytable *t, config_key_fn *fn, void *arg)
-{
-	for (size_t i = 0; i < t->n; i++) {
-		const struct keydef *d = &t->keys[i];
-		struct config_key k = {
-			.table = t->path, .name = d->name, .type = kind_types[d->kind],
-			.lo = d->lo, .hi = d->hi, .dflt = d->dflt, .dflt_list = d->dflt_list,
-			.names = d->names, .n_names = d->n_names,
-			.required = d->flags & KEY_REQUIRED, .restart = d->flags & KEY_RESTART,
-			.only = d->only,
-		};
-		int rc = fn(arg, &k);
-		if (rc < 0)
-			return rc;
-	}
-	for (size_t i = 0; i < t->n; i++) {
-		const struct keydef *d = &t->keys[i];
-		int rc = d->sub ? keys_foreach(d->sub, fn, arg) : 0;
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
-}
-
-int config_keys_foreach(config_key_fn *fn, void *arg)
-{
-	return keys_foreach(&conf_top_table, fn, arg);
 }

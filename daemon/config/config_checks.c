@@ -101,89 +101,125 @@ static void check_box(struct parser *p, const struct node *map, const char *lo_k
 		conf_report(p, at, "%s (%g) must be less than %s (%g)", lo_key, lo, hi_key, hi);
 }
 
-/* Cross-checks of check CK (from mapping MAP named by KEY) against the
- * dataset's schema, once every key has been read. */
-static void check_finish(struct parser *p, const struct cfg_dataset *d, struct cfg_check *ck,
-                         const struct node *key, const struct node *map)
+/* A check being cross-checked once every key has been read: the check,
+ * the mapping it was read from, the key naming it, and its dataset. */
+struct finish {
+	struct parser *p;
+	const struct cfg_dataset *d;
+	const struct cfg_check *ck;
+	const struct node *key, *map;
+};
+
+/* A columns list that is given must name a column. */
+static void finish_columns_given(const struct finish *f)
 {
-	const struct cfg_schema *s = &d->schema;
-	const struct node *cols = conf_map_get(map, "columns");
+	const struct node *cols = conf_map_get(f->map, "columns");
+
+	if (cols && cols->kind == NODE_LIST && cols->n == 0)
+		conf_report(f->p, cols, "columns: must name at least one column");
+}
+
+static void finish_row_count(const struct finish *f)
+{
+	const struct cfg_check *ck = f->ck;
+
+	if (ck->max_rows && ck->min_rows > ck->max_rows)
+		conf_report(f->p, conf_map_get(f->map, "min"),
+		            "min (%llu) is greater than max (%llu)",
+		            (unsigned long long)ck->min_rows, (unsigned long long)ck->max_rows);
+	if (!ck->min_rows && !ck->max_rows && ck->max_change < 0)
+		conf_report(f->p, f->key, "check '%s': a row_count check needs min, max or "
+		            "max_change", ck->name);
+}
+
+/* nulls and allowed: any column of the schema. */
+static void finish_listed(const struct finish *f)
+{
+	check_columns_of(f->p, f->d, conf_map_get(f->map, "columns"), "columns", 0, NULL);
+	finish_columns_given(f);
+	if (f->ck->type == CHECK_ALLOWED && f->ck->values.items && f->ck->values.n == 0)
+		conf_report(f->p, conf_map_get(f->map, "values"),
+		            "values: must list at least one value");
+}
+
+static void finish_range(const struct finish *f)
+{
+	const struct cfg_check *ck = f->ck;
+
+	check_columns_of(f->p, f->d, conf_map_get(f->map, "columns"), "columns", NUMERIC_TYPES,
+	                 "a range check needs int or float columns");
+	finish_columns_given(f);
+	if (isinf(ck->min) && isinf(ck->max))
+		conf_report(f->p, f->key, "check '%s': a range check needs min or max", ck->name);
+	else if (ck->min > ck->max)
+		conf_report(f->p, conf_map_get(f->map, "min"), "min (%g) is greater than max (%g)",
+		            ck->min, ck->max);
+}
+
+static void finish_coordinates(const struct finish *f)
+{
+	const struct node *lat = conf_map_get(f->map, "lat"), *lon = conf_map_get(f->map, "lon");
+	const char *want = "coordinates need int or float columns";
+	const struct cfg_check *ck = f->ck;
+
+	if (ck->lat && lat)
+		conf_check_column_ref(f->p, &f->d->schema, "lat", lat, NUMERIC_TYPES, want);
+	if (ck->lon && lon)
+		conf_check_column_ref(f->p, &f->d->schema, "lon", lon, NUMERIC_TYPES, want);
+	if (conf_map_get(f->map, "min_lat") && conf_map_get(f->map, "max_lat"))
+		check_box(f->p, f->map, "min_lat", ck->min_lat, "max_lat", ck->max_lat, 90);
+	if (conf_map_get(f->map, "min_lon") && conf_map_get(f->map, "max_lon"))
+		check_box(f->p, f->map, "min_lon", ck->min_lon, "max_lon", ck->max_lon, 180);
+}
+
+/* The columns listed, or else some timestamp or date column. */
+static void finish_timestamps(const struct finish *f)
+{
+	const struct node *cols = conf_map_get(f->map, "columns");
+	const struct cfg_schema *s = &f->d->schema;
 	bool has_time = false;
 
-	switch (ck->type) {
+	if (cols) {
+		check_columns_of(f->p, f->d, cols, "columns", TIME_TYPES,
+		                 "a timestamps check needs timestamp or date columns");
+		return;
+	}
+	for (size_t i = 0; i < s->n_columns; i++)
+		has_time |= conf_is_time_type(s->columns[i].type);
+	if (!has_time)
+		conf_report(f->p, f->key, "check '%s': a timestamps check needs a timestamp or "
+		            "date column in the schema", f->ck->name);
+}
+
+/* What a check type needs of the dataset's schema, and its keys of each
+ * other, once every key has been read. */
+static void check_finish(const struct finish *f)
+{
+	const struct cfg_schema *s = &f->d->schema;
+	const char *name = f->ck->name;
+	struct parser *p = f->p;
+
+	switch (f->ck->type) {
 	case CHECK_COLUMNS:
 		if (s->n_columns == 0)
-			conf_report(p, key, "check '%s': a columns check needs schema.columns",
-			            ck->name);
+			conf_report(p, f->key, "check '%s': a columns check needs schema.columns",
+			            name);
 		break;
 	case CHECK_UNIQUE:
 		if (s->key.n == 0)
-			conf_report(p, key, "check '%s': a unique check needs schema.key",
-			            ck->name);
-		break;
-	case CHECK_ROW_COUNT:
-		if (ck->max_rows && ck->min_rows > ck->max_rows)
-			conf_report(p, conf_map_get(map, "min"),
-			            "min (%llu) is greater than max (%llu)",
-			            (unsigned long long)ck->min_rows,
-			            (unsigned long long)ck->max_rows);
-		if (!ck->min_rows && !ck->max_rows && ck->max_change < 0)
-			conf_report(p, key,
-			            "check '%s': a row_count check needs min, max or max_change",
-			            ck->name);
-		break;
-	case CHECK_NULLS:
-	case CHECK_ALLOWED:
-		check_columns_of(p, d, cols, "columns", 0, NULL);
-		if (cols && cols->kind == NODE_LIST && cols->n == 0)
-			conf_report(p, cols, "columns: must name at least one column");
-		if (ck->type == CHECK_ALLOWED && ck->values.items && ck->values.n == 0)
-			conf_report(p, conf_map_get(map, "values"),
-			            "values: must list at least one value");
-		break;
-	case CHECK_RANGE:
-		check_columns_of(p, d, cols, "columns", NUMERIC_TYPES,
-		                 "a range check needs int or float columns");
-		if (cols && cols->kind == NODE_LIST && cols->n == 0)
-			conf_report(p, cols, "columns: must name at least one column");
-		if (isinf(ck->min) && isinf(ck->max))
-			conf_report(p, key, "check '%s': a range check needs min or max", ck->name);
-		else if (ck->min > ck->max)
-			conf_report(p, conf_map_get(map, "min"),
-			            "min (%g) is greater than max (%g)", ck->min,
-			            ck->max);
-		break;
-	case CHECK_COORDINATES: {
-		const struct node *lat = conf_map_get(map, "lat"), *lon = conf_map_get(map, "lon");
-		const char *want = "coordinates need int or float columns";
-		if (ck->lat && lat)
-			conf_check_column_ref(p, s, "lat", lat, NUMERIC_TYPES, want);
-		if (ck->lon && lon)
-			conf_check_column_ref(p, s, "lon", lon, NUMERIC_TYPES, want);
-		if (conf_map_get(map, "min_lat") && conf_map_get(map, "max_lat"))
-			check_box(p, map, "min_lat", ck->min_lat, "max_lat", ck->max_lat, 90);
-		if (conf_map_get(map, "min_lon") && conf_map_get(map, "max_lon"))
-			check_box(p, map, "min_lon", ck->min_lon, "max_lon", ck->max_lon, 180);
-		break;
-	}
-	case CHECK_TIMESTAMPS:
-		if (cols) {
-			check_columns_of(p, d, cols, "columns", TIME_TYPES,
-			                 "a timestamps check needs timestamp or date columns");
-			break;
-		}
-		for (size_t i = 0; i < s->n_columns; i++)
-			has_time |= conf_is_time_type(s->columns[i].type);
-		if (!has_time)
-			conf_report(p, key,
-			            "check '%s': a timestamps check needs a timestamp or date "
-			            "column in the schema", ck->name);
+			conf_report(p, f->key, "check '%s': a unique check needs schema.key", name);
 		break;
 	case CHECK_FRESHNESS:
 		if (!s->event_time)
-			conf_report(p, key, "check '%s': a freshness check needs schema.event_time",
-			            ck->name);
+			conf_report(p, f->key, "check '%s': a freshness check needs "
+			            "schema.event_time", name);
 		break;
+	case CHECK_ROW_COUNT: finish_row_count(f); break;
+	case CHECK_NULLS:
+	case CHECK_ALLOWED: finish_listed(f); break;
+	case CHECK_RANGE: finish_range(f); break;
+	case CHECK_COORDINATES: finish_coordinates(f); break;
+	case CHECK_TIMESTAMPS: finish_timestamps(f); break;
 	}
 }
 
@@ -216,7 +252,7 @@ static void parse_check(struct parser *p, const struct node *key, const struct n
 	snprintf(tname, sizeof tname, "%s", check_type_table[t]);
 	struct mapctx mc = { .what = what, .owner = key, .type_bit = T(t), .type_name = tname };
 	conf_walk_map(p, val, &conf_check_table, ck, &mc);
-	check_finish(p, d, ck, key, val);
+	check_finish(&(struct finish){ p, d, ck, key, val });
 }
 
 static bool alloc_checks(struct parser *p, size_t n, void *arg)

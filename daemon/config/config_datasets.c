@@ -300,22 +300,37 @@ static void check_time_formats(struct parser *p, const struct cfg_dataset *d,
 	}
 }
 
+/*
+ * A dataset or job named KEY: its defaults, NAME and LINE, then its keys
+ * (mapping VAL) by table T into OBJ; in messages it is "KIND 'name'", and
+ * LIKE hints at its keys.  False when VAL is not a mapping (reported) or
+ * out of memory.
+ */
+static bool walk_entry(struct parser *p, const struct node *key, const struct node *val,
+                       const struct keytable *t, void *obj, char **name, int *line,
+                       const char *kind, const char *like)
+{
+	char what[CONFIG_MAX_NAME + 48];
+	struct mapctx mc = { .what = what, .owner = key };
+
+	conf_table_defaults(p, t, obj);
+	*line = key->line;
+	if (!(*name = conf_xstrdup(p, key->text)) || !conf_want_entry(p, key, val, like))
+		return false;
+	snprintf(what, sizeof what, "%s '%s'", kind, key->text);
+	conf_walk_map(p, val, t, obj, &mc);
+	return true;
+}
+
 static void parse_dataset(struct parser *p, const struct node *key, const struct node *val,
                           void *arg)
 {
 	struct config *c = arg;
 	struct cfg_dataset *d = &c->datasets[c->n_datasets++];
-	char what[CONFIG_MAX_NAME + 48];
 
-	conf_table_defaults(p, &conf_dataset_table, d);
-	d->line = key->line;
-	if (!(d->name = conf_xstrdup(p, key->text)))
+	if (!walk_entry(p, key, val, &conf_dataset_table, d, &d->name, &d->line, "dataset",
+	                "with url, schedule, ..."))
 		return;
-	if (!conf_want_entry(p, key, val, "with url, schedule, ..."))
-		return;
-	snprintf(what, sizeof what, "dataset '%s'", key->text);
-	struct mapctx mc = { .what = what, .owner = key };
-	conf_walk_map(p, val, &conf_dataset_table, d, &mc);
 	check_retry(p, &d->retry, val);
 	default_file_name(p, d, val);
 	check_time_formats(p, d, val);
@@ -417,22 +432,14 @@ static void parse_job(struct parser *p, const struct node *key, const struct nod
 {
 	struct config *c = arg;
 	struct cfg_job *j = &c->jobs[c->n_jobs++];
-	char what[CONFIG_MAX_NAME + 48];
 
-	conf_table_defaults(p, &conf_job_table, j);
-	j->line = key->line;
-	if (!(j->name = conf_xstrdup(p, key->text)))
-		return;
 	for (size_t i = 0; i < ARRAY_SIZE(reserved_task_names); i++)
 		if (strcmp(key->text, reserved_task_names[i]) == 0)
 			conf_report(p, key, "job name '%s' is reserved for a built-in task",
 			            key->text);
-	if (!conf_want_entry(p, key, val, "with after, command, ..."))
-		return;
-	snprintf(what, sizeof what, "job '%s'", key->text);
-	struct mapctx mc = { .what = what, .owner = key };
-	conf_walk_map(p, val, &conf_job_table, j, &mc);
-	check_retry(p, &j->retry, val);
+	if (walk_entry(p, key, val, &conf_job_table, j, &j->name, &j->line, "job",
+	               "with after, command, ..."))
+		check_retry(p, &j->retry, val);
 }
 
 void conf_key_jobs(struct parser *p, const struct node *k, const struct node *v, void *obj)

@@ -13,6 +13,8 @@
  *   config_units.c    durations, sizes, percentages, numbers (exported ones
  *                     are in config.h)
  *   config_report.c   messages, out-of-memory, did-you-mean
+ *   config_keys.c     the tables as a whole: restart-only keys that differ,
+ *                     the listing of every row (config_keys_foreach())
  *   config.c, config_datasets.c, config_schema.c, config_checks.c
  *                     the key tables of denverd's settings and the rules
  *                     that cross keys
@@ -194,7 +196,8 @@ void conf_set_list(struct parser *p, const char *key, const struct node *v,
  * One row per key of a settings mapping: what the key holds, its bounds,
  * its default, and whether it may change on a reload.  The rows are the one
  * place a key is defined; denverd.yaml(5) documents each row, and
- * test_config.c holds the two against each other (config_keys_foreach()).
+ * tests/unit/config/test_config_man.c holds the two against each other
+ * (through config_keys_foreach()).
  */
 enum key_kind {
 	K_STRING,        /* char *, non-empty */
@@ -238,7 +241,8 @@ struct keydef {
 	 * "1KiB", "latest", "0660") and read by the kind's own parser; NULL =
 	 * zero (false, none, empty).  K_NUMBER also takes "-inf" and "inf" (no
 	 * bound), K_PERCENT "off" (stored as -1); K_FN calls fn on it as a
-	 * scalar at line 0.  K_LIST uses dflt_list instead (NULL-terminated).
+	 * scalar at line 0, with no key node.  K_LIST uses dflt_list instead
+	 * (NULL-terminated).
 	 */
 	const char *dflt;
 	const char *const *dflt_list;

@@ -192,122 +192,147 @@ static int kids_add(struct kids *k, struct node *n)
 	return 0;
 }
 
+/* One conf_load_tree(): the containers being read and, per depth, the
+ * children collected until the container ends (the arrays are reused). */
+struct loader {
+	struct parser *p;
+	struct node *open[MAX_DEPTH];
+	struct kids kids[MAX_DEPTH];
+	size_t depth;
+	int docs;
+	bool done;                /* the stream (or the first document) ended */
+	struct node **root;
+};
+
+/* N goes to the container being read (or becomes the root); a container
+ * is then the one being read.  0, -EINVAL (reported), or -ENOMEM. */
+static int add_node(struct loader *l, struct node *n, bool container)
+{
+	if (!n)                   /* too many nodes (reported), or out of memory */
+		return l->p->oom ? -ENOMEM : -EINVAL;
+	if (l->depth == 0)
+		*l->root = n;
+	else if (kids_add(&l->kids[l->depth - 1], n) < 0)
+		return -ENOMEM;
+	if (!container)
+		return 0;
+	if (l->depth == MAX_DEPTH) {
+		conf_report(l->p, n, "values are nested more than %d levels deep", MAX_DEPTH);
+		return -EINVAL;
+	}
+	l->kids[l->depth].n = 0;
+	l->open[l->depth++] = n;
+	return 0;
+}
+
+/* The container being read ends: its collected children move into the
+ * arena. */
+static int close_container(struct loader *l)
+{
+	struct node *c;
+	struct kids *k;
+
+	if (l->depth == 0)
+		return 0;
+	c = l->open[--l->depth];
+	k = &l->kids[l->depth];
+	if (k->n && !(c->kids = arena_alloc(&l->p->arena, k->n * sizeof(*k->v)))) {
+		l->p->oom = true;
+		return -ENOMEM;
+	}
+	if (k->n)
+		memcpy(c->kids, k->v, k->n * sizeof(*k->v));
+	c->n = k->n;
+	return 0;
+}
+
+static struct node *scalar_node(struct parser *p, const yaml_event_t *ev)
+{
+	struct node *n = node_new(p, NODE_SCALAR, &ev->start_mark);
+
+	if (!n)
+		return NULL;
+	n->len = ev->data.scalar.length;
+	n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+	if (!(n->text = arena_alloc(&p->arena, n->len + 1))) {
+		p->oom = true;
+		return NULL;
+	}
+	memcpy(n->text, ev->data.scalar.value, n->len);
+	if (strlen(n->text) != n->len) {
+		conf_report(p, n, "NUL characters are not allowed in values");
+		n->kind = NODE_BAD;
+	}
+	return n;
+}
+
+static struct node *alias_node(struct parser *p, const yaml_event_t *ev)
+{
+	struct node *n = node_new(p, NODE_BAD, &ev->start_mark);
+
+	if (n)
+		conf_report(p, n, "aliases (*%s) are not supported; write the value out",
+		            SHOW((const char *)ev->data.alias.anchor));
+	return n;
+}
+
+/* One event of the stream into the tree.  0, or a negative errno. */
+static int on_event(struct loader *l, const yaml_event_t *ev)
+{
+	const yaml_mark_t *m = &ev->start_mark;
+
+	switch (ev->type) {
+	case YAML_STREAM_END_EVENT:
+		l->done = true;
+		return 0;
+	case YAML_DOCUMENT_START_EVENT:
+		if (++l->docs > 1) {
+			conf_report_pos(l->p, (int)m->line + 1, (int)m->column + 1, "only one YAML "
+			                "document is allowed; a second one starts here");
+			l->done = true;
+		}
+		return 0;
+	case YAML_SCALAR_EVENT:
+		return add_node(l, scalar_node(l->p, ev), false);
+	case YAML_ALIAS_EVENT:
+		return add_node(l, alias_node(l->p, ev), false);
+	case YAML_SEQUENCE_START_EVENT:
+		return add_node(l, node_new(l->p, NODE_LIST, m), true);
+	case YAML_MAPPING_START_EVENT:
+		return add_node(l, node_new(l->p, NODE_MAP, m), true);
+	case YAML_SEQUENCE_END_EVENT:
+	case YAML_MAPPING_END_EVENT:
+		return close_container(l);
+	default:
+		return 0;
+	}
+}
+
 int conf_load_tree(struct parser *p, struct node **root)
 {
+	struct loader l = { .p = p, .root = root };
 	yaml_parser_t yp;
 	yaml_event_t ev;
-	struct node *open[MAX_DEPTH];     /* the containers being read */
-	struct kids kids[MAX_DEPTH] = { { NULL, 0, 0 } };  /* reused per depth */
-	size_t depth = 0;
-	int docs = 0, rc = 0;
-	bool done = false;
+	int rc = 0;
 
 	*root = NULL;
 	if (!yaml_parser_initialize(&yp))
 		return -ENOMEM;
 	yaml_parser_set_input_string(&yp, (const unsigned char *)p->src, p->src_len);
-	while (!done) {
-		struct node *n = NULL;
-		bool makes_node = false, container = false;
-
+	while (!l.done && rc == 0) {
 		if (!yaml_parser_parse(&yp, &ev)) {
 			rc = yaml_failure(p, &yp);
 			break;
 		}
-		switch (ev.type) {
-		case YAML_STREAM_END_EVENT:
-			done = true;
-			break;
-		case YAML_DOCUMENT_START_EVENT:
-			if (++docs > 1) {
-				int line = (int)ev.start_mark.line + 1;
-				int col = (int)ev.start_mark.column + 1;
-				conf_report_pos(p, line, col, "only one YAML document is allowed; "
-				                "a second one starts here");
-				done = true;
-			}
-			break;
-		case YAML_SCALAR_EVENT:
-			makes_node = true;
-			if (!(n = node_new(p, NODE_SCALAR, &ev.start_mark)))
-				break;
-			n->len = ev.data.scalar.length;
-			n->plain = ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-			if (!(n->text = arena_alloc(&p->arena, n->len + 1))) {
-				p->oom = true;
-				break;
-			}
-			memcpy(n->text, ev.data.scalar.value, n->len);
-			if (strlen(n->text) != n->len) {
-				conf_report(p, n, "NUL characters are not allowed in values");
-				n->kind = NODE_BAD;
-			}
-			break;
-		case YAML_ALIAS_EVENT:
-			makes_node = true;
-			if ((n = node_new(p, NODE_BAD, &ev.start_mark)))
-				conf_report(p, n,
-				            "aliases (*%s) are not supported; write the value out",
-				            SHOW((const char *)ev.data.alias.anchor));
-			break;
-		case YAML_SEQUENCE_START_EVENT:
-		case YAML_MAPPING_START_EVENT:
-			makes_node = container = true;
-			n = node_new(p, ev.type == YAML_MAPPING_START_EVENT ? NODE_MAP : NODE_LIST,
-			             &ev.start_mark);
-			break;
-		case YAML_SEQUENCE_END_EVENT:
-		case YAML_MAPPING_END_EVENT:
-			if (depth == 0)
-				break;
-			depth--;
-			/* the collected children move into the arena */
-			struct kids *k = &kids[depth];
-			if (k->n && !(open[depth]->kids = arena_alloc(&p->arena,
-			                                              k->n * sizeof(*k->v)))) {
-				p->oom = true;
-				break;
-			}
-			if (k->n)
-				memcpy(open[depth]->kids, k->v, k->n * sizeof(*k->v));
-			open[depth]->n = k->n;
-			break;
-		default:
-			break;
-		}
+		rc = on_event(&l, &ev);
 		yaml_event_delete(&ev);
-		if (p->oom) {
+		if (p->oom)
 			rc = -ENOMEM;
-			break;
-		}
-		if (!makes_node)
-			continue;
-		if (!n) {                  /* too many nodes: reported */
-			rc = -EINVAL;
-			break;
-		}
-		if (depth == 0)
-			*root = n;
-		else if (kids_add(&kids[depth - 1], n) < 0) {
-			rc = -ENOMEM;
-			break;
-		}
-		if (container) {
-			if (depth == MAX_DEPTH) {
-				conf_report(p, n, "values are nested more than %d levels deep",
-				            MAX_DEPTH);
-				rc = -EINVAL;
-				break;
-			}
-			kids[depth].n = 0;
-			open[depth++] = n;
-		}
 	}
 	yaml_parser_delete(&yp);
 	for (size_t i = 0; i < MAX_DEPTH; i++)
-		free(kids[i].v);
+		free(l.kids[i].v);
 	if (rc < 0)
 		*root = NULL;
 	return rc;
 }
-
