@@ -419,7 +419,7 @@ void config_free(struct config *c)
 	free(c);
 }
 
-/* ---- lookups and names ------------------------------------------------- */
+/* ---- lookups ---------------------------------------------------------- */
 
 const struct cfg_dataset *config_dataset(const struct config *cfg, const char *name)
 {

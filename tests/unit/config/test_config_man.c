@@ -491,8 +491,8 @@ static void report_unused(struct page *pg, const struct entry *e)
 {
 	for (size_t j = 0; j < e->n_keys; j++)
 		if (!e->used[j])
-			disagree(pg, "denverd.yaml.5.scd:%d: %s%s%s%s%s: documented, "
-			         "not in the tables", e->line, e->table, *e->table ? "." : "", e->keys[j],
+			disagree(pg, "denverd.yaml.5.scd:%d: %s%s%s%s%s: documented, not in "
+			         "the tables", e->line, e->table, *e->table ? "." : "", e->keys[j],
 			         *e->check_type ? " of a check of type " : "", e->check_type);
 }
 
