@@ -74,8 +74,9 @@ struct config_key {
 typedef int config_key_fn(void *arg, const struct config_key *key);
 int config_keys_foreach(config_key_fn *fn, void *arg);
 
-/* Unit parsers, exported for the tests and for denverctl's options.
- * Return 0 or -EINVAL; never log. */
+/* The unit parsers of the file format, exported for the tests (denverctl
+ * cannot link config/; it parses its own options).  Return 0 or -EINVAL;
+ * never log. */
 int config_parse_duration(const char *s, uint64_t *ms);  /* 500ms 30s 5m 2h 1d 1w */
 int config_parse_size(const char *s, uint64_t *bytes);   /* 512 64KiB 1GiB 1MB */
 int config_parse_percent(const char *s, double *frac);   /* 2% 0.5% 100% */
