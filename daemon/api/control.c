@@ -27,7 +27,7 @@
 #include <uv.h>
 
 #include "base/clock.h"
-#include "config/config.h"
+#include "domain/config_types.h"
 #include "api/control.h"
 #include "base/denverd.h"
 #include "denverd/protocol.h"

@@ -20,7 +20,7 @@
 #include "base/clock.h"
 #include "api/control.h"
 #include "base/denverd.h"
-#include "config/config.h"
+#include "domain/config_types.h"
 #include "denverd/protocol.h"
 #include "base/log.h"
 #include "api/metrics.h"

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -23,6 +22,7 @@
 #include "config/config.h"
 #include "api/control.h"
 #include "base/denverd.h"
+#include "base/fsutil.h"
 #include "api/cmd_dq.h"
 #include "base/log.h"
 #include "app/loop.h"
@@ -60,6 +60,81 @@ static void usage(FILE *f)
 	"  -h, --help            this text\n", DEFAULT_CONFIG);
 }
 
+/* What the command line asks for. */
+struct args {
+	const char *config_path;
+	bool check_only;             /* --check */
+	const char *check_dataset;   /* --check-data DATASET FILE */
+	const char *check_file;
+	const char *exec_date;       /* --date, for --check-data */
+	bool json;                   /* --json, for --check-data */
+	int log_level;               /* --log-level; -1 when not given */
+};
+
+/* The operands after the options, and the options that go together.  -1
+ * when they fit, else EX_USAGE_ after saying why. */
+static int check_args(int argc, char **argv, struct args *a)
+{
+	if (a->check_dataset && optind != argc - 1) {
+		fprintf(stderr, "denverd: --check-data DATASET needs one FILE\n");
+		usage(stderr);
+		return EX_USAGE_;
+	}
+	if (!a->check_dataset && (a->exec_date || a->json)) {
+		fprintf(stderr, "denverd: --date and --json go with --check-data\n");
+		return EX_USAGE_;
+	}
+	if (!a->check_dataset && optind != argc) {
+		fprintf(stderr, "denverd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return EX_USAGE_;
+	}
+	a->check_file = a->check_dataset ? argv[optind] : NULL;
+	return -1;
+}
+
+/*
+ * Fill A from ARGV.  -1 when denverd should go on (as a daemon or a
+ * check), else the exit status after printing what was asked for
+ * (--version, --help) or why the command line is wrong.
+ */
+static int parse_args(int argc, char **argv, struct args *a)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", no_argument, NULL, 'C' },
+		{ "check-data", required_argument, NULL, 'D' },
+		{ "date", required_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "log-level", required_argument, NULL, 'L' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int opt;
+
+	*a = (struct args){ .config_path = DEFAULT_CONFIG, .log_level = -1 };
+	while ((opt = getopt_long(argc, argv, "c:Vh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': a->config_path = optarg; break;
+		case 'C': a->check_only = true; break;
+		case 'D': a->check_dataset = optarg; break;
+		case 'd': a->exec_date = optarg; break;
+		case 'j': a->json = true; break;
+		case 'L':
+			if ((a->log_level = log_level_parse(optarg)) < 0) {
+				fprintf(stderr, "denverd: unknown log level '%s'\n", optarg);
+				return EX_USAGE_;
+			}
+			break;
+		case 'V': printf("denverd %s\n", DENVERD_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return EX_USAGE_;
+		}
+	}
+	return check_args(argc, argv, a);
+}
+
 /* Print every message of a failed load, one per line, to stderr. */
 static void print_config_errors(const char *path, int rc, const char *errors)
 {
@@ -80,13 +155,6 @@ static void warn_if_untrusted(const struct config *cfg, const char *path)
 		log_warn(NULL, "configuration %s: %s", path, why);
 }
 
-static int make_dir(const char *path, mode_t mode)
-{
-	if (mkdir(path, mode) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 /* --log-level given on the command line wins over the file, also after a
  * reload; -1 when not given. */
 static int cmdline_log_level = -1;
@@ -98,18 +166,11 @@ static int daemon_reload(struct denverd *d, char **errors)
 
 	if (rc < 0)
 		return rc;
-	/* These are bound at start (files, socket, the thread pool's size, the
-	 * time every schedule was computed in); changing them needs a restart,
-	 * and a half-applied reload is worse than none. */
-	const char *fixed = strcmp(next->state_dir, old->state_dir) ? "state_dir"
-	                  : strcmp(next->socket, old->socket) ? "socket"
-	                  : strcmp(next->timezone, old->timezone) ? "timezone"
-	                  : next->socket_mode != old->socket_mode ? "socket_mode"
-	                  : next->limits.fetches != old->limits.fetches ? "limits.fetches"
-	                  : next->limits.checks != old->limits.checks ? "limits.checks"
-	                  : next->limits.clients != old->limits.clients ? "limits.clients"
-	                  : next->limits.request_size != old->limits.request_size
-	                    ? "limits.request_size" : NULL;
+	/* Some settings are bound at start (files, socket, the thread pool's
+	 * size, the time every schedule was computed in: KEY_RESTART in the
+	 * config tables); changing them needs a restart, and a half-applied
+	 * reload is worse than none. */
+	const char *fixed = config_restart_diff(old, next);
 	if (fixed) {
 		if (asprintf(errors, "%s: %s cannot change on reload; restart denverd",
 		             d->config_path, fixed) < 0)
@@ -125,6 +186,47 @@ static int daemon_reload(struct denverd *d, char **errors)
 	         d->config_path, next->n_datasets, next->n_jobs);
 	sched_reload(d, old);        /* takes OLD: frees it once no task borrows it */
 	return 0;
+}
+
+static void tune_malloc(void)
+{
+	/* One malloc arena: the few worker threads (scans, metrics, file
+	 * writes) would otherwise each keep an arena of their own resident
+	 * for the daemon's lifetime. */
+	mallopt(M_ARENA_MAX, 1);
+	/* Large blocks (a status reply, a scan's buffers) are mapped and given
+	 * back when freed.  Setting the threshold also stops glibc from raising
+	 * it after each such free, which would leave them on the heap. */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+}
+
+/* libuv's pool runs file writes, hashing and data-quality scans; it is
+ * sized once, before its first use, so every concurrent fetch and check
+ * gets a thread and a slow scan never starves a download's writes.  (So
+ * limits.fetches and limits.checks are KEY_RESTART.)  UV_THREADPOOL_SIZE
+ * in the environment wins. */
+static void size_thread_pool(const struct config *cfg)
+{
+	char n[16];
+
+	if (getenv("UV_THREADPOOL_SIZE"))
+		return;
+	snprintf(n, sizeof n, "%u", cfg->limits.fetches + cfg->limits.checks + 2);
+	setenv("UV_THREADPOOL_SIZE", n, 1);
+}
+
+/* --check and --check-data: no daemon; frees CFG.  The exit status. */
+static int run_check(const struct args *a, struct config *cfg)
+{
+	int rc = 0;
+
+	if (a->check_dataset)
+		rc = checkdata_main(cfg, a->check_dataset, a->check_file, a->exec_date, a->json);
+	else
+		printf("%s: ok (%zu datasets, %zu jobs)\n", a->config_path, cfg->n_datasets,
+		       cfg->n_jobs);
+	config_free(cfg);
+	return rc;
 }
 
 static void daemon_stop(struct denverd *d)
@@ -158,109 +260,43 @@ static int open_state(struct denverd *d)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "check", no_argument, NULL, 'C' },
-		{ "check-data", required_argument, NULL, 'D' },
-		{ "date", required_argument, NULL, 'd' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "log-level", required_argument, NULL, 'L' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
 	struct denverd d = { 0 };
-	const char *config_path = DEFAULT_CONFIG;
-	bool check_only = false, json = false;
-	const char *check_dataset = NULL, *exec_date = NULL;
-	int level = -1, opt, rc, status = 1;
+	struct args args;
+	int rc, status = 1;
 	char *errors = NULL;
 	uv_loop_t loop;
 
 	log_init("denverd");
-	/* One malloc arena: the few worker threads (scans, metrics, file
-	 * writes) would otherwise each keep an arena of their own resident
-	 * for the daemon's lifetime. */
-	mallopt(M_ARENA_MAX, 1);
-	/* Large blocks (a status reply, a scan's buffers) are mapped and given
-	 * back when freed.  Setting the threshold also stops glibc from raising
-	 * it after each such free, which would leave them on the heap. */
-	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
-	while ((opt = getopt_long(argc, argv, "c:Vh", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'c': config_path = optarg; break;
-		case 'C': check_only = true; break;
-		case 'D': check_dataset = optarg; break;
-		case 'd': exec_date = optarg; break;
-		case 'j': json = true; break;
-		case 'L':
-			if ((level = log_level_parse(optarg)) < 0) {
-				fprintf(stderr, "denverd: unknown log level '%s'\n", optarg);
-				return EX_USAGE_;
-			}
-			break;
-		case 'V': printf("denverd %s\n", DENVERD_VERSION); return 0;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return EX_USAGE_;
-		}
-	}
-	if (check_dataset && optind != argc - 1) {
-		fprintf(stderr, "denverd: --check-data DATASET needs one FILE\n");
-		usage(stderr);
-		return EX_USAGE_;
-	}
-	if (!check_dataset && (exec_date || json)) {
-		fprintf(stderr, "denverd: --date and --json go with --check-data\n");
-		return EX_USAGE_;
-	}
-	if (!check_dataset && optind != argc) {
-		fprintf(stderr, "denverd: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr);
-		return EX_USAGE_;
-	}
+	tune_malloc();
+	if ((rc = parse_args(argc, argv, &args)) >= 0)
+		return rc;
 	if (clock_init() < 0) {
 		fprintf(stderr, "denverd: DENVERD_NOW='%s' is not a time like "
 		        "2026-03-08T01:59:00-07:00 or unix seconds\n", getenv("DENVERD_NOW"));
 		return EX_USAGE_;
 	}
 
-	rc = config_load(config_path, &d.cfg, &errors);
+	rc = config_load(args.config_path, &d.cfg, &errors);
 	if (rc < 0) {
-		print_config_errors(config_path, rc, errors);
+		print_config_errors(args.config_path, rc, errors);
 		free(errors);
 		return CONFIG_EX_CONFIG;
 	}
-	if (check_dataset) {
-		rc = checkdata_main(d.cfg, check_dataset, argv[optind], exec_date, json);
-		config_free(d.cfg);
-		return rc;
-	}
-	if (check_only) {
-		printf("%s: ok (%zu datasets, %zu jobs)\n", config_path,
-		       d.cfg->n_datasets, d.cfg->n_jobs);
-		config_free(d.cfg);
-		return 0;
-	}
+	if (args.check_dataset || args.check_only)
+		return run_check(&args, d.cfg);
 
-	cmdline_log_level = level;
-	log_set_level(level >= 0 ? level : d.cfg->log_level);
+	cmdline_log_level = args.log_level;
+	log_set_level(args.log_level >= 0 ? args.log_level : d.cfg->log_level);
 	/* A file-size limit must fail a write (EFBIG), not kill the daemon. */
 	signal(SIGXFSZ, SIG_IGN);
-	/* libuv's pool runs file writes, hashing and data-quality scans; it is
-	 * sized once, before its first use, so every concurrent fetch and check
-	 * gets a thread and a slow scan never starves a download's writes. */
-	if (!getenv("UV_THREADPOOL_SIZE")) {
-		char n[16];
-		snprintf(n, sizeof n, "%u", d.cfg->limits.fetches + d.cfg->limits.checks + 2);
-		setenv("UV_THREADPOOL_SIZE", n, 1);
-	}
+	size_thread_pool(d.cfg);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		log_err(NULL, "libcurl failed to initialise");
 		config_free(d.cfg);
 		return 1;
 	}
-	warn_if_untrusted(d.cfg, config_path);
-	d.config_path = strdup(config_path);
+	warn_if_untrusted(d.cfg, args.config_path);
+	d.config_path = strdup(args.config_path);
 	d.started_ms = clock_now_ms();
 	d.reload = daemon_reload;
 	d.stop = daemon_stop;

@@ -11,7 +11,7 @@
 
 #include <stdint.h>
 
-#include "config/config.h"
+#include "domain/config_types.h"
 
 /* Hard cap on any delay, whatever the configuration or a server's
  * Retry-After asks: one day. */

@@ -23,7 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config/config.h"
+#include "domain/config_types.h"
 
 /* No dataset ever gets more catch-up runs than this at once. */
 #define CATCHUP_MAX 1000

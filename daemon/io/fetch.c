@@ -53,7 +53,7 @@
 #include "base/clock.h"
 #include "base/macro.h"
 #include "base/strtable.h"
-#include "config/config.h"
+#include "domain/config_types.h"
 #include "io/fetch_int.h"
 #include "version.h"
 

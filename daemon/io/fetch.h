@@ -24,7 +24,7 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "config/config.h"
+#include "domain/config_types.h"
 #include "domain/template.h"
 
 struct http;

@@ -26,7 +26,7 @@
 #include "base/clock.h"
 #include "api/control.h"
 #include "base/denverd.h"
-#include "config/config.h"
+#include "domain/config_types.h"
 #include "denverd/protocol.h"
 #include "io/job.h"
 #include "base/log.h"

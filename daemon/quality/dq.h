@@ -33,7 +33,7 @@
 #include <stdint.h>
 #include <jansson.h>
 
-#include "config/config.h"
+#include "domain/config_types.h"
 #include "quality/csv.h"
 
 #define DQ_MAX_LINES       10     /* offending line numbers kept per check */

@@ -18,7 +18,7 @@
 #include "api/control.h"
 #include "ctlcall.h"
 #include "base/denverd.h"
-#include "config/config.h"
+#include "domain/config_types.h"
 #include "api/metrics.h"
 #include "store/store.h"
 #include "tmpstore.h"

@@ -1,0 +1,448 @@
+/*
+ * config_datasets.c - the datasets and jobs mappings: what to fetch from
+ * where (URLs, their placeholders, the file names they publish), when
+ * (cron), how it is retried, and the jobs that run after datasets.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/macro.h"
+#include "common/fmt.h"
+#include "config/config_int.h"
+#include "domain/cron.h"
+#include "domain/template.h"
+
+#define MAX_FILE_NAME 255
+
+/* ---- templates, URLs, file names ---------------------------------------- */
+
+static const char *const url_vars[] = { "year", "month", "day", "exec_date" };
+static const char *const job_vars[] = {
+	"dataset", "exec_date", "year", "month", "day", "run_id", "state_dir", "job",
+	"input", "output",
+};
+
+/* Check the placeholders of TEXT against VARS; report the first bad one. */
+static bool check_template(struct parser *p, const char *key, const struct node *at,
+                           const char *text, const char *const *vars, size_t n)
+{
+	char allowed[256];
+	size_t bad = 0, off = 0, len;
+	const char *b;
+
+	if (template_check(text, vars, n, &bad) == 0)
+		return true;
+	for (size_t i = 0; i < n; i++)
+		off += (size_t)snprintf(allowed + off, sizeof allowed - off, "%s{%s}",
+		                        i ? " " : "", vars[i]);
+	b = text + bad;
+	if (*b == '}') {
+		conf_report(p, at, "%s: stray '}' (write '}}' for a literal brace)", key);
+	} else if (!strchr(b, '}')) {
+		conf_report(p, at,
+		            "%s: unterminated placeholder '%s' (write '{{' for a literal brace)",
+		            key, SHOW(b));
+	} else {
+		len = (size_t)(strchr(b, '}') - b) + 1;
+		char name[48];
+		if (len >= sizeof name)
+			len = sizeof name - 1;
+		memcpy(name, b, len);
+		name[len] = '\0';
+		conf_report(p, at, "%s: unknown placeholder '%s'; allowed: %s", key, SHOW(name),
+		            allowed);
+	}
+	return false;
+}
+
+/* Scheme of URL in lower case into BUF; the rest after "://" in *rest. */
+static bool url_scheme(const char *url, char *buf, size_t size, const char **rest)
+{
+	const char *sep = strstr(url, "://");
+	size_t n;
+
+	if (!sep || sep == url || (size_t)(sep - url) >= size)
+		return false;
+	for (n = 0; url + n < sep; n++) {
+		char c = conf_lower(url[n]);
+		if (!((c >= 'a' && c <= 'z') ||
+		      (n > 0 && (conf_is_digit(c) || c == '+' || c == '-' || c == '.'))))
+			return false;
+		buf[n] = c;
+	}
+	buf[n] = '\0';
+	*rest = sep + 3;
+	return true;
+}
+
+bool conf_check_url(struct parser *p, const char *key, const struct node *at, const char *url,
+                    bool allow_file)
+{
+	char scheme[16];
+	const char *rest;
+
+	for (const unsigned char *s = (const unsigned char *)url; *s; s++)
+		if (*s <= 0x20 || *s == 0x7f) {
+			conf_report(p, at, "%s: URLs cannot contain spaces or control characters "
+			            "(encode a space as %%20)", key);
+			return false;
+		}
+	if (!url_scheme(url, scheme, sizeof scheme, &rest)) {
+		conf_report(p, at, "%s: expected an absolute URL like https://host/path, not '%s'",
+		            key,
+		            SHOW(url));
+		return false;
+	}
+	if (strcmp(scheme, "file") == 0) {
+		if (!allow_file) {
+			conf_report(p, at, "%s: file:// URLs need allow_file_urls: true "
+			            "(meant for the bundled demo)", key);
+			return false;
+		}
+		if (rest[0] != '/') {
+			conf_report(p, at, "%s: a file:// URL needs an absolute path, "
+			            "like file:///srv/x.csv", key);
+			return false;
+		}
+		return true;
+	}
+	if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) {
+		conf_report(p, at, "%s: scheme '%s' is not supported; use https or http%s", key,
+		            SHOW(scheme), allow_file ? " (or file)" : "");
+		return false;
+	}
+	if (rest[0] == '\0' || rest[0] == '/' || rest[0] == '?' || rest[0] == '#') {
+		conf_report(p, at, "%s: the URL has no host", key);
+		return false;
+	}
+	return true;
+}
+
+/* A plain file name: it is joined to a directory under state_dir. */
+static bool check_file_name(struct parser *p, const char *key, const struct node *at,
+                            const char *name)
+{
+	if (strlen(name) > MAX_FILE_NAME) {
+		conf_report(p, at, "%s: a file name is at most %d bytes", key, MAX_FILE_NAME);
+		return false;
+	}
+	if (strchr(name, '/') || name[0] == '.' || name[0] == '\0') {
+		conf_report(p, at,
+		            "%s: '%s' is not a plain file name (no '/', not starting with '.')",
+		            key, SHOW(name));
+		return false;
+	}
+	for (const unsigned char *s = (const unsigned char *)name; *s; s++)
+		if (*s < 0x20 || *s == 0x7f) {
+			conf_report(p, at, "%s: the file name contains control characters", key);
+			return false;
+		}
+	return check_template(p, key, at, name, url_vars, ARRAY_SIZE(url_vars));
+}
+
+/* The last path segment of URL (without query or fragment), or NULL. */
+static char *url_file_name(struct parser *p, const char *url)
+{
+	char scheme[16];
+	const char *rest, *path, *end, *last;
+
+	if (!url_scheme(url, scheme, sizeof scheme, &rest))
+		return NULL;
+	end = rest + strcspn(rest, "?#");
+	path = strchr(rest, '/');
+	if (!path || path >= end)
+		return NULL;
+	for (last = end; last > path && last[-1] != '/'; last--)
+		;
+	if (last == end)
+		return NULL;
+	char *name = strndup(last, (size_t)(end - last));
+	if (!name)
+		p->oom = true;
+	return name;
+}
+
+/* ---- datasets ---------------------------------------------------------- */
+
+static bool check_dataset_url(struct parser *p, const struct node *k, const struct node *v,
+                              void *obj)
+{
+	return conf_check_url(p, "url", v, v->text, p->cfg->allow_file_urls) &&
+	       check_template(p, "url", v, v->text, url_vars, ARRAY_SIZE(url_vars));
+}
+
+static bool check_file_name_key(struct parser *p, const struct node *k, const struct node *v,
+                                void *obj)
+{
+	return check_file_name(p, "file_name", v, v->text);
+}
+
+static bool check_schedule(struct parser *p, const struct node *k, const struct node *v,
+                           void *obj)
+{
+	const char *err = NULL;
+	struct cron cron;
+
+	if (cron_parse(v->text, &cron, &err) == 0)
+		return true;
+	conf_report(p, v, "schedule: %s (in '%s')", err ? err : "not a cron expression",
+	            SHOW(v->text));
+	return false;
+}
+
+static const struct keydef fetch_keys[] = {
+	{ .name = "connect_timeout", .kind = K_DURATION,
+	  .off = offsetof(struct cfg_fetch, connect_timeout_ms), .lo = MS_S, .hi = MS_H,
+	  .dflt = "30s" },
+	{ .name = "low_speed_limit", .kind = K_SIZE,
+	  .off = offsetof(struct cfg_fetch, low_speed_limit), .lo = 0, .hi = GIB,
+	  .dflt = "1KiB" },
+	{ .name = "low_speed_time", .kind = K_DURATION,
+	  .off = offsetof(struct cfg_fetch, low_speed_time_ms), .lo = MS_S, .hi = MS_H,
+	  .dflt = "60s" },
+	{ .name = "timeout", .kind = K_DURATION,
+	  .off = offsetof(struct cfg_fetch, timeout_ms), .lo = MS_S, .hi = 7 * MS_D,
+	  .dflt = "6h" },
+	{ .name = "max_redirects", .kind = K_UINT,
+	  .off = offsetof(struct cfg_fetch, max_redirects), .lo = 0, .hi = 50, .dflt = "5" },
+};
+KEY_TABLE(conf_fetch_table, "datasets.*.fetch", fetch_keys);
+
+/* The retry keys of datasets and jobs (struct cfg_retry in TYPE). */
+#define RETRY_KEYS(type)                                                                \
+	{ .name = "retries", .kind = K_UINT, .off = offsetof(type, retry.retries),         \
+	  .lo = 0, .hi = 100, .dflt = "3" },                                               \
+	{ .name = "retry_delay", .kind = K_DURATION, .off = offsetof(type, retry.delay_ms), \
+	  .lo = 0, .hi = 7 * MS_D, .dflt = "1m" },                                         \
+	{ .name = "retry_max_delay", .kind = K_DURATION,                                   \
+	  .off = offsetof(type, retry.max_delay_ms), .lo = 0, .hi = 7 * MS_D, .dflt = "1h" }
+
+static const struct keydef dataset_keys[] = {
+	{ .name = "url", .kind = K_STRING, .off = offsetof(struct cfg_dataset, url),
+	  .check = check_dataset_url, .flags = KEY_REQUIRED },
+	{ .name = "file_name", .kind = K_OPT_STRING,
+	  .off = offsetof(struct cfg_dataset, file_name), .check = check_file_name_key },
+	{ .name = "schedule", .kind = K_STRING, .off = offsetof(struct cfg_dataset, schedule),
+	  .check = check_schedule, .flags = KEY_REQUIRED },
+	{ .name = "missed", .kind = K_ENUM, .off = offsetof(struct cfg_dataset, missed),
+	  .names = missed_table, .n_names = ARRAY_SIZE(missed_table), .dflt = "latest" },
+	{ .name = "max_catchup", .kind = K_UINT,
+	  .off = offsetof(struct cfg_dataset, max_catchup), .lo = 0, .hi = 1000, .dflt = "3" },
+	{ .name = "keep_snapshots", .kind = K_UINT,
+	  .off = offsetof(struct cfg_dataset, keep_snapshots), .lo = 1, .hi = 100000,
+	  .dflt = "14" },
+	{ .name = "max_age", .kind = K_DURATION,
+	  .off = offsetof(struct cfg_dataset, max_age_ms), .lo = 0, .hi = MAX_PERIOD,
+	  .dflt = "36h" },
+	{ .name = "convert", .kind = K_BOOL, .off = offsetof(struct cfg_dataset, convert),
+	  .dflt = "true" },
+	{ .name = "convert_timeout", .kind = K_DURATION,
+	  .off = offsetof(struct cfg_dataset, convert_timeout_ms), .lo = MS_S,
+	  .hi = 7 * MS_D, .dflt = "2h" },
+	RETRY_KEYS(struct cfg_dataset),
+	{ .name = "fetch", .kind = K_SECTION, .off = offsetof(struct cfg_dataset, fetch),
+	  .sub = &conf_fetch_table },
+	{ .name = "schema", .kind = K_SECTION, .off = offsetof(struct cfg_dataset, schema),
+	  .sub = &conf_schema_table },
+	{ .name = "checks", .kind = K_FN, .fn = conf_key_checks, .sub = &conf_check_table,
+	  .flags = KEY_PHASE1 },
+};
+KEY_TABLE(conf_dataset_table, "datasets.*", dataset_keys);
+
+static void check_retry(struct parser *p, const struct cfg_retry *r, const struct node *map)
+{
+	const struct node *at = conf_map_get(map, "retry_max_delay");
+
+	if (r->max_delay_ms < r->delay_ms)
+		conf_report(p, at ? at : conf_map_get(map, "retry_delay"),
+		            "retry_max_delay (%s) is shorter than retry_delay (%s)",
+		            fmt_duration(FMT_DURATION_BUF, r->max_delay_ms),
+		            fmt_duration(FMT_DURATION_BUF, r->delay_ms));
+}
+
+static bool alloc_datasets(struct parser *p, size_t n, void *arg)
+{
+	struct config *c = arg;
+	return (c->datasets = conf_xcalloc(p, n, sizeof(*c->datasets))) != NULL;
+}
+
+/* Without file_name, the published name is the URL's last path segment. */
+static void default_file_name(struct parser *p, struct cfg_dataset *d, const struct node *map)
+{
+	const struct node *at = conf_map_get(map, "url");
+
+	if (!d->url || d->file_name)
+		return;
+	if (!(d->file_name = url_file_name(p, d->url)))
+		conf_report(p, at, "url: the URL's path does not end in a file name; "
+		            "set file_name");
+	else if (!check_file_name(p, "url", at, d->file_name)) {
+		free(d->file_name);
+		d->file_name = NULL;
+	}
+}
+
+/* Every timestamp or date column has formats: its own or the schema's. */
+static void check_time_formats(struct parser *p, const struct cfg_dataset *d,
+                               const struct node *map)
+{
+	/* columns[i] was made from item i of the schema's column list */
+	const struct node *cols = conf_map_get(conf_map_get(map, "schema"), "columns");
+
+	for (size_t i = 0; cols && i < d->schema.n_columns; i++) {
+		const struct cfg_column *col = &d->schema.columns[i];
+		if (col->name && conf_is_time_type(col->type) && col->formats.n == 0 &&
+		    d->schema.timestamp_formats.n == 0)
+			conf_report(p, cols->kids[i], "column '%s' is a %s but has no formats, and "
+			            "schema.timestamp_formats is empty", col->name,
+			            col_type_table[col->type]);
+	}
+}
+
+/*
+ * A dataset or job named KEY: its defaults, NAME and LINE, then its keys
+ * (mapping VAL) by table T into OBJ; in messages it is "KIND 'name'", and
+ * LIKE hints at its keys.  False when VAL is not a mapping (reported) or
+ * out of memory.
+ */
+static bool walk_entry(struct parser *p, const struct node *key, const struct node *val,
+                       const struct keytable *t, void *obj, char **name, int *line,
+                       const char *kind, const char *like)
+{
+	char what[CONFIG_MAX_NAME + 48];
+	struct mapctx mc = { .what = what, .owner = key };
+
+	conf_table_defaults(p, t, obj);
+	*line = key->line;
+	if (!(*name = conf_xstrdup(p, key->text)) || !conf_want_entry(p, key, val, like))
+		return false;
+	snprintf(what, sizeof what, "%s '%s'", kind, key->text);
+	conf_walk_map(p, val, t, obj, &mc);
+	return true;
+}
+
+static void parse_dataset(struct parser *p, const struct node *key, const struct node *val,
+                          void *arg)
+{
+	struct config *c = arg;
+	struct cfg_dataset *d = &c->datasets[c->n_datasets++];
+
+	if (!walk_entry(p, key, val, &conf_dataset_table, d, &d->name, &d->line, "dataset",
+	                "with url, schedule, ..."))
+		return;
+	check_retry(p, &d->retry, val);
+	default_file_name(p, d, val);
+	check_time_formats(p, d, val);
+}
+
+void conf_key_datasets(struct parser *p, const struct node *k, const struct node *v, void *obj)
+{
+	conf_walk_named(p, "datasets", v, CONFIG_MAX_DATASETS, "dataset", alloc_datasets,
+	                parse_dataset, obj);
+}
+
+/* ---- jobs -------------------------------------------------------------- */
+
+static const char *const reserved_task_names[] = { "fetch", "check", "convert" };
+
+static void report_no_dataset(struct parser *p, const struct node *item)
+{
+	const struct config *c = p->cfg;
+	const char **names = calloc(c->n_datasets ? c->n_datasets : 1, sizeof(char *));
+
+	if (!names) {
+		p->oom = true;
+		return;
+	}
+	for (size_t x = 0; x < c->n_datasets; x++)
+		names[x] = c->datasets[x].name ? c->datasets[x].name : "";
+	conf_report(p, item, "after: no dataset '%s'%s", SHOW(item->text),
+	            HINT(item->text, names, c->n_datasets));
+	free(names);
+}
+
+/* after: at least one dataset, each once, each defined (datasets are
+ * read in an earlier phase). */
+static bool check_after(struct parser *p, const struct node *k, const struct node *v,
+                        void *obj)
+{
+	if (v->kind != NODE_LIST || v->n == 0) {
+		if (v->kind == NODE_LIST || conf_is_null(v))
+			conf_report(p, v, "after: must name at least one dataset");
+		return true;
+	}
+	for (size_t i = 0; i < v->n && !p->oom; i++) {
+		const struct node *item = v->kids[i];
+		if (item->kind != NODE_SCALAR || conf_is_null(item))
+			continue;
+		if (conf_list_repeats(v, i))
+			conf_report(p, item, "after: dataset '%s' is listed twice",
+			            SHOW(item->text));
+		else if (!config_dataset(p->cfg, item->text))
+			report_no_dataset(p, item);
+	}
+	return true;
+}
+
+void conf_check_command(struct parser *p, const char *key, const struct node *v,
+                        const char *const *vars, size_t n_vars, bool required)
+{
+	if (v->kind != NODE_LIST || v->n == 0) {
+		if (required && (v->kind == NODE_LIST || conf_is_null(v)))
+			conf_report(p, v, "%s: expected a program and its arguments, "
+			            "like [\"/usr/bin/prog\", \"{exec_date}\"]", key);
+		return;
+	}
+	for (size_t i = 0; i < v->n; i++) {
+		const struct node *item = v->kids[i];
+		if (item->kind == NODE_SCALAR && !conf_is_null(item))
+			check_template(p, key, item, item->text, vars, n_vars);
+	}
+}
+
+static bool check_job_command(struct parser *p, const struct node *k, const struct node *v,
+                              void *obj)
+{
+	conf_check_command(p, "command", v, job_vars, ARRAY_SIZE(job_vars), true);
+	return true;
+}
+
+static const struct keydef job_keys[] = {
+	{ .name = "after", .kind = K_LIST, .off = offsetof(struct cfg_job, after),
+	  .check = check_after, .flags = KEY_REQUIRED },
+	{ .name = "command", .kind = K_LIST, .off = offsetof(struct cfg_job, command),
+	  .check = check_job_command, .flags = KEY_REQUIRED },
+	{ .name = "timeout", .kind = K_DURATION, .off = offsetof(struct cfg_job, timeout_ms),
+	  .lo = MS_S, .hi = 7 * MS_D, .dflt = "1h" },
+	{ .name = "kill_grace", .kind = K_DURATION,
+	  .off = offsetof(struct cfg_job, kill_grace_ms), .lo = 0, .hi = MS_H, .dflt = "10s" },
+	RETRY_KEYS(struct cfg_job),
+};
+KEY_TABLE(conf_job_table, "jobs.*", job_keys);
+
+static bool alloc_jobs(struct parser *p, size_t n, void *arg)
+{
+	struct config *c = arg;
+	return (c->jobs = conf_xcalloc(p, n, sizeof(*c->jobs))) != NULL;
+}
+
+static void parse_job(struct parser *p, const struct node *key, const struct node *val,
+                      void *arg)
+{
+	struct config *c = arg;
+	struct cfg_job *j = &c->jobs[c->n_jobs++];
+
+	for (size_t i = 0; i < ARRAY_SIZE(reserved_task_names); i++)
+		if (strcmp(key->text, reserved_task_names[i]) == 0)
+			conf_report(p, key, "job name '%s' is reserved for a built-in task",
+			            key->text);
+	if (walk_entry(p, key, val, &conf_job_table, j, &j->name, &j->line, "job",
+	               "with after, command, ..."))
+		check_retry(p, &j->retry, val);
+}
+
+void conf_key_jobs(struct parser *p, const struct node *k, const struct node *v, void *obj)
+{
+	conf_walk_named(p, "jobs", v, CONFIG_MAX_JOBS, "job", alloc_jobs, parse_job, obj);
+}

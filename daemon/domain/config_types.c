@@ -1,0 +1,71 @@
+/*
+ * config_types.c - the names of the configuration's enums and the rule for
+ * names: pure lookups, shared by the parser (config/) and by the layers
+ * that print or store a configuration's values (quality, store, engine).
+ */
+#include "domain/config_types.h"
+
+#include "base/strtable.h"
+
+const char *const missed_table[MISSED_COUNT] = {
+	[MISSED_LATEST] = "latest", [MISSED_ALL] = "all", [MISSED_NONE] = "none",
+};
+STRING_TABLE_STATIC(missed, enum missed_policy)
+
+const char *const col_type_table[COL_TYPE_COUNT] = {
+	[COL_STRING] = "string", [COL_INT] = "int", [COL_FLOAT] = "float",
+	[COL_TIMESTAMP] = "timestamp", [COL_DATE] = "date", [COL_BOOL] = "bool",
+};
+STRING_TABLE_STATIC(col_type, enum col_type)
+
+const char *const severity_table[SEVERITY_COUNT] = {
+	[SEV_FAIL] = "fail", [SEV_WARN] = "warn",
+};
+STRING_TABLE_STATIC(severity, enum severity)
+
+const char *const check_type_table[CHECK_TYPE_COUNT] = {
+	[CHECK_COLUMNS] = "columns", [CHECK_ROW_COUNT] = "row_count", [CHECK_NULLS] = "nulls",
+	[CHECK_UNIQUE] = "unique", [CHECK_RANGE] = "range",
+	[CHECK_COORDINATES] = "coordinates", [CHECK_TIMESTAMPS] = "timestamps",
+	[CHECK_FRESHNESS] = "freshness", [CHECK_ALLOWED] = "allowed",
+};
+STRING_TABLE_STATIC(check_type, enum check_type)
+
+static const char *or_unknown(const char *name)
+{
+	return name ? name : "?";
+}
+
+const char *config_missed_name(enum missed_policy m)
+{
+	return or_unknown(missed_to_string(m));
+}
+
+const char *config_col_type_name(enum col_type t)
+{
+	return or_unknown(col_type_to_string(t));
+}
+
+const char *config_severity_name(enum severity s)
+{
+	return or_unknown(severity_to_string(s));
+}
+
+const char *config_check_type_name(enum check_type t)
+{
+	return or_unknown(check_type_to_string(t));
+}
+
+bool config_name_valid(const char *name)
+{
+	size_t n = 0;
+
+	if (!name)
+		return false;
+	for (; name[n]; n++) {
+		char c = name[n];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+			return false;
+	}
+	return n > 0 && n <= CONFIG_MAX_NAME;
+}
