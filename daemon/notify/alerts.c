@@ -24,10 +24,8 @@
 #include "domain/alert_policy.h"
 #include "notify/alerts.h"
 #include "base/clock.h"
-#include "api/control.h"
 #include "base/denverd.h"
 #include "config/config.h"
-#include "denverd/protocol.h"
 #include "io/job.h"
 #include "base/log.h"
 #include "store/store.h"
@@ -41,8 +39,6 @@
 #define WEBHOOK_TIMEOUT_MS  (30 * 1000)
 #define WEBHOOK_DELAY_MS    2000
 #define WEBHOOK_MAX_DELAY_MS (5 * 60 * 1000)
-#define LIST_DEFAULT        20
-#define LIST_MAX            1000
 #define MESSAGE_MAX         1024
 
 enum reason { R_RUN_FAILED, R_CHECK_FAILED, R_CHECK_WARNED, R_QUARANTINED, R_STALE, R__N };
@@ -90,6 +86,11 @@ struct alerts {
 	unsigned n_commands;
 	int64_t started;
 	bool timer_open, closing;
+	struct {
+		alerts_event_fn fn;
+		void *arg;
+	} subs[ALERTS_MAX_SUBSCRIBERS];
+	size_t n_subs;
 };
 
 /* ---- keys ---- */
@@ -318,6 +319,24 @@ static void post_webhook(struct alerts *a, int64_t id, int64_t now, const char *
 	}
 }
 
+/* ---- subscribers ---- */
+
+int alerts_subscribe(struct alerts *a, alerts_event_fn fn, void *arg)
+{
+	if (a->n_subs == ALERTS_MAX_SUBSCRIBERS)
+		return -ENOSPC;
+	a->subs[a->n_subs].fn = fn;
+	a->subs[a->n_subs].arg = arg;
+	a->n_subs++;
+	return 0;
+}
+
+static void publish(struct alerts *a, const struct alert_event *ev)
+{
+	for (size_t i = 0; i < a->n_subs; i++)
+		a->subs[i].fn(a->subs[i].arg, ev);
+}
+
 /* Record, announce and deliver one notification of K. */
 static void notify(struct alerts *a, struct akey *k, bool recovery, const char *message,
                    int64_t run_id, const char *exec_date)
@@ -329,7 +348,6 @@ static void notify(struct alerts *a, struct akey *k, bool recovery, const char *
 	int64_t now = clock_now_ms();
 	int64_t id = store_alert_add(a->d->store, now, k->target, reason, state, message,
 	                             run_id);
-	json_t *ev;
 
 	if (id < 0) {
 		log_err(&ctx, "alert %s %s not recorded: %s", reason, state,
@@ -339,16 +357,11 @@ static void notify(struct alerts *a, struct akey *k, bool recovery, const char *
 	k->k.last_row = id;
 	log_msg(recovery ? LOG_NOTICE : LOG_WARNING, &ctx, "alert %s %s: %s", reason,
 	        state, message);
-	ev = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:I}", "ts", (json_int_t)now,
-	               "type", "alert", "dataset", k->target, "reason", reason,
-	               "state", state, "message", message, "alert_id", (json_int_t)id);
-	if (ev && run_id > 0)
-		json_object_set_new(ev, "run_id", json_integer(run_id));
-	if (ev && exec_date[0])
-		json_object_set_new(ev, "exec_date", json_string(exec_date));
-	if (ev)
-		control_broadcast(a->d->control, ev);
-	json_decref(ev);
+	publish(a, &(struct alert_event){
+		.ts = now, .alert_id = id, .dataset = k->target, .reason = reason,
+		.state = state, .message = message, .run_id = run_id,
+		.exec_date = exec_date[0] ? exec_date : NULL,
+	});
 	if (a->d->cfg->alerts.webhook)
 		post_webhook(a, id, now, k->target, reason, state, message, run_id, exec_date);
 	if (a->d->cfg->alerts.command.n)
@@ -615,67 +628,26 @@ void alerts_promoted(struct denverd *d, int64_t run_id)
 	observe(a, r.target, R_QUARANTINED, false, msg, run_id, r.exec_date);
 }
 
-/* ---- the `alerts` command ---- */
+/* ---- what is firing ---- */
 
-static int add_row(const struct store_alert *row, void *arg)
+int alerts_firing_each(struct alerts *a, const char *dataset,
+                       int (*fn)(void *arg, const struct alert_firing *f), void *arg)
 {
-	json_t *o = json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:I}",
-	        "id", (json_int_t)row->id, "ts", (json_int_t)row->ts,
-	        "dataset", row->dataset, "reason", row->reason, "state", row->state,
-	        "message", row->message, "suppressed", (json_int_t)row->suppressed);
-	if (!o)
-		return -ENOMEM;
-	json_object_set_new(o, "run_id", row->run_id ? json_integer(row->run_id) : json_null());
-	json_object_set_new(o, "delivered",
-	                    row->delivered ? json_integer(row->delivered) : json_null());
-	return json_array_append_new(arg, o) < 0 ? -ENOMEM : 0;
-}
-
-static int cmd_alerts(struct denverd *d, struct control_client *c, json_t *args,
-                      json_t **result, struct control_error *err)
-{
-	struct alerts *a = d->alerts;
-	json_t *jds = json_object_get(args, "dataset"), *jlim = json_object_get(args, "limit");
-	json_int_t limit = LIST_DEFAULT;
-	const char *dataset = NULL;
-	json_t *rows, *firing;
 	int rc;
 
-	if (jds && !(dataset = json_string_value(jds)))
-		return control_error(err, -EINVAL, PROTO_EINVAL, "\"dataset\" must be a string");
-	if (jlim) {
-		limit = json_integer_value(jlim);
-		if (!json_is_integer(jlim) || limit < 1 || limit > LIST_MAX)
-			return control_error(err, -EINVAL, PROTO_EINVAL,
-			                     "\"limit\" must be an integer from 1 to %d", LIST_MAX);
-	}
-	rows = json_array();
-	firing = json_array();
-	if (!rows || !firing) {
-		rc = -ENOMEM;
-		goto fail;
-	}
-	if ((rc = store_alerts_list(d->store, dataset, (unsigned)limit, add_row, rows)) < 0)
-		goto fail;
 	for (size_t i = 0; i < a->n_keys; i++) {
 		const struct akey *k = &a->keys[i];
 		if (!k->k.firing || (dataset && strcmp(dataset, k->target) != 0))
 			continue;
-		json_array_append_new(firing, json_pack("{s:s, s:s, s:b}", "dataset", k->target,
-		        "reason", reason_names[k->reason], "notified", k->k.notified));
+		struct alert_firing f = {
+			.dataset = k->target, .reason = reason_names[k->reason],
+			.notified = k->k.notified,
+		};
+		if ((rc = fn(arg, &f)) != 0)
+			return rc;
 	}
-	*result = json_pack("{s:o, s:o}", "alerts", rows, "firing", firing);
-	return *result ? 0 : control_error(err, -ENOMEM, PROTO_EINTERNAL, "out of memory");
-fail:
-	json_decref(rows);
-	json_decref(firing);
-	return control_error(err, rc, PROTO_EINTERNAL, "alerts: %s",
-	                     rc == -EIO ? store_errmsg(d->store) : strerror(-rc));
+	return 0;
 }
-
-static const struct control_cmd alerts_cmds[] = {
-	{ .name = "alerts", .fn = cmd_alerts },
-};
 
 /* ---- life cycle ---- */
 
@@ -696,9 +668,6 @@ int alerts_init(struct denverd *d)
 	if ((rc = store_alerts_latest(d->store, restore_key, a)) < 0)
 		return rc;
 	if ((rc = load_fresh(a)) < 0)
-		return rc;
-	if ((rc = control_register(d->control, alerts_cmds,
-	                           sizeof alerts_cmds / sizeof alerts_cmds[0])) < 0)
 		return rc;
 	arm_timer(a);
 	return 0;

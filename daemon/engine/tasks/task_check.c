@@ -23,7 +23,8 @@
 
 #include "base/clock.h"
 #include "quality/dq.h"
-#include "engine/sched_int.h"
+#include "engine/task.h"
+#include "engine/tasks/tasks.h"
 #include "store/store.h"
 
 struct check_task {

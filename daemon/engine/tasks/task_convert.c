@@ -22,6 +22,7 @@
 #include "io/job.h"
 #include "store/store.h"
 #include "engine/tasks/task_proc.h"
+#include "engine/tasks/tasks.h"
 
 #define MANIFEST_MAX (1024 * 1024)
 #define CONVERT_KILL_GRACE_MS 30000   /* Spark gets time to clean up */

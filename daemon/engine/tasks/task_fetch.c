@@ -23,8 +23,9 @@
 
 #include "base/clock.h"
 #include "io/fetch.h"
-#include "engine/retain.h"
-#include "engine/sched_int.h"
+#include "engine/tasks/retain.h"
+#include "engine/task.h"
+#include "engine/tasks/tasks.h"
 #include "store/store.h"
 
 #define PROGRESS_EVERY_MS 1000
@@ -143,7 +144,7 @@ static void on_timer(uv_timer_t *h)
 	json_t *ev = json_object();
 	if (ev) {
 		progress_json(ft, ev);
-		task_broadcast(ft->t, "fetch.progress", ev);
+		task_progress(ft->t, "fetch.progress", ev);
 		json_decref(ev);
 	}
 }
@@ -152,7 +153,6 @@ static int fetch_kind_start(struct stask *t, char *err, size_t errlen, bool *ret
 {
 	const struct task_info *ti = task_info(t);
 	const struct cfg_dataset *ds = ti->dataset;
-	struct sched *s = t->run->s;
 	struct store_snapshot last = { 0 };
 	struct store_snapshot_ref mine;
 	struct fetch_task *ft = NULL;
@@ -205,7 +205,7 @@ static int fetch_kind_start(struct stask *t, char *err, size_t errlen, bool *ret
 		.etag = last.etag, .last_modified = last.last_modified, .last_hash = last.hash,
 		.force = ti->force, .allow_file_urls = ti->cfg->allow_file_urls,
 	};
-	if ((rc = fetch_start(s->http, &req, on_fetch_done, ft, &ft->f, &ferr)) < 0) {
+	if ((rc = fetch_start(ti->http, &req, on_fetch_done, ft, &ft->f, &ferr)) < 0) {
 		snprintf(err, errlen, "%s", ferr ? ferr : strerror(-rc));
 		*retryable = rc == -ENOMEM;
 		goto out;
