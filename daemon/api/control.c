@@ -30,6 +30,7 @@
 #include "config/config.h"
 #include "api/control.h"
 #include "base/denverd.h"
+#include "base/list.h"
 #include "denverd/protocol.h"
 #include "api/jsonw.h"
 #include "base/log.h"
@@ -44,7 +45,7 @@
 struct control_client {
 	uv_pipe_t pipe;
 	struct control *ctl;
-	struct control_client *next, *prev;
+	LIST_FIELDS(struct control_client, clients);   /* in ctl->clients */
 	char *buf;                  /* pending input, capped at ctl->request_cap */
 	size_t len;
 	uid_t uid;
@@ -223,9 +224,9 @@ void control_broadcast(struct control *ctl, json_t *event)
 	jsonw_end(&w);
 	if (!(line = jsonw_take(&w, &n)))
 		return;
-	for (struct control_client *c = ctl->clients, *next; c; c = next) {
+	struct control_client *c, *next;
+	LIST_FOREACH_SAFE(clients, c, next, ctl->clients) {
 		char *copy;
-		next = c->next;
 		if (!c->watching || c->closing)
 			continue;
 		if (uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) > WATCH_OUTPUT_CAP) {
@@ -471,12 +472,7 @@ static void client_close(struct control_client *c)
 	if (c->closing)
 		return;
 	c->closing = true;
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		ctl->clients = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	LIST_REMOVE(clients, ctl->clients, c);
 	ctl->n_clients--;
 	uv_close((uv_handle_t *)&c->pipe, on_client_closed);
 }
@@ -555,10 +551,7 @@ static void on_connection(uv_stream_t *server, int status)
 		uv_close((uv_handle_t *)&c->pipe, on_client_closed);
 		return;
 	}
-	c->next = ctl->clients;
-	if (ctl->clients)
-		ctl->clients->prev = c;
-	ctl->clients = c;
+	LIST_PREPEND(clients, ctl->clients, c);
 	ctl->n_clients++;
 	c->uid = (uid_t)-1;
 	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) == 0 &&

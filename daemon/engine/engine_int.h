@@ -29,6 +29,7 @@
 #include <uv.h>
 
 #include "base/denverd.h"
+#include "base/list.h"
 #include "base/log.h"
 #include "config/config.h"
 #include "domain/cron.h"
@@ -42,8 +43,8 @@ enum target_kind { TK_DATASET, TK_JOB };
 /* ---- the engine's objects ---- */
 
 struct target {
-	struct target *next;
-	struct target *hnext;            /* in sched->by_name[hash] */
+	LIST_FIELDS(struct target, targets);   /* in sched->targets */
+	LIST_FIELDS(struct target, bucket);    /* in sched->by_name[hash] */
 	char name[CONFIG_MAX_NAME + 1];
 	enum target_kind kind;
 	const struct cfg_dataset *ds;    /* in sched->d->cfg; NULL when removed */
@@ -74,8 +75,8 @@ struct stask {
 	int64_t not_before;              /* unix ms; retry wait */
 	char *error;
 	struct runq_item qi;             /* in its class queue while eligible */
-	struct stask *wprev, *wnext;     /* in sched->waiting while not_before > now */
-	bool waiting;
+	LIST_FIELDS(struct stask, waiting);   /* in sched->waiting while not_before > now */
+	bool waiting;                    /* on that list */
 	/* The running attempt. */
 	int64_t attempt_id, attempt_started;
 	int pid;
@@ -87,7 +88,7 @@ struct stask {
 
 struct srun {
 	struct sched *s;
-	struct srun *prev, *next;
+	LIST_FIELDS(struct srun, runs);  /* in sched->runs */
 	int64_t id;
 	struct target *target;
 	char exec_date[11];
@@ -139,7 +140,7 @@ struct sched {
 	size_t n_kinds;
 	struct subscriber subs[ENGINE_MAX_SUBSCRIBERS];
 	size_t n_subs;
-	struct target *targets;
+	struct target *targets;          /* newest first */
 	struct target *by_name[SCHED_TARGET_BUCKETS];   /* name -> target */
 	struct srun *runs;               /* active runs, oldest first */
 	struct srun *runs_tail;

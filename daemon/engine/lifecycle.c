@@ -57,7 +57,7 @@ static int last_runs_load(struct sched *s)
 	const char **kinds = NULL, **names = NULL;
 	int rc;
 
-	for (struct target *t = s->targets; t; t = t->next)
+	for (struct target *t = s->targets; t; t = t->targets_next)
 		cap++;
 	kinds = calloc(cap ? cap : 1, sizeof *kinds);
 	names = calloc(cap ? cap : 1, sizeof *names);
@@ -65,7 +65,7 @@ static int last_runs_load(struct sched *s)
 		rc = -ENOMEM;
 		goto out;
 	}
-	for (struct target *t = s->targets; t; t = t->next, n++) {
+	for (struct target *t = s->targets; t; t = t->targets_next, n++) {
 		kinds[n] = t->kind == TK_JOB ? "job" : "dataset";
 		names[n] = t->name;
 	}
@@ -143,8 +143,7 @@ static void targets_prune(struct sched *s)
 	const struct config *cfg = s->d->cfg;
 	struct target *t, *next;
 
-	for (t = s->targets; t; t = next) {
-		next = t->next;
+	LIST_FOREACH_SAFE(targets, t, next, s->targets) {
 		bool keep = t->kind == TK_DATASET ? config_dataset(cfg, t->name) != NULL :
 		                                    config_job(cfg, t->name) != NULL;
 		if (keep && !t->removed)
@@ -155,8 +154,7 @@ static void targets_prune(struct sched *s)
 		t->next_fire = 0;
 		struct srun *r, *rn;
 		t->n_runs++;      /* hold T while its runs are cancelled */
-		for (r = s->runs; r; r = rn) {
-			rn = r->next;
+		LIST_FOREACH_SAFE(runs, r, rn, s->runs) {
 			if (r->target == t)
 				sched_cancel(s, r, "removed from the configuration");
 		}
@@ -192,7 +190,7 @@ static void jobs_recheck(struct sched *s)
 /* At start: the runs of fires missed while denverd was not running. */
 static void catch_up_all(struct sched *s, int64_t now)
 {
-	for (struct target *t = s->targets; t; t = t->next) {
+	for (struct target *t = s->targets; t; t = t->targets_next) {
 		if (t->kind != TK_DATASET || !t->ds)
 			continue;
 		fire_runs(s, t, now / 1000, false);
@@ -311,7 +309,7 @@ void sched_stop(struct denverd *d)
 	s->stopped = true;
 	if (s->timer_init)
 		uv_timer_stop(&s->timer);
-	for (struct srun *r = s->runs; r; r = r->next) {
+	for (struct srun *r = s->runs; r; r = r->runs_next) {
 		for (size_t i = 0; i < r->n_tasks; i++) {
 			struct stask *t = &r->tasks[i];
 			runq_remove(&t->qi);
@@ -367,7 +365,7 @@ static void on_timer_closed(uv_handle_t *h)
 static void wait_children(struct sched *s)
 {
 	drain(s, SCHED_STOP_MAX_MS);
-	for (struct srun *r = s->runs; r; r = r->next)
+	for (struct srun *r = s->runs; r; r = r->runs_next)
 		for (size_t i = 0; i < r->n_tasks; i++)
 			if (r->tasks[i].state == RUN_RUNNING && r->tasks[i].pid > 0)
 				kill(-r->tasks[i].pid, SIGKILL);
@@ -377,16 +375,13 @@ static void wait_children(struct sched *s)
 /* Free the engine's objects (nothing of them runs any more). */
 static void free_all(struct sched *s)
 {
-	while (s->runs) {
-		struct srun *r = s->runs;
-		s->runs = r->next;
+	struct srun *r, *rn;
+	struct target *t, *tn;
+
+	LIST_FOREACH_SAFE(runs, r, rn, s->runs)
 		run_free(r);
-	}
-	while (s->targets) {
-		struct target *t = s->targets;
-		s->targets = t->next;
+	LIST_FOREACH_SAFE(targets, t, tn, s->targets)
 		free(t);
-	}
 	while (s->retired) {
 		struct retired_cfg *rc = s->retired;
 		s->retired = rc->next;

@@ -90,7 +90,7 @@ int sched_pause(struct sched *s, struct target *t, bool paused)
 	if (tx_commit(s, paused ? "pause" : "resume") < 0)
 		return -EIO;
 	t->paused = paused;
-	for (struct srun *r = s->runs; r; r = r->next) {
+	for (struct srun *r = s->runs; r; r = r->runs_next) {
 		struct stask *k;
 		if (r->target != t || !(k = run_current_task(r)))
 			continue;

@@ -96,13 +96,7 @@ void run_free(struct srun *r)
 
 void run_link(struct sched *s, struct srun *r)
 {
-	r->prev = s->runs_tail;
-	r->next = NULL;
-	if (s->runs_tail)
-		s->runs_tail->next = r;
-	else
-		s->runs = r;
-	s->runs_tail = r;
+	LIST_APPEND_TAIL(runs, s->runs, s->runs_tail, r);
 	s->n_runs++;
 	r->target->n_runs++;
 	for (size_t i = 0; i < r->n_tasks; i++)
@@ -113,14 +107,7 @@ void run_unlink_free(struct sched *s, struct srun *r)
 {
 	struct target *t = r->target;
 
-	if (r->prev)
-		r->prev->next = r->next;
-	else
-		s->runs = r->next;
-	if (r->next)
-		r->next->prev = r->prev;
-	else
-		s->runs_tail = r->prev;
+	LIST_REMOVE_TAIL(runs, s->runs, s->runs_tail, r);
 	s->n_runs--;
 	run_free(r);
 	if (--t->n_runs == 0 && t->removed)
@@ -135,7 +122,7 @@ void run_unlink_free(struct sched *s, struct srun *r)
 
 struct srun *sched_run(struct sched *s, int64_t id)
 {
-	for (struct srun *r = s->runs; r; r = r->next)
+	for (struct srun *r = s->runs; r; r = r->runs_next)
 		if (r->id == id)
 			return r;
 	return NULL;
@@ -143,7 +130,7 @@ struct srun *sched_run(struct sched *s, int64_t id)
 
 struct srun *run_active_of(struct sched *s, const struct target *t, const char *exec_date)
 {
-	for (struct srun *r = s->runs; r; r = r->next)
+	for (struct srun *r = s->runs; r; r = r->runs_next)
 		if (r->target == t && strcmp(r->exec_date, exec_date) == 0)
 			return r;
 	return NULL;
@@ -226,11 +213,7 @@ static void waiting_add(struct sched *s, struct stask *t)
 {
 	if (t->waiting)
 		return;
-	t->wprev = NULL;
-	t->wnext = s->waiting;
-	if (s->waiting)
-		s->waiting->wprev = t;
-	s->waiting = t;
+	LIST_PREPEND(waiting, s->waiting, t);
 	t->waiting = true;
 	s->n_waiting++;
 }
@@ -239,13 +222,7 @@ void waiting_remove(struct sched *s, struct stask *t)
 {
 	if (!t->waiting)
 		return;
-	if (t->wprev)
-		t->wprev->wnext = t->wnext;
-	else
-		s->waiting = t->wnext;
-	if (t->wnext)
-		t->wnext->wprev = t->wprev;
-	t->wprev = t->wnext = NULL;
+	LIST_REMOVE(waiting, s->waiting, t);
 	t->waiting = false;
 	s->n_waiting--;
 }
@@ -291,7 +268,7 @@ int sched_running_each(struct sched *s,
 {
 	int rc;
 
-	for (const struct srun *r = s->runs; r; r = r->next) {
+	for (const struct srun *r = s->runs; r; r = r->runs_next) {
 		for (size_t i = 0; i < r->n_tasks; i++) {
 			const struct stask *t = &r->tasks[i];
 			if (t->state != RUN_RUNNING)

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "base/clock.h"
+#include "common/fmt.h"
 #include "domain/backoff.h"
 #include "engine/engine_int.h"
 #include "store/store.h"
@@ -138,7 +139,7 @@ void sched_retired_sweep(struct sched *s)
 	while (*p) {
 		struct retired_cfg *rc = *p;
 		bool used = false;
-		for (struct srun *r = s->runs; r && !used; r = r->next)
+		for (struct srun *r = s->runs; r && !used; r = r->runs_next)
 			for (size_t i = 0; i < r->n_tasks && !used; i++)
 				used = r->tasks[i].state == RUN_RUNNING && r->tasks[i].info.cfg == rc->cfg;
 		if (used) {
@@ -161,16 +162,6 @@ static const char *outcome_word(enum toutcome o)
 	case TO_FAILED:
 	default: return "failed";
 	}
-}
-
-static void format_ms(uint64_t ms, char *out, size_t len)
-{
-	if (ms < 10000)
-		snprintf(out, len, "%" PRIu64 "ms", ms);
-	else if (ms < 600000)
-		snprintf(out, len, "%" PRIu64 "s", ms / 1000);
-	else
-		snprintf(out, len, "%" PRIu64 "m", ms / 60000);
 }
 
 /* T's attempt succeeded or found nothing new: on to the next task, or the
@@ -209,14 +200,13 @@ static void finish_failed(struct sched *s, struct stask *t, const struct task_ou
 	if (!r->cancel_reason && o->retryable && t->budget_used <= rp->retries) {
 		uint64_t wait = backoff_wait(rp, t->budget_used - 1, backoff_random(),
 		                             o->retry_after_ms);
-		char w[32];
-		format_ms(wait, w, sizeof w);
 		t->state = RUN_QUEUED;
 		t->not_before = now + (int64_t)wait;
 		task_save(s, t);
 		tx_note(s, LOG_WARNING, ENGINE_EV_TASK_STATE, r, t,
 		        "%s attempt %u failed: %s; retry %u of %u in %s", t->name,
-		        t->n_attempts, buf, t->budget_used, rp->retries, w);
+		        t->n_attempts, buf, t->budget_used, rp->retries,
+		        fmt_duration(FMT_DURATION_BUF, wait));
 		return;
 	}
 	char rerr[ERR_MAX + CONFIG_MAX_NAME + 4];
@@ -436,14 +426,13 @@ static void on_timer(uv_timer_t *h)
 
 	if (s->stopped)
 		return;
-	for (w = s->waiting; w; w = wn) {
-		wn = w->wnext;
+	LIST_FOREACH_SAFE(waiting, w, wn, s->waiting) {
 		if (w->not_before <= now) {
 			waiting_remove(s, w);
 			task_place(s, w);
 		}
 	}
-	for (struct target *t = s->targets; t; t = t->next)
+	for (struct target *t = s->targets; t; t = t->targets_next)
 		if (t->kind == TK_DATASET && !t->removed && t->ds && t->next_fire &&
 		    t->next_fire * 1000 <= now)
 			fire_runs(s, t, now / 1000, true);
@@ -457,11 +446,11 @@ void sched_arm(struct sched *s)
 
 	if (s->stopped || !s->timer_init)
 		return;
-	for (const struct target *t = s->targets; t; t = t->next)
+	for (const struct target *t = s->targets; t; t = t->targets_next)
 		if (t->kind == TK_DATASET && !t->removed && t->next_fire &&
 		    t->next_fire * 1000 < due)
 			due = t->next_fire * 1000;
-	for (const struct stask *w = s->waiting; w; w = w->wnext)
+	for (const struct stask *w = s->waiting; w; w = w->waiting_next)
 		if (w->not_before < due)
 			due = w->not_before;
 	if (due == INT64_MAX) {

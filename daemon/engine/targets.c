@@ -27,7 +27,7 @@ static size_t name_bucket(const char *name)
 
 struct target *sched_target(struct sched *s, const char *name)
 {
-	for (struct target *t = s->by_name[name_bucket(name)]; t; t = t->hnext)
+	for (struct target *t = s->by_name[name_bucket(name)]; t; t = t->bucket_next)
 		if (!t->removed && strcmp(t->name, name) == 0)
 			return t;
 	return NULL;
@@ -43,28 +43,15 @@ struct target *target_new(struct sched *s, const char *name, enum target_kind ki
 	t->kind = kind;
 	for (int c = 0; c < _TC_MAX; c++)
 		runq_lane_init(&t->lanes[c], &s->q[c]);
-	t->next = s->targets;
-	s->targets = t;
-	size_t b = name_bucket(t->name);
-	t->hnext = s->by_name[b];
-	s->by_name[b] = t;
+	LIST_PREPEND(targets, s->targets, t);
+	LIST_PREPEND(bucket, s->by_name[name_bucket(t->name)], t);
 	return t;
 }
 
 void target_unlink_free(struct sched *s, struct target *t)
 {
-	for (struct target **p = &s->targets; *p; p = &(*p)->next) {
-		if (*p == t) {
-			*p = t->next;
-			break;
-		}
-	}
-	for (struct target **p = &s->by_name[name_bucket(t->name)]; *p; p = &(*p)->hnext) {
-		if (*p == t) {
-			*p = t->hnext;
-			break;
-		}
-	}
+	LIST_REMOVE(targets, s->targets, t);
+	LIST_REMOVE(bucket, s->by_name[name_bucket(t->name)], t);
 	free(t);
 }
 
@@ -86,7 +73,7 @@ int sched_targets_each(struct sched *s,
 	struct sched_target_info info;
 	int rc;
 
-	for (const struct target *t = s->targets; t; t = t->next) {
+	for (const struct target *t = s->targets; t; t = t->targets_next) {
 		if (t->removed)
 			continue;
 		sched_target_info(t, &info);

@@ -24,7 +24,9 @@
 #include "domain/alert_policy.h"
 #include "notify/alerts.h"
 #include "base/clock.h"
+#include "common/fmt.h"
 #include "base/denverd.h"
+#include "base/list.h"
 #include "config/config.h"
 #include "io/job.h"
 #include "base/log.h"
@@ -71,7 +73,7 @@ struct command {
 	struct alerts *a;
 	struct job *job;
 	int64_t alert_id;
-	struct command *next, *prev;
+	LIST_FIELDS(struct command, commands);   /* in alerts->commands */
 };
 
 struct alerts {
@@ -153,19 +155,6 @@ static void fmt_utc(int64_t ms, char *buf, size_t n)
 	strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static void fmt_span(uint64_t ms, char *buf, size_t n)
-{
-	uint64_t s = ms / 1000;
-	if (s >= 86400)
-		snprintf(buf, n, "%" PRIu64 "d %" PRIu64 "h", s / 86400, s % 86400 / 3600);
-	else if (s >= 3600)
-		snprintf(buf, n, "%" PRIu64 "h %" PRIu64 "m", s / 3600, s % 3600 / 60);
-	else if (s >= 60)
-		snprintf(buf, n, "%" PRIu64 "m %" PRIu64 "s", s / 60, s % 60);
-	else
-		snprintf(buf, n, "%" PRIu64 "s", s);
-}
-
 /* ---- delivery ---- */
 
 static void mark_delivered(struct alerts *a, int64_t id)
@@ -199,12 +188,7 @@ static void on_command_done(struct job *j, const struct job_result *r, void *arg
 	struct command *c = arg;
 	struct alerts *a = c->a;
 
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		a->commands = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	LIST_REMOVE(commands, a->commands, c);
 	a->n_commands--;
 	if (r->exit_code == 0 && !r->timed_out && !r->cancelled)
 		mark_delivered(a, c->alert_id);
@@ -268,10 +252,7 @@ static void run_command(struct alerts *a, int64_t id, const char *target,
 		free(c);
 		goto out;
 	}
-	c->next = a->commands;
-	if (a->commands)
-		a->commands->prev = c;
-	a->commands = c;
+	LIST_PREPEND(commands, a->commands, c);
 	a->n_commands++;
 out:
 	job_strv_free(argv);
@@ -430,14 +411,14 @@ static int64_t fresh_deadline(const struct fresh *f)
 
 static void check_fresh(struct alerts *a, struct fresh *f, int64_t now)
 {
-	char msg[MESSAGE_MAX], age[32], max[32], when[32];
+	char msg[MESSAGE_MAX], age[FMT_DURATION_MAX], max[FMT_DURATION_MAX], when[32];
 	struct akey *k = key_get(a, f->name, R_STALE, false);
 
 	if (now < fresh_deadline(f) || (k && k->k.firing))
 		return;
-	fmt_span(f->max_age_ms, max, sizeof max);
+	fmt_duration(max, sizeof max, f->max_age_ms);
 	if (f->last_ok) {
-		fmt_span((uint64_t)(now - f->last_ok), age, sizeof age);
+		fmt_duration(age, sizeof age, (uint64_t)(now - f->last_ok));
 		fmt_utc(f->last_ok, when, sizeof when);
 		snprintf(msg, sizeof msg, "%s has had no succeeded or unchanged run for %s "
 		         "(max_age %s); the last one ended %s", f->name, age, max, when);
@@ -711,7 +692,7 @@ void alerts_fini(struct denverd *d)
 	a->closing = true;
 	webhook_fini(a->webhook);
 	a->webhook = NULL;
-	for (struct command *c = a->commands; c; c = c->next)
+	for (struct command *c = a->commands; c; c = c->commands_next)
 		job_cancel(c->job);
 	uv_close((uv_handle_t *)&a->timer, on_timer_closed);
 }
