@@ -29,7 +29,7 @@
 #include "api/cmd_dq.h"
 #include "base/log.h"
 #include "app/loop.h"
-#include "api/metrics.h"
+#include "api/cmd_metrics.h"
 #include "app/perm.h"
 #include "engine/engine.h"
 #include "store/store.h"
@@ -182,7 +182,7 @@ static int start_modules(struct denverd *d)
 		        : rc == -EEXIST ? "exists and is not a socket" : uv_strerror(rc));
 		return rc;
 	}
-	if ((rc = dq_cmds_init(d)) < 0 || (rc = metrics_init(d)) < 0 ||
+	if ((rc = dq_cmds_init(d)) < 0 || (rc = cmd_metrics_init(d)) < 0 ||
 	    (rc = alerts_init(d)) < 0 ||
 	    (rc = alerts_subscribe(d->alerts, watch_alert_event, d)) < 0 ||
 	    (rc = cmd_alerts_init(d)) < 0) {
@@ -339,7 +339,7 @@ out:
 	store_check_fini(&d);
 	sched_fini(&d);              /* waits (bounded) for cancelled children */
 	alerts_fini(&d);
-	metrics_fini(&d);
+	cmd_metrics_fini(&d);
 	control_fini(&d);
 	loop_fini(&d);
 	loop_drain(&d);
