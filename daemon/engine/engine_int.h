@@ -115,8 +115,8 @@ struct retired_cfg {
 
 /* An event noted in the open transaction, announced after its commit. */
 struct pending_event {
-	struct engine_event ev;          /* its pointers are set when announced */
-	bool has_dataset, has_job, has_task, has_run;
+	LIST_FIELDS(struct pending_event, pending);   /* in sched->pending */
+	struct engine_event ev;          /* its strings point into this struct */
 	char target[CONFIG_MAX_NAME + 1], task[CONFIG_MAX_NAME + 1], exec_date[11];
 	char message[1024];
 };
@@ -150,8 +150,8 @@ struct sched {
 	struct runq q[_TC_MAX];
 	unsigned running[_TC_MAX];
 	struct retired_cfg *retired;
-	struct pending_event *pending;   /* events to announce after commit */
-	size_t n_pending, cap_pending;
+	struct pending_event *pending;   /* events to announce after commit, */
+	struct pending_event *pending_tail;   /* oldest first */
 	bool tx_failed;
 	bool dispatching;
 	bool stopped;                    /* sched_stop has run */

@@ -185,14 +185,12 @@ static int load_task(struct sched *s, struct srun *r, struct stask *k, struct ta
 	struct attempt_scan sc = { 0 };
 	int rc;
 
-	k->id = c->id;
-	snprintf(k->name, sizeof k->name, "%s", c->name);
-	k->seq = c->seq;
-	k->state = state_of(c->state);
-	k->budget_used = c->attempts;
-	k->not_before = c->not_before;
-	k->error = c->error;
+	*k = (struct stask){
+		.run = r, .id = c->id, .seq = c->seq, .state = state_of(c->state),
+		.budget_used = c->attempts, .not_before = c->not_before, .error = c->error,
+	};
 	c->error = NULL;
+	snprintf(k->name, sizeof k->name, "%s", c->name);
 	k->kind = run_kind_of(r, k->name);
 	if ((rc = store_attempts_each(s->d->store, k->id, scan_attempt, &sc)) < 0)
 		return rc;

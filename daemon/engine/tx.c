@@ -23,10 +23,6 @@
 #include "engine/engine_int.h"
 #include "store/store.h"
 
-/* Pending events kept allocated between transactions; a larger queue (a
- * backfill of a thousand dates) is given back once announced. */
-#define PENDING_KEEP 64
-
 static const char *const engine_event_kind_table[ENGINE_EV_PROGRESS] = {
 	[ENGINE_EV_RUN_STATE] = "run.state", [ENGINE_EV_TASK_STATE] = "task.state",
 	[ENGINE_EV_SCHEDULE] = "schedule", [ENGINE_EV_BACKFILL] = "backfill",
@@ -68,37 +64,24 @@ void tx_publish(struct sched *s, const struct engine_event *ev)
 		s->subs[i].fn(s->subs[i].arg, ev);
 }
 
-/* Forget the pending events (announced or rolled back). */
-static void pending_clear(struct sched *s)
+/* Hand every pending event to the subscribers (ANNOUNCE) or drop them,
+ * and free them. */
+static void pending_flush(struct sched *s, bool announce)
 {
-	s->n_pending = 0;
-	if (s->cap_pending > PENDING_KEEP) {
-		free(s->pending);
-		s->pending = NULL;
-		s->cap_pending = 0;
-	}
-}
+	struct pending_event *p = s->pending, *next;
 
-/* Hand every pending event to the subscribers, then forget them. */
-static void announce(struct sched *s)
-{
-	for (size_t i = 0; i < s->n_pending; i++) {
-		struct pending_event *p = &s->pending[i];
-		p->ev.dataset = p->has_dataset ? p->target : NULL;
-		p->ev.job = p->has_job ? p->target : NULL;
-		p->ev.task = p->has_task ? p->task : NULL;
-		p->ev.exec_date = p->has_run ? p->exec_date : NULL;
-		p->ev.message = p->message;
-		tx_publish(s, &p->ev);
+	s->pending = s->pending_tail = NULL;
+	for (; p; p = next) {
+		next = p->pending_next;
+		if (announce)
+			tx_publish(s, &p->ev);
+		free(p);
 	}
-	pending_clear(s);
 }
 
 void tx_fini(struct sched *s)
 {
-	free(s->pending);
-	s->pending = NULL;
-	s->n_pending = s->cap_pending = 0;
+	pending_flush(s, false);
 }
 
 void tx_begin(struct sched *s)
@@ -114,12 +97,12 @@ int tx_commit(struct sched *s, const char *what)
 	struct store *st = s->d->store;
 
 	if (!s->tx_failed && store_commit(st) == 0) {
-		announce(s);
+		pending_flush(s, true);
 		return 0;
 	}
 	log_err(NULL, "state store: %s not recorded: %s", what, store_errmsg(st));
 	store_rollback(st);
-	pending_clear(s);
+	pending_flush(s, false);
 	s->tx_failed = false;
 	return -EIO;
 }
@@ -135,21 +118,6 @@ void tx_check(struct sched *s, int rc)
 		s->tx_failed = true;
 }
 
-/* A new slot at the end of the pending queue, or NULL (out of memory: the
- * event is stored but not announced). */
-static struct pending_event *pending_add(struct sched *s)
-{
-	if (s->n_pending == s->cap_pending) {
-		size_t cap = s->cap_pending ? s->cap_pending * 2 : 16;
-		struct pending_event *v = realloc(s->pending, cap * sizeof *v);
-		if (!v)
-			return NULL;
-		s->pending = v;
-		s->cap_pending = cap;
-	}
-	return memset(&s->pending[s->n_pending++], 0, sizeof *s->pending);
-}
-
 /* The event's target and task as the store and the subscribers name them:
  * a dataset or a job, and the task (a job run's is the job itself). */
 static void name_event(struct pending_event *p, const struct target *tg,
@@ -157,12 +125,12 @@ static void name_event(struct pending_event *p, const struct target *tg,
 {
 	if (tg) {
 		snprintf(p->target, sizeof p->target, "%s", tg->name);
-		p->has_dataset = tg->kind == TK_DATASET;
-		p->has_job = tg->kind == TK_JOB;
+		p->ev.dataset = tg->kind == TK_DATASET ? p->target : NULL;
+		p->ev.job = tg->kind == TK_JOB ? p->target : NULL;
 	}
-	if (t || p->has_job) {
+	if (t || p->ev.job) {
 		snprintf(p->task, sizeof p->task, "%s", t ? t->name : p->target);
-		p->has_task = true;
+		p->ev.task = p->task;
 	}
 }
 
@@ -170,24 +138,28 @@ static void note_v(struct sched *s, int priority, enum engine_event_kind kind,
                    const struct target *tg, const struct srun *r,
                    const struct stask *t, const char *fmt, va_list ap)
 {
-	struct pending_event scratch, *p = pending_add(s);
+	/* Out of memory, the event is stored but not announced. */
+	struct pending_event scratch = { 0 }, *p = calloc(1, sizeof *p);
 
-	if (!p)
-		p = memset(&scratch, 0, sizeof scratch);
-	vsnprintf(p->message, sizeof p->message, fmt, ap);
-	name_event(p, r ? r->target : tg, t);
+	if (p)
+		LIST_APPEND_TAIL(pending, s->pending, s->pending_tail, p);
+	else
+		p = &scratch;
 	p->ev = (struct engine_event){
 		.kind = kind, .type = engine_event_kind_to_string(kind),
-		.ts = clock_now_ms(), .priority = priority,
-		.run_id = r ? r->id : 0, .state = t ? t->state : r ? r->state : RUN_QUEUED,
+		.ts = clock_now_ms(), .priority = priority, .message = p->message,
 	};
+	vsnprintf(p->message, sizeof p->message, fmt, ap);
+	name_event(p, r ? r->target : tg, t);
 	if (r) {
 		memcpy(p->exec_date, r->exec_date, sizeof p->exec_date);
-		p->has_run = true;
+		p->ev.exec_date = p->exec_date;
+		p->ev.run_id = r->id;
+		p->ev.state = t ? t->state : r->state;
 	}
 	tx_check(s, store_event_add(s->d->store, p->ev.ts, engine_level_to_string(priority),
-	                            p->ev.type, p->has_dataset ? p->target : NULL,
-	                            p->ev.run_id, p->has_task ? p->task : NULL, p->message));
+	                            p->ev.type, p->ev.dataset, p->ev.run_id, p->ev.task,
+	                            p->message));
 }
 
 void tx_note(struct sched *s, int priority, enum engine_event_kind kind,

@@ -184,12 +184,6 @@ static void test_store_error_is_reported(void **state)
 	assert_non_null(strstr(store_errmsg(f->t.st), "dq_results"));
 }
 
-static void close_walk(uv_handle_t *h, void *arg)
-{
-	if (!uv_is_closing(h))
-		uv_close(h, NULL);
-}
-
 static void test_command_over_the_socket(void **state)
 {
 	struct fixture *f = *state;
@@ -254,9 +248,7 @@ static void test_command_over_the_socket(void **state)
 
 	cmd_metrics_fini(&f->d);
 	control_fini(&f->d);
-	uv_walk(&loop, close_walk, NULL);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	assert_int_equal(uv_loop_close(&loop), 0);
+	assert_int_equal(ctlcall_loop_close(&loop), 0);
 }
 
 int main(void)

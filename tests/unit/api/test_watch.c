@@ -9,8 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <syslog.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -20,6 +18,7 @@
 #include "api/watch.h"
 #include "base/denverd.h"
 #include "config/config.h"
+#include "ctlcall.h"
 #include "engine/engine.h"
 #include "notify/alerts.h"
 
@@ -143,35 +142,20 @@ static void test_alert_events(void **state)
 	json_decref(o);
 }
 
-/* Read one line from FD while turning LOOP; NULL after about 5 s. */
-static char *read_line(uv_loop_t *loop, int fd, char *buf, size_t cap)
+/* The next line a watcher reads on FD is WANT. */
+static void expect_line(uv_loop_t *loop, int fd, const char *want)
 {
-	size_t len = 0;
+	char *line = ctlcall_read_line(loop, fd);
 
-	for (int spins = 0; spins < 5000; spins++) {
-		uv_run(loop, UV_RUN_NOWAIT);
-		ssize_t n = recv(fd, buf + len, cap - len - 1, MSG_DONTWAIT);
-		if (n > 0) {
-			len += (size_t)n;
-			buf[len] = '\0';
-			char *nl = strchr(buf, '\n');
-			if (nl) {
-				*nl = '\0';
-				return buf;
-			}
-		} else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
-			return NULL;
-		}
-		usleep(1000);
-	}
-	return NULL;
+	assert_non_null(line);
+	assert_string_equal(line, want);
+	free(line);
 }
 
 /* The subscribers broadcast to watchers, and do nothing without control. */
 static void test_broadcast_to_a_watcher(void **state)
 {
-	char dir[] = "/tmp/denverd-watch-XXXXXX", yaml[512], buf[4096], *errors = NULL;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char dir[] = "/tmp/denverd-watch-XXXXXX", yaml[512], sock[64], *errors = NULL, *line;
 	struct denverd d = { 0 };
 	uv_loop_t loop;
 	int fd;
@@ -192,26 +176,23 @@ static void test_broadcast_to_a_watcher(void **state)
 	assert_int_equal(uv_loop_init(&loop), 0);
 	d.loop = &loop;
 	assert_int_equal(control_init(&d), 0);
-	snprintf(sa.sun_path, sizeof sa.sun_path, "%s/s.sock", dir);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-	assert_int_equal(write(fd, "{\"cmd\":\"watch\"}\n", 16), 16);
-	assert_non_null(strstr(read_line(&loop, fd, buf, sizeof buf), "\"watching\":true"));
+	snprintf(sock, sizeof sock, "%s/s.sock", dir);
+	assert_true((fd = ctlcall_connect(sock, "{\"cmd\":\"watch\"}")) >= 0);
+	assert_non_null(line = ctlcall_read_line(&loop, fd));
+	assert_non_null(strstr(line, "\"watching\":true"));
+	free(line);
 
 	watch_engine_event(&d, &ev);
-	assert_string_equal(read_line(&loop, fd, buf, sizeof buf),
-	                    "{\"v\":1,\"event\":{\"ts\":1795531500123,\"type\":\"schedule\","
-	                    "\"level\":\"info\",\"message\":\"d: fire for 2026-11-24 skipped: "
-	                    "paused\",\"dataset\":\"d\"}}");
+	expect_line(&loop, fd, "{\"v\":1,\"event\":{\"ts\":1795531500123,\"type\":\"schedule\","
+	            "\"level\":\"info\",\"message\":\"d: fire for 2026-11-24 skipped: "
+	            "paused\",\"dataset\":\"d\"}}");
 	watch_alert_event(&d, &alert);
-	assert_string_equal(read_line(&loop, fd, buf, sizeof buf),
-	                    "{\"v\":1,\"event\":{\"ts\":1795531500123,\"type\":\"alert\","
-	                    "\"dataset\":\"d\",\"reason\":\"stale\",\"state\":\"firing\","
-	                    "\"message\":\"m\",\"alert_id\":1}}");
+	expect_line(&loop, fd, "{\"v\":1,\"event\":{\"ts\":1795531500123,\"type\":\"alert\","
+	            "\"dataset\":\"d\",\"reason\":\"stale\",\"state\":\"firing\","
+	            "\"message\":\"m\",\"alert_id\":1}}");
 	close(fd);
 	control_fini(&d);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	assert_int_equal(uv_loop_close(&loop), 0);
+	assert_int_equal(ctlcall_loop_close(&loop), 0);
 	config_free(d.cfg);
 	rmdir(dir);
 }
