@@ -18,13 +18,13 @@
 #include <jansson.h>
 
 #include "notify/alerts.h"
+#include "api/args.h"
 #include "base/clock.h"
 #include "api/control.h"
 #include "base/denverd.h"
 #include "base/fsutil.h"
 #include "denverd/protocol.h"
 #include "api/cmd_dq.h"
-#include "domain/execdate.h"
 #include "base/log.h"
 #include "engine/engine.h"
 #include "store/store.h"
@@ -138,17 +138,15 @@ out:
 
 /* ---- arguments ---- */
 
+/* "dataset": a configured dataset's name. */
 static int arg_dataset(struct denverd *d, json_t *args, const char **name,
                        struct control_error *err)
 {
-	json_t *v = json_object_get(args, "dataset");
-	if (!json_is_string(v))
-		return control_error(err, -EINVAL, PROTO_EINVAL,
-		                     "\"dataset\" must be a dataset name");
-	*name = json_string_value(v);
-	if (!config_dataset(d->cfg, *name))
+	int rc = arg_string(args, "dataset", true, name, err);
+
+	if (rc == 0 && !config_dataset(d->cfg, *name))
 		return control_error(err, -ENOENT, PROTO_ENOENT, "no dataset named \"%s\"", *name);
-	return 0;
+	return rc;
 }
 
 static int store_error(struct denverd *d, int rc, const char *what, struct control_error *err)
@@ -293,20 +291,13 @@ static int diff_row(void *arg, const struct store_dq_diff_row *d)
 static int cmd_dq(struct denverd *d, struct control_client *c, json_t *args,
                   json_t **result, struct control_error *err)
 {
-	json_t *runs = json_object_get(args, "runs");
 	const char *name;
-	json_int_t n = CMD_DQ_RUNS_DEFAULT;
+	int64_t n;
 	int rc;
 
-	if ((rc = arg_dataset(d, args, &name, err)) < 0)
+	if ((rc = arg_dataset(d, args, &name, err)) < 0 ||
+	    (rc = arg_int(args, "runs", 1, STORE_DQ_MAX_RUNS, CMD_DQ_RUNS_DEFAULT, &n, err)) < 0)
 		return rc;
-	if (runs && !json_is_null(runs)) {
-		n = json_is_integer(runs) ? json_integer_value(runs) : 0;
-		if (n < 1 || n > STORE_DQ_MAX_RUNS)
-			return control_error(err, -EINVAL, PROTO_EINVAL,
-			                     "\"runs\" must be an integer from 1 to %d",
-			                     STORE_DQ_MAX_RUNS);
-	}
 	if ((rc = history_json(d->store, name, (unsigned)n, result)) < 0)
 		return store_error(d, rc, "dq", err);
 	return 0;
@@ -315,20 +306,14 @@ static int cmd_dq(struct denverd *d, struct control_client *c, json_t *args,
 static int cmd_diff(struct denverd *d, struct control_client *c, json_t *args,
                     json_t **result, struct control_error *err)
 {
-	json_t *date = json_object_get(args, "date");
 	struct diff_reply r = { NULL, NULL };
-	const char *day = NULL;
+	const char *day;
 	int64_t n;
 	int rc;
 
-	if ((rc = arg_dataset(d, args, &r.dataset, err)) < 0)
+	if ((rc = arg_dataset(d, args, &r.dataset, err)) < 0 ||
+	    (rc = arg_date(args, "date", false, &n, &day, err)) < 0)
 		return rc;
-	if (date && !json_is_null(date)) {
-		day = json_string_value(date);
-		if (!day || execdate_parse(day, &n) < 0)
-			return control_error(err, -EINVAL, PROTO_EINVAL,
-			                     "\"date\" must be a date (YYYY-MM-DD)");
-	}
 	rc = store_dq_diff(d->store, r.dataset, day, diff_row, &r);
 	if (rc == -ENOENT)
 		return control_error(err, rc, PROTO_ENOENT, "no diff recorded for %s%s%s",
@@ -344,19 +329,16 @@ static int cmd_diff(struct denverd *d, struct control_client *c, json_t *args,
 static int cmd_promote(struct denverd *d, struct control_client *c, json_t *args,
                        json_t **result, struct control_error *err)
 {
-	json_t *run = json_object_get(args, "run"), *reason = json_object_get(args, "reason");
 	struct cmd_dq_promoted p;
 	struct log_ctx ctx = { .task = "check" };
+	const char *reason;
 	char msg[512];
 	int rc;
 
-	if (!json_is_integer(run) || json_integer_value(run) <= 0)
-		return control_error(err, -EINVAL, PROTO_EINVAL,
-		                     "\"run\" must be a run id (a positive integer)");
-	if (reason && !json_is_null(reason) && !json_is_string(reason))
-		return control_error(err, -EINVAL, PROTO_EINVAL, "\"reason\" must be a string");
-	ctx.run_id = json_integer_value(run);
-	rc = cmd_dq_promote(d, ctx.run_id, json_string_value(reason), &p, msg, sizeof msg);
+	if ((rc = arg_run(args, &ctx.run_id, err)) < 0 ||
+	    (rc = arg_string(args, "reason", false, &reason, err)) < 0)
+		return rc;
+	rc = cmd_dq_promote(d, ctx.run_id, reason, &p, msg, sizeof msg);
 	if (rc == -ENOENT)
 		return control_error(err, rc, PROTO_ENOENT, "%s", msg);
 	if (rc == -EINVAL || rc == -EALREADY || rc == -EEXIST)

@@ -30,6 +30,7 @@
 #include "domain/config_types.h"
 #include "api/control.h"
 #include "base/denverd.h"
+#include "base/list.h"
 #include "denverd/protocol.h"
 #include "api/jsonw.h"
 #include "base/log.h"
@@ -44,7 +45,7 @@
 struct control_client {
 	uv_pipe_t pipe;
 	struct control *ctl;
-	struct control_client *next, *prev;
+	LIST_FIELDS(struct control_client, clients);   /* in ctl->clients */
 	char *buf;                  /* pending input, capped at ctl->request_cap */
 	size_t len;
 	uid_t uid;
@@ -223,9 +224,9 @@ void control_broadcast(struct control *ctl, json_t *event)
 	jsonw_end(&w);
 	if (!(line = jsonw_take(&w, &n)))
 		return;
-	for (struct control_client *c = ctl->clients, *next; c; c = next) {
+	struct control_client *c, *next;
+	LIST_FOREACH_SAFE(clients, c, next, ctl->clients) {
 		char *copy;
-		next = c->next;
 		if (!c->watching || c->closing)
 			continue;
 		if (uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) > WATCH_OUTPUT_CAP) {
@@ -363,15 +364,85 @@ static const struct control_cmd builtin_cmds[] = {
 
 /* ---- dispatch ---- */
 
+/* The command request REQ (id ID) names, checked against the protocol
+ * version and C's permission; NULL once an error reply went out. */
+static const struct control_cmd *request_cmd(struct control_client *c, json_t *req,
+                                             json_t *id)
+{
+	json_t *jv = json_object_get(req, "v");
+	json_int_t v = jv ? json_integer_value(jv) : PROTOCOL_VERSION;
+	const char *name = json_string_value(json_object_get(req, "cmd"));
+	const struct control_cmd *cmd;
+	char msg[200];
+
+	if (jv && !json_is_integer(jv)) {
+		send_error(c, id, PROTO_EINVAL, "\"v\" must be an integer");
+		return NULL;
+	}
+	if (v > PROTOCOL_VERSION) {
+		snprintf(msg, sizeof msg, "protocol version %lld is newer than this "
+		         "daemon's %d", (long long)v, PROTOCOL_VERSION);
+		send_error(c, id, PROTO_EVERSION, msg);
+		return NULL;
+	}
+	if (!name) {
+		send_error(c, id, PROTO_EINVAL, "missing \"cmd\" string");
+		return NULL;
+	}
+	if (!(cmd = find_cmd(c->ctl, name))) {
+		snprintf(msg, sizeof msg, "unknown command '%.100s'", name);
+		send_error(c, id, PROTO_EUNKNOWN, msg);
+		return NULL;
+	}
+	if (cmd->mutating && c->uid != 0 && c->uid != getuid()) {
+		snprintf(msg, sizeof msg, "'%s' changes state; only uid %d and root may "
+		         "do that (you are uid %d)", name, (int)getuid(), (int)c->uid);
+		log_warn(NULL, "control: refused '%s' from uid %d pid %d", name,
+		         (int)c->uid, (int)c->pid);
+		send_error(c, id, PROTO_EPERM, msg);
+		return NULL;
+	}
+	return cmd;
+}
+
+/* Run CMD on ARGS for C and send its reply, or its error; whether the
+ * result itself went out. */
+static bool run_cmd(struct control_client *c, const struct control_cmd *cmd, json_t *id,
+                    json_t *args)
+{
+	struct control_error err = { PROTO_EINTERNAL, "" };
+	struct denverd *d = c->ctl->d;
+	json_t *result = NULL;
+	bool sent;
+
+	if (cmd->text) {
+		struct jsonw w;
+		reply_begin(&w, id, true, 4096);
+		jsonw_key(&w, "result");
+		if (cmd->text(d, c, args, &w, &err) < 0) {
+			jsonw_free(&w);
+			goto failed;
+		}
+		return reply_finish(c, &w, id);
+	}
+	if (cmd->fn(d, c, args, &result, &err) < 0) {
+		json_decref(result);
+		goto failed;
+	}
+	sent = send_reply(c, id, result);
+	json_decref(result);
+	return sent;
+failed:
+	send_error(c, id, err.code ? err.code : PROTO_EINTERNAL,
+	           err.message[0] ? err.message : "command failed");
+	return false;
+}
+
 static void handle_line(struct control_client *c, const char *line, size_t len)
 {
-	struct control *ctl = c->ctl;
 	json_error_t jerr;
-	json_t *req, *id = NULL, *args, *empty = NULL, *result = NULL;
-	const char *name;
+	json_t *req, *id, *args, *empty = NULL;
 	const struct control_cmd *cmd;
-	struct control_error err = { PROTO_EINTERNAL, "" };
-	json_int_t v = PROTOCOL_VERSION;
 	bool sent;
 
 	req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -384,41 +455,8 @@ static void handle_line(struct control_client *c, const char *line, size_t len)
 		return;
 	}
 	id = json_object_get(req, "id");
-	if (json_object_get(req, "v")) {
-		if (!json_is_integer(json_object_get(req, "v"))) {
-			send_error(c, id, PROTO_EINVAL, "\"v\" must be an integer");
-			goto out;
-		}
-		v = json_integer_value(json_object_get(req, "v"));
-	}
-	if (v > PROTOCOL_VERSION) {
-		char msg[128];
-		snprintf(msg, sizeof msg, "protocol version %lld is newer than this "
-		         "daemon's %d", (long long)v, PROTOCOL_VERSION);
-		send_error(c, id, PROTO_EVERSION, msg);
+	if (!(cmd = request_cmd(c, req, id)))
 		goto out;
-	}
-	name = json_string_value(json_object_get(req, "cmd"));
-	if (!name) {
-		send_error(c, id, PROTO_EINVAL, "missing \"cmd\" string");
-		goto out;
-	}
-	cmd = find_cmd(ctl, name);
-	if (!cmd) {
-		char msg[200];
-		snprintf(msg, sizeof msg, "unknown command '%.100s'", name);
-		send_error(c, id, PROTO_EUNKNOWN, msg);
-		goto out;
-	}
-	if (cmd->mutating && c->uid != 0 && c->uid != getuid()) {
-		char msg[200];
-		snprintf(msg, sizeof msg, "'%s' changes state; only uid %d and root may "
-		         "do that (you are uid %d)", name, (int)getuid(), (int)c->uid);
-		log_warn(NULL, "control: refused '%s' from uid %d pid %d", name,
-		         (int)c->uid, (int)c->pid);
-		send_error(c, id, PROTO_EPERM, msg);
-		goto out;
-	}
 	args = json_object_get(req, "args");
 	if (args && !json_is_object(args)) {
 		send_error(c, id, PROTO_EINVAL, "\"args\" must be an object");
@@ -426,30 +464,9 @@ static void handle_line(struct control_client *c, const char *line, size_t len)
 	}
 	if (!args)
 		args = empty = json_object();
-	if (cmd->text) {
-		struct jsonw w;
-		reply_begin(&w, id, true, 4096);
-		jsonw_key(&w, "result");
-		if (cmd->text(ctl->d, c, args, &w, &err) < 0) {
-			jsonw_free(&w);
-			goto failed;
-		}
-		sent = reply_finish(c, &w, id);
-	} else {
-		if (cmd->fn(ctl->d, c, args, &result, &err) < 0) {
-			json_decref(result);
-			goto failed;
-		}
-		sent = send_reply(c, id, result);
-		json_decref(result);
-	}
+	sent = run_cmd(c, cmd, id, args);
 	/* A watcher only once its `watch` reply went out. */
 	c->watching = c->watching || (c->want_watch && sent);
-	c->want_watch = false;
-	goto out;
-failed:
-	send_error(c, id, err.code ? err.code : PROTO_EINTERNAL,
-	           err.message[0] ? err.message : "command failed");
 	c->want_watch = false;
 out:
 	json_decref(empty);
@@ -471,12 +488,7 @@ static void client_close(struct control_client *c)
 	if (c->closing)
 		return;
 	c->closing = true;
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		ctl->clients = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	LIST_REMOVE(clients, ctl->clients, c);
 	ctl->n_clients--;
 	uv_close((uv_handle_t *)&c->pipe, on_client_closed);
 }
@@ -555,10 +567,7 @@ static void on_connection(uv_stream_t *server, int status)
 		uv_close((uv_handle_t *)&c->pipe, on_client_closed);
 		return;
 	}
-	c->next = ctl->clients;
-	if (ctl->clients)
-		ctl->clients->prev = c;
-	ctl->clients = c;
+	LIST_PREPEND(clients, ctl->clients, c);
 	ctl->n_clients++;
 	c->uid = (uid_t)-1;
 	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) == 0 &&

@@ -1,8 +1,12 @@
 /*
  * metrics.h - the daemon's state as Prometheus text (exposition format
- * 0.0.4): what `denverctl metrics` prints and node_exporter's textfile
- * collector reads.  The metric names and their meaning are documented in
- * denverd(8), section METRICS.
+ * 0.0.4): what `denverctl metrics` prints (through cmd_metrics.c) and
+ * node_exporter's textfile collector reads.  The metric names and their
+ * meaning are documented in denverd(8), section METRICS.
+ *
+ * Rendering only: no loop, no control socket.  The store part may take
+ * long (it aggregates the whole history); any thread may render into its
+ * own buffer from its own store connection.
  */
 #ifndef DENVERD_METRICS_H
 #define DENVERD_METRICS_H
@@ -11,7 +15,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct buf;
+struct config;
 struct denverd;
+struct store;
 
 /* Cap on the text of one scrape; past it metrics_text() fails with -E2BIG. */
 #define METRICS_MAX_TEXT (8u * 1024 * 1024)
@@ -23,29 +30,17 @@ struct denverd;
  */
 int metrics_text(struct denverd *d, char **out, size_t *len);
 
-/* A scrape renders the store metrics on the loop while the last rendering
- * took at most METRICS_SYNC_MS; beyond, a worker thread renders them and
- * scrapes answer with the last rendering, refreshed when older than
- * METRICS_REFRESH_MS. */
-#define METRICS_SYNC_MS    10
-#define METRICS_REFRESH_MS 10000
-
-/*
- * Register the `metrics` control command (args: none; result: {"text": the
- * Prometheus text}), open the worker's read-only store connection and
- * start a first rendering.  Call after control_init() and store_open().
- * 0, -EALREADY, or a negative errno (logged when it is the store's).
- */
-int metrics_init(struct denverd *d);
-
-/* Free what metrics_init made; a rendering in progress finishes on its
- * worker first (the loop must run on, as loop_drain does).  Accepts a
- * daemon whose metrics_init failed or never ran.  Call before store_close. */
-void metrics_fini(struct denverd *d);
-
-/* For tests: a worker rendering is in progress; change the two limits. */
-bool metrics_refreshing(void);
-void metrics_tune(int64_t sync_limit_ms, int64_t refresh_ms);
+/* The pieces metrics_text() is made of, in its order, each appended to T
+ * (errors stay in t->err, buf.h).  T starts empty from metrics_buf_init()
+ * (capped at METRICS_MAX_TEXT, NUL included); its text is the caller's. */
+void metrics_buf_init(struct buf *t);
+void metrics_put_process(struct buf *t, const struct denverd *d);
+void metrics_put_config(struct buf *t, const struct config *cfg);
+/* The store's families from ST: 0, -EIO (store_errmsg(ST) says why) or
+ * t->err. */
+int metrics_put_store(struct buf *t, struct store *st);
+/* One unlabelled gauge with its HELP and TYPE lines. */
+void metrics_put_gauge(struct buf *t, const char *name, const char *help, double value);
 
 /* Resident set size of this process in bytes, from /proc/self/statm.
  * 0 or -errno. */

@@ -20,13 +20,16 @@
 #include "app/check_data.h"
 #include "base/clock.h"
 #include "config/config.h"
+#include "api/cmd_alerts.h"
+#include "api/cmd_sched.h"
 #include "api/control.h"
+#include "api/watch.h"
 #include "base/denverd.h"
 #include "base/fsutil.h"
 #include "api/cmd_dq.h"
 #include "base/log.h"
 #include "app/loop.h"
-#include "api/metrics.h"
+#include "api/cmd_metrics.h"
 #include "app/perm.h"
 #include "engine/engine.h"
 #include "store/store.h"
@@ -258,6 +261,50 @@ static int open_state(struct denverd *d)
 	return rc;
 }
 
+/* Alerts judge every run once its final state is committed. */
+static void judge_finished_run(void *arg, const struct engine_event *ev)
+{
+	if (ev->kind == ENGINE_EV_RUN_STATE && run_state_final(ev->state))
+		alerts_run_finished(arg, ev->run_id);
+}
+
+/*
+ * The modules in start-up order, and who hears whom: the engine announces
+ * to the journal, the control watchers and the alerts (in that order); the
+ * alerts to the control watchers.  Commands are registered by api/.  0 or
+ * a negative errno (logged); main() stops what started either way.
+ */
+static int start_modules(struct denverd *d)
+{
+	int rc;
+
+	if ((rc = control_init(d)) < 0) {
+		log_err(NULL, "control socket %s: %s", d->cfg->socket,
+		        rc == -EADDRINUSE ? "another denverd is listening there"
+		        : rc == -EEXIST ? "exists and is not a socket" : uv_strerror(rc));
+		return rc;
+	}
+	if ((rc = cmd_dq_init(d)) < 0 || (rc = cmd_metrics_init(d)) < 0 ||
+	    (rc = alerts_init(d)) < 0 ||
+	    (rc = alerts_subscribe(d->alerts, watch_alert_event, d)) < 0 ||
+	    (rc = cmd_alerts_init(d)) < 0) {
+		log_err(NULL, "start-up: %s", strerror(-rc));
+		return rc;
+	}
+	if ((rc = sched_init(d)) < 0)
+		return rc;           /* logged by sched_init */
+	if ((rc = engine_subscribe(d->sched, engine_journal, NULL)) < 0 ||
+	    (rc = engine_subscribe(d->sched, watch_engine_event, d)) < 0 ||
+	    (rc = engine_subscribe(d->sched, judge_finished_run, d)) < 0 ||
+	    (rc = cmd_sched_init(d)) < 0 || (rc = cmd_status_init(d)) < 0) {
+		log_err(NULL, "start-up: %s", strerror(-rc));
+		return rc;
+	}
+	if ((rc = sched_start(d)) < 0)
+		return rc;           /* logged by sched_start */
+	return store_integrity_init(d);   /* logged by store_integrity_init */
+}
+
 int main(int argc, char **argv)
 {
 	struct denverd d = { 0 };
@@ -309,21 +356,8 @@ int main(int argc, char **argv)
 		log_err(NULL, "signals: %s", uv_strerror(rc));
 		goto out;
 	}
-	if ((rc = control_init(&d)) < 0) {
-		log_err(NULL, "control socket %s: %s", d.cfg->socket,
-		        rc == -EADDRINUSE ? "another denverd is listening there"
-		        : rc == -EEXIST ? "exists and is not a socket" : uv_strerror(rc));
-		goto out;
-	}
-	if ((rc = cmd_dq_init(&d)) < 0 || (rc = metrics_init(&d)) < 0 ||
-	    (rc = alerts_init(&d)) < 0) {
-		log_err(NULL, "start-up: %s", strerror(-rc));
-		goto out;
-	}
-	if ((rc = sched_init(&d)) < 0)
-		goto out;            /* logged by sched_init */
-	if ((rc = store_integrity_init(&d)) < 0)
-		goto out;            /* logged by store_integrity_init */
+	if ((rc = start_modules(&d)) < 0)
+		goto out;            /* logged */
 
 	log_info(NULL, "denverd %s ready: %zu datasets, %zu jobs, socket %s, state %s",
 	         DENVERD_VERSION, d.cfg->n_datasets, d.cfg->n_jobs, d.cfg->socket,
@@ -341,7 +375,7 @@ out:
 	store_integrity_fini(&d);
 	sched_fini(&d);              /* waits (bounded) for cancelled children */
 	alerts_fini(&d);
-	metrics_fini(&d);
+	cmd_metrics_fini(&d);
 	control_fini(&d);
 	loop_fini(&d);
 	loop_drain(&d);

@@ -8,8 +8,9 @@
  * so a jump of the wall clock is noticed), drives everything that is not a
  * finished run: no polling tick.
  *
- * A notification is committed to the store first, then logged, broadcast
- * and delivered; delivery success sets the row's `delivered` time.
+ * A notification is committed to the store first, then logged, announced
+ * to the subscribers and delivered (deliver.c); delivery success sets the
+ * row's `delivered` time.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -17,41 +18,32 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
-
-#include <jansson.h>
 
 #include "domain/alert_policy.h"
 #include "notify/alerts.h"
+#include "notify/alerts_int.h"
 #include "base/clock.h"
-#include "api/control.h"
+#include "common/fmt.h"
 #include "base/denverd.h"
+#include "base/list.h"
+#include "base/strtable.h"
 #include "domain/config_types.h"
-#include "denverd/protocol.h"
 #include "io/job.h"
 #include "base/log.h"
 #include "store/store.h"
-#include "version.h"
 #include "notify/webhook.h"
 
 #define TIMER_CAP_MS        (3600 * 1000)   /* re-check at least hourly */
-#define COMMAND_TIMEOUT_MS  (60 * 1000)
-#define COMMAND_GRACE_MS    (5 * 1000)
-#define COMMAND_TAIL        4096
-#define WEBHOOK_TIMEOUT_MS  (30 * 1000)
-#define WEBHOOK_DELAY_MS    2000
-#define WEBHOOK_MAX_DELAY_MS (5 * 60 * 1000)
-#define LIST_DEFAULT        20
-#define LIST_MAX            1000
-#define MESSAGE_MAX         1024
 
 enum reason { R_RUN_FAILED, R_CHECK_FAILED, R_CHECK_WARNED, R_QUARANTINED, R_STALE, R__N };
 
-static const char *const reason_names[R__N] = {
+static const char *const reason_table[R__N] = {
 	[R_RUN_FAILED] = "run_failed", [R_CHECK_FAILED] = "check_failed",
 	[R_CHECK_WARNED] = "check_warned", [R_QUARANTINED] = "quarantined",
 	[R_STALE] = "stale",
 };
+
+STRING_TABLE_STATIC(reason, enum reason)
 
 struct akey {
 	char target[CONFIG_MAX_NAME + 1];
@@ -71,36 +63,7 @@ struct fresh {
 	int64_t since;            /* when it was first configured (or we started) */
 };
 
-struct command {
-	struct alerts *a;
-	struct job *job;
-	int64_t alert_id;
-	struct command *next, *prev;
-};
-
-struct alerts {
-	struct denverd *d;
-	uv_timer_t timer;
-	struct webhook *webhook;
-	struct akey *keys;
-	size_t n_keys, cap_keys;
-	struct fresh *fresh;
-	size_t n_fresh;
-	struct command *commands;
-	unsigned n_commands;
-	int64_t started;
-	bool timer_open, closing;
-};
-
 /* ---- keys ---- */
-
-static enum reason reason_from_name(const char *name)
-{
-	for (int r = 0; r < R__N; r++)
-		if (strcmp(reason_names[r], name) == 0)
-			return (enum reason)r;
-	return R__N;
-}
 
 /* The key of (TARGET, REASON), created when CREATE; NULL when absent or
  * when the cap is reached. */
@@ -130,10 +93,10 @@ static struct akey *key_get(struct alerts *a, const char *target, enum reason re
 static int restore_key(void *arg, const struct store_alert *row)
 {
 	struct alerts *a = arg;
-	enum reason r = reason_from_name(row->reason);
+	int r = reason_from_string(row->reason);
 	struct akey *k;
 
-	if (r == R__N || !(k = key_get(a, row->dataset, r, true)))
+	if (r < 0 || !(k = key_get(a, row->dataset, (enum reason)r, true)))
 		return 0;           /* a reason of a newer version, or over the cap */
 	k->k.firing = strcmp(row->state, "firing") == 0;
 	k->k.notified = k->k.firing;
@@ -152,184 +115,35 @@ static void fmt_utc(int64_t ms, char *buf, size_t n)
 	strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static void fmt_span(uint64_t ms, char *buf, size_t n)
+/* ---- subscribers ---- */
+
+int alerts_subscribe(struct alerts *a, alerts_event_fn fn, void *arg)
 {
-	uint64_t s = ms / 1000;
-	if (s >= 86400)
-		snprintf(buf, n, "%" PRIu64 "d %" PRIu64 "h", s / 86400, s % 86400 / 3600);
-	else if (s >= 3600)
-		snprintf(buf, n, "%" PRIu64 "h %" PRIu64 "m", s / 3600, s % 3600 / 60);
-	else if (s >= 60)
-		snprintf(buf, n, "%" PRIu64 "m %" PRIu64 "s", s / 60, s % 60);
-	else
-		snprintf(buf, n, "%" PRIu64 "s", s);
+	if (a->n_subs == ALERTS_MAX_SUBSCRIBERS)
+		return -ENOSPC;
+	a->subs[a->n_subs].fn = fn;
+	a->subs[a->n_subs].arg = arg;
+	a->n_subs++;
+	return 0;
 }
 
-/* ---- delivery ---- */
-
-static void mark_delivered(struct alerts *a, int64_t id)
+static void publish(struct alerts *a, const struct alert_event *ev)
 {
-	if (a->closing)
-		return;
-	if (store_alert_delivered(a->d->store, id, clock_now_ms()) < 0)
-		log_err(NULL, "alert %" PRId64 ": recording the delivery: %s", id,
-		        store_errmsg(a->d->store));
-}
-
-static void on_webhook_done(void *arg, int64_t id, const struct webhook_result *r)
-{
-	struct alerts *a = arg;
-	char where[256];
-
-	if (r->delivered) {
-		mark_delivered(a, id);
-		return;
-	}
-	webhook_redact(a->d->cfg->alerts.webhook ? a->d->cfg->alerts.webhook : "",
-	               where, sizeof where);
-	log_warn(NULL, "alert %" PRId64 ": webhook %s not delivered after %u attempt%s: %s",
-	         id, where, r->attempts, r->attempts == 1 ? "" : "s", r->error);
-}
-
-static void maybe_free(struct alerts *a);
-
-static void on_command_done(struct job *j, const struct job_result *r, void *arg)
-{
-	struct command *c = arg;
-	struct alerts *a = c->a;
-
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		a->commands = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	a->n_commands--;
-	if (r->exit_code == 0 && !r->timed_out && !r->cancelled)
-		mark_delivered(a, c->alert_id);
-	else if (!a->closing)
-		log_warn(NULL, "alert %" PRId64 ": alerts.command failed: %s", c->alert_id,
-		         r->error ? r->error : "non-zero exit");
-	free(c);
-	maybe_free(a);
-}
-
-static void run_command(struct alerts *a, int64_t id, const char *target,
-                        const char *reason, const char *state, const char *message,
-                        int64_t run_id, const char *exec_date)
-{
-	const struct config *cfg = a->d->cfg;
-	char run[24] = "", env_reason[64], env_state[32];
-	char **argv = NULL, **env = NULL;
-	struct command *c = NULL;
-	struct job_vars v = {
-		.dataset = target, .exec_date = exec_date, .state_dir = cfg->state_dir,
-		.run_id = run,
-		/* config.c allows {reason} and {message} in alerts.command (its
-		 * alert_vars); {state} is ready for when it allows that too. */
-		.extra_keys = { "reason", "message", "state" },
-		.extra_values = { reason, message, state },
-	};
-	struct log_ctx ctx = { .dataset = target, .run_id = run_id,
-	                       .exec_date = exec_date[0] ? exec_date : NULL,
-	                       .task = "alert" };
-	int rc;
-
-	if (a->n_commands >= ALERTS_MAX_COMMANDS) {
-		log_warn(&ctx, "alert %" PRId64 ": %u alert commands still running; not "
-		         "starting another", id, a->n_commands);
-		return;
-	}
-	if (run_id > 0)
-		snprintf(run, sizeof run, "%" PRId64, run_id);
-	snprintf(env_reason, sizeof env_reason, "DENVERD_ALERT_REASON=%s", reason);
-	snprintf(env_state, sizeof env_state, "DENVERD_ALERT_STATE=%s", state);
-	char *extra_env[] = { env_reason, env_state, NULL };
-	if ((rc = job_expand_argv(cfg->alerts.command.items, &v, &argv)) < 0 ||
-	    (rc = job_env(&v, extra_env, &env)) < 0) {
-		log_err(&ctx, "alert %" PRId64 ": alerts.command: %s", id, strerror(-rc));
-		goto out;
-	}
-	if (!(c = calloc(1, sizeof *c))) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	struct job_spec spec = {
-		.argv = argv, .env = env, .cwd = NULL,
-		.timeout_ms = COMMAND_TIMEOUT_MS, .kill_grace_ms = COMMAND_GRACE_MS,
-		.tail_cap = COMMAND_TAIL, .ctx = ctx,
-	};
-	c->a = a;
-	c->alert_id = id;
-	if ((rc = job_start(a->d->loop, &spec, on_command_done, c, &c->job)) < 0) {
-		log_err(&ctx, "alert %" PRId64 ": starting alerts.command: %s", id,
-		        strerror(-rc));
-		free(c);
-		goto out;
-	}
-	c->next = a->commands;
-	if (a->commands)
-		a->commands->prev = c;
-	a->commands = c;
-	a->n_commands++;
-out:
-	job_strv_free(argv);
-	job_strv_free(env);
-}
-
-static void post_webhook(struct alerts *a, int64_t id, int64_t now, const char *target,
-                         const char *reason, const char *state, const char *message,
-                         int64_t run_id, const char *exec_date)
-{
-	const struct cfg_alerts *ac = &a->d->cfg->alerts;
-	struct webhook_opts o = {
-		.retries = ac->retries, .retry_delay_ms = WEBHOOK_DELAY_MS,
-		.retry_max_delay_ms = WEBHOOK_MAX_DELAY_MS, .timeout_ms = WEBHOOK_TIMEOUT_MS,
-	};
-	char host[256] = "", text[MESSAGE_MAX + 256], where[256];
-	json_t *body;
-	char *json;
-	int rc;
-
-	gethostname(host, sizeof host - 1);
-	snprintf(text, sizeof text, "denverd on %s: %s %s %s: %s", host, target, reason,
-	         state, message);
-	/* "text" makes Slack- and Mattermost-style endpoints show it as is. */
-	body = json_pack("{s:i, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
-	                 "version", 1, "id", (json_int_t)id, "ts", (json_int_t)now,
-	                 "host", host, "dataset", target, "reason", reason,
-	                 "state", state, "message", message,
-	                 "denverd", DENVERD_VERSION, "text", text);
-	if (body && run_id > 0)
-		json_object_set_new(body, "run_id", json_integer(run_id));
-	if (body && exec_date[0])
-		json_object_set_new(body, "exec_date", json_string(exec_date));
-	json = body ? json_dumps(body, JSON_COMPACT) : NULL;
-	json_decref(body);
-	if (!json) {
-		log_err(NULL, "alert %" PRId64 ": out of memory building the webhook body", id);
-		return;
-	}
-	rc = webhook_post(a->webhook, ac->webhook, json, &o, on_webhook_done, a, id);
-	free(json);
-	if (rc < 0) {
-		webhook_redact(ac->webhook, where, sizeof where);
-		log_warn(NULL, "alert %" PRId64 ": webhook %s: %s", id, where, strerror(-rc));
-	}
+	for (size_t i = 0; i < a->n_subs; i++)
+		a->subs[i].fn(a->subs[i].arg, ev);
 }
 
 /* Record, announce and deliver one notification of K. */
 static void notify(struct alerts *a, struct akey *k, bool recovery, const char *message,
                    int64_t run_id, const char *exec_date)
 {
-	const char *reason = reason_names[k->reason];
+	const char *reason = reason_to_string(k->reason);
 	const char *state = recovery ? "recovered" : "firing";
 	struct log_ctx ctx = { .dataset = k->target, .run_id = run_id,
 	                       .exec_date = exec_date[0] ? exec_date : NULL };
 	int64_t now = clock_now_ms();
 	int64_t id = store_alert_add(a->d->store, now, k->target, reason, state, message,
 	                             run_id);
-	json_t *ev;
 
 	if (id < 0) {
 		log_err(&ctx, "alert %s %s not recorded: %s", reason, state,
@@ -339,20 +153,16 @@ static void notify(struct alerts *a, struct akey *k, bool recovery, const char *
 	k->k.last_row = id;
 	log_msg(recovery ? LOG_NOTICE : LOG_WARNING, &ctx, "alert %s %s: %s", reason,
 	        state, message);
-	ev = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:I}", "ts", (json_int_t)now,
-	               "type", "alert", "dataset", k->target, "reason", reason,
-	               "state", state, "message", message, "alert_id", (json_int_t)id);
-	if (ev && run_id > 0)
-		json_object_set_new(ev, "run_id", json_integer(run_id));
-	if (ev && exec_date[0])
-		json_object_set_new(ev, "exec_date", json_string(exec_date));
-	if (ev)
-		control_broadcast(a->d->control, ev);
-	json_decref(ev);
+	struct alert_event ev = {
+		.ts = now, .alert_id = id, .dataset = k->target, .reason = reason,
+		.state = state, .message = message, .run_id = run_id,
+		.exec_date = exec_date[0] ? exec_date : NULL,
+	};
+	publish(a, &ev);
 	if (a->d->cfg->alerts.webhook)
-		post_webhook(a, id, now, k->target, reason, state, message, run_id, exec_date);
+		deliver_webhook(a, &ev);
 	if (a->d->cfg->alerts.command.n)
-		run_command(a, id, k->target, reason, state, message, run_id, exec_date);
+		deliver_command(a, &ev);
 }
 
 static void arm_timer(struct alerts *a);
@@ -368,7 +178,7 @@ static void observe(struct alerts *a, const char *target, enum reason reason,
 	if (!k) {
 		if (problem)
 			log_err(NULL, "alert %s of %s dropped: more than %d alert keys",
-			        reason_names[reason], target, ALERTS_MAX_KEYS);
+			        reason_to_string(reason), target, ALERTS_MAX_KEYS);
 		return;
 	}
 	switch (alert_observe(&k->k, problem, clock_now_ms(),
@@ -386,7 +196,7 @@ static void observe(struct alerts *a, const char *target, enum reason reason,
 		}
 		if (k->k.last_row > 0 && store_alert_suppressed(a->d->store, k->k.last_row) < 0)
 			log_err(NULL, "alert %s of %s: counting a suppressed repeat: %s",
-			        reason_names[reason], target, store_errmsg(a->d->store));
+			        reason_to_string(reason), target, store_errmsg(a->d->store));
 		break;
 	}
 	case ALERT_NOTIFY:
@@ -417,14 +227,14 @@ static int64_t fresh_deadline(const struct fresh *f)
 
 static void check_fresh(struct alerts *a, struct fresh *f, int64_t now)
 {
-	char msg[MESSAGE_MAX], age[32], max[32], when[32];
+	char msg[MESSAGE_MAX], age[FMT_DURATION_MAX], max[FMT_DURATION_MAX], when[32];
 	struct akey *k = key_get(a, f->name, R_STALE, false);
 
 	if (now < fresh_deadline(f) || (k && k->k.firing))
 		return;
-	fmt_span(f->max_age_ms, max, sizeof max);
+	fmt_duration(max, sizeof max, f->max_age_ms);
 	if (f->last_ok) {
-		fmt_span((uint64_t)(now - f->last_ok), age, sizeof age);
+		fmt_duration(age, sizeof age, (uint64_t)(now - f->last_ok));
 		fmt_utc(f->last_ok, when, sizeof when);
 		snprintf(msg, sizeof msg, "%s has had no succeeded or unchanged run for %s "
 		         "(max_age %s); the last one ended %s", f->name, age, max, when);
@@ -615,67 +425,26 @@ void alerts_promoted(struct denverd *d, int64_t run_id)
 	observe(a, r.target, R_QUARANTINED, false, msg, run_id, r.exec_date);
 }
 
-/* ---- the `alerts` command ---- */
+/* ---- what is firing ---- */
 
-static int add_row(void *arg, const struct store_alert *row)
+int alerts_firing_each(struct alerts *a, const char *dataset,
+                       int (*fn)(void *arg, const struct alert_firing *f), void *arg)
 {
-	json_t *o = json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:I}",
-	        "id", (json_int_t)row->id, "ts", (json_int_t)row->ts,
-	        "dataset", row->dataset, "reason", row->reason, "state", row->state,
-	        "message", row->message, "suppressed", (json_int_t)row->suppressed);
-	if (!o)
-		return -ENOMEM;
-	json_object_set_new(o, "run_id", row->run_id ? json_integer(row->run_id) : json_null());
-	json_object_set_new(o, "delivered",
-	                    row->delivered ? json_integer(row->delivered) : json_null());
-	return json_array_append_new(arg, o) < 0 ? -ENOMEM : 0;
-}
-
-static int cmd_alerts(struct denverd *d, struct control_client *c, json_t *args,
-                      json_t **result, struct control_error *err)
-{
-	struct alerts *a = d->alerts;
-	json_t *jds = json_object_get(args, "dataset"), *jlim = json_object_get(args, "limit");
-	json_int_t limit = LIST_DEFAULT;
-	const char *dataset = NULL;
-	json_t *rows, *firing;
 	int rc;
 
-	if (jds && !(dataset = json_string_value(jds)))
-		return control_error(err, -EINVAL, PROTO_EINVAL, "\"dataset\" must be a string");
-	if (jlim) {
-		limit = json_integer_value(jlim);
-		if (!json_is_integer(jlim) || limit < 1 || limit > LIST_MAX)
-			return control_error(err, -EINVAL, PROTO_EINVAL,
-			                     "\"limit\" must be an integer from 1 to %d", LIST_MAX);
-	}
-	rows = json_array();
-	firing = json_array();
-	if (!rows || !firing) {
-		rc = -ENOMEM;
-		goto fail;
-	}
-	if ((rc = store_alerts_list(d->store, dataset, (unsigned)limit, add_row, rows)) < 0)
-		goto fail;
 	for (size_t i = 0; i < a->n_keys; i++) {
 		const struct akey *k = &a->keys[i];
 		if (!k->k.firing || (dataset && strcmp(dataset, k->target) != 0))
 			continue;
-		json_array_append_new(firing, json_pack("{s:s, s:s, s:b}", "dataset", k->target,
-		        "reason", reason_names[k->reason], "notified", k->k.notified));
+		struct alert_firing f = {
+			.dataset = k->target, .reason = reason_to_string(k->reason),
+			.notified = k->k.notified,
+		};
+		if ((rc = fn(arg, &f)) != 0)
+			return rc;
 	}
-	*result = json_pack("{s:o, s:o}", "alerts", rows, "firing", firing);
-	return *result ? 0 : control_error(err, -ENOMEM, PROTO_EINTERNAL, "out of memory");
-fail:
-	json_decref(rows);
-	json_decref(firing);
-	return control_error(err, rc, PROTO_EINTERNAL, "alerts: %s",
-	                     rc == -EIO ? store_errmsg(d->store) : strerror(-rc));
+	return 0;
 }
-
-static const struct control_cmd alerts_cmds[] = {
-	{ .name = "alerts", .fn = cmd_alerts },
-};
 
 /* ---- life cycle ---- */
 
@@ -697,9 +466,6 @@ int alerts_init(struct denverd *d)
 		return rc;
 	if ((rc = load_fresh(a)) < 0)
 		return rc;
-	if ((rc = control_register(d->control, alerts_cmds,
-	                           sizeof alerts_cmds / sizeof alerts_cmds[0])) < 0)
-		return rc;
 	arm_timer(a);
 	return 0;
 }
@@ -715,7 +481,7 @@ void alerts_reload(struct denverd *d)
 	arm_timer(a);
 }
 
-static void maybe_free(struct alerts *a)
+void alerts_maybe_free(struct alerts *a)
 {
 	if (!a->closing || a->timer_open || a->commands)
 		return;
@@ -730,7 +496,7 @@ static void on_timer_closed(uv_handle_t *h)
 {
 	struct alerts *a = container_of((uv_timer_t *)h, struct alerts, timer);
 	a->timer_open = false;
-	maybe_free(a);
+	alerts_maybe_free(a);
 }
 
 void alerts_fini(struct denverd *d)
@@ -742,7 +508,7 @@ void alerts_fini(struct denverd *d)
 	a->closing = true;
 	webhook_fini(a->webhook);
 	a->webhook = NULL;
-	for (struct command *c = a->commands; c; c = c->next)
+	for (struct command *c = a->commands; c; c = c->commands_next)
 		job_cancel(c->job);
 	uv_close((uv_handle_t *)&a->timer, on_timer_closed);
 }

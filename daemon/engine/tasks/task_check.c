@@ -19,12 +19,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "base/clock.h"
+#include "base/fsutil.h"
 #include "config/config.h"
 #include "quality/dq.h"
-#include "engine/sched_int.h"
+#include "engine/task.h"
+#include "engine/tasks/tasks.h"
 #include "engine/tasks/task_check.h"
 #include "store/store.h"
 
@@ -59,33 +60,14 @@ static void work_cb(uv_work_t *w)
 	ct->rc = dq_run(&ct->in, &ct->report, &ct->err);
 }
 
-/* "a/b/c" -> "a/b" into OUT. */
-static int dir_of(const char *path, char *out, size_t len)
+/* quarantine/<dataset>/ under STATE_DIR, made if missing, into OUT. */
+static int quarantine_dir(const char *state_dir, const char *dataset, char *out, size_t len)
 {
-	const char *slash = strrchr(path, '/');
-
-	if (!slash || (size_t)(slash - path) >= len)
-		return -EINVAL;
-	memcpy(out, path, (size_t)(slash - path));
-	out[slash - path] = '\0';
-	return 0;
-}
-
-/* mkdir -p of the parents of quarantine/<dataset>/ under STATE_DIR. */
-static int mkdirs(const char *state_dir, const char *dataset, char *out, size_t len)
-{
-	int n = snprintf(out, len, "%s/quarantine", state_dir);
+	int n = snprintf(out, len, "%s/quarantine/%s", state_dir, dataset);
 
 	if (n < 0 || (size_t)n >= len)
 		return -ENAMETOOLONG;
-	if (mkdir(out, 0750) < 0 && errno != EEXIST)
-		return -errno;
-	n = snprintf(out, len, "%s/quarantine/%s", state_dir, dataset);
-	if (n < 0 || (size_t)n >= len)
-		return -ENAMETOOLONG;
-	if (mkdir(out, 0750) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
+	return mkdir_p(out, 0750);
 }
 
 /*
@@ -101,9 +83,9 @@ static int quarantine(const struct task_info *ti, const char *path, char *new_pa
 	const char *file = strrchr(path, '/');
 	int rc;
 
-	if (!file || dir_of(path, from, sizeof from) < 0)
+	if (!file || path_parent(path, from, sizeof from) < 0)
 		return -EINVAL;
-	if ((rc = mkdirs(ti->cfg->state_dir, ti->target, qdir, sizeof qdir)) < 0)
+	if ((rc = quarantine_dir(ti->cfg->state_dir, ti->target, qdir, sizeof qdir)) < 0)
 		return rc;
 	if (snprintf(to, sizeof to, "%s/exec_date=%s", qdir, ti->exec_date) >= (int)sizeof to)
 		return -ENAMETOOLONG;
@@ -288,7 +270,7 @@ static void previous(struct check_task *ct, const struct task_info *ti)
 			continue;
 		ct->in.prev_rows = list[i].rows;
 		ct->prev_run_id = list[i].run_id;
-		if (dir_of(list[i].path, dir, sizeof dir) == 0 &&
+		if (path_parent(list[i].path, dir, sizeof dir) == 0 &&
 		    snprintf(ct->prev_keys, sizeof ct->prev_keys, "%s/.keys", dir) <
 		    (int)sizeof ct->prev_keys)
 			ct->in.prev_keys = ct->prev_keys;
@@ -324,7 +306,7 @@ static int check_start(struct stask *t, char *err, size_t errlen, bool *retryabl
 	ct->snapshot_id = snap.id;
 	ct->bytes = snap.bytes;
 	rc = snprintf(ct->path, sizeof ct->path, "%s", snap.path) >= (int)sizeof ct->path ||
-	     dir_of(snap.path, dir, sizeof dir) < 0 ||
+	     path_parent(snap.path, dir, sizeof dir) < 0 ||
 	     snprintf(ct->keys_out, sizeof ct->keys_out, "%s/.keys", dir) >=
 	     (int)sizeof ct->keys_out ? -ENAMETOOLONG : 0;
 	store_snapshot_ref_clear(&snap);

@@ -9,7 +9,6 @@
  * the attempt that just ended).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -19,9 +18,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/fsutil.h"
 #include "io/job.h"
 #include "store/store.h"
 #include "engine/tasks/task_proc.h"
+#include "engine/tasks/tasks.h"
 
 #define MANIFEST_MAX (1024 * 1024)
 #define CONVERT_KILL_GRACE_MS 30000   /* Spark gets time to clean up */
@@ -85,35 +86,16 @@ static int path_fmt(char *out, size_t len, const char *fmt, ...)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-/* mkdir -p for the two levels under state_dir. */
-static int make_dir(const char *path)
-{
-	if (mkdir(path, 0750) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
-/* Write J to PATH atomically (temp file, fsync, rename). */
+/* Write J to PATH atomically (fsutil.h: temp file, fsync, rename). */
 static int write_json(const char *path, json_t *j)
 {
-	char tmp[PATH_MAX];
-	int fd, rc = 0;
+	char *text = json_dumps(j, JSON_INDENT(1) | JSON_SORT_KEYS);
+	int rc;
 
-	if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	if (fd < 0)
-		return -errno;
-	if (json_dumpfd(j, fd, JSON_INDENT(1) | JSON_SORT_KEYS) < 0)
-		rc = -EIO;
-	if (rc == 0 && fsync(fd) < 0)
-		rc = -errno;
-	if (close(fd) < 0 && rc == 0)
-		rc = -errno;
-	if (rc == 0 && rename(tmp, path) < 0)
-		rc = -errno;
-	if (rc < 0)
-		unlink(tmp);
+	if (!text)
+		return -ENOMEM;
+	rc = write_atomic(path, text, strlen(text), 0640);
+	free(text);
 	return rc;
 }
 
@@ -150,21 +132,90 @@ static void convert_after(struct stask *t, void *arg, struct task_outcome *o, ch
 	json_decref(m);
 }
 
-static int convert_start(struct stask *t, char *err, size_t errlen, bool *retryable)
+/* The programs of a conversion: spark-submit (found in PATH) into SUBMIT,
+ * jobs_dir's convert.py into SCRIPT (PATH_MAX bytes each). */
+static int find_programs(const struct cfg_spark *sp, char *submit, char *script, char *err,
+                         size_t errlen)
 {
-	const struct task_info *ti = task_info(t);
-	const struct config *cfg = ti->cfg;
-	const struct cfg_spark *sp = &cfg->spark;
-	struct store_snapshot_ref snap;
-	struct argv_buf a = { 0 };
-	struct convert_ctx *c = NULL;
-	char work[PATH_MAX], dir[PATH_MAX], spec_path[PATH_MAX], datastore[PATH_MAX];
-	char submit[PATH_MAX], script[PATH_MAX];
-	json_t *spec = NULL;
+	if (proc_which(sp->submit, submit, PATH_MAX) < 0) {
+		snprintf(err, errlen, "spark-submit not found (spark.submit: \"%s\"): install "
+		         "PySpark (scripts/setup puts it in the project's .venv) and put its bin/ "
+		         "in PATH, or set spark.submit to the path of spark-submit", sp->submit);
+		return -ENOENT;
+	}
+	snprintf(script, PATH_MAX, "%s/convert.py", sp->jobs_dir ? sp->jobs_dir : ".");
+	if (access(script, R_OK) < 0) {
+		snprintf(err, errlen, "%s: %s (spark.jobs_dir)", script, strerror(errno));
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/* The attempt's files (state_dir/work/run-<id>/): the directory
+ * made, C's manifest path with no stale manifest there, the spec written
+ * to SPEC_PATH (PATH_MAX) from SNAP.  0, or -errno with ERR set and
+ * *RETRYABLE. */
+static int write_spec(const struct task_info *ti, const struct store_snapshot_ref *snap,
+                      struct convert_ctx *c, char *spec_path, char *err, size_t errlen,
+                      bool *retryable)
+{
+	const char *state_dir = ti->cfg->state_dir;
+	char dir[PATH_MAX], datastore[PATH_MAX];
+	json_t *spec;
 	int rc;
 
-	*retryable = false;
-	rc = store_snapshot_of_run(ti->d->store, ti->run_id, &snap);
+	if (path_fmt(dir, sizeof dir, "%s/work/run-%" PRId64, state_dir, ti->run_id) < 0 ||
+	    path_fmt(datastore, sizeof datastore, "%s/datastore/%s", state_dir,
+	             ti->dataset->name) < 0 ||
+	    path_fmt(spec_path, PATH_MAX, "%s/convert.json", dir) < 0 ||
+	    path_fmt(c->manifest, sizeof c->manifest, "%s/manifest.json", dir) < 0) {
+		snprintf(err, errlen, "state_dir path too long");
+		return -ENAMETOOLONG;
+	}
+	if ((rc = mkdir_p(dir, 0750)) < 0) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(-rc));
+		*retryable = true;
+		return rc;
+	}
+	if (unlink(c->manifest) < 0 && errno != ENOENT) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: %s", c->manifest, strerror(errno));
+		return rc;
+	}
+	spec = spec_json(ti, snap, datastore, c->manifest);
+	rc = spec ? write_json(spec_path, spec) : -ENOMEM;
+	json_decref(spec);
+	if (rc < 0) {
+		snprintf(err, errlen, "writing %s: %s", spec_path, strerror(-rc));
+		*retryable = true;
+	}
+	return rc;
+}
+
+/* spark-submit's argv for SCRIPT on SPEC_PATH into A (A->failed on ENOMEM). */
+static void build_argv(const struct cfg_spark *sp, const char *submit, const char *script,
+                       const char *spec_path, struct argv_buf *a)
+{
+	argv_push(a, submit);
+	argv_push(a, "--master");
+	argv_push(a, sp->master ? sp->master : "local[2]");
+	argv_push(a, "--driver-memory");
+	argv_pushf(a, "%" PRIu64 "m", sp->driver_memory / (1024 * 1024));
+	for (size_t i = 0; i < sp->n_conf; i++) {
+		argv_push(a, "--conf");
+		argv_pushf(a, "%s=%s", sp->conf_keys[i], sp->conf_values[i]);
+	}
+	argv_push(a, script);
+	argv_push(a, "--spec");
+	argv_push(a, spec_path);
+}
+
+/* The snapshot of the attempt's run, with its checked row count. */
+static int checked_snapshot(const struct task_info *ti, struct store_snapshot_ref *snap,
+                            char *err, size_t errlen, bool *retryable)
+{
+	int rc = store_snapshot_of_run(ti->d->store, ti->run_id, snap);
+
 	if (rc < 0) {
 		if (rc == -ENOENT)
 			snprintf(err, errlen, "no snapshot recorded for run %" PRId64
@@ -174,25 +225,30 @@ static int convert_start(struct stask *t, char *err, size_t errlen, bool *retrya
 		*retryable = rc != -ENOENT;
 		return rc;
 	}
-	if (snap.rows < 0) {
+	if (snap->rows < 0) {
 		snprintf(err, errlen, "the check task has not recorded a row count for %s",
-		         snap.path);
-		rc = -ENODATA;
-		goto out;
+		         snap->path);
+		store_snapshot_ref_clear(snap);
+		return -ENODATA;
 	}
-	if (proc_which(sp->submit, submit, sizeof submit) < 0) {
-		snprintf(err, errlen, "spark-submit not found (spark.submit: \"%s\"): install "
-		         "PySpark (scripts/setup puts it in the project's .venv) and put its bin/ "
-		         "in PATH, or set spark.submit to the path of spark-submit", sp->submit);
-		rc = -ENOENT;
+	return 0;
+}
+
+static int convert_start(struct stask *t, char *err, size_t errlen, bool *retryable)
+{
+	const struct task_info *ti = task_info(t);
+	const struct cfg_spark *sp = &ti->cfg->spark;
+	struct store_snapshot_ref snap;
+	struct argv_buf a = { 0 };
+	struct convert_ctx *c = NULL;
+	char spec_path[PATH_MAX], submit[PATH_MAX], script[PATH_MAX];
+	int rc;
+
+	*retryable = false;
+	if ((rc = checked_snapshot(ti, &snap, err, errlen, retryable)) < 0)
+		return rc;
+	if ((rc = find_programs(sp, submit, script, err, errlen)) < 0)
 		goto out;
-	}
-	snprintf(script, sizeof script, "%s/convert.py", sp->jobs_dir ? sp->jobs_dir : ".");
-	if (access(script, R_OK) < 0) {
-		snprintf(err, errlen, "%s: %s (spark.jobs_dir)", script, strerror(errno));
-		rc = -ENOENT;
-		goto out;
-	}
 	if (!(c = calloc(1, sizeof *c))) {
 		rc = -ENOMEM;
 		*retryable = true;
@@ -200,45 +256,9 @@ static int convert_start(struct stask *t, char *err, size_t errlen, bool *retrya
 		goto out;
 	}
 	c->rows_checked = snap.rows;
-	if (path_fmt(work, sizeof work, "%s/work", cfg->state_dir) < 0 ||
-	    path_fmt(dir, sizeof dir, "%s/run-%" PRId64, work, ti->run_id) < 0 ||
-	    path_fmt(datastore, sizeof datastore, "%s/datastore/%s", cfg->state_dir,
-	             ti->dataset->name) < 0 ||
-	    path_fmt(spec_path, sizeof spec_path, "%s/convert.json", dir) < 0 ||
-	    path_fmt(c->manifest, sizeof c->manifest, "%s/manifest.json", dir) < 0) {
-		snprintf(err, errlen, "state_dir path too long");
-		rc = -ENAMETOOLONG;
+	if ((rc = write_spec(ti, &snap, c, spec_path, err, errlen, retryable)) < 0)
 		goto out;
-	}
-	if ((rc = make_dir(work)) < 0 || (rc = make_dir(dir)) < 0) {
-		snprintf(err, errlen, "%s: %s", dir, strerror(-rc));
-		*retryable = true;
-		goto out;
-	}
-	if (unlink(c->manifest) < 0 && errno != ENOENT) {
-		rc = -errno;
-		snprintf(err, errlen, "%s: %s", c->manifest, strerror(errno));
-		goto out;
-	}
-	spec = spec_json(ti, &snap, datastore, c->manifest);
-	if (!spec || (rc = write_json(spec_path, spec)) < 0) {
-		rc = spec ? rc : -ENOMEM;
-		snprintf(err, errlen, "writing %s: %s", spec_path, strerror(-rc));
-		*retryable = true;
-		goto out;
-	}
-	argv_push(&a, submit);
-	argv_push(&a, "--master");
-	argv_push(&a, sp->master ? sp->master : "local[2]");
-	argv_push(&a, "--driver-memory");
-	argv_pushf(&a, "%" PRIu64 "m", sp->driver_memory / (1024 * 1024));
-	for (size_t i = 0; i < sp->n_conf; i++) {
-		argv_push(&a, "--conf");
-		argv_pushf(&a, "%s=%s", sp->conf_keys[i], sp->conf_values[i]);
-	}
-	argv_push(&a, script);
-	argv_push(&a, "--spec");
-	argv_push(&a, spec_path);
+	build_argv(sp, submit, script, spec_path, &a);
 	if (a.failed) {
 		rc = -ENOMEM;
 		*retryable = true;
@@ -256,7 +276,6 @@ static int convert_start(struct stask *t, char *err, size_t errlen, bool *retrya
 out:
 	job_strv_free(a.v);
 	free(c);
-	json_decref(spec);
 	store_snapshot_ref_clear(&snap);
 	return rc;
 }

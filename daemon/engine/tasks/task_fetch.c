@@ -23,8 +23,9 @@
 
 #include "base/clock.h"
 #include "io/fetch.h"
-#include "engine/retain.h"
-#include "engine/sched_int.h"
+#include "engine/tasks/retain.h"
+#include "engine/task.h"
+#include "engine/tasks/tasks.h"
 #include "store/store.h"
 
 #define PROGRESS_EVERY_MS 1000
@@ -143,61 +144,64 @@ static void on_timer(uv_timer_t *h)
 	json_t *ev = json_object();
 	if (ev) {
 		progress_json(ft, ev);
-		task_broadcast(ft->t, "fetch.progress", ev);
+		task_progress(ft->t, "fetch.progress", ev);
 		json_decref(ev);
 	}
 }
 
-static int fetch_kind_start(struct stask *t, char *err, size_t errlen, bool *retryable)
+/* The dataset's url and file_name for the attempt's exec date (caller
+ * frees both, also on failure): 0, or -EINVAL with ERR set. */
+static int expand_names(const struct task_info *ti, char **url, char **file_name, char *err,
+                        size_t errlen)
 {
-	const struct task_info *ti = task_info(t);
 	const struct cfg_dataset *ds = ti->dataset;
-	struct sched *s = t->run->s;
-	struct store_snapshot last = { 0 };
-	struct store_snapshot_ref mine;
-	struct fetch_task *ft = NULL;
-	char *url = NULL, *file_name = NULL, *ferr = NULL;
 	size_t bad = 0;
 	int rc;
 
-	*retryable = false;
-	if ((rc = fetch_url_expand(ds->url, ti->exec_date, &url, &bad)) < 0) {
+	if ((rc = fetch_url_expand(ds->url, ti->exec_date, url, &bad)) < 0) {
 		snprintf(err, errlen, "url \"%s\": bad placeholder at offset %zu", ds->url, bad);
-		goto out;
+		return rc;
 	}
-	if ((rc = fetch_url_expand(ds->file_name, ti->exec_date, &file_name, &bad)) < 0) {
+	if ((rc = fetch_url_expand(ds->file_name, ti->exec_date, file_name, &bad)) < 0)
 		snprintf(err, errlen, "file_name \"%s\": bad placeholder at offset %zu",
 		         ds->file_name, bad);
-		goto out;
-	}
-	if (!(ft = calloc(1, sizeof *ft))) {
-		rc = -ENOMEM;
-		*retryable = true;
+	return rc;
+}
+
+/* FT with its timer, for the attempt of T; NULL (ERR set) on failure. */
+static struct fetch_task *fetch_task_new(struct stask *t, char *err, size_t errlen)
+{
+	struct fetch_task *ft = calloc(1, sizeof *ft);
+	int rc;
+
+	if (!ft) {
 		snprintf(err, errlen, "out of memory");
-		goto out;
+		return NULL;
 	}
 	ft->t = t;
-	if ((rc = uv_timer_init(ti->d->loop, &ft->timer)) < 0) {
+	if ((rc = uv_timer_init(task_info(t)->d->loop, &ft->timer)) < 0) {
 		free(ft);
-		ft = NULL;
-		*retryable = true;
 		snprintf(err, errlen, "timer: %s", uv_strerror(rc));
-		goto out;
+		return NULL;
 	}
-	if (store_snapshot_of_run(ti->d->store, ti->run_id, &mine) == 0) {
-		store_snapshot_ref_clear(&mine);
-		ft->recorded = true;
-		task_set_impl(t, ft);
-		uv_timer_start(&ft->timer, on_timer, 0, 0);
-		ft = NULL;
-		rc = 0;
-		goto out;
-	}
-	rc = store_snapshot_last(ti->d->store, ds->name, &last);
+	return ft;
+}
+
+/* Start FT's download of URL into FILE_NAME, conditional on the dataset's
+ * last snapshot: 0, or -errno with ERR set and *RETRYABLE. */
+static int start_download(struct fetch_task *ft, const char *url, const char *file_name,
+                          char *err, size_t errlen, bool *retryable)
+{
+	const struct task_info *ti = task_info(ft->t);
+	const struct cfg_dataset *ds = ti->dataset;
+	struct store_snapshot last = { 0 };
+	char *ferr = NULL;
+	int rc = store_snapshot_last(ti->d->store, ds->name, &last);
+
 	if (rc < 0 && rc != -ENOENT) {
 		snprintf(err, errlen, "state store: %s", store_errmsg(ti->d->store));
 		*retryable = true;
-		goto out;
+		return rc;
 	}
 	struct fetch_request req = {
 		.url = url, .limits = &ds->fetch, .state_dir = ti->cfg->state_dir,
@@ -205,20 +209,44 @@ static int fetch_kind_start(struct stask *t, char *err, size_t errlen, bool *ret
 		.etag = last.etag, .last_modified = last.last_modified, .last_hash = last.hash,
 		.force = ti->force, .allow_file_urls = ti->cfg->allow_file_urls,
 	};
-	if ((rc = fetch_start(s->http, &req, on_fetch_done, ft, &ft->f, &ferr)) < 0) {
+	if ((rc = fetch_start(ti->http, &req, on_fetch_done, ft, &ft->f, &ferr)) < 0) {
 		snprintf(err, errlen, "%s", ferr ? ferr : strerror(-rc));
 		*retryable = rc == -ENOMEM;
+	}
+	store_snapshot_clear(&last);
+	free(ferr);
+	return rc < 0 ? rc : 0;
+}
+
+static int fetch_kind_start(struct stask *t, char *err, size_t errlen, bool *retryable)
+{
+	const struct task_info *ti = task_info(t);
+	struct store_snapshot_ref mine;
+	struct fetch_task *ft = NULL;
+	char *url = NULL, *file_name = NULL;
+	int rc;
+
+	*retryable = false;
+	if ((rc = expand_names(ti, &url, &file_name, err, errlen)) < 0)
+		goto out;
+	if (!(ft = fetch_task_new(t, err, errlen))) {
+		rc = -ENOMEM;
+		*retryable = true;
 		goto out;
 	}
 	task_set_impl(t, ft);
-	uv_timer_start(&ft->timer, on_timer, PROGRESS_EVERY_MS, PROGRESS_EVERY_MS);
-	ft = NULL;
-	rc = 0;
-out:
-	if (ft)
+	if (store_snapshot_of_run(ti->d->store, ti->run_id, &mine) == 0) {
+		/* Published already: on_timer ends the attempt (never from here). */
+		store_snapshot_ref_clear(&mine);
+		ft->recorded = true;
+		uv_timer_start(&ft->timer, on_timer, 0, 0);
+	} else if ((rc = start_download(ft, url, file_name, err, errlen, retryable)) == 0) {
+		uv_timer_start(&ft->timer, on_timer, PROGRESS_EVERY_MS, PROGRESS_EVERY_MS);
+	} else {
+		task_set_impl(t, NULL);
 		uv_close((uv_handle_t *)&ft->timer, on_closed);
-	store_snapshot_clear(&last);
-	free(ferr);
+	}
+out:
 	free(url);
 	free(file_name);
 	return rc;

@@ -16,6 +16,7 @@
 #include "io/procgroup.h"
 #include "store/store.h"
 #include "engine/tasks/task_proc.h"
+#include "engine/tasks/tasks.h"
 
 /* Extra environment entries a kind may add (besides the marker). */
 #define PROC_EXTRA_ENV 8

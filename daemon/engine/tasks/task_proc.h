@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "engine/sched_int.h"
+#include "engine/task.h"
 
 /* Called after an exit status of 0 to check the child's results: it may turn
  * O into a failure, with words written into BUF. */

@@ -82,20 +82,12 @@ static int setup(void **state)
 	return 0;
 }
 
-static void close_walk(uv_handle_t *h, void *arg)
-{
-	if (!uv_is_closing(h))
-		uv_close(h, NULL);
-}
-
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
 	char cmd[160];
 	control_fini(&f->d);
-	uv_walk(&f->loop, close_walk, NULL);
-	uv_run(&f->loop, UV_RUN_DEFAULT);
-	uv_loop_close(&f->loop);
+	ctlcall_loop_close(&f->loop);
 	config_free(f->cfg);
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->t.dir);
 	tmpstore_close(&f->t);
@@ -106,16 +98,10 @@ static int teardown(void **state)
 /* Send REQUEST; the reply's result (ok) or error (not ok) as a new ref. */
 static json_t *call(struct fixture *f, const char *request, bool want_ok)
 {
-	char *reply = ctlcall(&f->loop, f->sock, request);
-	json_t *r, *out;
-	assert_non_null(reply);
-	r = json_loads(reply, 0, NULL);
-	assert_non_null(r);
-	if (json_is_true(json_object_get(r, "ok")) != want_ok)
-		fail_msg("%s -> %s", request, reply);
-	out = json_incref(json_object_get(r, want_ok ? "result" : "error"));
-	json_decref(r);
-	free(reply);
+	json_t *out = ctlcall_json(&f->loop, f->sock, request, want_ok);
+
+	if (!out)
+		fail_msg("%s: no reply, or not ok=%d", request, want_ok);
 	return out;
 }
 

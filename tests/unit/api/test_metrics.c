@@ -19,6 +19,7 @@
 #include "ctlcall.h"
 #include "base/denverd.h"
 #include "domain/config_types.h"
+#include "api/cmd_metrics.h"
 #include "api/metrics.h"
 #include "store/store.h"
 #include "tmpstore.h"
@@ -183,12 +184,6 @@ static void test_store_error_is_reported(void **state)
 	assert_non_null(strstr(store_errmsg(f->t.st), "dq_results"));
 }
 
-static void close_walk(uv_handle_t *h, void *arg)
-{
-	if (!uv_is_closing(h))
-		uv_close(h, NULL);
-}
-
 static void test_command_over_the_socket(void **state)
 {
 	struct fixture *f = *state;
@@ -204,11 +199,11 @@ static void test_command_over_the_socket(void **state)
 	assert_int_equal(uv_loop_init(&loop), 0);
 	f->d.loop = &loop;
 	assert_int_equal(control_init(&f->d), 0);
-	assert_int_equal(metrics_init(&f->d), 0);
-	assert_int_equal(metrics_init(&f->d), -EALREADY);
+	assert_int_equal(cmd_metrics_init(&f->d), 0);
+	assert_int_equal(cmd_metrics_init(&f->d), -EALREADY);
 	/* The first rendering runs on a worker, to learn what one costs. */
-	assert_true(metrics_refreshing());
-	while (metrics_refreshing())
+	assert_true(cmd_metrics_refreshing());
+	while (cmd_metrics_refreshing())
 		uv_run(&loop, UV_RUN_ONCE);
 
 	/* A small store: rendered on the loop for each scrape, so fresh. */
@@ -222,28 +217,28 @@ static void test_command_over_the_socket(void **state)
 	assert_non_null(text);
 	assert_non_null(strstr(text, "\ndenverd_snapshot_rows{dataset=\"traffic_accidents\"} 4171\n"));
 	assert_non_null(strstr(text, "\ndenverd_metrics_store_age_seconds 0\n"));
-	assert_false(metrics_refreshing());
+	assert_false(cmd_metrics_refreshing());
 	json_decref(r);
 	free(reply);
 
 	/* A store too big to render on the loop: the last worker rendering
 	 * answers, and the scrape starts the next one. */
-	metrics_tune(-1, 0);
+	cmd_metrics_tune(-1, 0);
 	assert_int_equal(tmpstore_sql(&f->t, "UPDATE snapshots SET rows = 4200 WHERE id = 1"), 0);
 	reply = ctlcall(&loop, sock, "{\"cmd\":\"metrics\"}");
 	assert_non_null(strstr(reply, "denverd_snapshot_rows{dataset=\\\"traffic_accidents\\\"} 4171\\n"));
 	free(reply);
-	while (metrics_refreshing())
+	while (cmd_metrics_refreshing())
 		uv_run(&loop, UV_RUN_ONCE);
 	reply = ctlcall(&loop, sock, "{\"cmd\":\"metrics\"}");
 	assert_non_null(strstr(reply, "denverd_snapshot_rows{dataset=\\\"traffic_accidents\\\"} 4200\\n"));
 	assert_non_null(strstr(reply, "denverd_metrics_store_age_seconds "));
 	free(reply);
-	while (metrics_refreshing())
+	while (cmd_metrics_refreshing())
 		uv_run(&loop, UV_RUN_ONCE);
 
 	/* A store failure is the daemon's error, reported as such. */
-	metrics_tune(1000, 0);
+	cmd_metrics_tune(1000, 0);
 	assert_int_equal(tmpstore_sql(&f->t, "DROP TABLE alerts"), 0);
 	reply = ctlcall(&loop, sock, "{\"cmd\":\"metrics\"}");
 	assert_non_null(reply);
@@ -251,11 +246,9 @@ static void test_command_over_the_socket(void **state)
 	assert_non_null(strstr(reply, "alerts"));
 	free(reply);
 
-	metrics_fini(&f->d);
+	cmd_metrics_fini(&f->d);
 	control_fini(&f->d);
-	uv_walk(&loop, close_walk, NULL);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	assert_int_equal(uv_loop_close(&loop), 0);
+	assert_int_equal(ctlcall_loop_close(&loop), 0);
 }
 
 int main(void)

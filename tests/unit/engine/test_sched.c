@@ -25,7 +25,7 @@
 #include "base/denverd.h"
 #include "domain/execdate.h"
 #include "io/procgroup.h"
-#include "engine/sched_int.h"
+#include "engine/engine_int.h"
 #include "store/store.h"
 
 struct h {
@@ -99,6 +99,8 @@ static int setup(void **state)
 static void start(void)
 {
 	assert_int_equal(sched_init(&H->d), 0);
+	assert_int_equal(engine_subscribe(H->d.sched, engine_journal, NULL), 0);
+	assert_int_equal(sched_start(&H->d), 0);
 }
 
 static void stop(void)
@@ -491,6 +493,124 @@ static void test_job_limit_serialises(void **state)
 	assert_true(b_start >= a_end);
 }
 
+/* ---- typed events ---- */
+
+/* An announced event, copied, with what the store said when it came. */
+struct heard {
+	enum engine_event_kind kind;
+	char type[32], dataset[32], job[32], task[32], state_in_store[16];
+	int priority;
+	int64_t run_id;
+	enum run_state state;
+	char message[256];
+};
+
+static struct heard heard[32];
+static int n_heard;
+
+static void copy_or_dash(char *out, size_t n, const char *v)
+{
+	snprintf(out, n, "%s", v ? v : "-");
+}
+
+static void on_event(void *arg, const struct engine_event *ev)
+{
+	struct heard *h = &heard[n_heard];
+
+	assert_ptr_equal(arg, H);
+	if (n_heard == (int)(sizeof heard / sizeof heard[0]))
+		return;
+	n_heard++;
+	h->kind = ev->kind;
+	copy_or_dash(h->type, sizeof h->type, ev->type);
+	copy_or_dash(h->dataset, sizeof h->dataset, ev->dataset);
+	copy_or_dash(h->job, sizeof h->job, ev->job);
+	copy_or_dash(h->task, sizeof h->task, ev->task);
+	copy_or_dash(h->message, sizeof h->message, ev->message);
+	h->priority = ev->priority;
+	h->run_id = ev->run_id;
+	h->state = ev->state;
+	/* Store first, announce second: the row already says so. */
+	snprintf(h->state_in_store, sizeof h->state_in_store, "%s", ev->run_id ?
+	         q_text("SELECT state FROM runs WHERE id=%lld", (long long)ev->run_id) : "-");
+}
+
+/* Start with on_event subscribed after the journal. */
+static void start_heard(void)
+{
+	n_heard = 0;
+	assert_int_equal(sched_init(&H->d), 0);
+	assert_int_equal(engine_subscribe(H->d.sched, engine_journal, NULL), 0);
+	assert_int_equal(engine_subscribe(H->d.sched, on_event, H), 0);
+	assert_int_equal(sched_start(&H->d), 0);
+}
+
+static void expect_heard(int i, enum engine_event_kind kind, int priority, const char *task,
+                         enum run_state state, const char *phrase)
+{
+	assert_true(i < n_heard);
+	if (heard[i].kind != kind || heard[i].priority != priority ||
+	    strcmp(heard[i].task, task) || heard[i].state != state ||
+	    !strstr(heard[i].message, phrase))
+		fail_msg("event %d: %s %d %s %s \"%s\"", i, heard[i].type, heard[i].priority,
+		         heard[i].task, run_state_to_string(heard[i].state), heard[i].message);
+	assert_string_equal(heard[i].type, engine_event_kind_to_string(kind));
+}
+
+static void test_events_are_typed_and_follow_the_commit(void **state)
+{
+	load_config(DS_YAML "jobs:\n  j:\n    after: [d]\n    command: [\"true\"]\n");
+	start_heard();
+	int64_t id = trigger("j", "2026-11-24");
+	/* Status shows the new run at once, from its run.state event on. */
+	struct sched_target_info ti;
+	sched_target_info(sched_target(H->d.sched, "j"), &ti);
+	assert_int_equal(ti.last_run_id, id);
+	assert_int_equal(ti.last_run_state, RUN_QUEUED);
+	wait_run(id, "succeeded", 5000);
+	assert_int_equal(n_heard, 4);
+	expect_heard(0, ENGINE_EV_RUN_STATE, LOG_INFO, "j", RUN_QUEUED, "queued (manual)");
+	expect_heard(1, ENGINE_EV_TASK_STATE, LOG_INFO, "j", RUN_RUNNING, "j started (attempt 1)");
+	expect_heard(2, ENGINE_EV_TASK_STATE, LOG_INFO, "j", RUN_SUCCEEDED, "j succeeded");
+	expect_heard(3, ENGINE_EV_RUN_STATE, LOG_INFO, "j", RUN_SUCCEEDED, "succeeded");
+	for (int i = 0; i < n_heard; i++) {
+		/* A job's events name the job, never a dataset. */
+		assert_string_equal(heard[i].job, "j");
+		assert_string_equal(heard[i].dataset, "-");
+		assert_int_equal(heard[i].run_id, id);
+	}
+	assert_string_equal(heard[0].state_in_store, "queued");
+	assert_string_equal(heard[3].state_in_store, "succeeded");
+	sched_target_info(sched_target(H->d.sched, "j"), &ti);
+	assert_int_equal(ti.last_run_state, RUN_SUCCEEDED);
+	assert_string_equal(ti.last_run_date, "2026-11-24");
+	/* As many events in the store as were announced. */
+	assert_int_equal(q_int("SELECT count(*) FROM events WHERE run_id=%lld", (long long)id), 4);
+}
+
+static void test_dataset_events_and_the_subscriber_cap(void **state)
+{
+	load_config(DS_YAML);
+	start_heard();
+	int64_t id = trigger("d", "2026-11-24");
+	wait_run(id, "failed", 5000);
+	/* queued, fetch started, fetch failed, run failed (check skipped: no event) */
+	assert_int_equal(n_heard, 4);
+	expect_heard(1, ENGINE_EV_TASK_STATE, LOG_INFO, "fetch", RUN_RUNNING, "fetch started");
+	expect_heard(2, ENGINE_EV_TASK_STATE, LOG_ERR, "fetch", RUN_FAILED, "fetch failed");
+	expect_heard(3, ENGINE_EV_RUN_STATE, LOG_ERR, "-", RUN_FAILED, "failed: fetch: ");
+	assert_string_equal(heard[3].dataset, "d");
+	assert_string_equal(heard[3].job, "-");
+	assert_string_equal(heard[3].state_in_store, "failed");
+	/* A target's own events carry no run. */
+	assert_int_equal(sched_pause(H->d.sched, sched_target(H->d.sched, "d"), true), 0);
+	expect_heard(4, ENGINE_EV_DATASET_PAUSED, LOG_INFO, "-", RUN_QUEUED, "d paused");
+	assert_int_equal(heard[4].run_id, 0);
+	for (int i = 2; i < ENGINE_MAX_SUBSCRIBERS; i++)
+		assert_int_equal(engine_subscribe(H->d.sched, on_event, H), 0);
+	assert_int_equal(engine_subscribe(H->d.sched, on_event, H), -ENOSPC);
+}
+
 /* ---- schedules, catch-up, backfill ---- */
 
 static void set_now(const char *iso)
@@ -804,6 +924,8 @@ int main(void)
 		T(test_recovery_kills_the_orphan_and_resumes),
 		T(test_recovery_spares_a_reused_pid),
 		T(test_job_limit_serialises),
+		T(test_events_are_typed_and_follow_the_commit),
+		T(test_dataset_events_and_the_subscriber_cap),
 		T(test_catchup_latest_runs_once),
 		T(test_catchup_all_capped),
 		T(test_catchup_none_and_first_configured),

@@ -14,7 +14,7 @@
 #include <sqlite3.h>
 #include <uv.h>
 
-#include "engine/retain.h"
+#include "engine/tasks/retain.h"
 #include "store/store.h"
 
 struct fixture {

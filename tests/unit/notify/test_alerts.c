@@ -1,7 +1,8 @@
 /* test_alerts.c - alerts end to end inside one process: a configuration
  * parsed by config.c, a real store file, finished runs written as the
- * scheduler writes them, the control socket, webhook POSTs received by a
- * real HTTP server on loopback, and alerts.command run as a real child. */
+ * scheduler writes them, webhook POSTs received by a real HTTP server on
+ * loopback, alerts.command run as a real child, and the events announced
+ * to a subscriber.  (The `alerts` command: tests/unit/api/test_cmd_alerts.c.) */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -20,27 +21,50 @@
 #include "notify/alerts.h"
 #include "base/clock.h"
 #include "config/config.h"
-#include "api/control.h"
-#include "ctlcall.h"
 #include "base/denverd.h"
 #include "base/log.h"
 #include "loophttp.h"
 #include "tmpstore.h"
+
+/* An announced alert, copied. */
+struct seen {
+	char dataset[64], reason[32], state[16], exec_date[11];
+	int64_t alert_id, run_id;
+	bool has_exec_date;
+};
 
 struct fix {
 	struct tmpstore t;
 	uv_loop_t loop;
 	struct srv srv;
 	struct denverd d;
-	char sock[128];
 	int posts_seen;          /* POSTs already checked by the test */
+	struct seen events[16];  /* what the subscriber heard */
+	int n_events;
 };
+
+static void on_alert(void *arg, const struct alert_event *ev)
+{
+	struct fix *f = arg;
+	struct seen *e;
+
+	if (f->n_events == (int)(sizeof f->events / sizeof f->events[0]))
+		return;
+	e = &f->events[f->n_events++];
+	snprintf(e->dataset, sizeof e->dataset, "%s", ev->dataset);
+	snprintf(e->reason, sizeof e->reason, "%s", ev->reason);
+	snprintf(e->state, sizeof e->state, "%s", ev->state);
+	snprintf(e->exec_date, sizeof e->exec_date, "%s", ev->exec_date ? ev->exec_date : "");
+	e->has_exec_date = ev->exec_date != NULL;
+	e->alert_id = ev->alert_id;
+	e->run_id = ev->run_id;
+}
 
 static const int always_ok[] = { 200 };
 
 /* Start the loop, the web server, the configuration (YAML in which @PORT@
- * stands for the webhook server's port), control and alerts, on the store
- * F->t already opened (so a test can fill it first). */
+ * stands for the webhook server's port) and alerts with F's subscriber, on
+ * the store F->t already opened (so a test can fill it first). */
 static void start_on(struct fix *f, const int *script, int n, const char *yaml_tmpl)
 {
 	char yaml[4096], *errors = NULL;
@@ -48,17 +72,16 @@ static void start_on(struct fix *f, const int *script, int n, const char *yaml_t
 
 	assert_int_equal(uv_loop_init(&f->loop), 0);
 	assert_int_equal(srv_start(&f->loop, &f->srv, script, n), 0);
-	snprintf(f->sock, sizeof f->sock, "%s/denverd.sock", f->t.dir);
 	assert_non_null(at);
-	snprintf(yaml, sizeof yaml, "state_dir: %s\nsocket: %s\n%.*s%d%s", f->t.dir, f->sock,
+	snprintf(yaml, sizeof yaml, "state_dir: %s\n%.*s%d%s", f->t.dir,
 	         (int)(at - yaml_tmpl), yaml_tmpl, f->srv.port, at + strlen("@PORT@"));
 	if (config_parse("test.yaml", yaml, strlen(yaml), &f->d.cfg, &errors) < 0)
 		fail_msg("config: %s\n%s", errors, yaml);
 	f->d.loop = &f->loop;
 	f->d.store = f->t.st;
 	f->d.started_ms = clock_now_ms();
-	assert_int_equal(control_init(&f->d), 0);
 	assert_int_equal(alerts_init(&f->d), 0);
+	assert_int_equal(alerts_subscribe(f->d.alerts, on_alert, f), 0);
 }
 
 static void start(struct fix *f, const int *script, int n, const char *yaml_tmpl)
@@ -70,7 +93,6 @@ static void start(struct fix *f, const int *script, int n, const char *yaml_tmpl
 static void stop(struct fix *f)
 {
 	alerts_fini(&f->d);
-	control_fini(&f->d);
 	uv_walk(&f->loop, loophttp_close_walk, NULL);
 	uv_run(&f->loop, UV_RUN_DEFAULT);
 	assert_int_equal(uv_loop_close(&f->loop), 0);
@@ -146,6 +168,42 @@ static void expect_no_post(struct fix *f, int ms)
 		fail_msg("unexpected POST: %s", f->srv.body[f->posts_seen]);
 }
 
+/* Alert rows of the store, copied. */
+struct rows {
+	struct { int64_t id, suppressed, delivered; char state[16]; } v[8];
+	int n;
+};
+
+static int keep_row(void *arg, const struct store_alert *row)
+{
+	struct rows *r = arg;
+	if (r->n == 8)
+		return -1;
+	r->v[r->n].id = row->id;
+	r->v[r->n].suppressed = row->suppressed;
+	r->v[r->n].delivered = row->delivered;
+	snprintf(r->v[r->n].state, sizeof r->v[r->n].state, "%s", row->state);
+	r->n++;
+	return 0;
+}
+
+/* Firing alerts, copied. */
+struct firing {
+	char reason[8][32];
+	bool notified[8];
+	int n;
+};
+
+static int keep_firing(void *arg, const struct alert_firing *a)
+{
+	struct firing *f = arg;
+	if (f->n == 8)
+		return -1;
+	snprintf(f->reason[f->n], sizeof f->reason[0], "%s", a->reason);
+	f->notified[f->n++] = a->notified;
+	return 0;
+}
+
 static const char base_yaml[] =
 	"alerts:\n"
 	"  webhook: http://127.0.0.1:@PORT@/hook/S3CRET?token=T0KEN\n"
@@ -160,7 +218,7 @@ static const char base_yaml[] =
 static void test_failures_rate_limit_and_recovery(void **state)
 {
 	static struct fix f;
-	char path[256], *reply;
+	char path[256];
 	struct stat st;
 
 	memset(&f, 0, sizeof f);
@@ -206,28 +264,35 @@ static void test_failures_rate_limit_and_recovery(void **state)
 	alerts_run_finished(&f.d, 6);
 	expect_no_post(&f, 150);
 
-	/* The store and the `alerts` command tell the story. */
-	reply = ctlcall(&f.loop, f.sock, "{\"cmd\":\"alerts\",\"args\":{\"dataset\":"
-	                "\"traffic_accidents\"}}");
-	assert_non_null(reply);
-	json_t *r = json_object_get(json_object_get(j = json_loads(reply, 0, NULL), "result"),
-	                            "alerts");
-	assert_int_equal(json_array_size(r), 2);
-	json_t *rec = json_array_get(r, 0), *fire = json_array_get(r, 1);
-	assert_string_equal(json_string_value(json_object_get(rec, "state")), "recovered");
-	assert_int_equal(json_integer_value(json_object_get(rec, "suppressed")), 1);
-	assert_string_equal(json_string_value(json_object_get(fire, "state")), "firing");
-	assert_int_equal(json_integer_value(json_object_get(fire, "suppressed")), 1);
-	assert_true(json_integer_value(json_object_get(fire, "delivered")) > 0);
-	json_t *firing = json_object_get(json_object_get(j, "result"), "firing");
-	assert_int_equal(json_array_size(firing), 1);
-	assert_false(json_is_true(json_object_get(json_array_get(firing, 0), "notified")));
-	json_decref(j);
-	free(reply);
-
-	reply = ctlcall(&f.loop, f.sock, "{\"cmd\":\"alerts\",\"args\":{\"limit\":0}}");
-	assert_non_null(strstr(reply, "\"EINVAL\""));
-	free(reply);
+	/* The store and alerts_firing_each() tell the story (the `alerts`
+	 * command shows the same). */
+	struct rows rows = { 0 };
+	assert_int_equal(store_alerts_list(f.t.st, "traffic_accidents", 20, keep_row, &rows), 0);
+	assert_int_equal(rows.n, 2);
+	assert_string_equal(rows.v[0].state, "recovered");
+	assert_int_equal(rows.v[0].suppressed, 1);
+	assert_string_equal(rows.v[1].state, "firing");
+	assert_int_equal(rows.v[1].suppressed, 1);
+	assert_true(rows.v[1].delivered > 0);
+	struct firing fired = { 0 };
+	assert_int_equal(alerts_firing_each(f.d.alerts, "traffic_accidents", keep_firing, &fired), 0);
+	assert_int_equal(fired.n, 1);
+	assert_string_equal(fired.reason[0], "run_failed");
+	assert_false(fired.notified[0]);
+	memset(&fired, 0, sizeof fired);
+	assert_int_equal(alerts_firing_each(f.d.alerts, NULL, keep_firing, &fired), 0);
+	assert_int_equal(fired.n, 2);              /* report's run_failed too */
+	/* Every notification sent was announced, with its row and run. */
+	assert_int_equal(f.n_events, 3);
+	assert_string_equal(f.events[0].dataset, "traffic_accidents");
+	assert_string_equal(f.events[0].reason, "run_failed");
+	assert_string_equal(f.events[0].state, "firing");
+	assert_int_equal(f.events[0].run_id, 1);
+	assert_string_equal(f.events[0].exec_date, "2026-11-24");
+	assert_int_equal(f.events[0].alert_id, rows.v[1].id);
+	assert_string_equal(f.events[1].dataset, "report");
+	assert_string_equal(f.events[2].state, "recovered");
+	assert_int_equal(f.events[2].alert_id, rows.v[0].id);
 	stop(&f);
 }
 
@@ -322,6 +387,10 @@ static void test_freshness_on_a_timer(void **state)
 	expect_post(&f, "traffic_accidents", "stale", "firing",
 	            "traffic_accidents has had no succeeded or unchanged run for");
 	expect_no_post(&f, 200);          /* once per episode, and max_age 0 is off */
+	assert_int_equal(f.n_events, 1);
+	assert_string_equal(f.events[0].reason, "stale");
+	assert_int_equal(f.events[0].run_id, 0);
+	assert_false(f.events[0].has_exec_date);
 
 	/* A good run ends the episode... */
 	finish_run(&f, 2, "traffic_accidents", "dataset", "succeeded", NULL);

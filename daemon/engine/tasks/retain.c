@@ -13,8 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "base/denverd.h"
-#include "engine/retain.h"
+#include "base/macro.h"
+#include "engine/tasks/retain.h"
 #include "store/store.h"
 
 #define RETAIN_MAX_FILES 64     /* entries one partition may hold */
