@@ -156,22 +156,23 @@ static const struct control_cmd metrics_cmds[] = {
 
 int cmd_metrics_init(struct denverd *d)
 {
+	struct store *reader;
 	struct metrics *m;
 	int rc;
 
 	if (M)
 		return -EALREADY;
-	if (!(m = calloc(1, sizeof *m)))
-		return -ENOMEM;
-	m->d = d;
-	m->cost_ms = -1;
-	m->sync_limit_ms = METRICS_SYNC_MS;
-	m->refresh_ms = METRICS_REFRESH_MS;
-	if ((rc = store_reader_open(d->store, &m->reader)) < 0) {
+	if ((rc = store_reader_open(d->store, &reader)) < 0) {
 		log_err(NULL, "metrics: %s", store_errmsg(d->store));
-		free(m);
 		return rc;
 	}
+	if (!(m = calloc(1, sizeof *m))) {
+		store_close(reader);
+		return -ENOMEM;
+	}
+	*m = (struct metrics){ .d = d, .reader = reader, .cost_ms = -1,
+	                       .sync_limit_ms = METRICS_SYNC_MS,
+	                       .refresh_ms = METRICS_REFRESH_MS };
 	if ((rc = control_register(d->control, metrics_cmds, ARRAY_SIZE(metrics_cmds))) < 0) {
 		metrics_free(m);
 		return rc;

@@ -15,7 +15,6 @@ struct config;
 struct store;
 struct control;
 struct sched;
-struct fetcher;
 struct alerts;
 
 struct denverd {
@@ -25,7 +24,6 @@ struct denverd {
 	struct store *store;
 	struct control *control;
 	struct sched *sched;
-	struct fetcher *fetcher;
 	struct alerts *alerts;
 	int64_t started_ms;          /* wall clock at start, unix ms */
 	bool stopping;               /* SIGTERM seen: start nothing new */

@@ -24,7 +24,7 @@
 #include <jansson.h>
 
 #include "config/config.h"
-#include "engine/states.h"
+#include "domain/run_state.h"
 
 struct denverd;
 struct sched;                    /* the engine: d->sched */

@@ -35,7 +35,7 @@
 #include "domain/cron.h"
 #include "domain/runq.h"
 #include "engine/engine.h"
-#include "engine/states.h"
+#include "domain/run_state.h"
 #include "engine/task.h"
 
 enum target_kind { TK_DATASET, TK_JOB };

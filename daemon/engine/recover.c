@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "base/clock.h"
+#include "common/array.h"
 #include "io/procgroup.h"
 #include "engine/engine_int.h"
 #include "store/store.h"
@@ -32,14 +33,8 @@ int recover_copy_run(void *arg, const struct store_run *row)
 	struct run_list *l = arg;
 	struct run_copy *c;
 
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 64;
-		struct run_copy *v = realloc(l->v, cap * sizeof *v);
-		if (!v)
-			return -ENOMEM;
-		l->v = v;
-		l->cap = cap;
-	}
+	if (ARRAY_RESERVE(l->v, l->n + 1, l->cap, 64) < 0)
+		return -ENOMEM;
 	c = &l->v[l->n++];
 	memset(c, 0, sizeof *c);
 	c->id = row->id;

@@ -28,6 +28,7 @@
 #include "base/list.h"
 #include "base/strtable.h"
 #include "domain/config_types.h"
+#include "domain/run_state.h"
 #include "io/job.h"
 #include "base/log.h"
 #include "store/store.h"
@@ -355,8 +356,9 @@ void alerts_run_finished(struct denverd *d, int64_t run_id)
 
 	if (!a)
 		return;
-	bool ok = strcmp(r.state, "succeeded") == 0 || strcmp(r.state, "unchanged") == 0;
-	bool failed = strcmp(r.state, "failed") == 0;
+	int state = run_state_from_string(r.state);
+	bool ok = state == RUN_SUCCEEDED || state == RUN_UNCHANGED;
+	bool failed = state == RUN_FAILED;
 	snprintf(head, sizeof head, "run %" PRId64 " of %s for %s", run_id, r.target,
 	         r.exec_date);
 
@@ -387,7 +389,7 @@ void alerts_run_finished(struct denverd *d, int64_t run_id)
 			snprintf(msg, sizeof msg, "%s: no check warned", head);
 			observe(a, r.target, R_CHECK_WARNED, false, msg, run_id, r.exec_date);
 		}
-		if (strcmp(r.state, "succeeded") == 0 && !r.quarantined) {
+		if (state == RUN_SUCCEEDED && !r.quarantined) {
 			snprintf(msg, sizeof msg, "%s: a new snapshot passed its checks", head);
 			observe(a, r.target, R_QUARANTINED, false, msg, run_id, r.exec_date);
 		}

@@ -11,6 +11,7 @@
 
 #include <sqlite3.h>
 
+#include "common/array.h"
 #include "store/store.h"
 #include "store/store_int.h"
 
@@ -178,14 +179,8 @@ static int list_row(sqlite3_stmt *s, void *ctx)
 	struct snapshot_list *l = ctx;
 	int rc;
 
-	if (l->len == l->cap) {
-		size_t ncap = l->cap ? l->cap * 2 : 16;
-		struct store_snapshot *nv = realloc(l->v, ncap * sizeof *nv);
-		if (!nv)
-			return -ENOMEM;
-		l->v = nv;
-		l->cap = ncap;
-	}
+	if (ARRAY_RESERVE(l->v, l->len + 1, l->cap, 16) < 0)
+		return -ENOMEM;
 	if ((rc = snapshot_row(s, &l->v[l->len])) < 0)
 		return rc;
 	l->len++;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/array.h"
 #include "io/job.h"
 #include "io/procgroup.h"
 #include "store/store.h"
@@ -35,15 +36,9 @@ void argv_push(struct argv_buf *a, const char *s)
 {
 	if (a->failed)
 		return;
-	if (a->n + 2 > a->cap) {
-		size_t cap = a->cap ? a->cap * 2 : 16;
-		char **v = realloc(a->v, cap * sizeof *v);
-		if (!v) {
-			a->failed = true;
-			return;
-		}
-		a->v = v;
-		a->cap = cap;
+	if (ARRAY_RESERVE(a->v, a->n + 2, a->cap, 16) < 0) {
+		a->failed = true;
+		return;
 	}
 	if (!(a->v[a->n] = strdup(s))) {
 		a->failed = true;

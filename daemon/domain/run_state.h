@@ -1,14 +1,15 @@
 /*
- * states.h - the states of runs and tasks and their names: the words the
+ * run_state.h - the states of runs and tasks and their names: the words the
  * store's rows, the control protocol, the journal and `denverctl` use
- * (denverd(8), SCHEDULING).  Public: api/ includes it with engine.h.
+ * (denverd(8), SCHEDULING).  In domain/ so that the engine, the alerts and
+ * api/ read one list.
  *
  * A run and each of its tasks is queued, then running, then ends in one
  * of the final states.  A task that is not final when its run ends becomes
  * skipped (cancelled when the run is).
  */
-#ifndef DENVERD_ENGINE_STATES_H
-#define DENVERD_ENGINE_STATES_H
+#ifndef DENVERD_DOMAIN_RUN_STATE_H
+#define DENVERD_DOMAIN_RUN_STATE_H
 
 #include <stdbool.h>
 

@@ -1,8 +1,8 @@
 /*
- * states.c - the names of run and task states (states.h).
+ * run_state.c - the names of run and task states (run_state.h).
  */
 #include "base/strtable.h"
-#include "engine/states.h"
+#include "domain/run_state.h"
 
 static const char *const run_state_table[_RUN_STATE_MAX] = {
 	[RUN_QUEUED] = "queued", [RUN_RUNNING] = "running", [RUN_SUCCEEDED] = "succeeded",
