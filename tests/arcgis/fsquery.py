@@ -330,8 +330,8 @@ class Query:
         if "empty_after_first" in fired and offset > 0 and self.geometry:
             return [], (False if self.paging else None)
         rule = fired.get("short_page")
-        if rule and page:
-            page = page[:max(0, len(page) - int(rule.params.get("drop", 3)))]
+        if rule and page:     # keeps one row at least, so a client that advances by rows received ends
+            page = page[:max(1, len(page) - int(rule.params.get("drop", 3)))]
         if "empty_page" in fired:
             page = []
         exceeded = offset + len(page) < len(idx)

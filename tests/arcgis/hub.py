@@ -50,7 +50,6 @@ from httpd import parse_range  # noqa: E402
 
 BLOB_DIR = "exportfiles-7647-160430"
 JSON_TYPE = "application/json; charset=utf-8"
-PENDING_STEPS = ["InProgress", "PagingData", "ConvertingData"]
 
 
 def fmt_date(ms, tz):
@@ -132,6 +131,8 @@ class Hub:
             self.jobs.clear()
             self.cache.clear()
             self.files.clear()
+            self.items.clear()
+            self.builds = 0
 
     # ---- the download API ---------------------------------------------------
     def download(self, item_id, fmt, params, fired, base):
@@ -161,9 +162,12 @@ class Hub:
         stamps = (layer.editing["dataLastEditDate"], layer.editing["schemaLastEditDate"])
         with self.lock:
             cur = self.cache.get(key)
-            fresh = cur is not None and cur.stamps == stamps and params.get("updatecache", "").lower() != "true"
+            # a rebuild that updateCache=true started is followed by polls with trackCacheUpdate=true;
+            # other requests keep getting the current file meanwhile
+            tracking = params.get("trackcacheupdate", "").lower() == "true" and key in self.jobs
+            fresh = (cur is not None and cur.stamps == stamps and not tracking
+                     and params.get("updatecache", "").lower() != "true")
             if fresh:
-                self.jobs.pop(key, None)
                 return self.completed(cur, base, redirect, "current")
             n = self.jobs.get(key, -1) + 1
             if "hub_block" in fired and redirect:
@@ -175,8 +179,8 @@ class Hub:
                                             "message": "Export failed"}).encode()
             if n < self.polls:
                 self.jobs[key] = n
-                status = "Pending" if n == 0 else PENDING_STEPS[min(n - 1, 2) if n < self.polls - 1 else 2]
-                body = json.dumps({"status": status, "progressInPercent": progress(n, self.polls)}).encode()
+                body = json.dumps({"status": step(n, self.polls),
+                                   "progressInPercent": progress(n, self.polls)}).encode()
                 return (202 if ("hub_202" in fired or redirect) else 200), [], body
             self.jobs.pop(key, None)
             export = self.build(layer, fmt, wh, stamps, key)
@@ -295,6 +299,15 @@ class Hub:
                    "url": f"{base}/{self.emu.org}/arcgis/rest/services/{svc}/FeatureServer",
                    "modified": max(ly.editing["lastEditDate"] for ly in layers)}
         return 200, [("Content-Type", JSON_TYPE)], json.dumps(doc).encode()
+
+
+def step(n, polls):
+    """The status of the Nth answer (0-based) of a job that completes after POLLS."""
+    if n == 0:
+        return "Pending"
+    if n == polls - 1:
+        return "ConvertingData"
+    return "InProgress" if n == 1 else "PagingData"
 
 
 def progress(n, polls):
