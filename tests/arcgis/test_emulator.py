@@ -15,8 +15,7 @@ import client
 import emulator
 import layers
 import pytest
-
-from conftest import SR_ROWS, TRAFFIC_ROWS, M
+from testbed import SR_ROWS, TRAFFIC_ROWS, M
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ERR_QUERY = {"error": {"code": 400, "message": "Unable to complete operation.",

@@ -14,8 +14,7 @@ import emulator
 import hub
 import layers
 import pytest
-
-from conftest import SR_ROWS, TRAFFIC_ROWS
+from testbed import SR_ROWS, TRAFFIC_ROWS
 
 NAME = re.compile(r"ODC_CRIME_TRAFFICACCIDENTS5YR_P_\d{19}\.csv")
 

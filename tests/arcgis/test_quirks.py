@@ -9,8 +9,7 @@ import urllib.error
 
 import client
 import pytest
-
-from conftest import TRAFFIC_ROWS, M
+from testbed import TRAFFIC_ROWS, M
 
 COUNT = {"count": TRAFFIC_ROWS}
 ERR500 = {"error": {"code": 500, "message": "Error performing query operation.", "details": []}}
