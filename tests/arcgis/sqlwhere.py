@@ -236,30 +236,19 @@ def _neg(fn, neg):
 
 def _compile(node, fold):
     kind = node[0]
-    if kind == "and":
+    if kind in ("and", "or"):
         a, b = _compile(node[1], fold), _compile(node[2], fold)
+        decisive = kind == "or"          # the value that decides alone: False for AND, True for OR
 
-        def f_and(row):
+        def f_junction(row):
             x = a(row)
-            if x is False:
-                return False
+            if x is decisive:
+                return decisive
             y = b(row)
-            if y is False:
-                return False
-            return None if (x is None or y is None) else True
-        return f_and
-    if kind == "or":
-        a, b = _compile(node[1], fold), _compile(node[2], fold)
-
-        def f_or(row):
-            x = a(row)
-            if x is True:
-                return True
-            y = b(row)
-            if y is True:
-                return True
-            return None if (x is None or y is None) else False
-        return f_or
+            if y is decisive:
+                return decisive
+            return None if (x is None or y is None) else not decisive
+        return f_junction
     if kind == "not":
         return _neg(_compile(node[1], fold), True)
     if kind == "cmp":
