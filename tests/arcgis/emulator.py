@@ -97,7 +97,6 @@ class Emulator(ThreadingHTTPServer):
         self.cdn = {}               # path -> (mono time, Resp)
         self.prerendered = {}       # Query.key() -> (generation, body, gzip body)
         self.prerendered_enabled = True
-        self.requests = 0
         self.thread = None
 
     # ---- layers ---------------------------------------------------------------

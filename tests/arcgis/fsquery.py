@@ -120,7 +120,8 @@ class Query:
         self.count = int_param(p, "resultRecordCount")
         self.paging = self.offset is not None or self.count is not None
         self.count_only = truthy(p, "returnCountOnly")
-        self.ids_only = truthy(p, "returnIdsOnly") and not self.count_only
+        self.extent_only = truthy(p, "returnExtentOnly")
+        self.ids_only = truthy(p, "returnIdsOnly") and not (self.count_only or self.extent_only)
         self.geometry = bool(layer.geometry) and truthy(p, "returnGeometry", True)
         self.out_sr = parse_sr(p.get("outsr"), layer)
         self.stats = self._stats(p.get("outstatistics", ""))
@@ -192,18 +193,18 @@ class Query:
 
     @property
     def page_size(self):
-        return None if (self.count_only or self.ids_only or self.stats) else self.limit
+        return None if (self.count_only or self.extent_only or self.ids_only or self.stats) else self.limit
 
     def key(self):
         """What decides the answer, canonically (pre-rendered pages, CDN)."""
         names = None if self.out_fields is None else tuple(f.name for f in self.out_fields)
         return (self.layer.key, self.f, self.where.canon, self.object_ids and tuple(sorted(self.object_ids)),
                 names, tuple((f.name, d) for f, d in self.order), self.offset, self.count, self.count_only,
-                self.ids_only, self.geometry, self.out_sr and self.out_sr["wkid"],
+                self.ids_only, self.extent_only, self.geometry, self.out_sr and self.out_sr["wkid"],
                 self.stats and tuple((k, f.name, n) for k, f, n in self.stats))
 
     # ---- selection ----------------------------------------------------------
-    def _matching(self, snap):
+    def matching(self, snap):
         """Indexes of the matching rows in object-id order."""
         w = self.where
         if w.never:
@@ -237,7 +238,7 @@ class Query:
 
     def _ordered(self, snap, fired):
         def build():
-            idx = self._matching(snap)
+            idx = self.matching(snap)
             if self.order and not (len(self.order) == 1 and self.order[0][0].name == self.layer.oid
                                    and not self.order[0][1]):
                 rows = snap.rows
@@ -277,13 +278,29 @@ class Query:
         fired = fired or {}
         self.check(fired)
         idx = self._ordered(snap, fired)
-        if self.count_only:
-            return encode({"count": len(idx)}, self.f)
+        if self.count_only or self.extent_only:
+            body = {"count": len(idx)} if self.count_only else {}
+            if self.extent_only:
+                body.update(self._extent(snap, idx))
+            return encode(body, self.f)
         if self.ids_only:
             return self._ids(snap, idx, fired)
         if self.stats:
             return self._statistics(snap, idx, fired)
         return self.features(snap, idx, fired)
+
+    def _extent(self, snap, idx):
+        """returnExtentOnly: {"extent": ...} in outSR, or GeoJSON's {"bbox": [...]} in WGS84."""
+        pts = [snap.geoms[i] for i in idx if snap.geoms and snap.geoms[i]]
+        if self.f == "geojson":
+            lon, lat = [g[0] for g in pts], [g[1] for g in pts]
+            return {"bbox": [min(lon), min(lat), max(lon), max(lat)] if pts else None}
+        xy = [tuple(self.point(g).values()) for g in pts]
+        sr = self.out_sr or self.layer.native_sr
+        if not xy:
+            return {"extent": {"xmin": "NaN", "ymin": "NaN", "xmax": "NaN", "ymax": "NaN", "spatialReference": sr}}
+        xs, ys = [p[0] for p in xy], [p[1] for p in xy]
+        return {"extent": {"xmin": min(xs), "ymin": min(ys), "xmax": max(xs), "ymax": max(ys), "spatialReference": sr}}
 
     def _ids(self, snap, idx, fired):
         ids = [snap.oids[i] for i in idx]
@@ -360,7 +377,7 @@ class Query:
         rows, geoms, layer = snap.rows, snap.geoms, self.layer
         attrs = self.attributes
         if self.f == "geojson":
-            return self._geojson(snap, page, exceeded)
+            return self.geojson(snap, page, exceeded)
         feats = []
         if self.geometry:
             for i in page:
@@ -382,7 +399,7 @@ class Query:
         body["features"] = feats
         return encode(body, self.f)
 
-    def _geojson(self, snap, page, exceeded):
+    def geojson(self, snap, page, exceeded):
         rows, geoms, oid = snap.rows, snap.geoms, self.layer.oid
         feats = []
         for i in page:

@@ -201,11 +201,11 @@ class Hub:
         """Make a new export file (a new random name); the old one goes away."""
         snap = layer.snapshot()
         q = fsquery.Query(layer, {"f": "geojson", "outfields": "*", "where": wh.text})
-        idx = q._matching(snap)
+        idx = q.matching(snap)
         if fmt == "csv":
             body, ctype = csv_bytes(layer, snap, idx), "text/csv"
         else:
-            body, ctype = q._geojson(snap, idx, None), "application/geo+json"
+            body, ctype = q.geojson(snap, idx, None), "application/geo+json"
         name = "%s_%019d.%s" % (layer.service, self.rng.randrange(10**18, 10**19), fmt)
         old = self.cache.get(key)
         if old:

@@ -290,6 +290,36 @@ def test_geometry_in_native_and_wgs84(emu, traffic):
     assert "spatialReference" not in t and all("geometry" not in f for f in t["features"])
 
 
+def test_native_coordinates_carried_in_the_rows():
+    """A layer whose native reference (State Plane, 2232) comes from its own x/y fields."""
+    e = emulator.Emulator().start()
+    try:
+        fields = [{"name": "OBJECTID", "type": "OID"}, {"name": "lon", "type": "Double"},
+                  {"name": "lat", "type": "Double"}, {"name": "gx", "type": "Double"}, {"name": "gy", "type": "Double"}]
+        e.add("SP", 0, "pts", fields, [{"lon": -104.99, "lat": 39.74, "gx": 3143000.0, "gy": 1694000.0},
+                                       {"lon": -105.02, "lat": 39.70, "gx": 3135000.0, "gy": 1680000.0}],
+              geometry={"lon": "lon", "lat": "lat", "x": "gx", "y": "gy", "sr": {"wkid": 2232, "latestWkid": 2232}})
+        url = e.url() + "/query"
+        d = client.get(url, where="1=1", f="json").json()
+        assert d["spatialReference"] == {"wkid": 2232, "latestWkid": 2232}
+        assert [f["geometry"] for f in d["features"]] == [{"x": 3143000.0, "y": 1694000.0},
+                                                          {"x": 3135000.0, "y": 1680000.0}]
+        assert client.get(url, where="1=1", f="json", outSR="2232").body == client.get(url, where="1=1", f="json").body
+        d = client.get(url, where="1=1", f="json", outSR="4326").json()
+        assert d["features"][1]["geometry"] == {"x": -105.02, "y": 39.70}
+        d = client.get(url, where="1=1", f="json", outSR="3857").json()
+        assert d["spatialReference"] == {"wkid": 102100, "latestWkid": 3857}
+        assert d["features"][0]["geometry"]["x"] == pytest.approx(merc(-104.99, 39.74)[0], abs=1e-6)
+        d = client.get(url, where="1=1", f="json", returnExtentOnly="true", returnCountOnly="true").json()
+        assert d == {"count": 2, "extent": {"xmin": 3135000.0, "ymin": 1680000.0, "xmax": 3143000.0,
+                                            "ymax": 1694000.0, "spatialReference": {"wkid": 2232, "latestWkid": 2232}}}
+        d = client.get(url, where="OBJECTID = 2", f="geojson", returnExtentOnly="true").json()
+        assert d == {"bbox": [-105.02, 39.70, -105.02, 39.70]}
+        assert client.get(e.url(), f="json").json()["extent"]["xmax"] == 3143000.0
+    finally:
+        e.stop()
+
+
 def test_geojson(emu, traffic):
     rows = traffic.snapshot().rows
     d = q(emu, where="1=1", outFields="object_id,reported_date", f="geojson", resultRecordCount=2).json()
