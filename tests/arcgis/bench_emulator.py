@@ -98,13 +98,13 @@ def main(argv=None):
         for name, seq in (("offset + orderByFields", offset), ("object-id ranges", oid),
                           ("count + ids + offset pages", paths[:2] + offset)):
             dt, total, statuses = replay(port, seq, args.gzip)
-            print(f"  {name:28s} {len(seq):4d} requests {total / 1e6:8.1f} MB in {dt:6.2f} s: "
+            print(f"  {name:28s} {len(seq):4d} requests {total / 1e6:8.1f} MB sent in {dt:6.2f} s: "
                   f"{len(seq) / dt:7.1f} req/s {total / 1e6 / dt:8.1f} MB/s  status {sorted(statuses)}")
             ok &= statuses == {200}
         if args.live:
             admin(port, "/__reset?data=1")        # drops the pre-rendered pages: answered live
             dt, total, _ = replay(port, offset[:args.live], args.gzip)
-            print(f"  live (for comparison)        {args.live:4d} requests {total / 1e6:8.1f} MB in {dt:6.2f} s: "
+            print(f"  live (for comparison)        {args.live:4d} requests {total / 1e6:8.1f} MB sent in {dt:6.2f} s: "
                   f"{args.live / dt:7.1f} req/s {total / 1e6 / dt:8.1f} MB/s")
         if args.verify:
             ok &= verify(port, offset, args.rows) and verify(port, oid, args.rows)

@@ -58,6 +58,9 @@ def directory_page(title):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "denverd-arcgis-emulator"
+    # TCP_NODELAY: the headers and the body go out in two writes, and Nagle would hold the
+    # second until the client's delayed ACK (40 ms a response on a keep-alive connection)
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *args):  # quiet: tests read /__log instead
         pass

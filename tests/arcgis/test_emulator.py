@@ -139,6 +139,23 @@ def test_offset_paging_with_order_gets_every_row_once(emu, traffic, page):
     assert [p["exceededTransferLimit"] for p in pages] == [True] * (len(pages) - 1) + [False]
 
 
+def test_full_download_at_denvers_2000():
+    """ARCGIS.md 7.7 (1)-(2) at Denver's real maxRecordCount: 4,500 rows, pages asked of 5000."""
+    e = emulator.Emulator().start()
+    try:
+        ly = e.add_layer(layers.traffic_layer(4500, seed=2))
+        assert client.get(e.url(325), f="json").json()["maxRecordCount"] == 2000
+        pages = client.offset_pages(e.url(325), page=5000, order="object_id ASC", use_post=True)
+        assert [len(p["features"]) for p in pages] == [2000, 2000, 500]
+        assert client.rows_of(pages) == ly.snapshot().rows
+        pages = client.oid_range_pages(e.url(325), "object_id", 2000, use_post=True)
+        assert [len(p["features"]) for p in pages] == [2000, 2000, 500]
+        got = client.rows_of(pages)
+        assert len({r["incident_id"] + r["offense_id"] for r in got}) == len(got) == 4500
+    finally:
+        e.stop()
+
+
 def test_offset_paging_by_post_and_on_the_table(emu, table):
     got = client.rows_of(client.offset_pages(emu.url(66), order="OBJECTID", use_post=True))
     assert got == table.snapshot().rows and len(got) == SR_ROWS
