@@ -222,6 +222,8 @@ def layer_from_spec(service, spec, base_dir=None):
         n = int(spec.pop("rows", 1000))
         maker = {"traffic": traffic_layer, "311": service_requests_layer}[layout]
         dates = spec.pop("dates", "wallclock")
+        if spec:
+            raise ValueError(f"unknown layer spec keys {sorted(spec)}")
         ly = maker(n, kw.pop("seed", 1), dates, kw.pop("max_record_count", 2000), **kw)
         if service and service != ly.service:
             ly.service = service

@@ -511,6 +511,8 @@ def test_prerender_over_http_and_timing(emu):
     d = r.json()
     assert d["pages"] == 2 + 5 + 5 and d["layer"] == f"{layers.SR311_SERVICE}/66"
     t = time.monotonic()
-    for p in d["paths"]:
-        assert client.get(emu.base + p).status == 200
+    bodies = [client.get(emu.base + p).json() for p in d["paths"]]
     assert time.monotonic() - t < 5
+    assert bodies[0] == {"count": SR_ROWS} and len(bodies[1]["objectIds"]) == SR_ROWS
+    assert [len(b["features"]) for b in bodies[2:]] == [7, 7, 7, 7, 2] * 2
+    assert all(e["prerendered"] for e in emu.log[-len(bodies):])
