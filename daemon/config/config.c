@@ -9,7 +9,8 @@
  * are handed out.  config_int.h maps the other files.
  *
  * This file: the entry points, the top level and its limits, spark and
- * alerts sections, freeing, and the lookups.
+ * alerts sections, and freeing.  The lookups (config_dataset, ...) are
+ * pure and live with the types, in domain/config_types.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -417,30 +418,4 @@ void config_free(struct config *c)
 	}
 	free(c->jobs);
 	free(c);
-}
-
-/* ---- lookups ---------------------------------------------------------- */
-
-const struct cfg_dataset *config_dataset(const struct config *cfg, const char *name)
-{
-	for (size_t i = 0; i < cfg->n_datasets; i++)
-		if (cfg->datasets[i].name && strcmp(cfg->datasets[i].name, name) == 0)
-			return &cfg->datasets[i];
-	return NULL;
-}
-
-const struct cfg_job *config_job(const struct config *cfg, const char *name)
-{
-	for (size_t i = 0; i < cfg->n_jobs; i++)
-		if (cfg->jobs[i].name && strcmp(cfg->jobs[i].name, name) == 0)
-			return &cfg->jobs[i];
-	return NULL;
-}
-
-const struct cfg_column *config_column(const struct cfg_schema *s, const char *name)
-{
-	for (size_t i = 0; i < s->n_columns; i++)
-		if (s->columns[i].name && strcmp(s->columns[i].name, name) == 0)
-			return &s->columns[i];
-	return NULL;
 }

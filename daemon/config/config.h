@@ -30,11 +30,6 @@ int config_parse(const char *name, const char *text, size_t len,
 
 void config_free(struct config *cfg);
 
-/* Lookups by name; NULL when absent.  The result lives as long as cfg. */
-const struct cfg_dataset *config_dataset(const struct config *cfg, const char *name);
-const struct cfg_job *config_job(const struct config *cfg, const char *name);
-const struct cfg_column *config_column(const struct cfg_schema *s, const char *name);
-
 /*
  * The first setting that cannot change on a reload (bound at start: see
  * KEY_RESTART in denverd.yaml(5)) whose value differs between OLD and NEW,

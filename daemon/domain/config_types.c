@@ -1,9 +1,11 @@
 /*
- * config_types.c - the names of the configuration's enums and the rule for
- * names: pure lookups, shared by the parser (config/) and by the layers
+ * config_types.c - the names of the configuration's enums, the rule for
+ * names, and finding a dataset, job or column by name: pure lookups, shared by the parser (config/) and by the layers
  * that print or store a configuration's values (quality, store, engine).
  */
 #include "domain/config_types.h"
+
+#include <string.h>
 
 #include "base/strtable.h"
 
@@ -68,4 +70,30 @@ bool config_name_valid(const char *name)
 			return false;
 	}
 	return n > 0 && n <= CONFIG_MAX_NAME;
+}
+
+/* ---- lookups by name ---- */
+
+const struct cfg_dataset *config_dataset(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->n_datasets; i++)
+		if (cfg->datasets[i].name && strcmp(cfg->datasets[i].name, name) == 0)
+			return &cfg->datasets[i];
+	return NULL;
+}
+
+const struct cfg_job *config_job(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->n_jobs; i++)
+		if (cfg->jobs[i].name && strcmp(cfg->jobs[i].name, name) == 0)
+			return &cfg->jobs[i];
+	return NULL;
+}
+
+const struct cfg_column *config_column(const struct cfg_schema *s, const char *name)
+{
+	for (size_t i = 0; i < s->n_columns; i++)
+		if (s->columns[i].name && strcmp(s->columns[i].name, name) == 0)
+			return &s->columns[i];
+	return NULL;
 }

@@ -205,4 +205,10 @@ struct config {
 	size_t n_jobs;
 };
 
+/* Lookups by name (config_types.c); NULL when absent.  The result lives
+ * as long as CFG (or S). */
+const struct cfg_dataset *config_dataset(const struct config *cfg, const char *name);
+const struct cfg_job *config_job(const struct config *cfg, const char *name);
+const struct cfg_column *config_column(const struct cfg_schema *s, const char *name);
+
 #endif

@@ -63,6 +63,7 @@
 static void start_prep(struct fetch *f);
 static void start_finish(struct fetch *f);
 static void maybe_finish(struct fetch *f);
+static void fetch_job_done(struct fetch *f);
 
 /* ---- the result ---- */
 
@@ -182,7 +183,7 @@ static void submit_write(struct fetch *f)
 	f->writing = true;
 	f->fill = !idx;
 	f->buf[f->fill].len = 0;
-	fetch_queue_job(f, WORK_WRITE);
+	fetch_queue_job(f, WORK_WRITE, fetch_job_done);
 }
 
 /*
@@ -446,7 +447,9 @@ static void after_finish(struct fetch *f)
 	deliver(f);
 }
 
-void fetch_job_done(struct fetch *f)
+/* Loop thread: the job fetch_queue_job started has ended (f->job says
+ * which); move the stage machine on. */
+static void fetch_job_done(struct fetch *f)
 {
 	switch (f->job) {
 	case WORK_PREP:   after_prep(f); break;
@@ -467,7 +470,7 @@ static void start_prep(struct fetch *f)
 	f->if_range = NULL;
 	reset_response(f);
 	XXH3_128bits_reset(f->hash);
-	fetch_queue_job(f, WORK_PREP);
+	fetch_queue_job(f, WORK_PREP, fetch_job_done);
 }
 
 static void start_finish(struct fetch *f)
@@ -480,7 +483,7 @@ static void start_finish(struct fetch *f)
 		after_finish(f);
 		return;
 	}
-	fetch_queue_job(f, WORK_FINISH);
+	fetch_queue_job(f, WORK_FINISH, fetch_job_done);
 }
 
 /* ---- public ---- */

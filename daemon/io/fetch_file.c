@@ -284,13 +284,14 @@ static void after_work(uv_work_t *w, int status)
 		f->io_what = f->job_what;
 	}
 	f->job_err = 0;
-	fetch_job_done(f);
+	f->job_done(f);
 }
 
-void fetch_queue_job(struct fetch *f, enum fetch_work job)
+void fetch_queue_job(struct fetch *f, enum fetch_work job, fetch_job_done_fn *done)
 {
 	int rc;
 	f->job = job;
+	f->job_done = done;
 	rc = uv_queue_work(http_loop(f->http), &f->work, work_cb, after_work);
 	if (rc < 0) {
 		/* Only fails for a NULL callback: a bug, not a run-time state. */

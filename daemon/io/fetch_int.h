@@ -48,6 +48,10 @@ struct wbuf {
 	size_t len;
 };
 
+struct fetch;
+/* What runs on the loop thread when a threadpool job of F is over. */
+typedef void fetch_job_done_fn(struct fetch *f);
+
 struct fetch {
 	struct http_xfer xfer;
 	struct http *http;
@@ -106,6 +110,7 @@ struct fetch {
 	/* the threadpool job */
 	uv_work_t work;
 	enum fetch_work job;
+	fetch_job_done_fn *job_done;   /* called when the job is over */
 	struct {                  /* write job */
 		int idx;
 		uint64_t off;
@@ -136,20 +141,15 @@ struct fetch {
 /*
  * Loop thread: run JOB for F on libuv's threadpool.  When it is over,
  * f->io_err/io_what hold its error (unless an earlier one is kept) and
- * fetch_job_done(F) runs on the loop thread.  Never fails: the only error
- * of uv_queue_work is a programming one, and that aborts.
+ * DONE(F) runs on the loop thread (fetch.c's stage machine: handing it in
+ * keeps this file below fetch.c).  Never fails: the only error of
+ * uv_queue_work is a programming one, and that aborts.
  */
-void fetch_queue_job(struct fetch *f, enum fetch_work job);
+void fetch_queue_job(struct fetch *f, enum fetch_work job, fetch_job_done_fn *done);
 
 /* The sidecar for the current response (url, etag, last_modified, total)
  * as compact JSON; the caller frees it.  NULL when out of memory. */
 char *fetch_meta_text(const struct fetch *f);
-
-/* ---- fetch.c ---- */
-
-/* Loop thread: the job fetch_queue_job started has ended (f->job says
- * which); move the stage machine on. */
-void fetch_job_done(struct fetch *f);
 
 /* ---- fetch_judge.c (loop thread) ---- */
 

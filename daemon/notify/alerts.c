@@ -450,6 +450,8 @@ int alerts_firing_each(struct alerts *a, const char *dataset,
 
 /* ---- life cycle ---- */
 
+static void alerts_maybe_free(struct alerts *a);
+
 int alerts_init(struct denverd *d)
 {
 	struct alerts *a = calloc(1, sizeof *a);
@@ -458,6 +460,7 @@ int alerts_init(struct denverd *d)
 	if (!a)
 		return -ENOMEM;
 	a->d = d;
+	a->maybe_free = alerts_maybe_free;
 	a->started = clock_now_ms();
 	d->alerts = a;
 	uv_timer_init(d->loop, &a->timer);
@@ -483,7 +486,9 @@ void alerts_reload(struct denverd *d)
 	arm_timer(a);
 }
 
-void alerts_maybe_free(struct alerts *a)
+/* Free A once alerts_fini has run and nothing of it is left running (its
+ * timer closed, no command running); a->maybe_free points here. */
+static void alerts_maybe_free(struct alerts *a)
 {
 	if (!a->closing || a->timer_open || a->commands)
 		return;

@@ -41,6 +41,10 @@ struct alerts {
 	unsigned n_commands;
 	int64_t started;
 	bool timer_open, closing;
+	/* alerts.c's: frees A once closing and nothing of it runs.  deliver.c
+	 * calls it when a command ends, through this pointer, so that it stays
+	 * below alerts.c. */
+	void (*maybe_free)(struct alerts *a);
 	struct {
 		alerts_event_fn fn;
 		void *arg;
@@ -55,8 +59,5 @@ struct alerts {
 void deliver_webhook(struct alerts *a, const struct alert_event *ev);
 void deliver_command(struct alerts *a, const struct alert_event *ev);
 
-/* alerts.c: free A once alerts_fini has run and nothing of it is left
- * running (its timer closed, no command running). */
-void alerts_maybe_free(struct alerts *a);
 
 #endif

@@ -69,7 +69,7 @@ static void on_command_done(struct job *j, const struct job_result *r, void *arg
 		log_warn(NULL, "alert %" PRId64 ": alerts.command failed: %s", c->alert_id,
 		         r->error ? r->error : "non-zero exit");
 	free(c);
-	alerts_maybe_free(a);
+	a->maybe_free(a);
 }
 
 void deliver_command(struct alerts *a, const struct alert_event *ev)
