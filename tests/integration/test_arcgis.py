@@ -206,15 +206,21 @@ def test_reload_on_every_page_fails_retryable(emu, tmp_path):
     assert not os.path.exists(part(tmp_path))
 
 
+def assert_resumed(emu, state, clean):
+    """The next run, with the emulator well again, goes on from the
+    sidecar and publishes the uninterrupted run's bytes."""
+    emu.reset(quirks=True)
+    r = run(emu, state)
+    assert r["outcome"] == "published" and r["pages"] < 9, r
+    assert sha(r["path"]) == clean[1]
+
+
 def test_cancel_then_resume_is_byte_identical(emu, tmp_path, clean):
     emu.quirks.add("delay", params=PAGES, seconds=0.15)
     r = run(emu, tmp_path, "--cancel-after", "700")
     assert r["outcome"] == "cancelled", r
     assert os.path.exists(part(tmp_path) + ".arcgis")
-    emu.reset(quirks=True)
-    r2 = run(emu, tmp_path)
-    assert r2["outcome"] == "published" and r2["pages"] < 9, r2
-    assert sha(r2["path"]) == clean[1]
+    assert_resumed(emu, tmp_path, clean)
 
 
 def test_kill_9_then_resume_is_byte_identical(emu, tmp_path, clean):
@@ -231,10 +237,7 @@ def test_kill_9_then_resume_is_byte_identical(emu, tmp_path, clean):
     p.send_signal(signal.SIGKILL)
     p.wait()
     assert json.load(open(side))["pages"] >= 3
-    emu.reset(quirks=True)
-    r = run(emu, tmp_path)
-    assert r["outcome"] == "published" and r["pages"] < 9, r
-    assert sha(r["path"]) == clean[1]
+    assert_resumed(emu, tmp_path, clean)
 
 
 def test_resume_of_another_layer_version_starts_over(emu, tmp_path, clean):
