@@ -2,7 +2,8 @@
  * arcgis.h - one snapshot of an ArcGIS FeatureServer layer or table, paged
  * into the canonical CSV and published like a download (fetch.h).
  *
- * The procedure (docs: ARCGIS.md of the project's tests/arcgis/README.md):
+ * The procedure (docs/ARCGIS.md, section 6.8; tested against the emulator
+ * in tests/arcgis/):
  *   1. GET <layer>?f=json: fields (names, types, layer order), maxRecordCount,
  *      objectIdField, editingInfo.  When the edit stamps equal LAST's, the
  *      run is UNCHANGED after this one request (metadata_only).
