@@ -72,6 +72,11 @@ static void test_defaults(void **state)
 	assert_int_equal(d->fetch.low_speed_time_ms, 60000);
 	assert_int_equal(d->fetch.timeout_ms, 6 * 3600000ull);
 	assert_int_equal(d->fetch.max_redirects, 5);
+	assert_int_equal(d->source, SOURCE_HTTP);
+	assert_string_equal(d->arcgis.where, "1=1");
+	assert_int_equal(d->arcgis.page_size, 0);
+	assert_null(d->arcgis.date_zone);                 /* http: not needed */
+	assert_false(d->arcgis.allow_http);
 	assert_int_equal(d->schema.n_columns, 0);
 	assert_int_equal(d->schema.key.n, 0);
 	assert_null(d->schema.event_time);
@@ -95,6 +100,34 @@ static void test_defaults(void **state)
 	assert_true(isinf(d->checks[0].max) && d->checks[0].max > 0);
 	assert_true(d->checks[0].zero_is_null);
 	assert_int_equal(d->checks[0].future_slack_ms, 0);
+	config_free(c);
+}
+
+/* An arcgis source: its file name and date zone come from elsewhere. */
+static void test_arcgis_source(void **state)
+{
+	struct config *c = parse_ok("timezone: UTC\n"
+		DS_URL("https://h.example/arcgis/rest/services/ODC_X/FeatureServer/66")
+		"    source: arcgis\n");
+	const struct cfg_dataset *d = &c->datasets[0];
+
+	assert_int_equal(d->source, SOURCE_ARCGIS);
+	assert_string_equal(d->file_name, "d.csv");
+	assert_string_equal(d->arcgis.date_zone, "UTC");     /* the timezone setting */
+	assert_string_equal(d->arcgis.where, "1=1");
+	config_free(c);
+
+	c = parse_ok(DS_URL("http://127.0.0.1:1/s/FeatureServer/0")
+	             "    source: arcgis\n    file_name: t_{exec_date}.csv\n"
+	             "    arcgis:\n      where: \"reported_date > DATE '2020-01-01'\"\n"
+	             "      page_size: 250\n      date_zone: Etc/UTC\n      allow_http: true\n");
+	d = &c->datasets[0];
+	assert_string_equal(d->file_name, "t_{exec_date}.csv");
+	assert_string_equal(d->arcgis.where, "reported_date > DATE '2020-01-01'");
+	assert_int_equal(d->arcgis.page_size, 250);
+	assert_string_equal(d->arcgis.date_zone, "Etc/UTC");
+	assert_true(d->arcgis.allow_http);
+	assert_string_equal(config_source_name(d->source), "arcgis");
 	config_free(c);
 }
 
@@ -442,6 +475,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_arcgis_source),
 		cmocka_unit_test(test_values_and_check_defaults),
 		cmocka_unit_test(test_lookups),
 		cmocka_unit_test(test_restart_diff),
