@@ -99,6 +99,20 @@ struct arcgis_request {
 	const struct arcgis_stamp *last; /* the last good snapshot's; NULL = none */
 	bool force;                    /* no metadata shortcut, no same-digest check */
 	bool allow_http;               /* http:// too (tests, the demo); else https only */
+	/* Added with the implementation (a superset: 0 keeps the default).
+	 * cfg_fetch has no retry count and no size cap, so they are here.
+	 * A request that fails in a way that may pass (network, HTTP
+	 * 408/429/5xx, a body that is not JSON or is cut, an ArcGIS error
+	 * with a 429/5xx code or "Error performing query operation") is sent
+	 * again in place up to RETRIES times (default 4) after a backoff of
+	 * base RETRY_DELAY_MS (default 1 s, full jitter, capped at 60 s), or
+	 * its Retry-After; a 429 without Retry-After waits at least
+	 * RATE_LIMIT_WAIT_MS (default 60 s, ARCGIS.md 2.6).  Then the attempt
+	 * fails retryable with the .part kept for the next one. */
+	unsigned retries;
+	uint64_t retry_delay_ms;
+	uint64_t rate_limit_wait_ms;
+	uint64_t max_bytes;            /* of the snapshot; 0 = no cap */
 };
 
 enum arcgis_outcome {
