@@ -298,10 +298,10 @@ static const struct {
 	  "t.yaml:7:33: type: expected string, int, float, timestamp, date or bool, not "
 	  "'flaot', did you mean 'float'?\n" },
 	{ DS "    schema:\n      columns:\n        - {name: a, type: int, formats: [\"%Y\"]}\n"
-	     "        - {name: t, type: timestamp, formats: [\"%Y-%m-%d %z\", \"%d/%m/%Y %I:%M\"]}\n",
+	     "        - {name: t, type: timestamp, formats: [\"%Y-%m-%d %Z\", \"%d/%m/%Y %I:%M\"]}\n",
 	  "t.yaml:7:32: formats: only timestamp and date columns take formats, not int columns\n"
 	  "t.yaml:7:42: formats: '%Y' needs %Y, %m and %d\n"
-	  "t.yaml:8:48: formats: '%Y-%m-%d %z' uses %z; supported: %Y %m %d %H %I %M %S %p %f\n"
+	  "t.yaml:8:48: formats: '%Y-%m-%d %Z' uses %Z; supported: %Y %m %d %H %I %M %S %p %f %z\n"
 	  "t.yaml:8:63: formats: '%d/%m/%Y %I:%M': %I (12-hour clock) and %p (AM/PM) go "
 	  "together\n" },
 	{ DS "    schema:\n      key: [id, nme]\n      event_time: name\n      columns:\n"
