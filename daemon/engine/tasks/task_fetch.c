@@ -279,6 +279,18 @@ static struct fetch_task *fetch_task_new(struct stask *t, char *err, size_t errl
 	return ft;
 }
 
+/* What a start that returned RC means: 0, or RC with ERR set from MSG
+ * (the starter's message, freed here) and *RETRYABLE. */
+static int started(int rc, char *msg, char *err, size_t errlen, bool *retryable)
+{
+	if (rc < 0) {
+		snprintf(err, errlen, "%s", msg ? msg : strerror(-rc));
+		*retryable = rc == -ENOMEM;
+	}
+	free(msg);
+	return rc < 0 ? rc : 0;
+}
+
 /* A download of URL (fetch.h), conditional on LAST's validators. */
 static int start_http(struct fetch_task *ft, const char *url, const char *file_name,
                       const struct store_snapshot *last, char *err, size_t errlen,
@@ -293,14 +305,9 @@ static int start_http(struct fetch_task *ft, const char *url, const char *file_n
 		.etag = last->etag, .last_modified = last->last_modified, .last_hash = last->hash,
 		.force = ti->force, .allow_file_urls = ti->cfg->allow_file_urls,
 	};
-	int rc = fetch_start(ti->http, &req, on_fetch_done, ft, &ft->f, &ferr);
 
-	if (rc < 0) {
-		snprintf(err, errlen, "%s", ferr ? ferr : strerror(-rc));
-		*retryable = rc == -ENOMEM;
-	}
-	free(ferr);
-	return rc < 0 ? rc : 0;
+	return started(fetch_start(ti->http, &req, on_fetch_done, ft, &ft->f, &ferr), ferr, err,
+	               errlen, retryable);
 }
 
 /* A snapshot of the layer at URL (arcgis.h), compared with the stamp of
@@ -321,14 +328,9 @@ static int start_arcgis(struct fetch_task *ft, const char *url, const char *file
 		.exec_date = ti->exec_date, .file_name = file_name, .last = have ? &stamp : NULL,
 		.force = ti->force, .allow_http = ds->arcgis.allow_http,
 	};
-	int rc = arcgis_start(ti->http, &req, on_arcgis_done, ft, &ft->a, &aerr);
 
-	if (rc < 0) {
-		snprintf(err, errlen, "%s", aerr ? aerr : strerror(-rc));
-		*retryable = rc == -ENOMEM;
-	}
-	free(aerr);
-	return rc < 0 ? rc : 0;
+	return started(arcgis_start(ti->http, &req, on_arcgis_done, ft, &ft->a, &aerr), aerr,
+	               err, errlen, retryable);
 }
 
 /* Start FT's snapshot of URL into FILE_NAME by the dataset's source,
