@@ -110,6 +110,17 @@ static void store_validators(const struct fetch_task *ft, const char *etag,
 		log_warn(&ti->log, "validators not stored: %s", store_errmsg(ti->d->store));
 }
 
+/* A failed attempt, retryable as the source said, after RETRY_AFTER_MS
+ * (its Retry-After; -1 = none). */
+static void failed(struct task_outcome *o, const char *error, bool retryable,
+                   int64_t retry_after_ms)
+{
+	o->outcome = TO_FAILED;
+	o->retryable = retryable;
+	o->retry_after_ms = retry_after_ms > 0 ? (uint64_t)retry_after_ms : 0;
+	o->error = error;
+}
+
 static void on_fetch_done(struct fetch *f, const struct fetch_result *r, void *arg)
 {
 	struct fetch_task *ft = arg;
@@ -135,10 +146,7 @@ static void on_fetch_done(struct fetch *f, const struct fetch_result *r, void *a
 		break;
 	case FETCH_FAILED:
 	default:
-		o.outcome = TO_FAILED;
-		o.retryable = r->retryable;
-		o.retry_after_ms = r->retry_after_ms > 0 ? (uint64_t)r->retry_after_ms : 0;
-		o.error = r->error;
+		failed(&o, r->error, r->retryable, r->retry_after_ms);
 		break;
 	}
 	finish(ft, &o);
@@ -174,10 +182,7 @@ static void on_arcgis_done(struct arcgis *a, const struct arcgis_result *r, void
 		break;
 	case ARCGIS_FAILED:
 	default:
-		o.outcome = TO_FAILED;
-		o.retryable = r->retryable;
-		o.retry_after_ms = r->retry_after_ms > 0 ? (uint64_t)r->retry_after_ms : 0;
-		o.error = r->error;
+		failed(&o, r->error, r->retryable, r->retry_after_ms);
 		break;
 	}
 	finish(ft, &o);
