@@ -46,9 +46,11 @@ static void print_running(json_t *running)
 		return;
 	printf("\n%-8s %-24s %-12s %-10s %s\n", "RUN", "TARGET", "EXEC DATE", "TASK", "PROGRESS");
 	json_array_foreach(running, i, d) {
-		char prog_buf[64] = "";
+		char prog_buf[96] = "";
 		json_t *done = json_object_get(d, "bytes_done");
-		if (json_is_integer(done)) {
+		if (json_is_integer(json_object_get(d, "pages"))) {
+			ctl_fmt_paging(d, prog_buf, sizeof prog_buf);
+		} else if (json_is_integer(done)) {
 			json_int_t tot = json_integer_value(json_object_get(d, "bytes_total"));
 			if (tot > 0)
 				snprintf(prog_buf, sizeof prog_buf, "%.1f%% of %.1f MB",

@@ -142,10 +142,17 @@ static void print_show(json_t *r)
 	printf("\n");
 	json_array_foreach(tasks, i, t) {
 		json_t *p = json_object_get(t, "progress");
-		printf("  %-12s %-10s retries used %" JSON_INTEGER_FORMAT "%s%s\n", ctl_str(t, "name"),
-		       ctl_str(t, "state"), json_integer_value(json_object_get(t, "retries_used")),
+		char paging[96] = "", line[100] = "";
+		if (json_is_integer(json_object_get(p, "pages"))) {
+			ctl_fmt_paging(p, paging, sizeof paging);
+			snprintf(line, sizeof line, ", %s", paging);
+		}
+		printf("  %-12s %-10s retries used %" JSON_INTEGER_FORMAT "%s%s%s\n",
+		       ctl_str(t, "name"), ctl_str(t, "state"),
+		       json_integer_value(json_object_get(t, "retries_used")),
 		       json_is_integer(json_object_get(t, "not_before_ms")) ? ", waiting to retry" : "",
-		       json_is_integer(json_object_get(p, "bytes_done")) ? ", in progress" : "");
+		       json_is_integer(json_object_get(p, "bytes_done")) ? ", in progress" : "",
+		       line);
 		print_attempts(json_object_get(t, "attempts"));
 	}
 	if (json_array_size(events)) {

@@ -120,6 +120,42 @@ static void clear_bar(struct follow *f)
 	}
 }
 
+/* A bar of 30 for DONE of TOTAL; TOTAL <= 0: a dot moving while unknown. */
+static void draw_bar(double done, double total)
+{
+	char bar[31];
+	int fillw = total > 0 ? (int)(30 * done / total) : 0;
+
+	for (int i = 0; i < 30; i++)
+		bar[i] = total <= 0 ? (i == (int)(now_ms() / 200 % 30) ? '#' : '.') :
+		         i < fillw ? '#' : '.';
+	bar[30] = '\0';
+	printf("[%s] ", bar);
+}
+
+/* An ArcGIS fetch: rows of the layer's count rather than bytes. */
+static void paging_progress(struct follow *f, json_t *ev)
+{
+	double rows = (double)json_integer_value(json_object_get(ev, "rows_done"));
+	json_t *tot = json_object_get(ev, "rows_total");
+	double total = json_is_integer(tot) ? (double)json_integer_value(tot) : 0;
+	char text[96];
+
+	ctl_fmt_paging(ev, text, sizeof text);
+	if (f->tty) {
+		printf("\r\033[K%-8s ", ctl_str(ev, "task"));
+		draw_bar(rows, total);
+		if (total > 0)
+			printf("%3.0f%%  ", 100 * rows / total);
+		printf("%s", text);
+		f->bar_drawn = true;
+	} else if (now_ms() - f->last_plain >= PLAIN_PROGRESS_MS) {
+		f->last_plain = now_ms();
+		printf("%s: %s\n", ctl_str(ev, "task"), text);
+	}
+	fflush(stdout);
+}
+
 static void progress(struct follow *f, json_t *ev)
 {
 	double done = (double)json_integer_value(json_object_get(ev, "bytes_done"));
@@ -127,14 +163,13 @@ static void progress(struct follow *f, json_t *ev)
 	double total = json_is_integer(tot) ? (double)json_integer_value(tot) : 0;
 	double rate = (double)json_integer_value(json_object_get(ev, "rate"));
 
+	if (json_is_integer(json_object_get(ev, "pages"))) {
+		paging_progress(f, ev);
+		return;
+	}
 	if (f->tty) {
-		char bar[31];
-		int fillw = total > 0 ? (int)(30 * done / total) : 0;
-		for (int i = 0; i < 30; i++)
-			bar[i] = total <= 0 ? (i == (int)(now_ms() / 200 % 30) ? '#' : '.') :
-			         i < fillw ? '#' : '.';
-		bar[30] = '\0';
-		printf("\r\033[K%-8s [%s] ", ctl_str(ev, "task"), bar);
+		printf("\r\033[K%-8s ", ctl_str(ev, "task"));
+		draw_bar(done, total);
 		if (total > 0)
 			printf("%3.0f%%  %.1f / %.1f MB", 100 * done / total, done / 1e6, total / 1e6);
 		else

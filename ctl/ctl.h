@@ -152,6 +152,10 @@ const char *ctl_str(json_t *o, const char *key);
 /* Unix ms V as local "YYYY-MM-DD HH:MM:SS TZ" into BUF; "-" when V is not
  * an integer.  Durations and spans are common/fmt.h's. */
 void ctl_fmt_time(json_t *v, char *buf, size_t n);
+/* An ArcGIS fetch's progress P (pages, rows_done, rows_total) as
+ * "page 12, 24,000 of 290,000 rows" ("page 3, 6,000 rows" before the
+ * count is known). */
+void ctl_fmt_paging(json_t *p, char *buf, size_t n);
 
 /* ---- the commands, in the files named above ---- */
 

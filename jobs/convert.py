@@ -143,14 +143,19 @@ def load_spec(path):
 
 
 _STRPTIME = {"Y": "yyyy", "y": "yy", "m": "M", "d": "d", "H": "H", "I": "h", "M": "mm",
-             "S": "ss", "p": "a", "f": "SSSSSSSSS", "b": "MMM", "B": "MMMM", "j": "DDD", "%": "'%'"}
+             "S": "ss", "p": "a", "f": "SSSSSSSSS", "b": "MMM", "B": "MMMM", "j": "DDD", "%": "'%'",
+             "z": "XXX"}
 
 
 def spark_pattern(fmt):
     """strptime-style format -> Spark datetime pattern.  %m %d %H %I map to
     one-letter fields, which Spark parses with one or two digits; %f to
-    nine fraction letters, which accept 1-9 digits; letters in the literal
-    text are quoted."""
+    nine fraction letters, which accept 1-9 digits; %z to XXX (Z or
+    +HH:MM, the form an ArcGIS source writes: "2018-11-11T15:44:00-07:00"),
+    which Spark applies, so the value is the instant written; in the
+    session time zone it reads as the daemon's checks read it, the
+    wall-clock time, when the source's date_zone is the configured
+    timezone; letters in the literal text are quoted."""
     out, lit, i = [], [], 0
 
     def flush():

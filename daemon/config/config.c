@@ -146,8 +146,7 @@ KEY_TABLE(conf_limit_table, "limits", limit_keys);
 
 /* ---- the top level ------------------------------------------------------ */
 
-static bool check_timezone(struct parser *p, const struct node *k, const struct node *v,
-                           void *obj)
+bool conf_check_zone(struct parser *p, const char *key, const struct node *v)
 {
 	struct tz *tz = NULL;
 	int rc = tz_load(v->text, &tz);
@@ -156,12 +155,18 @@ static bool check_timezone(struct parser *p, const struct node *k, const struct 
 	if (rc == -ENOMEM)
 		p->oom = true;
 	else if (rc == -ENOENT)
-		conf_report(p, v, "timezone: unknown time zone '%s' (an IANA name like "
-		            "America/Denver or UTC)", SHOW(v->text));
+		conf_report(p, v, "%s: unknown time zone '%s' (an IANA name like "
+		            "America/Denver or UTC)", key, SHOW(v->text));
 	else if (rc < 0)
-		conf_report(p, v, "timezone: '%s' is not a usable time zone (an IANA name like "
-		            "America/Denver or UTC)", SHOW(v->text));
+		conf_report(p, v, "%s: '%s' is not a usable time zone (an IANA name like "
+		            "America/Denver or UTC)", key, SHOW(v->text));
 	return rc == 0;
+}
+
+static bool check_timezone(struct parser *p, const struct node *k, const struct node *v,
+                           void *obj)
+{
+	return conf_check_zone(p, "timezone", v);
 }
 
 static bool check_socket(struct parser *p, const struct node *k, const struct node *v,
@@ -361,6 +366,8 @@ static void dataset_free(struct cfg_dataset *d)
 	free(d->url);
 	free(d->file_name);
 	free(d->schedule);
+	free(d->arcgis.where);
+	free(d->arcgis.date_zone);
 	for (size_t j = 0; j < d->schema.n_columns; j++) {
 		struct cfg_column *col = &d->schema.columns[j];
 		free(col->name);

@@ -2,6 +2,11 @@
  * config_datasets.c - the datasets and jobs mappings: what to fetch from
  * where (URLs, their placeholders, the file names they publish), when
  * (cron), how it is retried, and the jobs that run after datasets.
+ *
+ * A dataset's source is one file over HTTP (the default; its url is a
+ * template) or an ArcGIS FeatureServer layer or table (source: arcgis; its
+ * url is the layer's, .../FeatureServer/<id>, and the arcgis: mapping says
+ * how it is queried).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,9 +170,57 @@ static char *url_file_name(struct parser *p, const char *url)
 
 /* ---- datasets ---------------------------------------------------------- */
 
+/* PATH (after the host) ends in /FeatureServer/<digits>, with nothing after. */
+static bool is_layer_path(const char *path)
+{
+	static const char tail[] = "/FeatureServer/";
+	const char *s = strstr(path, tail), *last = NULL;
+
+	for (; s; s = strstr(s + 1, tail))
+		last = s;
+	if (!last)
+		return false;
+	s = last + strlen(tail);
+	if (!conf_is_digit(*s))
+		return false;
+	while (conf_is_digit(*s))
+		s++;
+	return *s == '\0';
+}
+
+/* An arcgis source's url: a layer or table of a FeatureServer, https (or
+ * http when the dataset's arcgis.allow_http says so), no query, fragment
+ * or placeholder. */
+static bool check_layer_url(struct parser *p, const struct node *v, const struct cfg_dataset *d)
+{
+	char scheme[16];
+	const char *rest, *path;
+
+	if (!conf_check_url(p, "url", v, v->text, false))
+		return false;
+	url_scheme(v->text, scheme, sizeof scheme, &rest);
+	path = strchr(rest, '/');
+	if (!path || strpbrk(v->text, "?#{}") || !is_layer_path(path)) {
+		conf_report(p, v, "url: an arcgis source needs a FeatureServer layer or table URL "
+		            "ending in /FeatureServer/<id> (no query), not '%s'", SHOW(v->text));
+		return false;
+	}
+	if (strcmp(scheme, "https") != 0 && !d->arcgis.allow_http) {
+		conf_report(p, v, "url: an arcgis layer URL must be https "
+		            "(http needs arcgis.allow_http: true, meant for tests and the demo)");
+		return false;
+	}
+	return true;
+}
+
+/* Read after source and arcgis (KEY_PHASE1): the rules depend on both. */
 static bool check_dataset_url(struct parser *p, const struct node *k, const struct node *v,
                               void *obj)
 {
+	const struct cfg_dataset *d = obj;
+
+	if (d->source == SOURCE_ARCGIS)
+		return check_layer_url(p, v, d);
 	return conf_check_url(p, "url", v, v->text, p->cfg->allow_file_urls) &&
 	       check_template(p, "url", v, v->text, url_vars, ARRAY_SIZE(url_vars));
 }
@@ -209,6 +262,41 @@ static const struct keydef fetch_keys[] = {
 };
 KEY_TABLE(conf_fetch_table, "datasets.*.fetch", fetch_keys);
 
+#define MAX_WHERE 4096
+
+static bool check_where(struct parser *p, const struct node *k, const struct node *v,
+                        void *obj)
+{
+	if (v->len > MAX_WHERE) {
+		conf_report(p, v, "where: a where clause is at most %d bytes", MAX_WHERE);
+		return false;
+	}
+	for (const unsigned char *s = (const unsigned char *)v->text; *s; s++)
+		if (*s < 0x20 || *s == 0x7f) {
+			conf_report(p, v, "where: the clause contains control characters");
+			return false;
+		}
+	return true;
+}
+
+static bool check_date_zone(struct parser *p, const struct node *k, const struct node *v,
+                            void *obj)
+{
+	return conf_check_zone(p, "date_zone", v);
+}
+
+static const struct keydef arcgis_keys[] = {
+	{ .name = "where", .kind = K_STRING, .off = offsetof(struct cfg_arcgis, where),
+	  .check = check_where, .dflt = "1=1" },
+	{ .name = "page_size", .kind = K_UINT, .off = offsetof(struct cfg_arcgis, page_size),
+	  .lo = 0, .hi = 100000, .dflt = "0" },
+	{ .name = "date_zone", .kind = K_OPT_STRING,
+	  .off = offsetof(struct cfg_arcgis, date_zone), .check = check_date_zone },
+	{ .name = "allow_http", .kind = K_BOOL, .off = offsetof(struct cfg_arcgis, allow_http),
+	  .dflt = "false" },
+};
+KEY_TABLE(conf_arcgis_table, "datasets.*.arcgis", arcgis_keys);
+
 /* The retry keys of datasets and jobs (struct cfg_retry in TYPE). */
 #define RETRY_KEYS(type)                                                                \
 	{ .name = "retries", .kind = K_UINT, .off = offsetof(type, retry.retries),         \
@@ -219,8 +307,10 @@ KEY_TABLE(conf_fetch_table, "datasets.*.fetch", fetch_keys);
 	  .off = offsetof(type, retry.max_delay_ms), .lo = 0, .hi = 7 * MS_D, .dflt = "1h" }
 
 static const struct keydef dataset_keys[] = {
+	{ .name = "source", .kind = K_ENUM, .off = offsetof(struct cfg_dataset, source),
+	  .names = source_table, .n_names = ARRAY_SIZE(source_table), .dflt = "http" },
 	{ .name = "url", .kind = K_STRING, .off = offsetof(struct cfg_dataset, url),
-	  .check = check_dataset_url, .flags = KEY_REQUIRED },
+	  .check = check_dataset_url, .flags = KEY_REQUIRED | KEY_PHASE1 },
 	{ .name = "file_name", .kind = K_OPT_STRING,
 	  .off = offsetof(struct cfg_dataset, file_name), .check = check_file_name_key },
 	{ .name = "schedule", .kind = K_STRING, .off = offsetof(struct cfg_dataset, schedule),
@@ -243,6 +333,8 @@ static const struct keydef dataset_keys[] = {
 	RETRY_KEYS(struct cfg_dataset),
 	{ .name = "fetch", .kind = K_SECTION, .off = offsetof(struct cfg_dataset, fetch),
 	  .sub = &conf_fetch_table },
+	{ .name = "arcgis", .kind = K_SECTION, .off = offsetof(struct cfg_dataset, arcgis),
+	  .sub = &conf_arcgis_table },
 	{ .name = "schema", .kind = K_SECTION, .off = offsetof(struct cfg_dataset, schema),
 	  .sub = &conf_schema_table },
 	{ .name = "checks", .kind = K_FN, .fn = conf_key_checks, .sub = &conf_check_table,
@@ -267,13 +359,20 @@ static bool alloc_datasets(struct parser *p, size_t n, void *arg)
 	return (c->datasets = conf_xcalloc(p, n, sizeof(*c->datasets))) != NULL;
 }
 
-/* Without file_name, the published name is the URL's last path segment. */
+/* Without file_name, the published name is the URL's last path segment
+ * (http), or "<dataset>.csv" (arcgis: a layer URL names no file). */
 static void default_file_name(struct parser *p, struct cfg_dataset *d, const struct node *map)
 {
 	const struct node *at = conf_map_get(map, "url");
 
 	if (!d->url || d->file_name)
 		return;
+	if (d->source == SOURCE_ARCGIS) {
+		size_t n = strlen(d->name) + sizeof ".csv";
+		if ((d->file_name = conf_xcalloc(p, 1, n)))
+			snprintf(d->file_name, n, "%s.csv", d->name);
+		return;
+	}
 	if (!(d->file_name = url_file_name(p, d->url)))
 		conf_report(p, at, "url: the URL's path does not end in a file name; "
 		            "set file_name");
@@ -281,6 +380,22 @@ static void default_file_name(struct parser *p, struct cfg_dataset *d, const str
 		free(d->file_name);
 		d->file_name = NULL;
 	}
+}
+
+/* The arcgis mapping belongs to an arcgis source, whose date_zone defaults
+ * to the configuration's timezone (read before the datasets). */
+static void check_arcgis(struct parser *p, struct cfg_dataset *d, const struct node *map)
+{
+	const struct node *at = conf_map_get(map, "arcgis");
+
+	if (d->source != SOURCE_ARCGIS) {
+		if (at && !conf_is_null(at))
+			conf_report(p, at, "arcgis: only a dataset with source: arcgis takes "
+			            "an arcgis mapping");
+		return;
+	}
+	if (!d->arcgis.date_zone && p->cfg->timezone)
+		d->arcgis.date_zone = conf_xstrdup(p, p->cfg->timezone);
 }
 
 /* Every timestamp or date column has formats: its own or the schema's. */
@@ -332,6 +447,7 @@ static void parse_dataset(struct parser *p, const struct node *key, const struct
 	                "with url, schedule, ..."))
 		return;
 	check_retry(p, &d->retry, val);
+	check_arcgis(p, d, val);
 	default_file_name(p, d, val);
 	check_time_formats(p, d, val);
 }

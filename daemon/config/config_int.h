@@ -282,7 +282,8 @@ struct keytable {
 
 /* The tables, in the files that own their keys. */
 extern const struct keytable conf_top_table, conf_limit_table, conf_spark_table,
-	conf_alert_table, conf_dataset_table, conf_fetch_table, conf_schema_table,
+	conf_alert_table, conf_dataset_table, conf_fetch_table, conf_arcgis_table,
+	conf_schema_table,
 	conf_column_table, conf_check_table, conf_job_table;
 
 /* Set every row of T that has a default in OBJ (K_SECTION rows: their
@@ -340,6 +341,8 @@ const char *conf_join_names(const char *const *names, size_t n, char *buf, size_
 /* ---- settings (config.c, config_datasets.c, config_schema.c, ----------- */
 /* ---- config_checks.c) --------------------------------------------------- */
 
+/* V names an IANA time zone that tz_load() reads (reported as KEY's). */
+bool conf_check_zone(struct parser *p, const char *key, const struct node *v);
 /* http(s) always, file:// only when ALLOW_FILE; no spaces or control bytes. */
 bool conf_check_url(struct parser *p, const char *key, const struct node *at, const char *url,
                     bool allow_file);

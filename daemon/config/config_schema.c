@@ -12,7 +12,7 @@
 
 /* ---- timestamp formats ------------------------------------------------- */
 
-#define FORMAT_CONVERSIONS "%Y %m %d %H %I %M %S %p %f"
+#define FORMAT_CONVERSIONS "%Y %m %d %H %I %M %S %p %f %z"
 
 static bool check_format(struct parser *p, const char *key, const struct node *at,
                          const char *f)
@@ -30,7 +30,7 @@ static bool check_format(struct parser *p, const char *key, const struct node *a
 			conf_report(p, at, "%s: '%s' ends with a lone '%%'", key, SHOW(f));
 			return false;
 		}
-		if (c >= 128 || !strchr("YmdHIMSpf", c)) {
+		if (c >= 128 || !strchr("YmdHIMSpfz", c)) {
 			conf_report(p, at, "%s: '%s' uses %%%c; supported: %s", key, SHOW(f),
 			            c >= 128 ? '?' : c, FORMAT_CONVERSIONS);
 			return false;

@@ -20,7 +20,8 @@ STATIC_ASSERT(KEY_TABLE_MAX <= 64, "conf_walk_map() tracks the rows seen in a ui
 /* K_ENUM stores an int into an enum field. */
 STATIC_ASSERT(sizeof(enum missed_policy) == sizeof(int) &&
               sizeof(enum col_type) == sizeof(int) && sizeof(enum severity) == sizeof(int) &&
-              sizeof(enum check_type) == sizeof(int), "enum_is_int");
+              sizeof(enum check_type) == sizeof(int) &&
+              sizeof(enum source_kind) == sizeof(int), "enum_is_int");
 
 /* ---- key tables -------------------------------------------------------- */
 

@@ -14,6 +14,11 @@ const char *const missed_table[MISSED_COUNT] = {
 };
 STRING_TABLE_STATIC(missed, enum missed_policy)
 
+const char *const source_table[SOURCE_COUNT] = {
+	[SOURCE_HTTP] = "http", [SOURCE_ARCGIS] = "arcgis",
+};
+STRING_TABLE_STATIC(source, enum source_kind)
+
 const char *const col_type_table[COL_TYPE_COUNT] = {
 	[COL_STRING] = "string", [COL_INT] = "int", [COL_FLOAT] = "float",
 	[COL_TIMESTAMP] = "timestamp", [COL_DATE] = "date", [COL_BOOL] = "bool",
@@ -41,6 +46,11 @@ static const char *or_unknown(const char *name)
 const char *config_missed_name(enum missed_policy m)
 {
 	return or_unknown(missed_to_string(m));
+}
+
+const char *config_source_name(enum source_kind s)
+{
+	return or_unknown(source_to_string(s));
 }
 
 const char *config_col_type_name(enum col_type t)

@@ -40,6 +40,13 @@ enum missed_policy { MISSED_LATEST, MISSED_ALL, MISSED_NONE };
 extern const char *const missed_table[MISSED_COUNT];
 const char *config_missed_name(enum missed_policy m);
 
+/* Where a dataset's snapshot comes from: one file over HTTP (io/fetch.h),
+ * or an ArcGIS FeatureServer layer paged into a CSV (io/arcgis.h). */
+enum source_kind { SOURCE_HTTP, SOURCE_ARCGIS };
+#define SOURCE_COUNT (SOURCE_ARCGIS + 1)
+extern const char *const source_table[SOURCE_COUNT];
+const char *config_source_name(enum source_kind s);
+
 enum col_type { COL_STRING, COL_INT, COL_FLOAT, COL_TIMESTAMP, COL_DATE, COL_BOOL };
 #define COL_TYPE_COUNT (COL_BOOL + 1)
 extern const char *const col_type_table[COL_TYPE_COUNT];
@@ -132,10 +139,23 @@ struct cfg_fetch {
 	unsigned max_redirects;        /* default 5 */
 };
 
+/* The arcgis: mapping of a dataset whose source is arcgis. */
+struct cfg_arcgis {
+	char *where;                   /* the query's predicate; default "1=1" */
+	unsigned page_size;            /* rows per page; 0 = the layer's maxRecordCount */
+	char *date_zone;               /* IANA zone dates are written in; default
+	                                  the configuration's timezone */
+	bool allow_http;               /* an http:// layer URL (tests, the demo) */
+};
+
 struct cfg_dataset {
 	char *name;                    /* [a-z0-9_]+ */
-	char *url;                     /* template: {year} {month} {day} {exec_date} */
-	char *file_name;               /* published name; NULL = URL's last segment */
+	enum source_kind source;       /* default http */
+	char *url;                     /* http: template: {year} {month} {day}
+	                                  {exec_date}; arcgis: the layer's URL,
+	                                  .../FeatureServer/<id>, no template */
+	char *file_name;               /* published name; NULL = URL's last segment
+	                                  (http), "<name>.csv" (arcgis) */
 	char *schedule;                /* cron text, validated by cron_parse() */
 	enum missed_policy missed;     /* default latest */
 	unsigned max_catchup;          /* default 3 */
@@ -145,6 +165,7 @@ struct cfg_dataset {
 	uint64_t convert_timeout_ms;   /* default 2h */
 	struct cfg_retry retry;
 	struct cfg_fetch fetch;
+	struct cfg_arcgis arcgis;      /* source arcgis only; else its defaults */
 	struct cfg_schema schema;
 	struct cfg_check *checks;
 	size_t n_checks;

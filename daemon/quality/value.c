@@ -163,7 +163,7 @@ int tsfmt_compile(const char *text, struct tsfmt *out)
 			case 'Y': y = true; op = 'Y'; break;
 			case 'm': mo = true; op = 'm'; break;
 			case 'd': d = true; op = 'd'; break;
-			case 'H': case 'I': case 'M': case 'S': case 'p': case 'f':
+			case 'H': case 'I': case 'M': case 'S': case 'p': case 'f': case 'z':
 				out->has_time = true;
 				op = (uint8_t)*s;
 				break;
@@ -200,6 +200,31 @@ static bool digits(const char **s, const char *e, int min, int max, unsigned *v)
 	return true;
 }
 
+/* A UTC offset at *S (before E): Z, or +HH:MM, -HH:MM, +HHMM (at most
+ * 14:00, ISO 8601 and RFC 3339).  Only its form is checked: a time keeps
+ * the wall-clock value written before it (see value.h). */
+static bool utc_offset(const char **s, const char *e)
+{
+	const char *p = *s;
+	unsigned h, m;
+
+	if (p < e && (*p == 'Z' || *p == 'z')) {
+		*s = p + 1;
+		return true;
+	}
+	if (p >= e || (*p != '+' && *p != '-'))
+		return false;
+	p++;
+	if (!digits(&p, e, 2, 2, &h))
+		return false;
+	if (p < e && *p == ':')
+		p++;
+	if (!digits(&p, e, 2, 2, &m) || h > 14 || m > 59 || (h == 14 && m > 0))
+		return false;
+	*s = p;
+	return true;
+}
+
 bool tsfmt_match(const struct tsfmt *f, const char *p, size_t len, int64_t *secs)
 {
 	const char *s = p, *e = p + len;
@@ -220,6 +245,7 @@ bool tsfmt_match(const struct tsfmt *f, const char *p, size_t len, int64_t *secs
 		case 'M': if (!digits(&s, e, 2, 2, &mi)) return false; break;
 		case 'S': if (!digits(&s, e, 2, 2, &se)) return false; break;
 		case 'f': if (!digits(&s, e, 1, 9, &frac)) return false; break;
+		case 'z': if (!utc_offset(&s, e)) return false; break;
 		case 'I': {
 			unsigned v;
 			if (!digits(&s, e, 1, 2, &v) || v < 1 || v > 12)

@@ -39,8 +39,10 @@ bool value_bool(const char *p, size_t len, bool *out);
 #define TSFMT_MAX_OPS 32
 
 /* A compiled format: %Y (4 digits) %m %d %H %I (1 or 2 digits) %M %S
- * (2 digits) %p (AM/PM, any case) %f (1-9 digits of fraction) %% and
- * literal bytes. */
+ * (2 digits) %p (AM/PM, any case) %f (1-9 digits of fraction) %z (a UTC
+ * offset: Z, +HH:MM, -HHMM; checked, not applied: the time is the
+ * wall-clock time written, like every other format's, which the checks
+ * read in the configured time zone) %% and literal bytes. */
 struct tsfmt {
 	uint8_t n;
 	uint8_t op[TSFMT_MAX_OPS];      /* a conversion letter, or 0: literal */

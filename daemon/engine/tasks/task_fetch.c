@@ -1,19 +1,31 @@
 /*
- * task_fetch.c - the fetch task: one download through fetch.h, then the
- * snapshot row and retention.
+ * task_fetch.c - the fetch task: one snapshot by the dataset's source, a
+ * download through fetch.h (source http) or a paged layer through arcgis.h
+ * (source arcgis), then the snapshot row and retention.
  *
- * Outcomes: published -> succeeded (snapshot recorded, then old partitions
- * pruned to keep_snapshots); unchanged (304, or the same bytes) -> the run
- * ends `unchanged`; failed -> failed, retryable as fetch decides (network,
- * 408, 429, 5xx, disk), honouring Retry-After; cancelled -> the .part stays
- * for the next attempt, which resumes it.
+ * Outcomes, the same for both: published -> succeeded (snapshot recorded,
+ * then old partitions pruned to keep_snapshots); unchanged (304, the same
+ * bytes, or the same layer stamps or row digest) -> the run ends
+ * `unchanged`; failed -> failed, retryable as fetch or arcgis decides
+ * (network, 408, 429, 5xx, disk, a layer reloaded too often), honouring
+ * Retry-After; cancelled -> the .part stays for the next attempt, which
+ * resumes it.
+ *
+ * An ArcGIS snapshot's stamp (edit dates, count, row digest) is stored as
+ * its ETag, in arcgis_stamp_format()'s text: the store already keeps one
+ * validator per snapshot and per dataset (store_snapshot_last gives the
+ * newer), an unchanged run updates it the way a 304 does, and the
+ * "arcgis1;" prefix keeps it apart from an HTTP ETag, so a dataset moved
+ * from one source to the other finds no stamp to trust and reads in full.
+ * No column or migration is needed for it.
  *
  * A snapshot already recorded for this run (the daemon died between
  * publishing and recording the task's end) makes the attempt succeed at
  * once instead of downloading again, which would see "unchanged" and drop
  * the snapshot from the pipeline.
  *
- * While it runs, a fetch.progress event goes to watchers every second.
+ * While it runs, a fetch.progress event goes to watchers every second
+ * (progress_json has its fields).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -22,6 +34,7 @@
 #include <string.h>
 
 #include "base/clock.h"
+#include "io/arcgis.h"
 #include "io/fetch.h"
 #include "engine/tasks/retain.h"
 #include "engine/task.h"
@@ -32,7 +45,8 @@
 
 struct fetch_task {
 	struct stask *t;
-	struct fetch *f;
+	struct fetch *f;           /* source http, while it runs */
+	struct arcgis *a;          /* source arcgis, while it runs */
 	uv_timer_t timer;          /* progress events; also the "already done" kick */
 	bool recorded;             /* a snapshot of this run exists already */
 };
@@ -53,23 +67,22 @@ static void finish(struct fetch_task *ft, const struct task_outcome *o)
 	task_done(t, o);
 }
 
-static void record_published(struct fetch_task *ft, const struct fetch_result *r,
-                             struct task_outcome *o, char *buf, size_t len)
+/* Record SNAP (what was published) for the attempt of FT, then prune. */
+static void record_published(struct fetch_task *ft, struct store_snapshot *snap,
+                             bool resumed, struct task_outcome *o, char *buf, size_t len)
 {
 	const struct task_info *ti = task_info(ft->t);
 	struct store *st = ti->d->store;
-	struct store_snapshot snap = {
-		.run_id = ti->run_id, .dataset = (char *)ti->target,
-		.exec_date = (char *)ti->exec_date, .path = (char *)r->path,
-		.hash = (char *)r->hash, .url = (char *)r->url, .etag = (char *)r->etag,
-		.last_modified = (char *)r->last_modified, .bytes = r->bytes, .rows = -1,
-		.published = clock_now_ms(),
-	};
 
-	if (store_snapshot_add(st, &snap) < 0) {
+	snap->run_id = ti->run_id;
+	snap->dataset = (char *)ti->target;
+	snap->exec_date = (char *)ti->exec_date;
+	snap->rows = -1;                       /* the check counts them */
+	snap->published = clock_now_ms();
+	if (store_snapshot_add(st, snap) < 0) {
 		/* The file is in place; a retry finds validators unchanged only if
 		 * they were stored, and they were not: it downloads again. */
-		snprintf(buf, len, "published %s but could not record it: %s", r->path,
+		snprintf(buf, len, "published %s but could not record it: %s", snap->path,
 		         store_errmsg(st));
 		o->outcome = TO_FAILED;
 		o->retryable = true;
@@ -79,28 +92,53 @@ static void record_published(struct fetch_task *ft, const struct fetch_result *r
 	if (retain_snapshots(ti->d->loop, st, ti->target, ti->dataset->keep_snapshots,
 	                     NULL, NULL) < 0)
 		log_warn(&ti->log, "retention not started: %s", store_errmsg(st));
-	log_info(&ti->log, "published %s (%" PRIu64 " bytes%s)", r->path, r->bytes,
-	         r->resumed_from ? ", resumed" : "");
+	log_info(&ti->log, "published %s (%" PRIu64 " bytes%s)", snap->path, snap->bytes,
+	         resumed ? ", resumed" : "");
 	o->outcome = TO_SUCCEEDED;
+}
+
+/* An unchanged source's validators replace the dataset's (a 304's new
+ * ETag, a reloaded layer's new stamp), so the next run compares with them. */
+static void store_validators(const struct fetch_task *ft, const char *etag,
+                             const char *last_modified)
+{
+	const struct task_info *ti = task_info(ft->t);
+
+	if ((etag || last_modified) &&
+	    store_validators_set(ti->d->store, ti->target, etag, last_modified,
+	                         clock_now_ms()) < 0)
+		log_warn(&ti->log, "validators not stored: %s", store_errmsg(ti->d->store));
+}
+
+/* A failed attempt, retryable as the source said, after RETRY_AFTER_MS
+ * (its Retry-After; -1 = none). */
+static void failed(struct task_outcome *o, const char *error, bool retryable,
+                   int64_t retry_after_ms)
+{
+	o->outcome = TO_FAILED;
+	o->retryable = retryable;
+	o->retry_after_ms = retry_after_ms > 0 ? (uint64_t)retry_after_ms : 0;
+	o->error = error;
 }
 
 static void on_fetch_done(struct fetch *f, const struct fetch_result *r, void *arg)
 {
 	struct fetch_task *ft = arg;
-	const struct task_info *ti = task_info(ft->t);
 	struct task_outcome o = { .outcome = TO_FAILED };
+	struct store_snapshot snap = {
+		.path = (char *)r->path, .hash = (char *)r->hash, .url = (char *)r->url,
+		.etag = (char *)r->etag, .last_modified = (char *)r->last_modified,
+		.bytes = r->bytes,
+	};
 	char buf[1024];
 
 	ft->f = NULL;
 	switch (r->outcome) {
 	case FETCH_PUBLISHED:
-		record_published(ft, r, &o, buf, sizeof buf);
+		record_published(ft, &snap, r->resumed_from > 0, &o, buf, sizeof buf);
 		break;
 	case FETCH_UNCHANGED:
-		if ((r->etag || r->last_modified) &&
-		    store_validators_set(ti->d->store, ti->target, r->etag, r->last_modified,
-		                         clock_now_ms()) < 0)
-			log_warn(&ti->log, "validators not stored: %s", store_errmsg(ti->d->store));
+		store_validators(ft, r->etag, r->last_modified);
 		o.outcome = TO_UNCHANGED;
 		break;
 	case FETCH_CANCELLED:
@@ -108,26 +146,77 @@ static void on_fetch_done(struct fetch *f, const struct fetch_result *r, void *a
 		break;
 	case FETCH_FAILED:
 	default:
-		o.outcome = TO_FAILED;
-		o.retryable = r->retryable;
-		o.retry_after_ms = r->retry_after_ms > 0 ? (uint64_t)r->retry_after_ms : 0;
-		o.error = r->error;
+		failed(&o, r->error, r->retryable, r->retry_after_ms);
 		break;
 	}
 	finish(ft, &o);
 }
 
+static void on_arcgis_done(struct arcgis *a, const struct arcgis_result *r, void *arg)
+{
+	struct fetch_task *ft = arg;
+	const struct task_info *ti = task_info(ft->t);
+	struct task_outcome o = { .outcome = TO_FAILED };
+	char stamp[ARCGIS_STAMP_MAX + 1], buf[1024];
+	struct store_snapshot snap = {
+		.path = (char *)r->path, .hash = (char *)r->hash, .url = (char *)r->url,
+		.etag = stamp, .bytes = r->bytes,
+	};
+
+	ft->a = NULL;
+	arcgis_stamp_format(&r->stamp, stamp, sizeof stamp);
+	switch (r->outcome) {
+	case ARCGIS_PUBLISHED:
+		log_info(&ti->log, "%" PRIu64 " rows in %u pages (%u requests, %" PRIu64
+		         " bytes received)", r->rows, r->pages, r->requests, r->request_bytes);
+		record_published(ft, &snap, false, &o, buf, sizeof buf);
+		break;
+	case ARCGIS_UNCHANGED:
+		log_info(&ti->log, "layer unchanged (%s)", r->metadata_only ?
+		         "the same edit stamps" : "the same rows and count");
+		store_validators(ft, stamp, NULL);
+		o.outcome = TO_UNCHANGED;
+		break;
+	case ARCGIS_CANCELLED:
+		o.outcome = TO_CANCELLED;
+		break;
+	case ARCGIS_FAILED:
+	default:
+		failed(&o, r->error, r->retryable, r->retry_after_ms);
+		break;
+	}
+	finish(ft, &o);
+}
+
+/*
+ * The running attempt's figures, for fetch.progress events and status:
+ * bytes_done, bytes_total (null when unknown), rate and resumed_from for a
+ * download; for a layer also pages, rows_done and rows_total (the layer's
+ * count, null until it is known), and rate 0 (bytes per second mean
+ * little when most of the time is the server's).  Both are a read of a
+ * few counters (no I/O), so status stays cheap.
+ */
 static void progress_json(const struct fetch_task *ft, json_t *out)
 {
-	struct fetch_progress p;
-
-	if (!ft->f)
-		return;
-	fetch_progress(ft->f, &p);
-	json_object_set_new(out, "bytes_done", json_integer((json_int_t)p.bytes));
-	json_object_set_new(out, "bytes_total", p.total >= 0 ? json_integer(p.total) : json_null());
-	json_object_set_new(out, "rate", json_integer((json_int_t)p.rate));
-	json_object_set_new(out, "resumed_from", json_integer((json_int_t)p.resumed_from));
+	if (ft->f) {
+		struct fetch_progress p;
+		fetch_progress(ft->f, &p);
+		json_object_set_new(out, "bytes_done", json_integer((json_int_t)p.bytes));
+		json_object_set_new(out, "bytes_total",
+		                    p.total >= 0 ? json_integer(p.total) : json_null());
+		json_object_set_new(out, "rate", json_integer((json_int_t)p.rate));
+		json_object_set_new(out, "resumed_from", json_integer((json_int_t)p.resumed_from));
+	} else if (ft->a) {
+		struct arcgis_progress p;
+		arcgis_progress(ft->a, &p);
+		json_object_set_new(out, "bytes_done", json_integer((json_int_t)p.bytes));
+		json_object_set_new(out, "bytes_total", json_null());
+		json_object_set_new(out, "rate", json_integer(0));
+		json_object_set_new(out, "pages", json_integer((json_int_t)p.pages));
+		json_object_set_new(out, "rows_done", json_integer((json_int_t)p.rows));
+		json_object_set_new(out, "rows_total",
+		                    p.count >= 0 ? json_integer(p.count) : json_null());
+	}
 }
 
 static void on_timer(uv_timer_t *h)
@@ -150,21 +239,29 @@ static void on_timer(uv_timer_t *h)
 }
 
 /* The dataset's url and file_name for the attempt's exec date (caller
- * frees both, also on failure): 0, or -EINVAL with ERR set. */
+ * frees both, also on failure): 0, or -EINVAL or -ENOMEM with ERR set.
+ * An arcgis layer's URL is no template. */
 static int expand_names(const struct task_info *ti, char **url, char **file_name, char *err,
                         size_t errlen)
 {
 	const struct cfg_dataset *ds = ti->dataset;
 	size_t bad = 0;
-	int rc;
+	int rc = 0;
 
-	if ((rc = fetch_url_expand(ds->url, ti->exec_date, url, &bad)) < 0) {
-		snprintf(err, errlen, "url \"%s\": bad placeholder at offset %zu", ds->url, bad);
-		return rc;
+	if (ds->source == SOURCE_ARCGIS) {
+		if (!(*url = strdup(ds->url)))
+			rc = -ENOMEM;
+	} else {
+		rc = fetch_url_expand(ds->url, ti->exec_date, url, &bad);
 	}
-	if ((rc = fetch_url_expand(ds->file_name, ti->exec_date, file_name, &bad)) < 0)
+	if (rc == 0 && (rc = fetch_url_expand(ds->file_name, ti->exec_date, file_name, &bad)) < 0
+	    && rc != -ENOMEM)
 		snprintf(err, errlen, "file_name \"%s\": bad placeholder at offset %zu",
 		         ds->file_name, bad);
+	else if (rc < 0 && rc != -ENOMEM)
+		snprintf(err, errlen, "url \"%s\": bad placeholder at offset %zu", ds->url, bad);
+	if (rc == -ENOMEM)
+		snprintf(err, errlen, "out of memory");
 	return rc;
 }
 
@@ -187,15 +284,69 @@ static struct fetch_task *fetch_task_new(struct stask *t, char *err, size_t errl
 	return ft;
 }
 
-/* Start FT's download of URL into FILE_NAME, conditional on the dataset's
- * last snapshot: 0, or -errno with ERR set and *RETRYABLE. */
+/* What a start that returned RC means: 0, or RC with ERR set from MSG
+ * (the starter's message, freed here) and *RETRYABLE. */
+static int started(int rc, char *msg, char *err, size_t errlen, bool *retryable)
+{
+	if (rc < 0) {
+		snprintf(err, errlen, "%s", msg ? msg : strerror(-rc));
+		*retryable = rc == -ENOMEM;
+	}
+	free(msg);
+	return rc < 0 ? rc : 0;
+}
+
+/* A download of URL (fetch.h), conditional on LAST's validators. */
+static int start_http(struct fetch_task *ft, const char *url, const char *file_name,
+                      const struct store_snapshot *last, char *err, size_t errlen,
+                      bool *retryable)
+{
+	const struct task_info *ti = task_info(ft->t);
+	const struct cfg_dataset *ds = ti->dataset;
+	char *ferr = NULL;
+	struct fetch_request req = {
+		.url = url, .limits = &ds->fetch, .state_dir = ti->cfg->state_dir,
+		.dataset = ds->name, .exec_date = ti->exec_date, .file_name = file_name,
+		.etag = last->etag, .last_modified = last->last_modified, .last_hash = last->hash,
+		.force = ti->force, .allow_file_urls = ti->cfg->allow_file_urls,
+	};
+
+	return started(fetch_start(ti->http, &req, on_fetch_done, ft, &ft->f, &ferr), ferr, err,
+	               errlen, retryable);
+}
+
+/* A snapshot of the layer at URL (arcgis.h), compared with the stamp of
+ * LAST (its ETag; none when it holds an HTTP ETag or nothing). */
+static int start_arcgis(struct fetch_task *ft, const char *url, const char *file_name,
+                        const struct store_snapshot *last, char *err, size_t errlen,
+                        bool *retryable)
+{
+	const struct task_info *ti = task_info(ft->t);
+	const struct cfg_dataset *ds = ti->dataset;
+	struct arcgis_stamp stamp;
+	bool have = last->etag && arcgis_stamp_parse(last->etag, &stamp) == 0;
+	char *aerr = NULL;
+	struct arcgis_request req = {
+		.layer_url = url, .where = ds->arcgis.where, .page_size = ds->arcgis.page_size,
+		.date_zone = ds->arcgis.date_zone ? ds->arcgis.date_zone : ti->cfg->timezone,
+		.limits = &ds->fetch, .state_dir = ti->cfg->state_dir, .dataset = ds->name,
+		.exec_date = ti->exec_date, .file_name = file_name, .last = have ? &stamp : NULL,
+		.force = ti->force, .allow_http = ds->arcgis.allow_http,
+	};
+
+	return started(arcgis_start(ti->http, &req, on_arcgis_done, ft, &ft->a, &aerr), aerr,
+	               err, errlen, retryable);
+}
+
+/* Start FT's snapshot of URL into FILE_NAME by the dataset's source,
+ * conditional on its last snapshot: 0, or -errno with ERR set and
+ * *RETRYABLE. */
 static int start_download(struct fetch_task *ft, const char *url, const char *file_name,
                           char *err, size_t errlen, bool *retryable)
 {
 	const struct task_info *ti = task_info(ft->t);
 	const struct cfg_dataset *ds = ti->dataset;
 	struct store_snapshot last = { 0 };
-	char *ferr = NULL;
 	int rc = store_snapshot_last(ti->d->store, ds->name, &last);
 
 	if (rc < 0 && rc != -ENOENT) {
@@ -203,19 +354,12 @@ static int start_download(struct fetch_task *ft, const char *url, const char *fi
 		*retryable = true;
 		return rc;
 	}
-	struct fetch_request req = {
-		.url = url, .limits = &ds->fetch, .state_dir = ti->cfg->state_dir,
-		.dataset = ds->name, .exec_date = ti->exec_date, .file_name = file_name,
-		.etag = last.etag, .last_modified = last.last_modified, .last_hash = last.hash,
-		.force = ti->force, .allow_file_urls = ti->cfg->allow_file_urls,
-	};
-	if ((rc = fetch_start(ti->http, &req, on_fetch_done, ft, &ft->f, &ferr)) < 0) {
-		snprintf(err, errlen, "%s", ferr ? ferr : strerror(-rc));
-		*retryable = rc == -ENOMEM;
-	}
+	if (ds->source == SOURCE_ARCGIS)
+		rc = start_arcgis(ft, url, file_name, &last, err, errlen, retryable);
+	else
+		rc = start_http(ft, url, file_name, &last, err, errlen, retryable);
 	store_snapshot_clear(&last);
-	free(ferr);
-	return rc < 0 ? rc : 0;
+	return rc;
 }
 
 static int fetch_kind_start(struct stask *t, char *err, size_t errlen, bool *retryable)
@@ -258,6 +402,8 @@ static void fetch_kind_cancel(struct stask *t)
 
 	if (ft && ft->f)
 		fetch_cancel(ft->f);
+	else if (ft && ft->a)
+		arcgis_cancel(ft->a);
 }
 
 static void fetch_kind_progress(const struct stask *t, json_t *out)

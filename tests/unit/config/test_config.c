@@ -120,6 +120,11 @@ static const char *const good_files[] = {
 	"spark:\n  python:\n  conf: {spark.a: 1, spark.b: \"x=y\"}\n",
 	"alerts:\n  command: [\"/bin/notify\", \"{dataset}\", \"{reason}\", \"{message}\"]\n"
 	"  webhook: https://hooks.example.org/T0/secret\n",
+	DS_URL("https://services1.arcgis.com/o/arcgis/rest/services/ODC_X/FeatureServer/325") "    source: arcgis\n",
+	DS_URL("http://127.0.0.1:8080/rest/services/x/FeatureServer/0")
+	"    source: arcgis\n    arcgis: {allow_http: true, where: \"a = 'x'\", page_size: 500}\n",
+	DS "    arcgis:\n",
+	DS "    source: http\n",
 	DS "jobs:\n  report:\n    after: [d]\n    command: [\"prog\", \"{{literal}}\", \"{state_dir}/{job}\"]\n",
 };
 
@@ -260,6 +265,32 @@ static const struct {
 	                                  "file name (no '/', not starting with '.')\n" },
 	{ DS "    file_name: x_{run_id}.csv\n", "t.yaml:5:16: file_name: unknown placeholder "
 	  "'{run_id}'; allowed: {year} {month} {day} {exec_date}\n" },
+	/* arcgis sources */
+	{ DS "    source: arcgis\n", "t.yaml:3:10: url: an arcgis source needs a FeatureServer "
+	  "layer or table URL ending in /FeatureServer/<id> (no query), not "
+	  "'https://example.org/d.csv'\n" },
+	{ DS_URL("https://x.org/rest/services/s/FeatureServer/3/query?where=1=1")
+	  "    source: arcgis\n", "t.yaml:3:10: url: an arcgis source needs a FeatureServer "
+	  "layer or table URL ending in /FeatureServer/<id> (no query), not "
+	  "'https://x.org/rest/services/s/FeatureSer...'\n" },
+	{ DS_URL("https://x.org/s/FeatureServer/{year}") "    source: arcgis\n",
+	  "t.yaml:3:10: url: an arcgis source needs a FeatureServer layer or table URL ending "
+	  "in /FeatureServer/<id> (no query), not 'https://x.org/s/FeatureServer/{year}'\n" },
+	{ DS_URL("http://x.org/s/FeatureServer/0") "    source: arcgis\n",
+	  "t.yaml:3:10: url: an arcgis layer URL must be https (http needs arcgis.allow_http: "
+	  "true, meant for tests and the demo)\n" },
+	{ "allow_file_urls: true\n" DS_URL("file:///srv/FeatureServer/0") "    source: arcgis\n",
+	  "t.yaml:4:10: url: file:// URLs need allow_file_urls: true (meant for the bundled "
+	  "demo)\n" },
+	{ DS "    source: esri\n", "t.yaml:5:13: source: expected http or arcgis, not 'esri'\n" },
+	{ DS "    arcgis: {where: \"1=1\"}\n", "t.yaml:5:13: arcgis: only a dataset with "
+	  "source: arcgis takes an arcgis mapping\n" },
+	{ DS_URL("https://x.org/s/FeatureServer/0") "    source: arcgis\n"
+	  "    arcgis: {date_zone: America/Denvr, page_size: 200000, wher: x}\n",
+	  "t.yaml:6:25: date_zone: unknown time zone 'America/Denvr' (an IANA name like "
+	  "America/Denver or UTC)\n"
+	  "t.yaml:6:51: page_size: expected a whole number from 0 to 100000, not '200000'\n"
+	  "t.yaml:6:59: unknown key 'wher', did you mean 'where'?\n" },
 	/* schema */
 	{ DS "    schema:\n      columns:\n        - {name: Geo Lon, type: flaot}\n",
 	  "t.yaml:7:18: name: column name 'Geo Lon' must match [a-z0-9_]+ and be at most 64 "
@@ -267,10 +298,10 @@ static const struct {
 	  "t.yaml:7:33: type: expected string, int, float, timestamp, date or bool, not "
 	  "'flaot', did you mean 'float'?\n" },
 	{ DS "    schema:\n      columns:\n        - {name: a, type: int, formats: [\"%Y\"]}\n"
-	     "        - {name: t, type: timestamp, formats: [\"%Y-%m-%d %z\", \"%d/%m/%Y %I:%M\"]}\n",
+	     "        - {name: t, type: timestamp, formats: [\"%Y-%m-%d %Z\", \"%d/%m/%Y %I:%M\"]}\n",
 	  "t.yaml:7:32: formats: only timestamp and date columns take formats, not int columns\n"
 	  "t.yaml:7:42: formats: '%Y' needs %Y, %m and %d\n"
-	  "t.yaml:8:48: formats: '%Y-%m-%d %z' uses %z; supported: %Y %m %d %H %I %M %S %p %f\n"
+	  "t.yaml:8:48: formats: '%Y-%m-%d %Z' uses %Z; supported: %Y %m %d %H %I %M %S %p %f %z\n"
 	  "t.yaml:8:63: formats: '%d/%m/%Y %I:%M': %I (12-hour clock) and %p (AM/PM) go "
 	  "together\n" },
 	{ DS "    schema:\n      key: [id, nme]\n      event_time: name\n      columns:\n"

@@ -72,6 +72,11 @@ static void test_defaults(void **state)
 	assert_int_equal(d->fetch.low_speed_time_ms, 60000);
 	assert_int_equal(d->fetch.timeout_ms, 6 * 3600000ull);
 	assert_int_equal(d->fetch.max_redirects, 5);
+	assert_int_equal(d->source, SOURCE_HTTP);
+	assert_string_equal(d->arcgis.where, "1=1");
+	assert_int_equal(d->arcgis.page_size, 0);
+	assert_null(d->arcgis.date_zone);                 /* http: not needed */
+	assert_false(d->arcgis.allow_http);
 	assert_int_equal(d->schema.n_columns, 0);
 	assert_int_equal(d->schema.key.n, 0);
 	assert_null(d->schema.event_time);
@@ -95,6 +100,34 @@ static void test_defaults(void **state)
 	assert_true(isinf(d->checks[0].max) && d->checks[0].max > 0);
 	assert_true(d->checks[0].zero_is_null);
 	assert_int_equal(d->checks[0].future_slack_ms, 0);
+	config_free(c);
+}
+
+/* An arcgis source: its file name and date zone come from elsewhere. */
+static void test_arcgis_source(void **state)
+{
+	struct config *c = parse_ok("timezone: UTC\n"
+		DS_URL("https://h.example/arcgis/rest/services/ODC_X/FeatureServer/66")
+		"    source: arcgis\n");
+	const struct cfg_dataset *d = &c->datasets[0];
+
+	assert_int_equal(d->source, SOURCE_ARCGIS);
+	assert_string_equal(d->file_name, "d.csv");
+	assert_string_equal(d->arcgis.date_zone, "UTC");     /* the timezone setting */
+	assert_string_equal(d->arcgis.where, "1=1");
+	config_free(c);
+
+	c = parse_ok(DS_URL("http://127.0.0.1:1/s/FeatureServer/0")
+	             "    source: arcgis\n    file_name: t_{exec_date}.csv\n"
+	             "    arcgis:\n      where: \"reported_date > DATE '2020-01-01'\"\n"
+	             "      page_size: 250\n      date_zone: Etc/UTC\n      allow_http: true\n");
+	d = &c->datasets[0];
+	assert_string_equal(d->file_name, "t_{exec_date}.csv");
+	assert_string_equal(d->arcgis.where, "reported_date > DATE '2020-01-01'");
+	assert_int_equal(d->arcgis.page_size, 250);
+	assert_string_equal(d->arcgis.date_zone, "Etc/UTC");
+	assert_true(d->arcgis.allow_http);
+	assert_string_equal(config_source_name(d->source), "arcgis");
 	config_free(c);
 }
 
@@ -359,11 +392,14 @@ static void test_shipped_config(void **state)
 
 	t = config_dataset(c, "traffic_accidents");
 	assert_non_null(t);
-	assert_string_equal(t->url, "https://www.denvergov.org/media/gis/DataCatalog/"
-	                            "traffic_accidents/csv/traffic_accidents.csv");
+	assert_int_equal(t->source, SOURCE_ARCGIS);
+	assert_string_equal(t->url, "https://services1.arcgis.com/zdB7qR0BtYrg0Xpl/arcgis/rest/"
+	                            "services/ODC_CRIME_TRAFFICACCIDENTS5YR_P/FeatureServer/325");
+	assert_string_equal(t->arcgis.where, "1=1");
+	assert_string_equal(t->arcgis.date_zone, "America/Denver");
 	assert_string_equal(t->schedule, "15 6 * * *");
 	assert_string_equal(t->file_name, "traffic_accidents.csv");
-	assert_int_equal(t->schema.n_columns, 49);   /* 47 current + 2 of 2014-2017 */
+	assert_int_equal(t->schema.n_columns, 51);   /* 47, 2 of 2014-2017, x and y */
 	assert_string_equal(t->schema.event_time, "reported_date");
 	assert_int_equal(t->schema.key.n, 1);
 	assert_non_null(col = config_column(&t->schema, "geo_lon"));
@@ -372,7 +408,8 @@ static void test_shipped_config(void **state)
 	assert_non_null(col = config_column(&t->schema, "harmful_event_seq_3"));
 	assert_string_equal(col->aliases.items[0], "harmful_event_seq_most");
 	assert_int_equal(config_column(&t->schema, "reported_date")->type, COL_TIMESTAMP);
-	assert_int_equal(config_column(&t->schema, "incident_id")->type, COL_INT);
+	assert_int_equal(config_column(&t->schema, "incident_id")->type, COL_STRING);  /* DP... */
+	assert_string_equal(t->schema.timestamp_formats.items[0], "%Y-%m-%dT%H:%M:%S%z");
 	assert_false(config_column(&t->schema, "offense_type_id")->required);
 	assert_true(list_has(&t->schema.timestamp_formats, "%m/%d/%Y %I:%M:%S %p"));
 	ck = check_named(t, "location");
@@ -386,10 +423,12 @@ static void test_shipped_config(void **state)
 
 	s = config_dataset(c, "service_requests_311");
 	assert_non_null(s);
-	assert_string_equal(s->url, "https://www.denvergov.org/media/gis/DataCatalog/"
-	                            "311_service_data/csv/311_service_data_{year}.csv");
+	assert_int_equal(s->source, SOURCE_ARCGIS);
+	assert_string_equal(s->url, "https://services1.arcgis.com/zdB7qR0BtYrg0Xpl/arcgis/rest/"
+	                            "services/ODC_service_requests_311/FeatureServer/66");
 	assert_string_equal(s->schedule, "45 6 * * *");
-	assert_string_equal(s->file_name, "311_service_data_{year}.csv");
+	assert_string_equal(s->file_name, "service_requests_311.csv");
+	assert_string_equal(s->arcgis.date_zone, "America/Denver");     /* the timezone */
 	assert_int_equal(s->schema.n_columns, 25);   /* 24 + objectid */
 	assert_int_equal(s->schema.key.n, 6);
 	assert_string_equal(s->schema.key.items[0], "case_created_dttm");
@@ -442,6 +481,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_arcgis_source),
 		cmocka_unit_test(test_values_and_check_defaults),
 		cmocka_unit_test(test_lookups),
 		cmocka_unit_test(test_restart_diff),
