@@ -27,7 +27,7 @@ static inline int array_reserve(void **v, size_t need, size_t *cap, size_t size,
 
 	if (need <= *cap)
 		return 0;
-	ncap = *cap ? (*cap > SIZE_MAX / 2 ? SIZE_MAX : *cap * 2) : first;
+	ncap = *cap ? (*cap > SIZE_MAX / 2 ? need : *cap * 2) : first;
 	if (ncap < need)
 		ncap = need;
 	if (size && ncap > SIZE_MAX / size)

@@ -39,6 +39,27 @@ int mkdir_p(const char *path, mode_t mode)
 	return make_dir(tmp, mode);
 }
 
+int mkdir_below(const char *base, const char *rel, mode_t mode)
+{
+	char tmp[PATH_MAX];
+	int n = snprintf(tmp, sizeof tmp, "%s/%s", base, rel);
+	size_t start = strlen(base) + 1;
+	int rc;
+
+	if (n < 0 || (size_t)n >= sizeof tmp || *rel == '\0')
+		return -ENAMETOOLONG;
+	for (char *p = tmp + start; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		rc = make_dir(tmp, mode);
+		*p = '/';
+		if (rc < 0)
+			return rc;
+	}
+	return make_dir(tmp, mode);
+}
+
 int fsync_dir(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

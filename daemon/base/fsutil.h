@@ -14,6 +14,10 @@
  * (of any mode) are fine. */
 int mkdir_p(const char *path, mode_t mode);
 
+/* mkdir -p of REL ("a/b/c") below BASE, which must exist: a missing BASE
+ * (an unmounted state directory, say) is -ENOENT, never made anew. */
+int mkdir_below(const char *base, const char *rel, mode_t mode);
+
 /* mkdir PATH with MODE; an existing PATH is fine. */
 int make_dir(const char *path, mode_t mode);
 

@@ -6,13 +6,14 @@ document alone."""
 
 import csv
 import json
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from conftest import base_config
+from conftest import DENVERD, base_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "arcgis"))
 import emulator  # noqa: E402
@@ -75,7 +76,5 @@ def test_a_layer_is_paged_recorded_and_then_unchanged(daemon, tmp, emu):
 def test_http_layer_urls_need_allow_http(daemon, tmp, emu):
     p = tmp / "bad.yaml"
     p.write_text(config(tmp, emu.url(325)).replace("allow_http: true, ", ""))
-    import subprocess
-    from conftest import DENVERD
     r = subprocess.run([str(DENVERD), "--check", "-c", str(p)], capture_output=True, text=True)
     assert r.returncode != 0 and "arcgis.allow_http" in r.stderr, r.stderr

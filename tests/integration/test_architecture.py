@@ -2,8 +2,9 @@
 
 - scripts/check-layers passes on the tree, and fails on a copy of the tree
   with an upward include, a forbidden system header, a private header used
-  outside its folder and an upward call inside engine/ planted (so each
-  rule can fail at all);
+  outside its folder, an upward call inside engine/, and includes that would
+  hide their layer (angle brackets, ../, a macro) planted (so each rule can
+  fail at all);
 - the "Files" section of docs/ARCHITECTURE.md lists every C file of the
   daemon, common/ and ctl/, and nothing that is gone;
 - README's "What is where" names every layer folder;
@@ -52,9 +53,16 @@ def test_check_layers_fails_on_a_planted_upward_include(tmp_path):
     api.write_text(api.read_text() + '#include "engine/engine_int.h"\n')
     tx = tmp_path / "daemon" / "engine" / "tx.c"
     tx.write_text(tx.read_text() + "static void planted(struct denverd *d) { sched_start(d); }\n")
+    clock = tmp_path / "daemon" / "base" / "clock.c"
+    clock.write_text('#include <engine/engine.h>\n#include "base/../engine/engine_int.h"\n'
+                     '#define H "notify/alerts.h"\n#include H\n' + clock.read_text())
     r = check_layers(tmp_path)
     assert r.returncode == 1
     lines = r.stdout.splitlines()
+    assert "daemon/base/clock.c:1: #include <engine/engine.h>: engine/ is the project's: " \
+        "include it with quotes" in lines
+    assert any(ln.startswith("daemon/base/clock.c:2: ") and "without ../" in ln for ln in lines)
+    assert any(ln.startswith("daemon/base/clock.c:4: ") and "through a macro" in ln for ln in lines)
     assert any(ln.startswith("daemon/store/store.h:") and "store/ may not include engine/" in ln
                for ln in lines)
     assert "daemon/base/buf.c:1: #include <sqlite3.h>: <sqlite3.h> is for store only" in lines
@@ -62,7 +70,7 @@ def test_check_layers_fails_on_a_planted_upward_include(tmp_path):
                for ln in lines)
     assert any(ln.startswith("daemon/engine/tx.c:") and "calls sched_start() of lifecycle.c" in ln
                for ln in lines)
-    assert lines[-1] == "check-layers: 4 break(s) of the layer rules (scripts/layers)"
+    assert lines[-1] == "check-layers: 7 break(s) of the layer rules (scripts/layers)"
 
 
 def test_architecture_lists_every_file():

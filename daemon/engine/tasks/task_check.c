@@ -60,14 +60,17 @@ static void work_cb(uv_work_t *w)
 	ct->rc = dq_run(&ct->in, &ct->report, &ct->err);
 }
 
-/* quarantine/<dataset>/ under STATE_DIR, made if missing, into OUT. */
+/* quarantine/<dataset>/ under STATE_DIR, made if missing (STATE_DIR itself
+ * never is), into OUT. */
 static int quarantine_dir(const char *state_dir, const char *dataset, char *out, size_t len)
 {
+	char rel[PATH_MAX];
 	int n = snprintf(out, len, "%s/quarantine/%s", state_dir, dataset);
 
-	if (n < 0 || (size_t)n >= len)
+	if (n < 0 || (size_t)n >= len ||
+	    snprintf(rel, sizeof rel, "quarantine/%s", dataset) >= (int)sizeof rel)
 		return -ENAMETOOLONG;
-	return mkdir_p(out, 0750);
+	return mkdir_below(state_dir, rel, 0750);
 }
 
 /*

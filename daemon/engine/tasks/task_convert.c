@@ -172,7 +172,7 @@ static int write_spec(const struct task_info *ti, const struct store_snapshot_re
 		snprintf(err, errlen, "state_dir path too long");
 		return -ENAMETOOLONG;
 	}
-	if ((rc = mkdir_p(dir, 0750)) < 0) {
+	if ((rc = mkdir_below(state_dir, dir + strlen(state_dir) + 1, 0750)) < 0) {
 		snprintf(err, errlen, "%s: %s", dir, strerror(-rc));
 		*retryable = true;
 		return rc;

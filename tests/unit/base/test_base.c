@@ -132,6 +132,22 @@ static void test_mkdir_p(void **state)
 	assert_int_equal(mkdir_p("", 0750), -ENAMETOOLONG);
 }
 
+static void test_mkdir_below(void **state)
+{
+	char base[PATH_MAX], p[PATH_MAX + 16];
+	struct stat st;
+	snprintf(base, sizeof base, "%s/state", tmpdir);
+	assert_int_equal(mkdir_below(base, "quarantine/ds", 0750), -ENOENT);   /* no BASE */
+	assert_int_equal(access(base, F_OK), -1);                             /* not made */
+	assert_int_equal(make_dir(base, 0750), 0);
+	assert_int_equal(mkdir_below(base, "quarantine/ds", 0750), 0);
+	snprintf(p, sizeof p, "%s/quarantine/ds", base);
+	assert_int_equal(stat(p, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(mkdir_below(base, "quarantine/ds", 0750), 0);        /* again: fine */
+	assert_int_equal(mkdir_below(base, "", 0750), -ENAMETOOLONG);
+}
+
 static void test_path_parent(void **state)
 {
 	char out[8];
@@ -178,6 +194,7 @@ int main(void)
 		cmocka_unit_test(test_list_tail),
 		cmocka_unit_test(test_strtable),
 		cmocka_unit_test(test_mkdir_p),
+		cmocka_unit_test(test_mkdir_below),
 		cmocka_unit_test(test_path_parent),
 		cmocka_unit_test(test_write_atomic_and_all),
 	};
