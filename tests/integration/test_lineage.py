@@ -20,11 +20,16 @@ import uuid
 import jsonschema
 import pytest
 from openlineage.client import event_v2
-from openlineage.client.generated import (data_quality_assertions_dataset as dqa,
-                                          data_quality_metrics_input_dataset as dqm,
-                                          datasource_dataset, error_message_run,
-                                          job_type_job, output_statistics_output_dataset,
-                                          parent_run, schema_dataset)
+from openlineage.client.generated import (
+    data_quality_assertions_dataset as dqa,
+    data_quality_metrics_input_dataset as dqm,
+    datasource_dataset,
+    error_message_run,
+    job_type_job,
+    output_statistics_output_dataset,
+    parent_run,
+    schema_dataset,
+)
 
 from conftest import base_config
 from opsutil import TOP, Webhook
