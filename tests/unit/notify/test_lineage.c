@@ -303,6 +303,20 @@ static void test_file_transport(void **state)
 	rig_stop(&r);
 }
 
+/* The rig with a loopback server answering SCRIPT on its loop, and
+ * lineage.url pointing at it; MORE is more of the lineage section. */
+static void rig_with_server(struct rig *r, const int *script, int n, const char *more)
+{
+	char yaml[1024];
+
+	rig_start(r, "");
+	assert_int_equal(srv_start(&r->loop, &r->srv, script, n), 0);
+	config_free(r->d.cfg);
+	snprintf(yaml, sizeof yaml, "state_dir: %s\nlineage:\n%s  url: http://127.0.0.1:%d"
+	         "/api/v1/lineage\n", r->ts.dir, more, r->srv.port);
+	r->d.cfg = load(yaml);
+}
+
 static void run_until(uv_loop_t *loop, const int *requests, int n)
 {
 	uint64_t until = uv_now(loop) + 10000;
@@ -314,17 +328,9 @@ static void test_queue_drops_the_oldest(void **state)
 {
 	static const int script[] = { 200, 200, 200, 200 };
 	struct rig r;
-	char yaml[512];
 	struct lineage_counts c;
 
-	/* the rig, then the server on its loop, then the URL of the server */
-	rig_start(&r, "lineage:\n  queue: 2\n");
-	assert_int_equal(srv_start(&r.loop, &r.srv, script, 4), 0);
-	config_free(r.d.cfg);
-	snprintf(yaml, sizeof yaml, "state_dir: %s\nlineage:\n  queue: 2\n"
-	         "  url: http://127.0.0.1:%d/api/v1/lineage\n  header: \"Authorization: Bearer T0K\"\n",
-	         r.ts.dir, r.srv.port);
-	r.d.cfg = load(yaml);
+	rig_with_server(&r, script, 4, "  queue: 2\n  header: \"Authorization: Bearer T0K\"\n");
 
 	/* run 1 is taken for sending at once; 2 and 3 wait; 4 and 5 push them out */
 	for (int run = 1; run <= 5; run++)
@@ -358,15 +364,9 @@ static void test_stalled_receiver(void **state)
 {
 	static const int script[] = { 0 };
 	struct rig r;
-	char yaml[512];
 	struct lineage_counts c;
 
-	rig_start(&r, "lineage:\n  queue: 3\n");
-	assert_int_equal(srv_start(&r.loop, &r.srv, script, 1), 0);
-	config_free(r.d.cfg);
-	snprintf(yaml, sizeof yaml, "state_dir: %s\nlineage:\n  queue: 3\n  timeout: 10m\n"
-	         "  url: http://127.0.0.1:%d/x\n", r.ts.dir, r.srv.port);
-	r.d.cfg = load(yaml);
+	rig_with_server(&r, script, 1, "  queue: 3\n  timeout: 10m\n");
 	for (int run = 1; run <= 10; run++)
 		job_event(&r, run, RUN_RUNNING);
 	run_until(&r.loop, &r.srv.requests, 1);
