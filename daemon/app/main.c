@@ -17,6 +17,7 @@
 #include <uv.h>
 
 #include "notify/alerts.h"
+#include "notify/lineage.h"
 #include "app/check_data.h"
 #include "base/clock.h"
 #include "config/config.h"
@@ -152,9 +153,11 @@ static void print_config_errors(const char *path, int rc, const char *errors)
  * when anyone but root and us could change this one. */
 static void warn_if_untrusted(const struct config *cfg, const char *path)
 {
+	/* A secret (a token in a URL or header) makes a readable file a leak. */
+	bool secret = cfg->alerts.webhook || cfg->lineage.url || cfg->lineage.header;
 	char why[512];
-	if (perm_check_trusted(path, getuid(), cfg->alerts.webhook != NULL,
-	                       why, sizeof why) < 0)
+
+	if (perm_check_trusted(path, getuid(), secret, why, sizeof why) < 0)
 		log_warn(NULL, "configuration %s: %s", path, why);
 }
 
@@ -268,10 +271,24 @@ static void judge_finished_run(void *arg, const struct engine_event *ev)
 		alerts_run_finished(arg, ev->run_id);
 }
 
+/* Lineage hears every task state, in its own words (notify/ knows no
+ * engine). */
+static void lineage_task_event(void *arg, const struct engine_event *ev)
+{
+	if (ev->kind != ENGINE_EV_TASK_STATE)
+		return;
+	const struct lineage_task_event le = {
+		.ts = ev->ts, .dataset = ev->dataset, .job = ev->job, .task = ev->task,
+		.run_id = ev->run_id, .exec_date = ev->exec_date, .state = ev->state,
+		.message = ev->message,
+	};
+	lineage_task_state(((struct denverd *)arg)->lineage, &le);
+}
+
 /*
  * The modules in start-up order, and who hears whom: the engine announces
- * to the journal, the control watchers and the alerts (in that order); the
- * alerts to the control watchers.  Commands are registered by api/.  0 or
+ * to the journal, the control watchers, the alerts and lineage (in that
+ * order); the alerts to the control watchers.  Commands are registered by api/.  0 or
  * a negative errno (logged); main() stops what started either way.
  */
 static int start_modules(struct denverd *d)
@@ -287,7 +304,7 @@ static int start_modules(struct denverd *d)
 	if ((rc = cmd_dq_init(d)) < 0 || (rc = cmd_metrics_init(d)) < 0 ||
 	    (rc = alerts_init(d)) < 0 ||
 	    (rc = alerts_subscribe(d->alerts, watch_alert_event, d)) < 0 ||
-	    (rc = cmd_alerts_init(d)) < 0) {
+	    (rc = cmd_alerts_init(d)) < 0 || (rc = lineage_init(d)) < 0) {
 		log_err(NULL, "start-up: %s", strerror(-rc));
 		return rc;
 	}
@@ -296,6 +313,7 @@ static int start_modules(struct denverd *d)
 	if ((rc = engine_subscribe(d->sched, engine_journal, NULL)) < 0 ||
 	    (rc = engine_subscribe(d->sched, watch_engine_event, d)) < 0 ||
 	    (rc = engine_subscribe(d->sched, judge_finished_run, d)) < 0 ||
+	    (rc = engine_subscribe(d->sched, lineage_task_event, d)) < 0 ||
 	    (rc = cmd_sched_init(d)) < 0 || (rc = cmd_status_init(d)) < 0) {
 		log_err(NULL, "start-up: %s", strerror(-rc));
 		return rc;
@@ -374,6 +392,7 @@ int main(int argc, char **argv)
 out:
 	store_integrity_fini(&d);
 	sched_fini(&d);              /* waits (bounded) for cancelled children */
+	lineage_fini(&d);            /* drops what waits: never waits on a receiver */
 	alerts_fini(&d);
 	cmd_metrics_fini(&d);
 	control_fini(&d);

@@ -16,6 +16,7 @@ struct store;
 struct control;
 struct sched;
 struct alerts;
+struct lineage;
 
 struct denverd {
 	uv_loop_t *loop;
@@ -25,6 +26,7 @@ struct denverd {
 	struct control *control;
 	struct sched *sched;
 	struct alerts *alerts;
+	struct lineage *lineage;     /* OpenLineage events (notify/lineage.h) */
 	int64_t started_ms;          /* wall clock at start, unix ms */
 	bool stopping;               /* SIGTERM seen: start nothing new */
 	int exit_status;             /* main()'s status after a stop; 0 unless a

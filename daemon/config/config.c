@@ -8,9 +8,9 @@
  * --check` lists them all; the messages are sorted by position before they
  * are handed out.  config_int.h maps the other files.
  *
- * This file: the entry points, the top level and its limits, spark and
- * alerts sections, and freeing.  The lookups (config_dataset, ...) are
- * pure and live with the types, in domain/config_types.c.
+ * This file: the entry points, the top level and its limits, spark,
+ * alerts and lineage sections, and freeing.  The lookups (config_dataset,
+ * ...) are pure and live with the types, in domain/config_types.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -122,6 +122,56 @@ static const struct keydef alert_keys[] = {
 };
 KEY_TABLE(conf_alert_table, "alerts", alert_keys);
 
+/* ---- lineage ------------------------------------------------------------ */
+
+static bool check_lineage_url(struct parser *p, const struct node *k, const struct node *v,
+                              void *obj)
+{
+	return conf_check_url(p, "url", v, v->text, false);
+}
+
+/* One "Name: value" line: a token before the colon, no line breaks (it is
+ * sent as it is; a CR or LF would start another header). */
+static bool check_lineage_header(struct parser *p, const struct node *k,
+                                 const struct node *v, void *obj)
+{
+	const char *colon = strchr(v->text, ':');
+	size_t name = colon ? (size_t)(colon - v->text) : 0;
+
+	if (name > 0 && strspn(v->text, "abcdefghijklmnopqrstuvwxyz"
+	                       "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") == name &&
+	    !strpbrk(v->text, "\r\n"))
+		return true;
+	/* The value may be a token: the message does not quote it. */
+	conf_report(p, v, "header: expected one line \"Name: value\" (like "
+	            "\"Authorization: Bearer ...\")");
+	return false;
+}
+
+static const struct keydef lineage_keys[] = {
+	{ .name = "file", .kind = K_PATH, .off = offsetof(struct cfg_lineage, file) },
+	{ .name = "url", .kind = K_OPT_STRING, .off = offsetof(struct cfg_lineage, url),
+	  .check = check_lineage_url },
+	{ .name = "header", .kind = K_OPT_STRING, .off = offsetof(struct cfg_lineage, header),
+	  .check = check_lineage_header },
+	{ .name = "namespace", .kind = K_STRING,
+	  .off = offsetof(struct cfg_lineage, namespace), .dflt = "denverd" },
+	{ .name = "queue", .kind = K_UINT, .off = offsetof(struct cfg_lineage, queue),
+	  .lo = 1, .hi = 100000, .dflt = "1000" },
+	{ .name = "retries", .kind = K_UINT, .off = offsetof(struct cfg_lineage, retries),
+	  .lo = 0, .hi = 100, .dflt = "5" },
+	{ .name = "retry_delay", .kind = K_DURATION,
+	  .off = offsetof(struct cfg_lineage, retry_delay_ms), .lo = 100, .hi = MS_H,
+	  .dflt = "1s" },
+	{ .name = "retry_max_delay", .kind = K_DURATION,
+	  .off = offsetof(struct cfg_lineage, retry_max_delay_ms), .lo = 100, .hi = MS_D,
+	  .dflt = "5m" },
+	{ .name = "timeout", .kind = K_DURATION,
+	  .off = offsetof(struct cfg_lineage, timeout_ms), .lo = 100, .hi = 10 * MS_M,
+	  .dflt = "10s" },
+};
+KEY_TABLE(conf_lineage_table, "lineage", lineage_keys);
+
 /* ---- limits ------------------------------------------------------------ */
 
 /* fetches, checks: the thread pool is sized from them once, at start;
@@ -213,6 +263,8 @@ static const struct keydef top_keys[] = {
 	  .sub = &conf_spark_table },
 	{ .name = "alerts", .kind = K_SECTION, .off = offsetof(struct config, alerts),
 	  .sub = &conf_alert_table },
+	{ .name = "lineage", .kind = K_SECTION, .off = offsetof(struct config, lineage),
+	  .sub = &conf_lineage_table },
 	{ .name = "datasets", .kind = K_FN, .fn = conf_key_datasets, .sub = &conf_dataset_table,
 	  .flags = KEY_PHASE1 },
 	{ .name = "jobs", .kind = K_FN, .fn = conf_key_jobs, .sub = &conf_job_table,
@@ -415,6 +467,10 @@ void config_free(struct config *c)
 	spark_free(&c->spark);
 	conf_strlist_free(&c->alerts.command);
 	free(c->alerts.webhook);
+	free(c->lineage.file);
+	free(c->lineage.url);
+	free(c->lineage.header);
+	free(c->lineage.namespace);
 	for (size_t i = 0; i < c->n_datasets; i++)
 		dataset_free(&c->datasets[i]);
 	free(c->datasets);

@@ -283,8 +283,8 @@ struct keytable {
 /* The tables, in the files that own their keys. */
 extern const struct keytable conf_top_table, conf_limit_table, conf_spark_table,
 	conf_alert_table, conf_dataset_table, conf_fetch_table, conf_arcgis_table,
-	conf_schema_table,
-	conf_column_table, conf_check_table, conf_job_table;
+	conf_schema_table, conf_column_table, conf_check_table, conf_job_table,
+	conf_lineage_table;
 
 /* Set every row of T that has a default in OBJ (K_SECTION rows: their
  * table's defaults, in the struct at off), before the mapping is walked;

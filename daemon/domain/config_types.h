@@ -209,6 +209,20 @@ struct cfg_alerts {
 	bool on_warn;                  /* alert on warn checks; default true */
 };
 
+/* OpenLineage run events (notify/lineage.c); both transports off by
+ * default.  url and header may hold a secret: never logged. */
+struct cfg_lineage {
+	char *file;                    /* NDJSON file appended to; NULL = off */
+	char *url;                     /* HTTP endpoint; NULL = off */
+	char *header;                  /* one "Name: value" request header; NULL = none */
+	char *namespace;               /* of the jobs; default "denverd" */
+	unsigned queue;                /* events waiting for HTTP; default 1000 */
+	unsigned retries;              /* HTTP attempts after the first; default 5 */
+	uint64_t retry_delay_ms;       /* base of the backoff; default 1s */
+	uint64_t retry_max_delay_ms;   /* cap of one delay; default 5m */
+	uint64_t timeout_ms;           /* one HTTP attempt; default 10s */
+};
+
 struct config {
 	char *path;                    /* file it was read from */
 	char *timezone;                /* IANA name; default America/Denver */
@@ -220,6 +234,7 @@ struct config {
 	struct cfg_limits limits;
 	struct cfg_spark spark;
 	struct cfg_alerts alerts;
+	struct cfg_lineage lineage;
 	struct cfg_dataset *datasets;
 	size_t n_datasets;
 	struct cfg_job *jobs;

@@ -234,11 +234,14 @@ typedef int (*store_event_fn)(void *arg, const struct store_event *e);
 int store_events_of_run(struct store *st, int64_t run_id, unsigned limit,
                         store_event_fn fn, void *arg);
 
-/* What the convert task needs of the snapshot RUN_ID published and checked:
- * strings are copied into OUT (free with store_snapshot_ref_clear). */
+/* What the convert task (and the lineage events) need of the snapshot
+ * RUN_ID published and checked: strings are copied into OUT (free with
+ * store_snapshot_ref_clear); encoding, line_ending, hash and url may be
+ * NULL. */
 struct store_snapshot_ref {
 	int64_t id;
 	char *path, *encoding, *line_ending, *state;
+	char *hash, *url;                /* as fetched: xxh3-128 hex, the URL */
 	uint64_t bytes;
 	int64_t rows;                    /* -1 when the check has not counted */
 };

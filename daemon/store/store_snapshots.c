@@ -247,6 +247,8 @@ static int ref_row(sqlite3_stmt *s, void *ctx)
 	out->rows = sqlite3_column_int64(s, 4);
 	out->state = st_strdup(s, 5, &nomem);
 	out->bytes = (uint64_t)sqlite3_column_int64(s, 6);
+	out->hash = st_strdup(s, 7, &nomem);
+	out->url = st_strdup(s, 8, &nomem);
 	return nomem || !out->path || !out->state ? -ENOMEM : 0;
 }
 
@@ -256,7 +258,7 @@ int store_snapshot_of_run(struct store *st, int64_t run_id, struct store_snapsho
 
 	memset(out, 0, sizeof *out);
 	rc = st_select_by(st, "snapshot of run", "SELECT id, path, encoding, line_ending,"
-	                  " COALESCE(rows, -1), state, bytes FROM snapshots WHERE run_id = ?"
+	                   " COALESCE(rows, -1), state, bytes, hash, url FROM snapshots WHERE run_id = ?"
 	                  " ORDER BY id DESC LIMIT 1", run_id, ref_row, out, true);
 	if (rc < 0)
 		store_snapshot_ref_clear(out);
@@ -271,6 +273,8 @@ void store_snapshot_ref_clear(struct store_snapshot_ref *ref)
 	free(ref->encoding);
 	free(ref->line_ending);
 	free(ref->state);
+	free(ref->hash);
+	free(ref->url);
 	memset(ref, 0, sizeof *ref);
 	ref->rows = -1;
 }

@@ -174,7 +174,7 @@ static const struct {
 	{ "Timezone: UTC\n", "t.yaml:1:1: unknown key 'Timezone', did you mean 'timezone'?\n" },
 	{ "colour: red\n", "t.yaml:1:1: unknown key 'colour'; expected one of: timezone, "
 	                   "state_dir, socket, socket_mode, log_level, allow_file_urls, limits, "
-	                   "spark, alerts, datasets, jobs\n" },
+	                   "spark, alerts, lineage, datasets, jobs\n" },
 	{ "timezone: UTC\ntimezone: UTC\n",
 	  "t.yaml:2:1: duplicate key 'timezone', first set at line 1\n" },
 	/* time zone and schedules */

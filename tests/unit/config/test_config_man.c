@@ -142,7 +142,8 @@ static const struct {
 	const char *table;
 } sections[] = {
 	{ "TOP LEVEL", "" }, { "LIMITS", "limits" }, { "SPARK", "spark" },
-	{ "ALERTS", "alerts" }, { "DATASETS", "datasets.*" }, { "SCHEMA", "datasets.*.schema" },
+	{ "ALERTS", "alerts" }, { "LINEAGE", "lineage" }, { "DATASETS", "datasets.*" },
+	{ "SCHEMA", "datasets.*.schema" },
 	{ "CHECKS", "datasets.*.checks.*" }, { "JOBS", "jobs.*" },
 };
 
