@@ -5,7 +5,7 @@
  *   prep -> meta -> count -> ids -> reset -> page* -> recheck meta
  *        -> recheck count -> finish
  *
- * One thing happens at a time: a request (arcgis_http.c), a retry timer,
+ * One thing happens at a time: a request (io/http_req.h), a retry timer,
  * or a job on the thread pool (arcgis_file.c, which parses every answer
  * and writes every chunk).  Memory is one answer and one chunk's rows.
  *
@@ -94,7 +94,7 @@ static void deliver(struct arcgis *a)
 	} else if (a->finished) {
 		ag_digest_hex(&a->digest, r.stamp.digest);
 	}
-	ag_http_clear(&a->q);
+	http_req_clear(&a->q);
 	a->done(a, &r, a->arg);
 	a->timer.data = a;
 	uv_close((uv_handle_t *)&a->timer, free_cb);
@@ -200,7 +200,7 @@ static char *page_form(struct arcgis *a)
 	return form;
 }
 
-static void on_answer(struct ag_http *q);
+static void on_answer(struct http_req *q);
 
 static void send_request(struct arcgis *a)
 {
@@ -238,13 +238,14 @@ static void send_request(struct arcgis *a)
 		return;
 	}
 	a->requests++;
-	rc = ag_http_start(&a->q, a->http, &a->lim, a->allow_http, url, form, on_answer);
+	rc = http_req_start(&a->q, a->http, &a->lim, a->allow_http, url, form, AG_BODY_MAX,
+	                    on_answer);
 	free(url);
 	if (rc < 0)
 		fail(a, rc, true, "cannot start a request to %s: %s", a->url, strerror(-rc));
 }
 
-static void on_answer(struct ag_http *q)
+static void on_answer(struct http_req *q)
 {
 	struct arcgis *a = container_of(q, struct arcgis, q);
 	char why[AG_ERR_MAX];
@@ -603,7 +604,7 @@ void arcgis_cancel(struct arcgis *a)
 		uv_timer_stop(&a->timer);
 		a->timer_on = false;
 	}
-	ag_http_clear(&a->q);
+	http_req_clear(&a->q);
 	a->outcome = ARCGIS_CANCELLED;
 	finish(a, AGF_KEEP);
 }

@@ -4,7 +4,7 @@
  * interface is io/arcgis.h.
  *
  *   arcgis.c       the stage machine on the loop thread, retries, the API
- *   arcgis_http.c  one GET or form POST with a capped in-memory body
+ *   arcgis_http.c  the form body of a request (io/http_req.h sends it)
  *   arcgis_json.c  the layer document, count, ids, a FeatureSet page, and
  *                  what an error body means (pure; any thread)
  *   arcgis_csv.c   the canonical CSV, the row digest, the stamp text (pure)
@@ -27,7 +27,7 @@
 
 #include "base/buf.h"
 #include "io/arcgis.h"
-#include "io/http_xfer.h"
+#include "io/http_req.h"
 
 struct tz;
 
@@ -38,29 +38,7 @@ struct tz;
 #define AG_RETRY_MAX     (60u * 1000)         /* ms, one backoff delay's cap */
 #define AG_RATE_WAIT     (60u * 1000)         /* ms after a 429 without Retry-After */
 
-/* ---- arcgis_http.c: one request ---- */
-
-/* How an answer is judged before it is parsed (loop thread). */
-struct ag_http {
-	struct http_xfer xfer;
-	CURL *easy;
-	struct curl_slist *headers;
-	char *post;               /* form body, or NULL for a GET */
-	struct buf body;          /* decoded body, capped at AG_BODY_MAX */
-	long status;
-	int64_t retry_after_ms;   /* -1 = none */
-	char errbuf[CURL_ERROR_SIZE];
-	CURLcode rc;
-	void (*done)(struct ag_http *q);
-};
-
-/* Start a GET of URL (POST when FORM is not NULL: FORM is the
- * already-encoded body, taken over).  0, or -ENOMEM/-EIO without DONE. */
-int ag_http_start(struct ag_http *q, struct http *h, const struct cfg_fetch *lim,
-                  bool allow_http, const char *url, char *form,
-                  void (*done)(struct ag_http *q));
-/* Stop Q without its callback; free what it holds (also after DONE). */
-void ag_http_clear(struct ag_http *q);
+/* ---- arcgis_http.c: the form (the request is io/http_req.h) ---- */
 
 /* "name=value&..." with each value percent-encoded (RFC 3986 unreserved
  * kept); NAMES and VALUES are N long.  NULL when out of memory. */
@@ -188,7 +166,7 @@ struct arcgis {
 	struct ag_digest side_digest;
 
 	/* the request in flight and its retries */
-	struct ag_http q;
+	struct http_req q;
 	unsigned tries;
 	uv_timer_t timer;
 	bool timer_on;
