@@ -37,6 +37,8 @@ struct tz;
 #define AG_RETRY_DELAY   1000                 /* ms, backoff base */
 #define AG_RETRY_MAX     (60u * 1000)         /* ms, one backoff delay's cap */
 #define AG_RATE_WAIT     (60u * 1000)         /* ms after a 429 without Retry-After */
+#define AG_MIN_PAGE      250                  /* the floor of page halving */
+#define AG_HEAVY_HALVE   2                    /* heavy answers in a row that halve */
 
 /* ---- arcgis_http.c: the form (the request is io/http_req.h) ---- */
 
@@ -72,6 +74,9 @@ void ag_layer_free(struct ag_layer *l);
 struct json_t;
 int ag_judge_body(const char *p, size_t n, struct json_t **doc, bool *retryable,
                   char *msg);
+/* Whether MSG (as ag_judge_body wrote it) says the page was too heavy:
+ * "Error performing query operation", or an ArcGIS error 500 or 504. */
+bool ag_error_heavy(const char *msg);
 
 /* Each returns 0 or -EIO with MSG (the body was JSON, but not the shape). */
 int ag_parse_layer(struct json_t *doc, struct ag_layer *out, char *msg);
@@ -129,6 +134,9 @@ struct arcgis {
 	struct arcgis_stamp last;
 	bool have_last, force, allow_http;
 	unsigned req_page_size, page_size, retries;
+	unsigned min_page;        /* the floor of halving */
+	unsigned heavy;           /* heavy answers in a row for this chunk */
+	unsigned halvings;
 	uint64_t retry_delay_ms, rate_wait_ms, max_bytes;
 	struct tz *tz;
 
