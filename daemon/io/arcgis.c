@@ -179,7 +179,10 @@ static char *page_form(struct arcgis *a)
 
 	buf_init(&ids, 1024, AG_BODY_MAX);
 	if (a->chunk_asks == 0) {
-		if (asprintf(&where, "(%s) AND %s >= %" PRId64 " AND %s <= %" PRId64, a->where,
+		/* The range alone when the request has no filter of its own. */
+		bool all = strcmp(a->where, "1=1") == 0;
+		if (asprintf(&where, "%s%s%s%s >= %" PRId64 " AND %s <= %" PRId64,
+		             all ? "" : "(", all ? "" : a->where, all ? "" : ") AND ",
 		             oid, a->ids[a->next], oid, a->ids[a->chunk_end - 1]) < 0)
 			where = NULL;
 	} else {
