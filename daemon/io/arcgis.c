@@ -5,7 +5,7 @@
  *   prep -> meta -> count -> ids -> reset -> page* -> recheck meta
  *        -> recheck count -> finish
  *
- * One thing happens at a time: a request (arcgis_http.c), a retry timer,
+ * One thing happens at a time: a request (io/http_req.h), a retry timer,
  * or a job on the thread pool (arcgis_file.c, which parses every answer
  * and writes every chunk).  Memory is one answer and one chunk's rows.
  *
@@ -19,6 +19,8 @@
  * attempt fails retryable with the .part kept, and the engine's retry
  * policy takes over; the next attempt resumes from the sidecar.  Any other
  * ArcGIS error (400 "Invalid URL", ...) fails the attempt, not retryable.
+ * A page that fails AG_HEAVY_HALVE times in a row as too heavy (see
+ * halve_page) is asked again at half the size instead of a third time.
  *
  * A chunk is asked for by an object-id range; what comes back is judged by
  * its rows: only ids of the chunk count, each once.  When some are
@@ -75,6 +77,8 @@ static void deliver(struct arcgis *a)
 		.rows = a->rows_done,
 		.pages = a->pages,
 		.requests = a->requests,
+		.page_size = a->page_size,
+		.halvings = a->halvings,
 		.request_bytes = a->request_bytes,
 		.metadata_only = a->metadata_only,
 		.stamp = {
@@ -94,7 +98,7 @@ static void deliver(struct arcgis *a)
 	} else if (a->finished) {
 		ag_digest_hex(&a->digest, r.stamp.digest);
 	}
-	ag_http_clear(&a->q);
+	http_req_clear(&a->q);
 	a->done(a, &r, a->arg);
 	a->timer.data = a;
 	uv_close((uv_handle_t *)&a->timer, free_cb);
@@ -175,7 +179,10 @@ static char *page_form(struct arcgis *a)
 
 	buf_init(&ids, 1024, AG_BODY_MAX);
 	if (a->chunk_asks == 0) {
-		if (asprintf(&where, "(%s) AND %s >= %" PRId64 " AND %s <= %" PRId64, a->where,
+		/* The range alone when the request has no filter of its own. */
+		bool all = strcmp(a->where, "1=1") == 0;
+		if (asprintf(&where, "%s%s%s%s >= %" PRId64 " AND %s <= %" PRId64,
+		             all ? "" : "(", all ? "" : a->where, all ? "" : ") AND ",
 		             oid, a->ids[a->next], oid, a->ids[a->chunk_end - 1]) < 0)
 			where = NULL;
 	} else {
@@ -200,7 +207,38 @@ static char *page_form(struct arcgis *a)
 	return form;
 }
 
-static void on_answer(struct ag_http *q);
+static void on_answer(struct http_req *q);
+
+/*
+ * ARCGIS.md 2.5 and 6.8 step 5: "Error performing query operation", an
+ * ArcGIS error 500/504 or an HTTP 500/504 on a page usually means the page
+ * is too heavy.  HEAVY says whether this failure was one.  At the
+ * AG_HEAVY_HALVE-th in a row on a chunk's range ask, the page size is
+ * halved (not below the floor) for the rest of the attempt and the chunk
+ * starts again at the new size: true.  Else false, and the caller retries
+ * as usual.  The chunk has written nothing yet (a chunk goes to the .part
+ * whole), so only the request changes, never the file.
+ */
+static bool halve_page(struct arcgis *a, bool heavy)
+{
+	unsigned n;
+
+	if (!heavy || a->stage != AG_PAGE || a->chunk_asks != 0) {
+		a->heavy = 0;
+		return false;
+	}
+	if (++a->heavy < AG_HEAVY_HALVE || a->page_size <= a->min_page)
+		return false;
+	n = a->page_size / 2 > a->min_page ? a->page_size / 2 : a->min_page;
+	a->heavy = 0;
+	a->page_size = n;
+	a->halvings++;
+	for (size_t i = 0; i < a->n_rows; i++)
+		free(a->rows[i].line);
+	a->n_rows = 0;
+	start_chunk(a);
+	return true;
+}
 
 static void send_request(struct arcgis *a)
 {
@@ -238,13 +276,14 @@ static void send_request(struct arcgis *a)
 		return;
 	}
 	a->requests++;
-	rc = ag_http_start(&a->q, a->http, &a->lim, a->allow_http, url, form, on_answer);
+	rc = http_req_start(&a->q, a->http, &a->lim, a->allow_http, url, form, AG_BODY_MAX,
+	                    on_answer);
 	free(url);
 	if (rc < 0)
 		fail(a, rc, true, "cannot start a request to %s: %s", a->url, strerror(-rc));
 }
 
-static void on_answer(struct ag_http *q)
+static void on_answer(struct http_req *q)
 {
 	struct arcgis *a = container_of(q, struct arcgis, q);
 	char why[AG_ERR_MAX];
@@ -258,6 +297,8 @@ static void on_answer(struct ag_http *q)
 		return;
 	}
 	if (q->status == 429 || q->status == 408 || q->status >= 500) {
+		if (halve_page(a, q->status == 500 || q->status == 504))
+			return;
 		snprintf(why, sizeof why, "HTTP %ld from %s", q->status, a->url);
 		retry(a, q->retry_after_ms, q->status == 429 ? a->rate_wait_ms : 0, why);
 		return;
@@ -349,6 +390,7 @@ static void start_chunk(struct arcgis *a)
 
 static void after_page(struct arcgis *a)
 {
+	a->heavy = 0;
 	if (a->chunk_complete) {
 		if (a->max_bytes && a->bytes > a->max_bytes) {
 			fail(a, -EFBIG, false, "%s: the snapshot is larger than %" PRIu64 " bytes",
@@ -401,6 +443,8 @@ static void after_recheck_count(struct arcgis *a)
 static void after_parse(struct arcgis *a)
 {
 	if (a->job_parse < 0) {
+		if (a->job_retryable && halve_page(a, ag_error_heavy(a->job_msg)))
+			return;
 		if (a->job_retryable)
 			retry(a, -1, 0, a->job_msg);
 		else
@@ -551,6 +595,7 @@ int arcgis_start(struct http *h, const struct arcgis_request *req, arcgis_done_c
 	a->retry_delay_ms = req->retry_delay_ms ? req->retry_delay_ms : AG_RETRY_DELAY;
 	a->rate_wait_ms = req->rate_limit_wait_ms ? req->rate_limit_wait_ms : AG_RATE_WAIT;
 	a->max_bytes = req->max_bytes;
+	a->min_page = req->min_page_size ? req->min_page_size : AG_MIN_PAGE;
 	a->count = -1;
 	a->layer.data_edit_ms = a->layer.schema_edit_ms = -1;
 	a->retry_after_ms = -1;
@@ -603,7 +648,7 @@ void arcgis_cancel(struct arcgis *a)
 		uv_timer_stop(&a->timer);
 		a->timer_on = false;
 	}
-	ag_http_clear(&a->q);
+	http_req_clear(&a->q);
 	a->outcome = ARCGIS_CANCELLED;
 	finish(a, AGF_KEEP);
 }

@@ -114,6 +114,13 @@ struct arcgis_request {
 	uint64_t retry_delay_ms;
 	uint64_t rate_limit_wait_ms;
 	uint64_t max_bytes;            /* of the snapshot; 0 = no cap */
+	/* A page answered AG_HEAVY_HALVE (2) times in a row with "Error
+	 * performing query operation", an ArcGIS error 500/504 or HTTP
+	 * 500/504 is too heavy (ARCGIS.md 2.5, 6.8 step 5): the page size is
+	 * halved, not below MIN_PAGE_SIZE (default 250, as the ArcGIS API for
+	 * Python), for the rest of the attempt.  The file does not change:
+	 * rows stay in object-id order whatever the chunks. */
+	unsigned min_page_size;
 };
 
 enum arcgis_outcome {
@@ -133,6 +140,9 @@ struct arcgis_result {
 	uint64_t rows;
 	unsigned pages;                /* query pages received in this attempt */
 	unsigned requests;             /* every request this attempt sent */
+	unsigned page_size;            /* at the end (after any halving); 0
+	                                  before the layer document */
+	unsigned halvings;             /* times the page size was halved */
 	uint64_t request_bytes;        /* bytes received by them */
 	bool metadata_only;            /* unchanged after the layer document */
 	struct arcgis_stamp stamp;     /* of what was read (store as validator) */

@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -277,6 +278,12 @@ out:
 	json_decref(doc);
 	/* The answer is parsed: its bytes are not needed any more. */
 	buf_free(&a->q.body);
+	/* A page's tree is tens of thousands of small blocks, freed now in
+	 * the arena of whichever pool thread ran this job; glibc keeps them
+	 * per arena, so without this the peak RSS grows with the threads that
+	 * ever parsed a page (95 MB instead of 37 MB on 2,000-row pages). */
+	if (a->job_stage == AG_PAGE)
+		malloc_trim(0);
 	a->job_err = rc < 0 ? -rc : 0;
 }
 

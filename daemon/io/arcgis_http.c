@@ -1,20 +1,16 @@
 /*
- * arcgis_http.c - one request of the pager: a GET, or a POST of a
- * percent-encoded form (ARCGIS.md 2.1: long GETs fail, so every query goes
- * by POST), with Accept-Encoding (curl decodes gzip), the timeouts of
- * cfg_fetch, the Retry-After header, and the body kept in memory up to
- * AG_BODY_MAX (a page is one page: a few MB).  Loop thread.
+ * arcgis_http.c - the form body of the pager's requests: every query goes
+ * by POST (ARCGIS.md 2.1: long GETs fail), percent-encoded.  The request
+ * itself is io/http_req.h's, with the body capped at AG_BODY_MAX (a page is
+ * one page: a few MB).  Any thread.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <time.h>
 
 #include "base/macro.h"
 #include "io/arcgis_int.h"
-#include "version.h"
 
 char *ag_form(const char *const *names, const char *const *values, size_t n)
 {
@@ -42,132 +38,4 @@ char *ag_form(const char *const *names, const char *const *values, size_t n)
 	}
 	size_t len;
 	return buf_take(&b, &len);
-}
-
-/* Retry-After: delta-seconds or an HTTP date; -1 when absent or bad. */
-static int64_t retry_after(const char *v, size_t n)
-{
-	char tmp[128];
-	char *end;
-
-	if (n >= sizeof tmp)
-		return -1;
-	memcpy(tmp, v, n);
-	tmp[n] = '\0';
-	long long s = strtoll(tmp, &end, 10);
-	if (end != tmp && *end == '\0')
-		return s < 0 ? -1 : s * 1000;
-	time_t t = curl_getdate(tmp, NULL);
-	if (t < 0)
-		return -1;
-	int64_t d = ((int64_t)t - (int64_t)time(NULL)) * 1000;
-	return d < 0 ? 0 : d;
-}
-
-static size_t header_cb(char *line, size_t size, size_t nmemb, void *arg)
-{
-	struct ag_http *q = arg;
-	size_t n = size * nmemb;
-
-	if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
-		/* A new response (after a redirect or a 100): forget the last. */
-		q->retry_after_ms = -1;
-		q->body.len = 0;
-		return n;
-	}
-	if (n > 12 && strncasecmp(line, "Retry-After:", 12) == 0) {
-		const char *v = line + 12, *e = line + n;
-		while (v < e && (*v == ' ' || *v == '\t'))
-			v++;
-		while (e > v && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' '))
-			e--;
-		q->retry_after_ms = retry_after(v, (size_t)(e - v));
-	}
-	return n;
-}
-
-static size_t write_cb(char *data, size_t size, size_t nmemb, void *arg)
-{
-	struct ag_http *q = arg;
-	size_t n = size * nmemb;
-
-	buf_put(&q->body, data, n);
-	return q->body.err ? 0 : n;
-}
-
-static void xfer_done(struct http_xfer *x, CURLcode rc)
-{
-	struct ag_http *q = container_of(x, struct ag_http, xfer);
-	q->rc = rc;
-	curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &q->status);
-	q->done(q);
-}
-
-void ag_http_clear(struct ag_http *q)
-{
-	http_remove(&q->xfer);
-	if (q->easy)
-		curl_easy_cleanup(q->easy);
-	curl_slist_free_all(q->headers);
-	free(q->post);
-	buf_free(&q->body);
-	q->easy = NULL;
-	q->headers = NULL;
-	q->post = NULL;
-}
-
-int ag_http_start(struct ag_http *q, struct http *h, const struct cfg_fetch *lim,
-                  bool allow_http, const char *url, char *form,
-                  void (*done)(struct ag_http *q))
-{
-	CURL *e;
-	struct curl_slist *l;
-
-	ag_http_clear(q);
-	q->post = form;
-	q->status = 0;
-	q->retry_after_ms = -1;
-	q->errbuf[0] = '\0';
-	q->rc = CURLE_OK;
-	q->done = done;
-	buf_init(&q->body, 64 * 1024, AG_BODY_MAX);
-	q->easy = e = curl_easy_init();
-	if (!e)
-		return -ENOMEM;
-	l = curl_slist_append(NULL, "Accept: application/json");
-	if (l && form)
-		l = curl_slist_append(l, "Content-Type: application/x-www-form-urlencoded");
-	if (!l) {
-		curl_slist_free_all(q->headers);
-		return -ENOMEM;
-	}
-	q->headers = l;
-	curl_easy_setopt(e, CURLOPT_URL, url);
-	if (form) {
-		curl_easy_setopt(e, CURLOPT_POSTFIELDS, form);
-		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(form));
-	}
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, q->headers);
-	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");  /* every coding curl has */
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, allow_http ? "http,https" : "https");
-	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, allow_http ? "http,https" : "https");
-	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(e, CURLOPT_POSTREDIR, (long)CURL_REDIR_POST_ALL);
-	curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)lim->max_redirects);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)lim->connect_timeout_ms);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)lim->timeout_ms);
-	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, (long)lim->low_speed_limit);
-	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)((lim->low_speed_time_ms + 999) / 1000));
-	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "denverd/" DENVERD_VERSION);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, q->errbuf);
-	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
-	curl_easy_setopt(e, CURLOPT_HEADERDATA, q);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, q);
-	q->xfer.easy = e;
-	q->xfer.done = xfer_done;
-	return http_add(h, &q->xfer) < 0 ? -EIO : 0;
 }

@@ -4,7 +4,7 @@
  * interface is io/arcgis.h.
  *
  *   arcgis.c       the stage machine on the loop thread, retries, the API
- *   arcgis_http.c  one GET or form POST with a capped in-memory body
+ *   arcgis_http.c  the form body of a request (io/http_req.h sends it)
  *   arcgis_json.c  the layer document, count, ids, a FeatureSet page, and
  *                  what an error body means (pure; any thread)
  *   arcgis_csv.c   the canonical CSV, the row digest, the stamp text (pure)
@@ -27,7 +27,7 @@
 
 #include "base/buf.h"
 #include "io/arcgis.h"
-#include "io/http_xfer.h"
+#include "io/http_req.h"
 
 struct tz;
 
@@ -37,30 +37,10 @@ struct tz;
 #define AG_RETRY_DELAY   1000                 /* ms, backoff base */
 #define AG_RETRY_MAX     (60u * 1000)         /* ms, one backoff delay's cap */
 #define AG_RATE_WAIT     (60u * 1000)         /* ms after a 429 without Retry-After */
+#define AG_MIN_PAGE      250                  /* the floor of page halving */
+#define AG_HEAVY_HALVE   2                    /* heavy answers in a row that halve */
 
-/* ---- arcgis_http.c: one request ---- */
-
-/* How an answer is judged before it is parsed (loop thread). */
-struct ag_http {
-	struct http_xfer xfer;
-	CURL *easy;
-	struct curl_slist *headers;
-	char *post;               /* form body, or NULL for a GET */
-	struct buf body;          /* decoded body, capped at AG_BODY_MAX */
-	long status;
-	int64_t retry_after_ms;   /* -1 = none */
-	char errbuf[CURL_ERROR_SIZE];
-	CURLcode rc;
-	void (*done)(struct ag_http *q);
-};
-
-/* Start a GET of URL (POST when FORM is not NULL: FORM is the
- * already-encoded body, taken over).  0, or -ENOMEM/-EIO without DONE. */
-int ag_http_start(struct ag_http *q, struct http *h, const struct cfg_fetch *lim,
-                  bool allow_http, const char *url, char *form,
-                  void (*done)(struct ag_http *q));
-/* Stop Q without its callback; free what it holds (also after DONE). */
-void ag_http_clear(struct ag_http *q);
+/* ---- arcgis_http.c: the form (the request is io/http_req.h) ---- */
 
 /* "name=value&..." with each value percent-encoded (RFC 3986 unreserved
  * kept); NAMES and VALUES are N long.  NULL when out of memory. */
@@ -94,6 +74,9 @@ void ag_layer_free(struct ag_layer *l);
 struct json_t;
 int ag_judge_body(const char *p, size_t n, struct json_t **doc, bool *retryable,
                   char *msg);
+/* Whether MSG (as ag_judge_body wrote it) says the page was too heavy:
+ * "Error performing query operation", or an ArcGIS error 500 or 504. */
+bool ag_error_heavy(const char *msg);
 
 /* Each returns 0 or -EIO with MSG (the body was JSON, but not the shape). */
 int ag_parse_layer(struct json_t *doc, struct ag_layer *out, char *msg);
@@ -151,6 +134,9 @@ struct arcgis {
 	struct arcgis_stamp last;
 	bool have_last, force, allow_http;
 	unsigned req_page_size, page_size, retries;
+	unsigned min_page;        /* the floor of halving */
+	unsigned heavy;           /* heavy answers in a row for this chunk */
+	unsigned halvings;
 	uint64_t retry_delay_ms, rate_wait_ms, max_bytes;
 	struct tz *tz;
 
@@ -188,7 +174,7 @@ struct arcgis {
 	struct ag_digest side_digest;
 
 	/* the request in flight and its retries */
-	struct ag_http q;
+	struct http_req q;
 	unsigned tries;
 	uv_timer_t timer;
 	bool timer_on;

@@ -22,6 +22,13 @@ static bool error_retryable(json_int_t code, const char *msg)
 	return msg && strcasestr(msg, "Error performing query operation") != NULL;
 }
 
+bool ag_error_heavy(const char *msg)
+{
+	return strncmp(msg, "ArcGIS error 500:", 17) == 0 ||
+	       strncmp(msg, "ArcGIS error 504:", 17) == 0 ||
+	       strcasestr(msg, "Error performing query operation") != NULL;
+}
+
 int ag_judge_body(const char *p, size_t n, json_t **doc, bool *retryable, char *msg)
 {
 	json_error_t je;

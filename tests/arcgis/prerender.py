@@ -14,7 +14,14 @@ object-id field):
            &resultRecordCount=P, k = 0 .. ceil(N/P)-1
   oid      where=<oid> >= a AND <oid> <= b&outFields=*, [a, b] the first
            and last id of each run of P sorted ids (ARCGIS.md 6.8 step 4)
-  and in both: returnCountOnly=true and returnIdsOnly=true with where=1=1.
+  pager    the oid ranges as denverd's pager asks them (daemon/io/arcgis.c):
+           where=<oid> >= a AND <oid> <= b&orderByFields=<oid> ASC
+           &resultRecordCount=<ids in the run>&outFields=*
+  esridump pyesridump's statistics strategy (esridump/dumper.py):
+           where=<oid> > lo AND <oid> <= hi&outFields=*, lo from
+           min(oid) - 1 in steps of P, hi = min(lo + P, max(oid))
+  and in all: returnCountOnly=true and returnIdsOnly=true with where=1=1.
+Offset and oid are the default modes.
 All with f (json), returnGeometry (false: the coordinates are attributes)
 and outSR as given.
 """
@@ -24,6 +31,7 @@ import urllib.parse
 import fsquery
 
 MODES = ("offset", "oid")
+ALL_MODES = MODES + ("pager", "esridump")
 
 
 def sequence(layer, page_size=None, modes=MODES, f="json", return_geometry=False, out_sr=None):
@@ -41,11 +49,20 @@ def sequence(layer, page_size=None, modes=MODES, f="json", return_geometry=False
         for k in range(max(1, -(-n // p))):
             out.append(dict(common, where="1=1", orderByFields=f"{oid} ASC", resultOffset=str(k * p),
                             resultRecordCount=str(p)))
-    if "oid" in modes:
+    if "oid" in modes or "pager" in modes:
         ids = snap.oids
         for k in range(0, n, p):
             chunk = ids[k:k + p]
-            out.append(dict(common, where=f"{oid} >= {chunk[0]} AND {oid} <= {chunk[-1]}"))
+            where = f"{oid} >= {chunk[0]} AND {oid} <= {chunk[-1]}"
+            if "oid" in modes:
+                out.append(dict(common, where=where))
+            if "pager" in modes:
+                out.append(dict(common, where=where, orderByFields=f"{oid} ASC",
+                                resultRecordCount=str(len(chunk))))
+    if "esridump" in modes and n:
+        lo_id, hi_id = min(snap.oids), max(snap.oids)
+        for lo in range(lo_id - 1, hi_id, p):
+            out.append(dict(common, where=f"{oid} > {lo} AND {oid} <= {min(lo + p, hi_id)}"))
     return out
 
 

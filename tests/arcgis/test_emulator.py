@@ -478,6 +478,28 @@ def test_cli_serves_spec_layers(tmp_path):
 
 
 # ---- pre-rendered mode --------------------------------------------------------------------------
+def test_prerendered_pager_and_esridump_modes_are_the_live_bytes(emu, traffic):
+    """The sequences arcgis_bench replays for denverd's pager (with
+    geometry in 4326) and pyesridump (statistics ranges): live == pre-rendered."""
+    conn = client.Conn(emu.port)
+    s1 = emu.prerender(325, 5, modes=["pager"], return_geometry=True, out_sr=4326)
+    s2 = emu.prerender(325, 5, modes=["esridump"], out_sr=4326)
+    paths = s1["paths"][2:] + s2["paths"][2:]
+    assert len(s1["paths"]) == 2 + 12 and len(s2["paths"]) == 2 + 12
+    assert all("orderByFields" in p and "resultRecordCount" in p for p in s1["paths"][2:])
+    emu.prerendered_enabled = False
+    live = {p: conn.get(p).body for p in paths}
+    emu.prerendered_enabled = True
+    emu.reset()
+    for p in paths:
+        assert conn.get(p).body == live[p]
+    assert all(e["prerendered"] for e in emu.log)
+    ids = [f["attributes"]["object_id"] for p in s2["paths"][2:] for f in json.loads(live[p])["features"]]
+    assert ids == sorted(set(ids)) and len(ids) == TRAFFIC_ROWS
+    assert all(any("geometry" in f for f in json.loads(live[p])["features"]) for p in s1["paths"][2:])
+    conn.close()
+
+
 def test_prerendered_pages_are_the_live_bytes(emu, traffic):
     conn = client.Conn(emu.port)
     live = {}

@@ -247,3 +247,62 @@ def test_resume_of_another_layer_version_starts_over(emu, tmp_path, clean):
     emu.mutate(325, "insert", n=1)
     r = run(emu, tmp_path)
     assert r["outcome"] == "published" and r["pages"] == 9 and r["rows"] == 61, r
+
+
+# ---- page halving (ARCGIS.md 2.5, 6.8 step 5) ----
+
+@pytest.mark.parametrize("kind,spec", [
+    ("error", {"code": 500}),                                   # Error performing query operation
+    ("error", {"code": 504, "message": "Gateway Timeout"}),
+    ("html", {"status": 504}),
+    ("html", {"status": 500}),
+])
+def test_heavy_pages_halve_down_to_the_floor_with_the_same_file(emu, tmp_path, clean, kind, spec):
+    rule = emu.quirks.add(kind, params=PAGES, min_records=2, **spec)   # pages of > 2 rows fail
+    r = run(emu, tmp_path, "--min-page-size", "1")
+    assert r["outcome"] == "published", r
+    assert r["page_size"] == 1 and r["halvings"] == 2, r              # 7 -> 3 -> 1
+    assert rule.fired == 4                                             # two at 7, two at 3
+    assert sha(r["path"]) == clean[1]
+    sizes = [int(e["form"]["resultRecordCount"]) for e in queries(emu) if "outFields" in e["form"]]
+    assert sizes[:5] == [7, 7, 3, 3, 1] and set(sizes[5:]) == {1}
+    assert r["rows"] == 60
+
+
+def test_one_heavy_page_is_retried_not_halved(emu, tmp_path, clean):
+    emu.quirks.add("error", params=PAGES, code=500, at=2)
+    r = run(emu, tmp_path, "--min-page-size", "1")
+    assert r["outcome"] == "published" and r["halvings"] == 0 and r["page_size"] == 7, r
+    assert sha(r["path"]) == clean[1]
+
+
+def test_halving_stops_at_the_floor(emu, tmp_path):
+    emu.quirks.add("error", params=PAGES, code=500, min_records=2)
+    r = run(emu, tmp_path, "--min-page-size", "5", "--retries", "3")
+    assert r["outcome"] == "failed" and r["retryable"], r
+    assert r["page_size"] == 5 and r["halvings"] == 1
+    assert "Error performing query operation" in r["error"]
+
+
+def test_a_non_heavy_error_does_not_halve(emu, tmp_path, clean):
+    emu.quirks.add("error", params=PAGES, code=503, min_records=2, times=3)
+    r = run(emu, tmp_path, "--min-page-size", "1")
+    assert r["outcome"] == "published" and r["halvings"] == 0, r
+    assert sha(r["path"]) == clean[1]
+
+
+def test_halving_resumes_byte_identical_after_kill(emu, tmp_path, clean):
+    emu.quirks.add("error", params=PAGES, code=500, min_records=3)
+    emu.quirks.add("delay", params=PAGES, seconds=0.05)
+    p = subprocess.Popen([ARCGIS_ONE, "--url", emu.url(325), "--state-dir", str(tmp_path),
+                          "--dataset", "ds", "--exec-date", DATE, "--retry-delay", "10",
+                          "--min-page-size", "1"], stdout=subprocess.PIPE)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not os.path.exists(part(tmp_path) + ".arcgis"):
+        time.sleep(0.02)
+    time.sleep(0.2)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    r = run(emu, tmp_path, "--min-page-size", "1")
+    assert r["outcome"] == "published", r
+    assert sha(r["path"]) == clean[1]

@@ -7,7 +7,7 @@
  *              [--file-name F] [--zone Z] [--where W] [--page-size N]
  *              [--last STAMP] [--force] [--retries N] [--retry-delay MS]
  *              [--rate-wait MS] [--max-bytes N] [--timeout MS]
- *              [--cancel-after MS]
+ *              [--cancel-after MS] [--min-page-size N]
  *
  * http:// URLs are allowed (the emulator).  SIGTERM/SIGINT cancel the
  * snapshot (the .part and its sidecar stay); --cancel-after does the same
@@ -47,7 +47,7 @@ static void on_done(struct arcgis *a, const struct arcgis_result *r, void *arg)
 	t->a = NULL;
 	arcgis_stamp_format(&r->stamp, validator, sizeof validator);
 	o = json_pack("{s:s, s:s?, s:I, s:s, s:I, s:I, s:I, s:I, s:b, s:s, s:I, s:I, s:s,"
-	              " s:s, s:s?, s:i, s:b, s:I}",
+	              " s:s, s:s?, s:i, s:b, s:I, s:I, s:I}",
 	              "outcome", arcgis_outcome_name(r->outcome), "path", r->path,
 	              "bytes", (json_int_t)r->bytes, "hash", r->hash,
 	              "rows", (json_int_t)r->rows, "pages", (json_int_t)r->pages,
@@ -57,7 +57,9 @@ static void on_done(struct arcgis *a, const struct arcgis_result *r, void *arg)
 	              "data_edit_ms", (json_int_t)r->stamp.data_edit_ms,
 	              "count", (json_int_t)r->stamp.count, "digest", r->stamp.digest,
 	              "url", r->url, "error", r->error, "err", r->err,
-	              "retryable", r->retryable, "retry_after_ms", (json_int_t)r->retry_after_ms);
+	              "retryable", r->retryable, "retry_after_ms", (json_int_t)r->retry_after_ms,
+	              "page_size", (json_int_t)r->page_size,
+	              "halvings", (json_int_t)r->halvings);
 	if (o)
 		json_dumpf(o, stdout, JSON_COMPACT);
 	fputc('\n', stdout);
@@ -90,7 +92,7 @@ static void usage(void)
 	fprintf(stderr, "usage: arcgis_one --url U --state-dir D --dataset N --exec-date D "
 	        "[--file-name F] [--zone Z] [--where W] [--page-size N] [--last STAMP] "
 	        "[--force] [--retries N] [--retry-delay MS] [--rate-wait MS] "
-	        "[--max-bytes N] [--timeout MS] [--cancel-after MS]\n");
+	        "[--max-bytes N] [--timeout MS] [--cancel-after MS] [--min-page-size N]\n");
 	exit(2);
 }
 
@@ -105,6 +107,7 @@ int main(int argc, char **argv)
 		{ "retries", 1, NULL, 'r' }, { "retry-delay", 1, NULL, 'R' },
 		{ "rate-wait", 1, NULL, 'W' }, { "max-bytes", 1, NULL, 'm' },
 		{ "timeout", 1, NULL, 'T' }, { "cancel-after", 1, NULL, 'C' },
+		{ "min-page-size", 1, NULL, 'P' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cfg_fetch lim = {
@@ -144,6 +147,7 @@ int main(int argc, char **argv)
 		case 'm': req.max_bytes = v; break;
 		case 'T': lim.timeout_ms = v; break;
 		case 'C': cancel_after = v; break;
+		case 'P': req.min_page_size = (unsigned)v; break;
 		default: usage();
 		}
 	}

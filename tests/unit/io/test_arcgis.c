@@ -222,6 +222,28 @@ static void test_judge_bodies(void **state)
 	assert_non_null(strstr(msg, "'geometry' parameter is invalid"));
 }
 
+/* Which judged errors count as a heavy page (the halving of arcgis.c). */
+static void test_heavy_errors(void **state)
+{
+	char msg[AG_ERR_MAX];
+	bool r;
+	(void)state;
+	judge("{\"error\":{\"code\":500,\"message\":\"Error performing query operation.\"}}",
+	      &r, msg);
+	assert_true(ag_error_heavy(msg));
+	judge("{\"error\":{\"code\":504,\"message\":\"Gateway Timeout\"}}", &r, msg);
+	assert_true(ag_error_heavy(msg));
+	judge("{\"error\":{\"code\":400,\"message\":\"Error performing query operation\"}}",
+	      &r, msg);
+	assert_true(ag_error_heavy(msg));
+	judge("{\"error\":{\"code\":503,\"message\":\"Service not started \"}}", &r, msg);
+	assert_false(ag_error_heavy(msg));
+	judge("{\"error\":{\"code\":429,\"message\":\"Too many\"}}", &r, msg);
+	assert_false(ag_error_heavy(msg));
+	judge("<html>busy</html>", &r, msg);
+	assert_false(ag_error_heavy(msg));
+}
+
 static void test_parse_layer_count_ids(void **state)
 {
 	const char *doc = "{\"type\":\"Feature Layer\",\"geometryType\":\"esriGeometryPoint\","
@@ -291,6 +313,7 @@ int main(void)
 		cmocka_unit_test(test_digest_order_and_oid),
 		cmocka_unit_test(test_stamp_format_parse),
 		cmocka_unit_test(test_judge_bodies),
+		cmocka_unit_test(test_heavy_errors),
 		cmocka_unit_test(test_parse_layer_count_ids),
 		cmocka_unit_test(test_form_encoding),
 	};
