@@ -4,7 +4,8 @@ loopback, a triggered run pages it into the canonical CSV and records the
 snapshot with its stamp, and the next run ends unchanged after the layer
 document alone.  With the pages slowed down (the emulator's delay quirk):
 status, show and trigger --wait (on a pseudo-terminal) report the paging
-while it runs."""
+while it runs, and a kill -9 of the daemon mid-layer resumes after the
+last page on disk, with the bytes of an uninterrupted run."""
 
 import csv
 import hashlib
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -222,3 +224,59 @@ def test_trigger_wait_draws_a_paging_bar_on_a_tty(daemon, tmp, emu):
     assert re.search(r" rows\r\x1b\[K[0-9-]{10} [0-9:]{8} UTC fetch succeeded", out), repr(out)
     assert out.rstrip().endswith("run 1 succeeded"), repr(out)
 
+
+# ---- kill -9 of the daemon mid-layer ----
+
+def page_ranges(emu):
+    """The object-id ranges of the pages asked for since the last reset, as
+    the emulator's /__log has them (`(1=1) AND object_id >= a AND object_id <= b`)."""
+    with urllib.request.urlopen(f"{emu.base}/__log", timeout=10) as r:
+        log = json.load(r)
+    ranges = []
+    for e in log:
+        m = re.search(r"object_id >= (\d+) AND object_id <= (\d+)", (e.get("form") or {}).get("where", ""))
+        if e["route"] == "query" and m:
+            ranges.append((int(m[1]), int(m[2])))
+    return ranges
+
+
+def test_kill9_of_the_daemon_mid_layer_resumes_after_the_last_page(daemon, tmp, emu):
+    daemon.start(config(tmp, emu.url(325), names=("clean", "traffic")))
+    # The uninterrupted run of the same layer, as the reference.
+    assert wait_final(daemon, trigger(daemon, "clean")) == "succeeded"
+    clean = sha256(snapshot(tmp, "clean"))
+
+    emu.reset()
+    slow_pages(emu, 0.4)
+    run = trigger(daemon, "traffic")
+    partial = tmp / "state" / "staging" / ".partial"
+
+    def sidecar():
+        for p in partial.glob("traffic.*.part.arcgis"):
+            try:
+                side = json.loads(p.read_text())
+            except (OSError, ValueError):     # replaced under us: read it again
+                return None
+            return side if side["pages"] >= 2 else None
+        return None
+    wait_for("two pages of the layer on disk", sidecar, daemon)
+    daemon.kill9()
+    side = sidecar()                          # as the crash left it
+    assert 2 <= side["pages"] < ROWS // PAGE and side["rows"] == side["pages"] * PAGE, side
+    before = page_ranges(emu)
+    assert any(hi == side["last_oid"] for _, hi in before), (before, side)
+
+    emu.reset(quirks=True)                    # well again; the log starts afresh
+    daemon.start()
+    assert wait_final(daemon, run) == "succeeded", daemon.log()
+    after = page_ranges(emu)
+    # Resumed at the page after the last one on disk: the first pages are
+    # not asked for again, and the rest are asked for once each.
+    assert after and min(lo for lo, _ in after) == side["last_oid"] + 1, (after, side)
+    assert len(after) == ROWS // PAGE - side["pages"], after
+    assert sha256(snapshot(tmp, "traffic")) == clean
+
+    shown = json.loads(daemon.ctl("show", run, json_out=True).stdout)["result"]
+    fetch = next(t for t in shown["tasks"] if t["name"] == "fetch")
+    assert [a["outcome"] for a in fetch["attempts"]] == ["interrupted", "succeeded"], fetch
+    assert not list(partial.glob("traffic.*"))
