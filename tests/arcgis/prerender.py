@@ -16,7 +16,13 @@ object-id field):
            and last id of each run of P sorted ids (ARCGIS.md 6.8 step 4)
   and in both: returnCountOnly=true and returnIdsOnly=true with where=1=1.
 All with f (json), returnGeometry (false: the coordinates are attributes)
-and outSR as given.
+and outSR as given.  One more sequence, not rendered by default:
+  denverd  the pages as denverd asks for them (daemon/io/arcgis.c
+           page_form, arcgis.where 1=1): where=(1=1) AND <oid> >= a AND
+           <oid> <= b&outFields=*&outSR=4326&returnGeometry=<the layer's>
+           &orderByFields=<oid> ASC&resultRecordCount=<ids in [a, b]>, for
+           the same runs of P ids, so a benchmark of the daemon gets the
+           pre-rendered bytes.
 """
 import gzip as gzip_mod
 import urllib.parse
@@ -46,6 +52,13 @@ def sequence(layer, page_size=None, modes=MODES, f="json", return_geometry=False
         for k in range(0, n, p):
             chunk = ids[k:k + p]
             out.append(dict(common, where=f"{oid} >= {chunk[0]} AND {oid} <= {chunk[-1]}"))
+    if "denverd" in modes:
+        ids = snap.oids
+        for k in range(0, n, p):
+            chunk = ids[k:k + p]
+            out.append({"where": f"(1=1) AND {oid} >= {chunk[0]} AND {oid} <= {chunk[-1]}", "outFields": "*",
+                        "outSR": "4326", "returnGeometry": "true" if layer.geometry else "false",
+                        "orderByFields": f"{oid} ASC", "resultRecordCount": str(len(chunk)), "f": f})
     return out
 
 
