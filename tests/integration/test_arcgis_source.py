@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DENVERCTL, DENVERD, base_config
+from conftest import DENVERCTL, DENVERD, base_config, wait_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "arcgis"))
 import emulator  # noqa: E402
@@ -61,16 +61,6 @@ def slow_pages(emu, seconds):
     return emu.quirks.add("delay", params=PAGES, seconds=seconds)
 
 
-def wait_for(what, pred, daemon, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}\ndaemon log:\n{daemon.log()[-4000:]}")
-
-
 def trigger(daemon, dataset):
     r = daemon.call("trigger", dataset=dataset)
     assert r["ok"], r
@@ -85,7 +75,7 @@ def run_state(daemon, run_id):
 def wait_final(daemon, run_id, timeout=60.0):
     return wait_for(f"run {run_id} to end", lambda: (
         s if (s := run_state(daemon, run_id)) in ("succeeded", "failed", "unchanged", "cancelled",
-                                                   "skipped") else None), daemon, timeout)
+                                                   "skipped") else None), timeout, daemon)
 
 
 def snapshot(tmp, dataset):
@@ -152,7 +142,7 @@ def test_status_and_show_report_paging_progress(daemon, tmp, emu):
     # status: pages, rows of the layer's count, for a fetch half done
     seen = []
     while len(seen) < 2 or seen[-1]["pages"] == seen[0]["pages"]:
-        p = wait_for("a running fetch with a page on disk", lambda: running_fetch(daemon), daemon)
+        p = wait_for("a running fetch with a page on disk", lambda: running_fetch(daemon), 20, daemon)
         assert p["run_id"] == run and p["rows_total"] == ROWS
         assert 1 <= p["pages"] < ROWS // PAGE and p["rows_done"] == p["pages"] * PAGE, p
         assert p["bytes_done"] > 0 and p["bytes_total"] is None
@@ -259,7 +249,7 @@ def test_kill9_of_the_daemon_mid_layer_resumes_after_the_last_page(daemon, tmp, 
                 return None
             return side if side["pages"] >= 2 else None
         return None
-    wait_for("two pages of the layer on disk", sidecar, daemon)
+    wait_for("two pages of the layer on disk", sidecar, 20, daemon)
     daemon.kill9()
     side = sidecar()                          # as the crash left it
     assert 2 <= side["pages"] < ROWS // PAGE and side["rows"] == side["pages"] * PAGE, side
