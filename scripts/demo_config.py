@@ -3,20 +3,25 @@
 shipped etc/denverd.yaml so the demo runs the same schemas, checks and jobs
 as production.  Only what must differ for a demo on one machine changes:
 
-  * URLs point at the loopback server that serves the bundled sample;
+  * the layers' URLs point at the loopback ArcGIS emulator (tests/arcgis)
+    that serves the generated sample under Denver's own paths, over plain
+    http, so each arcgis dataset gets `arcgis.allow_http: true`;
+  * the snapshot files are named <dataset>.generated.csv: the datastore
+    keeps each row's source file name, and the report marks the rows of
+    files named "generated" as synthetic (data/README.md);
   * state, socket and Spark (the project's .venv, jobs/ of this tree) are local;
-  * the traffic row-count floor is lowered: the demo file is a sample, not
-    the city's ~280,000-row file.
+  * the traffic row-count floor is lowered: the demo layer is a sample, not
+    the city's ~280,000 rows.
 
 usage: demo_config.py SOURCE_ROOT DEMO_DIR PORT > denverd.yaml
 """
 import sys
+import urllib.parse
 
 import yaml
 
 root, demo, port = sys.argv[1], sys.argv[2], sys.argv[3]
 cfg = yaml.safe_load(open(f"{root}/etc/denverd.yaml"))
-base = f"http://127.0.0.1:{port}/generated"
 
 cfg["state_dir"] = f"{demo}/state"
 cfg["socket"] = f"{demo}/denverd.sock"
@@ -25,13 +30,16 @@ spark["submit"] = f"{root}/.venv/bin/spark-submit"
 spark["python"] = f"{root}/.venv/bin/python"
 spark["jobs_dir"] = f"{root}/jobs"
 
-ta = cfg["datasets"]["traffic_accidents"]
-ta["url"] = f"{base}/traffic_accidents.generated.csv"
-ta["file_name"] = "traffic_accidents.generated.csv"
-ta["checks"]["rows"]["min"] = 1000
-sr = cfg["datasets"]["service_requests_311"]
-sr["url"] = f"{base}/311_service_data_{{year}}.generated.csv"
-sr["file_name"] = "311_service_data_{year}.generated.csv"
+# The emulator serves each layer at Denver's path (/<org>/arcgis/rest/
+# services/<service>/FeatureServer/<id>): only the scheme and host change.
+for name, ds in cfg["datasets"].items():
+    if ds.get("source") != "arcgis":
+        sys.exit(f"demo_config.py: dataset {name} is not source: arcgis; the demo serves only layers")
+    url = urllib.parse.urlsplit(ds["url"])
+    ds["url"] = urllib.parse.urlunsplit(("http", f"127.0.0.1:{port}", url.path, "", ""))
+    ds["arcgis"] = dict(ds.get("arcgis") or {}, allow_http=True)
+    ds["file_name"] = f"{name}.generated.csv"
+cfg["datasets"]["traffic_accidents"]["checks"]["rows"]["min"] = 1000
 
 report = cfg["jobs"]["report"]["command"]
 report[0] = spark["submit"]

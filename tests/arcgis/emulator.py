@@ -287,8 +287,9 @@ def main(argv=None):
     ap.add_argument("--blob-ttl", type=float, default=3600, help="seconds a signed export URL lives")
     ap.add_argument("--max-record-count", type=int, help="maxRecordCount of the --denver layers (default 2000)")
     ap.add_argument("--quirks", help="a JSON file with a list of quirk rules")
-    ap.add_argument("--prerender", action="append", default=[], metavar="LAYER:PAGE[:gzip]",
-                    help="pre-render the page sequences of LAYER (key or id) with PAGE rows a page")
+    ap.add_argument("--prerender", action="append", default=[], metavar="LAYER:PAGE[:gzip][:denverd]",
+                    help="pre-render the page sequences of LAYER (key or id) with PAGE rows a page; "
+                         "denverd: only the pages denverd asks for (prerender.py)")
     args = ap.parse_args(argv)
     emu = Emulator(args.port, args.org, args.hub_polls, args.blob_ttl, args.seed)
     for item in args.layer:
@@ -306,8 +307,11 @@ def main(argv=None):
                 emu.quirks.add(**spec)
     for p in args.prerender:
         which, _, rest = p.partition(":")
-        size, _, gz = rest.partition(":")
-        emu.prerender(which, int(size) if size else None, gzip=gz == "gzip")
+        size, *opts = rest.split(":")
+        if set(opts) - {"gzip", "denverd"}:
+            ap.error(f"--prerender {p!r}: options are gzip and denverd")
+        kw = {"modes": ("denverd",)} if "denverd" in opts else {}
+        emu.prerender(which, int(size) if size else None, gzip="gzip" in opts, **kw)
     # SIGTERM: stop serving from another thread (shutdown() waits for the loop)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=emu.shutdown).start())
     print(emu.port, flush=True)

@@ -178,18 +178,24 @@ def service_request_rows(n, seed=1, dates="wallclock", end=dt.date(2026, 11, 23)
     return rows
 
 
-def traffic_layer(n=1000, seed=1, dates="wallclock", max_record_count=2000, rows=None, **kw):
-    """Layer 325 with N generated rows (or ROWS)."""
+def traffic_layer(n=1000, seed=1, dates="wallclock", max_record_count=2000, rows=None, start=None, end=None,
+                  **kw):
+    """Layer 325 with N generated rows (or ROWS), reported between START and
+    END (dates; default traffic_rows')."""
+    span = {k: v for k, v in (("start", start), ("end", end)) if v is not None}
     return fslayer.Layer(TRAFFIC_SERVICE, 325, "traffic_accidents", field_specs(TRAFFIC_FIELDS),
-                         traffic_rows(n, seed, dates) if rows is None else rows,
+                         traffic_rows(n, seed, dates, **span) if rows is None else rows,
                          geometry={"lon": "geo_lon", "lat": "geo_lat"}, item_id=TRAFFIC_ITEM,
                          max_record_count=max_record_count, seed=seed, typed=rows is None, **kw)
 
 
-def service_requests_layer(n=1000, seed=1, dates="wallclock", max_record_count=2000, rows=None, **kw):
-    """The rolling 311 table 66 with N generated rows (or ROWS)."""
+def service_requests_layer(n=1000, seed=1, dates="wallclock", max_record_count=2000, rows=None, end=None,
+                           **kw):
+    """The rolling 311 table 66 with N generated rows (or ROWS), created in
+    the year up to END (a date; default service_request_rows')."""
+    span = {"end": end} if end is not None else {}
     return fslayer.Layer(SR311_SERVICE, 66, "service_requests_311", field_specs(SR311_FIELDS, aliases=True),
-                         service_request_rows(n, seed, dates) if rows is None else rows,
+                         service_request_rows(n, seed, dates, **span) if rows is None else rows,
                          max_record_count=max_record_count, seed=seed, typed=rows is None, **kw)
 
 
@@ -207,7 +213,9 @@ def layer_from_spec(service, spec, base_dir=None):
        "geometry": {"lon": f, "lat": f}, "maxRecordCount": 2000, "objectIdField": ..., "itemId": ...,
        "editingInfo": {...}, "type": "Table", "collation": "ci", "hub": {"header": "alias", "tz": ...},
        "quirks" are the caller's (emulator.py --quirks)}
-    or a Denver layout: {"layout": "traffic" | "311", "rows": N, "seed": S, "dates": "utc", ...options}."""
+    or a Denver layout: {"layout": "traffic" | "311", "rows": N, "seed": S, "dates": "utc",
+    "start": "2019-01-01" (traffic only), "end": "2026-11-30", ...options}: the rows' dates fall
+    between start and end (ISO dates; default traffic_rows' and service_request_rows')."""
     if isinstance(spec, str):
         if spec.lstrip().startswith("{"):
             spec = json.loads(spec)
@@ -222,6 +230,9 @@ def layer_from_spec(service, spec, base_dir=None):
         n = int(spec.pop("rows", 1000))
         maker = {"traffic": traffic_layer, "311": service_requests_layer}[layout]
         dates = spec.pop("dates", "wallclock")
+        for k in ("start", "end") if layout == "traffic" else ("end",):
+            if k in spec:
+                kw[k] = dt.date.fromisoformat(spec.pop(k))
         if spec:
             raise ValueError(f"unknown layer spec keys {sorted(spec)}")
         ly = maker(n, kw.pop("seed", 1), dates, kw.pop("max_record_count", 2000), **kw)

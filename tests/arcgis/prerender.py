@@ -23,7 +23,14 @@ object-id field):
   and in all: returnCountOnly=true and returnIdsOnly=true with where=1=1.
 Offset and oid are the default modes.
 All with f (json), returnGeometry (false: the coordinates are attributes)
-and outSR as given.
+and outSR as given.  One more sequence, not rendered by default:
+  denverd  the pages as the daemon asks for them with the shipped
+           configuration (daemon/io/arcgis.c page_form, no user filter):
+           where=<oid> >= a AND <oid> <= b&outFields=*&outSR=4326
+           &returnGeometry=<the layer's>
+           &orderByFields=<oid> ASC&resultRecordCount=<ids in [a, b]>, for
+           the same runs of P ids, so a benchmark of the daemon gets the
+           pre-rendered bytes.
 """
 import gzip as gzip_mod
 import urllib.parse
@@ -63,6 +70,13 @@ def sequence(layer, page_size=None, modes=MODES, f="json", return_geometry=False
         lo_id, hi_id = min(snap.oids), max(snap.oids)
         for lo in range(lo_id - 1, hi_id, p):
             out.append(dict(common, where=f"{oid} > {lo} AND {oid} <= {min(lo + p, hi_id)}"))
+    if "denverd" in modes:
+        ids = snap.oids
+        for k in range(0, n, p):
+            chunk = ids[k:k + p]
+            out.append({"where": f"{oid} >= {chunk[0]} AND {oid} <= {chunk[-1]}", "outFields": "*",
+                        "outSR": "4326", "returnGeometry": "true" if layer.geometry else "false",
+                        "orderByFields": f"{oid} ASC", "resultRecordCount": str(len(chunk)), "f": f})
     return out
 
 
