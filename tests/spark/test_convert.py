@@ -319,7 +319,7 @@ def test_crash_inside_the_swap_rolls_forward(spark, tmp_path, merged, snapshots,
 def test_crash_before_commit_leaves_old_datastore(spark, tmp_path, merged, snapshots, monkeypatch):
     shutil.copytree(os.path.join(merged["state_a"], "datastore"), os.path.join(tmp_path, "datastore"))
 
-    def crash(self, txn, months, staged):
+    def crash(self, txn, months, staged, provenance=None):
         raise OSError("simulated crash before the journal")
     monkeypatch.setattr(datastore.Store, "commit_months", crash)
     with pytest.raises(OSError):
