@@ -9,7 +9,7 @@
 #include "ctl/ctl.h"
 
 static const struct ctl_opt report_opts[] = {
-	{ .name = "date", .shrt = 'd', .kind = CTL_DATE, .meta = "D", .key = "date",
+	{ .name = "date", .kind = CTL_DATE, .meta = "D", .key = "date",
 	  .help = "the report of that exec date, default the newest" },
 	{ 0 },
 };

@@ -100,7 +100,7 @@ def test_a_later_commit_is_a_change(daemon, tmp, state):
     write_month(tr, 2026, 11, 7, name="part-00000-c.c000.zstd.parquet")
     commit(tr, 3, 17, "2026-11-22", ["year=2026/month=11"])
     daemon.start(base_config(tmp))
-    r = json.loads(daemon.ctl("report", "-d", "2026-11-21", json_out=True).stdout)["result"]
+    r = json.loads(daemon.ctl("report", "--date", "2026-11-21", json_out=True).stdout)["result"]
     by = {d["name"]: d for d in r["datasets"]}
     assert r["changed"] is True
     t = by["traffic_accidents"]
