@@ -52,6 +52,13 @@ commit point the previous datastore is untouched; after it the new one is
 complete once the roll-forward ran; at no point is old data deleted before
 its replacement is in place.  The manifest is written last, atomically.
 
+Provenance.  Each commit leaves a record in the dataset's
+``_denverd/commits/`` (datastore.py): this run's id, exec date, snapshot
+name, its hash, size and id as the daemon's spec gives them
+(``snapshot_hash``, ``snapshot_bytes``, ``snapshot_id``), the rows written
+and the months rewritten.  It is written inside the commit protocol, so
+the record exists exactly when the commit took effect.
+
 Spark settings come from spark-submit (--master, --conf); this job sets only
 what correctness needs: the session time zone from the spec, the CORRECTED
 datetime parser (so a pattern mismatch is NULL, not an exception), and
@@ -386,10 +393,12 @@ def read_months(spark, spec, store, months):
     return df
 
 
-def merge(spark, spec, store, snap, new_months, data_cols, timer):
+def merge(spark, spec, store, snap, new_months, data_cols, timer, provenance):
     """Merge the good snapshot rows `snap` (whose event months are
-    `new_months`) into the datastore.  Returns (months rewritten,
-    duplicate-key count, rows in the datastore after)."""
+    `new_months`) into the datastore; `provenance` is the commit record
+    (datastore.py) without ``rows_written``, which this adds (the good
+    rows less the duplicate keys, counted here).  Returns (months
+    rewritten, duplicate-key count, rows in the datastore after)."""
     from pyspark.sql import Window, functions as F
     key = spec["key"]
     live = set(store.months())
@@ -436,7 +445,8 @@ def merge(spark, spec, store, snap, new_months, data_cols, timer):
               for m in store.list_names(f"{staging}/{y}") if m.startswith("month=")}
     winners.unpersist()
     timer("write")
-    store.commit_months(txn, affected, staged)
+    store.commit_months(txn, affected, staged,
+                        {**provenance, "rows_written": provenance["rows_written"] - dup})
     timer("commit")
     untouched = sorted(live - affected)
     total = merged_rows + (read_months(spark, spec, store, untouched).count() if untouched else 0)
@@ -510,7 +520,8 @@ def run(spark, spec):
             .withColumn("first_seen", F.lit(exec_date)).withColumn("last_seen", F.lit(exec_date))
             .withColumn("source_file", F.lit(os.path.basename(spec["input"])))
             .withColumn("year", F.year(ev)).withColumn("month", F.month(ev)))
-    partitions, dup, total = merge(spark, spec, store, snap, new_months, names, timer)
+    partitions, dup, total = merge(spark, spec, store, snap, new_months, names, timer,
+                                   provenance(spec, rows_read - sum(rejected.values())))
     typed.unpersist()
     if dup:
         rejected["duplicate_key"] = dup
@@ -528,6 +539,18 @@ def run(spark, spec):
     }
     write_manifest(spec["manifest"], manifest)
     return manifest
+
+
+def provenance(spec, rows_good):
+    """The commit record of this convert (datastore.py, "Provenance"), with
+    ``rows_written`` still counting the duplicate keys merge() drops.
+    snapshot_* come from the spec when the daemon gives them (it does
+    since the datastore has provenance), else null."""
+    return {"dataset": spec["dataset"], "run_id": spec.get("run_id"), "exec_date": spec["exec_date"],
+            "snapshot": os.path.basename(spec["input"]), "snapshot_id": spec.get("snapshot_id"),
+            "snapshot_hash": spec.get("snapshot_hash"), "snapshot_bytes": spec.get("snapshot_bytes"),
+            "rows_written": rows_good,
+            "committed": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
 def write_rejects(spec, typed):

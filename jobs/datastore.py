@@ -8,9 +8,31 @@ Layout (CONTRACTS.md section 3)::
         journal/<txn>.json                        the commit record
         trash/<txn>/year=Y/month=M/               old months, until the commit ends
 
+    <datastore>/_denverd/commits/NNNNNNNN.json    provenance: one record per commit
+
 The transaction directory sits next to the dataset, not inside it, so the
-dataset directory holds nothing but ``year=*/month=*`` (any reader can glob
-it), and it is on the same file system, so moving a month is a rename.
+dataset directory holds nothing but ``year=*/month=*`` and ``_denverd/``
+(any reader can glob ``year=*/month=*``; Spark, pyarrow and DuckDB skip
+names starting with ``_``), and it is on the same file system, so moving a
+month is a rename.
+
+Provenance (``_denverd/commits/``): every commit leaves one JSON file named
+by its sequence number (1, 2, ... zero-padded to 8 digits, so names sort in
+commit order): the convert run id, exec date, snapshot name, hash and size,
+rows written and the months rewritten.  The record is part of the journal,
+and the roll-forward writes it after the months are swapped and before the
+journal is deleted (temp file + rename; skipped when it exists), so a
+crash at any point after the commit point ends with exactly one record of
+that commit, and a crash before it with none.  Records are never changed
+or deleted: the highest sequence number names the state, and a reader
+that remembers it can tell later how many commits came after.  A file per
+commit rather than one appended file because the Hadoop FileSystem API
+has no atomic append and no rename over an existing file.
+
+Fingerprint (``fingerprint``): a content digest of the data files as they
+are now, independent of mtimes and of the order of directory listings;
+the algorithm is in jobs/README.md and daemon/api/fingerprint.c computes
+the same (tests/spark/test_report.py holds the two together).
 
 Commit protocol (``commit_months``): Spark writes the new months under
 staging (a crash there leaves the datastore untouched and the staging
@@ -39,9 +61,14 @@ the same code works on a local disk, HDFS or any Hadoop-compatible store
 whose rename of a directory is atomic (not S3 without a committer).
 """
 
+import hashlib
 import json
+import os
 
 JOURNAL_VERSION = 1
+COMMIT_VERSION = 1
+PROVENANCE_DIR = "_denverd/commits"
+FOOTER_MAX = 64 << 20   # a bigger "footer" is not one: the file is hashed whole
 
 
 class Store:
@@ -131,13 +158,35 @@ class Store:
     def month_path(self, month):
         return f"{self.root}/{month}"
 
+    def commits_dir(self):
+        return f"{self.root}/{PROVENANCE_DIR}"
+
+    def commit_path(self, seq):
+        return f"{self.commits_dir()}/{seq:08d}.json"
+
+    def last_seq(self):
+        """The sequence number of the newest commit record (0: none yet)."""
+        seqs = [int(n[:-5]) for n in self.list_names(self.commits_dir()) if is_commit_name(n)]
+        return max(seqs, default=0)
+
+    def commits(self):
+        """Every commit record, oldest first."""
+        return [json.loads(self.read_text(f"{self.commits_dir()}/{n}"))
+                for n in self.list_names(self.commits_dir()) if is_commit_name(n)]
+
     # -- the commit protocol --------------------------------------------------
-    def commit_months(self, txn, months, staged):
+    def commit_months(self, txn, months, staged, provenance=None):
         """Swap `months` ('year=Y/month=M') into the datastore from staging
         `txn`.  `staged` is the subset that has new data; the others are
-        emptied.  Returns after the journal, trash and staging are gone."""
+        emptied.  `provenance` (a dict: run_id, exec_date, snapshot, ...)
+        becomes this commit's record under _denverd/commits, with its
+        sequence number, txn and months added.  Returns after the journal,
+        trash and staging are gone."""
         record = {"version": JOURNAL_VERSION, "txn": txn,
                   "months": [{"month": m, "new": m in staged} for m in sorted(months)]}
+        if provenance is not None:
+            record["commit"] = {"version": COMMIT_VERSION, "seq": self.last_seq() + 1, "txn": txn,
+                                **provenance, "months": sorted(months, key=month_order)}
         self.write_atomic(self.journal(txn), json.dumps(record, indent=1))
         self._roll_forward(record)
 
@@ -154,6 +203,9 @@ class Store:
             elif self.exists(live) and not self.exists(old):
                 self.rename(live, old)
         self._drop_empty_years()
+        commit = record.get("commit")
+        if commit is not None and not self.exists(self.commit_path(commit["seq"])):
+            self.write_atomic(self.commit_path(commit["seq"]), json.dumps(commit, sort_keys=True) + "\n")
         self.delete(self.journal(txn))
         self.delete(self.trash(txn))
         self.delete(self.staging(txn))
@@ -184,3 +236,79 @@ class Store:
             for name in self.list_names(f"{self.txn_root}/{kind}"):
                 self.delete(f"{self.txn_root}/{kind}/{name}")
         return done
+
+
+def is_commit_name(name):
+    """Is `name` a commit record's file name (8 digits + .json)?"""
+    return len(name) == 13 and name.endswith(".json") and name[:8].isdigit()
+
+
+def month_order(m):
+    """Sort key of 'year=Y/month=M': by year, then month, as numbers."""
+    y, mo = m.split("/")
+    return int(y.split("=")[1]), int(mo.split("=")[1])
+
+
+# ---------------------------------------------------------------------------
+# The fingerprint (jobs/README.md, "The fingerprint"; daemon/api/fingerprint.c)
+def data_files(root):
+    """The data files of the dataset directory `root` (a local path), as
+    sorted relative paths 'year=Y/month=M/NAME': regular files in
+    year=*/month=* directories whose names start with neither '.' nor '_'
+    (what Spark reads; Hadoop's .crc files and _SUCCESS are not data)."""
+    out = []
+    for y in _names(root):
+        if not y.startswith("year=") or not os.path.isdir(os.path.join(root, y)):
+            continue
+        for m in _names(os.path.join(root, y)):
+            mdir = os.path.join(root, y, m)
+            if not m.startswith("month=") or not os.path.isdir(mdir):
+                continue
+            out += [f"{y}/{m}/{f}" for f in _names(mdir)
+                    if f[0] not in "._" and os.path.isfile(os.path.join(mdir, f))]
+    return sorted(out, key=lambda p: p.encode("utf-8"))
+
+
+def _names(d):
+    try:
+        return os.listdir(d)
+    except FileNotFoundError:
+        return []
+
+
+def footer_digest(path):
+    """(size, sha256 hex) of the Parquet footer of `path` (its last 8 +
+    footer-length bytes), or of the whole file when it does not end like
+    a Parquet file."""
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        start = 0
+        if size >= 12:
+            f.seek(size - 8)
+            tail = f.read(8)
+            n = int.from_bytes(tail[:4], "little")
+            if tail[4:] == b"PAR1" and n + 12 <= size and n <= FOOTER_MAX:
+                start = size - 8 - n
+        f.seek(start)
+        h = hashlib.sha256()
+        while True:
+            chunk = f.read(1 << 20)
+            if not chunk:
+                break
+            h.update(chunk)
+        return size, h.hexdigest()
+
+
+def fingerprint(root):
+    """The content fingerprint of the dataset directory `root` (a local
+    path): {"fingerprint": "sha256:<hex>", "files": N, "bytes": total}.
+    The digest is SHA-256 over one line per data file, in byte order of
+    the relative paths: "<relative path>\\t<size>\\t<footer sha256 hex>\\n"."""
+    h = hashlib.sha256()
+    total = 0
+    files = data_files(root)
+    for rel in files:
+        size, digest = footer_digest(os.path.join(root, rel))
+        total += size
+        h.update(f"{rel}\t{size}\t{digest}\n".encode())
+    return {"fingerprint": "sha256:" + h.hexdigest(), "files": len(files), "bytes": total}

@@ -22,7 +22,7 @@ _denverctl()
 	_init_completion || return
 
 	local commands="status version reload runs show trigger backfill retry
-		cancel pause resume schedule watch dq diff promote metrics alerts"
+		cancel pause resume schedule watch dq diff promote metrics alerts report"
 	local global_opts="-s --socket -j --json -h --help -V --version"
 
 	# Find the command word and the socket option, which may come before or
@@ -83,6 +83,7 @@ _denverctl()
 	dq) opts+=" --runs"; takes_dataset=1 ;;
 	diff) opts+=" --date"; takes_dataset=1 ;;
 	promote) opts+=" --reason" ;;
+	report) opts+=" --date" ;;
 	esac
 
 	if [[ $cur == -* ]]; then

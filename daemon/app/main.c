@@ -31,6 +31,7 @@
 #include "base/log.h"
 #include "app/loop.h"
 #include "api/cmd_metrics.h"
+#include "api/cmd_report.h"
 #include "app/perm.h"
 #include "engine/engine.h"
 #include "store/store.h"
@@ -304,7 +305,8 @@ static int start_modules(struct denverd *d)
 	if ((rc = cmd_dq_init(d)) < 0 || (rc = cmd_metrics_init(d)) < 0 ||
 	    (rc = alerts_init(d)) < 0 ||
 	    (rc = alerts_subscribe(d->alerts, watch_alert_event, d)) < 0 ||
-	    (rc = cmd_alerts_init(d)) < 0 || (rc = lineage_init(d)) < 0) {
+	    (rc = cmd_alerts_init(d)) < 0 || (rc = cmd_report_init(d)) < 0 ||
+	    (rc = lineage_init(d)) < 0) {
 		log_err(NULL, "start-up: %s", strerror(-rc));
 		return rc;
 	}

@@ -30,7 +30,18 @@ one plain sentence:
     (median and 90th percentile)?
 
 Output: index.html (self-contained: inline CSS, tables, <img> of the PNGs
-next to it), report.json (every number), *.png.  Everything is written into
+next to it), report.json (every number), *.png.
+
+Reproducible: report.json ``state`` names, per dataset, the state the report
+read: the content fingerprint of its data files, the number of commits
+behind them and the newest commit records (run id, exec date, snapshot
+hash; datastore.py, "Provenance"), and the page shows the same in its last
+section.  Everything in report.json but ``timings`` and ``report_seconds``
+(wall times) is a function of that state and the command line: run again
+on the same state it is the same, byte for byte.  A datastore that changes
+while the report reads it fails the report (no output).  Whether the state
+has changed since is for `denverctl report` to say (a static page cannot
+know).  Everything is written into
 a temporary sibling directory which is then renamed to --out, so a half
 report never appears; an older report at --out is replaced whole.  Rows
 whose ``source_file`` contains "generated" come from synthetic files
@@ -88,9 +99,15 @@ def build(spark, args):
         sections += [page.no_data_section(name) for name, view in ((args.traffic, "traffic"), (args.sr311, "sr"))
                      if not have[view]]
         sections.sort(key=lambda s: s[0])
+        data["state"] = db.state
+        changed = db.changed_since_read()
+        if changed:
+            raise SystemExit(f"report: the datastore of {', '.join(changed)} changed while the report read it; "
+                             "no report written (run it again)")
         data["report_seconds"] = round(time.monotonic() - t0, 3)
         page.mark_generated(data, args.label)
-        page.write(tmp, data, sections, made, args.exec_date, args.label)
+        page.write(tmp, data, sections + [page.state_section(data["state"])], made, args.exec_date,
+                   args.label)
         db.drop_views()
     return data
 

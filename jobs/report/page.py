@@ -104,6 +104,23 @@ def no_data_section(name):
             "so the questions that need it are not answered.", "")
 
 
+def state_section(state):
+    """The last section: the datastore state the report read (report.json
+    ``state``), per dataset its fingerprint and newest commits."""
+    body = ""
+    for name, st in state.items():
+        body += (f"<p><b>{html.escape(name)}</b>: {st['files']} files, {st['bytes']} bytes, "
+                 f"{st['commit_count']} commits; fingerprint <code>{html.escape(st['fingerprint'])}</code></p>\n")
+        if st["commits"]:
+            body += table(["commit", "run", "exec date", "snapshot", "snapshot hash", "rows written", "months"],
+                          [(c.get("seq"), c.get("run_id"), c.get("exec_date"), c.get("snapshot"),
+                            c.get("snapshot_hash") or "", c.get("rows_written"), len(c.get("months", [])))
+                           for c in reversed(st["commits"])])
+    return ("Datastore state",
+            "The report read the datastore in this state; `denverctl report` tells whether it has changed since "
+            "(this page cannot know).", body)
+
+
 # -- the generated-data notice --------------------------------------------------
 def mark_generated(data, label):
     """Set report.json ``generated`` (synthetic rows seen, or a `label`

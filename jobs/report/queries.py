@@ -8,6 +8,16 @@ ran.  The question functions return plain containers of collected pyspark
 ``Row`` objects, field names as given in their docstrings; they compute no
 statistic and write no file (answers.py does that).
 
+Repeatable: every query orders its rows completely (ties broken by the
+grouping key), so the same datastore gives the same rows in the same order
+and the same report.json; sums and shares are of integers (a sum of
+doubles depends on the order partitions meet).  One residual
+risk: percentile_approx (Q5) merges per-partition summaries, and once a
+group holds more values than its buffer the merged summary could depend
+on the order partial results arrive; with the same files, splits and
+settings Spark has so far always given the same figures
+(tests/spark/test_report.py re-runs the report and compares).
+
 Timestamps stay in SQL (formatted with ``date_format``) whenever their text
 is reported: collected ones would come back in the Python process's time
 zone, not the session's.
@@ -15,7 +25,9 @@ zone, not the session's.
 
 import os
 import time
+from urllib.parse import unquote, urlparse
 
+import datastore
 from datastore import Store
 
 from .common import CELL_LAT, CELL_LON, LAT_MAX, LAT_MIN, LON_MAX, LON_MIN, TOP_N, log, rnd
@@ -36,6 +48,7 @@ class Datastore:
         self.spark = spark
         self.root = root
         self.timings = {}
+        self.state = {}
 
     def sql(self, name, query):
         """Run one Spark SQL query, collect it, record its time under `name`.
@@ -51,15 +64,19 @@ class Datastore:
         interrupted commit first (datastore.py).  Returns the dataset summary
         (report.json ``datasets.<name>``: rows, first/last event, generated
         rows and share, first/last seen) or None when there is no month yet.
+        Either way ``state[name]`` is the dataset's state as read
+        (`read_state`).
         Exits (SystemExit) when the datastore lacks one of `columns`."""
         path = os.path.join(self.root, name)
         store = Store(self.spark, path)
         rolled = store.recover()
         if rolled:
             log(f"{name}: finished interrupted commits {', '.join(rolled)}")
+        self.state[name] = read_state(store, path)
         if not store.months():
             return None
         df = self.spark.read.parquet(path)
+        check_as_read(path, df.inputFiles(), self.state[name]["files"])
         have = set(df.columns)
         missing = [c for c in columns if c not in have]
         if missing:
@@ -77,10 +94,42 @@ class Datastore:
                 "generated_rows": r.gen, "generated_share": rnd(r.gen / r.n if r.n else 0, 4),
                 "first_seen": str(r.fs), "last_seen": str(r.ls)}
 
+    def changed_since_read(self):
+        """The datasets whose fingerprint differs now from when they were
+        loaded (the report then describes no single state)."""
+        return sorted(n for n, st in self.state.items()
+                      if datastore.fingerprint(os.path.join(self.root, n))["fingerprint"] != st["fingerprint"])
+
     def drop_views(self):
         """Drop the dataset views (the helper views are replaced on the next run)."""
         for view in VIEWS:
             self.spark.catalog.dropTempView(view)
+
+
+COMMITS_SHOWN = 20  # commit records report.json repeats (the newest)
+
+
+def read_state(store, path):
+    """report.json ``state.<dataset>``: the content fingerprint of the data
+    files (datastore.fingerprint: fingerprint, files, bytes), the number of
+    commit records behind them (``commit_count``, the newest one's
+    sequence number) and the newest COMMITS_SHOWN records, oldest first
+    (``commits``); the rest are in the datastore's _denverd/commits, which
+    is only ever appended to."""
+    commits = store.commits()
+    return {**datastore.fingerprint(path), "commit_count": commits[-1]["seq"] if commits else 0,
+            "commits": commits[-COMMITS_SHOWN:]}
+
+
+def check_as_read(path, input_files, files):
+    """Exit (SystemExit) unless Spark's file list `input_files` (URIs) is
+    the fingerprint's `files` count of data files under `path`: the
+    fingerprint must describe what the queries read."""
+    root = os.path.realpath(path)
+    rel = sorted(os.path.relpath(os.path.realpath(unquote(urlparse(u).path)), root) for u in input_files)
+    if rel != datastore.data_files(path) or len(rel) != files:
+        raise SystemExit(f"report: {path}: Spark reads {len(rel)} files, the fingerprint covers {files}; "
+                         "was the datastore written while the report started?")
 
 
 def seasonality(db):
@@ -118,22 +167,23 @@ def road_conditions(db):
         SELECT reported_date, month(reported_date) m, year(reported_date) y, {COND_SQL} cond
         FROM (SELECT reported_date, lower(regexp_replace(trim(road_condition), '\\\\s+', ' ')) rc FROM traffic)""")
     by_month = db.sql("q2_by_month", """
-        SELECT m, cond, count(*) n FROM traffic_cond WHERE cond IS NOT NULL GROUP BY 1, 2""")
+        SELECT m, cond, count(*) n FROM traffic_cond WHERE cond IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2""")
     values = db.sql("q2_values", """
         SELECT road_condition v, count(*) n FROM traffic WHERE road_condition IS NOT NULL
-        GROUP BY 1 ORDER BY 2 DESC LIMIT 40""")
+        GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 40""")
     out = {"by_month": by_month, "values": values, "by_season": None, "season_days": None, "year_month": None}
     if not sum(r.n for r in by_month):
         return out
     out["by_season"] = db.sql("q2_by_season", f"""
         SELECT {SEASON_SQL} season, cond, count(*) n
-        FROM traffic_cond WHERE cond IS NOT NULL GROUP BY 1, 2""")
+        FROM traffic_cond WHERE cond IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2""")
     out["season_days"] = {r.season: r.days for r in db.sql("q2_days", f"""
         SELECT {SEASON_SQL} season, count(DISTINCT to_date(reported_date)) days
-        FROM traffic_cond WHERE cond IS NOT NULL GROUP BY 1""")}
+        FROM traffic_cond WHERE cond IS NOT NULL GROUP BY 1 ORDER BY 1""")}
     out["year_month"] = db.sql("q2_year_month", """
-        SELECT y, m, count(*) n, avg(CASE WHEN cond IN ('icy','snowy','slushy') THEN 1D ELSE 0D END) bad
-        FROM traffic_cond WHERE cond IS NOT NULL GROUP BY 1, 2""")
+        SELECT y, m, count(*) n,
+               sum(CASE WHEN cond IN ('icy','snowy','slushy') THEN 1 ELSE 0 END) / count(*) bad
+        FROM traffic_cond WHERE cond IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2""")
     return out
 
 
@@ -153,13 +203,13 @@ def where_311(db):
           ELSE 'outside' END loc_state
         FROM sr""")
     out = {"coord_states": {r.s: r.n for r in db.sql(
-        "q3_coord_states", "SELECT loc_state s, count(*) n FROM sr_loc GROUP BY 1")}}
+        "q3_coord_states", "SELECT loc_state s, count(*) n FROM sr_loc GROUP BY 1 ORDER BY 1")}}
     for col in ("council_district", "police_district", "neighborhood"):
         out[col] = db.sql(f"q3_by_{col}", f"""
             SELECT {col} k, count(*) n FROM sr WHERE {col} IS NOT NULL GROUP BY 1 ORDER BY n DESC, k""")
     out["grid"] = db.sql("q3_grid", f"""
         SELECT floor((latitude - {LAT_MIN}) / {CELL_LAT}) i, floor((longitude - ({LON_MIN})) / {CELL_LON}) j, count(*) n
-        FROM sr_loc WHERE loc_state = 'ok' GROUP BY 1, 2""")
+        FROM sr_loc WHERE loc_state = 'ok' GROUP BY 1, 2 ORDER BY 1, 2""")
     return out
 
 
@@ -180,7 +230,7 @@ def same_areas(db):
     grid = db.sql("q4_traffic_grid", f"""
         SELECT floor((geo_lat - {LAT_MIN}) / {CELL_LAT}) i, floor((geo_lon - ({LON_MIN})) / {CELL_LON}) j, count(*) n
         FROM traffic WHERE {where} AND geo_lat BETWEEN {LAT_MIN} AND {LAT_MAX}
-          AND geo_lon BETWEEN {LON_MIN} AND {LON_MAX} GROUP BY 1, 2""")
+          AND geo_lon BETWEEN {LON_MIN} AND {LON_MAX} GROUP BY 1, 2 ORDER BY 1, 2""")
     # traffic names neighborhoods by slug
     hoods = db.sql("q4_neighborhoods", f"""
         SELECT s.k, s.n sr, t.n tr FROM
@@ -189,7 +239,7 @@ def same_areas(db):
         JOIN
           (SELECT regexp_replace(lower(trim(neighborhood_id)), '[^a-z0-9]+', '-') k, count(*) n FROM traffic
            WHERE {where} AND neighborhood_id IS NOT NULL GROUP BY 1) t
-        ON s.k = t.k""")
+        ON s.k = t.k ORDER BY 1""")
     return {"span": span, "overlap": overlap, "traffic_grid": grid, "neighborhoods": hoods}
 
 
@@ -207,7 +257,7 @@ def close_times(db):
     def by(col, limit):
         return db.sql(f"q5_by_{col}", f"""
             SELECT {col} k, count(*) n, percentile_approx(h, 0.5, 10000) med, percentile_approx(h, 0.9, 10000) p90
-            FROM sr_close WHERE {col} IS NOT NULL GROUP BY 1 ORDER BY n DESC LIMIT {limit}""")
+            FROM sr_close WHERE {col} IS NOT NULL GROUP BY 1 ORDER BY n DESC, k LIMIT {limit}""")
     overall = db.sql("q5_overall", """
         SELECT count(*) n, percentile_approx(h, 0.5, 10000) med, percentile_approx(h, 0.9, 10000) p90
         FROM sr_close""")[0]

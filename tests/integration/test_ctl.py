@@ -168,7 +168,7 @@ def test_the_usage_lines_are_the_ones_users_know():
     names = commands()
     assert names == ["status", "version", "reload", "watch", "metrics", "alerts", "runs",
                      "show", "trigger", "backfill", "retry", "cancel", "pause", "resume",
-                     "schedule", "dq", "diff", "promote"]
+                     "schedule", "dq", "diff", "promote", "report"]
     for name in names:
         row = f"  {name:<10} {usage_of(name):<28} "
         assert re.search("^" + re.escape(row) + r"\S", out, re.M), name
@@ -176,6 +176,7 @@ def test_the_usage_lines_are_the_ones_users_know():
     assert usage_of("backfill") == "DATASET --from D1 --to D2"
     assert usage_of("metrics") == "[-o FILE]"
     assert usage_of("schedule") == "[DATASET] [--next N]"
+    assert usage_of("report") == "[--date D]"
 
 
 @pytest.mark.skipif(not os.path.exists("/usr/share/bash-completion/bash_completion"),

@@ -2,6 +2,7 @@
 (etc/denverd.yaml) the way the daemon builds them (CONTRACTS.md section 4),
 so the jobs are tested against the schemas the daemon will really send."""
 
+import hashlib
 import json
 import os
 
@@ -51,7 +52,19 @@ def make_spec(dataset, state_dir, exec_date, input_path, encoding, run_id=1, row
         "columns": json.loads(json.dumps(schema["columns"])),
         "datastore": os.path.join(state_dir, "datastore", dataset),
         "manifest": os.path.join(work, "manifest.json"),
+        # what task_convert.c adds from the store's snapshot row
+        "snapshot_id": run_id, "snapshot_hash": snapshot_hash(input_path),
+        "snapshot_bytes": os.path.getsize(input_path) if os.path.exists(input_path) else 0,
     }
+
+
+def snapshot_hash(path):
+    """A stand-in for the fetch's xxh3-128 hex of the file (32 hex digits:
+    the first half of its SHA-256; the jobs only copy it)."""
+    if not os.path.exists(path):
+        return None
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()[:32]
 
 
 def write_spec(spec):

@@ -11,6 +11,7 @@ import pytest
 
 import convert
 import datastore
+import specs
 from conftest import SAMPLE_2014, csv_rows, gen_file, read_store, rows_by, run_convert, write_csv
 
 DENVER = ZoneInfo("America/Denver")
@@ -254,6 +255,27 @@ def test_merge_two_snapshots(merged, snapshots):
     assert os.listdir(os.path.join(merged["state"], "datastore", ".txn", "traffic_accidents", "journal")) == []
 
 
+def commit_seqs(root):
+    """The sequence numbers of the commit records of dataset directory `root`."""
+    d = os.path.join(root, "_denverd", "commits")
+    return sorted(int(n[:-5]) for n in os.listdir(d) if datastore.is_commit_name(n)) if os.path.isdir(d) else []
+
+
+def test_each_commit_leaves_its_provenance(spark, merged, snapshots):
+    recs = datastore.Store(spark, merged["root"]).commits()[:2]      # later tests add more
+    for seq, rec, m, path, d in ((1, recs[0], merged["ma"], snapshots["a"], D1),
+                                 (2, recs[1], merged["mb"], snapshots["b"], D2)):
+        assert rec["seq"] == seq and rec["version"] == 1 and rec["dataset"] == "traffic_accidents"
+        assert (rec["run_id"], rec["exec_date"], rec["snapshot"]) == (seq, d, os.path.basename(path))
+        assert rec["snapshot_hash"] == specs.snapshot_hash(path) and rec["snapshot_id"] == seq
+        assert rec["snapshot_bytes"] == os.path.getsize(path)
+        assert rec["rows_written"] == m["rows_written"] and rec["months"] == m["partitions"]
+        assert rec["txn"].startswith(f"{d}.{seq}.") and rec["committed"].endswith("Z")
+    # the readers of the datastore do not see it (Spark skips "_" names)
+    assert spark.read.parquet(merged["root"]).count() == 310
+    assert not [f for f in spark.read.parquet(merged["root"]).inputFiles() if "_denverd" in f]
+
+
 def test_rerun_is_idempotent_and_backfill_keeps_newer(spark, merged, snapshots):
     state = merged["state"]
     _, m = run_convert(spark, state, "traffic_accidents", snapshots["b"], "utf-8", D2, run_id=3)
@@ -286,14 +308,18 @@ def test_crash_inside_the_swap_rolls_forward(spark, tmp_path, merged, snapshots,
     assert rows and len(rows) < 310 and "year=2026/month=8" not in months
     journal = os.path.join(tmp_path, "datastore", ".txn", "traffic_accidents", "journal")
     assert [n for n in os.listdir(journal) if n.endswith(".json")]
+    assert commit_seqs(root) == [1]                          # the swap is not done: no record yet
     assert datastore.Store(spark, root).recover()           # what the next job does first
     assert read_store(root) == merged["after_b"]
+    assert commit_seqs(root) == [1, 2]                       # the roll-forward wrote it, once
+    assert datastore.Store(spark, root).recover() == [] and commit_seqs(root) == [1, 2]
+    assert datastore.Store(spark, root).commits()[1]["run_id"] == 2
 
 
 def test_crash_before_commit_leaves_old_datastore(spark, tmp_path, merged, snapshots, monkeypatch):
     shutil.copytree(os.path.join(merged["state_a"], "datastore"), os.path.join(tmp_path, "datastore"))
 
-    def crash(self, txn, months, staged):
+    def crash(self, txn, months, staged, provenance=None):
         raise OSError("simulated crash before the journal")
     monkeypatch.setattr(datastore.Store, "commit_months", crash)
     with pytest.raises(OSError):
@@ -305,3 +331,4 @@ def test_crash_before_commit_leaves_old_datastore(spark, tmp_path, merged, snaps
     assert os.listdir(staging)                               # Spark's output, never swapped in
     assert datastore.Store(spark, root).recover() == []
     assert os.listdir(staging) == [] and read_store(root) == merged["after_a"]
+    assert commit_seqs(root) == [1]

@@ -9,7 +9,9 @@ import subprocess
 
 import pytest
 
+import datastore
 import report
+from conftest import gen_file, run_convert
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -129,3 +131,53 @@ def test_report_without_one_dataset_and_rerun_replaces(spark, report_state, tmp_
     page = open(os.path.join(out, "index.html"), encoding="utf-8").read()
     assert "No data for not_converted_yet" in page and "test run" in page
     assert not os.path.exists(os.path.join(out, "stale.png"))      # replaced whole
+
+
+def comparable(path):
+    """report.json at `path` without its wall times (timings,
+    report_seconds), as the text json.dumps makes of it."""
+    with open(path, encoding="utf-8") as f:
+        data = json.load(f)
+    del data["timings"], data["report_seconds"]
+    return json.dumps(data, indent=1)
+
+
+def test_report_names_the_state_it_read(built, report_state):
+    out, data = built
+    st = data["state"]
+    assert set(st) == {"traffic_accidents", "service_requests_311"}
+    for name, run_id in (("traffic_accidents", 1), ("service_requests_311", 2)):
+        root = os.path.join(report_state, "datastore", name)
+        assert {k: st[name][k] for k in ("fingerprint", "files", "bytes")} == datastore.fingerprint(root)
+        assert st[name]["fingerprint"].startswith("sha256:") and st[name]["files"] >= 1
+        assert st[name]["commit_count"] == 1
+        (c,) = st[name]["commits"]
+        assert (c["seq"], c["run_id"], c["exec_date"]) == (1, run_id, "2026-11-21")
+        assert c["snapshot_hash"] and len(c["snapshot_hash"]) == 32
+    page = open(os.path.join(out, "index.html"), encoding="utf-8").read()
+    assert "Datastore state" in page
+    tr = st["traffic_accidents"]
+    assert tr["fingerprint"] in page and tr["commits"][0]["snapshot_hash"] in page
+
+
+def test_rerun_on_the_same_state_gives_the_same_report(spark, built, report_state, tmp_path):
+    out, _ = built
+    again = os.path.join(tmp_path, "reports", "exec_date=2026-11-21")
+    argv = ["--exec-date", "2026-11-21", "--out", again, "--datastore", os.path.join(report_state, "datastore")]
+    assert report.main(argv, spark=spark) == 0
+    assert comparable(os.path.join(again, "report.json")) == comparable(os.path.join(out, "report.json"))
+
+
+def test_a_new_convert_changes_the_fingerprint(spark, built, report_state, tmp_path, gen_dir):
+    _, data = built
+    shutil.copytree(os.path.join(report_state, "datastore"), os.path.join(tmp_path, "datastore"))
+    root = os.path.join(tmp_path, "datastore", "traffic_accidents")
+    assert datastore.fingerprint(root)["fingerprint"] == data["state"]["traffic_accidents"]["fingerprint"]
+    more = gen_file(gen_dir, "traffic_accidents", 50, start="2026-11-01", end="2026-11-21", seed=12)
+    run_convert(spark, tmp_path, "traffic_accidents", more, "utf-8", "2026-11-22", run_id=7)
+    assert datastore.fingerprint(root)["fingerprint"] != data["state"]["traffic_accidents"]["fingerprint"]
+    (rec,) = datastore.Store(spark, root).commits()[1:]
+    assert (rec["seq"], rec["run_id"], rec["exec_date"]) == (2, 7, "2026-11-22")
+    # the 311 datastore, untouched, keeps its fingerprint
+    assert datastore.fingerprint(os.path.join(tmp_path, "datastore", "service_requests_311"))["fingerprint"] == \
+        data["state"]["service_requests_311"]["fingerprint"]

@@ -69,6 +69,14 @@ static json_t *spec_json(const struct task_info *ti, const struct store_snapshot
 	                 "timestamp_formats", strlist_json(&sc->timestamp_formats),
 	                 "columns", cols ? cols : json_null(),
 	                 "datastore", datastore, "manifest", manifest);
+	/* what the datastore's provenance record names (jobs/datastore.py):
+	 * the snapshot as fetched */
+	if (spec) {
+		json_object_set_new(spec, "snapshot_id", json_integer((json_int_t)snap->id));
+		json_object_set_new(spec, "snapshot_hash",
+		                    snap->hash ? json_string(snap->hash) : json_null());
+		json_object_set_new(spec, "snapshot_bytes", json_integer((json_int_t)snap->bytes));
+	}
 	return spec;
 }
 

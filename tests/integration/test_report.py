@@ -1,0 +1,134 @@
+"""denverctl report against the built denverd and a state directory made
+here: Parquet files written with pyarrow in the datastore's layout, commit
+records as convert.py leaves them, and report.json files whose `state` is
+what jobs/datastore.py computes (the report job's own code, no Spark).
+Checks that the daemon's fingerprint (daemon/api/fingerprint.c) agrees
+with jobs/datastore.py's on the same files, and that a later commit is
+reported as a change."""
+import json
+import os
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import base_config
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "jobs"))
+import datastore  # noqa: E402
+
+DATASETS = ("traffic_accidents", "service_requests_311")
+
+
+def write_month(root, year, month, rows, name="part-00000-a.c000.zstd.parquet"):
+    d = root / f"year={year}" / f"month={month}"
+    d.mkdir(parents=True, exist_ok=True)
+    table = pa.table({"id": list(range(rows)), "v": [f"row {i}" for i in range(rows)]})
+    pq.write_table(table, d / name, compression="zstd")
+    (d / f".{name}.crc").write_bytes(b"not data")          # Hadoop's checksums do not count
+
+
+def commit(root, seq, run_id, exec_date, months):
+    d = root / "_denverd" / "commits"
+    d.mkdir(parents=True, exist_ok=True)
+    rec = {"version": 1, "seq": seq, "txn": f"{exec_date}.{run_id}.abcd0123", "dataset": root.name,
+           "run_id": run_id, "exec_date": exec_date, "snapshot": f"{root.name}.csv", "snapshot_id": run_id,
+           "snapshot_hash": f"{seq:032x}", "snapshot_bytes": 1000, "rows_written": 10,
+           "committed": "2026-11-21T07:00:00Z", "months": months}
+    (d / f"{seq:08d}.json").write_text(json.dumps(rec, sort_keys=True) + "\n")
+    return rec
+
+
+def write_report(state, exec_date):
+    """report.json for EXEC_DATE with the `state` the report job records."""
+    st = {}
+    for name in DATASETS:
+        root = state / "datastore" / name
+        commits = [json.loads(p.read_text()) for p in sorted((root / "_denverd" / "commits").glob("*.json"))]
+        st[name] = {**datastore.fingerprint(str(root)), "commit_count": commits[-1]["seq"] if commits else 0,
+                    "commits": commits[-20:]}
+    out = state / "reports" / f"exec_date={exec_date}"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps({"version": 1, "exec_date": exec_date, "state": st,
+                                                 "questions": {}, "timings": {}}))
+    return st
+
+
+@pytest.fixture
+def state(tmp):
+    s = tmp / "state"
+    tr, sr = (s / "datastore" / n for n in DATASETS)
+    write_month(tr, 2025, 12, 30)
+    write_month(tr, 2026, 1, 20)
+    write_month(tr, 2026, 10, 5, name="part-00001-b.c000.zstd.parquet")
+    commit(tr, 1, 11, "2026-11-20", ["year=2025/month=12", "year=2026/month=1"])
+    commit(tr, 2, 14, "2026-11-21", ["year=2026/month=10"])
+    write_month(sr, 2026, 11, 40)
+    commit(sr, 1, 12, "2026-11-21", ["year=2026/month=11"])
+    (s / "datastore" / ".txn" / "traffic_accidents").mkdir(parents=True)
+    return s
+
+
+def test_the_daemon_and_the_job_compute_the_same_fingerprint(daemon, tmp, state):
+    old = write_report(state, "2026-11-20")
+    st = write_report(state, "2026-11-21")
+    assert old == st
+    daemon.start(base_config(tmp))
+    r = json.loads(daemon.ctl("report", json_out=True).stdout)["result"]
+    assert r["exec_date"] == "2026-11-21" and r["state_recorded"] and r["changed"] is False  # the newest
+    assert r["path"] == str(state / "reports" / "exec_date=2026-11-21" / "report.json")
+    by = {d["name"]: d for d in r["datasets"]}
+    for name in DATASETS:
+        now = by[name]["now"]
+        assert {k: now[k] for k in ("fingerprint", "files", "bytes")} == \
+            datastore.fingerprint(str(state / "datastore" / name))
+        assert now["fingerprint"] == by[name]["fingerprint"] and by[name]["changed"] is False
+        assert by[name]["newer_commits"] == 0 and by[name]["newer"] == []
+    assert by["traffic_accidents"]["files"] == 3 and by["traffic_accidents"]["commit_count"] == 2
+    text = daemon.ctl("report", "--date", "2026-11-20").stdout
+    assert text.startswith("report 2026-11-20 (")
+    assert "traffic_accidents: 2 commits, 3 files" in text
+    assert st["traffic_accidents"]["fingerprint"] in text and text.count("  current\n") == 2
+    assert "#2      run 14       exec 2026-11-21 snapshot 00000000000000000000000000000002" in text
+
+
+def test_a_later_commit_is_a_change(daemon, tmp, state):
+    st = write_report(state, "2026-11-21")
+    tr = state / "datastore" / "traffic_accidents"
+    write_month(tr, 2026, 11, 7, name="part-00000-c.c000.zstd.parquet")
+    commit(tr, 3, 17, "2026-11-22", ["year=2026/month=11"])
+    daemon.start(base_config(tmp))
+    r = json.loads(daemon.ctl("report", "--date", "2026-11-21", json_out=True).stdout)["result"]
+    by = {d["name"]: d for d in r["datasets"]}
+    assert r["changed"] is True
+    t = by["traffic_accidents"]
+    assert t["changed"] and t["newer_commits"] == 1 and [c["run_id"] for c in t["newer"]] == [17]
+    assert t["fingerprint"] == st["traffic_accidents"]["fingerprint"] != t["now"]["fingerprint"]
+    assert t["now"]["fingerprint"] == datastore.fingerprint(str(tr))["fingerprint"]
+    assert t["now"]["commit_count"] == 3 and t["now"]["files"] == 4
+    assert by["service_requests_311"]["changed"] is False
+    text = daemon.ctl("report").stdout
+    assert "the datastore has changed since this report (1 newer commit)" in text
+    assert "  + #3      run 17       exec 2026-11-22" in text and "  current\n" in text
+    # a report made now is current; a file removed behind the datastore's
+    # back (no commit) is a change too, with 0 newer commits
+    write_report(state, "2026-11-21")
+    assert json.loads(daemon.ctl("report", json_out=True).stdout)["result"]["changed"] is False
+    os.remove(tr / "year=2026" / "month=11" / "part-00000-c.c000.zstd.parquet")
+    assert "has changed since this report (0 newer commits)" in daemon.ctl("report").stdout
+
+
+def test_no_report_and_an_old_one(daemon, tmp):
+    daemon.start(base_config(tmp))
+    r = daemon.ctl("report", check=False)
+    assert r.returncode == 1 and "no report under" in r.stderr
+    r = daemon.ctl("report", "--date", "2026-13-01", check=False)
+    assert r.returncode != 0
+    old = tmp / "state" / "reports" / "exec_date=2026-01-02"
+    old.mkdir(parents=True)
+    (old / "report.json").write_text(json.dumps({"version": 1, "exec_date": "2026-01-02"}))
+    assert "records no datastore state" in daemon.ctl("report").stdout
+    r = daemon.ctl("report", "--date", "2026-01-03", check=False)
+    assert r.returncode == 1 and "exec_date=2026-01-03/report.json" in r.stderr
