@@ -380,7 +380,7 @@ struct store_alert {
 	int64_t id, ts;
 	const char *dataset;           /* dataset or job name; "" = the daemon */
 	const char *reason;            /* run_failed check_failed check_warned
-	                                  quarantined stale */
+	                                  quarantined stale late */
 	const char *state;             /* firing recovered */
 	const char *message;
 	int64_t run_id;                /* 0 = none */
