@@ -30,6 +30,8 @@ static const struct ctl_cmd *const commands[] = {
 	&cmd_pause, &cmd_resume, &cmd_schedule,
 	/* data quality (cmd_dq.c) */
 	&cmd_dq, &cmd_diff, &cmd_promote,
+	/* the sources' cadence (cmd_source.c) */
+	&cmd_source,
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
