@@ -167,5 +167,6 @@ extern const struct ctl_cmd cmd_runs, cmd_show, cmd_backfill, cmd_retry, cmd_can
 extern const struct ctl_cmd cmd_trigger;
 extern const struct ctl_cmd cmd_dq, cmd_diff, cmd_promote;
 extern const struct ctl_cmd cmd_report;
+extern const struct ctl_cmd cmd_source;
 
 #endif

@@ -32,6 +32,8 @@ static const struct ctl_cmd *const commands[] = {
 	&cmd_dq, &cmd_diff, &cmd_promote,
 	/* the report's provenance (cmd_report.c) */
 	&cmd_report,
+	/* the sources' cadence (cmd_source.c) */
+	&cmd_source,
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

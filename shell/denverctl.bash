@@ -22,7 +22,7 @@ _denverctl()
 	_init_completion || return
 
 	local commands="status version reload runs show trigger backfill retry
-		cancel pause resume schedule watch dq diff promote metrics alerts report"
+		cancel pause resume schedule watch dq diff promote metrics alerts report source"
 	local global_opts="-s --socket -j --json -h --help -V --version"
 
 	# Find the command word and the socket option, which may come before or
@@ -76,7 +76,7 @@ _denverctl()
 	runs) opts+=" --dataset --state --limit" ;;
 	trigger) opts+=" --date --wait --force"; takes_dataset=1 ;;
 	backfill) opts+=" --from --to"; takes_dataset=1 ;;
-	pause | resume) takes_dataset=1 ;;
+	pause | resume | source) takes_dataset=1 ;;
 	schedule) opts+=" --next"; takes_dataset=1 ;;
 	alerts) opts+=" --dataset --limit" ;;
 	metrics) opts+=" -o --output" ;;

@@ -161,6 +161,8 @@ struct cfg_dataset {
 	unsigned max_catchup;          /* default 3 */
 	unsigned keep_snapshots;       /* default 14 */
 	uint64_t max_age_ms;           /* freshness SLA; 0 = off; default 36h */
+	uint64_t cadence_margin_ms;    /* late = p95 gap + this; default 6h */
+	bool cadence_alert;            /* the `late` alert; default true */
 	bool convert;                  /* run the Spark convert task; default true */
 	uint64_t convert_timeout_ms;   /* default 2h */
 	struct cfg_retry retry;

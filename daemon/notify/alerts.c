@@ -32,16 +32,19 @@
 #include "io/job.h"
 #include "base/log.h"
 #include "store/store.h"
+#include "notify/source_cadence.h"
 #include "notify/webhook.h"
 
 #define TIMER_CAP_MS        (3600 * 1000)   /* re-check at least hourly */
 
-enum reason { R_RUN_FAILED, R_CHECK_FAILED, R_CHECK_WARNED, R_QUARANTINED, R_STALE, R__N };
+enum reason {
+	R_RUN_FAILED, R_CHECK_FAILED, R_CHECK_WARNED, R_QUARANTINED, R_STALE, R_LATE, R__N
+};
 
 static const char *const reason_table[R__N] = {
 	[R_RUN_FAILED] = "run_failed", [R_CHECK_FAILED] = "check_failed",
 	[R_CHECK_WARNED] = "check_warned", [R_QUARANTINED] = "quarantined",
-	[R_STALE] = "stale",
+	[R_STALE] = "stale", [R_LATE] = "late",
 };
 
 STRING_TABLE_STATIC(reason, enum reason)
@@ -62,6 +65,13 @@ struct fresh {
 	uint64_t max_age_ms;
 	int64_t last_ok;          /* end of the last succeeded/unchanged run; 0 = never */
 	int64_t since;            /* when it was first configured (or we started) */
+};
+
+/* A dataset whose cadence the `late` alert watches (cadence_alert). */
+struct late {
+	char name[CONFIG_MAX_NAME + 1];
+	int64_t margin_ms;
+	struct cadence c;         /* as of the last read of its changes */
 };
 
 /* ---- keys ---- */
@@ -247,6 +257,119 @@ static void check_fresh(struct alerts *a, struct fresh *f, int64_t now)
 	observe(a, f->name, R_STALE, true, msg, 0, "");
 }
 
+/* ---- late against its own cadence ---- */
+
+static struct late *late_get(struct alerts *a, const char *name)
+{
+	for (size_t i = 0; i < a->n_late; i++)
+		if (strcmp(a->late[i].name, name) == 0)
+			return &a->late[i];
+	return NULL;
+}
+
+/* When L becomes late; 0 = never (not enough history). */
+static int64_t late_deadline(const struct late *l)
+{
+	return l->c.enough ? l->c.expected_by + 1 : 0;
+}
+
+/* Read L's changes again; false (logged) when the store failed, and L
+ * keeps what it had. */
+static bool late_read(struct alerts *a, struct late *l)
+{
+	struct source_cadence sc;
+
+	if (source_cadence_read(a->d->store, l->name, NULL, l->margin_ms, &sc) < 0) {
+		log_err(NULL, "alerts: reading the source changes of %s: %s", l->name,
+		        store_errmsg(a->d->store));
+		return false;
+	}
+	l->c = sc.c;
+	return true;
+}
+
+static void check_late(struct alerts *a, struct late *l, int64_t now)
+{
+	char msg[MESSAGE_MAX], quiet[FMT_DURATION_MAX], p95[FMT_DURATION_MAX],
+	     margin[FMT_DURATION_MAX], when[32];
+	struct akey *k = key_get(a, l->name, R_LATE, false);
+
+	if (!cadence_late(&l->c, now) || (k && k->k.firing))
+		return;
+	fmt_duration(quiet, sizeof quiet, (uint64_t)(now - l->c.last_change));
+	fmt_duration(p95, sizeof p95, (uint64_t)l->c.p95_gap_ms);
+	fmt_duration(margin, sizeof margin, (uint64_t)l->c.margin_ms);
+	fmt_utc(l->c.last_change, when, sizeof when);
+	snprintf(msg, sizeof msg, "%s has not changed for %s, later than its usual %s "
+	         "(p95 gap of %zu changes) + %s margin; the last change was seen %s",
+	         l->name, quiet, p95, l->c.n_changes, margin, when);
+	observe(a, l->name, R_LATE, true, msg, 0, "");
+}
+
+/* DATASET's run RUN_ID ended: its fetch may have recorded a change, which
+ * ends a `late` episode. */
+static void late_run_finished(struct alerts *a, const char *dataset, int64_t run_id,
+                              const char *exec_date)
+{
+	struct late *l = late_get(a, dataset);
+	char msg[MESSAGE_MAX], when[32];
+
+	if (!l || !late_read(a, l) || cadence_late(&l->c, clock_now_ms()))
+		return;
+	fmt_utc(l->c.last_change, when, sizeof when);
+	snprintf(msg, sizeof msg, "%s changed again (seen %s by run %" PRId64 ")", dataset,
+	         when, run_id);
+	observe(a, dataset, R_LATE, false, msg, run_id, exec_date);
+}
+
+/* A `late` episode restored from the store whose source changed while
+ * denverd was down (or that a reload's new margin ends) ends now. */
+static void late_settle(struct alerts *a, struct late *l, int64_t now)
+{
+	struct akey *k = key_get(a, l->name, R_LATE, false);
+	char msg[MESSAGE_MAX], when[32];
+
+	if (!k || !k->k.firing || cadence_late(&l->c, now))
+		return;
+	fmt_utc(l->c.last_change, when, sizeof when);
+	snprintf(msg, sizeof msg, "%s is no longer late against its cadence (last change "
+	         "seen %s)", l->name, when);
+	observe(a, l->name, R_LATE, false, msg, 0, "");
+}
+
+/* Rebuild the watched list from the configuration and the store: one
+ * bounded read of changes per dataset with cadence_alert. */
+static int load_late(struct alerts *a)
+{
+	const struct config *cfg = a->d->cfg;
+	struct late *list = calloc(cfg->n_datasets ? cfg->n_datasets : 1, sizeof *list);
+	size_t n = 0;
+
+	if (!list)
+		return -ENOMEM;
+	for (size_t i = 0; i < cfg->n_datasets; i++) {
+		const struct cfg_dataset *ds = &cfg->datasets[i];
+		struct late *l = &list[n];
+		if (!ds->cadence_alert || strlen(ds->name) > CONFIG_MAX_NAME)
+			continue;
+		snprintf(l->name, sizeof l->name, "%s", ds->name);
+		l->margin_ms = (int64_t)ds->cadence_margin_ms;
+		if (!late_read(a, l)) {
+			free(list);
+			return -EIO;
+		}
+		n++;
+	}
+	free(a->late);
+	a->late = list;
+	a->n_late = n;
+	for (size_t i = 0; i < n; i++)
+		late_settle(a, &list[i], clock_now_ms());
+	return 0;
+}
+
+/* ---- the timer ---- */
+
 static void on_timer(uv_timer_t *t)
 {
 	struct alerts *a = container_of(t, struct alerts, timer);
@@ -254,6 +377,8 @@ static void on_timer(uv_timer_t *t)
 
 	for (size_t i = 0; i < a->n_fresh; i++)
 		check_fresh(a, &a->fresh[i], now);
+	for (size_t i = 0; i < a->n_late; i++)
+		check_late(a, &a->late[i], now);
 	for (size_t i = 0; i < a->n_keys; i++) {
 		struct akey *k = &a->keys[i];
 		int64_t due = alert_pending_at(&k->k, a->d->cfg->alerts.min_interval_ms);
@@ -279,6 +404,12 @@ static void arm_timer(struct alerts *a)
 			int64_t due = fresh_deadline(&a->fresh[i]);
 			next = due < next ? due : next;
 		}
+	}
+	for (size_t i = 0; i < a->n_late; i++) {
+		struct akey *k = key_get(a, a->late[i].name, R_LATE, false);
+		int64_t due = late_deadline(&a->late[i]);
+		if (due && (!k || !k->k.firing))
+			next = due < next ? due : next;
 	}
 	for (size_t i = 0; i < a->n_keys; i++) {
 		int64_t due = alert_pending_at(&a->keys[i].k, a->d->cfg->alerts.min_interval_ms);
@@ -363,6 +494,7 @@ void alerts_run_finished(struct denverd *d, int64_t run_id)
 	         r.exec_date);
 
 	if (strcmp(r.kind, "dataset") == 0) {
+		late_run_finished(a, r.target, run_id, r.exec_date);
 		if (r.quarantined) {
 			snprintf(msg, sizeof msg, "%s: snapshot quarantined after %u failed "
 			         "check%s: %s", head, r.n_fail, r.n_fail == 1 ? "" : "s", r.failed);
@@ -469,7 +601,7 @@ int alerts_init(struct denverd *d)
 		return rc;
 	if ((rc = store_alerts_latest(d->store, restore_key, a)) < 0)
 		return rc;
-	if ((rc = load_fresh(a)) < 0)
+	if ((rc = load_fresh(a)) < 0 || (rc = load_late(a)) < 0)
 		return rc;
 	arm_timer(a);
 	return 0;
@@ -483,6 +615,9 @@ void alerts_reload(struct denverd *d)
 	if (load_fresh(a) < 0)
 		log_err(NULL, "alerts: reading freshness after the reload: %s; keeping the "
 		        "previous deadlines", store_errmsg(d->store));
+	if (load_late(a) < 0)
+		log_err(NULL, "alerts: reading the source changes after the reload; keeping "
+		        "the previous cadences");
 	arm_timer(a);
 }
 
@@ -496,6 +631,7 @@ static void alerts_maybe_free(struct alerts *a)
 		free(a->keys[i].message);
 	free(a->keys);
 	free(a->fresh);
+	free(a->late);
 	free(a);
 }
 

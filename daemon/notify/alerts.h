@@ -12,7 +12,10 @@
  * its checks), check_failed (a check of severity fail failed and the
  * snapshot was not quarantined), quarantined, check_warned (a check of
  * severity warn, when alerts.on_warn), stale (no succeeded or unchanged run
- * of a dataset for max_age).  One run raises at most one of run_failed,
+ * of a dataset for max_age), late (a dataset with cadence_alert and enough
+ * recorded source changes has not changed for longer than its p95 gap plus
+ * cadence_margin: notify/source_cadence.h; it recovers when a run records
+ * a change).  One run raises at most one of run_failed,
  * check_failed and quarantined, plus check_warned.
  */
 #ifndef DENVERD_ALERTS_H
@@ -42,7 +45,8 @@ struct alert_event {
 	int64_t ts;                  /* unix ms */
 	int64_t alert_id;            /* its row in the store's alerts table */
 	const char *dataset;         /* the dataset or job */
-	const char *reason;          /* run_failed check_failed check_warned quarantined stale */
+	const char *reason;          /* run_failed check_failed check_warned quarantined stale
+	                                late */
 	const char *state;           /* firing or recovered */
 	const char *message;
 	int64_t run_id;              /* the run that raised it; 0 = none (stale) */
@@ -75,7 +79,8 @@ int alerts_firing_each(struct alerts *a, const char *dataset,
  * as loop_drain does).  Call before store_close.  Accepts d->alerts NULL. */
 void alerts_fini(struct denverd *d);
 
-/* The configuration was swapped: take the new datasets' max_age. */
+/* The configuration was swapped: take the new datasets' max_age,
+ * cadence_margin and cadence_alert. */
 void alerts_reload(struct denverd *d);
 
 /*

@@ -18,6 +18,7 @@
 
 struct akey;                      /* alerts.c: one (target, reason) */
 struct fresh;                     /* alerts.c: one freshness SLA */
+struct late;                      /* alerts.c: one cadence watched */
 struct job;
 struct webhook;
 
@@ -37,6 +38,8 @@ struct alerts {
 	size_t n_keys, cap_keys;
 	struct fresh *fresh;
 	size_t n_fresh;
+	struct late *late;
+	size_t n_late;
 	struct command *commands;
 	unsigned n_commands;
 	int64_t started;

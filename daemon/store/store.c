@@ -113,9 +113,24 @@ static const char migration_2[] =
 	"CREATE INDEX runs_ok_by_target ON runs(target, ended)"
 	" WHERE kind = 'dataset' AND state IN ('succeeded', 'unchanged');";
 
+/* v2 -> v3: when each source changed (store_changes.c), apart from when it
+ * was polled (runs).  One row per change; the cadence reads a dataset's
+ * newest rows by the index. */
+static const char migration_3[] =
+	"CREATE TABLE source_changes ("
+	"  id INTEGER PRIMARY KEY,"
+	"  dataset TEXT NOT NULL,"
+	"  observed_at INTEGER NOT NULL,"       /* end of the fetch that saw it */
+	"  kind TEXT NOT NULL CHECK (kind IN ('bytes','validator','edit_date')),"
+	"  value TEXT,"                         /* the new hash, validator or edit date */
+	"  run_id INTEGER"                      /* the run of that fetch */
+	");"
+	"CREATE INDEX source_changes_by_dataset ON source_changes(dataset, observed_at);";
+
 static const char *const migrations[] = {
 	migration_1,
 	migration_2,
+	migration_3,
 };
 
 #define N_MIGRATIONS ((int)ARRAY_SIZE(migrations))

@@ -32,7 +32,7 @@
 struct store;
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 /*
  * Open (creating if needed) the database at PATH and apply forward
@@ -133,6 +133,35 @@ void store_snapshots_free(struct store_snapshot *list, size_t n);  /* accepts NU
 /* Set the state of snapshot ID ("removed" by retention).  -ENOENT when no
  * such row. */
 int store_snapshot_set_state(struct store *st, int64_t id, const char *state);
+
+/* ---- source changes (store_changes.c): when a source changed ----
+ *
+ * Polls are runs; a change is a poll that found something new, as the
+ * fetch task decides (engine/tasks/task_fetch.c says what counts).  The
+ * cadence (domain/cadence.h) is computed from a dataset's newest rows. */
+
+#define STORE_CHANGES_MAX 400           /* cap of store_changes_recent */
+
+struct store_change {
+	int64_t id;                      /* ignored by store_change_add */
+	const char *dataset;
+	int64_t observed_at;             /* unix ms */
+	const char *kind;                /* bytes validator edit_date */
+	const char *value;               /* the new hash, validator or edit date;
+	                                    NULL = none */
+	int64_t run_id;                  /* 0 = none */
+};
+typedef int (*store_change_fn)(void *arg, const struct store_change *c);
+
+/* Insert one change; its id (> 0), -EINVAL for an unknown kind (the
+ * table's CHECK), or -EIO. */
+int64_t store_change_add(struct store *st, const struct store_change *c);
+
+/* The newest LIMIT (at most STORE_CHANGES_MAX) changes of DATASET, handed
+ * to FN oldest first (by observed_at, then id).  0, -EIO or FN's negative
+ * return. */
+int store_changes_recent(struct store *st, const char *dataset, unsigned limit,
+                         store_change_fn fn, void *arg);
 
 /* ---- runs, tasks, attempts, datasets (the engine) ---- */
 
@@ -351,7 +380,7 @@ struct store_alert {
 	int64_t id, ts;
 	const char *dataset;           /* dataset or job name; "" = the daemon */
 	const char *reason;            /* run_failed check_failed check_warned
-	                                  quarantined stale */
+	                                  quarantined stale late */
 	const char *state;             /* firing recovered */
 	const char *message;
 	int64_t run_id;                /* 0 = none */

@@ -7,6 +7,7 @@
  *   store_runs.c       events, datasets, runs, tasks, attempts
  *   store_snapshots.c  snapshots and the datasets' validators
  *   store_dq.c         data-quality results and diffs, promote
+ *   store_changes.c    when each source changed (the cadence's input)
  *   store_alerts.c     alerts, the facts of a run, freshness
  *   store_metrics.c    the metric queries
  *   integrity.c        quick_check on the thread pool, once per start

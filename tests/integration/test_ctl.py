@@ -168,7 +168,7 @@ def test_the_usage_lines_are_the_ones_users_know():
     names = commands()
     assert names == ["status", "version", "reload", "watch", "metrics", "alerts", "runs",
                      "show", "trigger", "backfill", "retry", "cancel", "pause", "resume",
-                     "schedule", "dq", "diff", "promote", "report"]
+                     "schedule", "dq", "diff", "promote", "report", "source"]
     for name in names:
         row = f"  {name:<10} {usage_of(name):<28} "
         assert re.search("^" + re.escape(row) + r"\S", out, re.M), name

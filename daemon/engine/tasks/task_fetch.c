@@ -19,6 +19,28 @@
  * from one source to the other finds no stamp to trust and reads in full.
  * No column or migration is needed for it.
  *
+ * Source changes (store.h's source_changes, the input of the dataset's
+ * cadence, domain/cadence.h) are recorded here, because only here are the
+ * old and the new side both at hand.  A fetch that ends:
+ *   - published, with a hash other than the dataset's previous snapshot's
+ *     (or with no previous snapshot: the first time the source is seen),
+ *     is a change of kind `bytes` (value: the new hash).  A forced fetch
+ *     that publishes the same bytes again is no change.
+ *   - unchanged, http, with an ETag (else a Last-Modified) in the response
+ *     that differs from the stored one, is a change of kind `validator`
+ *     (value: the new ETag, else Last-Modified).  A validator appearing
+ *     where none was stored is not: the server only started sending it.
+ *   - unchanged, arcgis, with a data (else schema) edit date in the layer's
+ *     stamp that differs from the stored stamp's, is a change of kind
+ *     `edit_date` (value: the new edit date, unix ms).  The layer was
+ *     edited even though its rows came out the same.
+ * Nothing else is: a poll that found the same is a run, not a change.  The
+ * comparison is with the validators stored before this fetch's replace
+ * them.  The time recorded is the fetch's end (when denverd saw it), not
+ * the source's own claim (Last-Modified, the edit date), which may be in
+ * another clock or a lie; the cadence is as observed.  A change that
+ * cannot be recorded is logged and the fetch's outcome stands.
+ *
  * A snapshot already recorded for this run (the daemon died between
  * publishing and recording the task's end) makes the attempt succeed at
  * once instead of downloading again, which would see "unchanged" and drop
@@ -67,13 +89,45 @@ static void finish(struct fetch_task *ft, const struct task_outcome *o)
 	task_done(t, o);
 }
 
+/* Record that FT's source changed (KIND, VALUE) at AT; logs a failure. */
+static void record_change(const struct fetch_task *ft, const char *kind, const char *value,
+                          int64_t at)
+{
+	const struct task_info *ti = task_info(ft->t);
+	struct store_change c = {
+		.dataset = ti->target, .observed_at = at, .kind = kind, .value = value,
+		.run_id = ti->run_id,
+	};
+
+	if (store_change_add(ti->d->store, &c) < 0)
+		log_warn(&ti->log, "source change (%s) not recorded: %s", kind,
+		         store_errmsg(ti->d->store));
+}
+
+/* The dataset's last snapshot with its stored validators into *LAST (clear
+ * it): true when there is one; false (logged when the store failed) when
+ * not. */
+static bool last_snapshot(const struct fetch_task *ft, struct store_snapshot *last)
+{
+	const struct task_info *ti = task_info(ft->t);
+	int rc = store_snapshot_last(ti->d->store, ti->target, last);
+
+	if (rc < 0 && rc != -ENOENT)
+		log_warn(&ti->log, "reading the last snapshot: %s", store_errmsg(ti->d->store));
+	return rc == 0;
+}
+
 /* Record SNAP (what was published) for the attempt of FT, then prune. */
 static void record_published(struct fetch_task *ft, struct store_snapshot *snap,
                              bool resumed, struct task_outcome *o, char *buf, size_t len)
 {
 	const struct task_info *ti = task_info(ft->t);
 	struct store *st = ti->d->store;
+	struct store_snapshot prev;
+	bool had = last_snapshot(ft, &prev);
+	bool new_bytes = !had || strcmp(prev.hash, snap->hash) != 0;
 
+	store_snapshot_clear(&prev);
 	snap->run_id = ti->run_id;
 	snap->dataset = (char *)ti->target;
 	snap->exec_date = (char *)ti->exec_date;
@@ -89,12 +143,82 @@ static void record_published(struct fetch_task *ft, struct store_snapshot *snap,
 		o->error = buf;
 		return;
 	}
+	if (new_bytes)
+		record_change(ft, "bytes", snap->hash, snap->published);
 	if (retain_snapshots(ti->d->loop, st, ti->target, ti->dataset->keep_snapshots,
 	                     NULL, NULL) < 0)
 		log_warn(&ti->log, "retention not started: %s", store_errmsg(st));
 	log_info(&ti->log, "published %s (%" PRIu64 " bytes%s)", snap->path, snap->bytes,
 	         resumed ? ", resumed" : "");
 	o->outcome = TO_SUCCEEDED;
+}
+
+/* NEW differs from a stored OLD (both present). */
+static bool differs(const char *old, const char *new)
+{
+	return old && new && strcmp(old, new) != 0;
+}
+
+/* Which change an unchanged http fetch with response validators ETAG and
+ * LAST_MODIFIED is against LAST (the stored ones): the new validator, or
+ * NULL for none. */
+static const char *new_validator(const struct store_snapshot *last, const char *etag,
+                                 const char *last_modified)
+{
+	if (differs(last->etag, etag))
+		return etag;
+	if (differs(last->last_modified, last_modified))
+		return last_modified;
+	return NULL;
+}
+
+/* Which change an unchanged layer with stamp NOW is against the stored
+ * validator OLD: the new edit date (ms) or 0 for none (also when OLD is
+ * no stamp). */
+static int64_t new_edit_date(const char *old, const struct arcgis_stamp *now)
+{
+	struct arcgis_stamp was;
+
+	if (!old || arcgis_stamp_parse(old, &was) < 0)
+		return 0;
+	if (now->data_edit_ms && was.data_edit_ms && now->data_edit_ms != was.data_edit_ms)
+		return now->data_edit_ms;
+	if (now->schema_edit_ms && was.schema_edit_ms &&
+	    now->schema_edit_ms != was.schema_edit_ms)
+		return now->schema_edit_ms;
+	return 0;
+}
+
+/* An unchanged http fetch: a `validator` change when its ETAG or
+ * LAST_MODIFIED is new.  Call before store_validators replaces them. */
+static void note_validator(const struct fetch_task *ft, const char *etag,
+                           const char *last_modified)
+{
+	struct store_snapshot last;
+	const char *v = NULL;
+
+	if (last_snapshot(ft, &last))
+		v = new_validator(&last, etag, last_modified);
+	if (v)
+		record_change(ft, "validator", v, clock_now_ms());
+	store_snapshot_clear(&last);
+}
+
+/* An unchanged layer: an `edit_date` change when STAMP's edit date is new.
+ * Call before store_validators replaces the stored stamp. */
+static void note_edit_date(const struct fetch_task *ft, const struct arcgis_stamp *stamp)
+{
+	struct store_snapshot last;
+	int64_t edit = 0;
+	char value[24];
+
+	if (last_snapshot(ft, &last))
+		edit = new_edit_date(last.etag, stamp);
+	store_snapshot_clear(&last);
+	if (edit) {
+		snprintf(value, sizeof value, "%" PRId64, edit);
+		record_change(ft, "edit_date", value, clock_now_ms());
+	}
 }
 
 /* An unchanged source's validators replace the dataset's (a 304's new
@@ -138,6 +262,7 @@ static void on_fetch_done(struct fetch *f, const struct fetch_result *r, void *a
 		record_published(ft, &snap, r->resumed_from > 0, &o, buf, sizeof buf);
 		break;
 	case FETCH_UNCHANGED:
+		note_validator(ft, r->etag, r->last_modified);
 		store_validators(ft, r->etag, r->last_modified);
 		o.outcome = TO_UNCHANGED;
 		break;
@@ -174,6 +299,7 @@ static void on_arcgis_done(struct arcgis *a, const struct arcgis_result *r, void
 	case ARCGIS_UNCHANGED:
 		log_info(&ti->log, "layer unchanged (%s)", r->metadata_only ?
 		         "the same edit stamps" : "the same rows and count");
+		note_edit_date(ft, &r->stamp);
 		store_validators(ft, stamp, NULL);
 		o.outcome = TO_UNCHANGED;
 		break;

@@ -418,6 +418,73 @@ static void test_freshness_on_a_timer(void **state)
 	stop(&f);
 }
 
+static const char late_yaml[] =
+	"alerts:\n"
+	"  webhook: http://127.0.0.1:@PORT@/hook\n"
+	"  min_interval: 300ms\n"
+	"  retries: 0\n"
+	"datasets:\n"
+	"  traffic_accidents: {url: \"https://x.org/t.csv\", schedule: \"15 6 * * *\","
+	" max_age: 0, cadence_margin: 6h}\n"
+	"  quiet_one: {url: \"https://x.org/q.csv\", schedule: \"15 6 * * *\", max_age: 0,"
+	" cadence_alert: false}\n"
+	"  new_one: {url: \"https://x.org/n.csv\", schedule: \"15 6 * * *\", max_age: 0}\n";
+
+/* A recorded history (daily at 06:00 Denver time, over the spring-forward
+ * night) with the clock set by DENVERD_NOW one second before the source
+ * is late: p95 gap 1d + margin 6h after the last change, 2026-03-12 06:00
+ * MDT.  The timer sends `late`; a run that records a change ends it. */
+static void test_late_against_its_cadence(void **state)
+{
+	static const char *const days[] = { "02", "03", "04", "05", "06", "07" };
+	static struct fix f;
+	int64_t at;
+
+	memset(&f, 0, sizeof f);
+	setenv("DENVERD_NOW", "2026-03-13T11:59:59-06:00", 1);
+	assert_int_equal(clock_init(), 0);
+	assert_int_equal(tmpstore_open(&f.t), 0);
+	for (size_t i = 0; i < 11; i++) {
+		char iso[40];
+		snprintf(iso, sizeof iso, "2026-03-%s%s", i < 6 ? days[i] : "",
+		         "T06:00:00-07:00");
+		if (i >= 6)
+			snprintf(iso, sizeof iso, "2026-03-%02zuT06:00:00-06:00", i + 2);
+		assert_int_equal(clock_parse_iso(iso, &at), 0);
+		sql(&f, "INSERT INTO source_changes(dataset, observed_at, kind, value)"
+		        " VALUES ('traffic_accidents', %lld, 'bytes', 'h%zu'),"
+		        " ('quiet_one', %lld, 'bytes', 'h%zu')", (long long)at, i,
+		        (long long)at, i);
+		if (i < 4)
+			sql(&f, "INSERT INTO source_changes(dataset, observed_at, kind) VALUES"
+			        " ('new_one', %lld, 'validator')", (long long)at);
+	}
+	start_on(&f, always_ok, 1, late_yaml);
+
+	/* Not yet (a second to go), then from the timer, once. */
+	expect_no_post(&f, 500);
+	expect_post(&f, "traffic_accidents", "late", "firing",
+	            "traffic_accidents has not changed for 1d6h, later than its usual 1d"
+	            " (p95 gap of 11 changes) + 6h margin; the last change was seen"
+	            " 2026-03-12T12:00:00Z");
+	expect_no_post(&f, 500);      /* cadence_alert false; four changes say nothing */
+	assert_int_equal(f.n_events, 1);
+	assert_int_equal(f.events[0].run_id, 0);
+
+	/* A run records a change: the episode ends. */
+	sql(&f, "INSERT INTO source_changes(dataset, observed_at, kind, value, run_id)"
+	        " VALUES ('traffic_accidents', %lld, 'validator', '\"v2\"', 2)",
+	        (long long)clock_now_ms());
+	finish_run(&f, 2, "traffic_accidents", "dataset", "unchanged", NULL);
+	alerts_run_finished(&f.d, 2);
+	expect_post(&f, "traffic_accidents", "late", "recovered",
+	            "traffic_accidents changed again (seen 2026-03-13T18:0");
+	expect_no_post(&f, 300);
+	stop(&f);
+	unsetenv("DENVERD_NOW");
+	assert_int_equal(clock_init(), 0);
+}
+
 static void test_webhook_failure_is_logged_without_the_secret(void **state)
 {
 	static const int broken[] = { 500 };
@@ -454,6 +521,7 @@ int main(void)
 		cmocka_unit_test(test_checks_and_quarantine),
 		cmocka_unit_test(test_promotion_ends_a_quarantine),
 		cmocka_unit_test(test_freshness_on_a_timer),
+		cmocka_unit_test(test_late_against_its_cadence),
 		cmocka_unit_test(test_webhook_failure_is_logged_without_the_secret),
 	};
 	int rc;

@@ -50,7 +50,7 @@ static void test_forward_migration_from_v1(void **state)
 	assert_int_equal(store_open(path, &st, &err), 0);
 	store_close(st);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "DROP INDEX runs_ok_by_target;"
+	assert_int_equal(sqlite3_exec(db, "DROP INDEX runs_ok_by_target; DROP TABLE source_changes;"
 	                              "PRAGMA user_version = 1", 0, 0, 0), SQLITE_OK);
 	sqlite3_close(db);
 
@@ -66,6 +66,41 @@ static void test_forward_migration_from_v1(void **state)
 		if (strstr((const char *)sqlite3_column_text(s, 3), "runs_ok_by_target"))
 			uses_index = true;
 	assert_true(uses_index);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	free(path);
+}
+
+/* A database of version 2 (before source_changes) gets the table and its
+ * index, keeps its rows, and takes a change. */
+static void test_forward_migration_from_v2(void **state)
+{
+	char *path = tmp_db(), *err = NULL;
+	struct store *st;
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	assert_int_equal(store_open(path, &st, &err), 0);
+	assert_true(store_event_add(st, 1234, "info", "run.state", "traffic", 0, NULL,
+	                            "kept") > 0);
+	store_close(st);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE source_changes;"
+	                              "PRAGMA user_version = 2", 0, 0, 0), SQLITE_OK);
+	sqlite3_close(db);
+
+	assert_int_equal(store_open(path, &st, &err), 0);
+	assert_int_equal(store_schema_version(st), STORE_SCHEMA_VERSION);
+	struct store_change c = { .dataset = "traffic", .observed_at = 5000,
+	                          .kind = "bytes", .value = "h", .run_id = 1 };
+	assert_true(store_change_add(st, &c) > 0);
+	store_close(st);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT (SELECT count(*) FROM events),"
+	                 " (SELECT count(*) FROM sqlite_master WHERE type = 'index'"
+	                 "  AND name = 'source_changes_by_dataset')", -1, &s, 0), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(s, 0), 1);
+	assert_int_equal(sqlite3_column_int(s, 1), 1);
 	sqlite3_finalize(s);
 	sqlite3_close(db);
 	free(path);
@@ -228,6 +263,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fresh_db_gets_current_schema),
 		cmocka_unit_test(test_forward_migration_from_v1),
+		cmocka_unit_test(test_forward_migration_from_v2),
 		cmocka_unit_test(test_newer_schema_is_refused),
 		cmocka_unit_test(test_garbage_file_is_refused),
 		cmocka_unit_test(test_wal_and_event_round_trip),
