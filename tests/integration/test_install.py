@@ -108,7 +108,7 @@ def test_nothing_lands_outside_prefix(installed):
 def test_bash_completion_completes(installed):
     destdir, p = installed
     comp = under(destdir, f"{p['datadir']}/bash-completion/completions/denverctl")
-    assert complete(comp, "denverctl r") == ["reload", "resume", "retry", "runs"]
+    assert complete(comp, "denverctl r") == ["reload", "report", "resume", "retry", "runs"]
     assert complete(comp, "denverctl runs --state f") == ["failed"]
     assert complete(comp, "denverctl -s /x backfill --") == ["--from", "--to"]
     assert complete(comp, "denverctl -") == ["--help", "--json", "--socket", "--version",
