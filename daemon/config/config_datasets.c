@@ -191,6 +191,18 @@ static bool is_layer_path(const char *path)
 	return *s == '\0';
 }
 
+/* SCHEME (of url V) is https, or http with MAP.allow_http (ALLOW_HTTP);
+ * else reported for WHAT. */
+static bool https_or_allowed(struct parser *p, const struct node *v, const char *scheme,
+                             bool allow_http, const char *what, const char *map)
+{
+	if (strcmp(scheme, "https") == 0 || allow_http)
+		return true;
+	conf_report(p, v, "url: %s must be https (http needs %s.allow_http: true, meant for "
+	            "tests and the demo)", what, map);
+	return false;
+}
+
 /* An arcgis source's url: a layer or table of a FeatureServer, https (or
  * http when the dataset's arcgis.allow_http says so), no query, fragment
  * or placeholder. */
@@ -208,12 +220,8 @@ static bool check_layer_url(struct parser *p, const struct node *v, const struct
 		            "ending in /FeatureServer/<id> (no query), not '%s'", SHOW(v->text));
 		return false;
 	}
-	if (strcmp(scheme, "https") != 0 && !d->arcgis.allow_http) {
-		conf_report(p, v, "url: an arcgis layer URL must be https "
-		            "(http needs arcgis.allow_http: true, meant for tests and the demo)");
-		return false;
-	}
-	return true;
+	return https_or_allowed(p, v, scheme, d->arcgis.allow_http, "an arcgis layer URL",
+	                        "arcgis");
 }
 
 /* The length of the run of [A-Za-z0-9] at S. */
@@ -283,12 +291,7 @@ static bool check_hub_url(struct parser *p, const struct node *v, const struct c
 			            "(no fragment or placeholder), not '%s'", SHOW(v->text));
 		return false;
 	}
-	if (strcmp(scheme, "https") != 0 && !d->hub.allow_http) {
-		conf_report(p, v, "url: a Hub URL must be https "
-		            "(http needs hub.allow_http: true, meant for tests and the demo)");
-		return false;
-	}
-	return true;
+	return https_or_allowed(p, v, scheme, d->hub.allow_http, "a Hub URL", "hub");
 }
 
 /* Read after source, arcgis and hub (KEY_PHASE1): the rules depend on them. */

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DENVERD, base_config
+from conftest import DENVERD, base_config, wait_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "arcgis"))
 import testbed  # noqa: E402
@@ -54,16 +54,6 @@ def hub_log(emu):
 
 def runs(daemon):
     return json.loads(daemon.ctl("runs", "--dataset", "sr", json_out=True).stdout)["result"]["runs"]
-
-
-def wait_for(what, pred, daemon, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}\n{daemon.log()[-4000:]}")
 
 
 def test_polls_then_the_file_then_unchanged(daemon, tmp, emu):
@@ -130,13 +120,14 @@ def test_cancel_while_polling_and_status_shows_the_hub(daemon, tmp, emu):
         st = json.loads(daemon.ctl("status", json_out=True).stdout)["result"]
         x = [t for t in st.get("running", []) if t["task"] == "fetch"]
         return x[0] if x and x[0].get("hub_polls", 0) >= 2 else None
-    t = wait_for("a polling fetch in status", hub_running, daemon)
+    t = wait_for("a polling fetch in status", hub_running, daemon=daemon)
     assert t["hub_status"] and t["bytes_done"] == 0 and t["bytes_total"] is None, t
     assert "hub_percent" in t
     assert "Hub: " in daemon.ctl("status").stdout
 
     daemon.ctl("cancel", run)
-    wait_for("the cancelled run", lambda: runs(daemon)[0]["state"] == "cancelled", daemon)
+    wait_for("the cancelled run", lambda: runs(daemon)[0]["state"] == "cancelled",
+             daemon=daemon)
     n = len(hub_log(emu))
     time.sleep(0.4)
     assert len(hub_log(emu)) == n                  # no poll after the cancel

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import base_config
+from conftest import base_config, wait_for
 
 FINAL = ("succeeded", "failed", "unchanged", "skipped", "cancelled")
 
@@ -38,17 +38,6 @@ def q(daemon, sql, *args):
 def q1(daemon, sql, *args):
     rows = q(daemon, sql, *args)
     return rows[0] if rows else None
-
-
-def wait_for(what, pred, timeout=15.0, daemon=None):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for %s%s" % (
-        what, "\ndaemon log:\n" + daemon.log()[-4000:] if daemon else ""))
 
 
 def wait_run(daemon, run_id, states=FINAL, timeout=20.0):
