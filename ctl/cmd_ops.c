@@ -50,6 +50,8 @@ static void print_running(json_t *running)
 		json_t *done = json_object_get(d, "bytes_done");
 		if (json_is_integer(json_object_get(d, "pages"))) {
 			ctl_fmt_paging(d, prog_buf, sizeof prog_buf);
+		} else if (ctl_fmt_hub(d, prog_buf, sizeof prog_buf)) {
+			/* polling the Hub: no bytes yet */
 		} else if (json_is_integer(done)) {
 			json_int_t tot = json_integer_value(json_object_get(d, "bytes_total"));
 			if (tot > 0)

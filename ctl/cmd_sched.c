@@ -143,10 +143,12 @@ static void print_show(json_t *r)
 	json_array_foreach(tasks, i, t) {
 		json_t *p = json_object_get(t, "progress");
 		char paging[96] = "", line[100] = "";
-		if (json_is_integer(json_object_get(p, "pages"))) {
+		if (json_is_integer(json_object_get(p, "pages")))
 			ctl_fmt_paging(p, paging, sizeof paging);
+		else
+			ctl_fmt_hub(p, paging, sizeof paging);
+		if (paging[0])
 			snprintf(line, sizeof line, ", %s", paging);
-		}
 		printf("  %-12s %-10s retries used %" JSON_INTEGER_FORMAT "%s%s%s\n",
 		       ctl_str(t, "name"), ctl_str(t, "state"),
 		       json_integer_value(json_object_get(t, "retries_used")),

@@ -163,8 +163,21 @@ static void progress(struct follow *f, json_t *ev)
 	double total = json_is_integer(tot) ? (double)json_integer_value(tot) : 0;
 	double rate = (double)json_integer_value(json_object_get(ev, "rate"));
 
+	char hub[96];
+
 	if (json_is_integer(json_object_get(ev, "pages"))) {
 		paging_progress(f, ev);
+		return;
+	}
+	if (ctl_fmt_hub(ev, hub, sizeof hub)) {
+		if (f->tty) {
+			printf("\r\033[K%-8s %s", ctl_str(ev, "task"), hub);
+			f->bar_drawn = true;
+		} else if (now_ms() - f->last_plain >= PLAIN_PROGRESS_MS) {
+			f->last_plain = now_ms();
+			printf("%s: %s\n", ctl_str(ev, "task"), hub);
+		}
+		fflush(stdout);
 		return;
 	}
 	if (f->tty) {

@@ -157,6 +157,10 @@ void ctl_fmt_time(json_t *v, char *buf, size_t n);
  * "page 12, 24,000 of 290,000 rows" ("page 3, 6,000 rows" before the
  * count is known). */
 void ctl_fmt_paging(json_t *p, char *buf, size_t n);
+/* A Hub fetch's progress P while it polls (hub_status, hub_percent) as
+ * "Hub: ConvertingData 40%" ("Hub: asked" before the first answer); false
+ * when P is not that. */
+bool ctl_fmt_hub(json_t *p, char *buf, size_t n);
 
 /* ---- the commands, in the files named above ---- */
 

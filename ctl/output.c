@@ -43,6 +43,21 @@ static void fmt_thousands(char *buf, size_t n, json_int_t v)
 	buf[o] = '\0';
 }
 
+bool ctl_fmt_hub(json_t *p, char *buf, size_t n)
+{
+	const char *st = json_string_value(json_object_get(p, "hub_status"));
+	json_t *pc = json_object_get(p, "hub_percent");
+
+	if (!st)
+		return false;
+	if (json_is_integer(pc))
+		snprintf(buf, n, "Hub: %s %" JSON_INTEGER_FORMAT "%%", *st ? st : "asked",
+		         json_integer_value(pc));
+	else
+		snprintf(buf, n, "Hub: %s", *st ? st : "asked");
+	return true;
+}
+
 void ctl_fmt_paging(json_t *p, char *buf, size_t n)
 {
 	char rows[32], total[32];

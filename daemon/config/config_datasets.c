@@ -4,13 +4,16 @@
  * (cron), how it is retried, and the jobs that run after datasets.
  *
  * A dataset's source is one file over HTTP (the default; its url is a
- * template) or an ArcGIS FeatureServer layer or table (source: arcgis; its
+ * template), an ArcGIS FeatureServer layer or table (source: arcgis; its
  * url is the layer's, .../FeatureServer/<id>, and the arcgis: mapping says
- * how it is queried).
+ * how it is queried), or the export file of an ArcGIS Hub (source:
+ * arcgis_hub; its url is a Hub download URL, and the hub: mapping says how
+ * it is waited for).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/macro.h"
 #include "common/fmt.h"
@@ -188,6 +191,18 @@ static bool is_layer_path(const char *path)
 	return *s == '\0';
 }
 
+/* SCHEME (of url V) is https, or http with MAP.allow_http (ALLOW_HTTP);
+ * else reported for WHAT. */
+static bool https_or_allowed(struct parser *p, const struct node *v, const char *scheme,
+                             bool allow_http, const char *what, const char *map)
+{
+	if (strcmp(scheme, "https") == 0 || allow_http)
+		return true;
+	conf_report(p, v, "url: %s must be https (http needs %s.allow_http: true, meant for "
+	            "tests and the demo)", what, map);
+	return false;
+}
+
 /* An arcgis source's url: a layer or table of a FeatureServer, https (or
  * http when the dataset's arcgis.allow_http says so), no query, fragment
  * or placeholder. */
@@ -205,15 +220,81 @@ static bool check_layer_url(struct parser *p, const struct node *v, const struct
 		            "ending in /FeatureServer/<id> (no query), not '%s'", SHOW(v->text));
 		return false;
 	}
-	if (strcmp(scheme, "https") != 0 && !d->arcgis.allow_http) {
-		conf_report(p, v, "url: an arcgis layer URL must be https "
-		            "(http needs arcgis.allow_http: true, meant for tests and the demo)");
-		return false;
-	}
-	return true;
+	return https_or_allowed(p, v, scheme, d->arcgis.allow_http, "an arcgis layer URL",
+	                        "arcgis");
 }
 
-/* Read after source and arcgis (KEY_PHASE1): the rules depend on both. */
+/* The length of the run of [A-Za-z0-9] at S. */
+static size_t alnum_span(const char *s)
+{
+	size_t n = 0;
+
+	while (conf_is_digit(s[n]) || (conf_lower(s[n]) >= 'a' && conf_lower(s[n]) <= 'z'))
+		n++;
+	return n;
+}
+
+/* QUERY (after '?') holds layers=<digits> once, and none of the parameters
+ * hub.c adds itself. */
+static bool hub_query_ok(const char *query, bool *added)
+{
+	unsigned layers = 0;
+
+	*added = false;
+	for (const char *q = query, *next; *q; q = next) {
+		size_t n = strcspn(q, "&");
+		next = q[n] ? q + n + 1 : q + n;
+		if (strncmp(q, "layers=", 7) == 0) {
+			const char *v = q + 7;
+			size_t d = 0;
+			while (conf_is_digit(v[d]))
+				d++;
+			if (d == 0 || 7 + d != n)
+				return false;
+			layers++;
+		} else if (strncasecmp(q, "redirect=", 9) == 0 ||
+		           strncasecmp(q, "updateCache=", 12) == 0 ||
+		           strncasecmp(q, "trackCacheUpdate=", 17) == 0) {
+			*added = true;
+		}
+	}
+	return layers == 1 && !*added;
+}
+
+/* An arcgis_hub source's url: https://<hub>/api/download/v1/items/<item>/
+ * csv?layers=<id>[&where=...], https (or http when hub.allow_http says so),
+ * no fragment or placeholder, none of the parameters hub.c adds. */
+static bool check_hub_url(struct parser *p, const struct node *v, const struct cfg_dataset *d)
+{
+	static const char items[] = "/api/download/v1/items/";
+	char scheme[16];
+	const char *rest, *path, *item, *query;
+	size_t n;
+	bool added = false;
+
+	if (!conf_check_url(p, "url", v, v->text, false))
+		return false;
+	url_scheme(v->text, scheme, sizeof scheme, &rest);
+	path = strchr(rest, '/');
+	query = strchr(v->text, '?');
+	item = path ? path + strlen(items) : NULL;
+	if (!path || !query || path > query || strpbrk(v->text, "#{}") ||
+	    strncmp(path, items, strlen(items)) != 0 || (n = alnum_span(item)) == 0 ||
+	    item + n + 4 != query || strncmp(item + n, "/csv", 4) != 0 ||
+	    !hub_query_ok(query + 1, &added)) {
+		if (added)
+			conf_report(p, v, "url: the Hub URL cannot hold redirect=, updateCache= or "
+			            "trackCacheUpdate= (denverd adds them)");
+		else
+			conf_report(p, v, "url: an arcgis_hub source needs a Hub download URL like "
+			            "https://<hub>/api/download/v1/items/<item>/csv?layers=<id> "
+			            "(no fragment or placeholder), not '%s'", SHOW(v->text));
+		return false;
+	}
+	return https_or_allowed(p, v, scheme, d->hub.allow_http, "a Hub URL", "hub");
+}
+
+/* Read after source, arcgis and hub (KEY_PHASE1): the rules depend on them. */
 static bool check_dataset_url(struct parser *p, const struct node *k, const struct node *v,
                               void *obj)
 {
@@ -221,6 +302,8 @@ static bool check_dataset_url(struct parser *p, const struct node *k, const stru
 
 	if (d->source == SOURCE_ARCGIS)
 		return check_layer_url(p, v, d);
+	if (d->source == SOURCE_ARCGIS_HUB)
+		return check_hub_url(p, v, d);
 	return conf_check_url(p, "url", v, v->text, p->cfg->allow_file_urls) &&
 	       check_template(p, "url", v, v->text, url_vars, ARRAY_SIZE(url_vars));
 }
@@ -297,6 +380,17 @@ static const struct keydef arcgis_keys[] = {
 };
 KEY_TABLE(conf_arcgis_table, "datasets.*.arcgis", arcgis_keys);
 
+static const struct keydef hub_keys[] = {
+	{ .name = "poll_interval", .kind = K_DURATION,
+	  .off = offsetof(struct cfg_hub, poll_interval_ms), .lo = 100, .hi = 10 * MS_M,
+	  .dflt = "3s" },
+	{ .name = "deadline", .kind = K_DURATION, .off = offsetof(struct cfg_hub, deadline_ms),
+	  .lo = MS_S, .hi = MS_D, .dflt = "30m" },
+	{ .name = "allow_http", .kind = K_BOOL, .off = offsetof(struct cfg_hub, allow_http),
+	  .dflt = "false" },
+};
+KEY_TABLE(conf_hub_table, "datasets.*.hub", hub_keys);
+
 /* The retry keys of datasets and jobs (struct cfg_retry in TYPE). */
 #define RETRY_KEYS(type)                                                                \
 	{ .name = "retries", .kind = K_UINT, .off = offsetof(type, retry.retries),         \
@@ -340,6 +434,8 @@ static const struct keydef dataset_keys[] = {
 	  .sub = &conf_fetch_table },
 	{ .name = "arcgis", .kind = K_SECTION, .off = offsetof(struct cfg_dataset, arcgis),
 	  .sub = &conf_arcgis_table },
+	{ .name = "hub", .kind = K_SECTION, .off = offsetof(struct cfg_dataset, hub),
+	  .sub = &conf_hub_table },
 	{ .name = "schema", .kind = K_SECTION, .off = offsetof(struct cfg_dataset, schema),
 	  .sub = &conf_schema_table },
 	{ .name = "checks", .kind = K_FN, .fn = conf_key_checks, .sub = &conf_check_table,
@@ -365,14 +461,14 @@ static bool alloc_datasets(struct parser *p, size_t n, void *arg)
 }
 
 /* Without file_name, the published name is the URL's last path segment
- * (http), or "<dataset>.csv" (arcgis: a layer URL names no file). */
+ * (http), or "<dataset>.csv" (arcgis, arcgis_hub: their URLs name no file). */
 static void default_file_name(struct parser *p, struct cfg_dataset *d, const struct node *map)
 {
 	const struct node *at = conf_map_get(map, "url");
 
 	if (!d->url || d->file_name)
 		return;
-	if (d->source == SOURCE_ARCGIS) {
+	if (d->source != SOURCE_HTTP) {
 		size_t n = strlen(d->name) + sizeof ".csv";
 		if ((d->file_name = conf_xcalloc(p, 1, n)))
 			snprintf(d->file_name, n, "%s.csv", d->name);
@@ -388,11 +484,15 @@ static void default_file_name(struct parser *p, struct cfg_dataset *d, const str
 }
 
 /* The arcgis mapping belongs to an arcgis source, whose date_zone defaults
- * to the configuration's timezone (read before the datasets). */
+ * to the configuration's timezone (read before the datasets); the hub
+ * mapping to an arcgis_hub source. */
 static void check_arcgis(struct parser *p, struct cfg_dataset *d, const struct node *map)
 {
-	const struct node *at = conf_map_get(map, "arcgis");
+	const struct node *at = conf_map_get(map, "arcgis"), *hub = conf_map_get(map, "hub");
 
+	if (d->source != SOURCE_ARCGIS_HUB && hub && !conf_is_null(hub))
+		conf_report(p, hub, "hub: only a dataset with source: arcgis_hub takes "
+		            "a hub mapping");
 	if (d->source != SOURCE_ARCGIS) {
 		if (at && !conf_is_null(at))
 			conf_report(p, at, "arcgis: only a dataset with source: arcgis takes "

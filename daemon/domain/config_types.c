@@ -16,6 +16,7 @@ STRING_TABLE_STATIC(missed, enum missed_policy)
 
 const char *const source_table[SOURCE_COUNT] = {
 	[SOURCE_HTTP] = "http", [SOURCE_ARCGIS] = "arcgis",
+	[SOURCE_ARCGIS_HUB] = "arcgis_hub",
 };
 STRING_TABLE_STATIC(source, enum source_kind)
 

@@ -41,9 +41,10 @@ extern const char *const missed_table[MISSED_COUNT];
 const char *config_missed_name(enum missed_policy m);
 
 /* Where a dataset's snapshot comes from: one file over HTTP (io/fetch.h),
- * or an ArcGIS FeatureServer layer paged into a CSV (io/arcgis.h). */
-enum source_kind { SOURCE_HTTP, SOURCE_ARCGIS };
-#define SOURCE_COUNT (SOURCE_ARCGIS + 1)
+ * an ArcGIS FeatureServer layer paged into a CSV (io/arcgis.h), or the
+ * export file an ArcGIS Hub builds of a layer (io/hub.h, then io/fetch.h). */
+enum source_kind { SOURCE_HTTP, SOURCE_ARCGIS, SOURCE_ARCGIS_HUB };
+#define SOURCE_COUNT (SOURCE_ARCGIS_HUB + 1)
 extern const char *const source_table[SOURCE_COUNT];
 const char *config_source_name(enum source_kind s);
 
@@ -148,14 +149,24 @@ struct cfg_arcgis {
 	bool allow_http;               /* an http:// layer URL (tests, the demo) */
 };
 
+/* The hub: mapping of a dataset whose source is arcgis_hub. */
+struct cfg_hub {
+	uint64_t poll_interval_ms;     /* between status polls; default 3s */
+	uint64_t deadline_ms;          /* the whole export wait; default 30m */
+	bool allow_http;               /* an http:// Hub URL (tests, the demo) */
+};
+
 struct cfg_dataset {
 	char *name;                    /* [a-z0-9_]+ */
 	enum source_kind source;       /* default http */
 	char *url;                     /* http: template: {year} {month} {day}
 	                                  {exec_date}; arcgis: the layer's URL,
-	                                  .../FeatureServer/<id>, no template */
+	                                  .../FeatureServer/<id>, no template;
+	                                  arcgis_hub: the Hub download URL,
+	                                  .../api/download/v1/items/<item>/csv
+	                                  ?layers=<id>, no template */
 	char *file_name;               /* published name; NULL = URL's last segment
-	                                  (http), "<name>.csv" (arcgis) */
+	                                  (http), "<name>.csv" (arcgis, arcgis_hub) */
 	char *schedule;                /* cron text, validated by cron_parse() */
 	enum missed_policy missed;     /* default latest */
 	unsigned max_catchup;          /* default 3 */
@@ -168,6 +179,7 @@ struct cfg_dataset {
 	struct cfg_retry retry;
 	struct cfg_fetch fetch;
 	struct cfg_arcgis arcgis;      /* source arcgis only; else its defaults */
+	struct cfg_hub hub;            /* source arcgis_hub only; else its defaults */
 	struct cfg_schema schema;
 	struct cfg_check *checks;
 	size_t n_checks;

@@ -45,6 +45,7 @@ struct hub {
 	unsigned polls, requests, misses;
 	long http_status;
 	char status[HUB_WORD_MAX], cache_status[HUB_WORD_MAX];
+	int percent;              /* progressInPercent of the last answer, or -1 */
 	int64_t record_count;
 	char *result_url;
 
@@ -202,6 +203,9 @@ static void on_answer(struct http_req *q)
 	const char *cs = json_string_value(json_object_get(doc, "cacheStatus"));
 	if (cs)
 		keep(hb->cache_status, sizeof hb->cache_status, cs);
+	json_t *pc = json_object_get(doc, "progressInPercent");
+	hb->percent = json_is_number(pc) && json_number_value(pc) >= 0 &&
+	              json_number_value(pc) <= 100 ? (int)json_number_value(pc) : -1;
 	json_t *rc = json_object_get(doc, "recordCount");
 	if (json_is_integer(rc))
 		hb->record_count = json_integer_value(rc);
@@ -294,6 +298,7 @@ int hub_start(struct http *h, const struct hub_request *req, hub_done_cb done,
 	hb->update_cache = req->update_cache;
 	hb->allow_http = req->allow_http;
 	hb->record_count = -1;
+	hb->percent = -1;
 	hb->retry_after_ms = -1;
 	uv_timer_init(http_loop(h), &hb->timer);
 	hb->timer.data = hb;
@@ -308,6 +313,13 @@ void hub_cancel(struct hub *hb)
 	if (!hb || hb->ended)
 		return;
 	end(hb, HUB_CANCELLED);
+}
+
+void hub_progress(const struct hub *hb, struct hub_progress *p)
+{
+	p->status = hb->status;
+	p->percent = hb->percent;
+	p->polls = hb->polls;
 }
 
 static const char *const hub_outcome_table[] = {

@@ -104,6 +104,15 @@ int hub_start(struct http *h, const struct hub_request *req, hub_done_cb done,
  * inside this call).  Idempotent until the done callback. */
 void hub_cancel(struct hub *hb);
 
+/* Where HB is now, for a caller's progress report: a read of a few
+ * fields, no I/O. */
+struct hub_progress {
+	const char *status;            /* the last status seen, or "" */
+	int percent;                   /* its progressInPercent, or -1 */
+	unsigned polls;                /* status answers so far */
+};
+void hub_progress(const struct hub *hb, struct hub_progress *p);
+
 const char *hub_outcome_name(enum hub_outcome o);       /* "ready" ... */
 
 #endif

@@ -46,6 +46,19 @@ def base_config(tmp: Path, datasets: str = "", extra: str = "") -> str:
     )
 
 
+def wait_for(what, pred, timeout=15.0, daemon=None):
+    """PRED's first true value, polled every 50 ms; an AssertionError that
+    names WHAT (with the end of DAEMON's log) after TIMEOUT seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for %s%s" % (
+        what, "\ndaemon log:\n" + daemon.log()[-4000:] if daemon else ""))
+
+
 class Notify:
     """The sd_notify receiving end: collects datagrams in a thread."""
 

@@ -1,9 +1,18 @@
 /*
  * task_fetch.c - the fetch task: one snapshot by the dataset's source, a
- * download through fetch.h (source http) or a paged layer through arcgis.h
- * (source arcgis), then the snapshot row and retention.
+ * download through fetch.h (source http), a paged layer through arcgis.h
+ * (source arcgis), or a Hub export (source arcgis_hub): hub.h polls the
+ * Download API for the file's URL, which fetch.h then downloads like an
+ * http source's; then the snapshot row and retention.
  *
- * Outcomes, the same for both: published -> succeeded (snapshot recorded,
+ * A Hub's result URL names one export and its signed redirect expires, so
+ * it is asked for on every attempt and never stored: the download is not
+ * conditional (no validators sent or kept; the snapshot row's url is the
+ * configured Hub URL), only the same-hash check can end it unchanged, and
+ * a 403 from the file (an expired signature) resolves once more
+ * (HUB_RESOLVES), as tests/tools/hub_one does.
+ *
+ * Outcomes, the same for all: published -> succeeded (snapshot recorded,
  * then old partitions pruned to keep_snapshots); unchanged (304, the same
  * bytes, or the same layer stamps or row digest) -> the run ends
  * `unchanged`; failed -> failed, retryable as fetch or arcgis decides
@@ -58,24 +67,34 @@
 #include "base/clock.h"
 #include "io/arcgis.h"
 #include "io/fetch.h"
+#include "io/hub.h"
 #include "engine/tasks/retain.h"
 #include "engine/task.h"
 #include "engine/tasks/tasks.h"
 #include "store/store.h"
 
 #define PROGRESS_EVERY_MS 1000
+#define HUB_RESOLVES      2    /* the first, and one after a 403 */
 
 struct fetch_task {
 	struct stask *t;
-	struct fetch *f;           /* source http, while it runs */
+	struct fetch *f;           /* source http or arcgis_hub, while it runs */
 	struct arcgis *a;          /* source arcgis, while it runs */
+	struct hub *h;             /* source arcgis_hub, while it polls */
 	uv_timer_t timer;          /* progress events; also the "already done" kick */
 	bool recorded;             /* a snapshot of this run exists already */
+	/* source arcgis_hub: what the download after the polls needs */
+	char *file_name, *last_hash;
+	unsigned resolves;         /* hub_start calls */
 };
 
 static void on_closed(uv_handle_t *h)
 {
-	free(container_of((uv_timer_t *)h, struct fetch_task, timer));
+	struct fetch_task *ft = container_of((uv_timer_t *)h, struct fetch_task, timer);
+
+	free(ft->file_name);
+	free(ft->last_hash);
+	free(ft);
 }
 
 /* End the attempt with O and let the task struct go. */
@@ -245,25 +264,41 @@ static void failed(struct task_outcome *o, const char *error, bool retryable,
 	o->error = error;
 }
 
+static int start_hub(struct fetch_task *ft, char *err, size_t errlen, bool *retryable);
+
 static void on_fetch_done(struct fetch *f, const struct fetch_result *r, void *arg)
 {
 	struct fetch_task *ft = arg;
+	const struct task_info *ti = task_info(ft->t);
+	bool hub = ti->dataset->source == SOURCE_ARCGIS_HUB, retryable = false;
 	struct task_outcome o = { .outcome = TO_FAILED };
+	/* a Hub's file: its validators are of one export, never sent again */
+	const char *etag = hub ? NULL : r->etag, *lm = hub ? NULL : r->last_modified;
 	struct store_snapshot snap = {
-		.path = (char *)r->path, .hash = (char *)r->hash, .url = (char *)r->url,
-		.etag = (char *)r->etag, .last_modified = (char *)r->last_modified,
-		.bytes = r->bytes,
+		.path = (char *)r->path, .hash = (char *)r->hash,
+		.url = hub ? ti->dataset->url : (char *)r->url,
+		.etag = (char *)etag, .last_modified = (char *)lm, .bytes = r->bytes,
 	};
 	char buf[1024];
 
 	ft->f = NULL;
+	if (hub && r->outcome == FETCH_FAILED && r->http_status == 403 &&
+	    ft->resolves < HUB_RESOLVES) {
+		log_info(&ti->log, "HTTP 403 from the Hub's file (an expired signature?): "
+		         "asking the Hub again");
+		if (start_hub(ft, buf, sizeof buf, &retryable) == 0)
+			return;
+		failed(&o, buf, retryable, -1);
+		finish(ft, &o);
+		return;
+	}
 	switch (r->outcome) {
 	case FETCH_PUBLISHED:
 		record_published(ft, &snap, r->resumed_from > 0, &o, buf, sizeof buf);
 		break;
 	case FETCH_UNCHANGED:
-		note_validator(ft, r->etag, r->last_modified);
-		store_validators(ft, r->etag, r->last_modified);
+		note_validator(ft, etag, lm);
+		store_validators(ft, etag, lm);
 		o.outcome = TO_UNCHANGED;
 		break;
 	case FETCH_CANCELLED:
@@ -319,11 +354,26 @@ static void on_arcgis_done(struct arcgis *a, const struct arcgis_result *r, void
  * bytes_done, bytes_total (null when unknown), rate and resumed_from for a
  * download; for a layer also pages, rows_done and rows_total (the layer's
  * count, null until it is known), and rate 0 (bytes per second mean
- * little when most of the time is the server's).  Both are a read of a
- * few counters (no I/O), so status stays cheap.
+ * little when most of the time is the server's); while a Hub export is
+ * polled, bytes_done 0, bytes_total null, rate 0, hub_status (the last
+ * status, "" before the first answer), hub_percent (null when not given)
+ * and hub_polls.  All are a read of a few counters (no I/O), so status
+ * stays cheap.
  */
 static void progress_json(const struct fetch_task *ft, json_t *out)
 {
+	if (ft->h) {
+		struct hub_progress p;
+		hub_progress(ft->h, &p);
+		json_object_set_new(out, "bytes_done", json_integer(0));
+		json_object_set_new(out, "bytes_total", json_null());
+		json_object_set_new(out, "rate", json_integer(0));
+		json_object_set_new(out, "hub_status", json_string(p.status));
+		json_object_set_new(out, "hub_percent",
+		                    p.percent >= 0 ? json_integer(p.percent) : json_null());
+		json_object_set_new(out, "hub_polls", json_integer((json_int_t)p.polls));
+		return;
+	}
 	if (ft->f) {
 		struct fetch_progress p;
 		fetch_progress(ft->f, &p);
@@ -366,7 +416,7 @@ static void on_timer(uv_timer_t *h)
 
 /* The dataset's url and file_name for the attempt's exec date (caller
  * frees both, also on failure): 0, or -EINVAL or -ENOMEM with ERR set.
- * An arcgis layer's URL is no template. */
+ * An arcgis layer's or a Hub's URL is no template. */
 static int expand_names(const struct task_info *ti, char **url, char **file_name, char *err,
                         size_t errlen)
 {
@@ -374,7 +424,7 @@ static int expand_names(const struct task_info *ti, char **url, char **file_name
 	size_t bad = 0;
 	int rc = 0;
 
-	if (ds->source == SOURCE_ARCGIS) {
+	if (ds->source != SOURCE_HTTP) {
 		if (!(*url = strdup(ds->url)))
 			rc = -ENOMEM;
 	} else {
@@ -464,6 +514,74 @@ static int start_arcgis(struct fetch_task *ft, const char *url, const char *file
 	               err, errlen, retryable);
 }
 
+/* The Hub answered: download the file it names (fetch.h), not
+ * conditional, the same-hash check only; or end the attempt. */
+static void on_hub_done(struct hub *hb, const struct hub_result *r, void *arg)
+{
+	struct fetch_task *ft = arg;
+	const struct task_info *ti = task_info(ft->t);
+	const struct cfg_dataset *ds = ti->dataset;
+	struct task_outcome o = { .outcome = TO_FAILED };
+	bool retryable = false;
+	char buf[1024], *ferr = NULL;
+
+	(void)hb;
+	ft->h = NULL;
+	if (r->outcome == HUB_CANCELLED) {
+		o.outcome = TO_CANCELLED;
+		finish(ft, &o);
+		return;
+	}
+	if (r->outcome != HUB_READY) {
+		failed(&o, r->error, r->retryable, r->retry_after_ms);
+		finish(ft, &o);
+		return;
+	}
+	log_info(&ti->log, "the Hub's export is ready after %u polls (%s, cache %s, %" PRId64
+	         " records): %s", r->polls, r->status, r->cache_status[0] ? r->cache_status : "-",
+	         r->record_count, r->result_url);
+	struct fetch_request req = {
+		.url = r->result_url, .limits = &ds->fetch, .state_dir = ti->cfg->state_dir,
+		.dataset = ds->name, .exec_date = ti->exec_date, .file_name = ft->file_name,
+		.last_hash = ft->last_hash, .force = ti->force,
+	};
+	if (started(fetch_start(ti->http, &req, on_fetch_done, ft, &ft->f, &ferr), ferr, buf,
+	            sizeof buf, &retryable) < 0) {
+		failed(&o, buf, retryable, -1);
+		finish(ft, &o);
+	}
+}
+
+/* Ask the Hub for the dataset's export (hub.h); on_hub_done goes on. */
+static int start_hub(struct fetch_task *ft, char *err, size_t errlen, bool *retryable)
+{
+	const struct task_info *ti = task_info(ft->t);
+	const struct cfg_dataset *ds = ti->dataset;
+	char *herr = NULL;
+	struct hub_request req = {
+		.url = ds->url, .limits = &ds->fetch, .poll_interval_ms = ds->hub.poll_interval_ms,
+		.deadline_ms = ds->hub.deadline_ms, .allow_http = ds->hub.allow_http,
+	};
+
+	ft->resolves++;
+	return started(hub_start(ti->http, &req, on_hub_done, ft, &ft->h, &herr), herr, err,
+	               errlen, retryable);
+}
+
+/* A Hub export of the dataset into FILE_NAME, compared with LAST's hash. */
+static int start_arcgis_hub(struct fetch_task *ft, const char *file_name,
+                            const struct store_snapshot *last, char *err, size_t errlen,
+                            bool *retryable)
+{
+	if (!(ft->file_name = strdup(file_name)) ||
+	    (last->hash && !(ft->last_hash = strdup(last->hash)))) {
+		snprintf(err, errlen, "out of memory");
+		*retryable = true;
+		return -ENOMEM;
+	}
+	return start_hub(ft, err, errlen, retryable);
+}
+
 /* Start FT's snapshot of URL into FILE_NAME by the dataset's source,
  * conditional on its last snapshot: 0, or -errno with ERR set and
  * *RETRYABLE. */
@@ -482,6 +600,8 @@ static int start_download(struct fetch_task *ft, const char *url, const char *fi
 	}
 	if (ds->source == SOURCE_ARCGIS)
 		rc = start_arcgis(ft, url, file_name, &last, err, errlen, retryable);
+	else if (ds->source == SOURCE_ARCGIS_HUB)
+		rc = start_arcgis_hub(ft, file_name, &last, err, errlen, retryable);
 	else
 		rc = start_http(ft, url, file_name, &last, err, errlen, retryable);
 	store_snapshot_clear(&last);
@@ -530,6 +650,8 @@ static void fetch_kind_cancel(struct stask *t)
 		fetch_cancel(ft->f);
 	else if (ft && ft->a)
 		arcgis_cancel(ft->a);
+	else if (ft && ft->h)
+		hub_cancel(ft->h);
 }
 
 static void fetch_kind_progress(const struct stask *t, json_t *out)

@@ -124,6 +124,11 @@ static const char *const good_files[] = {
 	DS_URL("http://127.0.0.1:8080/rest/services/x/FeatureServer/0")
 	"    source: arcgis\n    arcgis: {allow_http: true, where: \"a = 'x'\", page_size: 500}\n",
 	DS "    arcgis:\n",
+	DS_URL("https://opendata-geospatialdenver.hub.arcgis.com/api/download/v1/items/"
+	       "ff6c84d8881647ca97b439971ad20a72/csv?layers=0") "    source: arcgis_hub\n",
+	DS_URL("\"http://127.0.0.1:8080/api/download/v1/items/ab12/csv?where=1%3D1&layers=325\"")
+	"    source: arcgis_hub\n    hub: {allow_http: true, poll_interval: 100ms, deadline: 1d}\n",
+	DS "    hub:\n",
 	DS "    source: http\n",
 	DS "jobs:\n  report:\n    after: [d]\n    command: [\"prog\", \"{{literal}}\", \"{state_dir}/{job}\"]\n",
 };
@@ -282,7 +287,47 @@ static const struct {
 	{ "allow_file_urls: true\n" DS_URL("file:///srv/FeatureServer/0") "    source: arcgis\n",
 	  "t.yaml:4:10: url: file:// URLs need allow_file_urls: true (meant for the bundled "
 	  "demo)\n" },
-	{ DS "    source: esri\n", "t.yaml:5:13: source: expected http or arcgis, not 'esri'\n" },
+	/* arcgis_hub sources */
+#define HUB_SHAPE(u) "t.yaml:3:10: url: an arcgis_hub source needs a Hub download URL like " \
+	"https://<hub>/api/download/v1/items/<item>/csv?layers=<id> (no fragment or " \
+	"placeholder), not '" u "'\n"
+	{ DS "    source: arcgis_hub\n", HUB_SHAPE("https://example.org/d.csv") },
+	{ DS_URL("https://h.org/api/download/v1/items/a1/csv") "    source: arcgis_hub\n",
+	  HUB_SHAPE("https://h.org/api/download/v1/items/a1/c...") },
+	{ DS_URL("https://h.org/api/download/v1/items/a1/geojson?layers=0")
+	  "    source: arcgis_hub\n",
+	  HUB_SHAPE("https://h.org/api/download/v1/items/a1/g...") },
+	{ DS_URL("https://h.org/api/download/v1/items/a1/csv?layers=x") "    source: arcgis_hub\n",
+	  HUB_SHAPE("https://h.org/api/download/v1/items/a1/c...") },
+	{ DS_URL("https://h.org/api/download/v1/items/a1/csv?layers=0&layers=1")
+	  "    source: arcgis_hub\n",
+	  HUB_SHAPE("https://h.org/api/download/v1/items/a1/c...") },
+	{ DS_URL("https://h.org/api/download/v1/items/a1/csv?layers=0#f") "    source: arcgis_hub\n",
+	  HUB_SHAPE("https://h.org/api/download/v1/items/a1/c...") },
+	{ DS_URL("https://h.org/api/download/v1/items/{year}/csv?layers=0")
+	  "    source: arcgis_hub\n",
+	  HUB_SHAPE("https://h.org/api/download/v1/items/{yea...") },
+	{ DS_URL("https://h.org/api/download/v1/items/a1/csv?layers=0&redirect=false")
+	  "    source: arcgis_hub\n", "t.yaml:3:10: url: the Hub URL cannot hold redirect=, "
+	  "updateCache= or trackCacheUpdate= (denverd adds them)\n" },
+	{ DS_URL("http://h.org/api/download/v1/items/a1/csv?layers=0") "    source: arcgis_hub\n",
+	  "t.yaml:3:10: url: a Hub URL must be https (http needs hub.allow_http: true, meant "
+	  "for tests and the demo)\n" },
+	{ DS_URL("http://h.org/api/download/v1/items/a1/csv?layers=0") "    source: arcgis_hub\n"
+	  "    arcgis: {allow_http: true}\n",
+	  "t.yaml:3:10: url: a Hub URL must be https (http needs hub.allow_http: true, meant "
+	  "for tests and the demo)\n"
+	  "t.yaml:6:13: arcgis: only a dataset with source: arcgis takes an arcgis mapping\n" },
+	{ DS "    hub: {poll_interval: 1s}\n", "t.yaml:5:10: hub: only a dataset with "
+	  "source: arcgis_hub takes a hub mapping\n" },
+	{ DS_URL("https://h.org/api/download/v1/items/a1/csv?layers=0") "    source: arcgis_hub\n"
+	  "    hub: {poll_interval: 10ms, deadline: 2d, alow_http: true}\n",
+	  "t.yaml:6:26: poll_interval: must be between 100ms and 10m, not '10ms'\n"
+	  "t.yaml:6:42: deadline: must be between 1s and 1d, not '2d'\n"
+	  "t.yaml:6:46: unknown key 'alow_http', did you mean 'allow_http'?\n" },
+#undef HUB_SHAPE
+	{ DS "    source: esri\n", "t.yaml:5:13: source: expected http, arcgis or arcgis_hub, "
+	  "not 'esri'\n" },
 	{ DS "    arcgis: {where: \"1=1\"}\n", "t.yaml:5:13: arcgis: only a dataset with "
 	  "source: arcgis takes an arcgis mapping\n" },
 	{ DS_URL("https://x.org/s/FeatureServer/0") "    source: arcgis\n"

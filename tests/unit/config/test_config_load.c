@@ -131,6 +131,33 @@ static void test_arcgis_source(void **state)
 	config_free(c);
 }
 
+/* An arcgis_hub source: <dataset>.csv, the hub mapping's defaults. */
+static void test_arcgis_hub_source(void **state)
+{
+	struct config *c = parse_ok(DS_URL("https://h.example/api/download/v1/items/"
+	                                   "ff6c84d8881647ca97b439971ad20a72/csv?layers=0")
+	                            "    source: arcgis_hub\n");
+	const struct cfg_dataset *d = &c->datasets[0];
+
+	assert_int_equal(d->source, SOURCE_ARCGIS_HUB);
+	assert_string_equal(config_source_name(d->source), "arcgis_hub");
+	assert_string_equal(d->file_name, "d.csv");
+	assert_int_equal(d->hub.poll_interval_ms, 3000);
+	assert_int_equal(d->hub.deadline_ms, 30 * 60 * 1000);
+	assert_false(d->hub.allow_http);
+	config_free(c);
+
+	c = parse_ok(DS_URL("http://127.0.0.1:1/api/download/v1/items/ab/csv?layers=3&where=1%3D1")
+	             "    source: arcgis_hub\n    file_name: y.csv\n"
+	             "    hub: {poll_interval: 250ms, deadline: 2h, allow_http: true}\n");
+	d = &c->datasets[0];
+	assert_string_equal(d->file_name, "y.csv");
+	assert_int_equal(d->hub.poll_interval_ms, 250);
+	assert_int_equal(d->hub.deadline_ms, 2 * 3600 * 1000);
+	assert_true(d->hub.allow_http);
+	config_free(c);
+}
+
 static void test_values_and_check_defaults(void **state)
 {
 	struct config *c = parse_ok(
@@ -452,6 +479,54 @@ static void test_shipped_config(void **state)
 	config_free(c);
 }
 
+/* The commented Hub example of the shipped file, uncommented, is a valid
+ * dataset: its lines from "  # service_requests_311_2023:" on, as long as
+ * they are comments indented by two, lose their "# ". */
+static void test_shipped_hub_example(void **state)
+{
+	static const char head[] = "timezone: America/Denver\ndatasets:\n";
+	static char file[64 * 1024], text[8192];
+	FILE *f = fopen(SOURCE_ROOT "/etc/denverd.yaml", "r");
+	size_t n, off = 0;
+	char *line, *errors = NULL;
+	struct config *c;
+	const struct cfg_dataset *d;
+
+	assert_non_null(f);
+	n = fread(file, 1, sizeof file - 1, f);
+	fclose(f);
+	file[n] = '\0';
+	assert_non_null(line = strstr(file, "\n  # service_requests_311_2023:\n"));
+	memcpy(text, head, sizeof head - 1);
+	off = sizeof head - 1;
+	for (line++; strncmp(line, "  #", 3) == 0; ) {
+		char *end = strchr(line, '\n');
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+		size_t skip = strncmp(line, "  # ", 4) == 0 ? 4 : 3;
+		assert_true(off + len + 1 < sizeof text);
+		memcpy(text + off, "  ", 2);
+		memcpy(text + off + 2, line + skip, len - skip);
+		off += 2 + len - skip;
+		text[off++] = '\n';
+		if (!end)
+			break;
+		line = end + 1;
+	}
+	text[off] = '\0';
+	if (config_parse("example", text, off, &c, &errors) != 0)
+		fail_msg("%s\n%s", errors, text);
+	assert_int_equal(c->n_datasets, 1);
+	d = config_dataset(c, "service_requests_311_2023");
+	assert_non_null(d);
+	assert_int_equal(d->source, SOURCE_ARCGIS_HUB);
+	assert_string_equal(d->url, "https://opendata-geospatialdenver.hub.arcgis.com/api/"
+	                            "download/v1/items/ff6c84d8881647ca97b439971ad20a72/csv?layers=0");
+	assert_string_equal(d->file_name, "service_requests_311_2023.csv");
+	assert_int_equal(d->hub.poll_interval_ms, 3000);
+	assert_int_equal(d->n_checks, 1);
+	config_free(c);
+}
+
 /* The EXAMPLE of denverd.yaml(5) is a valid configuration. */
 static void test_man_page_example(void **state)
 {
@@ -482,12 +557,14 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_arcgis_source),
+		cmocka_unit_test(test_arcgis_hub_source),
 		cmocka_unit_test(test_values_and_check_defaults),
 		cmocka_unit_test(test_lookups),
 		cmocka_unit_test(test_restart_diff),
 		cmocka_unit_test(test_key_rows),
 		cmocka_unit_test(test_load_errors),
 		cmocka_unit_test(test_shipped_config),
+		cmocka_unit_test(test_shipped_hub_example),
 		cmocka_unit_test(test_man_page_example),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
