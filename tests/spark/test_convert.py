@@ -42,10 +42,12 @@ def test_real_2014_sample(spark, tmp_path):
     assert isinstance(m["spark_seconds"], float) and m["spark_seconds"] > 0
     by_inc = rows_by(spec["datastore"], "incident_id")
     assert len(by_inc) == 4163 and sum(len(v) == 2 for v in by_inc.values()) == 8
-    assert {r["offense_code"] for r in by_inc[201430514]} == {5441, 5420}
+    # ids are strings (etc/denverd.yaml): kept as the file writes them, so
+    # the 2014 incident ids keep their float text's ".0"
+    assert {r["offense_code"] for r in by_inc["201430514.0"]} == {5441, 5420}
     by_id = rows_by(spec["datastore"], "offense_id")
-    (r,) = by_id[20148031043544100]
-    assert r["incident_id"] == 20148031043         # written as 20148031043.0
+    (r,) = by_id["20148031043544100"]
+    assert r["incident_id"] == "20148031043.0"
     assert r["geo_lon"] == pytest.approx(-104.7155146)   # header alias `longitude`
     assert r["geo_lat"] == pytest.approx(39.8343955)
     assert r["geo_x"] == 3220315.0 and r["precinct_id"] == 759
@@ -71,12 +73,12 @@ def test_older_generated_vintages(spark, tmp_path, gen_dir, vintage, start, end)
     assert m["partitions"] == [f"year={start[:4]}/month={k}" for k in (1, 2, 3)]
     by_id = rows_by(spec["datastore"], "offense_id")
     first = dict(zip(header, rows[0]))
-    (r,) = by_id[int(first["OFFENSE_ID"])]
-    assert r["incident_id"] == int(float(first["INCIDENT_ID"]))
+    (r,) = by_id[first["OFFENSE_ID"].strip()]                # ids are strings, as written
+    assert r["incident_id"] == first["INCIDENT_ID"].strip()
     assert local(r["reported_date"]) == dt.datetime.fromisoformat(first["REPORTED_DATE"])
     assert r["district_id"] == first["DISTRICT_ID"].strip()
     if vintage == "2016":
-        assert first["INCIDENT_ID"].endswith(".0")          # integral float text
+        assert first["INCIDENT_ID"].endswith(".0")          # integral float text, kept as text
         assert r["offense_type_id"] == first["OFFENSE_TYPE_ID"]
         assert r["bicycle_ind"] == int(first["BICYCLE_IND"])
         assert "road_condition" in m["columns_missing"]
@@ -91,10 +93,11 @@ def test_current_traffic_vintage_values(spark, tmp_path, gen_dir):
     path = gen_file(gen_dir, "traffic_accidents", 1500, start="2026-07-01", end="2026-09-30", seed=3)
     spec, m = run_convert(spark, tmp_path, "traffic_accidents", path, "utf-8", "2026-10-01")
     header, rows = csv_rows(path)
-    assert len(header) == 47 and m["columns_missing"] == ["offense_type_id", "offense_category_id"]
+    # the old file download: no x and y (the arcgis source's geometry)
+    assert len(header) == 47 and m["columns_missing"] == ["offense_type_id", "offense_category_id", "x", "y"]
     assert m["rows_read"] == 1500 == m["rows_written"] == m["datastore_rows"]
     by_id = rows_by(spec["datastore"], "offense_id")
-    src = {int(r[2]): dict(zip(header, r)) for r in rows}
+    src = {r[2]: dict(zip(header, r)) for r in rows}                   # offense_id, a string
     seen = {"pad": 0, "blank_cond": 0, "zero": 0, "ui": 0}
     for iid, s in src.items():
         (r,) = by_id[iid]
@@ -116,6 +119,46 @@ def test_current_traffic_vintage_values(spark, tmp_path, gen_dir):
         assert r["bicycle_ind"] == int(s["bicycle_ind"]) and r["precinct_id"] == int(s["precinct_id"])
         assert (r["year"], r["month"]) == (us_time(s["reported_date"]).year, us_time(s["reported_date"]).month)
     assert seen["pad"] > 100 and seen["blank_cond"] > 5 and seen["zero"] >= 1
+
+
+def test_arcgis_canonical_form(spark, tmp_path, gen_dir):
+    """The arcgis source's snapshot (denverd.yaml(5), ARCGIS SOURCES), read
+    with the shipped schema: ISO 8601 dates with an offset (the first
+    timestamp format, %z), ids as text with DP ones among them, and x and
+    y after the fields."""
+    path = gen_file(gen_dir, "traffic_accidents", 200, start="2026-01-01", end="2026-09-30", seed=8)
+    header, rows = csv_rows(path)
+    col = {h: i for i, h in enumerate(header)}
+    dates = ("first_occurrence_date", "last_occurrence_date", "reported_date")
+    out = []
+    for r in rows:
+        r = list(r)
+        for d in dates:
+            if r[col[d]].strip():
+                r[col[d]] = us_time(r[col[d]]).replace(tzinfo=DENVER).isoformat()
+        lon, lat = r[col["geo_lon"]], r[col["geo_lat"]]
+        out.append(r + (["", ""] if lon == "0" else [lon, lat]))
+    out[0][col["incident_id"]], out[0][col["offense_id"]] = "DP2026473926", "DP2026473926544100"
+    arc = write_csv(os.path.join(tmp_path, "traffic_accidents.csv"), header + ["x", "y"], out)
+    spec, m = run_convert(spark, tmp_path, "traffic_accidents", arc, "utf-8", "2026-10-01")
+    assert m["rows_read"] == 200 == m["rows_written"] and m["rows_rejected"] == {}
+    assert m["values_unparsed"] == {} and m["columns_unmapped"] == []
+    assert m["columns_missing"] == ["offense_type_id", "offense_category_id"]
+    by_id = rows_by(spec["datastore"], "offense_id")
+    offsets = set()
+    for s in out:
+        (r,) = by_id[s[col["offense_id"]]]
+        iso = dt.datetime.fromisoformat(s[col["reported_date"]])
+        offsets.add(iso.utcoffset())
+        assert local(r["reported_date"]) == iso.replace(tzinfo=None)   # the wall-clock time written
+        assert (r["year"], r["month"]) == (iso.year, iso.month)
+        if s[-1]:
+            assert (r["x"], r["y"]) == (pytest.approx(float(s[-2])), pytest.approx(float(s[-1])))
+        else:
+            assert r["x"] is None and r["y"] is None
+    assert offsets == {dt.timedelta(hours=-7), dt.timedelta(hours=-6)}   # MST and MDT
+    (r,) = by_id["DP2026473926544100"]
+    assert r["incident_id"] == "DP2026473926"
 
 
 def test_311_windows_1252_multiline(spark, tmp_path, gen_dir):
@@ -150,25 +193,48 @@ def test_rejected_rows_counted_by_reason(spark, tmp_path, gen_dir):
     header, rows = csv_rows(path)
     col = {h: i for i, h in enumerate(header)}
     rows[0][col["offense_id"]] = "   "                       # no_key
-    rows[1][col["offense_id"]] = "12ab"                      # bad_key
+    # bad_key is a key value that does not type.  offense_id is a string
+    # now (etc/denverd.yaml: Denver's ids can start with DP), and any text
+    # types as a string, so a traffic row can no longer be a bad key: this
+    # id, and "12ab" alike, is a good key.  bad_key is exercised below
+    # with 311, whose key holds a timestamp column.
+    rows[1][col["offense_id"]] = "DP2026473926"              # a good key
     rows[2][col["reported_date"]] = "31/31/2026 9:00:00 XM"  # bad_event_time
     rows[3][col["reported_date"]] = ""                       # no_event_time
     rows[4] = rows[4][:10]                                   # malformed: 10 of 47 fields
     rows[5][col["offense_id"]] = rows[6][col["offense_id"]]  # duplicate_key
     rows[7][col["geo_x"]] = "east"                           # bad value, row kept
+    rows[8][col["offense_id"]] = "12ab"                      # a good key too
     bad = write_csv(os.path.join(tmp_path, "bad.generated.csv"), header, rows)
     spec, m = run_convert(spark, tmp_path, "traffic_accidents", bad, "utf-8", "2026-08-01")
     assert m["rows_read"] == 12
-    assert m["rows_rejected"] == {"no_key": 1, "bad_key": 1, "bad_event_time": 1, "no_event_time": 1,
+    assert m["rows_rejected"] == {"no_key": 1, "bad_event_time": 1, "no_event_time": 1,
                                   "malformed": 1, "duplicate_key": 1}
-    assert m["rows_written"] == 6 == m["datastore_rows"]
-    assert m["values_unparsed"] == {"offense_id": 1, "reported_date": 1, "geo_x": 1}
+    assert m["rows_written"] == 7 == m["datastore_rows"]
+    assert m["values_unparsed"] == {"reported_date": 1, "geo_x": 1}
     with open(os.path.join(os.path.dirname(spec["manifest"]), "rejected.jsonl"), encoding="utf-8") as f:
         rej = [json.loads(line) for line in f]
-    assert sorted(r["reason"] for r in rej) == ["bad_event_time", "bad_key", "malformed", "no_event_time", "no_key"]
-    assert [r for r in rej if r["reason"] == "bad_key"][0]["fields"][col["offense_id"]] == "12ab"
+    assert sorted(r["reason"] for r in rej) == ["bad_event_time", "malformed", "no_event_time", "no_key"]
     by_id = rows_by(spec["datastore"], "offense_id")
-    assert by_id[int(rows[7][col["offense_id"]])][0]["geo_x"] is None
+    assert by_id[rows[7][col["offense_id"]]][0]["geo_x"] is None
+    assert len(by_id["DP2026473926"]) == 1 and len(by_id["12ab"]) == 1
+
+    # bad_key: 311's key includes case_created_dttm, a timestamp; a value
+    # that does not parse is a bad key (it is the event time too, and
+    # bad_key is the reason given first)
+    path = gen_file(gen_dir, "service_requests_311", 12, start="2026-07-01", end="2026-07-31", seed=5)
+    header, rows = csv_rows(path, "cp1252")
+    col = {h: i for i, h in enumerate(header)}
+    rows[1][col["Case Created dttm"]] = "31/31/2026 9:00:00 XM"
+    bad = write_csv(os.path.join(tmp_path, "bad311.generated.csv"), header, rows)
+    spec, m = run_convert(spark, tmp_path, "service_requests_311", bad, "utf-8", "2026-08-01", run_id=2)
+    assert m["rows_read"] == 12 and m["rows_rejected"] == {"bad_key": 1}
+    assert m["rows_written"] == 11 == m["datastore_rows"]
+    assert m["values_unparsed"] == {"case_created_dttm": 1}
+    with open(os.path.join(os.path.dirname(spec["manifest"]), "rejected.jsonl"), encoding="utf-8") as f:
+        rej = [json.loads(line) for line in f]
+    assert [r["reason"] for r in rej] == ["bad_key"]
+    assert rej[0]["fields"][col["Case Created dttm"]] == "31/31/2026 9:00:00 XM"
 
 
 def test_bad_spec_and_missing_column_fail_cleanly(spark, tmp_path, capsys):
@@ -189,6 +255,11 @@ D1, D2 = "2026-10-01", "2026-10-02"
 NEW_OFFENSE = 999900000000544100
 
 
+def new_offense(i):
+    """The offense id (a string, etc/denverd.yaml) of snapshot B's i-th new row."""
+    return str(NEW_OFFENSE + i)
+
+
 @pytest.fixture(scope="module")
 def snapshots(tmp_path_factory, gen_dir):
     """Snapshot A (exec D1) and B (exec D2): B drops 20 rows of A (aged
@@ -206,13 +277,13 @@ def snapshots(tmp_path_factory, gen_dir):
     for i, r in enumerate(rows[-10:]):
         n = list(r)
         n[col["incident_id"]] = str(999900000000 + i)
-        n[col["offense_id"]] = str(NEW_OFFENSE + i)
+        n[col["offense_id"]] = new_offense(i)
         b_rows.append(n)
     b = write_csv(os.path.join(d, "b.generated.csv"), header, b_rows)
     oid = col["offense_id"]
-    return {"a": a, "b": b, "col": col, "rows": rows, "gone": [int(r[oid]) for r in rows[:20]],
-            "changed": int(changed[oid]), "moved": int(moved[oid]), "moved_from": moved_from,
-            "new": [NEW_OFFENSE + i for i in range(10)], "unchanged": int(rows[50][oid])}
+    return {"a": a, "b": b, "col": col, "rows": rows, "gone": [r[oid] for r in rows[:20]],
+            "changed": changed[oid], "moved": moved[oid], "moved_from": moved_from,
+            "new": [new_offense(i) for i in range(10)], "unchanged": rows[50][oid]}
 
 
 @pytest.fixture(scope="module")
