@@ -193,19 +193,6 @@ class Daemon:
         self.stderr.close()
 
 
-def wait_for(what, pred, timeout=15.0, daemon=None):
-    """PRED()'s first true value, polled until TIMEOUT seconds; the
-    failure names WHAT and shows the end of DAEMON's log."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for %s%s" % (
-        what, "\ndaemon log:\n" + daemon.log()[-4000:] if daemon else ""))
-
-
 def recv_line(s: socket.socket, limit: int = 64 << 20) -> bytes:
     buf = b""
     while not buf.endswith(b"\n"):
