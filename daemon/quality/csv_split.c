@@ -1,0 +1,359 @@
+/*
+ * csv_split.c - where rows start in each chunk of a file, so that parts of
+ * it can be scanned in parallel with the results of one scan (csv.h).
+ *
+ * csv.c's parser, reduced to what decides where fields and rows end, is a
+ * machine of eight states before a byte:
+ *
+ *   RS    a row starts here (a terminator, or the file's start, before)
+ *   RSCR  likewise after a CR terminator: an LF here completes a CRLF
+ *   FS    a field starts here after a comma
+ *   UNQ   inside an unquoted field (or the unquoted rest of one)
+ *   Q0 Q1 inside a quoted field, with an even / odd number of inner quotes
+ *         kept as text so far (csv.c's f_inner & 1)
+ *   QQ0 QQ1  just after a quote inside a quoted field
+ *
+ * and its transitions on a byte depend only on the state, the byte and (in
+ * QQ) the bytes that follow: csv.c's inner-quote look-ahead reads at most
+ * CSV_LOOKAHEAD bytes ahead, whatever its buffer holds.  Every change to
+ * csv.c's parse() that moves a field or row end must be made here too;
+ * test_dq_parallel and fuzz_dq_parallel hold the two to each other.
+ *
+ * A chunk is run from all eight start states at once, one structural byte
+ * (, LF CR ") at a time as csv.c does (64-byte SIMD masks); start states
+ * that reach the same state at the same byte share the rest of the way
+ * (a "follower" keeps only its count offsets), which in real files
+ * happens within a row or two, so a chunk costs about one lane.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+#include "quality/csv.h"
+
+enum { S_RS, S_RSCR, S_FS, S_UNQ, S_Q0, S_Q1, S_QQ0, S_QQ1 };
+
+#define WINDOW (1u << 20)                     /* bytes mapped per read */
+#define SLACK (CSV_LOOKAHEAD + 128)           /* read past the window */
+
+struct lane {
+	uint8_t st;
+	int8_t lead;               /* the lane this one follows; -1: none */
+	bool waiting;              /* a follower still without its bound */
+	uint64_t lines, rows;      /* a leader's counts so far */
+	int64_t dl, dr;            /* a follower's offsets from its leader */
+	bool bound;
+	uint64_t b_off, b_lines, b_rows;
+};
+
+struct walk {
+	const unsigned char *b;    /* the window: file bytes [off, off + len) */
+	uint64_t off, size;
+	size_t len;
+	struct lane l[CSV_SPLIT_STATES];
+	int n_lead;                /* leaders left; merging stops at 1 */
+};
+
+/* File byte AT (inside the window), or -2 past the end of the file. */
+static int byte_at(const struct walk *w, uint64_t at)
+{
+	return at < w->size ? w->b[at - w->off] : -2;
+}
+
+/* csv.c's lookahead(): does the quote before AT stay text (a closing
+ * quote follows on the same line within CSV_LOOKAHEAD bytes)? */
+static bool stays(const struct walk *w, uint64_t at)
+{
+	uint64_t stop = at + CSV_LOOKAHEAD < w->size ? at + CSV_LOOKAHEAD : w->size;
+	for (uint64_t i = at; i < stop; i++) {
+		int c = w->b[i - w->off];
+		if (c == '\n' || c == '\r')
+			return false;
+		if (c == '"') {
+			int n = byte_at(w, i + 1);
+			if (n == ',' || n == '\n' || n == '\r' || n == -2)
+				return true;
+		}
+	}
+	return false;
+}
+
+/* A row starts at AT in lane I (a leader): note it, for the lane and for
+ * the followers still waiting for theirs. */
+static void bound(struct walk *w, int i, uint64_t at)
+{
+	struct lane *L = &w->l[i];
+	if (!L->bound) {
+		L->bound = true;
+		L->b_off = at;
+		L->b_lines = L->lines;
+		L->b_rows = L->rows;
+	}
+	for (int j = 0; j < CSV_SPLIT_STATES; j++) {
+		struct lane *F = &w->l[j];
+		if (F->lead == i && F->waiting) {
+			F->waiting = false;
+			F->bound = true;
+			F->b_off = at;
+			F->b_lines = (uint64_t)((int64_t)L->lines + F->dl);
+			F->b_rows = (uint64_t)((int64_t)L->rows + F->dr);
+		}
+	}
+}
+
+/* Lanes that reached the same state follow the first of them. */
+static void merge(struct walk *w)
+{
+	for (int i = 0; i < CSV_SPLIT_STATES; i++) {
+		if (w->l[i].lead >= 0)
+			continue;
+		for (int j = i + 1; j < CSV_SPLIT_STATES; j++) {
+			struct lane *F = &w->l[j];
+			if (F->lead >= 0 || F->st != w->l[i].st)
+				continue;
+			F->lead = (int8_t)i;
+			F->waiting = !F->bound;
+			F->dl = (int64_t)F->lines - (int64_t)w->l[i].lines;
+			F->dr = (int64_t)F->rows - (int64_t)w->l[i].rows;
+			/* its own followers move over with their offsets */
+			for (int k = 0; k < CSV_SPLIT_STATES; k++)
+				if (w->l[k].lead == j) {
+					w->l[k].lead = (int8_t)i;
+					w->l[k].dl += F->dl;
+					w->l[k].dr += F->dr;
+				}
+			w->n_lead--;
+		}
+	}
+}
+
+/* The first byte of a run of ordinary bytes (not , LF CR ") at AT. */
+static void other(struct walk *w, uint64_t at)
+{
+	int la = -1;
+	for (int i = 0; i < CSV_SPLIT_STATES; i++) {
+		struct lane *L = &w->l[i];
+		if (L->lead >= 0)
+			continue;
+		switch (L->st) {
+		case S_RS:
+		case S_RSCR:
+			bound(w, i, at);
+			/* fall through */
+		case S_FS:
+			L->st = S_UNQ;
+			break;
+		case S_QQ0:
+		case S_QQ1:
+			if (la < 0)
+				la = stays(w, at);
+			L->st = la ? (L->st == S_QQ0 ? S_Q1 : S_Q0) : S_UNQ;
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static void row_end(struct lane *L, bool blank, bool cr)
+{
+	L->lines++;
+	L->rows += !blank;
+	L->st = cr ? S_RSCR : S_RS;
+}
+
+/* The structural byte C at AT. */
+static void structural(struct walk *w, uint64_t at, int c)
+{
+	for (int i = 0; i < CSV_SPLIT_STATES; i++) {
+		struct lane *L = &w->l[i];
+		int n;
+		if (L->lead >= 0)
+			continue;
+		switch (L->st) {
+		case S_RSCR:
+			if (c == '\n') {
+				L->st = S_RS;     /* the LF of a CRLF */
+				break;
+			}
+			/* fall through */
+		case S_RS:
+			bound(w, i, at);
+			/* fall through */
+		case S_FS:
+			if (c == '"')
+				L->st = S_Q0;
+			else if (c == ',')
+				L->st = S_FS;
+			else
+				row_end(L, L->st != S_FS, c == '\r');
+			break;
+		case S_UNQ:
+			if (c == ',')
+				L->st = S_FS;
+			else if (c != '"')
+				row_end(L, false, c == '\r');
+			break;
+		case S_Q0:
+		case S_Q1:
+			if (c == '"')
+				L->st = L->st == S_Q0 ? S_QQ0 : S_QQ1;
+			else if (c == '\n')
+				L->lines++;
+			break;
+		case S_QQ0:
+		case S_QQ1:
+			if (c == ',') {
+				L->st = S_FS;
+			} else if (c != '"') {
+				row_end(L, false, c == '\r');
+			} else if (L->st == S_QQ1 &&
+			           ((n = byte_at(w, at + 1)) == ',' || n == '\n' || n == '\r' || n == -2)) {
+				L->st = S_UNQ;    /* "" closing an inner quote: a separator follows */
+			} else {
+				L->st = L->st == S_QQ0 ? S_Q0 : S_Q1;   /* an escaped quote */
+			}
+			break;
+		}
+	}
+	if (w->n_lead > 1)
+		merge(w);
+}
+
+/* Bit I set where byte I of P[0, 64) is , LF CR or ". */
+static uint64_t mask64(const unsigned char *p)
+{
+#ifdef __SSE2__
+	const __m128i comma = _mm_set1_epi8(','), quote = _mm_set1_epi8('"');
+	const __m128i nl = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r');
+	uint64_t m = 0;
+	for (unsigned i = 0; i < 4; i++) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * i));
+		__m128i any = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote),
+		                                        _mm_cmpeq_epi8(v, nl)),
+		              _mm_or_si128(_mm_cmpeq_epi8(v, comma), _mm_cmpeq_epi8(v, cr)));
+		m |= (uint64_t)(uint16_t)_mm_movemask_epi8(any) << (16 * i);
+	}
+	return m;
+#else
+	uint64_t m = 0;
+	for (unsigned i = 0; i < 64; i++)
+		if (p[i] == ',' || p[i] == '\n' || p[i] == '\r' || p[i] == '"')
+			m |= 1ULL << i;
+	return m;
+#endif
+}
+
+/* Walk file bytes [from, to) of the window; *POS is the next byte not yet
+ * seen (every byte before it was structural or in a run already begun). */
+static void walk_range(struct walk *w, uint64_t from, uint64_t to, uint64_t *pos)
+{
+	for (uint64_t blk = from; blk < to; blk += 64) {
+		uint64_t m = mask64(w->b + (blk - w->off));
+		if (to - blk < 64)
+			m &= (1ULL << (to - blk)) - 1;
+		while (m) {
+			uint64_t at = blk + (uint64_t)__builtin_ctzll(m);
+			m &= m - 1;
+			if (at > *pos)
+				other(w, *pos);
+			structural(w, at, w->b[at - w->off]);
+			*pos = at + 1;
+		}
+	}
+	if (to > *pos) {
+		other(w, *pos);
+		*pos = to;
+	}
+}
+
+static int read_at(int fd, unsigned char *buf, size_t n, uint64_t off)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = pread(fd, buf + got, n - got, (off_t)(off + got));
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (r == 0)
+			return -EIO;              /* the file shrank under us */
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+int csv_split_chunk(int fd, uint64_t size, uint64_t begin, uint64_t end,
+                    struct csv_chunk_map *out)
+{
+	struct walk w = { .size = size, .n_lead = CSV_SPLIT_STATES };
+	unsigned char *buf = malloc(WINDOW + SLACK + 64);
+	uint64_t pos = begin;
+	int rc = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	for (int i = 0; i < CSV_SPLIT_STATES; i++) {
+		w.l[i].st = (uint8_t)i;
+		w.l[i].lead = -1;
+	}
+	w.b = buf;
+	for (uint64_t off = begin; off < end; off += WINDOW) {
+		uint64_t stop = end - off < WINDOW ? end : off + WINDOW;
+		size_t len = (size_t)((size - off < WINDOW + SLACK) ? size - off : WINDOW + SLACK);
+		if ((rc = read_at(fd, buf, len, off)) < 0)
+			goto out;
+		memset(buf + len, 0, WINDOW + SLACK + 64 - len);
+		w.off = off;
+		w.len = len;
+		walk_range(&w, off, stop, &pos);
+	}
+	for (int i = 0; i < CSV_SPLIT_STATES; i++) {
+		const struct lane *L = &w.l[i], *H = L->lead >= 0 ? &w.l[L->lead] : L;
+		struct csv_lane *o = &out->lane[i];
+		int64_t dl = L->lead >= 0 ? L->dl : 0, dr = L->lead >= 0 ? L->dr : 0;
+		o->end = H->st;
+		o->lines = (uint64_t)((int64_t)H->lines + dl);
+		o->rows = (uint64_t)((int64_t)H->rows + dr);
+		o->bound = L->bound;
+		o->b_off = L->b_off;
+		o->b_lines = L->b_lines;
+		o->b_rows = L->b_rows;
+	}
+out:
+	free(buf);
+	return rc;
+}
+
+void csv_split_compose(const struct csv_chunk_map *maps, const uint64_t *begin, size_t n,
+                       uint64_t size, struct csv_cut *cut)
+{
+	uint64_t line = 1, rows = 0;
+	int st = S_RS;
+
+	(void)begin;
+	for (size_t i = 0; i < n; i++) {
+		const struct csv_lane *L = &maps[i].lane[st];
+		cut[i].offset = L->bound ? L->b_off : UINT64_MAX;   /* none: as the next */
+		cut[i].line = line + L->b_lines;
+		cut[i].index = rows + L->b_rows;
+		line += L->lines;
+		rows += L->rows;
+		st = L->end;
+	}
+	cut[n].offset = size;
+	cut[n].line = line;
+	cut[n].index = rows;
+	for (size_t i = n; i-- > 1;)
+		if (cut[i].offset == UINT64_MAX)
+			cut[i] = cut[i + 1];
+	cut[0].offset = 0;
+	cut[0].line = 1;
+	cut[0].index = 0;
+}
