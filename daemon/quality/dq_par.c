@@ -195,9 +195,11 @@ static int part_init(struct part *P, const struct run *R, uint64_t data_rows)
  * keep_bad_value): a value cut at 64 bytes never equals a kept one. */
 static int merge_bad_value(struct chk *d, const char *v, size_t len)
 {
-	for (size_t i = 0; i < d->n_bad_values; i++)
-		if (len <= 64 && strlen(d->bad_values[i]) == len &&
-		    memcmp(d->bad_values[i], v, len) == 0)
+	/* V is the value as kept: cut at 64 bytes or at a NUL, and a value
+	 * cut either way never equalled a kept one */
+	bool whole = strlen(v) == len;
+	for (size_t i = 0; whole && i < d->n_bad_values; i++)
+		if (strlen(d->bad_values[i]) == len && memcmp(d->bad_values[i], v, len) == 0)
 			return 0;
 	if (d->n_bad_values == MAX_BAD_VALUES)
 		return 0;
