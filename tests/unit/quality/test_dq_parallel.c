@@ -6,7 +6,8 @@
  * look-aheads.  Each file is checked at random cut sets (always including
  * byte 1 and cuts inside quoted fields, between CR and LF and inside a
  * multi-byte character) and both reports and .keys files must be
- * identical (dq_report_diff). */
+ * identical (dq_report_diff).  test_split_fast holds csv_split.c's
+ * block-at-a-time fast path to its byte-at-a-time walk. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "quality/csv.h"
 #include "quality/dq.h"
 
 #include "dq_fixture.h"
@@ -351,11 +353,86 @@ static void test_large_uncut(void **state)
 	fixture_free(ds);
 }
 
+/* Bytes for test_split_fast: well-formed quoted CSV (MODE 0), the same
+ * with rare damage (1), or random structural bytes (2). */
+static void split_bytes(char *p, size_t n, int mode)
+{
+	static const char any[] = "a,\"\n\r";
+	size_t i = 0;
+	while (i < n) {
+		if (mode == 2) {
+			p[i++] = rnd(3) ? any[rnd(5)] : 'b';
+			continue;
+		}
+		if (mode == 1 && rnd(200) == 0) {
+			p[i++] = any[rnd(5)];
+			continue;
+		}
+		switch (rnd(9)) {
+		case 0: case 1: case 2: {        /* "quoted, with ""inner"" and LF" */
+			const char *q[] = { "\"x,y\"", "\"\"", "\"a\"\"b\"", "\"l\nm\"",
+			                    "\"\"\"\"", "\"c\r\nd\"" };
+			const char *t = q[rnd(6)];
+			for (; *t && i < n; t++)
+				p[i++] = *t;
+			break;
+		}
+		case 3: p[i++] = '\n'; break;
+		case 4: p[i++] = '\r'; if (i < n && rnd(2)) p[i++] = '\n'; break;
+		case 5: case 6: p[i++] = ','; break;
+		default:
+			for (uint32_t k = rnd(40); k-- && i < n;)
+				p[i++] = 'v';
+		}
+	}
+}
+
+static void test_split_fast(void **state)
+{
+	enum { LEN = 6000 };
+	static char p[LEN];
+	(void)state;
+	rng = 7;
+	for (int round = 0; round < 600; round++) {
+		FILE *f = tmpfile();
+		assert_non_null(f);
+		split_bytes(p, LEN, round % 3);
+		assert_int_equal(fwrite(p, 1, LEN, f), LEN);
+		fflush(f);
+		for (int k = 0; k < 8; k++) {
+			uint64_t b = rnd(LEN), e = b + rnd((uint32_t)(LEN - b)) + 1;
+			struct csv_chunk_map fast, slow;
+			memset(&fast, 0, sizeof fast);
+			memset(&slow, 0, sizeof slow);
+			assert_int_equal(csv_split_chunk(fileno(f), LEN, b, e, &fast), 0);
+			setenv("DENVERD_CSV_SIMD", "scalar", 1);
+			assert_int_equal(csv_split_chunk(fileno(f), LEN, b, e, &slow), 0);
+			unsetenv("DENVERD_CSV_SIMD");
+			for (int l = 0; l < CSV_SPLIT_STATES; l++) {
+				const struct csv_lane *x = &fast.lane[l], *y = &slow.lane[l];
+				if (x->end != y->end || x->bound != y->bound || x->lines != y->lines ||
+				    x->rows != y->rows ||
+				    (y->bound && (x->b_off != y->b_off || x->b_lines != y->b_lines ||
+				                  x->b_rows != y->b_rows)))
+					fail_msg("round %d [%llu, %llu) lane %d: fast %d %d %llu %llu @%llu, "
+					         "slow %d %d %llu %llu @%llu", round, (unsigned long long)b,
+					         (unsigned long long)e, l, x->end, x->bound,
+					         (unsigned long long)x->lines, (unsigned long long)x->rows,
+					         (unsigned long long)x->b_off, y->end, y->bound,
+					         (unsigned long long)y->lines, (unsigned long long)y->rows,
+					         (unsigned long long)y->b_off);
+			}
+		}
+		fclose(f);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_generated),
 		cmocka_unit_test(test_large_uncut),
+		cmocka_unit_test(test_split_fast),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
