@@ -16,12 +16,15 @@
  * values those a single scan keeps, the key index gets its entries and
  * checkpoints in row order (so its chunks sort exactly as before).
  *
- * Threads: THREADS pthreads of the run's own (the calling thread, on the
- * libuv pool, only waits and merges), started for each pass and joined
- * before dq_run returns.  They run at nice +WORKER_NICE so that the loop
- * thread stays responsive while every core checks.  Memory: per worker a
- * scanner (~2 MiB) and a part (its chunk's entries, 16 bytes per keyed
- * row); at most 2 x THREADS parts wait unmerged.
+ * Threads: the calling thread (on the libuv pool, at its own priority)
+ * and THREADS - 1 helper pthreads of the run's own, started for each pass
+ * and joined before dq_run returns.  The helpers run at nice +WORKER_NICE
+ * so that the loop thread stays responsive while every core checks; the
+ * calling thread scans chunks too (merging whenever the next part in file
+ * order is done), so that on a machine busy with other work, where the
+ * helpers get little time, a check is not slower than on one thread.
+ * Memory: per thread a scanner (~2 MiB) and a part (its chunk's entries,
+ * 16 bytes per keyed row); at most 2 x THREADS parts wait unmerged.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -280,7 +283,6 @@ static void *map_worker(void *arg)
 {
 	struct job *J = arg;
 
-	lower_priority();
 	for (;;) {
 		size_t i;
 		int rc;
@@ -300,51 +302,84 @@ static void *map_worker(void *arg)
 	}
 }
 
+/* Part I, taken (J->next) by this thread. */
+static void scan_one(struct job *J, size_t i)
+{
+	struct part *P = &J->parts[i];
+	if (J->cut[i].offset < J->cut[i + 1].offset) {
+		if ((P->rc = part_init(P, J->R, J->cut[i].index - 1)) == 0)
+			P->rc = scan_part(J, i, &P->R, &P->st, J->header_fields, J->first_eol);
+		if (P->rc > 0)
+			P->rc = P->R.rc < 0 ? P->R.rc : -EIO;
+	}
+	pthread_mutex_lock(&J->mu);
+	P->done = true;
+	pthread_cond_broadcast(&J->cv);
+	pthread_mutex_unlock(&J->mu);
+}
+
+/* With J->mu held: may a part be taken now? */
+static bool can_take(const struct job *J)
+{
+	return !J->stop && J->next < J->n && J->next < J->merged + J->ahead;
+}
+
 static void *scan_worker(void *arg)
 {
 	struct job *J = arg;
 
-	lower_priority();
 	for (;;) {
-		struct part *P;
 		size_t i;
 		pthread_mutex_lock(&J->mu);
-		while (!J->stop && J->next < J->n && J->next >= J->merged + J->ahead)
+		while (!J->stop && J->next < J->n && !can_take(J))
 			pthread_cond_wait(&J->cv, &J->mu);
+		if (!can_take(J)) {
+			pthread_mutex_unlock(&J->mu);
+			return NULL;
+		}
 		i = J->next++;
 		pthread_mutex_unlock(&J->mu);
-		if (J->stop || i >= J->n)
-			return NULL;
-		P = &J->parts[i];
-		if (J->cut[i].offset < J->cut[i + 1].offset) {
-			if ((P->rc = part_init(P, J->R, J->cut[i].index - 1)) == 0)
-				P->rc = scan_part(J, i, &P->R, &P->st, J->header_fields, J->first_eol);
-			if (P->rc > 0)
-				P->rc = P->R.rc < 0 ? P->R.rc : -EIO;
-		}
-		pthread_mutex_lock(&J->mu);
-		P->done = true;
-		pthread_cond_broadcast(&J->cv);
-		pthread_mutex_unlock(&J->mu);
+		scan_one(J, i);
 	}
 }
 
-/* Run FN on THREADS new threads and wait for them (FN runs here when no
- * thread could be started). */
+struct helper {
+	struct job *J;
+	void *(*fn)(void *);
+};
+
+static void *helper_main(void *arg)
+{
+	struct helper *h = arg;
+	lower_priority();
+	return h->fn(h->J);
+}
+
+/* Start N - 1 helpers running FN at nice +WORKER_NICE (the calling thread,
+ * at its own priority, is the Nth: a check on a busy machine is never
+ * slower than on one thread); how many started. */
+static unsigned start_helpers(struct helper *h, pthread_t *t, unsigned n)
+{
+	unsigned k = 0;
+	while (k + 1 < n && pthread_create(&t[k], NULL, helper_main, h) == 0)
+		k++;
+	return k;
+}
+
+/* Run FN on the calling thread and THREADS - 1 helpers; wait for them. */
 static void run_threads(struct job *J, unsigned threads, void *(*fn)(void *))
 {
 	pthread_t t[MAX_THREADS];
-	unsigned n = 0;
+	struct helper h = { J, fn };
+	unsigned n = start_helpers(&h, t, threads);
 
-	while (n < threads && pthread_create(&t[n], NULL, fn, J) == 0)
-		n++;
-	if (!n)
-		fn(J);
+	fn(J);
 	for (unsigned i = 0; i < n; i++)
 		pthread_join(t[i], NULL);
 }
 
-/* Pass 2's merging side, on the calling thread, from part FIRST on. */
+/* Pass 2's merging side, on the calling thread, from part FIRST on: it
+ * scans parts too while the next to merge is not done. */
 static int merge_all(struct job *J, size_t first)
 {
 	int rc = 0;
@@ -352,8 +387,16 @@ static int merge_all(struct job *J, size_t first)
 	for (size_t i = first; i < J->n; i++) {
 		struct part *P = &J->parts[i];
 		pthread_mutex_lock(&J->mu);
-		while (!P->done)
+		while (!P->done) {
+			if (can_take(J)) {
+				size_t k = J->next++;
+				pthread_mutex_unlock(&J->mu);
+				scan_one(J, k);
+				pthread_mutex_lock(&J->mu);
+				continue;
+			}
 			pthread_cond_wait(&J->cv, &J->mu);
+		}
 		pthread_mutex_unlock(&J->mu);
 		if (J->cut[i].offset < J->cut[i + 1].offset)
 			rc = merge_part(J->R, P);
@@ -476,13 +519,8 @@ int dq_scan_parallel(struct run *R, int fd, uint64_t size, unsigned threads)
 	J.ahead = 2 * (size_t)threads;
 	{
 		pthread_t t[MAX_THREADS];
-		unsigned n = 0;
-		while (n < threads && pthread_create(&t[n], NULL, scan_worker, &J) == 0)
-			n++;
-		if (!n) {
-			J.ahead = J.n;          /* no thread: scan everything here first */
-			scan_worker(&J);
-		}
+		struct helper h = { &J, scan_worker };
+		unsigned n = start_helpers(&h, t, threads);
 		rc = merge_all(&J, first);
 		if (rc < 0) {
 			pthread_mutex_lock(&J.mu);
