@@ -6,9 +6,13 @@
  * dq_run() blocks for the length of the scan and is meant for a worker
  * thread: it keeps no global state, does not log and does not touch the
  * store.  With in->threads > 1 a file of 8 MiB or more is scanned by that
- * many threads of its own (pthreads at nice +5, so the daemon's loop
- * thread is never starved; dq_par.c), with a report identical to the
- * single-threaded one.  Its only side effect is the key index written to in->keys_out.
+ * many threads: the calling thread and THREADS - 1 pthreads of its own at
+ * nice +5 (so the daemon's loop thread is never starved; dq_par.c), with a
+ * report identical to the single-threaded one.  Memory per thread: a
+ * scanner (~2 MiB) and the part it scans (copies of the plan's counters,
+ * and 16 bytes of key index entries per keyed row of its chunk, at most
+ * 64 MiB of the file); at most 2 x THREADS parts wait to be merged.  Its
+ * only side effect is the key index written to in->keys_out.
  *
  * Key index (.keys, next to the snapshot, CONTRACTS.md section 3): one
  * 16-byte entry per row with a key (not every key column null; a null part
