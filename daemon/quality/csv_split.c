@@ -63,6 +63,7 @@ struct walk {
 	int n_lead;                /* leaders left; merging stops at 1 */
 	void (*masks)(const unsigned char *, struct masks *);
 	bool fast;                 /* fast_block() allowed */
+	bool popcnt;               /* the CPU has POPCNT */
 	int n_wait;                /* followers waiting */
 	uint8_t live;              /* bit I: lane I leads */
 	uint8_t skip;              /* lanes done by fast_block in this block */
@@ -293,14 +294,16 @@ typedef void masks_fn(const unsigned char *, struct masks *);
 
 /* As csv.c's pick_masks: DENVERD_CSV_SIMD=scalar (tests) also turns the
  * single-lane fast path off, so that the two can be compared. */
-static masks_fn *pick_masks(bool *fast)
+static masks_fn *pick_masks(bool *fast, bool *popcnt)
 {
 	const char *force = getenv("DENVERD_CSV_SIMD");
 	*fast = !(force && strcmp(force, "scalar") == 0);
+	*popcnt = false;
 	if (!*fast)
 		return masks_scalar;
 #ifdef __x86_64__
 	__builtin_cpu_init();
+	*popcnt = __builtin_cpu_supports("popcnt");
 	if (__builtin_cpu_supports("avx2") && !(force && strcmp(force, "sse2") == 0))
 		return masks_avx2;
 #endif
@@ -356,8 +359,19 @@ static uint64_t prefix_xor(uint64_t x)
 	return x;
 }
 
-static uint64_t pop(uint64_t x)
+/* Set bits of X; POPCNT: the CPU has the instruction (x86-64 before
+ * -v2 may not, and the build targets the baseline). */
+static inline uint64_t pop(bool popcnt, uint64_t x)
 {
+#ifdef __x86_64__
+	if (popcnt) {
+		uint64_t r;
+		__asm__("popcnt %1, %0" : "=r"(r) : "r"(x) : "cc");
+		return r;
+	}
+#else
+	(void)popcnt;
+#endif
 	return (uint64_t)__builtin_popcountll(x);
 }
 
@@ -369,7 +383,7 @@ static bool fast_block(struct walk *w, int i, const struct masks *m, uint64_t bl
 	uint64_t in0, start_ok, rs0 = 0, rscr0 = 0;
 
 	if ((L->st == S_Q0 || L->st == S_Q1) && !m->q) {
-		L->lines += pop(m->lf);
+		L->lines += pop(w->popcnt, m->lf);
 		return true;
 	}
 	switch (L->st) {
@@ -411,15 +425,15 @@ static bool fast_block(struct walk *w, int i, const struct masks *m, uint64_t bl
 		if (starts) {
 			uint64_t before = (starts & -starts) - 1;
 			uint64_t l0 = L->lines, r0 = L->rows;
-			L->lines += pop(lines & before);
-			L->rows += pop(rows & before);
+			L->lines += pop(w->popcnt, lines & before);
+			L->rows += pop(w->popcnt, rows & before);
 			bound(w, i, blk + (uint64_t)__builtin_ctzll(starts));
 			L->lines = l0;
 			L->rows = r0;
 		}
 	}
-	L->lines += pop(lines);
-	L->rows += pop(rows);
+	L->lines += pop(w->popcnt, lines);
+	L->rows += pop(w->popcnt, rows);
 	if (m->q >> 63)
 		L->st = in >> 63 ? S_Q0 : S_QQ0;
 	else if (in >> 63)
@@ -535,7 +549,7 @@ int csv_split_chunk(int fd, uint64_t size, uint64_t begin, uint64_t end,
 		w.l[i].lead = -1;
 	}
 	w.b = buf;
-	w.masks = pick_masks(&w.fast);
+	w.masks = pick_masks(&w.fast, &w.popcnt);
 	for (uint64_t off = begin; off < end; off += WINDOW) {
 		uint64_t stop = end - off < WINDOW ? end : off + WINDOW;
 		size_t len = (size_t)((size - off < WINDOW + SLACK) ? size - off : WINDOW + SLACK);
