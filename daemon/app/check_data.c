@@ -103,7 +103,8 @@ int checkdata_main(const struct config *cfg, const char *dataset, const char *fi
                    const char *exec_date, bool json)
 {
 	const struct cfg_dataset *ds = config_dataset(cfg, dataset);
-	struct dq_input in = { .path = file, .dataset = ds, .prev_rows = -1 };
+	struct dq_input in = { .path = file, .dataset = ds, .prev_rows = -1,
+	                       .threads = cfg->limits.check_threads };
 	struct dq_report *r = NULL;
 	char day[11], *err = NULL;
 	int rc;

@@ -31,7 +31,6 @@
 
 enum { F_START, F_UNQ, F_Q, F_QQ };          /* where in a field */
 enum { M_CONTIG, M_COPY, M_DROP };           /* how its content is held */
-enum { EOL_NONE, EOL_LF, EOL_CRLF, EOL_CR };
 enum { LA_STAY, LA_UNQUOTE, LA_MORE };       /* inner quote look-ahead */
 
 #define NO_BLOCK SIZE_MAX
@@ -360,8 +359,8 @@ static void end_field(struct scanner *sc, size_t len)
 static void eol_seen(struct scanner *sc, int kind, uint64_t line, uint64_t off)
 {
 	switch (kind) {
-	case EOL_LF:   sc->st->eol_lf++; break;
-	case EOL_CRLF: sc->st->eol_crlf++; break;
+	case CSV_EOL_LF:   sc->st->eol_lf++; break;
+	case CSV_EOL_CRLF: sc->st->eol_crlf++; break;
 	default:       sc->st->eol_cr++; break;
 	}
 	if (!sc->first_eol)
@@ -383,7 +382,7 @@ static int end_row(struct scanner *sc, size_t term)
 		row_issue(sc, CSV_I_BLANK_LINE);
 		return 0;
 	}
-	if (st->rows == 0)
+	if (sc->index == 0)
 		st->header_fields = sc->nf_total;
 	else if (sc->header && sc->nf_total != st->header_fields)
 		row_issue(sc, sc->nf_total < st->header_fields ? CSV_I_SHORT_ROW
@@ -423,7 +422,7 @@ static int field_done(struct scanner *sc, size_t p, size_t len)
 		sc->cr_line = sc->row_line;
 		sc->cr_off = sc->row_off;
 	} else {
-		eol_seen(sc, EOL_LF, sc->row_line, sc->row_off);
+		eol_seen(sc, CSV_EOL_LF, sc->row_line, sc->row_off);
 	}
 	return end_row(sc, p);
 }
@@ -554,7 +553,7 @@ static int parse(struct scanner *sc)
 				if (c == '\n')
 					sc->r++;
 				sc->pending_cr = false;
-				eol_seen(sc, c == '\n' ? EOL_CRLF : EOL_CR, sc->cr_line, sc->cr_off);
+				eol_seen(sc, c == '\n' ? CSV_EOL_CRLF : CSV_EOL_CR, sc->cr_line, sc->cr_off);
 			}
 			if (sc->r >= sc->end)
 				return 0;
@@ -680,7 +679,7 @@ static int finish(struct scanner *sc)
 	size_t len = 0;
 	if (sc->pending_cr) {
 		sc->pending_cr = false;
-		eol_seen(sc, EOL_CR, sc->cr_line, sc->cr_off);
+		eol_seen(sc, CSV_EOL_CR, sc->cr_line, sc->cr_off);
 	}
 	if (!sc->in_row)
 		return 0;
@@ -878,6 +877,10 @@ int csv_scan(csv_read_fn rd, void *src, const struct csv_opts *opts,
 	sc.max_fields = o->max_fields ? o->max_fields : CSV_MAX_FIELDS_DEFAULT;
 	sc.base = o->start_offset;
 	sc.line = o->start_line ? o->start_line : 1;
+	sc.index = o->start_index;
+	sc.first_eol = o->first_eol;
+	if (o->start_index)
+		stats->header_fields = o->header_fields;
 	sc.masks = pick_masks();
 	sc.mblk = NO_BLOCK;
 	/* A squeezed row keeps <= max_row content bytes and < LOOKAHEAD + 2
@@ -917,12 +920,40 @@ out:
 	stats->lines = sc.line - (o->start_line ? o->start_line : 1) +
 	               (stats->bytes > (stats->bom ? 3u : 0u) && sc.last != '\n' &&
 	                sc.last != '\r');
+	stats->first_eol = sc.first_eol;
 	stats->encoding = stats->bom ? CSV_ENC_UTF8_BOM
 	                : stats->issue[CSV_I_INVALID_UTF8].count ? CSV_ENC_CP1252
 	                : CSV_ENC_UTF8;
 	free(sc.buf);
 	free(sc.f);
 	return rc;
+}
+
+void csv_stats_merge(struct csv_stats *into, const struct csv_stats *part)
+{
+	into->bytes += part->bytes;
+	into->rows += part->rows;
+	into->lines += part->lines;
+	if (part->max_fields > into->max_fields)
+		into->max_fields = part->max_fields;
+	into->eol_crlf += part->eol_crlf;
+	into->eol_lf += part->eol_lf;
+	into->eol_cr += part->eol_cr;
+	into->non_ascii += part->non_ascii;
+	if (!into->first_eol)
+		into->first_eol = part->first_eol;
+	if (into->rows == part->rows)
+		into->header_fields = part->header_fields;
+	for (int k = 0; k < CSV_I_N; k++) {
+		struct csv_issue_stat *d = &into->issue[k];
+		const struct csv_issue_stat *s = &part->issue[k];
+		for (unsigned i = 0; i < s->n_at && d->n_at < CSV_LOCS; i++)
+			d->at[d->n_at++] = s->at[i];
+		d->count += s->count;
+	}
+	into->encoding = into->bom ? CSV_ENC_UTF8_BOM
+	               : into->issue[CSV_I_INVALID_UTF8].count ? CSV_ENC_CP1252
+	               : CSV_ENC_UTF8;
 }
 
 /* ---- sources ---- */

@@ -68,6 +68,9 @@ enum csv_issue {
 
 enum csv_encoding { CSV_ENC_UTF8, CSV_ENC_UTF8_BOM, CSV_ENC_CP1252 };
 
+/* Row terminators; the file's first one decides what MIXED_EOL counts. */
+enum csv_eol { CSV_EOL_NONE, CSV_EOL_LF, CSV_EOL_CRLF, CSV_EOL_CR };
+
 struct csv_loc {
 	uint64_t line;          /* line on which the row starts */
 	uint64_t offset;        /* byte offset in the file */
@@ -90,6 +93,7 @@ struct csv_stats {
 	uint64_t non_ascii;     /* bytes >= 0x80 */
 	bool bom;               /* the file starts with a UTF-8 BOM */
 	enum csv_encoding encoding;
+	enum csv_eol first_eol; /* the first row terminator seen, or NONE */
 	struct csv_issue_stat issue[CSV_I_N];
 };
 
@@ -134,6 +138,13 @@ struct csv_opts {
 	                           rescan from a checkpoint); no BOM is looked
 	                           for unless it is 0 */
 	uint64_t start_line;    /* line number there; 0 = 1 */
+	/* A part of a file scanned on its own (csv_split.c): rows delivered
+	 * before START_OFFSET (the first row is the header only when 0), the
+	 * header's field count and the file's first row terminator, as the
+	 * scan of what comes before found them (csv_stats_merge). */
+	uint64_t start_index;
+	uint32_t header_fields;
+	enum csv_eol first_eol;
 };
 
 /*
@@ -151,6 +162,55 @@ int csv_scan_fd(int fd, const struct csv_opts *opts, csv_row_fn fn, void *ud,
                 struct csv_stats *stats);
 int csv_scan_mem(const void *data, size_t len, const struct csv_opts *opts,
                  csv_row_fn fn, void *ud, struct csv_stats *stats);
+
+/* Add PART's stats, a scan of the bytes that follow those INTO counted
+ * (csv_opts.start_*), to INTO: counts add, the first locations of each
+ * issue stay those first in the file, the encoding is decided anew.  The
+ * result equals one scan of both parts when PART starts where a row
+ * starts (csv_split). */
+void csv_stats_merge(struct csv_stats *into, const struct csv_stats *part);
+
+/*
+ * Splitting a file into parts scanned in parallel (csv_split.c).  Each
+ * chunk [begin, end) of the file is run through the scanner's structure
+ * alone (where fields and rows end, csv.c's parse reduced to its states)
+ * from every state it could start in; composing the chunks in order from
+ * the file's start gives, for each chunk, the first row that starts in it
+ * with its line and row index.  A scan of the bytes from one such row to
+ * the next (csv_opts.start_*) then sees exactly what the scan of the
+ * whole file sees there.
+ */
+#define CSV_SPLIT_STATES 8
+
+struct csv_lane {               /* one start state's way through a chunk */
+	uint8_t end;                /* the state at the chunk's end */
+	bool bound;                 /* a row starts inside the chunk */
+	uint64_t lines, rows;       /* line breaks and rows (not blank lines)
+	                               ending in the chunk */
+	uint64_t b_off, b_lines, b_rows;   /* the first row start, and the
+	                               counts before it */
+};
+
+struct csv_chunk_map {
+	struct csv_lane lane[CSV_SPLIT_STATES];
+};
+
+/* Where a part starts: a row's first byte, its line, rows before it. */
+struct csv_cut {
+	uint64_t offset, line, index;
+};
+
+/* The map of chunk [BEGIN, END) of FD (SIZE bytes); reads [BEGIN, END +
+ * CSV_LOOKAHEAD + 64) with pread(2); blocks.  0 or -errno. */
+int csv_split_chunk(int fd, uint64_t size, uint64_t begin, uint64_t end,
+                    struct csv_chunk_map *out);
+
+/* The parts: chunk I of N (begins BEGIN[i], BEGIN[0] the file's first
+ * byte after a BOM) has its rows start at CUT[i]; CUT[0] is the file's
+ * start (offset 0, line 1); CUT[N] is SIZE.  Parts [CUT[i], CUT[i+1]) may
+ * be empty. */
+void csv_split_compose(const struct csv_chunk_map *maps, const uint64_t *begin, size_t n,
+                       uint64_t size, struct csv_cut *cut);
 
 /* "utf-8", "utf-8-sig", "windows-1252": the names Python's codecs use. */
 const char *csv_encoding_name(enum csv_encoding e);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -340,11 +341,18 @@ static int scan(struct run *R, char **err)
 	const struct dq_input *in = R->in;
 	struct dq_report *rep = R->rep;
 	int fd = open(in->path, O_RDONLY | O_CLOEXEC), rc;
+	unsigned threads;
+	struct stat sb;
 
 	if (fd < 0)
 		return fail(err, -errno, "%s: %s", in->path, strerror(errno));
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	rc = csv_scan_fd(fd, NULL, dq_on_row, R, &rep->csv);
+	threads = in->threads ? in->threads : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
+	    (in->n_cuts || (threads > 1 && (uint64_t)sb.st_size >= DQ_PARALLEL_MIN)))
+		rc = dq_scan_parallel(R, fd, (uint64_t)sb.st_size, threads);
+	else
+		rc = csv_scan_fd(fd, NULL, dq_on_row, R, &rep->csv);
 	close(fd);
 	if (rc < 0) {
 		if (R->err) {

@@ -5,7 +5,14 @@
  *
  * dq_run() blocks for the length of the scan and is meant for a worker
  * thread: it keeps no global state, does not log and does not touch the
- * store.  Its only side effect is the key index written to in->keys_out.
+ * store.  With in->threads > 1 a file of 8 MiB or more is scanned by that
+ * many threads: the calling thread and THREADS - 1 pthreads of its own at
+ * nice +5 (so the daemon's loop thread is never starved; dq_par.c), with a
+ * report identical to the single-threaded one.  Memory per thread: a
+ * scanner (~2 MiB) and the part it scans (copies of the plan's counters,
+ * and 16 bytes of key index entries per keyed row of its chunk, at most
+ * 64 MiB of the file); at most 2 x THREADS parts wait to be merged.  Its
+ * only side effect is the key index written to in->keys_out.
  *
  * Key index (.keys, next to the snapshot, CONTRACTS.md section 3): one
  * 16-byte entry per row with a key (not every key column null; a null part
@@ -53,6 +60,13 @@ struct dq_input {
 	                                      (temp file + rename); NULL = no */
 	const atomic_int *cancel;          /* non-zero: stop, -ECANCELED; or NULL */
 	atomic_uint_least64_t *progress;   /* bytes scanned so far; or NULL */
+	unsigned threads;                  /* scanning threads (limits.
+	                                      check_threads); 0 = one per CPU,
+	                                      1 = this thread alone */
+	const uint64_t *cuts;              /* tests: split the file at these
+	                                      offsets (any order), whatever its
+	                                      size and THREADS; or NULL */
+	size_t n_cuts;
 };
 
 /*
@@ -143,6 +157,11 @@ void dq_report_free(struct dq_report *r);
  *         "issues":{"<name>":{"count","at":[{"line","offset"}]}}}}
  * (observed is null when NAN; "issues" lists only kinds that occurred.) */
 json_t *dq_report_json(const struct dq_report *r);
+
+/* Where A and B differ first ("csv", "a result", ...; NULL: nowhere):
+ * every member but the wall time compared, text byte for byte.  For tests
+ * and fuzzing of the parallel scan against the single-threaded one. */
+const char *dq_report_diff(const struct dq_report *a, const struct dq_report *b);
 
 /* The "diff" member alone (as in dq_report_json), for the store. */
 json_t *dq_diff_json(const struct dq_diff *d);

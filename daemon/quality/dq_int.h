@@ -37,6 +37,7 @@
 #define DETAIL_MAX 2048            /* bytes of one result's detail */
 #define KEY_MAX 4096               /* bytes of a normalized key (longer: cut) */
 #define VSET_MAX_LEN 256           /* longer values are never allowed */
+#define DQ_PARALLEL_MIN (8u << 20) /* smaller files: one thread */
 
 /* A column the checks know: a schema column, or a name a check uses that
  * the schema does not declare. */
@@ -92,7 +93,18 @@ struct chk {
 	/* allowed */
 	struct vset set;
 	char *bad_values[MAX_BAD_VALUES];
+	size_t bad_len[MAX_BAD_VALUES];   /* lengths as found (kept: <= 64) */
 	size_t n_bad_values;
+};
+
+/* A chunk's key index entries and checkpoints in a parallel run
+ * (dq_par.c), added to the run's index in file order afterwards. */
+struct dq_part {
+	struct keyidx_entry *e;
+	size_t n_e, cap_e;
+	struct keyidx_checkpoint *cp;
+	uint64_t *cp_row;
+	size_t n_cp, cap_cp;
 };
 
 struct run {
@@ -110,6 +122,8 @@ struct run {
 	bool key_absent;               /* a key column is not in the file */
 	uint64_t key_def;
 	struct keyidx *ki;
+	struct dq_part *part;          /* a chunk of a parallel run: entries go
+	                                  here, not to ki (which is NULL) */
 	int64_t exec_end;              /* civil seconds at the end of exec_date */
 	bool header_seen;
 	uint64_t rows;
@@ -210,6 +224,14 @@ int dq_on_row(void *ud, const struct csv_row *row);
 /* After the scan: the schema columns the header lacks, into
  * R->rep->drift.removed. */
 int dq_drift_removed(struct run *R);
+
+/* ---- dq_par.c ---- */
+
+/* The scan (as csv_scan_fd over FD, SIZE bytes, with dq_on_row on R) done
+ * by THREADS workers over chunks, with R's counters, key index and
+ * R->rep->csv exactly as the single-threaded scan leaves them.  0 or a
+ * negative errno (R->err may say more). */
+int dq_scan_parallel(struct run *R, int fd, uint64_t size, unsigned threads);
 
 /* ---- dq_readback.c ---- */
 

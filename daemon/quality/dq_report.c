@@ -170,3 +170,87 @@ json_t *dq_report_json(const struct dq_report *r)
 	                 "diff", dq_diff_json(&r->diff),
 	                 "csv", csv_json(&r->csv));
 }
+
+/* ---- comparing two reports ---- */
+
+static bool same_str(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static bool same_list(const struct strlist *a, const struct strlist *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (!same_str(a->items[i], b->items[i]))
+			return false;
+	return true;
+}
+
+static bool same_csv(const struct csv_stats *a, const struct csv_stats *b)
+{
+	if (a->bytes != b->bytes || a->rows != b->rows || a->lines != b->lines ||
+	    a->header_fields != b->header_fields || a->max_fields != b->max_fields ||
+	    a->eol_crlf != b->eol_crlf || a->eol_lf != b->eol_lf || a->eol_cr != b->eol_cr ||
+	    a->non_ascii != b->non_ascii || a->bom != b->bom || a->encoding != b->encoding ||
+	    a->first_eol != b->first_eol)
+		return false;
+	for (int k = 0; k < CSV_I_N; k++) {
+		const struct csv_issue_stat *x = &a->issue[k], *y = &b->issue[k];
+		if (x->count != y->count || x->n_at != y->n_at)
+			return false;
+		for (unsigned i = 0; i < x->n_at; i++)
+			if (x->at[i].line != y->at[i].line || x->at[i].offset != y->at[i].offset)
+				return false;
+	}
+	return true;
+}
+
+static bool same_double(double a, double b)
+{
+	return (isnan(a) && isnan(b)) || memcmp(&a, &b, sizeof a) == 0;
+}
+
+const char *dq_report_diff(const struct dq_report *a, const struct dq_report *b)
+{
+	if (!same_str(a->dataset, b->dataset) || !same_str(a->exec_date, b->exec_date) ||
+	    !same_str(a->path, b->path))
+		return "dataset, exec_date or path";
+	if (a->bytes != b->bytes || a->rows != b->rows || a->null_keys != b->null_keys)
+		return "bytes, rows or null_keys";
+	if (!same_str(a->encoding, b->encoding) || !same_str(a->line_ending, b->line_ending))
+		return "encoding or line_ending";
+	if (!same_csv(&a->csv, &b->csv))
+		return "csv";
+	if (!same_list(&a->drift.added, &b->drift.added) ||
+	    !same_list(&a->drift.removed, &b->drift.removed) ||
+	    a->drift.n_renamed != b->drift.n_renamed)
+		return "drift";
+	for (size_t i = 0; i < a->drift.n_renamed; i++)
+		if (!same_str(a->drift.renamed[i].from, b->drift.renamed[i].from) ||
+		    !same_str(a->drift.renamed[i].to, b->drift.renamed[i].to))
+			return "drift.renamed";
+	if (a->n_results != b->n_results)
+		return "n_results";
+	for (size_t i = 0; i < a->n_results; i++) {
+		const struct dq_result *x = &a->results[i], *y = &b->results[i];
+		if (!same_str(x->name, y->name) || x->type != y->type || x->severity != y->severity ||
+		    x->outcome != y->outcome || !same_double(x->observed, y->observed) ||
+		    !same_str(x->threshold, y->threshold) || !same_str(x->detail, y->detail) ||
+		    x->n_lines != y->n_lines ||
+		    memcmp(x->lines, y->lines, x->n_lines * sizeof *x->lines) != 0)
+			return "a result";
+	}
+	if (a->diff.done != b->diff.done || !same_str(a->diff.error, b->diff.error) ||
+	    a->diff.prev_rows != b->diff.prev_rows || a->diff.added != b->diff.added ||
+	    a->diff.removed != b->diff.removed || a->diff.changed != b->diff.changed ||
+	    a->diff.unchanged != b->diff.unchanged ||
+	    !same_list(&a->diff.ex_added, &b->diff.ex_added) ||
+	    !same_list(&a->diff.ex_removed, &b->diff.ex_removed) ||
+	    !same_list(&a->diff.ex_changed, &b->diff.ex_changed))
+		return "diff";
+	if (a->outcome != b->outcome)
+		return "outcome";
+	return NULL;
+}

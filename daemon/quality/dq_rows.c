@@ -183,7 +183,15 @@ static void type_col(struct col *c, const struct csv_row *row)
 	if (c->need & NEED_NUM)
 		c->num_ok = value_double(c->v, c->len, &c->num);
 	if (c->need & NEED_TIME) {
+		/* The first format in order that matches wins, whatever matched
+		 * the rows before: a value means the same in every chunk of a
+		 * parallel run.  The hint only saves the tries that fail. */
 		if (c->n_fmts && tsfmt_match(&c->fmts[c->hint], c->v, c->len, &c->ts)) {
+			for (size_t i = 0; i < c->hint; i++)
+				if (tsfmt_match(&c->fmts[i], c->v, c->len, &c->ts)) {
+					c->hint = i;
+					break;
+				}
 			c->ts_ok = true;
 			return;
 		}
@@ -214,7 +222,7 @@ static int keep_bad_value(struct chk *c, const struct col *col)
 		return 0;
 	if (!(c->bad_values[c->n_bad_values] = strndup(col->v, col->len > 64 ? 64 : col->len)))
 		return -ENOMEM;
-	c->n_bad_values++;
+	c->bad_len[c->n_bad_values++] = col->len;
 	return 0;
 }
 
@@ -333,6 +341,47 @@ static int eval(const struct run *R, struct chk *c, const struct csv_row *row)
 	return 0;
 }
 
+/* ---- a chunk's share of the index (parallel runs) ---- */
+
+static int dq_part_add(struct dq_part *p, uint64_t key, uint32_t hash, uint64_t row)
+{
+	if (row > UINT32_MAX)
+		return -EOVERFLOW;
+	if (p->n_e == p->cap_e) {
+		size_t cap = p->cap_e ? 2 * p->cap_e : 1024;
+		struct keyidx_entry *e = realloc(p->e, cap * sizeof *e);
+		if (!e)
+			return -ENOMEM;
+		p->e = e;
+		p->cap_e = cap;
+	}
+	p->e[p->n_e].key = key;
+	p->e[p->n_e].hash = hash;
+	p->e[p->n_e].row = (uint32_t)row;
+	p->n_e++;
+	return 0;
+}
+
+static int part_mark(struct dq_part *p, uint64_t row, uint64_t offset, uint64_t line)
+{
+	if (p->n_cp == p->cap_cp) {
+		size_t cap = p->cap_cp ? 2 * p->cap_cp : 16;
+		struct keyidx_checkpoint *cp = realloc(p->cp, cap * sizeof *cp);
+		uint64_t *r;
+		if (!cp)
+			return -ENOMEM;
+		p->cp = cp;
+		if (!(r = realloc(p->cp_row, cap * sizeof *r)))
+			return -ENOMEM;
+		p->cp_row = r;
+		p->cap_cp = cap;
+	}
+	p->cp[p->n_cp].offset = offset;
+	p->cp[p->n_cp].line = line;
+	p->cp_row[p->n_cp++] = row;
+	return 0;
+}
+
 /* ---- the key index ---- */
 
 /* Integer parts are compared as numbers ("20148031043.0" is 20148031043),
@@ -418,6 +467,9 @@ static int index_row(struct run *R, const struct csv_row *row, uint64_t n)
 	} else if (!(text = canon_row(R, row, &tlen))) {
 		return -ENOMEM;
 	}
+	if (R->part)
+		return dq_part_add(R->part, XXH3_64bits(R->keybuf, (size_t)klen),
+		                   (uint32_t)XXH3_64bits(text, tlen), n);
 	return keyidx_add(R->ki, XXH3_64bits(R->keybuf, (size_t)klen),
 	                  (uint32_t)XXH3_64bits(text, tlen), n);
 }
@@ -439,15 +491,16 @@ int dq_on_row(void *ud, const struct csv_row *row)
 		if (R->in->progress)
 			atomic_store_explicit(R->in->progress, row->offset, memory_order_relaxed);
 	}
-	if (n % DQ_CHECKPOINT_ROWS == 0 && R->ki &&
-	    (rc = keyidx_mark(R->ki, n, row->offset, row->line)) < 0)
+	if (n % DQ_CHECKPOINT_ROWS == 0 && (R->ki || R->part) &&
+	    (rc = R->part ? part_mark(R->part, n, row->offset, row->line)
+	                  : keyidx_mark(R->ki, n, row->offset, row->line)) < 0)
 		return (R->rc = rc);
 	for (size_t i = 0; i < R->n_used; i++)
 		type_col(R->used[i], row);
 	for (size_t i = 0; i < R->ds->n_checks; i++)
 		if ((rc = eval(R, &R->chks[i], row)) < 0)
 			return (R->rc = rc);
-	if (R->ki && !R->key_absent && (rc = index_row(R, row, n)) < 0) {
+	if ((R->ki || R->part) && !R->key_absent && (rc = index_row(R, row, n)) < 0) {
 		if (rc == -EOVERFLOW && asprintf(&R->err, "more than 2^32 rows: too many to index") < 0)
 			R->err = NULL;
 		return (R->rc = rc);

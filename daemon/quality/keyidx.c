@@ -327,7 +327,7 @@ static int out_close(struct out *o, const struct keyidx_header *h, const char *p
 	char dir[PATH_MAX];
 	int rc = 0;
 
-	if (!o->err && fwrite(k->cp, sizeof *k->cp, k->n_cp, o->f) != k->n_cp)
+	if (!o->err && k->n_cp && fwrite(k->cp, sizeof *k->cp, k->n_cp, o->f) != k->n_cp)
 		o->err = errno ? errno : EIO;
 	if (!o->err && (fflush(o->f) != 0 || write_all(fileno(o->f), h, sizeof *h, 0) < 0 ||
 	                fsync(fileno(o->f)) < 0))

@@ -325,6 +325,7 @@ static int check_start(struct stask *t, char *err, size_t errlen, bool *retryabl
 	ct->in.keys_out = ct->keys_out;
 	ct->in.cancel = &ct->cancel;
 	ct->in.progress = &ct->progress;
+	ct->in.threads = ti->cfg->limits.check_threads;
 	if ((rc = uv_queue_work(ti->d->loop, &ct->work, work_cb, after_cb)) < 0) {
 		snprintf(err, errlen, "cannot queue the check: %s", uv_strerror(rc));
 		*retryable = true;

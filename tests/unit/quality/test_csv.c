@@ -184,12 +184,108 @@ static const char *case_input(const struct csv_case *c, char *buf)
 	return buf;
 }
 
+/* The thread count the table runs at (main): with more than one, each
+ * input is cut into that many chunks, split (csv_split_chunk, compose) and
+ * its parts scanned one after the other from where each row starts, the
+ * stats merged: what dq_par.c does, which must equal one scan. */
+static unsigned threads = 1;
+
+static ssize_t read_part(void *src, char *buf, size_t n)
+{
+	struct { int fd; uint64_t off, end; } *p = src;
+	ssize_t got;
+	if (n > p->end - p->off)
+		n = (size_t)(p->end - p->off);
+	got = n ? pread(p->fd, buf, n, (off_t)p->off) : 0;
+	if (got > 0)
+		p->off += (uint64_t)got;
+	return got;
+}
+
+static int split_scan(const char *in, size_t len, const struct csv_opts *base, unsigned parts,
+                      csv_row_fn fn, void *ud, struct csv_stats *st)
+{
+	FILE *f = tmpfile();
+	uint64_t begin[16], b0 = len >= 3 && memcmp(in, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+	struct csv_chunk_map maps[16];
+	struct csv_cut cut[17];
+	size_t n = 0;
+	int rc = 0;
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(in, 1, len, f), len);
+	fflush(f);
+	begin[n++] = b0;
+	for (unsigned k = 1; k < parts && n < 16; k++) {
+		uint64_t at = (uint64_t)len * k / parts;
+		if (at > begin[n - 1] && at < len)
+			begin[n++] = at;
+	}
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(csv_split_chunk(fileno(f), len, begin[i],
+		                                 i + 1 < n ? begin[i + 1] : len, &maps[i]), 0);
+	csv_split_compose(maps, begin, n, len, cut);
+	memset(st, 0, sizeof *st);
+	for (size_t i = 0; i < n; i++) {
+		struct { int fd; uint64_t off, end; } src = { fileno(f), cut[i].offset,
+		                                             cut[i + 1].offset };
+		struct csv_opts o = *base;
+		struct csv_stats ps;
+		if (cut[i].offset == cut[i + 1].offset)
+			continue;
+		o.start_offset = cut[i].offset;
+		o.start_line = cut[i].line;
+		o.start_index = cut[i].index;
+		o.header_fields = st->header_fields;
+		o.first_eol = st->first_eol;
+		rc = csv_scan(read_part, &src, &o, fn, ud, &ps);
+		if (i == 0)
+			*st = ps;
+		else
+			csv_stats_merge(st, &ps);
+		if (rc)
+			break;
+	}
+	fclose(f);
+	return rc;
+}
+
+static void same_stats(const char *name, const struct csv_stats *a, const struct csv_stats *b)
+{
+	if (a->bytes != b->bytes || a->rows != b->rows || a->lines != b->lines ||
+	    a->header_fields != b->header_fields || a->max_fields != b->max_fields ||
+	    a->eol_crlf != b->eol_crlf || a->eol_lf != b->eol_lf || a->eol_cr != b->eol_cr ||
+	    a->non_ascii != b->non_ascii || a->bom != b->bom || a->encoding != b->encoding ||
+	    a->first_eol != b->first_eol)
+		fail_msg("%s at %u threads: counts differ (rows %llu/%llu lines %llu/%llu)", name,
+		         threads, (unsigned long long)a->rows, (unsigned long long)b->rows,
+		         (unsigned long long)a->lines, (unsigned long long)b->lines);
+	for (int k = 0; k < CSV_I_N; k++) {
+		if (a->issue[k].count != b->issue[k].count || a->issue[k].n_at != b->issue[k].n_at)
+			fail_msg("%s at %u threads: %s x%llu/%llu", name, threads, csv_issue_name(k),
+			         (unsigned long long)a->issue[k].count,
+			         (unsigned long long)b->issue[k].count);
+		assert_memory_equal(a->issue[k].at, b->issue[k].at,
+		                    a->issue[k].n_at * sizeof a->issue[k].at[0]);
+	}
+}
+
 static void check_case(const struct csv_case *c, size_t block, struct csv_stats *st,
                        struct render *r)
 {
 	struct csv_opts o = { .block = block };
 	char garbage[256];
 	int rc = csv_scan_mem(case_input(c, garbage), c->len, &o, on_row, r, st);
+
+	if (rc == 0 && threads > 1) {
+		struct csv_stats ps;
+		struct render pr = { 0 };
+		rc = split_scan(case_input(c, garbage), c->len, &o, threads, on_row, &pr, &ps);
+		same_stats(c->name, st, &ps);
+		assert_string_equal(pr.s ? pr.s : "", r->s ? r->s : "");
+		assert_memory_equal(pr.lines, r->lines, sizeof pr.lines);
+		free(pr.s);
+	}
 
 	if (rc != 0)
 		fail_msg("%s (block %zu): rc %d", c->name, block, rc);
@@ -444,5 +540,13 @@ int main(void)
 		cmocka_unit_test(test_sample),
 		cmocka_unit_test(test_names),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	static const unsigned counts[] = { 1, 2, 3, 7 };
+	static const char *const names[] = { "1 thread", "2 threads", "3 threads", "7 threads" };
+	int rc = 0;
+
+	for (size_t i = 0; i < N(counts); i++) {
+		threads = counts[i];
+		rc |= _cmocka_run_group_tests(names[i], tests, N(tests), NULL, NULL);
+	}
+	return rc;
 }

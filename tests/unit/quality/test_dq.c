@@ -57,13 +57,39 @@ static char *put_file(const char *name, const char *content, size_t len)
 	return path;
 }
 
-static struct dq_report *check(const struct cfg_dataset *ds, const char *file,
-                               const char *exec_date, int64_t prev_rows,
-                               const char *prev_keys, const char *keys_out)
+/* The thread count the tests run at (main).  Above 1, check() runs the
+ * single-threaded check too, then the parallel one with the file cut into
+ * THREADS even chunks plus one at byte 1, and requires the two reports
+ * (dq_report_diff) and .keys files to be identical. */
+static unsigned threads = 1;
+
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *p = NULL;
+	long n;
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	p = malloc((size_t)n + 1);
+	assert_non_null(p);
+	assert_int_equal(fread(p, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	*len = (size_t)n;
+	return p;
+}
+
+static struct dq_report *check_at(const struct cfg_dataset *ds, const char *file,
+                                  const char *exec_date, int64_t prev_rows,
+                                  const char *prev_keys, const char *keys_out,
+                                  unsigned n_threads, const uint64_t *cuts, size_t n_cuts)
 {
 	struct dq_input in = {
 		.path = file, .dataset = ds, .exec_date = exec_date,
 		.prev_rows = prev_rows, .prev_keys = prev_keys, .keys_out = keys_out,
+		.threads = n_threads, .cuts = cuts, .n_cuts = n_cuts,
 	};
 	struct dq_report *r = NULL;
 	char *err = NULL;
@@ -71,6 +97,46 @@ static struct dq_report *check(const struct cfg_dataset *ds, const char *file,
 	if (rc != 0)
 		fail_msg("dq_run: %d %s", rc, err ? err : "");
 	return r;
+}
+
+static struct dq_report *check(const struct cfg_dataset *ds, const char *file,
+                               const char *exec_date, int64_t prev_rows,
+                               const char *prev_keys, const char *keys_out)
+{
+	struct dq_report *one, *par;
+	uint64_t cuts[9];
+	size_t n = 0, la = 0, lb = 0;
+	char *serial_keys = NULL, *a, *b;
+	struct stat sb;
+	const char *why;
+
+	if (threads == 1)
+		return check_at(ds, file, exec_date, prev_rows, prev_keys, keys_out, 1, NULL, 0);
+	if (keys_out)
+		assert_true(asprintf(&serial_keys, "%s.serial", keys_out) > 0);
+	one = check_at(ds, file, exec_date, prev_rows, prev_keys, serial_keys, 1, NULL, 0);
+	assert_int_equal(stat(file, &sb), 0);
+	cuts[n++] = 1;
+	for (unsigned k = 1; k < threads; k++)
+		cuts[n++] = (uint64_t)sb.st_size * k / threads;
+	par = check_at(ds, file, exec_date, prev_rows, prev_keys, keys_out, threads, cuts, n);
+	if ((why = dq_report_diff(one, par)))
+		fail_msg("%s at %u threads: the reports differ in %s", file, threads, why);
+	if (keys_out) {
+		a = slurp(serial_keys, &la);
+		b = slurp(keys_out, &lb);
+		assert_true((a == NULL) == (b == NULL));
+		if (a) {
+			assert_int_equal(la, lb);
+			assert_memory_equal(a, b, la);
+		}
+		unlink(serial_keys);
+		free(a);
+		free(b);
+		free(serial_keys);
+	}
+	dq_report_free(one);
+	return par;
 }
 
 static const struct dq_result *result(const struct dq_report *r, const char *name)
@@ -630,5 +696,14 @@ int main(void)
 		cmocka_unit_test(test_long_detail_is_cut),
 		cmocka_unit_test(test_sample),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	static const unsigned counts[] = { 1, 2, 3, 7 };
+	static const char *const names[] = { "1 thread", "2 threads", "3 threads", "7 threads" };
+	int rc = 0;
+
+	for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+		threads = counts[i];
+		rc |= _cmocka_run_group_tests(names[i], tests, sizeof tests / sizeof tests[0],
+		                              setup, teardown);
+	}
+	return rc;
 }
