@@ -11,7 +11,8 @@
  *   - the body is accepted exactly when json_loadb(body, 0) accepts it:
  *     strict RFC 8259 grammar, strict UTF-8 everywhere, no \u0000, no lone
  *     surrogate, integers within int64, reals that do not overflow, depth
- *     at most 2048, nothing but white space after the top-level value.  A
+ *     at most 2048, nothing but white space after the top-level value (and
+ *     its quirk: one NUL byte right after a number or literal is skipped).  A
  *     rejected body, and one with an "error" object at the top, is judged
  *     by ag_judge_body (so the verdict and message are its own);
  *   - a key given twice means its last value (json_object_set);

@@ -64,6 +64,35 @@ static void test_dates_across_dst(void **state)
 	ag_csv_date(tz, 0, out, sizeof out);
 	assert_string_equal(out, "1970-01-01T00:00:00+00:00");
 	tz_free(tz);
+	/* The hand-made text is printf's, from year 0 to 9999 and beyond. */
+	static const char *const zones[] = { "America/Denver", "Asia/Kolkata", "UTC" };
+	uint64_t x = 12345;
+	for (size_t z = 0; z < 3; z++) {
+		assert_int_equal(tz_load(zones[z], &tz), 0);
+		for (int i = 0; i < 20000; i++) {
+			x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+			int64_t ms = (int64_t)(x >> 1) % 700000000000000LL - 350000000000000LL;
+			if (i % 3 == 0)
+				ms = ms / 1000 * 1000;
+			struct civil c;
+			char want[64], fr[8] = "";
+			int64_t s = ms / 1000, frac = ms % 1000;
+			if (frac < 0) {
+				frac += 1000;
+				s -= 1;
+			}
+			tz_civil(tz, s, &c);
+			if (frac)
+				snprintf(fr, sizeof fr, ".%03d", (int)frac);
+			int off = c.utc_offset < 0 ? -c.utc_offset : c.utc_offset;
+			snprintf(want, sizeof want, "%04d-%02d-%02dT%02d:%02d:%02d%s%c%02d:%02d", c.year,
+			         c.month, c.day, c.hour, c.minute, c.second, fr,
+			         c.utc_offset < 0 ? '-' : '+', off / 3600, off % 3600 / 60);
+			ag_csv_date(tz, ms, out, sizeof out);
+			assert_string_equal(out, want);
+		}
+		tz_free(tz);
+	}
 }
 
 static void test_numbers_shortest(void **state)
@@ -668,6 +697,23 @@ static void test_stream_matches_dom(void **state)
 		td.len = ts.len = 0;
 		size_t n = strlen(edge[i]) + (strcmp(edge[i], "{\"features\":[]}") == 0);
 		compare_paths(ps, &l, tz, edge[i], n ? n : 0, &cd, &cs);
+	}
+	/* jansson skips one NUL right after a number or literal, not two */
+#define E(x) { x, sizeof x - 1 }
+	static const struct { const char *p; size_t n; } nul_edge[] = {
+		E("{\"features\":[{\"attributes\":{\"OBJECTID\":3\0}}]}"),
+		E("{\"features\":[{\"attributes\":{\"OBJECTID\":3,\"N\":true\0}}]}"),
+		E("{\"features\":[{\"attributes\":{\"OBJECTID\":3\0\0}}]}"),
+		E("{\"features\":[{\"attributes\":{\"OBJECTID\":3,\"Name\":\"a\"\0}}]}"),
+	};
+#undef E
+	for (size_t i = 0; i < sizeof nul_edge / sizeof *nul_edge; i++) {
+		struct ag_chunk cd = { ids, 40, hd, rd, 0, &td }, cs = { ids, 40, hs, rs, 0, &ts };
+		memset(hd, 0, sizeof hd);
+		memset(hs, 0, sizeof hs);
+		td.len = ts.len = 0;
+		compare_paths(ps, &l, tz, nul_edge[i].p, nul_edge[i].n, &cd, &cs);
+		assert_int_equal(cs.n_rows, i < 2 ? 1 : 0);   /* the first two pass */
 	}
 	/* Deep nesting: 2048 levels pass, 2049 do not (jansson's limit). */
 	for (int depth = 2046; depth <= 2050; depth++) {
