@@ -54,9 +54,10 @@ static void free_cb(uv_handle_t *h)
 	struct arcgis *a = h->data;
 	ag_layer_free(&a->layer);
 	free(a->ids);
-	for (size_t i = 0; i < a->n_rows; i++)
-		free(a->rows[i].line);
 	free(a->rows);
+	buf_free(&a->chunk_text);
+	buf_free(&a->out);
+	ag_pscan_free(a->pscan);
 	free(a->have);
 	tz_free(a->tz);
 	free(a->url); free(a->where); free(a->zone); free(a->dataset);
@@ -233,9 +234,8 @@ static bool halve_page(struct arcgis *a, bool heavy)
 	a->heavy = 0;
 	a->page_size = n;
 	a->halvings++;
-	for (size_t i = 0; i < a->n_rows; i++)
-		free(a->rows[i].line);
 	a->n_rows = 0;
+	a->chunk_text.len = 0;
 	start_chunk(a);
 	return true;
 }
@@ -334,9 +334,8 @@ static void reload(struct arcgis *a, const char *what)
 		finish(a, AGF_DISCARD);
 		return;
 	}
-	for (size_t i = 0; i < a->n_rows; i++)
-		free(a->rows[i].line);
 	a->n_rows = 0;
+	a->chunk_text.len = 0;
 	a->next = 0;
 	a->bytes = a->rows_done = 0;
 	a->pages_done = 0;
@@ -587,6 +586,8 @@ int arcgis_start(struct http *h, const struct arcgis_request *req, arcgis_done_c
 	a->done = done;
 	a->arg = arg;
 	a->fd = -1;
+	buf_init(&a->chunk_text, 0, SIZE_MAX / 2);
+	buf_init(&a->out, 0, SIZE_MAX / 2);
 	a->lim = *req->limits;
 	a->force = req->force;
 	a->allow_http = req->allow_http;

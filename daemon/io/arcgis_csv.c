@@ -9,9 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-#define XXH_STATIC_LINKING_ONLY   /* XXH3_state_t on the stack, one per row */
-#include <xxhash.h>
 
 #include "domain/tz.h"
 #include "io/arcgis_int.h"
@@ -43,6 +40,13 @@ void ag_csv_header(struct buf *b, const struct ag_layer *l)
 	buf_put(b, "\r\n", 2);
 }
 
+static char *two(char *o, int v)
+{
+	o[0] = (char)('0' + v / 10);
+	o[1] = (char)('0' + v % 10);
+	return o + 2;
+}
+
 void ag_csv_date(const struct tz *tz, int64_t ms, char *out, size_t n)
 {
 	int64_t s = ms / 1000, frac = ms % 1000;
@@ -54,9 +58,35 @@ void ag_csv_date(const struct tz *tz, int64_t ms, char *out, size_t n)
 		s -= 1;
 	}
 	tz_civil(tz, s, &c);
+	int off = c.utc_offset < 0 ? -c.utc_offset : c.utc_offset;
+	if (c.year >= 0 && c.year <= 9999 && off < 100 * 3600 && n >= 32) {
+		/* The usual case, by hand: it is most of a row's dates' cost. */
+		char *o = out;
+		o = two(two(o, c.year / 100), c.year % 100);
+		*o++ = '-';
+		o = two(o, c.month);
+		*o++ = '-';
+		o = two(o, c.day);
+		*o++ = 'T';
+		o = two(o, c.hour);
+		*o++ = ':';
+		o = two(o, c.minute);
+		*o++ = ':';
+		o = two(o, c.second);
+		if (frac) {
+			*o++ = '.';
+			*o++ = (char)('0' + frac / 100);
+			o = two(o, (int)(frac % 100));
+		}
+		*o++ = c.utc_offset < 0 ? '-' : '+';
+		o = two(o, off / 3600);
+		*o++ = ':';
+		o = two(o, off % 3600 / 60);
+		*o = '\0';
+		return;
+	}
 	if (frac)
 		snprintf(fr, sizeof fr, ".%03d", (int)frac);
-	int off = c.utc_offset < 0 ? -c.utc_offset : c.utc_offset;
 	snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d%s%c%02d:%02d", c.year, c.month, c.day,
 	         c.hour, c.minute, c.second, fr, c.utc_offset < 0 ? '-' : '+', off / 3600,
 	         off % 3600 / 60);
@@ -65,7 +95,7 @@ void ag_csv_date(const struct tz *tz, int64_t ms, char *out, size_t n)
 void ag_csv_number(double v, char *out, size_t n)
 {
 	/* Whole numbers without an exponent (3148840, not 3.14884e+06). */
-	if (v == (double)(int64_t)v && v > -1e15 && v < 1e15) {
+	if (v > -1e15 && v < 1e15 && v == (double)(int64_t)v) {   /* range first: no UB */
 		snprintf(out, n, "%" PRId64, (int64_t)v);
 		return;
 	}
@@ -82,105 +112,9 @@ void ag_csv_number(double v, char *out, size_t n)
 	}
 }
 
-/* One attribute value as canonical text into B. */
-static void put_value(struct buf *b, const struct tz *tz, enum ag_ftype type, json_t *v)
+int64_t ag_date_ms(double v)
 {
-	char tmp[64];
-
-	switch (json_typeof(v)) {
-	case JSON_STRING:
-		ag_csv_field(b, json_string_value(v), json_string_length(v));
-		return;
-	case JSON_INTEGER:
-		if (type == AG_F_DATE)
-			ag_csv_date(tz, json_integer_value(v), tmp, sizeof tmp);
-		else
-			snprintf(tmp, sizeof tmp, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-		break;
-	case JSON_REAL:
-		if (type == AG_F_DATE)
-			ag_csv_date(tz, (int64_t)json_real_value(v), tmp, sizeof tmp);
-		else
-			ag_csv_number(json_real_value(v), tmp, sizeof tmp);
-		break;
-	case JSON_TRUE:
-	case JSON_FALSE:
-		snprintf(tmp, sizeof tmp, "%s", json_is_true(v) ? "true" : "false");
-		break;
-	case JSON_NULL:
-		return;
-	default: {
-		/* An object or array in an attribute: its compact JSON text. */
-		char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-		if (s)
-			ag_csv_field(b, s, strlen(s));
-		else
-			b->err = ENOMEM;
-		free(s);
-		return;
-	}
-	}
-	buf_put(b, tmp, strlen(tmp));
-}
-
-/* A number of the geometry, or nothing when absent. */
-static void put_coord(struct buf *b, json_t *geom, const char *key)
-{
-	json_t *v = json_object_get(geom, key);
-	char tmp[40];
-	if (!json_is_number(v))
-		return;
-	ag_csv_number(json_number_value(v), tmp, sizeof tmp);
-	buf_put(b, tmp, strlen(tmp));
-}
-
-static void hash_row(const char *p, size_t len, size_t a, size_t z, struct ag_digest *out)
-{
-	XXH3_state_t st;
-	XXH3_128bits_reset(&st);
-	XXH3_128bits_update(&st, p, a);
-	XXH3_128bits_update(&st, p + z, len - z);
-	XXH128_hash_t h = XXH3_128bits_digest(&st);
-	out->hi = h.high64;
-	out->lo = h.low64;
-}
-
-int ag_csv_row(const struct ag_layer *l, const struct tz *tz, json_t *feature,
-               struct ag_row *row)
-{
-	json_t *attrs = json_object_get(feature, "attributes");
-	json_t *oid = json_object_get(attrs, l->oid_name);
-	struct buf b;
-	size_t oid_a = 0, oid_z = 0;
-
-	if (!json_is_object(attrs) || !json_is_integer(oid))
-		return -EINVAL;
-	row->oid = json_integer_value(oid);
-	buf_init(&b, 512, AG_BODY_MAX);
-	for (size_t i = 0; i < l->n_fields; i++) {
-		if (i)
-			buf_put(&b, ",", 1);
-		if (i == l->oid_index)
-			oid_a = b.len;
-		put_value(&b, tz, l->fields[i].type, json_object_get(attrs, l->fields[i].name));
-		if (i == l->oid_index)
-			oid_z = b.len;
-	}
-	if (l->geometry) {
-		json_t *g = json_object_get(feature, "geometry");
-		buf_put(&b, l->n_fields ? "," : "", l->n_fields ? 1 : 0);
-		put_coord(&b, g, "x");
-		buf_put(&b, ",", 1);
-		put_coord(&b, g, "y");
-	}
-	buf_put(&b, "\r\n", 2);
-	if (b.err) {
-		buf_free(&b);
-		return -ENOMEM;
-	}
-	hash_row(b.p, b.len, oid_a, oid_z, &row->h);
-	row->line = buf_take(&b, &row->len);
-	return 0;
+	return v >= -9223372036854775808.0 && v < 9223372036854775808.0 ? (int64_t)v : INT64_MIN;
 }
 
 void ag_digest_add(struct ag_digest *d, const struct ag_digest *x)

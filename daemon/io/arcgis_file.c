@@ -18,7 +18,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,90 +138,60 @@ static int cmp_row(const void *x, const void *y)
 	return (p > q) - (p < q);
 }
 
-/* Index of OID among the chunk's ids, or -1 (the server sent a row from
- * outside the chunk: it ignored the range or the count). */
-static ssize_t chunk_index(const struct arcgis *a, int64_t oid)
+/* The page in the body into the chunk (arcgis_page.c): 0, -EIO (the
+ * verdict in job_*), -ENOMEM. */
+static int page_rows(struct arcgis *a)
 {
-	size_t lo = a->next, hi = a->chunk_end;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (a->ids[mid] < oid)
-			lo = mid + 1;
-		else if (a->ids[mid] > oid)
-			hi = mid;
-		else
-			return (ssize_t)(mid - a->next);
-	}
-	return -1;
-}
-
-static void free_rows(struct arcgis *a)
-{
-	for (size_t i = 0; i < a->n_rows; i++)
-		free(a->rows[i].line);
-	a->n_rows = 0;
-}
-
-static int page_rows(struct arcgis *a, json_t *doc)
-{
-	json_t *feats = json_object_get(doc, "features"), *f;
-	size_t i, want = a->chunk_end - a->next;
-
-	if (!json_is_array(feats)) {
-		snprintf(a->job_msg, sizeof a->job_msg, "the page has no features");
-		a->job_retryable = true;
-		return -EIO;
-	}
-	json_array_foreach(feats, i, f) {
-		struct ag_row r;
-		int rc = ag_csv_row(&a->layer, a->tz, f, &r);
-		if (rc == -ENOMEM)
-			return -ENOMEM;
-		if (rc < 0) {
-			snprintf(a->job_msg, sizeof a->job_msg,
-			         "feature %zu of the page has no integer %s", i, a->layer.oid_name);
-			a->job_retryable = true;
-			return -EIO;
-		}
-		ssize_t k = chunk_index(a, r.oid);
-		if (k < 0 || a->have[k]) {   /* outside the chunk, or twice */
-			free(r.line);
-			continue;
-		}
-		a->have[k] = true;
-		a->rows[a->n_rows++] = r;
-	}
-	a->chunk_complete = a->n_rows == want;
-	return 0;
-}
-
-static int write_chunk(struct arcgis *a)
-{
-	struct buf b;
+	struct ag_chunk c = { .ids = a->ids + a->next, .n = a->chunk_end - a->next,
+	                      .have = a->have, .rows = a->rows, .n_rows = a->n_rows,
+	                      .text = &a->chunk_text };
 	int rc;
 
-	qsort(a->rows, a->n_rows, sizeof *a->rows, cmp_row);
-	buf_init(&b, 1024 * 1024, SIZE_MAX / 2);
-	for (size_t i = 0; i < a->n_rows; i++)
-		buf_put(&b, a->rows[i].line, a->rows[i].len);
-	if (b.err) {
-		buf_free(&b);
+	if (!a->pscan && !(a->pscan = ag_pscan_new()))
 		return -ENOMEM;
+	rc = ag_page_parse(a->pscan, &a->layer, a->tz, a->q.body.p ? a->q.body.p : "",
+	                   a->q.body.len, &c, &a->job_retryable, a->job_msg);
+	a->n_rows = c.n_rows;
+	a->chunk_complete = rc == 0 && a->n_rows == c.n;
+	return rc;
+}
+
+/* The chunk's rows onto the .part in object-id order: its text as it is
+ * when the rows came in order (the usual case), else reordered. */
+static int write_chunk(struct arcgis *a)
+{
+	const char *p = a->chunk_text.p;
+	size_t len = a->chunk_text.len;
+	bool sorted = true;
+	int rc;
+
+	for (size_t i = 1; i < a->n_rows && sorted; i++)
+		sorted = a->rows[i - 1].oid < a->rows[i].oid;
+	if (!sorted) {
+		qsort(a->rows, a->n_rows, sizeof *a->rows, cmp_row);
+		a->out.len = 0;
+		a->out.err = 0;
+		for (size_t i = 0; i < a->n_rows; i++)
+			buf_put(&a->out, a->chunk_text.p + a->rows[i].off, a->rows[i].len);
+		if (a->out.err)
+			return -ENOMEM;
+		p = a->out.p;
+		len = a->out.len;
 	}
 	a->job_what = "write";
-	rc = write_all(a->fd, b.p, b.len, a->bytes);
+	rc = write_all(a->fd, p ? p : "", len, a->bytes);
 	if (rc == 0) {
 		for (size_t i = 0; i < a->n_rows; i++)
 			ag_digest_add(&a->digest, &a->rows[i].h);
-		a->bytes += b.len;
+		a->bytes += len;
 		a->rows_done += a->n_rows;
 		a->pages_done++;
 		a->next = a->chunk_end;
 		a->job_what = "write sidecar";
 		rc = side_write(a);
 	}
-	buf_free(&b);
-	free_rows(a);
+	a->n_rows = 0;
+	a->chunk_text.len = 0;
 	return rc;
 }
 
@@ -233,6 +202,18 @@ static void parse_work(struct arcgis *a)
 
 	a->job_msg[0] = '\0';
 	a->job_what = "parse";
+	if (a->job_stage == AG_PAGE) {
+		/* No tree: the page goes straight to rows (arcgis_page.c). */
+		if ((rc = page_rows(a)) == -EIO) {
+			a->job_parse = rc;
+			rc = 0;
+		} else {
+			a->job_parse = 0;
+			if (rc == 0 && a->chunk_complete)
+				rc = write_chunk(a);
+		}
+		goto out;
+	}
 	a->job_parse = ag_judge_body(a->q.body.p ? a->q.body.p : "", a->q.body.len, &doc,
 	                             &a->job_retryable, a->job_msg);
 	if (a->job_parse < 0)
@@ -263,27 +244,14 @@ static void parse_work(struct arcgis *a)
 		free(a->ids);
 		a->job_parse = ag_parse_ids(doc, &a->ids, &a->n_ids, a->job_msg);
 		break;
-	case AG_PAGE:
-		if ((rc = page_rows(a, doc)) == -EIO) {
-			a->job_parse = rc;
-			rc = 0;
-		} else if (rc == 0 && a->chunk_complete) {
-			rc = write_chunk(a);
-		}
-		break;
 	default:
 		break;
 	}
 out:
 	json_decref(doc);
-	/* The answer is parsed: its bytes are not needed any more. */
-	buf_free(&a->q.body);
-	/* A page's tree is tens of thousands of small blocks, freed now in
-	 * the arena of whichever pool thread ran this job; glibc keeps them
-	 * per arena, so without this the peak RSS grows with the threads that
-	 * ever parsed a page (95 MB instead of 37 MB on 2,000-row pages). */
-	if (a->job_stage == AG_PAGE)
-		malloc_trim(0);
+	/* The answer is parsed: its bytes are not needed any more (the
+	 * buffer itself is kept for the next answer, see http_req.h). */
+	a->q.body.len = 0;
 	a->job_err = rc < 0 ? -rc : 0;
 }
 

@@ -8,6 +8,8 @@
  *   arcgis_json.c  the layer document, count, ids, a FeatureSet page, and
  *                  what an error body means (pure; any thread)
  *   arcgis_csv.c   the canonical CSV, the row digest, the stamp text (pure)
+ *   arcgis_page.c  a FeatureSet page, in one pass, into a chunk's rows (pure;
+ *                  its JSON scanner is arcgis_scan.c)
  *   arcgis_file.c  the thread-pool jobs: prep, parse (and write a chunk),
  *                  reset, finish; the sidecar
  *
@@ -90,11 +92,11 @@ struct ag_digest {
 	uint64_t hi, lo;          /* the sum mod 2^128 */
 };
 
-/* One rendered row of a chunk: its oid, its CSV line, its XXH3-128. */
+/* One rendered row of a chunk: its oid, its CSV line (in the chunk's
+ * text), the XXH3-128 of the line without its oid field. */
 struct ag_row {
 	int64_t oid;
-	char *line;
-	size_t len;
+	size_t off, len;
 	struct ag_digest h;
 };
 
@@ -105,16 +107,40 @@ void ag_csv_header(struct buf *b, const struct ag_layer *l);
 /* EPOCH_MS as ISO 8601 in TZ ("2018-11-11T15:44:00-07:00"; ".123" when
  * the milliseconds are not 0).  OUT holds at least 40 bytes. */
 void ag_csv_date(const struct tz *tz, int64_t epoch_ms, char *out, size_t n);
-/* A JSON number as the shortest text that reads back the same. */
+/* A real Date value as epoch ms: truncated; INT64_MIN outside int64 (what
+ * x86-64's conversion gives, without the undefined behaviour). */
+int64_t ag_date_ms(double v);
+/* A JSON number as the shortest text that reads back the same.  OUT
+ * holds at least 32 bytes. */
 void ag_csv_number(double v, char *out, size_t n);
-/* Render FEATURE (a json object with attributes, geometry) into ROW: the
- * CSV line and the XXH3-128 of the line without its oid field.  0, -EINVAL
- * (no or a bad oid) or -ENOMEM. */
-int ag_csv_row(const struct ag_layer *l, const struct tz *tz, struct json_t *feature,
-               struct ag_row *row);
 void ag_digest_add(struct ag_digest *d, const struct ag_digest *x);
 void ag_digest_hex(const struct ag_digest *d, char out[ARCGIS_DIGEST_HEX]);
 int ag_digest_parse(const char *hex, struct ag_digest *d);
+
+/* ---- arcgis_page.c ---- */
+
+/* The chunk a page's rows go to: the chunk's N sorted IDS, a flag per id
+ * (a row came), the rows (room for N) and their lines back to back. */
+struct ag_chunk {
+	const int64_t *ids;
+	size_t n;
+	bool *have;
+	struct ag_row *rows;
+	size_t n_rows;
+	struct buf *text;
+};
+
+/* The page parser's buffers, kept from page to page. */
+struct ag_pscan;
+struct ag_pscan *ag_pscan_new(void);
+void ag_pscan_free(struct ag_pscan *ps);
+
+/* Judge the page body P (N bytes) and add its rows to C, exactly as
+ * ag_judge_body and a walk of its DOM would (arcgis_page.c says how).
+ * 0; -EIO with MSG (AG_ERR_MAX) and *RETRYABLE (the chunk as it was, but
+ * for a bad feature: the rows before it stay); -ENOMEM. */
+int ag_page_parse(struct ag_pscan *ps, const struct ag_layer *l, const struct tz *tz,
+                  const char *p, size_t n, struct ag_chunk *c, bool *retryable, char *msg);
 
 /* ---- the pager ---- */
 
@@ -154,6 +180,9 @@ struct arcgis {
 	unsigned chunk_asks;      /* asks for this chunk (2: the re-ask) */
 	struct ag_row *rows;      /* the chunk's rows so far (worker) */
 	size_t n_rows;
+	struct buf chunk_text;    /* their lines (worker) */
+	struct buf out;           /* a chunk reordered for writing (worker) */
+	struct ag_pscan *pscan;   /* (worker) */
 	bool *have;               /* per id of the chunk: a row came (worker) */
 	bool chunk_complete;      /* worker: set by the page parse */
 	unsigned reloads;

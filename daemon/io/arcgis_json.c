@@ -40,8 +40,9 @@ int ag_judge_body(const char *p, size_t n, json_t **doc, bool *retryable, char *
 	while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
 		i++;
 	if (i == n || (p[i] != '{' && p[i] != '[')) {
-		snprintf(msg, AG_ERR_MAX, "the answer is not JSON (%zu bytes, starting \"%.40s\")",
-		         n, i < n ? p + i : "");
+		/* P need not end in a NUL: at most the bytes there are. */
+		snprintf(msg, AG_ERR_MAX, "the answer is not JSON (%zu bytes, starting \"%.*s\")",
+		         n, (int)(n - i < 40 ? n - i : 40), i < n ? p + i : "");
 		return -EIO;
 	}
 	o = json_loadb(p, n, 0, &je);

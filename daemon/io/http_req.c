@@ -91,7 +91,11 @@ int http_req_start(struct http_req *q, struct http *h, const struct cfg_fetch *l
 {
 	CURL *e;
 	struct curl_slist *l;
+	struct buf keep = q->body;
 
+	/* The last body's allocation is kept for this one (one page after
+	 * another: no regrowing from 64 KB each time). */
+	memset(&q->body, 0, sizeof q->body);
 	http_req_clear(q);
 	q->post = form;
 	q->status = 0;
@@ -99,7 +103,15 @@ int http_req_start(struct http_req *q, struct http *h, const struct cfg_fetch *l
 	q->errbuf[0] = '\0';
 	q->rc = CURLE_OK;
 	q->done = done;
-	buf_init(&q->body, cap < 64 * 1024 ? cap : 64 * 1024, cap);
+	if (keep.p && keep.max == cap) {
+		q->body = keep;
+		q->body.len = 0;
+		q->body.err = 0;
+		q->body.p[0] = '\0';
+	} else {
+		buf_free(&keep);
+		buf_init(&q->body, cap < 64 * 1024 ? cap : 64 * 1024, cap);
+	}
 	q->easy = e = curl_easy_init();
 	if (!e)
 		return -ENOMEM;

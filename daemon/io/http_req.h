@@ -39,7 +39,8 @@ struct http_req {
  * already-encoded body, taken over, also on failure).  The body is kept up
  * to CAP bytes; a larger one ends the transfer with body.err set.  DONE is
  * called once on the loop thread, never from inside this call.  0, or
- * -ENOMEM/-EIO without DONE.  Q must be zeroed before its first use.
+ * -ENOMEM/-EIO without DONE.  Q must be zeroed before its first use; the
+ * allocation of the last body (not its text) is reused for the next.
  */
 int http_req_start(struct http_req *q, struct http *h, const struct cfg_fetch *lim,
                    bool allow_http, const char *url, char *form, size_t cap,
