@@ -57,7 +57,7 @@
 #include "io/fetch_int.h"
 #include "version.h"
 
-#define FETCH_CURL_BUF   (256 * 1024)     /* curl's receive buffer (<= FETCH_BUF_SIZE) */
+#define FETCH_CURL_BUF   (512 * 1024)     /* curl's receive buffer (<= FETCH_BUF_SIZE) */
 #define FETCH_HDR_MAX    1024             /* a kept header value */
 
 static void start_prep(struct fetch *f);
@@ -175,6 +175,7 @@ static void submit_write(struct fetch *f)
 	int idx = f->fill;
 	f->wj.idx = idx;
 	f->wj.off = f->file_off - f->buf[idx].len;
+	f->wj.total = f->total;
 	f->wj.truncate = f->truncate_pending;
 	free(f->wj.meta);
 	f->wj.meta = f->meta_pending;
@@ -466,6 +467,8 @@ static void start_prep(struct fetch *f)
 	f->offset = 0;
 	f->file_off = 0;
 	f->wb_start = 0;
+	f->alloc_end = 0;
+	f->written_end = 0;
 	free(f->if_range);
 	f->if_range = NULL;
 	reset_response(f);
