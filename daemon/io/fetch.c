@@ -23,7 +23,7 @@
  * copy out of curl's buffer (53%) and XXH3 (37%): curl -o 20M
  * instructions, fetch_one 181M, both far below the kernel's share.
  * Buffers of 1 MiB with a 512 KiB curl buffer measured best: 2 MiB and
- * 512 KiB buffers were 1.6x and 1.2x slower on ext4.
+ * 512 KiB buffers were 1.6x and 1.1x slower on ext4.
  *
  * Measured, 1 GiB from loopback, 2 shared cores, min/median/max wall s
  * of 5 alternating runs: on ext4 (load ~1) before the reservation
