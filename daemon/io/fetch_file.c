@@ -24,6 +24,7 @@
 #include "io/fetch_int.h"
 
 #define FETCH_WB_CHUNK   (8 * 1024 * 1024) /* start writeback this often */
+#define FETCH_PREALLOC   (64 * 1024 * 1024) /* space reserved ahead of the writes */
 #define FETCH_META_MAX   (16 * 1024)      /* the sidecar's size */
 
 /* ---- the sidecar: what a resume needs to know about the .part ---- */
@@ -132,6 +133,7 @@ static int prep_resume(struct fetch *f)
 	}
 	f->offset = (uint64_t)st.st_size;
 	f->wb_start = f->offset;
+	f->alloc_end = f->written_end = f->offset;
 	f->etag = etag ? strdup(etag) : NULL;
 	f->last_modified = lm ? strdup(lm) : NULL;
 	f->prep_total = total;
@@ -173,6 +175,39 @@ out:
 	f->job_err = rc < 0 ? -rc : 0;
 }
 
+/*
+ * Worker: keep FETCH_PREALLOC bytes of the file allocated ahead of the
+ * write that ends at END (fallocate, KEEP_SIZE: the size still says what
+ * was written, so a resume reads only real bytes).  Without it, every
+ * pwrite on ext4 goes through delayed allocation, which the writeback
+ * that sync_file_range starts keeps contending with: on this machine
+ * 1 GiB of 1 MiB pwrites took 0.28-3.0 s (median 0.36 s) without and
+ * 0.28-0.73 s (median 0.31 s) with; on tmpfs 0.47-0.64 s and 0.37-0.41 s.
+ * Only when the response's size is known and never past it, so the
+ * published file holds no block beyond its end, and a window rather than
+ * the whole size, so a server announcing a huge body cannot take the disk
+ * before its bytes arrive.  Best effort: a file system without fallocate,
+ * or one that is full, still gets the writes (which report ENOSPC).
+ */
+static void reserve_ahead(struct fetch *f, uint64_t end)
+{
+	uint64_t total = f->wj.total > 0 ? (uint64_t)f->wj.total : 0;
+
+	if (end + FETCH_PREALLOC / 2 <= f->alloc_end || f->alloc_end >= total)
+		return;
+	if (f->alloc_end < f->wj.off)
+		f->alloc_end = f->wj.off;
+	if (f->alloc_end >= total)
+		return;
+	uint64_t len = total - f->alloc_end < FETCH_PREALLOC ? total - f->alloc_end
+	                                                      : FETCH_PREALLOC;
+	if (fallocate(f->fd, FALLOC_FL_KEEP_SIZE, (off_t)f->alloc_end, (off_t)len) < 0) {
+		f->alloc_end = UINT64_MAX;    /* not supported, or full: stop trying */
+		return;
+	}
+	f->alloc_end += len;
+}
+
 static void write_work(struct fetch *f)
 {
 	struct wbuf *b = &f->buf[f->wj.idx];
@@ -185,21 +220,23 @@ static void write_work(struct fetch *f)
 			goto out;
 		}
 		XXH3_128bits_reset(f->hash);
-		f->wb_start = 0;
+		f->wb_start = f->alloc_end = f->written_end = 0;
 	}
 	if (f->wj.meta) {
 		f->job_what = "write sidecar";
 		if ((rc = meta_write(f->meta_path, f->wj.meta)) < 0)
 			goto out;
 	}
+	uint64_t end = f->wj.off + b->len;
+	reserve_ahead(f, end);
 	f->job_what = "write";
 	if ((rc = write_all(f->fd, b->data, b->len, f->wj.off)) < 0)
 		goto out;
+	f->written_end = end;
 	XXH3_128bits_update(f->hash, b->data, b->len);
 	/* Start writeback as we go (without waiting for it), so the fsync of
 	 * the publish step only has the tail left to write instead of the
 	 * whole file, and dirty pages do not pile up on multi-GB files. */
-	uint64_t end = f->wj.off + b->len;
 	if (end - f->wb_start >= FETCH_WB_CHUNK) {
 		sync_file_range(f->fd, (off_t)f->wb_start, (off_t)(end - f->wb_start),
 		                SYNC_FILE_RANGE_WRITE);
@@ -221,6 +258,12 @@ static void finish_work(struct fetch *f)
 			rc = -errno;
 			goto out;
 		}
+		/* Space reserved past the last byte (a body shorter than its
+		 * announced size) is not part of the file. */
+		if (!f->fin_truncate && f->alloc_end != UINT64_MAX &&
+		    f->alloc_end > f->written_end)
+			fallocate(f->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			          (off_t)f->written_end, (off_t)(f->alloc_end - f->written_end));
 		f->job_what = "fsync";
 		if (fsync(f->fd) < 0) {
 			rc = -errno;

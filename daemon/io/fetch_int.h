@@ -99,6 +99,8 @@ struct fetch {
 	char *meta_pending;       /* sidecar text for the next write job */
 	XXH3_state_t *hash;       /* worker while a job runs */
 	uint64_t wb_start;        /* worker: first byte not yet sent to writeback */
+	uint64_t alloc_end;       /* worker: end of the space reserved ahead (fallocate) */
+	uint64_t written_end;     /* worker: end of the last write */
 	int io_err;               /* first errno of a file operation */
 	const char *io_what;      /* what that operation was */
 	/* Written by the job on the worker, read in fetch_job_done: the loop
@@ -114,6 +116,7 @@ struct fetch {
 	struct {                  /* write job */
 		int idx;
 		uint64_t off;
+		int64_t total;    /* the response's full size, -1 unknown */
 		bool truncate;
 		char *meta;
 	} wj;

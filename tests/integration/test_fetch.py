@@ -96,6 +96,8 @@ def assert_published(r, state, data):
     assert r["outcome"] == "published", r
     assert r["path"] == str(published(state))
     assert published(state).read_bytes() == data
+    # Space the write jobs reserved ahead (fallocate) is not left past the end.
+    assert published(state).stat().st_blocks * 512 <= len(data) + 4096 + 64 * 1024
     assert r["bytes"] == len(data)
     assert r["hash"] == xxh128(data)
     part, meta = partial(state)
