@@ -45,8 +45,12 @@
  *        file is byte-identical to an uninterrupted one.
  *   staging/<dataset>/exec_date=<D>/<file_name>            the snapshot
  *
- * Memory: one page in memory at a time.  JSON parsing and CSV writing run
- * on the libuv thread pool; the loop thread only moves bytes.
+ * Memory: one page in memory at a time.  Inflating (a gzip answer is kept
+ * as it came: io/http_req.h), JSON parsing and CSV writing run on the libuv
+ * thread pool; the loop thread only moves bytes.  While a gzip page is
+ * inflated and parsed its compressed body and its inflated text both
+ * exist (each up to the body cap); both buffers are kept, emptied, for
+ * the next answer.
  *
  * Loop thread only, except where said.
  */

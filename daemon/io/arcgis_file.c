@@ -138,9 +138,9 @@ static int cmp_row(const void *x, const void *y)
 	return (p > q) - (p < q);
 }
 
-/* The page in the body into the chunk (arcgis_page.c): 0, -EIO (the
- * verdict in job_*), -ENOMEM. */
-static int page_rows(struct arcgis *a)
+/* The page in the body's text P (N bytes) into the chunk (arcgis_page.c):
+ * 0, -EIO (the verdict in job_*), -ENOMEM. */
+static int page_rows(struct arcgis *a, const char *p, size_t n)
 {
 	struct ag_chunk c = { .ids = a->ids + a->next, .n = a->chunk_end - a->next,
 	                      .have = a->have, .rows = a->rows, .n_rows = a->n_rows,
@@ -149,8 +149,8 @@ static int page_rows(struct arcgis *a)
 
 	if (!a->pscan && !(a->pscan = ag_pscan_new()))
 		return -ENOMEM;
-	rc = ag_page_parse(a->pscan, &a->layer, a->tz, a->q.body.p ? a->q.body.p : "",
-	                   a->q.body.len, &c, &a->job_retryable, a->job_msg);
+	rc = ag_page_parse(a->pscan, &a->layer, a->tz, p, n, &c, &a->job_retryable,
+	                   a->job_msg);
 	a->n_rows = c.n_rows;
 	a->chunk_complete = rc == 0 && a->n_rows == c.n;
 	return rc;
@@ -198,13 +198,28 @@ static int write_chunk(struct arcgis *a)
 static void parse_work(struct arcgis *a)
 {
 	json_t *doc = NULL;
+	const char *p;
+	size_t n;
 	int rc = 0;
 
 	a->job_msg[0] = '\0';
+	a->job_what = "inflate";
+	/* Every answer is decoded here, on the worker: a gzip page of
+	 * megabytes inflates off the loop thread (http_req.h).  A corrupt or
+	 * cut stream is a bad body, and an inflated text over the cap fails
+	 * as a body over it does on the wire: both retryable. */
+	if ((rc = http_req_text(&a->q, &p, &n, a->job_msg, sizeof a->job_msg)) < 0) {
+		if (rc == -EIO || rc == -E2BIG) {
+			a->job_parse = -EIO;
+			a->job_retryable = true;
+			rc = 0;
+		}
+		goto out;
+	}
 	a->job_what = "parse";
 	if (a->job_stage == AG_PAGE) {
 		/* No tree: the page goes straight to rows (arcgis_page.c). */
-		if ((rc = page_rows(a)) == -EIO) {
+		if ((rc = page_rows(a, p, n)) == -EIO) {
 			a->job_parse = rc;
 			rc = 0;
 		} else {
@@ -214,8 +229,7 @@ static void parse_work(struct arcgis *a)
 		}
 		goto out;
 	}
-	a->job_parse = ag_judge_body(a->q.body.p ? a->q.body.p : "", a->q.body.len, &doc,
-	                             &a->job_retryable, a->job_msg);
+	a->job_parse = ag_judge_body(p, n, &doc, &a->job_retryable, a->job_msg);
 	if (a->job_parse < 0)
 		goto out;
 	a->job_retryable = true;    /* a wrong shape may be a proxy's JSON */
@@ -249,9 +263,11 @@ static void parse_work(struct arcgis *a)
 	}
 out:
 	json_decref(doc);
-	/* The answer is parsed: its bytes are not needed any more (the
-	 * buffer itself is kept for the next answer, see http_req.h). */
+	/* The answer is parsed: its bytes (as they came, and inflated) are
+	 * not needed any more (the buffers are kept for the next answer, see
+	 * http_req.h). */
 	a->q.body.len = 0;
+	a->q.text.len = 0;
 	a->job_err = rc < 0 ? -rc : 0;
 }
 

@@ -170,8 +170,11 @@ static bool url_allowed(const struct hub *hb, const char *u)
 static void on_answer(struct http_req *q)
 {
 	struct hub *hb = container_of(q, struct hub, q);
-	char why[HUB_ERR_MAX];
+	char why[HUB_ERR_MAX], zmsg[HUB_ERR_MAX / 2];
+	const char *p;
+	size_t n;
 	json_t *doc;
+	int zr;
 
 	hb->http_status = q->status;
 	if (q->rc != CURLE_OK) {
@@ -181,13 +184,22 @@ static void on_answer(struct http_req *q)
 		miss(hb, why);
 		return;
 	}
-	doc = json_loadb(q->body.p ? q->body.p : "", q->body.len, 0, NULL);
+	/* A status document is small (HUB_BODY_MAX, inflated too): decoded
+	 * here on the loop thread, where it is parsed. */
+	zr = http_req_text(q, &p, &n, zmsg, sizeof zmsg);
+	doc = zr == 0 ? json_loadb(p, n, 0, NULL) : NULL;
 	if (q->status < 200 || q->status > 299) {
 		const char *m = doc ? body_message(doc) : NULL;
 		hb->retry_after_ms = q->retry_after_ms;
 		fail(hb, -EIO, q->status == 408 || q->status == 429 || q->status >= 500,
 		     "HTTP %ld from %s%s%s", q->status, hb->url, m ? ": " : "", m ? m : "");
 		json_decref(doc);
+		return;
+	}
+	if (zr < 0) {
+		snprintf(why, sizeof why, "%s: HTTP %ld with %s", hb->url, q->status,
+		         zr == -ENOMEM ? "no memory to inflate its body" : zmsg);
+		miss(hb, why);
 		return;
 	}
 	if (!json_is_object(doc)) {

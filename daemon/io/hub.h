@@ -26,8 +26,9 @@
  * (?...&se=<expiry>&sp=r).  A 403 from that fetch means the signature has
  * expired (or was refused): resolve again, do not retry the same URL.
  *
- * The bodies are small status documents (capped at HUB_BODY_MAX), parsed
- * on the loop thread.  Loop thread only.
+ * The bodies are small status documents (capped at HUB_BODY_MAX, as they
+ * come and inflated), decoded (http_req_text) and parsed on the loop
+ * thread.  Loop thread only.
  */
 #ifndef DENVERD_IO_HUB_H
 #define DENVERD_IO_HUB_H

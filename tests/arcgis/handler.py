@@ -286,6 +286,12 @@ class Handler(BaseHTTPRequestHandler):
         if gz_ok:
             body = resp.gz or gzip.compress(body, 6, mtime=0)
             hdrs += [("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding")]
+        rule = fired.get("corrupt_gzip")
+        if rule and gz_ok:
+            p = rule.params
+            at = min(int(p.get("at_byte", len(body) // 2)), len(body) - 1)
+            n = min(int(p.get("n", 16)), len(body) - at)
+            body = body[:at] + bytes(b ^ 0xA5 for b in body[at:at + n]) + body[at + n:]
         length, cut, reset = len(body), None, False
         rule = fired.get("truncate")
         if rule and body:

@@ -46,6 +46,9 @@ KINDS = {
     "truncate": ("query", "cut the body: params bytes (or fraction, 0.5); mode json (the cut body with a "
                           "matching Content-Length: valid HTTP, broken JSON) or short (the full "
                           "Content-Length, fewer bytes, then close)"),
+    "corrupt_gzip": ("query", "a gzip body with `n` (16) bytes flipped from byte `at_byte` (default: "
+                              "the middle); the Content-Length matches (valid HTTP, a broken stream); "
+                              "nothing when the answer is not gzip"),
     "reset": ("query", "send `at_byte` bytes of the body (default half), then a TCP RST"),
     "mutate": ("query", "after answering, change the layer: op reload | insert (n) | delete (n) | "
                         "update | add_field | touch; `layer` picks which (default: the request's)"),

@@ -122,6 +122,8 @@ def test_same_content_after_reload_is_unchanged(emu, tmp_path, clean):
     ("truncate", {"mode": "json", "fraction": 0.5, "at": 2}),
     ("truncate", {"mode": "short", "fraction": 0.5, "at": 3}),
     ("reset", {"at_byte": 200, "at": 4}),
+    ("corrupt_gzip", {"at": 2}),
+    ("corrupt_gzip", {"at_byte": 12, "n": 4, "at": 1}),
 ])
 def test_quirk_survived_with_the_same_file(emu, tmp_path, clean, kind, spec):
     rule = emu.quirks.add(kind, params=PAGES, **spec) if kind != "maintenance" \
@@ -130,6 +132,22 @@ def test_quirk_survived_with_the_same_file(emu, tmp_path, clean, kind, spec):
     assert r["outcome"] == "published", r
     assert rule.fired >= 1
     assert sha(r["path"]) == clean[1]
+
+
+def test_answers_come_gzip_and_the_same_file(emu, tmp_path, clean):
+    # Accept-Encoding: gzip is sent (and inflated by denverd, not libcurl):
+    # far fewer bytes on the wire than without gzip, the same file.
+    assert clean[0]["request_bytes"] > 0
+    emu.quirks.add("no_gzip")
+    r = run(emu, tmp_path)
+    assert r["outcome"] == "published" and sha(r["path"]) == clean[1]
+    assert clean[0]["request_bytes"] * 3 < r["request_bytes"], (clean[0], r)
+
+
+def test_corrupt_gzip_every_time_fails_retryable(emu, tmp_path):
+    emu.quirks.add("corrupt_gzip", params=PAGES)
+    r = run(emu, tmp_path, "--retries", "1")
+    assert r["outcome"] == "failed" and r["retryable"] and "gzip" in r["error"], r
 
 
 def test_short_chunk_asks_for_missing_ids_by_objectids(emu, tmp_path, clean):

@@ -1,7 +1,8 @@
 /* test_http.c - http_post (io/http.h) against a real HTTP server on
  * loopback (tests/unit/loophttp.h, on the same loop): what goes on the
  * wire, what the answer says, and that cancel and fini free every call
- * without calling back (ASan checks the freeing). */
+ * without calling back (ASan checks the freeing); and http_req_text
+ * (io/http_req.h), the decoding of a kept body, on its own. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,8 +14,10 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 #include <uv.h>
+#include <zlib.h>
 
 #include "io/http.h"
+#include "io/http_req.h"
 #include "loophttp.h"
 
 struct answer {
@@ -237,6 +240,117 @@ static void test_cancel_and_fini_free_without_callback(void **state)
 	assert_int_equal(a.calls, 0);
 }
 
+/* SRC as one gzip member (level 6) appended to OUT. */
+static void gz_append(struct buf *out, const char *src, size_t n)
+{
+	z_stream z;
+	unsigned char tmp[4096];
+	int zr;
+
+	memset(&z, 0, sizeof z);
+	assert_int_equal(deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
+	z.next_in = (Bytef *)(uintptr_t)src;
+	z.avail_in = (uInt)n;
+	do {
+		z.next_out = tmp;
+		z.avail_out = sizeof tmp;
+		zr = deflate(&z, Z_FINISH);
+		buf_put(out, (const char *)tmp, sizeof tmp - z.avail_out);
+	} while (zr == Z_OK);
+	assert_int_equal(zr, Z_STREAM_END);
+	deflateEnd(&z);
+}
+
+/* A request whose last body is BODY (N bytes) in coding C, capped at CAP. */
+static void req_with(struct http_req *q, enum http_coding c, const char *body, size_t n,
+                     size_t cap)
+{
+	memset(q, 0, sizeof *q);
+	buf_init(&q->body, 0, cap);
+	buf_init(&q->text, 0, cap);
+	buf_put(&q->body, body, n);
+	assert_int_equal(q->body.err, 0);
+	q->coding = c;
+}
+
+static void test_req_text(void **state)
+{
+	struct http_req q;
+	struct buf gz, big;
+	const char *p;
+	size_t n;
+	char msg[256];
+	const char *doc = "{\"features\":[1,2,3]}";
+
+	(void)state;
+	/* identity: the body itself */
+	req_with(&q, HTTP_CODING_IDENTITY, doc, strlen(doc), 1024);
+	assert_int_equal(http_req_text(&q, &p, &n, msg, sizeof msg), 0);
+	assert_ptr_equal(p, q.body.p);
+	assert_int_equal(n, strlen(doc));
+	http_req_clear(&q);
+
+	/* gzip, two members one after another, and trailing zeros ignored */
+	buf_init(&gz, 0, 1u << 20);
+	gz_append(&gz, doc, 10);
+	gz_append(&gz, doc + 10, strlen(doc) - 10);
+	req_with(&q, HTTP_CODING_GZIP, gz.p, gz.len, 1024);
+	buf_put(&q.body, "\0\0\0", 3);
+	assert_int_equal(http_req_text(&q, &p, &n, msg, sizeof msg), 0);
+	assert_int_equal(n, strlen(doc));
+	assert_memory_equal(p, doc, n);
+	assert_int_equal(p[n], '\0');
+	http_req_clear(&q);
+
+	/* cut short, at every length */
+	for (size_t cut = 1; cut < gz.len / 2; cut++) {
+		req_with(&q, HTTP_CODING_GZIP, gz.p, cut, 1024);
+		assert_int_equal(http_req_text(&q, &p, &n, msg, sizeof msg), -EIO);
+		assert_non_null(strstr(msg, "gzip"));
+		http_req_clear(&q);
+	}
+
+	/* corrupt: a flipped byte in the stream or its CRC */
+	for (size_t at = 10; at < gz.len / 2; at++) {
+		req_with(&q, HTTP_CODING_GZIP, gz.p, gz.len / 2, 1024);
+		q.body.p[at] ^= 0x55;
+		assert_int_equal(http_req_text(&q, &p, &n, msg, sizeof msg), -EIO);
+		http_req_clear(&q);
+	}
+
+	/* a coding not asked for */
+	req_with(&q, HTTP_CODING_OTHER, doc, strlen(doc), 1024);
+	assert_int_equal(http_req_text(&q, &p, &n, msg, sizeof msg), -EIO);
+	http_req_clear(&q);
+
+	/* the cap: a text of exactly the cap passes, one byte more is -E2BIG */
+	buf_init(&big, 0, 1u << 20);
+	for (int i = 0; i < 20000; i++)
+		buf_printf(&big, "%d,", i);
+	gz.len = 0;
+	gz_append(&gz, big.p, big.len);
+	req_with(&q, HTTP_CODING_GZIP, gz.p, gz.len, big.len);
+	assert_int_equal(http_req_text(&q, &p, &n, msg, sizeof msg), 0);
+	assert_int_equal(n, big.len);
+	assert_memory_equal(p, big.p, n);
+	/* again in the same (kept) text buffer */
+	assert_int_equal(http_req_text(&q, &p, &n, msg, sizeof msg), 0);
+	assert_int_equal(n, big.len);
+	http_req_clear(&q);
+	req_with(&q, HTTP_CODING_GZIP, gz.p, gz.len, big.len - 1);
+	assert_int_equal(http_req_text(&q, &p, &n, msg, sizeof msg), -E2BIG);
+	assert_non_null(strstr(msg, "cap"));
+	http_req_clear(&q);
+
+	/* an empty body is empty in any coding */
+	req_with(&q, HTTP_CODING_GZIP, "", 0, 1024);
+	assert_int_equal(http_req_text(&q, &p, &n, msg, sizeof msg), 0);
+	assert_int_equal(n, 0);
+	http_req_clear(&q);
+	buf_free(&gz);
+	buf_free(&big);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -246,6 +360,7 @@ int main(void)
 		cmocka_unit_test(test_bad_urls),
 		cmocka_unit_test(test_post_from_the_callback),
 		cmocka_unit_test(test_cancel_and_fini_free_without_callback),
+		cmocka_unit_test(test_req_text),
 	};
 	int rc;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
