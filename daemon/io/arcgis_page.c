@@ -408,8 +408,16 @@ struct walk {
 	int err;                 /* -ENOMEM */
 };
 
-/* A "geometry" object's x and y. */
-static bool walk_geometry(struct walk *w)
+/* One member of an object walk_members reads: its key's text and value. */
+typedef void member_fn(struct walk *w, const char *key, size_t n, const struct ag_span *v,
+                       void *ctx);
+
+/*
+ * The object at w->s.p ('{'), each "key": value member handed to FN in
+ * order (VALUE is any JSON value, scanned but not walked).  true with the
+ * scanner past the '}'; false on bad JSON, or with w->err set on -ENOMEM.
+ */
+static bool walk_members(struct walk *w, member_fn *fn, void *ctx)
 {
 	struct ag_sc *s = &w->s;
 	struct ag_span k, v;
@@ -430,8 +438,7 @@ static bool walk_geometry(struct walk *w)
 			return false;
 		if (!key_text(w->ps, &k, &t, &n))
 			return w->err = -ENOMEM, false;
-		if (n == 1 && (*t == 'x' || *t == 'y'))
-			*(*t == 'x' ? &w->ps->x : &w->ps->y) = v;
+		fn(w, t, n, &v, ctx);
 		ag_ws(s);
 		if (s->p < s->e && *s->p == ',') {
 			s->p++;
@@ -447,55 +454,47 @@ end:
 	return true;
 }
 
-/* An "attributes" object: each value to the fields of its name. */
-static bool walk_attributes(struct walk *w)
+/* A "geometry" member: x and y kept. */
+static void geometry_member(struct walk *w, const char *t, size_t n, const struct ag_span *v,
+                            void *ctx)
 {
-	struct ag_sc *s = &w->s;
+	(void)ctx;
+	if (n == 1 && (*t == 'x' || *t == 'y'))
+		*(*t == 'x' ? &w->ps->x : &w->ps->y) = *v;
+}
+
+/* An "attributes" member: its value to the fields of its name.  CTX is the
+ * index of the field expected next: attributes come in layer order, mostly,
+ * so that one is tried first. */
+static void attribute_member(struct walk *w, const char *t, size_t n, const struct ag_span *v,
+                             void *ctx)
+{
 	const struct ag_layer *l = w->l;
 	struct ag_pscan *ps = w->ps;
-	size_t guess = 0;
-	struct ag_span k, v;
-	const char *t;
-	size_t n;
+	size_t *guess = ctx;
+	const char *nm = *guess < l->n_fields ? l->fields[*guess].name : NULL;
+	int32_t f;
 
-	s->depth++;
-	s->p++;
-	ag_ws(s);
-	if (s->p < s->e && *s->p == '}')
-		goto end;
-	for (;;) {
-		ag_ws(s);
-		if (s->p >= s->e || *s->p != '"' || !ag_scan_str(s, &k))
-			return false;
-		ag_ws(s);
-		if (s->p >= s->e || *s->p++ != ':' || !ag_scan_value(s, &v))
-			return false;
-		if (!key_text(ps, &k, &t, &n))
-			return w->err = -ENOMEM, false;
-		/* Attributes come in layer order, mostly: try the next first. */
-		int32_t f;
-		const char *nm = guess < l->n_fields ? l->fields[guess].name : NULL;
-		if (nm && !ps->tail[guess] && strncmp(nm, t, n) == 0 && nm[n] == '\0')
-			f = (int32_t)guess;
-		else
-			f = field_of(ps, l, t, n);
-		if (f >= 0)
-			guess = (size_t)f + 1;
-		for (; f >= 0; f = ps->same[f])
-			ps->v[f] = v;
-		ag_ws(s);
-		if (s->p < s->e && *s->p == ',') {
-			s->p++;
-			continue;
-		}
-		if (s->p >= s->e || *s->p != '}')
-			return false;
-		break;
-	}
-end:
-	s->p++;
-	s->depth--;
-	return true;
+	if (nm && !ps->tail[*guess] && strncmp(nm, t, n) == 0 && nm[n] == '\0')
+		f = (int32_t)*guess;
+	else
+		f = field_of(ps, l, t, n);
+	if (f >= 0)
+		*guess = (size_t)f + 1;
+	for (; f >= 0; f = ps->same[f])
+		ps->v[f] = *v;
+}
+
+static bool walk_geometry(struct walk *w)
+{
+	return walk_members(w, geometry_member, NULL);
+}
+
+static bool walk_attributes(struct walk *w)
+{
+	size_t guess = 0;
+
+	return walk_members(w, attribute_member, &guess);
 }
 
 /* One feature object: its row into the chunk, or w->bad. */

@@ -213,21 +213,34 @@ static void masks_avx2(struct scanner *sc, size_t blk)
 }
 #endif
 
-static void (*pick_masks(void))(struct scanner *, size_t)
+enum csv_simd csv_simd_level(void)
 {
-	const char *force = getenv("DENVERD_CSV_SIMD");   /* tests: scalar */
+	const char *force = getenv("DENVERD_CSV_SIMD");   /* tests: scalar, sse2 */
 	if (force && strcmp(force, "scalar") == 0)
-		return masks_scalar;
+		return CSV_SIMD_SCALAR;
 #ifdef __x86_64__
 	__builtin_cpu_init();
 	if (__builtin_cpu_supports("avx2") && !(force && strcmp(force, "sse2") == 0))
-		return masks_avx2;
+		return CSV_SIMD_AVX2;
 #endif
 #ifdef __SSE2__
-	return masks_sse2;
+	return CSV_SIMD_SSE2;
 #else
-	return masks_scalar;
+	return CSV_SIMD_SCALAR;
 #endif
+}
+
+static void (*pick_masks(void))(struct scanner *, size_t)
+{
+	switch (csv_simd_level()) {
+#ifdef __x86_64__
+	case CSV_SIMD_AVX2: return masks_avx2;
+#endif
+#ifdef __SSE2__
+	case CSV_SIMD_SSE2: return masks_sse2;
+#endif
+	default: return masks_scalar;
+	}
 }
 
 /* Position of the next , \n \r or " at or after POS, or `end`. */

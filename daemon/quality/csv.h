@@ -219,4 +219,10 @@ const char *csv_line_ending(const struct csv_stats *st);
 /* Short snake_case name of an issue ("inner_quote", ...) for reports. */
 const char *csv_issue_name(enum csv_issue i);
 
+/* Which mask builders this CPU runs: AVX2 where it has it, else SSE2 (every
+ * x86-64), else scalar.  DENVERD_CSV_SIMD=scalar or =sse2 (tests) caps it.
+ * The one choice for the scanner (csv.c) and the splitter (csv_split.c). */
+enum csv_simd { CSV_SIMD_SCALAR, CSV_SIMD_SSE2, CSV_SIMD_AVX2 };
+enum csv_simd csv_simd_level(void);
+
 #endif

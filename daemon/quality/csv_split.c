@@ -292,26 +292,27 @@ static void masks_avx2(const unsigned char *p, struct masks *m)
 
 typedef void masks_fn(const unsigned char *, struct masks *);
 
-/* As csv.c's pick_masks: DENVERD_CSV_SIMD=scalar (tests) also turns the
- * single-lane fast path off, so that the two can be compared. */
+/* csv.c's choice (csv_simd_level); DENVERD_CSV_SIMD=scalar (tests) also
+ * turns the single-lane fast path off, so that the two can be compared. */
 static masks_fn *pick_masks(bool *fast, bool *popcnt)
 {
-	const char *force = getenv("DENVERD_CSV_SIMD");
-	*fast = !(force && strcmp(force, "scalar") == 0);
+	enum csv_simd level = csv_simd_level();
+
+	*fast = level != CSV_SIMD_SCALAR;
 	*popcnt = false;
-	if (!*fast)
-		return masks_scalar;
 #ifdef __x86_64__
-	__builtin_cpu_init();
-	*popcnt = __builtin_cpu_supports("popcnt");
-	if (__builtin_cpu_supports("avx2") && !(force && strcmp(force, "sse2") == 0))
-		return masks_avx2;
+	if (*fast)
+		*popcnt = __builtin_cpu_supports("popcnt");
+#endif
+	switch (level) {
+#ifdef __x86_64__
+	case CSV_SIMD_AVX2: return masks_avx2;
 #endif
 #ifdef __SSE2__
-	return masks_sse2;
-#else
-	return masks_scalar;
+	case CSV_SIMD_SSE2: return masks_sse2;
 #endif
+	default: return masks_scalar;
+	}
 }
 
 /* ---- a lane, a block at a time ----

@@ -14,10 +14,8 @@ import testbed  # noqa: E402
 
 @pytest.fixture(scope="module")
 def server():
-    emu = testbed.make_emulator()
-    emu.start()
-    yield emu
-    emu.stop()
+    with testbed.serving() as emu:
+        yield emu
 
 
 @pytest.fixture

@@ -28,10 +28,8 @@ PAGES = {"outFields": r"\*"}          # the quirks hit the pages, not count/ids
 def server():
     if not os.access(ARCGIS_ONE, os.X_OK):
         pytest.skip("arcgis_one is not built")
-    emu = testbed.make_emulator()
-    emu.start()
-    yield emu
-    emu.stop()
+    with testbed.serving() as emu:
+        yield emu
 
 
 @pytest.fixture

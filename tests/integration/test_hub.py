@@ -24,10 +24,8 @@ DATE = "2026-01-02"
 def server():
     if not os.access(HUB_ONE, os.X_OK):
         pytest.skip("hub_one is not built")
-    emu = testbed.make_emulator()
-    emu.start()
-    yield emu
-    emu.stop()
+    with testbed.serving() as emu:
+        yield emu
 
 
 @pytest.fixture
