@@ -68,6 +68,36 @@ static void print_running(json_t *running)
 	}
 }
 
+/* "spark: managed sc://127.0.0.1:15002 ready, pid 123, up 2h, 1 restart". */
+static void print_spark(json_t *sp)
+{
+	json_t *up = json_object_get(sp, "uptime_ms"), *pid = json_object_get(sp, "pid");
+	json_int_t restarts = json_integer_value(json_object_get(sp, "restarts"));
+	const char *err = json_string_value(json_object_get(sp, "last_error"));
+	char upbuf[FMT_DURATION_MAX];
+
+	if (!json_is_object(sp))
+		return;
+	if (!json_object_get(sp, "state")) {
+		printf("spark:     %s (spark-submit per job)\n", ctl_str(sp, "mode"));
+		return;
+	}
+	printf("spark:     %s %s %s", ctl_str(sp, "mode"), ctl_str(sp, "url"), ctl_str(sp, "state"));
+	if (json_is_integer(pid))
+		printf(", pid %" JSON_INTEGER_FORMAT, json_integer_value(pid));
+	if (json_is_integer(up)) {
+		fmt_duration(upbuf, sizeof upbuf, (uint64_t)json_integer_value(up));
+		printf(", up %s", upbuf);
+	}
+	if (restarts)
+		printf(", %" JSON_INTEGER_FORMAT " restart%s", restarts, restarts == 1 ? "" : "s");
+	if (json_is_true(json_object_get(sp, "restart_pending")))
+		printf(", restart pending (reload)");
+	printf("\n");
+	if (err)
+		printf("           last error: %s\n", err);
+}
+
 static void print_status(json_t *r)
 {
 	json_int_t uptime_s = json_integer_value(json_object_get(r, "uptime_s"));
@@ -83,6 +113,7 @@ static void print_status(json_t *r)
 		printf("queue:     %" JSON_INTEGER_FORMAT " waiting, %" JSON_INTEGER_FORMAT
 		       " running\n", json_integer_value(json_object_get(r, "queued")),
 		       json_integer_value(json_object_get(r, "running_count")));
+	print_spark(json_object_get(r, "spark"));
 	print_datasets(json_object_get(r, "datasets"));
 	print_running(json_object_get(r, "running"));
 }

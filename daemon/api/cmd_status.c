@@ -12,7 +12,9 @@
  * "queued" (tasks waiting for a slot), "retry_waiting"; per entry of
  * "datasets": next_fire (unix ms), next_fire_local, next_exec_date, paused,
  * last_run {id, exec_date, state}; and "scheduler" {active_runs, classes
- * {fetches, checks, jobs: {running, limit, queued}}, paused, next_due_ms}.
+ * {fetches, checks, jobs: {running, limit, queued}}, paused, next_due_ms};
+ * "spark" {mode, and unless mode is submit: url, state, pid, started_ms,
+ * uptime_ms (since it became ready), restarts, last_error, restart_pending}.
  * Written with jsonw straight into the reply: with 1,000 datasets status
  * must stay well under 5 ms (tests/bench/bench_sched.py).
  */
@@ -200,6 +202,42 @@ static void status_scheduler(struct denverd *d, struct sched *s,
 	jsonw_end(w);
 }
 
+/* "spark": how jobs reach Spark.  Never the token: the URL is the one jobs
+ * get as SPARK_REMOTE, which does not hold it. */
+static void status_spark(struct sched *s, struct jsonw *w)
+{
+	struct sched_spark_info si;
+	int64_t now = clock_now_ms();
+
+	sched_spark_info(s, &si);
+	jsonw_key(w, "spark");
+	jsonw_object(w);
+	jsonw_kstr(w, "mode", si.mode);
+	if (si.state) {
+		jsonw_kstr(w, "url", si.url);
+		jsonw_kstr(w, "state", si.state);
+		jsonw_key(w, "pid");
+		if (si.pid > 0)
+			jsonw_int(w, si.pid);
+		else
+			jsonw_null(w);
+		jsonw_key(w, "started_ms");
+		if (si.started_ms)
+			jsonw_int(w, si.started_ms);
+		else
+			jsonw_null(w);
+		jsonw_key(w, "uptime_ms");
+		if (si.ready_ms && now >= si.ready_ms)
+			jsonw_int(w, now - si.ready_ms);
+		else
+			jsonw_null(w);
+		jsonw_kint(w, "restarts", si.restarts);
+		jsonw_kstr(w, "last_error", si.last_error);
+		jsonw_kbool(w, "restart_pending", si.restart_pending);
+	}
+	jsonw_end(w);
+}
+
 static void status_top(struct denverd *d, struct jsonw *w)
 {
 	struct sched *s = d->sched;
@@ -219,6 +257,7 @@ static void status_top(struct denverd *d, struct jsonw *w)
 	jsonw_kint(w, "queued", n.queued);
 	jsonw_kint(w, "retry_waiting", n.retry_waiting);
 	status_scheduler(d, s, &n, w);
+	status_spark(s, w);
 }
 
 static const struct control_status_ops status_ops = {

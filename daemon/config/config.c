@@ -8,8 +8,8 @@
  * --check` lists them all; the messages are sorted by position before they
  * are handed out.  config_int.h maps the other files.
  *
- * This file: the entry points, the top level and its limits, spark,
- * alerts and lineage sections, and freeing.  The lookups (config_dataset,
+ * This file: the entry points, the top level and its limits, the
+ * alerts and lineage sections, and freeing (spark: config_spark.c).  The lookups (config_dataset,
  * ...) are pure and live with the types, in domain/config_types.c.
  */
 #include <errno.h>
@@ -28,64 +28,6 @@
 #include "version.h"
 
 #define MAX_SOCKET    107           /* sun_path minus the NUL */
-
-/* ---- spark ------------------------------------------------------------ */
-
-static void key_spark_conf(struct parser *p, const struct node *k, const struct node *v,
-                           void *obj)
-{
-	struct cfg_spark *s = obj;
-	size_t pairs, *first;
-
-	if (!conf_want_map(p, "conf", v) || v->kind != NODE_MAP)
-		return;
-	pairs = conf_map_pairs(v);
-	if (pairs > CONFIG_MAX_LIST) {
-		conf_report(p, v, "conf: too many settings (%zu); the limit is %d", pairs,
-		            CONFIG_MAX_LIST);
-		return;
-	}
-	if (!(s->conf_keys = conf_xcalloc(p, pairs, sizeof(char *))) ||
-	    !(s->conf_values = conf_xcalloc(p, pairs, sizeof(char *))) ||
-	    !(first = conf_first_keys(p, v)))
-		return;
-	for (size_t i = 0; i < pairs; i++) {
-		const struct node *ck = v->kids[2 * i], *cv = v->kids[2 * i + 1];
-		const char *value;
-		if (!conf_usable_key(p, v, i, first, false))
-			continue;
-		if (ck->len == 0 || ck->len > MAX_STRING || strpbrk(ck->text, "= \t\r\n")) {
-			conf_report(p, ck, "conf: '%s' is not a Spark setting name "
-			            "(no spaces or '=')", SHOW(ck->text));
-			continue;
-		}
-		if (!(value = conf_want_scalar(p, ck->text, cv, "a string")))
-			continue;
-		if (strpbrk(value, "\r\n")) {
-			conf_report(p, cv, "%s: the value must be on one line", ck->text);
-			continue;
-		}
-		s->conf_keys[s->n_conf] = conf_xstrdup(p, ck->text);
-		s->conf_values[s->n_conf] = conf_xstrdup(p, value);
-		s->n_conf++;
-	}
-	free(first);
-}
-
-static const struct keydef spark_keys[] = {
-	{ .name = "submit", .kind = K_STRING, .off = offsetof(struct cfg_spark, submit),
-	  .dflt = "spark-submit" },
-	{ .name = "master", .kind = K_STRING, .off = offsetof(struct cfg_spark, master),
-	  .dflt = "local[2]" },
-	{ .name = "driver_memory", .kind = K_SIZE,
-	  .off = offsetof(struct cfg_spark, driver_memory), .lo = MIB, .hi = 1024 * GIB,
-	  .dflt = "2GiB" },
-	{ .name = "python", .kind = K_OPT_STRING, .off = offsetof(struct cfg_spark, python) },
-	{ .name = "jobs_dir", .kind = K_PATH, .off = offsetof(struct cfg_spark, jobs_dir),
-	  .dflt = DENVERD_DATADIR "/jobs" },
-	{ .name = "conf", .kind = K_FN, .fn = key_spark_conf },
-};
-KEY_TABLE(conf_spark_table, "spark", spark_keys);
 
 /* ---- alerts ------------------------------------------------------------ */
 
@@ -284,9 +226,10 @@ static void walk_root(struct parser *p, const struct node *root, struct config *
 	if (!root || conf_is_null(root))
 		conf_report_pos(p, 1, 1, "the file is empty; expected a mapping of settings "
 		                "(timezone, state_dir, datasets, ...)");
-	else if (root->kind == NODE_MAP)
+	else if (root->kind == NODE_MAP) {
 		conf_walk_map(p, root, &conf_top_table, cfg, &mc);
-	else if (root->kind != NODE_BAD)
+		conf_check_spark(p, root, cfg);
+	} else if (root->kind != NODE_BAD)
 		conf_report(p, root, "expected a mapping of settings (timezone, state_dir, "
 		            "datasets, ...) at the top level, not %s", conf_kind_word(root));
 }
@@ -450,6 +393,10 @@ static void spark_free(struct cfg_spark *s)
 	free(s->master);
 	free(s->python);
 	free(s->jobs_dir);
+	free(s->connect.url);
+	free(s->connect.bind);
+	free(s->connect.token_file);
+	free(s->connect.token_credential);
 	for (size_t i = 0; i < s->n_conf; i++) {
 		free(s->conf_keys[i]);
 		free(s->conf_values[i]);

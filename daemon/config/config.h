@@ -72,6 +72,9 @@ int config_keys_foreach(config_key_fn *fn, void *arg);
 /* The unit parsers of the file format, exported for the tests (denverctl
  * cannot link config/; it parses its own options).  Return 0 or -EINVAL;
  * never log. */
+/* HOST is a loopback name or address (localhost, 127.x.y.z, ::1). */
+bool config_is_loopback(const char *host);
+
 int config_parse_duration(const char *s, uint64_t *ms);  /* 500ms 30s 5m 2h 1d 1w */
 int config_parse_size(const char *s, uint64_t *bytes);   /* 512 64KiB 1GiB 1MB */
 int config_parse_percent(const char *s, double *frac);   /* 2% 0.5% 100% */

@@ -15,8 +15,8 @@
  *   config_report.c   messages, out-of-memory, did-you-mean
  *   config_keys.c     the tables as a whole: restart-only keys that differ,
  *                     the listing of every row (config_keys_foreach())
- *   config.c, config_datasets.c, config_schema.c, config_checks.c
- *                     the key tables of denverd's settings and the rules
+ *   config.c, config_spark.c, config_datasets.c, config_schema.c,
+ *   config_checks.c   the key tables of denverd's settings and the rules
  *                     that cross keys
  *
  * Conventions.  Every problem is reported with conf_report() and the walk
@@ -284,7 +284,7 @@ struct keytable {
 extern const struct keytable conf_top_table, conf_limit_table, conf_spark_table,
 	conf_alert_table, conf_dataset_table, conf_fetch_table, conf_arcgis_table,
 	conf_schema_table, conf_column_table, conf_check_table, conf_job_table,
-	conf_lineage_table;
+	conf_lineage_table, conf_connect_table;
 
 /* Set every row of T that has a default in OBJ (K_SECTION rows: their
  * table's defaults, in the struct at off), before the mapping is walked;
@@ -362,6 +362,10 @@ bool conf_is_time_type(enum col_type t);
 const struct cfg_column *conf_check_column_ref(struct parser *p, const struct cfg_schema *s,
                                                const char *key, const struct node *at,
                                                unsigned types, const char *want);
+
+/* The rules of the spark section that cross keys (config_spark.c), once
+ * the whole file ROOT is walked into CFG. */
+void conf_check_spark(struct parser *p, const struct node *root, const struct config *cfg);
 
 /* The keys whose values are mappings of named entries. */
 key_fn conf_key_datasets, conf_key_jobs, conf_key_checks;

@@ -39,9 +39,19 @@ const char *const check_type_table[CHECK_TYPE_COUNT] = {
 };
 STRING_TABLE_STATIC(check_type, enum check_type)
 
+const char *const spark_mode_table[SPARK_MODE_COUNT] = {
+	[SPARK_SUBMIT] = "submit", [SPARK_MANAGED] = "managed", [SPARK_EXTERNAL] = "external",
+};
+STRING_TABLE_STATIC(spark_mode, enum spark_mode)
+
 static const char *or_unknown(const char *name)
 {
 	return name ? name : "?";
+}
+
+const char *config_spark_mode_name(enum spark_mode m)
+{
+	return or_unknown(spark_mode_to_string(m));
 }
 
 const char *config_missed_name(enum missed_policy m)

@@ -53,6 +53,14 @@ enum col_type { COL_STRING, COL_INT, COL_FLOAT, COL_TIMESTAMP, COL_DATE, COL_BOO
 extern const char *const col_type_table[COL_TYPE_COUNT];
 const char *config_col_type_name(enum col_type t);
 
+/* How jobs reach Spark (denverd.yaml(5), SPARK CONNECT): a spark-submit per
+ * job, a Spark Connect server denverd runs and supervises, or one someone
+ * else runs, which denverd only health-checks. */
+enum spark_mode { SPARK_SUBMIT, SPARK_MANAGED, SPARK_EXTERNAL };
+#define SPARK_MODE_COUNT (SPARK_EXTERNAL + 1)
+extern const char *const spark_mode_table[SPARK_MODE_COUNT];
+const char *config_spark_mode_name(enum spark_mode m);
+
 enum severity { SEV_FAIL, SEV_WARN };
 #define SEVERITY_COUNT (SEV_WARN + 1)
 extern const char *const severity_table[SEVERITY_COUNT];
@@ -196,7 +204,25 @@ struct cfg_job {
 	int line;
 };
 
+/* spark.connect: the Connect endpoint of modes managed and external.  The
+ * token itself is never in the configuration: token_file or
+ * token_credential say where it is (read by engine/spark.c). */
+struct cfg_connect {
+	char *url;                     /* external: "sc://host:port"; else NULL */
+	char *bind;                    /* managed: listen address; default 127.0.0.1 */
+	unsigned port;                 /* managed: default 15002 */
+	uint64_t memory;               /* managed: server heap, bytes; default 1GiB */
+	uint64_t ready_timeout_ms;     /* managed: start until it listens; default 3m */
+	uint64_t check_interval_ms;    /* external: health check period; default 10s */
+	uint64_t kill_grace_ms;        /* managed: SIGTERM -> SIGKILL; default 30s */
+	struct cfg_retry restart;      /* managed: restart backoff (retries unused) */
+	char *token_file;              /* path of the token; NULL = none */
+	char *token_credential;        /* $CREDENTIALS_DIRECTORY/<name>; NULL = none */
+};
+
 struct cfg_spark {
+	enum spark_mode mode;          /* default submit */
+	struct cfg_connect connect;
 	char *submit;                  /* spark-submit path; default "spark-submit" */
 	char *master;                  /* default "local[2]" */
 	uint64_t driver_memory;        /* bytes; default 2GiB */

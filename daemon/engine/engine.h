@@ -178,6 +178,21 @@ const struct tz *sched_tz(const struct sched *s);
 /* The limit of class C in the current configuration. */
 unsigned sched_limit(struct sched *s, enum task_class c);
 
+/* The Spark endpoint, for status (spark.c).  Strings are borrowed until the
+ * loop runs again; the URL never holds the token. */
+struct sched_spark_info {
+	const char *mode;                /* submit managed external */
+	const char *url;                 /* what jobs get as SPARK_REMOTE; NULL in submit */
+	const char *state;               /* starting ready restarting down unreachable;
+	                                    NULL in submit mode */
+	int pid;                         /* managed server's pid (= group); 0 = none */
+	int64_t started_ms, ready_ms;    /* unix ms; 0 = not */
+	unsigned restarts;
+	const char *last_error;          /* or NULL */
+	bool restart_pending;            /* a reload waits for idle to restart it */
+};
+void sched_spark_info(struct sched *s, struct sched_spark_info *out);
+
 /* ---- operations for the control commands (sched.c, ops.c) ---- */
 
 /* False once sched_stop has run: nothing new may start. */

@@ -9,6 +9,7 @@
  *
  *   lifecycle.c   init/start/stop/fini/reload, target sync, catch-up, lock,
  *                 the task-kind table
+ *   spark.c       the Spark Connect endpoint: supervisor, gate, reload
  *   ops.c         backfill, pause, retry, the resumption after a promote
  *   recover.c     runs read back from the store (crash recovery, load_run)
  *   sched.c       start, dispatch, finish, the timer, trigger, cancel
@@ -128,6 +129,24 @@ struct subscriber {
 
 struct http;
 struct store_run;
+struct sparkd;
+
+/* The Spark endpoint (spark.c).  The strings are owned; TOKEN is wiped when
+ * freed and never logged. */
+struct spark_ep {
+	enum spark_mode mode;            /* of the endpoint set up now */
+	struct sparkd *sd;               /* its supervisor; NULL in submit mode */
+	struct sparkd *old;              /* a reload's previous one, stopping */
+	bool ready;                      /* convert and jobs may start (with mode
+	                                    submit, sched_dispatch ignores it) */
+	bool pending;                    /* a reload changed it: restart when idle */
+	char *remote;                    /* SPARK_REMOTE for jobs (no token) */
+	char *token;                     /* or NULL */
+	char *key;                       /* the settings it runs with, for reload */
+	char error[600];                 /* why it could not be set up; "" = none */
+	uv_timer_t poll;                 /* the idle check of a pending restart */
+	bool poll_init;
+};
 
 struct sched {
 	struct denverd *d;
@@ -156,6 +175,7 @@ struct sched {
 	bool dispatching;
 	bool stopped;                    /* sched_stop has run */
 	int64_t next_due;                /* unix ms the timer is armed for; 0 = none */
+	struct spark_ep spark;
 };
 
 /* ---- tx.c: transactions, events ---- */
@@ -246,6 +266,20 @@ void sched_arm(struct sched *s);
 bool sched_job_ready(struct sched *s, const struct cfg_job *j, const char *exec_date);
 /* Give back the configurations no running task borrows any more. */
 void sched_retired_sweep(struct sched *s);
+
+/* ---- spark.c ---- */
+
+/* Kill a previous daemon's orphan server, then set up the endpoint of the
+ * configuration (sched_start).  0 or a libuv error. */
+int spark_start(struct sched *s);
+/* The configuration was replaced: restart the endpoint when idle if its
+ * settings changed. */
+void spark_reload(struct sched *s);
+/* SIGTERM to the server's group (sched_stop); nothing restarts. */
+void spark_stop(struct sched *s);
+/* Wait (bounded by the kill grace) for the server to be reaped, then free
+ * the endpoint (sched_fini; runs the loop). */
+void spark_fini(struct sched *s);
 
 /* ---- fire.c ---- */
 

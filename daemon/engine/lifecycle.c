@@ -291,6 +291,10 @@ int sched_start(struct denverd *d)
 	}
 	if ((rc = recover_runs(s)) < 0)
 		return rc;
+	if ((rc = spark_start(s)) < 0) {
+		log_err(NULL, "Spark endpoint: %s", uv_strerror(rc));
+		return rc;
+	}
 	jobs_recheck(s);
 	catch_up_all(s, now);
 	sched_dispatch(s);
@@ -309,6 +313,7 @@ void sched_stop(struct denverd *d)
 	s->stopped = true;
 	if (s->timer_init)
 		uv_timer_stop(&s->timer);
+	spark_stop(s);
 	for (struct srun *r = s->runs; r; r = r->runs_next) {
 		for (size_t i = 0; i < r->n_tasks; i++) {
 			struct stask *t = &r->tasks[i];
@@ -404,6 +409,7 @@ void sched_fini(struct denverd *d)
 	sched_stop(d);
 	if (s->timer_init && running_total(s) > 0)
 		wait_children(s);
+	spark_fini(s);
 	d->sched = NULL;
 	s->closing = true;
 	if (running_total(s) > 0) {
@@ -480,6 +486,7 @@ int sched_reload(struct denverd *d, struct config *old)
 	store_datasets_each(d->store, dataset_row_cb, s);
 	retire(s, old);
 	sched_retired_sweep(s);
+	spark_reload(s);
 	sched_dispatch(s);
 	sched_arm(s);
 	return rc;

@@ -369,6 +369,8 @@ static void start_task(struct sched *s, struct stask *t)
 		.attempt_id = t->attempt_id, .attempt = t->n_attempts, .force = r->force,
 		.log = { .dataset = tg->kind == TK_DATASET ? tg->name : NULL,
 		         .run_id = r->id, .exec_date = r->exec_date, .task = t->name },
+		.spark_remote = s->spark.mode == SPARK_SUBMIT ? NULL : s->spark.remote,
+		.spark_token = s->spark.mode == SPARK_SUBMIT ? NULL : s->spark.token,
 	};
 	rc = t->kind->start(t, err, sizeof err, &retryable);
 	if (rc < 0) {
@@ -393,6 +395,10 @@ void sched_dispatch(struct sched *s)
 		started = false;
 		for (int c = 0; c < _TC_MAX; c++) {
 			struct runq_item *it;
+			/* Convert and jobs wait, queued, for the Spark endpoint
+			 * (spark.c opens the gate and kicks us). */
+			if (c == TC_PROC && s->spark.mode != SPARK_SUBMIT && !s->spark.ready)
+				continue;
 			while (s->running[c] < sched_limit(s, (enum task_class)c) &&
 			       (it = runq_pop(&s->q[c])) != NULL) {
 				start_task(s, container_of(it, struct stask, qi));

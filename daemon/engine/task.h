@@ -51,6 +51,10 @@ struct task_info {
 	unsigned attempt;            /* 1, 2, ... */
 	bool force;
 	struct log_ctx log;
+	/* Spark modes managed and external: the endpoint (SPARK_REMOTE, never
+	 * holding the token) and the token or NULL.  NULL in submit mode.
+	 * Valid during start only: copy them into the child's environment. */
+	const char *spark_remote, *spark_token;
 };
 
 struct task_kind {

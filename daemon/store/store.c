@@ -127,10 +127,22 @@ static const char migration_3[] =
 	");"
 	"CREATE INDEX source_changes_by_dataset ON source_changes(dataset, observed_at);";
 
+/* v3 -> v4: the managed Spark Connect server's process group while it
+ * runs (store_spark.c), so a crashed daemon's orphan server is killed at
+ * the next start.  At most one row. */
+static const char migration_4[] =
+	"CREATE TABLE spark_server ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  pgid INTEGER NOT NULL,"              /* the server's pid = its group */
+	"  pid_start INTEGER NOT NULL,"         /* /proc/<pid>/stat starttime */
+	"  started INTEGER NOT NULL"            /* unix ms */
+	");";
+
 static const char *const migrations[] = {
 	migration_1,
 	migration_2,
 	migration_3,
+	migration_4,
 };
 
 #define N_MIGRATIONS ((int)ARRAY_SIZE(migrations))

@@ -32,7 +32,7 @@
 struct store;
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 /*
  * Open (creating if needed) the database at PATH and apply forward
@@ -470,5 +470,15 @@ int store_reader_open(struct store *st, struct store **out);
 /* Run query Q, calling FN for each row in label order.  0 or -EIO. */
 int store_metric_rows(struct store *st, enum store_metric q, store_metric_fn fn,
                       void *arg);
+
+/* ---- the managed Spark Connect server (store_spark.c) ---- */
+
+/* Record the running server's group PGID, its leader's start time
+ * (procgroup.h) and when it started (unix ms), replacing any earlier row. */
+int store_spark_set(struct store *st, int pgid, uint64_t pid_start, int64_t started);
+/* Forget it (the server was reaped, or its orphan killed). */
+int store_spark_clear(struct store *st);
+/* The recorded server: 0, -ENOENT when none, -EIO. */
+int store_spark_get(struct store *st, int *pgid, uint64_t *pid_start);
 
 #endif

@@ -1,7 +1,9 @@
 /*
  * task_convert.c - the convert task: write the spec for jobs/convert.py,
- * run spark-submit through job.c, check the manifest it leaves
- * (CONTRACTS.md section 4).
+ * run it through job.c (with spark-submit, or in Spark modes managed and
+ * external as a Connect client: `<spark.python> convert.py --spec F` with
+ * SPARK_REMOTE in its environment, task_proc.c), check the manifest it
+ * leaves (CONTRACTS.md section 4).
  *
  * Files: state_dir/work/run-<id>/convert.json (spec, written atomically
  * before each attempt) and manifest.json (written by the job; a stale one
@@ -140,12 +142,21 @@ static void convert_after(struct stask *t, void *arg, struct task_outcome *o, ch
 	json_decref(m);
 }
 
-/* The programs of a conversion: spark-submit (found in PATH) into SUBMIT,
- * jobs_dir's convert.py into SCRIPT (PATH_MAX bytes each). */
-static int find_programs(const struct cfg_spark *sp, char *submit, char *script, char *err,
-                         size_t errlen)
+/* The programs of a conversion into PROG and SCRIPT (PATH_MAX bytes each):
+ * spark-submit (found in PATH), or with a Connect endpoint (REMOTE) the
+ * Python of spark.python (default python3), and jobs_dir's convert.py. */
+static int find_programs(const struct cfg_spark *sp, bool remote, char *prog, char *script,
+                         char *err, size_t errlen)
 {
-	if (proc_which(sp->submit, submit, PATH_MAX) < 0) {
+	const char *py = sp->python ? sp->python : "python3";
+
+	if (remote && proc_which(py, prog, PATH_MAX) < 0) {
+		snprintf(err, errlen, "%s not found (spark.python): the convert job runs as a "
+		         "Spark Connect client with it; set spark.python to the Python that has "
+		         "pyspark[connect]", py);
+		return -ENOENT;
+	}
+	if (!remote && proc_which(sp->submit, prog, PATH_MAX) < 0) {
 		snprintf(err, errlen, "spark-submit not found (spark.submit: \"%s\"): install "
 		         "PySpark (scripts/setup puts it in the project's .venv) and put its bin/ "
 		         "in PATH, or set spark.submit to the path of spark-submit", sp->submit);
@@ -200,18 +211,23 @@ static int write_spec(const struct task_info *ti, const struct store_snapshot_re
 	return rc;
 }
 
-/* spark-submit's argv for SCRIPT on SPEC_PATH into A (A->failed on ENOMEM). */
-static void build_argv(const struct cfg_spark *sp, const char *submit, const char *script,
-                       const char *spec_path, struct argv_buf *a)
+/* The argv for SCRIPT on SPEC_PATH into A (A->failed on ENOMEM): PROG is
+ * spark-submit, or with REMOTE (a Connect endpoint) the Python that runs
+ * the script as a thin client; the session's settings are then the
+ * server's (spark.conf is on its command line). */
+static void build_argv(const struct cfg_spark *sp, bool remote, const char *prog,
+                       const char *script, const char *spec_path, struct argv_buf *a)
 {
-	argv_push(a, submit);
-	argv_push(a, "--master");
-	argv_push(a, sp->master ? sp->master : "local[2]");
-	argv_push(a, "--driver-memory");
-	argv_pushf(a, "%" PRIu64 "m", sp->driver_memory / (1024 * 1024));
-	for (size_t i = 0; i < sp->n_conf; i++) {
-		argv_push(a, "--conf");
-		argv_pushf(a, "%s=%s", sp->conf_keys[i], sp->conf_values[i]);
+	argv_push(a, prog);
+	if (!remote) {
+		argv_push(a, "--master");
+		argv_push(a, sp->master ? sp->master : "local[2]");
+		argv_push(a, "--driver-memory");
+		argv_pushf(a, "%" PRIu64 "m", sp->driver_memory / (1024 * 1024));
+		for (size_t i = 0; i < sp->n_conf; i++) {
+			argv_push(a, "--conf");
+			argv_pushf(a, "%s=%s", sp->conf_keys[i], sp->conf_values[i]);
+		}
 	}
 	argv_push(a, script);
 	argv_push(a, "--spec");
@@ -249,13 +265,14 @@ static int convert_start(struct stask *t, char *err, size_t errlen, bool *retrya
 	struct store_snapshot_ref snap;
 	struct argv_buf a = { 0 };
 	struct convert_ctx *c = NULL;
-	char spec_path[PATH_MAX], submit[PATH_MAX], script[PATH_MAX];
+	char spec_path[PATH_MAX], prog[PATH_MAX], script[PATH_MAX];
+	bool remote = ti->spark_remote != NULL;
 	int rc;
 
 	*retryable = false;
 	if ((rc = checked_snapshot(ti, &snap, err, errlen, retryable)) < 0)
 		return rc;
-	if ((rc = find_programs(sp, submit, script, err, errlen)) < 0)
+	if ((rc = find_programs(sp, remote, prog, script, err, errlen)) < 0)
 		goto out;
 	if (!(c = calloc(1, sizeof *c))) {
 		rc = -ENOMEM;
@@ -266,7 +283,7 @@ static int convert_start(struct stask *t, char *err, size_t errlen, bool *retrya
 	c->rows_checked = snap.rows;
 	if ((rc = write_spec(ti, &snap, c, spec_path, err, errlen, retryable)) < 0)
 		goto out;
-	build_argv(sp, submit, script, spec_path, &a);
+	build_argv(sp, remote, prog, script, spec_path, &a);
 	if (a.failed) {
 		rc = -ENOMEM;
 		*retryable = true;

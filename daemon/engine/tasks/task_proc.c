@@ -160,16 +160,19 @@ static void vars_of(const struct task_info *ti, char run_id[24], struct job_vars
 
 /* The environment every child of T gets (job.c's DENVERD_* variables, the
  * attempt marker, spark.python as PYSPARK_PYTHON and PYSPARK_DRIVER_PYTHON,
- * then EXTRA), into P->env.  The Spark variables go to every child, not
- * only convert: jobs are usually spark-submit too (the report), and
- * spark-submit needs them to find its own installation. */
+ * in Spark modes managed and external SPARK_REMOTE and the token's
+ * SPARK_CONNECT_AUTHENTICATE_TOKEN, then EXTRA), into P->env.  The Spark
+ * variables go to every child, not only convert: jobs are usually Spark
+ * programs too (the report), and spark-submit needs them to find its own
+ * installation.  The token is wiped from the stack once copied. */
 static int proc_env(struct proc *p, const struct task_info *ti, const char *const *extra)
 {
 	char marker[PATH_MAX + 64], run_id[24], py[PATH_MAX + 32], drv[PATH_MAX + 32];
-	char *more[PROC_EXTRA_ENV + 4] = { marker };
+	char *more[PROC_EXTRA_ENV + 6] = { marker }, *remote = NULL, *token = NULL;
 	const char *python = ti->cfg->spark.python;
 	struct job_vars v;
 	size_t n = 1;
+	int rc = 0;
 
 	if (procgroup_marker(ti->cfg->state_dir, ti->attempt_id, marker, sizeof marker) < 0)
 		return -ENAMETOOLONG;
@@ -179,13 +182,34 @@ static int proc_env(struct proc *p, const struct task_info *ti, const char *cons
 		more[n++] = py;
 		more[n++] = drv;
 	}
+	if (ti->spark_remote) {
+		if (asprintf(&remote, "SPARK_REMOTE=%s", ti->spark_remote) < 0)
+			return -ENOMEM;
+		more[n++] = remote;
+	}
+	if (ti->spark_token) {
+		if (asprintf(&token, "SPARK_CONNECT_AUTHENTICATE_TOKEN=%s", ti->spark_token) < 0) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		more[n++] = token;
+	}
 	for (size_t i = 0; extra && extra[i]; i++) {
-		if (n > PROC_EXTRA_ENV + 2)
-			return -E2BIG;
+		if (n > PROC_EXTRA_ENV + 4) {
+			rc = -E2BIG;
+			goto out;
+		}
 		more[n++] = (char *)extra[i];
 	}
 	vars_of(ti, run_id, &v);
-	return job_env(&v, more, &p->env);
+	rc = job_env(&v, more, &p->env);
+out:
+	free(remote);
+	if (token) {
+		explicit_bzero(token, strlen(token));
+		free(token);
+	}
+	return rc;
 }
 
 int proc_start(struct stask *t, struct proc_launch *l, char *err, size_t errlen,

@@ -118,6 +118,11 @@ static const char *const good_files[] = {
 	   "    checks:\n      ts: {type: timestamps}\n      f: {type: freshness, max_age: 1d}\n"
 	   "      u: {type: unique, severity: warn}\n      r: {type: range, columns: [n], max: 5}\n",
 	"spark:\n  python:\n  conf: {spark.a: 1, spark.b: \"x=y\"}\n",
+	"spark:\n  mode: managed\n  connect: {port: 15999, memory: 2GiB, bind: \"::1\"}\n",
+	"spark:\n  mode: managed\n  connect: {bind: 0.0.0.0, token_file: /etc/denverd/spark.token}\n",
+	"spark:\n  mode: managed\n  connect: {bind: 10.0.0.5, token_credential: spark.token}\n",
+	"spark:\n  mode: external\n  connect: {url: \"sc://spark.example.org:15002\"}\n",
+	"spark:\n  mode: external\n  connect: {url: \"sc://[::1]:15002/;use_ssl=true\"}\n",
 	"alerts:\n  command: [\"/bin/notify\", \"{dataset}\", \"{reason}\", \"{message}\"]\n"
 	"  webhook: https://hooks.example.org/T0/secret\n",
 	DS_URL("https://services1.arcgis.com/o/arcgis/rest/services/ODC_X/FeatureServer/325") "    source: arcgis\n",
@@ -396,7 +401,56 @@ static const struct {
 	  "t.yaml:7:40: command: unknown placeholder '{job}'; allowed: {dataset} {exec_date} "
 	  "{year} {month} {day} {run_id} {state_dir} {reason} {message}\n"
 	  "t.yaml:8:17: min_interval: expected a duration like 30s, 5m, 2h, 1d, not '1 hour'\n" },
+	/* spark connect: the rules across keys, and no token in the file */
+	{ "spark:\n  mode: managed\n  connect: {bind: 0.0.0.0}\n",
+	  "t.yaml:3:19: spark.connect.bind 0.0.0.0 is not a loopback address: anyone who "
+	  "reaches it could run code as denverd.  Set token_file (or token_credential) so "
+	  "clients must present a token, or bind to 127.0.0.1\n" },
+	{ "spark:\n  mode: external\n",
+	  "t.yaml:2:9: spark.mode external needs spark.connect.url (sc://host:port of the "
+	  "Connect server)\n" },
+	{ "spark:\n  mode: cluster\n  connect: {url: \"sc://h:1\", token: s3cr3t, port: 0}\n",
+	  "t.yaml:2:9: mode: expected submit, managed or external, not 'cluster'\n"
+	  "t.yaml:3:18: spark.connect.url is for mode: external (spark.mode is submit)\n"
+	  "t.yaml:3:30: token: a token is not written in the configuration; put it in a file "
+	  "readable only by denverd and name it with token_file (or pass a systemd credential, "
+	  "LoadCredential=, named by token_credential)\n"
+	  "t.yaml:3:51: port: expected a whole number from 1 to 65535, not '0'\n" },
+	{ "spark:\n  mode: external\n  connect:\n    url: \"sc://h:1/;token=s3cr3t\"\n"
+	  "    token_file: /t\n    token_credential: x\n"
+	  "  conf: {spark.connect.authenticate.token: s3cr3t}\n",
+	  "t.yaml:2:9: spark.mode external needs spark.connect.url (sc://host:port of the "
+	  "Connect server)\n"
+	  "t.yaml:4:10: url: a token is not written in the configuration; put it in a file "
+	  "readable only by denverd and name it with token_file (or pass a systemd credential "
+	  "named by token_credential)\n"
+	  "t.yaml:6:23: spark.connect: token_file and token_credential both name a token; keep "
+	  "one\n"
+	  "t.yaml:7:10: conf: spark.connect.authenticate.token is not set here (it would show on "
+	  "the server's command line); put the token in a file and name it with "
+	  "spark.connect.token_file\n" },
 };
+
+/* The spark section's defaults: submit mode, a loopback endpoint. */
+static void test_spark_defaults(void **state)
+{
+	struct config *cfg = NULL;
+	char *errors = NULL;
+
+	assert_int_equal(config_parse("t.yaml", "spark:\n", 7, &cfg, &errors), 0);
+	assert_int_equal(cfg->spark.mode, SPARK_SUBMIT);
+	assert_string_equal(cfg->spark.connect.bind, "127.0.0.1");
+	assert_int_equal(cfg->spark.connect.port, 15002);
+	assert_int_equal(cfg->spark.connect.memory, 1024ull * 1024 * 1024);
+	assert_int_equal(cfg->spark.connect.ready_timeout_ms, 180000);
+	assert_int_equal(cfg->spark.connect.restart.delay_ms, 5000);
+	assert_null(cfg->spark.connect.token_file);
+	assert_null(cfg->spark.connect.url);
+	assert_true(config_is_loopback("127.0.0.1") && config_is_loopback("::1") &&
+	            config_is_loopback("localhost") && !config_is_loopback("0.0.0.0") &&
+	            !config_is_loopback("10.1.2.3"));
+	config_free(cfg);
+}
 
 /* Every message of a file with many errors, in file order. */
 static const char many_errors[] =
@@ -541,6 +595,7 @@ int main(void)
 		cmocka_unit_test(test_percents),
 		cmocka_unit_test(test_good_files),
 		cmocka_unit_test(test_bad_files),
+		cmocka_unit_test(test_spark_defaults),
 		cmocka_unit_test(test_all_errors_reported),
 		cmocka_unit_test(test_caps),
 	};

@@ -142,6 +142,7 @@ static const struct {
 	const char *table;
 } sections[] = {
 	{ "TOP LEVEL", "" }, { "LIMITS", "limits" }, { "SPARK", "spark" },
+	{ "SPARK CONNECT", "spark.connect" },
 	{ "ALERTS", "alerts" }, { "LINEAGE", "lineage" }, { "DATASETS", "datasets.*" },
 	{ "SCHEMA", "datasets.*.schema" },
 	{ "CHECKS", "datasets.*.checks.*" }, { "JOBS", "jobs.*" },

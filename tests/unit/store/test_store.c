@@ -51,6 +51,7 @@ static void test_forward_migration_from_v1(void **state)
 	store_close(st);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "DROP INDEX runs_ok_by_target; DROP TABLE source_changes;"
+	                              "DROP TABLE spark_server;"
 	                              "PRAGMA user_version = 1", 0, 0, 0), SQLITE_OK);
 	sqlite3_close(db);
 
@@ -84,7 +85,7 @@ static void test_forward_migration_from_v2(void **state)
 	                            "kept") > 0);
 	store_close(st);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "DROP TABLE source_changes;"
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE source_changes; DROP TABLE spark_server;"
 	                              "PRAGMA user_version = 2", 0, 0, 0), SQLITE_OK);
 	sqlite3_close(db);
 
@@ -103,6 +104,36 @@ static void test_forward_migration_from_v2(void **state)
 	assert_int_equal(sqlite3_column_int(s, 1), 1);
 	sqlite3_finalize(s);
 	sqlite3_close(db);
+	free(path);
+}
+
+/* A database of version 3 gets the managed Spark server's row (migration
+ * 4): one row at most, replaced, read back, cleared. */
+static void test_forward_migration_from_v3_spark_server(void **state)
+{
+	char *path = tmp_db(), *err = NULL;
+	struct store *st;
+	sqlite3 *db;
+	uint64_t start = 0;
+	int pgid = 0;
+
+	assert_int_equal(store_open(path, &st, &err), 0);
+	store_close(st);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE spark_server; PRAGMA user_version = 3", 0,
+	                              0, 0), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(store_open(path, &st, &err), 0);
+	assert_int_equal(store_schema_version(st), STORE_SCHEMA_VERSION);
+	assert_int_equal(store_spark_get(st, &pgid, &start), -ENOENT);
+	assert_int_equal(store_spark_set(st, 4242, 777, 1000), 0);
+	assert_int_equal(store_spark_set(st, 4343, 888, 2000), 0);
+	assert_int_equal(store_spark_get(st, &pgid, &start), 0);
+	assert_int_equal(pgid, 4343);
+	assert_int_equal(start, 888);
+	assert_int_equal(store_spark_clear(st), 0);
+	assert_int_equal(store_spark_get(st, &pgid, &start), -ENOENT);
+	store_close(st);
 	free(path);
 }
 
@@ -264,6 +295,7 @@ int main(void)
 		cmocka_unit_test(test_fresh_db_gets_current_schema),
 		cmocka_unit_test(test_forward_migration_from_v1),
 		cmocka_unit_test(test_forward_migration_from_v2),
+		cmocka_unit_test(test_forward_migration_from_v3_spark_server),
 		cmocka_unit_test(test_newer_schema_is_refused),
 		cmocka_unit_test(test_garbage_file_is_refused),
 		cmocka_unit_test(test_wal_and_event_round_trip),
