@@ -276,3 +276,40 @@ def test_submit_mode_status(daemon, tmp):
     assert spark_status(daemon) == {"mode": "submit"}
     assert "spark:     submit (spark-submit per job)" in daemon.ctl("status").stdout
     daemon.stop()
+
+
+# The jobs that run convert as a Connect client (jobs/session.py) come from
+# the sparkjobs branch of issue 13; DENVERD_TEST_JOBS points elsewhere to
+# try them before the merge.
+JOBS = Path(os.environ.get("DENVERD_TEST_JOBS", ROOT / "jobs"))
+
+
+@pytest.mark.skipif(not (JOBS / "session.py").exists(),
+                    reason="needs the Connect-capable jobs (jobs/session.py, sparkjobs branch "
+                           "of issue 13)")
+def test_convert_runs_as_a_connect_client(daemon, tmp, www):
+    """The real convert.py through the managed server: no spark-submit, the
+    manifest checked, the datastore written."""
+    (www.root / "t.csv").write_text(
+        "incident_id,reported_date\n1,2026-11-20 08:00:00\n2,2026-11-21 09:30:00\n"
+        "3,2026-11-22 17:45:10\n")
+    ds = ("t:\n  url: http://127.0.0.1:%d/t.csv\n  schedule: \"15 6 * * *\"\n  retries: 0\n"
+          "  convert: true\n  schema:\n    key: [incident_id]\n    event_time: reported_date\n"
+          "    timestamp_formats: [\"%%Y-%%m-%%d %%H:%%M:%%S\"]\n"
+          "    columns:\n      - {name: incident_id, type: int}\n"
+          "      - {name: reported_date, type: timestamp}\n" % www.port)
+    spark = spark_section("managed", free_port()).replace(str(ROOT / "jobs"), str(JOBS))
+    daemon.start(base_config(tmp, datasets=ds, extra=spark),
+                 env={"PATH": "%s:%s" % (VENV, os.environ["PATH"])})
+    # Triggered before the server is ready: convert waits, queued.
+    r = daemon.ctl("trigger", "t", "--wait", timeout=400, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr + daemon.log()[-3000:]
+    run = daemon.call("runs", dataset="t")["result"]["runs"][0]
+    m = json.loads((daemon.state / "work" / ("run-%d" % run["id"]) / "manifest.json")
+                   .read_text())
+    assert m["rows_read"] == 3
+    assert list((daemon.state / "datastore" / "t").rglob("*.parquet"))
+    st = spark_status(daemon)
+    assert st["state"] == "ready" and st["restarts"] == 0
+    daemon.stop()
+    assert group_members(st["pid"]) == []
