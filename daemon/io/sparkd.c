@@ -262,6 +262,7 @@ static void on_child_done(struct job *j, const struct job_result *r, void *arg)
 {
 	struct child *c = arg;
 	struct sparkd *sd = c->owner;
+	bool ours = c->cancel_sent;      /* killed by us: last_error says why */
 	char line[300];
 
 	free(c);
@@ -270,7 +271,7 @@ static void on_child_done(struct job *j, const struct job_result *r, void *arg)
 	sd->child = NULL;
 	sd->ready_ms = 0;
 	last_line(r->tail, line, sizeof line);
-	if (!sd->stopped || !sd->last_error[0])
+	if (!ours || !sd->last_error[0])
 		set_error(sd, "the server (pid %d) ended: %s%s%s", sd->pid,
 		          r->error ? r->error : "exit code 0", line[0] ? "; last output: " : "",
 		          line);
