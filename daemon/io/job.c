@@ -55,6 +55,7 @@ struct job {
 	char *dataset, *exec_date, *task;
 	struct log_ctx ctx;
 	uint64_t timeout_ms, grace_ms;
+	bool log_all;
 
 	int pid;
 	int spawn_err;                /* libuv error of uv_spawn, 0 when it ran */
@@ -126,7 +127,7 @@ static void log_line(struct job *j, const char *p, size_t n)
 		n--;
 	if (n == 0)
 		return;
-	if (j->logged + n > JOB_LOG_MAX) {
+	if (!j->log_all && j->logged + n > JOB_LOG_MAX) {
 		if (j->unlogged == 0)
 			log_warn(&j->ctx, "%s: output exceeds %d MiB; further lines are kept "
 			         "in the tail only", j->argv0, JOB_LOG_MAX >> 20);
@@ -489,6 +490,7 @@ int job_start(uv_loop_t *loop, const struct job_spec *spec, job_done_cb done,
 	j->arg = arg;
 	j->timeout_ms = spec->timeout_ms;
 	j->grace_ms = spec->kill_grace_ms;
+	j->log_all = spec->log_all;
 	j->ring_cap = spec->tail_cap < JOB_TAIL_MAX ? spec->tail_cap : JOB_TAIL_MAX;
 	j->argv0 = dup_or_null(spec->argv[0], &nomem);
 	j->path = dup_or_null(env_get(env, "PATH"), &nomem);

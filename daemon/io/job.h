@@ -82,6 +82,8 @@ struct job_spec {
 	uint64_t timeout_ms;       /* 0 = none */
 	uint64_t kill_grace_ms;
 	size_t tail_cap;           /* bytes of output kept (<= JOB_TAIL_MAX) */
+	bool log_all;              /* log every line, past JOB_LOG_MAX too (a
+	                              long-lived server; journald rate-limits) */
 	struct log_ctx ctx;        /* fields for the journal lines (copied) */
 };
 

@@ -298,6 +298,7 @@ static void spawn(struct sparkd *sd)
 	struct job_spec spec = {
 		.argv = sd->argv, .env = sd->env, .timeout_ms = 0,
 		.kill_grace_ms = sd->kill_grace_ms, .tail_cap = TAIL_CAP, .ctx = sd->ctx,
+		.log_all = true,
 	};
 	int rc;
 

@@ -33,6 +33,9 @@ CLIENT = textwrap.dedent("""\
     s = SparkSession.builder.remote(os.environ["SPARK_REMOTE"]).getOrCreate()
     n = s.range(1000).selectExpr("sum(id) AS n").collect()[0]["n"]
     open(sys.argv[1], "w").write("%d %s\\n" % (n, os.environ["SPARK_REMOTE"]))
+    if len(sys.argv) > 2:
+        import time
+        time.sleep(float(sys.argv[2]))
 """)
 
 
@@ -90,10 +93,10 @@ def config(tmp, spark, job_out):
         convert: false
     """)
     (tmp / "client.py").write_text(CLIENT)
-    jobs = ("jobs:\n  client:\n    after: [demo]\n    retries: 0\n"
-            "    command: [%s, %s, %s]\n" % (json.dumps(str(VENV / "python")),
-                                            json.dumps(str(tmp / "client.py")),
-                                            json.dumps(str(job_out))))
+    cmd = [str(VENV / "python"), str(tmp / "client.py"), str(job_out)]
+    jobs = ("jobs:\n  client:\n    after: [demo]\n    retries: 0\n    command: %s\n"
+            "  slow:\n    after: [demo]\n    retries: 0\n    command: %s\n"
+            % (json.dumps(cmd), json.dumps(cmd[:2] + [str(job_out) + ".slow", "6"])))
     return base_config(tmp, datasets=ds, extra=spark + jobs)
 
 
@@ -105,14 +108,14 @@ def run_job(daemon, out):
     return out.read_text().split()
 
 
-def spark_section(mode, port, token_file=None, url=None):
+def spark_section(mode, port, token_file=None, url=None, memory="1GiB"):
     s = ("spark:\n  mode: %s\n  submit: %s\n  master: \"local[1]\"\n  python: %s\n"
          "  jobs_dir: %s\n  conf: {spark.ui.enabled: \"false\", spark.log.level: WARN}\n"
          "  connect:\n    restart_delay: 500ms\n    restart_max_delay: 1s\n"
          "    kill_grace: 5s\n    check_interval: 300ms\n"
          % (mode, VENV / "spark-submit", VENV / "python", ROOT / "jobs"))
     if mode == "managed":
-        s += "    port: %d\n" % port
+        s += "    port: %d\n    memory: %s\n" % (port, memory)
     if url:
         s += "    url: \"%s\"\n" % url
     if token_file:
@@ -189,6 +192,26 @@ def test_managed_server_life(tmp, tmp_path_factory):
             assert "killed the Spark Connect server (process group %d)" % pid2 in d.log()
             pid3 = st["pid"]
 
+            # A reload that changes the server's settings restarts it once
+            # no job runs: the running job finishes on the old server.
+            d.ctl("trigger", "slow")
+            wait_for("the slow job running", lambda: d.call("status")["result"]
+                     ["running_count"] == 1, 60, d)
+            d.write_config(config(tmp, spark_section("managed", port, token, memory="1100MiB"),
+                                  out))
+            d.ctl("reload")
+            st = spark_status(d)
+            assert st["restart_pending"] and st["pid"] == pid3
+            wait_for("the slow job done", lambda: d.call("status")["result"]
+                     ["running_count"] == 0, 120, d)
+            st = wait_spark(d, lambda s: s["state"] == "ready" and s["pid"] not in (None, pid3),
+                            "the server restarted by the reload")
+            assert not st["restart_pending"] and not group_members(pid3)
+            assert "reload: restarting the Spark endpoint" in d.log()
+            assert any("1100m" in open("/proc/%d/cmdline" % p).read()
+                       for p in group_members(st["pid"]))
+            pid3 = st["pid"]
+
             # SIGTERM: the server's group is gone before the daemon exits; the
             # external daemon then finds the endpoint unreachable.
             assert d.stop() == 0
@@ -254,6 +277,17 @@ def test_external_endpoint_down_then_up(daemon, tmp):
     wait_spark(daemon, lambda s: s["state"] == "unreachable", "unreachable again", 10)
     assert "spark:     external sc://127.0.0.1:%d unreachable" % port in \
         daemon.ctl("status").stdout
+    # A reload to another endpoint takes it at once (nothing runs), and one
+    # to submit mode ends the health checks.
+    port2 = free_port()
+    daemon.write_config(config(tmp, spark_section("external", 0,
+                                                  url="sc://127.0.0.1:%d" % port2), tmp / "o"))
+    daemon.ctl("reload")
+    wait_spark(daemon, lambda s: s["url"] == "sc://127.0.0.1:%d" % port2 and
+               s["state"] == "unreachable", "the new endpoint", 10)
+    daemon.write_config(config(tmp, "", tmp / "o"))
+    daemon.ctl("reload")
+    wait_spark(daemon, lambda s: s == {"mode": "submit"}, "submit mode", 10)
     daemon.stop()
 
 
