@@ -27,6 +27,7 @@
 #include "base/denverd.h"
 #include "base/log.h"
 #include "denverd/protocol.h"
+#include "engine/engine.h"
 #include "store/store.h"
 
 struct metrics {
@@ -118,6 +119,17 @@ static int cmd_metrics(struct denverd *d, struct control_client *c, json_t *args
 	metrics_buf_init(&t);
 	metrics_put_process(&t, d);
 	metrics_put_config(&t, d->cfg);
+	if (d->sched) {
+		struct sched_spark_info si;
+		sched_spark_info(d->sched, &si);
+		if (si.state) {
+			metrics_put_gauge(&t, "denverd_spark_ready", "1 while the Spark Connect "
+			                  "endpoint accepts connections (spark.mode managed or external).",
+			                  strcmp(si.state, "ready") == 0);
+			metrics_put_gauge(&t, "denverd_spark_restarts", "Managed Spark Connect servers "
+			                  "started after the first since denverd started.", si.restarts);
+		}
+	}
 	if (!m->working && m->cost_ms >= 0 && m->cost_ms <= m->sync_limit_ms) {
 		int64_t t0 = clock_mono_ms();
 		rc = metrics_put_store(&t, d->store);

@@ -268,12 +268,15 @@ def test_external_endpoint_down_then_up(daemon, tmp):
     st = wait_spark(daemon, lambda s: s["state"] == "unreachable", "unreachable", 10)
     assert st["url"] == "sc://127.0.0.1:%d" % port and st["pid"] is None
     assert "connection refused" in st["last_error"].lower()
+    text = daemon.ctl("metrics").stdout
+    assert "\ndenverd_spark_ready 0\n" in text and "\ndenverd_spark_restarts 0\n" in text
     with socket.socket() as srv:
         srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         srv.bind(("127.0.0.1", port))
         srv.listen(8)
         st = wait_spark(daemon, lambda s: s["state"] == "ready", "ready", 10)
         assert st["last_error"] is None
+        assert "\ndenverd_spark_ready 1\n" in daemon.ctl("metrics").stdout
     wait_spark(daemon, lambda s: s["state"] == "unreachable", "unreachable again", 10)
     assert "spark:     external sc://127.0.0.1:%d unreachable" % port in \
         daemon.ctl("status").stdout
@@ -309,6 +312,7 @@ def test_submit_mode_status(daemon, tmp):
     daemon.start(base_config(tmp))
     assert spark_status(daemon) == {"mode": "submit"}
     assert "spark:     submit (spark-submit per job)" in daemon.ctl("status").stdout
+    assert "denverd_spark_ready" not in daemon.ctl("metrics").stdout
     daemon.stop()
 
 
