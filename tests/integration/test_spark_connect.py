@@ -39,6 +39,19 @@ CLIENT = textwrap.dedent("""\
 """)
 
 
+@pytest.fixture
+def daemon(tmp):
+    """conftest's daemon, but stopped with SIGTERM even when a test fails: a
+    SIGKILLed daemon would leave its managed Spark server running (as it
+    should: the next start of that state_dir kills it, but a test's state
+    dir has no next start)."""
+    d = Daemon(tmp)
+    yield d
+    if d.proc and d.proc.poll() is None:
+        d.stop()
+    d.notify.close()
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
