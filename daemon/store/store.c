@@ -127,10 +127,20 @@ static const char migration_3[] =
 	");"
 	"CREATE INDEX source_changes_by_dataset ON source_changes(dataset, observed_at);";
 
+/* Migration 6 of issue 16 (numbered by the lead on merge): removed keys
+ * split into aged out and withdrawn (quality/dq.h), NULL when the diff
+ * could not split them (and in rows saved before), and the window start
+ * the split used (local ISO text). */
+static const char migration_removal[] =
+	"ALTER TABLE diffs ADD COLUMN aged_out INTEGER;"
+	"ALTER TABLE diffs ADD COLUMN withdrawn INTEGER;"
+	"ALTER TABLE diffs ADD COLUMN window_start TEXT;";
+
 static const char *const migrations[] = {
 	migration_1,
 	migration_2,
 	migration_3,
+	migration_removal,
 };
 
 #define N_MIGRATIONS ((int)ARRAY_SIZE(migrations))
