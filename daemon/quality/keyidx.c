@@ -17,7 +17,7 @@
 #include "quality/keyidx.h"
 
 #define CHUNK (1u << 18)             /* entries per chunk: 4 MiB; times
-                                        per time chunk: 2 MiB */
+                                        per time chunk: 1 MiB */
 #define RADIX_BITS 11
 #define RADIX_PASSES 6               /* 6 x 11 >= 64 bits, and even */
 #define RADIX_SIZE (1u << RADIX_BITS)
@@ -32,7 +32,8 @@ struct keyidx {
 	struct keyidx_entry *tmp;        /* radix scratch, one chunk */
 	struct keyidx_checkpoint *cp;
 	size_t n_cp, cap_cp;
-	int64_t **times;                 /* event times in row order, CHUNK each */
+	int32_t **times;                 /* event times in row order, CHUNK
+	                                    each, as stored (time_code) */
 	size_t n_tchunks, cap_tchunks;
 	uint64_t n_times;
 };
@@ -141,12 +142,21 @@ int keyidx_mark(struct keyidx *k, uint64_t row, uint64_t offset, uint64_t line)
 	return 0;
 }
 
+/* A time as stored (keyidx.h): from KEYIDX_TIME_BASE, clamped. */
+static int32_t time_code(int64_t t)
+{
+	if (t == KEYIDX_NO_TIME)
+		return INT32_MIN;
+	t -= KEYIDX_TIME_BASE;
+	return t < INT32_MIN + 1 ? INT32_MIN + 1 : t > INT32_MAX ? INT32_MAX : (int32_t)t;
+}
+
 int keyidx_time(struct keyidx *k, uint64_t row, int64_t t)
 {
 	if (row != k->n_times)
 		return -EINVAL;
 	if (k->n_times == (uint64_t)k->n_tchunks * CHUNK) {
-		int64_t **c = grow(k->times, &k->cap_tchunks, k->n_tchunks, sizeof *k->times);
+		int32_t **c = grow(k->times, &k->cap_tchunks, k->n_tchunks, sizeof *k->times);
 		if (!c)
 			return -ENOMEM;
 		k->times = c;
@@ -154,7 +164,7 @@ int keyidx_time(struct keyidx *k, uint64_t row, int64_t t)
 			return -ENOMEM;
 		k->n_tchunks++;
 	}
-	k->times[k->n_times / CHUNK][k->n_times % CHUNK] = t;
+	k->times[k->n_times / CHUNK][k->n_times % CHUNK] = time_code(t);
 	k->n_times++;
 	return 0;
 }
@@ -203,7 +213,7 @@ struct prev {
 	void *map;                   /* the whole file, read-only, when it has
 	                                times; else NULL */
 	size_t map_len;
-	const int64_t *times;        /* in map */
+	const int32_t *times;        /* in map, as stored */
 	uint64_t n_times;
 	int64_t window_start;        /* KEYIDX_NO_TIME: no split */
 	struct keyidx_entry buf[4096];
@@ -266,7 +276,7 @@ static int prev_open(const char *path, uint64_t key_def, struct prev *pv,
 	if (!why) {
 		want = sizeof h + pad8(h.name_len) + h.n_entries * sizeof(struct keyidx_entry) +
 		       h.n_checkpoints * sizeof(struct keyidx_checkpoint) +
-		       h.n_times * sizeof(int64_t);
+		       h.n_times * sizeof(int32_t);
 		if (fstat(fileno(pv->f), &sb) < 0 || (uint64_t)sb.st_size != want)
 			why = "truncated or corrupt";
 	}
@@ -298,8 +308,8 @@ static int prev_open(const char *path, uint64_t key_def, struct prev *pv,
 		} else {
 			pv->map = m;
 			pv->map_len = (size_t)want;
-			pv->times = (const int64_t *)((const char *)m + want -
-			                              h.n_times * sizeof(int64_t));
+			pv->times = (const int32_t *)((const char *)m + want -
+			                              h.n_times * sizeof(int32_t));
 			pv->n_times = h.n_times;
 		}
 	}
@@ -494,9 +504,9 @@ static void count_dup(struct dups *d, const struct keyidx_entry *e, struct keyid
  * window start, else withdrawn. */
 static void classify(const struct prev *pv, uint32_t row, struct keyidx_result *res)
 {
-	int64_t t = row < pv->n_times ? pv->times[row] : KEYIDX_NO_TIME;
+	int32_t code = row < pv->n_times ? pv->times[row] : INT32_MIN;
 
-	if (t != KEYIDX_NO_TIME && t < pv->window_start) {
+	if (code != INT32_MIN && KEYIDX_TIME_BASE + (int64_t)code < pv->window_start) {
 		res->aged_out++;
 		keep(res->ex_aged, &res->n_aged, row);
 	} else {

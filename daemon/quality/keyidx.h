@@ -8,8 +8,8 @@
  * are merged at the end in one streaming pass that also finds duplicates,
  * diffs against the previous index (read as a stream, not loaded) and
  * writes the new one.  Plus 16 bytes per DQ_CHECKPOINT_ROWS rows, and,
- * when the index keeps event times (keyidx_time), 8 bytes per data row in
- * 2 MiB chunks (never sorted: they are kept and written in row order).
+ * when the index keeps event times (keyidx_time), 4 bytes per data row in
+ * 1 MiB chunks (never sorted: they are kept and written in row order).
  *
  * Removed keys, aged out or withdrawn: when the previous index has event
  * times and the caller gives the new snapshot's window start, each removed
@@ -25,9 +25,11 @@
  *   entries  n_entries x struct keyidx_entry, sorted by (key, row)
  *   checkpoints  n_checkpoints x struct keyidx_checkpoint: checkpoint i is
  *            where data row i * checkpoint_rows starts
- *   times    n_times x int64_t (version 2): the event time of data row i,
- *            civil seconds (value.h), KEYIDX_NO_TIME when it had none;
- *            n_times is 0 (no times kept) or the snapshot's rows
+ *   times    n_times x int32_t (version 2): the event time of data row i,
+ *            civil seconds (value.h) since KEYIDX_TIME_BASE (2000-01-01),
+ *            clamped to 1931-12-13..2068-01-19 (a clamped time keeps its
+ *            side of any window start between those), INT32_MIN when it
+ *            had none; n_times is 0 (no times kept) or the snapshot's rows
  * A version 1 index (no times; its reserved words were zero) is read as
  * one with n_times 0: it diffs, without the aged-out/withdrawn split.
  */
@@ -41,6 +43,7 @@
 #define KEYIDX_MAGIC   "DNVDKEYS"
 #define KEYIDX_VERSION 2u
 #define KEYIDX_NO_TIME INT64_MIN   /* a row without an event time */
+#define KEYIDX_TIME_BASE 946684800 /* 2000-01-01 00:00, civil seconds */
 #define KEYIDX_MAX_EX  10      /* duplicates / examples kept by finish */
 
 struct keyidx_entry {

@@ -493,7 +493,7 @@ static void test_removal_split(void **state)
 	dq_report_free(r);
 	/* 6 entries, 1 checkpoint, 6 event times */
 	assert_int_equal(stat(prev_keys, &sb), 0);
-	assert_int_equal(sb.st_size, 64 + 8 + 6 * 16 + 16 + 6 * 8);
+	assert_int_equal(sb.st_size, 64 + 8 + 6 * 16 + 16 + 6 * 4);
 
 	/* The window from the earliest event (03-03 08:00): 1 and 2 aged out,
 	 * 4 and 6 (no event time) withdrawn, 2 of the 4 keys inside. */

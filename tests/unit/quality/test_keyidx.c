@@ -165,14 +165,19 @@ static void test_diff_against_written_index(void **state)
 
 static void test_removed_split_by_event_time(void **state)
 {
-	/* previous: keys 1..6 with event times; the current keeps key 5 only.
-	 * Window start 250: rows 0 (100) and 1 (200) aged out; 2 (no time), 3
-	 * (300) and 5 (500) withdrawn; 250 itself would be inside. */
+	/* previous: keys 1..6 with event times (B + seconds); the current
+	 * keeps key 5 only.  Window start B + 250: rows 0 (B + 100) and 1 (B +
+	 * 200) aged out; 2 (no time), 3 (B + 300) and 5 (B + 500) withdrawn;
+	 * B + 250 itself would be inside. */
+	enum { B = KEYIDX_TIME_BASE };
 	static const struct ent prev[] = { { 1, 1 }, { 2, 2 }, { 3, 3 }, { 4, 4 }, { 5, 5 },
 	                                   { 6, 6 } };
-	static const int64_t times[] = { 100, 200, KEYIDX_NO_TIME, 300, 400, 500 };
+	static const int64_t times[] = { B + 100, B + 200, KEYIDX_NO_TIME, B + 300, B + 400,
+	                                 B + 500 };
+	/* stored clamped: 1900 stays before a 2020 window, 2100 after it */
+	static const int64_t far[] = { -2208988800, 4102444800, 0, 0, 0, 0 };
 	static const struct ent cur[] = { { 5, 5 } };
-	static const int64_t cur_times[] = { 400 };
+	static const int64_t cur_times[] = { B + 400 };
 	struct keyidx_result res;
 	char *prev_keys, *plain_keys, *err = NULL;
 	struct keyidx_header h;
@@ -186,9 +191,9 @@ static void test_removed_split_by_event_time(void **state)
 	keyidx_result_fini(&res);
 	/* header, name, 6 entries, 1 checkpoint, 6 times */
 	assert_int_equal(stat(prev_keys, &sb), 0);
-	assert_int_equal(sb.st_size, sizeof(struct keyidx_header) + 8 + 6 * 16 + 16 + 6 * 8);
+	assert_int_equal(sb.st_size, sizeof(struct keyidx_header) + 8 + 6 * 16 + 16 + 6 * 4);
 
-	build_t(cur, cur_times, 1, 42, prev_keys, NULL, 250, &res);
+	build_t(cur, cur_times, 1, 42, prev_keys, NULL, B + 250, &res);
 	assert_true(res.diffed && res.split);
 	assert_int_equal(res.removed, 5);
 	assert_int_equal(res.aged_out, 2);
@@ -202,9 +207,18 @@ static void test_removed_split_by_event_time(void **state)
 	keyidx_result_fini(&res);
 
 	/* The boundary belongs to the window: 200 is not before 200. */
-	build_t(cur, cur_times, 1, 42, prev_keys, NULL, 200, &res);
+	build_t(cur, cur_times, 1, 42, prev_keys, NULL, B + 200, &res);
 	assert_int_equal(res.aged_out, 1);
 	assert_int_equal(res.withdrawn, 4);
+	keyidx_result_fini(&res);
+
+	/* Out of the stored range (1931-2068): clamped, same side of 2020. */
+	build_t(prev, far, 6, 42, NULL, plain_keys, KEYIDX_NO_TIME, &res);
+	keyidx_result_fini(&res);
+	build_t(cur, cur_times, 1, 42, plain_keys, NULL, 1577836800, &res);
+	assert_true(res.split);
+	assert_true(has(res.ex_aged, res.n_aged, 0));
+	assert_true(has(res.ex_withdrawn, res.n_withdrawn, 1));
 	keyidx_result_fini(&res);
 
 	/* No window start: diffed, not split. */
@@ -218,7 +232,7 @@ static void test_removed_split_by_event_time(void **state)
 	 * (whose reserved words were zero): diffed, not split. */
 	build(prev, 6, 42, NULL, plain_keys, &res);
 	keyidx_result_fini(&res);
-	build_t(cur, cur_times, 1, 42, plain_keys, NULL, 250, &res);
+	build_t(cur, cur_times, 1, 42, plain_keys, NULL, B + 250, &res);
 	assert_true(res.diffed);
 	assert_false(res.split);
 	assert_int_equal(res.removed, 5);
@@ -229,7 +243,7 @@ static void test_removed_split_by_event_time(void **state)
 	assert_int_equal(fseek(f, 0, SEEK_SET), 0);
 	assert_int_equal(fwrite(&h, sizeof h, 1, f), 1);
 	assert_int_equal(fclose(f), 0);
-	build_t(cur, cur_times, 1, 42, plain_keys, NULL, 250, &res);
+	build_t(cur, cur_times, 1, 42, plain_keys, NULL, B + 250, &res);
 	assert_true(res.diffed);
 	assert_false(res.split);
 	keyidx_result_fini(&res);
