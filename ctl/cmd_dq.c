@@ -179,7 +179,7 @@ static void print_diff_kind(json_t *r, const char *kind, const char *label, int 
 	json_int_t count = json_integer_value(json_object_get(r, kind));
 	size_t i;
 
-	printf("%*s%-*s %10" JSON_INTEGER_FORMAT "\n", indent, "", 10 - indent, label, count);
+	printf("%*s%-*s %8" JSON_INTEGER_FORMAT "\n", indent, "", 12 - indent, label, count);
 	json_array_foreach(examples, i, key)
 		printf("    %*s%s\n", indent, "", json_is_string(key) ? json_string_value(key)
 		                                              : "(example row unreadable)");
@@ -202,7 +202,7 @@ static void print_diff(json_t *r)
 	print_diff_kind(r, "added", "added", 0);
 	if (json_is_integer(json_object_get(r, "aged_out"))) {
 		/* split: the two parts carry the examples */
-		printf("%-10s %10" JSON_INTEGER_FORMAT "\n", "removed",
+		printf("%-12s %8" JSON_INTEGER_FORMAT "\n", "removed",
 		       json_integer_value(json_object_get(r, "removed")));
 		print_diff_kind(r, "aged_out", "aged out", 2);
 		print_diff_kind(r, "withdrawn", "withdrawn", 2);
@@ -213,7 +213,7 @@ static void print_diff(json_t *r)
 	}
 	print_diff_kind(r, "changed", "changed", 0);
 	if (json_is_integer(unchanged))
-		printf("%-10s %10" JSON_INTEGER_FORMAT "\n", "unchanged",
+		printf("%-12s %8" JSON_INTEGER_FORMAT "\n", "unchanged",
 		       json_integer_value(unchanged));
 }
 
