@@ -24,6 +24,7 @@ import pytest
 
 import convert
 import datastore
+import report
 import specs
 from conftest import csv_rows, gen_file, read_store, rows_by, run_convert, write_csv
 
@@ -113,6 +114,21 @@ def test_three_snapshots_and_a_row_that_comes_back(in_order, series):
     m3 = in_order["m"][2]
     assert m3["rows_removed"] == {"aged_out": 3, "withdrawn": 1}   # 5-7, 30
     assert "year=2026/month=5" not in m3["partitions"]   # nothing there changed
+
+
+def test_report_counts_removals_by_month(spark, tmp_path, in_order):
+    out = str(tmp_path / "report")
+    argv = ["--exec-date", D3, "--out", out, "--datastore", os.path.join(in_order["state"], "datastore")]
+    assert report.main(argv, spark=spark) == 0
+    with open(os.path.join(out, "report.json"), encoding="utf-8") as f:
+        data = json.load(f)
+    # withdrawn: 21 (D2) and 30 (D3), 20 came back; aged out: 0-4 and 5-7
+    assert data["datasets"]["traffic_accidents"]["removals"] == [
+        {"month": "2026-08", "withdrawn": 2, "aged_out": 8, "unknown": 0}]
+    with open(os.path.join(out, "index.html"), encoding="utf-8") as f:
+        page = f.read()
+    assert "Withdrawn and aged-out rows" in page
+    assert "The city withdrew 2 traffic_accidents rows still inside its window" in page
 
 
 def test_commit_records_carry_the_window(spark, in_order):
