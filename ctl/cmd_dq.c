@@ -171,17 +171,18 @@ static const struct ctl_opt diff_opts[] = {
 	{ 0 },
 };
 
-/* "added  2" and below it the example keys the daemon kept. */
-static void print_diff_kind(json_t *r, const char *kind)
+/* "added  2" (LABEL, indented by INDENT) and below it the example keys
+ * the daemon kept for KIND. */
+static void print_diff_kind(json_t *r, const char *kind, const char *label, int indent)
 {
 	json_t *examples = json_object_get(json_object_get(r, "examples"), kind), *key;
 	json_int_t count = json_integer_value(json_object_get(r, kind));
 	size_t i;
 
-	printf("%-10s %10" JSON_INTEGER_FORMAT "\n", kind, count);
+	printf("%*s%-*s %8" JSON_INTEGER_FORMAT "\n", indent, "", 12 - indent, label, count);
 	json_array_foreach(examples, i, key)
-		printf("    %s\n", json_is_string(key) ? json_string_value(key)
-		                                       : "(example row unreadable)");
+		printf("    %*s%s\n", indent, "", json_is_string(key) ? json_string_value(key)
+		                                              : "(example row unreadable)");
 	if (count > (json_int_t)json_array_size(examples) && json_array_size(examples))
 		printf("    ... and %" JSON_INTEGER_FORMAT " more\n",
 		       count - (json_int_t)json_array_size(examples));
@@ -198,11 +199,21 @@ static void print_diff(json_t *r)
 		       json_integer_value(json_object_get(r, "prev_run_id")));
 	else
 		printf("the previous snapshot, by key\n\n");
-	print_diff_kind(r, "added");
-	print_diff_kind(r, "removed");
-	print_diff_kind(r, "changed");
+	print_diff_kind(r, "added", "added", 0);
+	if (json_is_integer(json_object_get(r, "aged_out"))) {
+		/* split: the two parts carry the examples */
+		printf("%-12s %8" JSON_INTEGER_FORMAT "\n", "removed",
+		       json_integer_value(json_object_get(r, "removed")));
+		print_diff_kind(r, "aged_out", "aged out", 2);
+		print_diff_kind(r, "withdrawn", "withdrawn", 2);
+		printf("    (aged out: event time before %s, the window's start)\n",
+		       ctl_str(r, "window_start"));
+	} else {
+		print_diff_kind(r, "removed", "removed", 0);
+	}
+	print_diff_kind(r, "changed", "changed", 0);
 	if (json_is_integer(unchanged))
-		printf("%-10s %10" JSON_INTEGER_FORMAT "\n", "unchanged",
+		printf("%-12s %8" JSON_INTEGER_FORMAT "\n", "unchanged",
 		       json_integer_value(unchanged));
 }
 

@@ -33,14 +33,37 @@ exec date after a newer one changes nothing but ``first_seen``.  Each row
 carries ``first_seen`` (earliest exec date it was in a snapshot),
 ``last_seen`` (latest) and ``source_file`` (base name of that snapshot; a
 name containing "generated" marks synthetic data).  Rows missing from the
-snapshot (aged out of the city's rolling window, or deleted) are kept as they
-are.  Only months that the snapshot touches are rewritten: the months of its
-rows' event times, plus the months where the datastore held a snapshot key
-before (a record whose event time moved to another month is removed from
-its old month; when the event time is part of the key, as for 311, that
-cannot happen and the lookup is skipped).  A month left with no rows is
-removed.  Re-running an exec date gives the same rows (same content; file
-names differ).
+snapshot are kept, and marked (below).  Only months that the snapshot
+touches are rewritten: the months of its rows' event times, plus the months
+where the datastore held a snapshot key before (a record whose event time
+moved to another month is removed from its old month; when the event time
+is part of the key, as for 311, that cannot happen and the lookup is
+skipped), plus the months holding rows whose removal marks change.  A month
+left with no rows is removed.  Re-running an exec date gives the same rows
+(same content; file names differ).
+
+Removed rows.  ``removed_on`` is the exec date a row was first missing and
+``removal`` why: ``aged_out`` when its event time is before that exec
+date's window start, else ``withdrawn``; both are NULL while the row is in
+the newest snapshot.  The window start of exec date D is D's 00:00 local
+minus the spec's ``window_seconds`` when given, else the earliest event
+time among D's good rows (the same rule as the daemon's check,
+daemon/quality/dq.h); each commit records it (``window_start``, local
+time) in its provenance record.  Both columns are a function of the set of
+converted exec dates, not of the order they were converted in:
+``removed_on`` is the first converted exec date after the row's
+``last_seen`` (every later snapshot lacked the row: ``last_seen`` is the
+newest that had it), and ``removal`` follows from that date's window
+start (of its newest commit, when the date was converted more than once).
+The converted exec dates are those of the dataset's commit records plus
+this one.  So a row that comes back clears both and keeps its
+``first_seen``; re-running an exec date re-judges the rows first missing
+on it against its new window; backfilling an older date after a newer one
+can only move ``removed_on`` earlier (to the backfilled date, for rows
+last seen before it) or, for rows the backfilled snapshot had, later.  A
+commit record without ``window_start`` (written before denverd kept one)
+leaves ``removal`` NULL for rows first missing on that date, unless the
+spec gives ``window_seconds``.
 
 Crash safety.  Spark's own dynamic partition overwrite deletes each live
 month and then renames the new one into place; a crash between the two loses
@@ -133,7 +156,8 @@ def load_spec(path):
                              f"not one of {', '.join(TYPES)}")
         if not re.fullmatch(r"[a-z0-9_]+", str(c.get("name"))) or c["name"] in names:
             raise InputError(f"spec {path}: bad or repeated column name {c.get('name')!r}")
-        if c["name"] in ("first_seen", "last_seen", "source_file", "year", "month"):
+        if c["name"] in ("first_seen", "last_seen", "removed_on", "removal", "source_file", "year",
+                         "month"):
             raise InputError(f"spec {path}: column name {c['name']!r} is reserved for the datastore")
         names.add(c["name"])
         c.setdefault("aliases", [])
@@ -146,6 +170,9 @@ def load_spec(path):
     if spec["event_time"] not in by_name or by_name[spec["event_time"]]["type"] not in ("timestamp", "date"):
         raise InputError(f"spec {path}: event_time {spec['event_time']!r} must name a timestamp or date column")
     spec.setdefault("timestamp_formats", [])
+    w = spec.setdefault("window_seconds", None)
+    if w is not None and (not isinstance(w, int) or isinstance(w, bool) or w < 0):
+        raise InputError(f"spec {path}: window_seconds {w!r} must be null or a whole number >= 0")
     return spec
 
 
@@ -371,6 +398,7 @@ def output_schema(spec):
     from pyspark.sql import types as T
     fields = [T.StructField(c["name"], spark_type(T, c["type"])) for c in spec["columns"]]
     fields += [T.StructField("first_seen", T.DateType()), T.StructField("last_seen", T.DateType()),
+               T.StructField("removed_on", T.DateType()), T.StructField("removal", T.StringType()),
                T.StructField("source_file", T.StringType()),
                T.StructField("year", T.IntegerType()), T.StructField("month", T.IntegerType())]
     return T.StructType(fields)
@@ -393,14 +421,75 @@ def read_months(spark, spec, store, months):
     return df
 
 
+def converted_windows(spec, store, window_start):
+    """{exec date: window start text or None} of every converted exec date
+    (the commit records, the newest commit of a date winning) and this
+    one (`window_start`)."""
+    out = {}
+    for rec in sorted(store.commits(), key=lambda r: r.get("seq", 0)):
+        try:
+            d = dt.date.fromisoformat(rec.get("exec_date"))
+        except (TypeError, ValueError):
+            continue
+        out[d] = rec.get("window_start") or configured_window(spec, d)
+    out[dt.date.fromisoformat(spec["exec_date"])] = window_start
+    return out
+
+
+def configured_window(spec, day):
+    """The window start of exec date `day` from the spec's window_seconds,
+    as local text, or None when the spec has none."""
+    secs = spec.get("window_seconds")
+    if not secs:
+        return None
+    return (dt.datetime.combine(day, dt.time()) - dt.timedelta(seconds=int(secs))).strftime(
+        "%Y-%m-%d %H:%M:%S")
+
+
+def removal_exprs(F, spec, windows):
+    """(removed_on, removal) as expressions of `last_seen` and the event
+    time, given the converted exec dates and their window starts."""
+    dates = sorted(windows)
+    removed_on = F.array_min(F.filter(F.array(*[F.lit(d) for d in dates]),
+                                      lambda x: x > F.col("last_seen")))
+    known = [(d, w) for d, w in windows.items() if w is not None]
+    start = F.lit(None).cast("timestamp")
+    if known:
+        pairs = []
+        for d, w in sorted(known):
+            pairs += [F.lit(d), F.to_timestamp(F.lit(w))]
+        start = F.element_at(F.create_map(*pairs), removed_on)
+    ev = F.col(spec["event_time"]).cast("timestamp")
+    removal = (F.when(removed_on.isNull() | start.isNull(), F.lit(None).cast("string"))
+               .when(ev < start, F.lit("aged_out")).otherwise(F.lit("withdrawn")))
+    return removed_on, removal
+
+
+def removal_months(spark, spec, store, months, windows):
+    """The months of `months` (datastore months the snapshot does not
+    touch: none of their rows is in it) holding a row whose removed_on or
+    removal would change."""
+    from pyspark.sql import functions as F
+    if not months:
+        return set()
+    removed_on, removal = removal_exprs(F, spec, windows)
+    rows = read_months(spark, spec, store, sorted(months)).select(
+        spec["event_time"], "last_seen", "removed_on", "removal", "year", "month")
+    hits = (rows.filter(~(F.col("removed_on").eqNullSafe(removed_on) & F.col("removal").eqNullSafe(removal)))
+            .select("year", "month").distinct().collect())
+    return {month_name(r.year, r.month) for r in hits}
+
+
 def merge(spark, spec, store, snap, new_months, data_cols, timer, provenance):
     """Merge the good snapshot rows `snap` (whose event months are
     `new_months`) into the datastore; `provenance` is the commit record
     (datastore.py) without ``rows_written``, which this adds (the good
     rows less the duplicate keys, counted here).  Returns (months
-    rewritten, duplicate-key count, rows in the datastore after)."""
+    rewritten, duplicate-key count, rows in the datastore after, rows
+    first missing on this exec date by removal)."""
     from pyspark.sql import Window, functions as F
     key = spec["key"]
+    windows = converted_windows(spec, store, provenance.get("window_start"))
     live = set(store.months())
     old_months = set()
     if live and spec["event_time"] not in key:
@@ -410,6 +499,7 @@ def merge(spark, spec, store, snap, new_months, data_cols, timer, provenance):
         hits = ekeys.join(snap.select(*key), cond, "left_semi").select("year", "month").distinct().collect()
         old_months = {month_name(r.year, r.month) for r in hits}
     affected = new_months | old_months
+    affected |= removal_months(spark, spec, store, live - affected, windows)
     timer("find_months")
     union = snap.withColumn("_src", F.lit(1))
     existing = sorted(affected & live)
@@ -424,13 +514,22 @@ def merge(spark, spec, store, snap, new_months, data_cols, timer, provenance):
               .withColumn("_first", F.min("first_seen").over(w_key))
               .withColumn("_last", F.max("last_seen").over(w_key))
               .withColumn("_n_snap", F.sum("_src").over(w_key)))
+    removed_on, removal = removal_exprs(F, spec, windows)
     winners = (ranked.filter(F.col("_rn") == 1)
-               .withColumn("first_seen", F.col("_first")).withColumn("last_seen", F.col("_last")))
+               .withColumn("first_seen", F.col("_first")).withColumn("last_seen", F.col("_last"))
+               .withColumn("removed_on", removed_on).withColumn("removal", removal))
     from pyspark import StorageLevel
     winners = winners.persist(StorageLevel.MEMORY_AND_DISK)
+    today = F.col("removed_on") == F.lit(dt.date.fromisoformat(spec["exec_date"]))
     agg = winners.agg(F.sum(F.greatest(F.col("_n_snap") - 1, F.lit(0))).alias("d"),
-                      F.count(F.lit(1)).alias("n")).collect()[0]
+                      F.count(F.lit(1)).alias("n"),
+                      F.sum((today & (F.col("removal") == "aged_out")).cast("long")).alias("a"),
+                      F.sum((today & (F.col("removal") == "withdrawn")).cast("long")).alias("w"),
+                      F.sum((today & F.col("removal").isNull()).cast("long")).alias("u")).collect()[0]
     dup, merged_rows = agg.d or 0, agg.n
+    removed = {"aged_out": agg.a or 0, "withdrawn": agg.w or 0}
+    if agg.u:
+        removed["unknown"] = agg.u
     timer("merge")
     out_cols = [f.name for f in output_schema(spec).fields]
     txn = f"{spec['exec_date']}.{spec.get('run_id', 0)}.{uuid.uuid4().hex[:8]}"
@@ -451,7 +550,7 @@ def merge(spark, spec, store, snap, new_months, data_cols, timer, provenance):
     untouched = sorted(live - affected)
     total = merged_rows + (read_months(spark, spec, store, untouched).count() if untouched else 0)
     timer("count")
-    return sorted(affected, key=_month_key), dup, total
+    return sorted(affected, key=_month_key), dup, total, removed
 
 
 def _month_key(m):
@@ -500,6 +599,7 @@ def run(spark, spec):
     ev = F.col(spec["event_time"])
     stats = typed.groupBy("_reason", F.year(ev).alias("y"), F.month(ev).alias("m")).agg(
         F.count(F.lit(1)).alias("n"),
+        F.date_format(F.min(ev), "yyyy-MM-dd HH:mm:ss").alias("earliest"),
         *[F.sum(F.col(f"_bad_{n}").cast("long")).alias(f"b_{n}") for n in names]).collect()
     timer("read_and_type")
     rows_read = sum(r.n for r in stats)
@@ -518,10 +618,15 @@ def run(spark, spec):
     exec_date = dt.date.fromisoformat(spec["exec_date"])
     snap = (typed.filter(F.col("_reason").isNull()).select(*names)
             .withColumn("first_seen", F.lit(exec_date)).withColumn("last_seen", F.lit(exec_date))
+            .withColumn("removed_on", F.lit(None).cast("date"))
+            .withColumn("removal", F.lit(None).cast("string"))
             .withColumn("source_file", F.lit(os.path.basename(spec["input"])))
             .withColumn("year", F.year(ev)).withColumn("month", F.month(ev)))
-    partitions, dup, total = merge(spark, spec, store, snap, new_months, names, timer,
-                                   provenance(spec, rows_read - sum(rejected.values())))
+    earliest = min((r.earliest for r in stats if r._reason is None and r.earliest), default=None)
+    window_start = configured_window(spec, exec_date) or earliest
+    partitions, dup, total, removed = merge(
+        spark, spec, store, snap, new_months, names, timer,
+        {**provenance(spec, rows_read - sum(rejected.values())), "window_start": window_start})
     typed.unpersist()
     if dup:
         rejected["duplicate_key"] = dup
@@ -535,6 +640,7 @@ def run(spark, spec):
         "run_id": spec.get("run_id"), "rows_checked": spec.get("rows_checked"),
         "values_unparsed": unparsed, "columns_unmapped": unmapped,
         "columns_missing": missing_optional,
+        "window_start": window_start, "rows_removed": removed,
         "seconds": phases,
     }
     write_manifest(spec["manifest"], manifest)

@@ -254,9 +254,12 @@ static int history_json(struct store *st, const char *dataset, unsigned runs, js
 
 /*
  * The `diff` reply: {"dataset","run_id","exec_date","prev_run_id",
- * "prev_exec_date","added","removed","changed","unchanged",
- * "examples":{"added","removed","changed"}}; "unchanged" is kept inside
- * the stored examples and moves out of them here.
+ * "prev_exec_date","added","removed","changed","unchanged","aged_out",
+ * "withdrawn","window_start","examples":{"added","removed","changed",
+ * "aged_out","withdrawn"}}; "unchanged" is kept inside the stored examples
+ * and moves out of them here.  aged_out and withdrawn are null when the
+ * diff did not split the removed keys (dq.h), window_start when unknown;
+ * examples saved before the split lack their two lists.
  */
 struct diff_reply {
 	const char *dataset;
@@ -268,7 +271,7 @@ static int diff_row(void *arg, const struct store_dq_diff_row *d)
 	struct diff_reply *r = arg;
 	json_t *ex = stored_json(d->diff.examples), *unchanged = json_object_get(ex, "unchanged");
 
-	r->out = json_pack("{s:s, s:I, s:o, s:o, s:o, s:I, s:I, s:I, s:O, s:o}",
+	r->out = json_pack("{s:s, s:I, s:o, s:o, s:o, s:I, s:I, s:I, s:O, s:o, s:o, s:o, s:o}",
 	        "dataset", r->dataset,
 	        "run_id", (json_int_t)d->run_id,
 	        "exec_date", str_or_null(d->exec_date),
@@ -279,6 +282,10 @@ static int diff_row(void *arg, const struct store_dq_diff_row *d)
 	        "removed", (json_int_t)d->diff.removed,
 	        "changed", (json_int_t)d->diff.changed,
 	        "unchanged", unchanged ? unchanged : json_null(),
+	        "aged_out", d->diff.split ? json_integer((json_int_t)d->diff.aged_out) : json_null(),
+	        "withdrawn", d->diff.split ? json_integer((json_int_t)d->diff.withdrawn)
+	                                   : json_null(),
+	        "window_start", str_or_null(d->diff.window_start),
 	        "examples", ex);
 	if (!r->out)
 		return -ENOMEM;

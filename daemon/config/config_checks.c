@@ -63,6 +63,9 @@ static const struct keydef check_keys[] = {
 	{ .name = "max_bad", .kind = K_PERCENT,
 	  .off = offsetof(struct cfg_check, max_fraction), .lo = 0, .hi = 100,
 	  .only = T(CHECK_RANGE) | T(CHECK_COORDINATES) | T(CHECK_ALLOWED) },
+	{ .name = "max_withdrawn", .kind = K_PERCENT,
+	  .off = offsetof(struct cfg_check, max_fraction), .lo = 0, .hi = 100,
+	  .flags = KEY_REQUIRED, .only = T(CHECK_WITHDRAWN) },
 	{ .name = "max_unparsed", .kind = K_PERCENT,
 	  .off = offsetof(struct cfg_check, max_fraction), .lo = 0, .hi = 100,
 	  .only = T(CHECK_TIMESTAMPS) },
@@ -213,6 +216,11 @@ static void check_finish(const struct finish *f)
 		if (!s->event_time)
 			conf_report(p, f->key, "check '%s': a freshness check needs "
 			            "schema.event_time", name);
+		break;
+	case CHECK_WITHDRAWN:
+		if (!s->event_time || s->key.n == 0)
+			conf_report(p, f->key, "check '%s': a withdrawn check needs schema.key "
+			            "and schema.event_time", name);
 		break;
 	case CHECK_ROW_COUNT: finish_row_count(f); break;
 	case CHECK_NULLS:

@@ -36,6 +36,7 @@ const char *const check_type_table[CHECK_TYPE_COUNT] = {
 	[CHECK_UNIQUE] = "unique", [CHECK_RANGE] = "range",
 	[CHECK_COORDINATES] = "coordinates", [CHECK_TIMESTAMPS] = "timestamps",
 	[CHECK_FRESHNESS] = "freshness", [CHECK_ALLOWED] = "allowed",
+	[CHECK_WITHDRAWN] = "withdrawn",
 };
 STRING_TABLE_STATIC(check_type, enum check_type)
 

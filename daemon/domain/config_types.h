@@ -76,8 +76,9 @@ enum check_type {
 	CHECK_TIMESTAMPS,   /* share that parse; none after the exec date */
 	CHECK_FRESHNESS,    /* newest event time within max_age of the exec date */
 	CHECK_ALLOWED,      /* values in a list (trimmed, case-insensitive) */
+	CHECK_WITHDRAWN,    /* removed keys inside the window, share at most */
 };
-#define CHECK_TYPE_COUNT (CHECK_ALLOWED + 1)
+#define CHECK_TYPE_COUNT (CHECK_WITHDRAWN + 1)
 extern const char *const check_type_table[CHECK_TYPE_COUNT];
 const char *config_check_type_name(enum check_type t);
 
@@ -122,7 +123,8 @@ struct cfg_check {
 	struct strlist columns;    /* nulls, range, allowed: columns checked */
 	double max_fraction;       /* nulls: max null share; range, allowed,
 	                              coordinates: max bad share; timestamps:
-	                              max share that does not parse */
+	                              max share that does not parse; withdrawn:
+	                              max share of the window withdrawn */
 	/* row_count */
 	uint64_t min_rows, max_rows;       /* max_rows 0 = unbounded */
 	double max_change;                 /* vs previous snapshot; <0 = off */
@@ -181,6 +183,11 @@ struct cfg_dataset {
 	unsigned keep_snapshots;       /* default 14 */
 	uint64_t max_age_ms;           /* freshness SLA; 0 = off; default 36h */
 	uint64_t cadence_margin_ms;    /* late = p95 gap + this; default 6h */
+	uint64_t window_ms;            /* the publisher's rolling window: rows
+	                                  whose event time is older than the
+	                                  exec date's 00:00 minus this age out;
+	                                  0 (default) = the earliest event time
+	                                  of each new snapshot */
 	bool cadence_alert;            /* the `late` alert; default true */
 	bool convert;                  /* run the Spark convert task; default true */
 	uint64_t convert_timeout_ms;   /* default 2h */

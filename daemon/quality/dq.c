@@ -244,9 +244,21 @@ static int plan_typing(struct run *R)
 	return 0;
 }
 
+/* The event time for the key index's times and the window start (the
+ * aged-out/withdrawn split): typed on every row when there is an index to
+ * write or a previous one to diff against. */
+static int plan_times(struct run *R)
+{
+	const char *ev = R->ds->schema.event_time;
+
+	if (!ev || !R->n_key || R->in->no_split || (!R->in->keys_out && !R->in->prev_keys))
+		return 0;
+	return (R->ev = use_col(R, ev, NEED_TIME)) ? 0 : -ENOMEM;
+}
+
 static int plan(struct run *R)
 {
-	if (plan_key(R) < 0)
+	if (plan_key(R) < 0 || plan_times(R) < 0)
 		return -ENOMEM;
 	for (size_t i = 0; i < R->ds->n_checks; i++)
 		if (plan_check(R, i) < 0)
@@ -373,6 +385,23 @@ static int scan(struct run *R, char **err)
 	return 0;
 }
 
+/* The run's window start (dq.h, struct dq_diff): the exec date's 00:00
+ * (DAYS since 1970) minus `window:`, else the earliest event time. */
+static void window_of(struct run *R, int64_t days)
+{
+	struct dq_window *w = &R->rep->diff.window;
+
+	if (R->in->no_split)
+		return;
+	if (R->ds->window_ms) {
+		w->known = w->configured = true;
+		w->start = days * 86400 - (int64_t)(R->ds->window_ms / 1000);
+	} else if (R->have_earliest) {
+		w->known = true;
+		w->start = R->earliest;
+	}
+}
+
 /* The key index finished (duplicates, diff, .keys written) into *KR, or
  * the reason there is none. */
 static int finish_index(struct run *R, struct keyidx_result *kr, char **err)
@@ -393,7 +422,8 @@ static int finish_index(struct run *R, struct keyidx_result *kr, char **err)
 	}
 	name = strrchr(in->path, '/');
 	name = name ? name + 1 : in->path;
-	rc = keyidx_finish(R->ki, R->key_def, R->rows, name, in->prev_keys, in->keys_out, kr, err);
+	rc = keyidx_finish(R->ki, R->key_def, R->rows, name, in->prev_keys, in->keys_out,
+	                   R->rep->diff.window.known ? R->rep->diff.window.start : KEYIDX_NO_TIME, kr, err);
 	if (rc < 0)
 		return fail(err, rc, "key index: %s", strerror(-rc));
 	if (dq_diff_result(R, kr) < 0)
@@ -423,6 +453,7 @@ int dq_run(const struct dq_input *in, struct dq_report **out, char **err)
 		goto out;
 	if (dq_drift_removed(&R) < 0)
 		goto nomem;
+	window_of(&R, days);
 	if ((rc = finish_index(&R, &kr, err)) < 0)
 		goto out;
 	if (dq_finish_results(&R, &kr) < 0)

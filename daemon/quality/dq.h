@@ -23,7 +23,11 @@
  * Memory while checking: 16 bytes per keyed row (plus 16 bytes per 1024
  * rows), on top of a fixed ~7 MiB (the scanner's 2 MiB buffer, the index's
  * 4 MiB sort scratch); a 1 GB traffic file (2 million rows) peaks at
- * ~39 MiB of RSS, 31 MiB of it the index.
+ * ~39 MiB of RSS, 31 MiB of it the index.  With an event_time the index
+ * also keeps 4 bytes per row (keyidx.h) and, diffed, maps the previous
+ * index's times: the same file checked against the previous day's peaks at
+ * ~53 MiB (tests/bench/withdrawn_bench's dq_diff under /usr/bin/time), and
+ * the split adds 0.8% instructions (callgrind, 50 MB sample).
  *
  * Uniqueness is decided on the 64-bit key hash: a duplicate is never missed;
  * a false duplicate needs two distinct keys with equal hashes, probability
@@ -63,6 +67,9 @@ struct dq_input {
 	unsigned threads;                  /* scanning threads (limits.
 	                                      check_threads); 0 = one per CPU,
 	                                      1 = this thread alone */
+	bool no_split;                     /* benchmarks: keep no event times
+	                                      and do not split removed keys
+	                                      (tests/bench/withdrawn_bench) */
 	const uint64_t *cuts;              /* tests: split the file at these
 	                                      offsets (any order), whatever its
 	                                      size and THREADS; or NULL */
@@ -80,6 +87,8 @@ struct dq_input {
  *   timestamps  share of non-null values that parse with no format (0..1)
  *   freshness   age of the newest event time, seconds, at the end of the
  *               exec date (NAN when no event time parsed)
+ *   withdrawn   withdrawn keys as a share (0..1) of the previous
+ *               snapshot's keys that had not aged out (NAN: no split)
  */
 struct dq_result {
 	char *name;                /* the check's name */
@@ -107,13 +116,30 @@ struct dq_drift {
 };
 
 /* Against the previous snapshot's .keys, by key.  Example keys are the key
- * values joined by '|' (NULL items when the row could not be read back). */
+ * values joined by '|' (NULL items when the row could not be read back).
+ *
+ * The window: the span of event times the new snapshot covers.  It starts
+ * at the exec date's 00:00 minus the dataset's `window:` when that is set,
+ * else at the earliest event time in the new snapshot (NULL: none parsed,
+ * or no event_time).  A removed key is aged out when its event time in the
+ * previous snapshot is before the window start, withdrawn otherwise (also
+ * when it had no event time).  The split is made when the window start is
+ * known and the previous index kept event times (keyidx.h); then removed =
+ * aged_out + withdrawn. */
 struct dq_diff {
 	bool done;                 /* false: no previous index, or see error */
 	char *error;               /* why the diff was not done, or NULL */
 	uint64_t prev_rows;        /* keyed rows in the previous index */
 	uint64_t added, removed, changed, unchanged;
-	struct strlist ex_added, ex_removed, ex_changed;
+	bool split;                /* aged_out and withdrawn are known */
+	uint64_t aged_out, withdrawn;
+	struct strlist ex_added, ex_removed, ex_changed, ex_aged_out, ex_withdrawn;
+	struct dq_window {         /* this snapshot's, known with or without
+	                              a previous one */
+		bool known;
+		bool configured;   /* from `window:`; false: earliest event */
+		int64_t start;     /* civil seconds */
+	} window;
 };
 
 struct dq_report {
@@ -152,7 +178,11 @@ void dq_report_free(struct dq_report *r);
  *             "detail","lines":[...]}],
  *  "drift":{"added":[..],"removed":[..],"renamed":[{"from","to"}]},
  *  "diff":{"done","error","prev_rows","added","removed","changed",
- *          "unchanged","examples":{"added":[..],"removed":[..],"changed":[..]}},
+ *          "unchanged","aged_out","withdrawn" (null when not split),
+ *          "window_start":"YYYY-MM-DDTHH:MM:SS" (local; null: unknown),
+ *          "window_from":"window"|"earliest_event"|null,
+ *          "examples":{"added":[..],"removed":[..],"changed":[..],
+ *                      "aged_out":[..],"withdrawn":[..]}},
  *  "csv":{"rows","lines","header_fields","bom","eol":{"crlf","lf","cr"},
  *         "issues":{"<name>":{"count","at":[{"line","offset"}]}}}}
  * (observed is null when NAN; "issues" lists only kinds that occurred.) */

@@ -105,6 +105,8 @@ struct dq_part {
 	struct keyidx_checkpoint *cp;
 	uint64_t *cp_row;
 	size_t n_cp, cap_cp;
+	int64_t *times;                /* event time of each row of the chunk */
+	size_t n_times, cap_times;
 };
 
 struct run {
@@ -122,6 +124,10 @@ struct run {
 	bool key_absent;               /* a key column is not in the file */
 	uint64_t key_def;
 	struct keyidx *ki;
+	struct col *ev;                /* the event time, typed on every row for
+	                                  the index's times; NULL: none kept */
+	bool have_earliest;
+	int64_t earliest;              /* the earliest event time seen */
 	struct dq_part *part;          /* a chunk of a parallel run: entries go
 	                                  here, not to ki (which is NULL) */
 	int64_t exec_end;              /* civil seconds at the end of exec_date */

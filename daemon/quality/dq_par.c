@@ -139,6 +139,7 @@ static void part_clear(struct part *P, size_t n_checks)
 	free(P->sink.e);
 	free(P->sink.cp);
 	free(P->sink.cp_row);
+	free(P->sink.times);
 	memset(P, 0, sizeof *P);
 }
 
@@ -185,6 +186,8 @@ static int part_init(struct part *P, const struct run *R, uint64_t data_rows)
 	P->R.key = P->key;
 	P->R.chks = P->chks;
 	P->R.ki = NULL;
+	P->R.ev = remap(R, P->cols, R->ev);
+	P->R.have_earliest = false;
 	P->R.part = R->ki ? &P->sink : NULL;
 	P->R.rows = data_rows;
 	P->R.canon = NULL;
@@ -252,6 +255,10 @@ static int merge_part(struct run *R, struct part *P)
 	}
 	R->rows = P->R.rows;
 	R->rep->null_keys += P->rep.null_keys;
+	if (P->R.have_earliest && (!R->have_earliest || P->R.earliest < R->earliest)) {
+		R->earliest = P->R.earliest;
+		R->have_earliest = true;
+	}
 	for (size_t i = 0; i < R->ds->n_checks; i++)
 		if (merge_check(&R->chks[i], &P->chks[i]) < 0)
 			return -ENOMEM;
@@ -264,6 +271,9 @@ static int merge_part(struct run *R, struct part *P)
 	for (size_t k = 0; k < P->sink.n_e; k++)
 		if ((rc = keyidx_add(R->ki, P->sink.e[k].key, P->sink.e[k].hash,
 		                     P->sink.e[k].row)) < 0)
+			return rc;
+	for (size_t k = 0, row = P->R.rows - P->sink.n_times; k < P->sink.n_times; k++)
+		if ((rc = keyidx_time(R->ki, row + k, P->sink.times[k])) < 0)
 			return rc;
 	return 0;
 }

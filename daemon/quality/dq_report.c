@@ -2,11 +2,13 @@
  * dq_report.c - a check report's JSON form and its destructor (dq.h).
  */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
 
 #include "quality/dq.h"
 #include "base/utf8.h"
+#include "domain/tz.h"
 
 const char *dq_outcome_name(enum dq_outcome o)
 {
@@ -47,6 +49,8 @@ void dq_report_free(struct dq_report *r)
 	strlist_fini(&r->diff.ex_added);
 	strlist_fini(&r->diff.ex_removed);
 	strlist_fini(&r->diff.ex_changed);
+	strlist_fini(&r->diff.ex_aged_out);
+	strlist_fini(&r->diff.ex_withdrawn);
 	free(r->dataset);
 	free(r->exec_date);
 	free(r->path);
@@ -84,9 +88,31 @@ static json_t *number(double v)
 	return isnan(v) ? json_null() : json_real(v);
 }
 
+static json_t *count_or_null(bool known, uint64_t n)
+{
+	return known ? json_integer((json_int_t)n) : json_null();
+}
+
+/* Civil seconds as local ISO text "YYYY-MM-DDTHH:MM:SS". */
+static json_t *civil_json(bool known, int64_t secs)
+{
+	struct civil c;
+	char t[40];
+
+	if (!known)
+		return json_null();
+	tz_civil_wall(secs, &c);
+	snprintf(t, sizeof t, "%04d-%02d-%02dT%02d:%02d:%02d", c.year, c.month, c.day, c.hour,
+	         c.minute, c.second);
+	return json_string(t);
+}
+
 json_t *dq_diff_json(const struct dq_diff *d)
 {
-	return json_pack("{s:b, s:o, s:I, s:I, s:I, s:I, s:I, s:{s:o, s:o, s:o}}",
+	const struct dq_window *w = &d->window;
+
+	return json_pack("{s:b, s:o, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o,"
+	                 " s:{s:o, s:o, s:o, s:o, s:o}}",
 	                 "done", d->done,
 	                 "error", text(d->error),
 	                 "prev_rows", (json_int_t)d->prev_rows,
@@ -94,10 +120,17 @@ json_t *dq_diff_json(const struct dq_diff *d)
 	                 "removed", (json_int_t)d->removed,
 	                 "changed", (json_int_t)d->changed,
 	                 "unchanged", (json_int_t)d->unchanged,
+	                 "aged_out", count_or_null(d->split, d->aged_out),
+	                 "withdrawn", count_or_null(d->split, d->withdrawn),
+	                 "window_start", civil_json(w->known, w->start),
+	                 "window_from", !w->known ? json_null()
+	                                : json_string(w->configured ? "window" : "earliest_event"),
 	                 "examples",
 	                 "added", strlist_json(&d->ex_added),
 	                 "removed", strlist_json(&d->ex_removed),
-	                 "changed", strlist_json(&d->ex_changed));
+	                 "changed", strlist_json(&d->ex_changed),
+	                 "aged_out", strlist_json(&d->ex_aged_out),
+	                 "withdrawn", strlist_json(&d->ex_withdrawn));
 }
 
 static json_t *csv_json(const struct csv_stats *st)
@@ -245,7 +278,12 @@ const char *dq_report_diff(const struct dq_report *a, const struct dq_report *b)
 	if (a->diff.done != b->diff.done || !same_str(a->diff.error, b->diff.error) ||
 	    a->diff.prev_rows != b->diff.prev_rows || a->diff.added != b->diff.added ||
 	    a->diff.removed != b->diff.removed || a->diff.changed != b->diff.changed ||
-	    a->diff.unchanged != b->diff.unchanged ||
+	    a->diff.unchanged != b->diff.unchanged || a->diff.split != b->diff.split ||
+	    a->diff.aged_out != b->diff.aged_out || a->diff.withdrawn != b->diff.withdrawn ||
+	    a->diff.window.known != b->diff.window.known ||
+	    a->diff.window.start != b->diff.window.start ||
+	    !same_list(&a->diff.ex_aged_out, &b->diff.ex_aged_out) ||
+	    !same_list(&a->diff.ex_withdrawn, &b->diff.ex_withdrawn) ||
 	    !same_list(&a->diff.ex_added, &b->diff.ex_added) ||
 	    !same_list(&a->diff.ex_removed, &b->diff.ex_removed) ||
 	    !same_list(&a->diff.ex_changed, &b->diff.ex_changed))

@@ -315,6 +315,50 @@ static int finish_unique(const struct run *R, struct chk *c, const struct keyidx
 	return 0;
 }
 
+/* Why there is no aged-out/withdrawn split this run. */
+static const char *no_split_reason(const struct run *R)
+{
+	const struct dq_diff *df = &R->rep->diff;
+
+	if (!df->done)
+		return df->error ? df->error : "no previous snapshot to compare with";
+	if (!R->rep->diff.window.known)
+		return "no event time parses in this snapshot: the window is unknown";
+	return "the previous key index kept no event times (written before denverd split "
+	       "removed keys)";
+}
+
+/* Withdrawn keys as a share of the previous snapshot's keys that had not
+ * aged out (a botched republish withdraws a large share at once). */
+static void finish_withdrawn(const struct run *R, struct chk *c, struct buf *d)
+{
+	const struct cfg_check *k = c->cfg;
+	const struct dq_diff *df = &R->rep->diff;
+	const struct dq_window *w = &R->rep->diff.window;
+	struct dq_result *r = c->res;
+	char pct[FMT_PERCENT_MAX], lim[FMT_PERCENT_MAX], when[32];
+	uint64_t inside;
+
+	fmt_percent(lim, sizeof lim, k->max_fraction);
+	if (asprintf(&r->threshold, "withdrawn <= %s of the window", lim) < 0)
+		r->threshold = NULL;
+	if (!df->split) {
+		buf_printf(d, "not split: %s", no_split_reason(R));
+		r->observed = NAN;
+		verdict(r, false);
+		return;
+	}
+	inside = df->prev_rows - df->aged_out;
+	r->observed = share(df->withdrawn, inside);
+	fmt_percent(pct, sizeof pct, r->observed);
+	fmt_civil(when, sizeof when, w->start);
+	buf_printf(d, "%s withdrawn (%llu of %llu previous keys inside the window); %llu aged "
+	           "out; window from %s (%s)", pct, (unsigned long long)df->withdrawn,
+	           (unsigned long long)inside, (unsigned long long)df->aged_out, when,
+	           w->configured ? "window:" : "earliest event time");
+	verdict(r, r->observed > k->max_fraction);
+}
+
 /* ---- the report ---- */
 
 int dq_diff_result(struct run *R, const struct keyidx_result *kr)
@@ -333,13 +377,20 @@ int dq_diff_result(struct run *R, const struct keyidx_result *kr)
 	df->removed = kr->removed;
 	df->changed = kr->changed;
 	df->unchanged = kr->unchanged;
+	df->split = kr->split;
+	df->aged_out = kr->aged_out;
+	df->withdrawn = kr->withdrawn;
 	keyidx_points(R->ki, &pts);
 	if ((rc = dq_examples(R, R->in->path, &pts, kr->ex_added, kr->n_added,
 	                      &df->ex_added)) < 0 ||
 	    (rc = dq_examples(R, R->in->path, &pts, kr->ex_changed, kr->n_changed,
 	                      &df->ex_changed)) < 0 ||
 	    (rc = dq_examples(R, kr->prev.file, &kr->prev, kr->ex_removed, kr->n_removed,
-	                      &df->ex_removed)) < 0)
+	                      &df->ex_removed)) < 0 ||
+	    (rc = dq_examples(R, kr->prev.file, &kr->prev, kr->ex_aged, kr->n_aged,
+	                      &df->ex_aged_out)) < 0 ||
+	    (rc = dq_examples(R, kr->prev.file, &kr->prev, kr->ex_withdrawn, kr->n_withdrawn,
+	                      &df->ex_withdrawn)) < 0)
 		return rc;
 	return 0;
 }
@@ -354,6 +405,7 @@ static int finish_one(const struct run *R, struct chk *c, const struct keyidx_re
 	case CHECK_UNIQUE:      return finish_unique(R, c, kr, d);
 	case CHECK_COORDINATES: finish_coordinates(R, c, d); return 0;
 	case CHECK_FRESHNESS:   finish_freshness(R, c, d); return 0;
+	case CHECK_WITHDRAWN:   finish_withdrawn(R, c, d); return 0;
 	default:                finish_share_check(R, c, d); return 0;
 	}
 }

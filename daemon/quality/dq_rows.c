@@ -362,6 +362,35 @@ static int dq_part_add(struct dq_part *p, uint64_t key, uint32_t hash, uint64_t 
 	return 0;
 }
 
+static int part_time(struct dq_part *p, int64_t t)
+{
+	if (p->n_times == p->cap_times) {
+		size_t cap = p->cap_times ? 2 * p->cap_times : 1024;
+		int64_t *n = realloc(p->times, cap * sizeof *n);
+		if (!n)
+			return -ENOMEM;
+		p->times = n;
+		p->cap_times = cap;
+	}
+	p->times[p->n_times++] = t;
+	return 0;
+}
+
+/* Row N's event time into the index's times, and the earliest one. */
+static int note_time(struct run *R, uint64_t n)
+{
+	const struct col *ev = R->ev;
+	int64_t t = ev->ts_ok && !ev->null ? ev->ts : KEYIDX_NO_TIME;
+
+	if (t != KEYIDX_NO_TIME && (!R->have_earliest || t < R->earliest)) {
+		R->earliest = t;
+		R->have_earliest = true;
+	}
+	if (R->part)
+		return part_time(R->part, t);
+	return R->ki ? keyidx_time(R->ki, n, t) : 0;
+}
+
 static int part_mark(struct dq_part *p, uint64_t row, uint64_t offset, uint64_t line)
 {
 	if (p->n_cp == p->cap_cp) {
@@ -500,6 +529,8 @@ int dq_on_row(void *ud, const struct csv_row *row)
 	for (size_t i = 0; i < R->ds->n_checks; i++)
 		if ((rc = eval(R, &R->chks[i], row)) < 0)
 			return (R->rc = rc);
+	if (R->ev && (R->ki || R->part) && (rc = note_time(R, n)) < 0)
+		return (R->rc = rc);
 	if ((R->ki || R->part) && !R->key_absent && (rc = index_row(R, row, n)) < 0) {
 		if (rc == -EOVERFLOW && asprintf(&R->err, "more than 2^32 rows: too many to index") < 0)
 			R->err = NULL;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,7 +16,8 @@
 #include "quality/dq.h"
 #include "quality/keyidx.h"
 
-#define CHUNK (1u << 18)             /* entries per chunk: 4 MiB */
+#define CHUNK (1u << 18)             /* entries per chunk: 4 MiB; times
+                                        per time chunk: 1 MiB */
 #define RADIX_BITS 11
 #define RADIX_PASSES 6               /* 6 x 11 >= 64 bits, and even */
 #define RADIX_SIZE (1u << RADIX_BITS)
@@ -30,6 +32,10 @@ struct keyidx {
 	struct keyidx_entry *tmp;        /* radix scratch, one chunk */
 	struct keyidx_checkpoint *cp;
 	size_t n_cp, cap_cp;
+	int32_t **times;                 /* event times in row order, CHUNK
+	                                    each, as stored (time_code) */
+	size_t n_tchunks, cap_tchunks;
+	uint64_t n_times;
 };
 
 int keyidx_new(struct keyidx **out)
@@ -45,6 +51,9 @@ void keyidx_free(struct keyidx *k)
 	for (size_t i = 0; i < k->n_chunks; i++)
 		free(k->chunks[i]);
 	free(k->chunks);
+	for (size_t i = 0; i < k->n_tchunks; i++)
+		free(k->times[i]);
+	free(k->times);
 	free(k->tmp);
 	free(k->cp);
 	free(k);
@@ -133,6 +142,33 @@ int keyidx_mark(struct keyidx *k, uint64_t row, uint64_t offset, uint64_t line)
 	return 0;
 }
 
+/* A time as stored (keyidx.h): from KEYIDX_TIME_BASE, clamped. */
+static int32_t time_code(int64_t t)
+{
+	if (t == KEYIDX_NO_TIME)
+		return INT32_MIN;
+	t -= KEYIDX_TIME_BASE;
+	return t < INT32_MIN + 1 ? INT32_MIN + 1 : t > INT32_MAX ? INT32_MAX : (int32_t)t;
+}
+
+int keyidx_time(struct keyidx *k, uint64_t row, int64_t t)
+{
+	if (row != k->n_times)
+		return -EINVAL;
+	if (k->n_times == (uint64_t)k->n_tchunks * CHUNK) {
+		int32_t **c = grow(k->times, &k->cap_tchunks, k->n_tchunks, sizeof *k->times);
+		if (!c)
+			return -ENOMEM;
+		k->times = c;
+		if (!(k->times[k->n_tchunks] = malloc(CHUNK * sizeof **k->times)))
+			return -ENOMEM;
+		k->n_tchunks++;
+	}
+	k->times[k->n_times / CHUNK][k->n_times % CHUNK] = time_code(t);
+	k->n_times++;
+	return 0;
+}
+
 void keyidx_points(const struct keyidx *k, struct keyidx_points *out)
 {
 	out->file = NULL;
@@ -174,6 +210,12 @@ static void sift(struct cursor *h, size_t n, size_t i)
 struct prev {
 	FILE *f;
 	uint64_t left;               /* entries not read yet */
+	void *map;                   /* the whole file, read-only, when it has
+	                                times; else NULL */
+	size_t map_len;
+	const int32_t *times;        /* in map, as stored */
+	uint64_t n_times;
+	int64_t window_start;        /* KEYIDX_NO_TIME: no split */
 	struct keyidx_entry buf[4096];
 	size_t n, i;
 	bool bad;                    /* a read failed */
@@ -223,16 +265,18 @@ static int prev_open(const char *path, uint64_t key_def, struct prev *pv,
 	}
 	if (fread(&h, sizeof h, 1, pv->f) != 1 || memcmp(h.magic, KEYIDX_MAGIC, 8) != 0)
 		why = "not a key index";
-	else if (h.version != KEYIDX_VERSION)
+	else if (h.version != KEYIDX_VERSION && h.version != 1)
 		why = "written by another version";
 	else if (h.key_def != key_def)
 		why = "the key's definition has changed since";
 	else if (h.checkpoint_rows != DQ_CHECKPOINT_ROWS || h.name_len > 4096 ||
-	         h.n_entries > (UINT64_MAX >> 5) || h.n_checkpoints > (UINT64_MAX >> 5))
+	         h.n_entries > (UINT64_MAX >> 5) || h.n_checkpoints > (UINT64_MAX >> 5) ||
+	         (h.n_times && h.n_times != h.rows) || h.rows > (UINT64_MAX >> 5))
 		why = "corrupt header";
 	if (!why) {
 		want = sizeof h + pad8(h.name_len) + h.n_entries * sizeof(struct keyidx_entry) +
-		       h.n_checkpoints * sizeof(struct keyidx_checkpoint);
+		       h.n_checkpoints * sizeof(struct keyidx_checkpoint) +
+		       h.n_times * sizeof(int32_t);
 		if (fstat(fileno(pv->f), &sb) < 0 || (uint64_t)sb.st_size != want)
 			why = "truncated or corrupt";
 	}
@@ -255,6 +299,18 @@ static int prev_open(const char *path, uint64_t key_def, struct prev *pv,
 		if (!dir || asprintf(&res->prev.file, "%s/%s", dirname(dir), name) < 0) {
 			res->prev.file = NULL;
 			why = "out of memory";
+		}
+	}
+	if (!why && h.n_times) {
+		void *m = mmap(NULL, (size_t)want, PROT_READ, MAP_SHARED, fileno(pv->f), 0);
+		if (m == MAP_FAILED) {
+			why = "cannot map its event times";
+		} else {
+			pv->map = m;
+			pv->map_len = (size_t)want;
+			pv->times = (const int32_t *)((const char *)m + want -
+			                              h.n_times * sizeof(int32_t));
+			pv->n_times = h.n_times;
 		}
 	}
 	free(dir);
@@ -329,6 +385,12 @@ static int out_close(struct out *o, const struct keyidx_header *h, const char *p
 
 	if (!o->err && k->n_cp && fwrite(k->cp, sizeof *k->cp, k->n_cp, o->f) != k->n_cp)
 		o->err = errno ? errno : EIO;
+	for (size_t i = 0; !o->err && i < k->n_tchunks; i++) {
+		uint64_t n = k->n_times - (uint64_t)i * CHUNK;
+		size_t m = n < CHUNK ? (size_t)n : CHUNK;
+		if (fwrite(k->times[i], sizeof **k->times, m, o->f) != m)
+			o->err = errno ? errno : EIO;
+	}
 	if (!o->err && (fflush(o->f) != 0 || write_all(fileno(o->f), h, sizeof *h, 0) < 0 ||
 	                fsync(fileno(o->f)) < 0))
 		o->err = errno ? errno : EIO;
@@ -438,6 +500,21 @@ static void count_dup(struct dups *d, const struct keyidx_entry *e, struct keyid
 	d->last_key = e->key;
 }
 
+/* Removed previous row ROW: aged out when its event time is before the
+ * window start, else withdrawn. */
+static void classify(const struct prev *pv, uint32_t row, struct keyidx_result *res)
+{
+	int32_t code = row < pv->n_times ? pv->times[row] : INT32_MIN;
+
+	if (code != INT32_MIN && KEYIDX_TIME_BASE + (int64_t)code < pv->window_start) {
+		res->aged_out++;
+		keep(res->ex_aged, &res->n_aged, row);
+	} else {
+		res->withdrawn++;
+		keep(res->ex_withdrawn, &res->n_withdrawn, row);
+	}
+}
+
 /* The diff, one entry E of the merge at a time (NULL after the last):
  * previous entries sorting before E are gone from this index; then equal
  * keys pair up in row order, and the extra ones of this index are added. */
@@ -448,6 +525,8 @@ static void diff_step(struct prev *pv, const struct keyidx_entry *e, struct keyi
 	while (pe && (!e || pe->key < e->key)) {
 		res->removed++;
 		keep(res->ex_removed, &res->n_removed, pe->row);
+		if (res->split)
+			classify(pv, pe->row, res);
 		pv->i++;
 		pe = prev_peek(pv);
 	}
@@ -479,11 +558,12 @@ static void fill_header(struct keyidx_header *h, const struct keyidx *k, uint64_
 	h->n_entries = entries;
 	h->n_checkpoints = k->n_cp;
 	h->name_len = (uint32_t)strlen(name);
+	h->n_times = k->n_times;
 }
 
 int keyidx_finish(struct keyidx *k, uint64_t key_def, uint64_t rows, const char *name,
-                  const char *prev, const char *out, struct keyidx_result *res,
-                  char **err)
+                  const char *prev, const char *out, int64_t window_start,
+                  struct keyidx_result *res, char **err)
 {
 	struct cursor *heap;
 	struct prev pv = { 0 };
@@ -497,10 +577,18 @@ int keyidx_finish(struct keyidx *k, uint64_t key_def, uint64_t rows, const char 
 
 	memset(res, 0, sizeof *res);
 	*err = NULL;
+	if (k->n_times && k->n_times != rows) {
+		if (asprintf(err, "key index: %llu event times for %llu rows",
+		             (unsigned long long)k->n_times, (unsigned long long)rows) < 0)
+			*err = NULL;
+		return -EINVAL;
+	}
 	if (!(heap = merge_start(k, &nh)))
 		return -ENOMEM;
 	diff = prev && prev_open(prev, key_def, &pv, res) == 0;
 	res->diffed = diff;
+	pv.window_start = window_start;
+	res->split = diff && pv.n_times && window_start != KEYIDX_NO_TIME;
 	if (out && (rc = out_open(&o, out, name, err)) < 0)
 		goto out;
 	while (heap_pop(heap, &nh, &e)) {
@@ -514,7 +602,7 @@ int keyidx_finish(struct keyidx *k, uint64_t key_def, uint64_t rows, const char 
 	if (diff)
 		diff_step(&pv, NULL, res);
 	if (diff && pv.bad) {
-		res->diffed = false;
+		res->diffed = res->split = false;
 		if (asprintf(&res->diff_error, "previous key index %s: read error", prev) < 0)
 			res->diff_error = NULL;
 	}
@@ -523,6 +611,8 @@ int keyidx_finish(struct keyidx *k, uint64_t key_def, uint64_t rows, const char 
 		rc = out_close(&o, &h, out, k, err);
 	}
 out:
+	if (pv.map)
+		munmap(pv.map, pv.map_len);
 	if (pv.f)
 		fclose(pv.f);
 	out_abort(&o);

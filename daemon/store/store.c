@@ -138,11 +138,21 @@ static const char migration_4[] =
 	"  started INTEGER NOT NULL"            /* unix ms */
 	");";
 
+/* v4 -> v5: removed keys
+ * split into aged out and withdrawn (quality/dq.h), NULL when the diff
+ * could not split them (and in rows saved before), and the window start
+ * the split used (local ISO text). */
+static const char migration_5[] =
+	"ALTER TABLE diffs ADD COLUMN aged_out INTEGER;"
+	"ALTER TABLE diffs ADD COLUMN withdrawn INTEGER;"
+	"ALTER TABLE diffs ADD COLUMN window_start TEXT;";
+
 static const char *const migrations[] = {
 	migration_1,
 	migration_2,
 	migration_3,
 	migration_4,
+	migration_5,
 };
 
 #define N_MIGRATIONS ((int)ARRAY_SIZE(migrations))

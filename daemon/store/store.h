@@ -32,7 +32,7 @@
 struct store;
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 /*
  * Open (creating if needed) the database at PATH and apply forward
@@ -309,8 +309,13 @@ struct store_dq_result {
 struct store_dq_diff {
 	int64_t prev_run_id;             /* 0 = not known (NULL) */
 	uint64_t added, removed, changed;
+	bool split;                      /* removed = aged_out + withdrawn;
+	                                    false: not split (NULLs) */
+	uint64_t aged_out, withdrawn;
+	const char *window_start;        /* local ISO text; NULL = unknown */
 	const char *examples;            /* JSON text {"added":[keys],
 	                                    "removed":[..],"changed":[..],
+	                                    "aged_out":[..],"withdrawn":[..],
 	                                    "unchanged":N}; NULL = none */
 };
 

@@ -46,7 +46,8 @@ static int diff_insert(struct store *st, int64_t run_id, const struct store_dq_d
 	int rc;
 
 	if ((rc = st_prepare(st, "dq diff", "INSERT OR REPLACE INTO diffs(run_id, prev_run_id,"
-	                     " added, removed, changed, examples) VALUES (?,?,?,?,?,?)", &s)) < 0)
+	                     " added, removed, changed, examples, aged_out, withdrawn,"
+	                     " window_start) VALUES (?,?,?,?,?,?,?,?,?)", &s)) < 0)
 		return rc;
 	sqlite3_bind_int64(s, 1, run_id);
 	if (d->prev_run_id > 0)
@@ -55,6 +56,11 @@ static int diff_insert(struct store *st, int64_t run_id, const struct store_dq_d
 	sqlite3_bind_int64(s, 4, (sqlite3_int64)d->removed);
 	sqlite3_bind_int64(s, 5, (sqlite3_int64)d->changed);
 	st_bind_text(s, 6, d->examples);
+	if (d->split) {
+		sqlite3_bind_int64(s, 7, (sqlite3_int64)d->aged_out);
+		sqlite3_bind_int64(s, 8, (sqlite3_int64)d->withdrawn);
+	}
+	st_bind_text(s, 9, d->window_start);
 	return st_step_done(st, "dq diff", s, false);
 }
 
@@ -159,6 +165,10 @@ static int diff_row(sqlite3_stmt *s, void *ctx)
 			.removed = (uint64_t)sqlite3_column_int64(s, 5),
 			.changed = (uint64_t)sqlite3_column_int64(s, 6),
 			.examples = st_text(s, 7),
+			.split = sqlite3_column_type(s, 8) != SQLITE_NULL,
+			.aged_out = (uint64_t)sqlite3_column_int64(s, 8),
+			.withdrawn = (uint64_t)sqlite3_column_int64(s, 9),
+			.window_start = st_text(s, 10),
 		},
 	};
 	return w->fn(w->arg, &d);
@@ -173,7 +183,8 @@ int store_dq_diff(struct store *st, const char *dataset, const char *exec_date,
 
 	if ((rc = st_prepare(st, "dq diff",
 	        "SELECT f.run_id, r.exec_date, f.prev_run_id, p.exec_date, f.added, f.removed,"
-	        " f.changed, f.examples FROM diffs f JOIN runs r ON r.id = f.run_id"
+	        " f.changed, f.examples, f.aged_out, f.withdrawn, f.window_start"
+	        " FROM diffs f JOIN runs r ON r.id = f.run_id"
 	        " LEFT JOIN runs p ON p.id = f.prev_run_id"
 	        " WHERE r.target = ?1 AND r.kind = 'dataset' AND (?2 IS NULL OR r.exec_date = ?2)"
 	        " ORDER BY f.run_id DESC LIMIT 1", &s)) < 0)

@@ -29,6 +29,11 @@ one plain sentence:
  5. How long do 311 cases take to close, by agency and by case type
     (median and 90th percentile)?
 
+Besides the questions: the rows the city removed, per dataset and month of
+removal, withdrawn (inside its window) or aged out (report.json
+``datasets.<name>.removals``, the page's "Withdrawn and aged-out rows"
+section; the columns are convert.py's ``removed_on`` and ``removal``).
+
 Output: index.html (self-contained: inline CSS, tables, <img> of the PNGs
 next to it), report.json (every number), *.png.
 
@@ -106,8 +111,8 @@ def build(spark, args):
                              "no report written (run it again)")
         data["report_seconds"] = round(time.monotonic() - t0, 3)
         page.mark_generated(data, args.label)
-        page.write(tmp, data, sections + [page.state_section(data["state"])], made, args.exec_date,
-                   args.label)
+        tail = [page.removals_section(data["datasets"]), page.state_section(data["state"])]
+        page.write(tmp, data, sections + tail, made, args.exec_date, args.label)
         db.drop_views()
     return data
 

@@ -104,6 +104,23 @@ def no_data_section(name):
             "so the questions that need it are not answered.", "")
 
 
+def removals_section(datasets):
+    """Rows the city removed, per dataset and month of removal
+    (report.json ``datasets.<name>.removals``): withdrawn inside its window,
+    or aged out of it."""
+    rows, total = [], {}
+    for name, d in datasets.items():
+        for r in d.get("removals") or []:
+            rows.append((name, r["month"], r["withdrawn"], r["aged_out"], r["unknown"]))
+            total[name] = total.get(name, 0) + r["withdrawn"]
+    text = ("; ".join(f"the city withdrew {n} {name} rows still inside its window" for name, n in total.items())
+            or "No row has left a snapshot yet")
+    body = (table(["dataset", "month removed", "withdrawn", "aged out", "not judged"], rows) if rows else "")
+    return ("Withdrawn and aged-out rows",
+            text[0].upper() + text[1:] + ". A row missing from a newer snapshot aged out when its event time is "
+            "before that snapshot's window, else the city withdrew it (jobs/README.md, \"Removed rows\").", body)
+
+
 def state_section(state):
     """The last section: the datastore state the report read (report.json
     ``state``), per dataset its fingerprint and newest commits."""

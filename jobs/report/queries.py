@@ -92,7 +92,29 @@ class Datastore:
             FROM {view}""")[0]
         return {"rows": r.n, "first_event": str(r.lo), "last_event": str(r.hi),
                 "generated_rows": r.gen, "generated_share": rnd(r.gen / r.n if r.n else 0, 4),
-                "first_seen": str(r.fs), "last_seen": str(r.ls)}
+                "first_seen": str(r.fs), "last_seen": str(r.ls),
+                "removals": self.removals(view, path)}
+
+    def removals(self, view, path):
+        """report.json ``datasets.<name>.removals``: the rows the city
+        removed, by the month of ``removed_on`` (the exec date a row was
+        first missing), oldest first: [{month "YYYY-MM", withdrawn,
+        aged_out, unknown}] (convert.py, "Removed rows").  Read with an
+        explicit schema, so months written before the columns existed count
+        as none removed."""
+        from pyspark.sql import types as T
+        schema = T.StructType([T.StructField("removed_on", T.DateType()),
+                               T.StructField("removal", T.StringType()),
+                               T.StructField("year", T.IntegerType()),
+                               T.StructField("month", T.IntegerType())])
+        self.spark.read.schema(schema).parquet(path).createOrReplaceTempView(f"{view}_removed")
+        rows = self.sql(f"{view}_removals", f"""
+            SELECT date_format(removed_on, 'yyyy-MM') m,
+                   sum(CASE WHEN removal = 'withdrawn' THEN 1 ELSE 0 END) w,
+                   sum(CASE WHEN removal = 'aged_out' THEN 1 ELSE 0 END) a,
+                   sum(CASE WHEN removal IS NULL THEN 1 ELSE 0 END) u
+            FROM {view}_removed WHERE removed_on IS NOT NULL GROUP BY 1 ORDER BY 1""")
+        return [{"month": r.m, "withdrawn": r.w, "aged_out": r.a, "unknown": r.u} for r in rows]
 
     def changed_since_read(self):
         """The datasets whose fingerprint differs now from when they were

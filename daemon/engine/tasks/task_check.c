@@ -148,14 +148,19 @@ static char *lines_json(const struct dq_result *x)
 }
 
 /* D's examples and unchanged count as the JSON text the store keeps:
- * {"added":[keys],"removed":[..],"changed":[..],"unchanged":N}. */
-static char *examples_json(const struct dq_diff *d)
+ * {"added":[keys],"removed":[..],"changed":[..],"aged_out":[..],
+ * "withdrawn":[..],"unchanged":N}; its window start into WINDOW (NULL:
+ * unknown; caller frees). */
+static char *examples_json(const struct dq_diff *d, char **window)
 {
 	json_t *j = dq_diff_json(d), *ex = j ? json_object_get(j, "examples") : NULL;
+	const char *w = json_string_value(json_object_get(j, "window_start"));
 	char *text = NULL;
 
+	*window = NULL;
 	if (ex && json_object_set_new(ex, "unchanged",
-	                              json_integer((json_int_t)d->unchanged)) == 0)
+	                              json_integer((json_int_t)d->unchanged)) == 0 &&
+	    (!w || (*window = strdup(w))))
 		text = json_dumps(ex, JSON_COMPACT);
 	json_decref(j);
 	return text;
@@ -180,21 +185,25 @@ int task_check_save(struct store *st, int64_t run_id, int64_t prev_run_id,
 {
 	struct store_dq_result *rows = calloc(r->n_results + 1, sizeof *rows);   /* +1: never 0 */
 	struct store_dq_diff diff = { .prev_run_id = prev_run_id, .added = r->diff.added,
-	                              .removed = r->diff.removed, .changed = r->diff.changed };
-	char *examples = NULL;
+	                              .removed = r->diff.removed, .changed = r->diff.changed,
+	                              .split = r->diff.split, .aged_out = r->diff.aged_out,
+	                              .withdrawn = r->diff.withdrawn };
+	char *examples = NULL, *window = NULL;
 	int rc = rows ? 0 : -ENOMEM;
 
 	for (size_t i = 0; rc == 0 && i < r->n_results; i++)
 		if (!(rows[i] = result_row(&r->results[i])).lines)
 			rc = -ENOMEM;
-	if (rc == 0 && r->diff.done && !(diff.examples = examples = examples_json(&r->diff)))
+	if (rc == 0 && r->diff.done && !(diff.examples = examples = examples_json(&r->diff, &window)))
 		rc = -ENOMEM;
+	diff.window_start = window;
 	if (rc == 0)
 		rc = store_dq_save(st, run_id, rows, r->n_results, r->diff.done ? &diff : NULL);
 	for (size_t i = 0; rows && i < r->n_results; i++)
 		free((char *)rows[i].lines);       /* ours: made by lines_json */
 	free(rows);
 	free(examples);
+	free(window);
 	return rc;
 }
 

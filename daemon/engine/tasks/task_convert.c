@@ -78,6 +78,11 @@ static json_t *spec_json(const struct task_info *ti, const struct store_snapshot
 		json_object_set_new(spec, "snapshot_hash",
 		                    snap->hash ? json_string(snap->hash) : json_null());
 		json_object_set_new(spec, "snapshot_bytes", json_integer((json_int_t)snap->bytes));
+		/* the window that tells aged-out rows from withdrawn ones (jobs/
+		 * convert.py, "Removed rows"); null: from the earliest event */
+		json_object_set_new(spec, "window_seconds",
+		                    ds->window_ms ? json_integer((json_int_t)(ds->window_ms / 1000))
+		                                  : json_null());
 	}
 	return spec;
 }

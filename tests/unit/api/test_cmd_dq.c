@@ -285,7 +285,7 @@ static void test_reply_bytes(void **state)
 	text_of(f, "SELECT prev_run_id || ' ' || examples FROM diffs WHERE run_id = 2",
 	        buf, sizeof buf);
 	assert_string_equal(buf, "1 {\"added\":[\"4\",\"4\"],\"removed\":[\"3\"],"
-	                    "\"changed\":[\"2\"],\"unchanged\":1}");
+	                    "\"changed\":[\"2\"],\"aged_out\":[],\"withdrawn\":[],\"unchanged\":1}");
 	text_of(f, "SELECT count(*) || ' ' || quote(observed) FROM dq_results WHERE run_id = 1"
 	        " AND check_name = 'rows'", buf, sizeof buf);
 	assert_string_equal(buf, "1 3.0");
@@ -310,8 +310,9 @@ static void test_reply_bytes(void **state)
 	expect_reply(f, "{\"cmd\":\"diff\",\"args\":{\"dataset\":\"d\"}}", REPLY(
 	    "{\"dataset\":\"d\",\"run_id\":2,\"exec_date\":\"2026-03-10\",\"prev_run_id\":1,"
 	    "\"prev_exec_date\":\"2026-03-09\",\"added\":2,\"removed\":1,\"changed\":1,"
-	    "\"unchanged\":1,\"examples\":{\"added\":[\"4\",\"4\"],\"removed\":[\"3\"],"
-	    "\"changed\":[\"2\"]}}"));
+	    "\"unchanged\":1,\"aged_out\":null,\"withdrawn\":null,\"window_start\":null,"
+	    "\"examples\":{\"added\":[\"4\",\"4\"],\"removed\":[\"3\"],"
+	    "\"changed\":[\"2\"],\"aged_out\":[],\"withdrawn\":[]}}"));
 
 	assert_int_equal(add_run(f, "d", "dataset", "2026-03-11"), 3);
 	assert_int_equal(tmpstore_sql(&f->t,
@@ -337,12 +338,14 @@ static void test_reply_bytes(void **state)
 	expect_reply(f, "{\"cmd\":\"diff\",\"args\":{\"dataset\":\"d\"}}", REPLY(
 	    "{\"dataset\":\"d\",\"run_id\":3,\"exec_date\":\"2026-03-11\",\"prev_run_id\":null,"
 	    "\"prev_exec_date\":null,\"added\":0,\"removed\":0,\"changed\":0,\"unchanged\":null,"
-	    "\"examples\":{\"added\":[],\"removed\":[null],\"changed\":[]}}"));
+	    "\"aged_out\":null,\"withdrawn\":null,\"window_start\":null,\"examples\":{\"added\":[],\"removed\":[null],\"changed\":[]}}"));
 	expect_reply(f, "{\"cmd\":\"diff\",\"args\":{\"dataset\":\"d\",\"date\":\"2026-03-10\"}}",
 	             REPLY("{\"dataset\":\"d\",\"run_id\":2,\"exec_date\":\"2026-03-10\","
 	                   "\"prev_run_id\":1,\"prev_exec_date\":\"2026-03-09\",\"added\":2,"
-	                   "\"removed\":1,\"changed\":1,\"unchanged\":1,\"examples\":{\"added\":"
-	                   "[\"4\",\"4\"],\"removed\":[\"3\"],\"changed\":[\"2\"]}}"));
+	                   "\"removed\":1,\"changed\":1,\"unchanged\":1,\"aged_out\":null,"
+	                   "\"withdrawn\":null,\"window_start\":null,\"examples\":{\"added\":"
+	                   "[\"4\",\"4\"],\"removed\":[\"3\"],\"changed\":[\"2\"],"
+	                   "\"aged_out\":[],\"withdrawn\":[]}}"));
 }
 
 /* A quarantined snapshot (with its .keys) for DATE, as the check task

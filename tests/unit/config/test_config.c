@@ -469,9 +469,9 @@ static const char many_errors[] =
 
 static const char many_errors_want[] =
 	"t.yaml:11:18: type: expected columns, row_count, nulls, unique, range, coordinates, "
-	"timestamps, freshness or allowed, not 'rowcount', did you mean 'row_count'?\n"
+	"timestamps, freshness, allowed or withdrawn, not 'rowcount', did you mean 'row_count'?\n"
 	"t.yaml:12:7: missing key 'type' in check 'c2' (one of: columns, row_count, nulls, "
-	"unique, range, coordinates, timestamps, freshness, allowed)\n"
+	"unique, range, coordinates, timestamps, freshness, allowed, withdrawn)\n"
 	"t.yaml:13:35: columns: column 'city' is a string; a range check needs int or float "
 	"columns\n"
 	"t.yaml:13:41: columns: no column 'lat' in the schema\n"

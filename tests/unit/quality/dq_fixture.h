@@ -69,7 +69,7 @@ struct fx_check {
 	enum check_type type;
 	const char *const *columns;
 	union {                     /* the one field, by the key of each type */
-		double max_null, max_bad, max_unparsed;
+		double max_null, max_bad, max_unparsed, max_withdrawn;
 	};
 	enum severity severity;
 	uint64_t min_rows, max_rows;
@@ -84,6 +84,7 @@ struct fx_check {
 struct fx_dataset {
 	const char *const *key;
 	const char *event_time;
+	uint64_t window_ms;
 	const char *const *timestamp_formats;
 	const struct fx_column *columns;
 	const struct fx_check *checks;
@@ -194,7 +195,7 @@ static inline struct cfg_dataset *fixture(const struct fx_dataset *f)
 			                                                  : default_formats),
 		},
 		.checks = fx_table(f->checks, nk, sizeof(struct cfg_check)), .n_checks = nk,
-		.line = 2,
+		.window_ms = f->window_ms, .line = 2,
 	};
 	for (size_t i = 0; i < nc; i++)
 		fx_make_column(&d->schema.columns[i], &f->columns[i]);

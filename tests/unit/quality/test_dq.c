@@ -461,6 +461,93 @@ static void test_diff(void **state)
 
 /* Many rows across several index chunks and checkpoints: every duplicate
  * found, example keys read back from deep in the file. */
+/* Removed keys split by the previous snapshot's event times against the
+ * new window: from the earliest event of the new snapshot, or from
+ * `window:`; the withdrawn check on the share. */
+static void test_removal_split(void **state)
+{
+	struct fx_dataset fx = {
+		.key = LIST("id"), .event_time = "ts",
+		COLUMNS(COLUMN("id", COL_INT), COLUMN("ts", COL_TIMESTAMP)),
+		CHECKS(CHECK("wd", CHECK_WITHDRAWN, .max_withdrawn = PCT(30), .severity = SEV_WARN)),
+	};
+	static const char prev_csv[] = "id,ts\n1,2026-03-01 08:00:00\n2,2026-03-02 08:00:00\n"
+	        "3,2026-03-03 08:00:00\n4,2026-03-05 08:00:00\n5,2026-03-06 08:00:00\n6,never\n";
+	static const char cur_csv[] = "id,ts\n3,2026-03-03 08:00:00\n5,2026-03-06 08:00:00\n"
+	        "7,2026-03-09 08:00:00\n";
+	static const char blind_csv[] = "id,ts\n3,x\n5,y\n";
+	char *prev = put_file("staging/w/exec_date=2026-03-09/w.csv", prev_csv, sizeof prev_csv - 1);
+	char *cur = put_file("staging/w/exec_date=2026-03-10/w.csv", cur_csv, sizeof cur_csv - 1);
+	char *blind = put_file("staging/w/exec_date=2026-03-11/w.csv", blind_csv,
+	                       sizeof blind_csv - 1);
+	struct cfg_dataset *ds = fixture(&fx);
+	char *prev_keys;
+	struct dq_report *r;
+	struct stat sb;
+	json_t *j, *d;
+
+	assert_true(asprintf(&prev_keys, "%s/staging/w/exec_date=2026-03-09/.keys", tmpdir) > 0);
+	r = check(ds, prev, "2026-03-09", -1, NULL, prev_keys);
+	expect(r, "wd", DQ_PASS, NAN, NO_LINES);
+	assert_non_null(strstr(r->results[0].detail, "not split: no previous snapshot"));
+	dq_report_free(r);
+	/* 6 entries, 1 checkpoint, 6 event times */
+	assert_int_equal(stat(prev_keys, &sb), 0);
+	assert_int_equal(sb.st_size, 64 + 8 + 6 * 16 + 16 + 6 * 4);
+
+	/* The window from the earliest event (03-03 08:00): 1 and 2 aged out,
+	 * 4 and 6 (no event time) withdrawn, 2 of the 4 keys inside. */
+	r = check(ds, cur, "2026-03-10", 6, prev_keys, NULL);
+	assert_true(r->diff.split);
+	assert_int_equal(r->diff.removed, 4);
+	assert_int_equal(r->diff.aged_out, 2);
+	assert_int_equal(r->diff.withdrawn, 2);
+	assert_true(has(&r->diff.ex_aged_out, "1") && has(&r->diff.ex_aged_out, "2"));
+	assert_true(has(&r->diff.ex_withdrawn, "4") && has(&r->diff.ex_withdrawn, "6"));
+	expect(r, "wd", DQ_WARN, 0.5, NO_LINES);
+	assert_string_equal(r->results[0].threshold, "withdrawn <= 30% of the window");
+	assert_non_null(strstr(r->results[0].detail, "2 of 4 previous keys inside the window"));
+	j = dq_report_json(r);
+	d = json_object_get(j, "diff");
+	assert_int_equal(json_integer_value(json_object_get(d, "aged_out")), 2);
+	assert_string_equal(json_string_value(json_object_get(d, "window_start")),
+	                    "2026-03-03T08:00:00");
+	assert_string_equal(json_string_value(json_object_get(d, "window_from")), "earliest_event");
+	json_decref(j);
+	dq_report_free(r);
+	fixture_free(ds);
+
+	/* window: 8d, from 2026-03-02 00:00: only 1 aged out; 3 of 5 withdrawn. */
+	fx.window_ms = DAYS(8);
+	ds = fixture(&fx);
+	r = check(ds, cur, "2026-03-10", 6, prev_keys, NULL);
+	assert_int_equal(r->diff.aged_out, 1);
+	assert_int_equal(r->diff.withdrawn, 3);
+	expect(r, "wd", DQ_WARN, 0.6, NO_LINES);
+	assert_non_null(strstr(r->results[0].detail, "window from 2026-03-02 00:00:00 (window:)"));
+	dq_report_free(r);
+	fixture_free(ds);
+
+	/* No window: nothing parses in the new snapshot; diffed, not split. */
+	fx.window_ms = 0;
+	ds = fixture(&fx);
+	r = check(ds, blind, "2026-03-11", 6, prev_keys, NULL);
+	assert_true(r->diff.done);
+	assert_false(r->diff.split);
+	assert_int_equal(r->diff.removed, 4);
+	expect(r, "wd", DQ_PASS, NAN, NO_LINES);
+	assert_non_null(strstr(r->results[0].detail, "the window is unknown"));
+	j = dq_report_json(r);
+	assert_true(json_is_null(json_object_get(json_object_get(j, "diff"), "withdrawn")));
+	json_decref(j);
+	dq_report_free(r);
+	fixture_free(ds);
+	free(prev);
+	free(cur);
+	free(blind);
+	free(prev_keys);
+}
+
 static void test_unique_large(void **state)
 {
 	struct cfg_dataset *ds = fixture(&diff_fixture);
@@ -689,6 +776,7 @@ int main(void)
 		cmocka_unit_test(test_drift),
 		cmocka_unit_test(test_coordinates),
 		cmocka_unit_test(test_diff),
+		cmocka_unit_test(test_removal_split),
 		cmocka_unit_test(test_unique_large),
 		cmocka_unit_test(test_composite_key),
 		cmocka_unit_test(test_errors),

@@ -50,7 +50,9 @@ static void test_forward_migration_from_v1(void **state)
 	assert_int_equal(store_open(path, &st, &err), 0);
 	store_close(st);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "DROP INDEX runs_ok_by_target; DROP TABLE source_changes;"
+	assert_int_equal(sqlite3_exec(db, "ALTER TABLE diffs DROP COLUMN aged_out; ALTER TABLE diffs DROP COLUMN withdrawn;"
+	                              "ALTER TABLE diffs DROP COLUMN window_start;"
+	                              "DROP INDEX runs_ok_by_target; DROP TABLE source_changes;"
 	                              "DROP TABLE spark_server;"
 	                              "PRAGMA user_version = 1", 0, 0, 0), SQLITE_OK);
 	sqlite3_close(db);
@@ -85,7 +87,9 @@ static void test_forward_migration_from_v2(void **state)
 	                            "kept") > 0);
 	store_close(st);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "DROP TABLE source_changes; DROP TABLE spark_server;"
+	assert_int_equal(sqlite3_exec(db, "ALTER TABLE diffs DROP COLUMN aged_out; ALTER TABLE diffs DROP COLUMN withdrawn;"
+	                              "ALTER TABLE diffs DROP COLUMN window_start;"
+	                              "DROP TABLE source_changes; DROP TABLE spark_server;"
 	                              "PRAGMA user_version = 2", 0, 0, 0), SQLITE_OK);
 	sqlite3_close(db);
 

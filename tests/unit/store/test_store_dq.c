@@ -50,10 +50,15 @@ static int value_line(void *arg, const struct store_dq_value *v)
 static int diff_line(void *arg, const struct store_dq_diff_row *d)
 {
 	struct lines *l = arg;
-	snprintf(l->line[l->n++], sizeof l->line[0], "%lld %s prev=%lld %s +%llu -%llu ~%llu %s",
+	char split[64] = "";
+	if (d->diff.split)
+		snprintf(split, sizeof split, " (aged %llu withdrawn %llu from %s)",
+		         (unsigned long long)d->diff.aged_out, (unsigned long long)d->diff.withdrawn,
+		         S(d->diff.window_start));
+	snprintf(l->line[l->n++], sizeof l->line[0], "%lld %s prev=%lld %s +%llu -%llu%s ~%llu %s",
 	         (long long)d->run_id, S(d->exec_date), (long long)d->diff.prev_run_id,
 	         S(d->prev_exec_date), (unsigned long long)d->diff.added,
-	         (unsigned long long)d->diff.removed, (unsigned long long)d->diff.changed,
+	         (unsigned long long)d->diff.removed, split, (unsigned long long)d->diff.changed,
 	         S(d->diff.examples));
 	return 0;
 }
@@ -137,7 +142,9 @@ static void test_diff_newest_or_of_a_date(void **state)
 	struct tmpstore *t = *state;
 	int64_t r1 = add_run(t, "d", "2026-03-09"), r2 = add_run(t, "d", "2026-03-10");
 	int64_t r3 = add_run(t, "d", "2026-03-11");
-	struct store_dq_diff d2 = { .prev_run_id = r1, .added = 2, .removed = 1, .changed = 1,
+	struct store_dq_diff d2 = { .prev_run_id = r1, .added = 2, .removed = 3, .changed = 1,
+	                            .split = true, .aged_out = 2, .withdrawn = 1,
+	                            .window_start = "2025-03-10T00:00:00",
 	                            .examples = "{\"added\":[\"4\"],\"unchanged\":1}" };
 	struct store_dq_diff d3 = { .added = 0 };
 	struct lines l = { 0 };
@@ -151,7 +158,9 @@ static void test_diff_newest_or_of_a_date(void **state)
 	assert_int_equal(store_dq_diff(t->st, "other", NULL, diff_line, &l), -ENOENT);
 	assert_int_equal(l.n, 2);
 	assert_string_equal(l.line[0], "3 2026-03-11 prev=0 - +0 -0 ~0 -");
-	assert_string_equal(l.line[1], "2 2026-03-10 prev=1 2026-03-09 +2 -1 ~1"
+	/* split (aged out + withdrawn) or not (NULLs: d3) */
+	assert_string_equal(l.line[1], "2 2026-03-10 prev=1 2026-03-09 +2 -3"
+	                    " (aged 2 withdrawn 1 from 2025-03-10T00:00:00) ~1"
 	                    " {\"added\":[\"4\"],\"unchanged\":1}");
 
 	assert_int_equal(tmpstore_sql(t, "DROP TABLE diffs"), 0);
