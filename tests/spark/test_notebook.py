@@ -1,0 +1,192 @@
+"""notebooks/analysis.ipynb: built from its jupytext source, executed
+headless (nbclient, the venv's ipykernel, Jupyter's directories in tmp)
+against the report fixture's datastore, and its figures held to the
+report.json of the same datastore; and how it picks its Spark
+(notebooks/spark_endpoint.py)."""
+
+import json
+import os
+import socket
+import sys
+import time
+
+import pytest
+
+import report
+from conftest import TOP
+
+NB_DIR = os.path.join(TOP, "notebooks")
+sys.path.insert(0, NB_DIR)
+import spark_endpoint  # noqa: E402
+
+EXEC_DATE = "2026-11-21"
+# appended to the notebook before it runs: what the test reads back
+PROBE = """import json
+print(json.dumps({"results": results, "questions": {a.key: a.data for a in answered},
+                  "mode": choice.mode, "shown": choice.shown, "why": choice.why,
+                  "timings": db.timings}, default=str))"""
+
+
+def cells(nb):
+    """The cells as the notebook's reader sees them: type, source, tags."""
+    return [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in nb.cells]
+
+
+def test_the_ipynb_is_built_from_its_source():
+    import jupytext
+    import nbformat
+    built = jupytext.read(os.path.join(NB_DIR, "analysis.py"))
+    committed = nbformat.read(os.path.join(NB_DIR, "analysis.ipynb"), as_version=4)
+    nbformat.validate(committed)
+    assert cells(committed) == cells(built), \
+        "notebooks/analysis.ipynb is stale: .venv/bin/jupytext --to ipynb notebooks/analysis.py"
+    assert committed.metadata["kernelspec"] == built.metadata["kernelspec"]
+    assert committed.metadata["kernelspec"]["name"] == "python3"
+    for c in committed.cells:
+        if c.cell_type == "code":
+            assert c.outputs == [] and c.execution_count is None, "commit the notebook with outputs cleared"
+    assert [c for c in committed.cells if "parameters" in c.metadata.get("tags", [])]
+
+
+@pytest.fixture(scope="module")
+def report_json(spark, report_state):
+    out = os.path.join(report_state, "reports", f"exec_date={EXEC_DATE}")
+    assert report.main(["--exec-date", EXEC_DATE, "--out", out], spark=spark) == 0
+    with open(os.path.join(out, "report.json"), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def execute(tmp_path, monkeypatch, datastore, env):
+    """Run the notebook headless in a fresh kernel (the venv's python3
+    kernelspec; no user-level Jupyter or IPython state: every directory in
+    `tmp_path`), with DENVERD_DATASTORE = `datastore`, the report's exec
+    date and `env` set (a None value unsets).  Returns the executed
+    notebook and what PROBE printed."""
+    import nbformat
+    from nbclient import NotebookClient
+    for d in ("config", "data", "runtime", "ipython", "mpl"):
+        os.makedirs(tmp_path / d, exist_ok=True)
+    base = {"JUPYTER_CONFIG_DIR": tmp_path / "config", "JUPYTER_DATA_DIR": tmp_path / "data",
+            "JUPYTER_RUNTIME_DIR": tmp_path / "runtime", "JUPYTER_PATH": tmp_path / "data",
+            "IPYTHONDIR": tmp_path / "ipython", "MPLCONFIGDIR": tmp_path / "mpl", "JUPYTER_PLATFORM_DIRS": "1",
+            "DENVERD_DATASTORE": datastore, "DENVERD_EXEC_DATE": EXEC_DATE}
+    for k, v in {**base, **env}.items():
+        if v is None:
+            monkeypatch.delenv(k, raising=False)
+        else:
+            monkeypatch.setenv(k, str(v))
+    nb = nbformat.read(os.path.join(NB_DIR, "analysis.ipynb"), as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(PROBE))
+    NotebookClient(nb, timeout=240, kernel_name="python3", resources={"metadata": {"path": NB_DIR}}).execute()
+    probe = "".join(o.get("text", "") for o in nb.cells[-1].outputs if o.output_type == "stream")
+    return nb, json.loads(probe)
+
+
+def outputs(nb, kind):
+    return [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if kind in o.get("data", {})]
+
+
+def check_against_report(nb, got, report_data):
+    """The notebook's figures are report.json's, question by question."""
+    want = json.loads(json.dumps(report_data, default=str))
+    assert got["results"]["datasets"] == {n: d["rows"] for n, d in want["datasets"].items()}
+    assert set(got["results"]) - {"datasets"} == set(want["questions"]) == set(got["questions"])
+    for key, figures in got["results"].items():
+        if key == "datasets":
+            continue
+        assert len(figures) >= 4, key
+        for name, value in figures.items():
+            assert value == want["questions"][key][name], f"{key}.{name}"
+    # and everything else each question records, the sentence included
+    for key, data in got["questions"].items():
+        assert data == want["questions"][key], key
+    # the sentences are on the page, charts drawn inline
+    shown = "".join(o["data"]["text/markdown"] for o in outputs(nb, "text/markdown"))
+    for sentence in want["answers"].values():
+        assert sentence in shown
+    assert len(outputs(nb, "image/png")) >= 5
+    said = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs
+                   if o.output_type == "stream")
+    assert "the same datastore state; every key figure the same" in said
+
+
+def test_notebook_in_local_spark_gives_the_report_figures(report_state, report_json, tmp_path, monkeypatch):
+    # no SPARK_REMOTE, and a socket no daemon listens on: local Spark, and the reason says so
+    t = time.monotonic()
+    nb, got = execute(tmp_path, monkeypatch, report_state / "datastore",
+                      {"SPARK_REMOTE": None, "DENVERD_SOCKET": tmp_path / "no-daemon.sock"})
+    assert got["mode"] == "local" and got["shown"] == "local[*]"
+    assert "no denverd answers" in got["why"] or "no denverctl" in got["why"]
+    check_against_report(nb, got, report_json)
+    assert set(got["timings"]) >= {"q1_monthly", "q3_grid", "q5_overall"}
+    print(f"notebook, local Spark: {time.monotonic() - t:.1f} s")
+
+
+def connect_url():
+    return os.environ.get("DENVERD_TEST_SPARK_REMOTE") or os.environ.get("SPARK_REMOTE")
+
+
+@pytest.mark.skipif(not connect_url(), reason="no Spark Connect server given (SPARK_REMOTE or "
+                    "DENVERD_TEST_SPARK_REMOTE=sc://host:port)")
+def test_notebook_over_spark_connect_gives_the_report_figures(report_state, report_json, tmp_path, monkeypatch):
+    nb, got = execute(tmp_path, monkeypatch, report_state / "datastore", {"SPARK_REMOTE": connect_url()})
+    assert got["mode"] == "connect" and got["why"] == "SPARK_REMOTE is set"
+    check_against_report(nb, got, report_json)
+
+
+# -- choosing the Spark --------------------------------------------------------
+def reply(spark=None, ok=True):
+    result = {"version": "x", "datasets": []}
+    if spark is not None:
+        result["spark"] = spark
+    return {"ok": ok, "result": result} if ok else {"ok": False, "error": {"code": "busy", "message": "m"}}
+
+
+@pytest.mark.parametrize("status, url, why", [
+    (reply({"mode": "managed", "url": "sc://127.0.0.1:15002", "state": "ready", "pid": 7}),
+     "sc://127.0.0.1:15002", "managed Connect endpoint as ready"),
+    (reply({"mode": "external", "url": "sc://spark.example:443/;use_ssl=true", "state": "ready"}),
+     "sc://spark.example:443/;use_ssl=true", "external"),
+    (reply(), None, "no Spark endpoint (a daemon from before Spark Connect)"),
+    (reply({"mode": "submit"}), None, "submit mode, without a Connect endpoint"),
+    (reply({"mode": "managed", "url": "sc://127.0.0.1:15002", "state": "restarting"}), None,
+     "sc://127.0.0.1:15002 is restarting, not ready"),
+    (reply({"mode": "external", "url": "sc://h:1", "state": "unreachable"}), None, "is unreachable"),
+    (reply({"mode": "external", "url": "http://h:1", "state": "ready"}), None, "not an sc:// URL"),
+    (reply(ok=False), None, "an error (busy)"),
+    ("not a reply", None, "unreadable reply"),
+])
+def test_a_daemons_status_names_the_endpoint(status, url, why):
+    got, reason = spark_endpoint.status_endpoint(status)
+    assert got == url and why in reason
+
+
+def test_a_token_is_never_shown():
+    url = "sc://127.0.0.1:1/;use_ssl=false;token=s3cr3t-T0KEN;user_id=ana"
+    assert spark_endpoint.redact(url) == "sc://127.0.0.1:1/;use_ssl=false;token=***;user_id=ana"
+    c = spark_endpoint.choose({"SPARK_REMOTE": url})
+    assert c.mode == "connect" and c.url == url
+    assert "s3cr3t" not in str(c) and "s3cr3t" not in repr(c) and "s3cr3t" not in c.shown
+    # a daemon's status never holds one, but a URL that did is not repeated in the reason either
+    _, why = spark_endpoint.status_endpoint(reply({"mode": "external", "url": url, "state": "down"}))
+    assert "s3cr3t" not in why and "token=***" in why
+
+
+def test_reachable_tells_a_listening_port_from_a_closed_one():
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen()
+        port = srv.getsockname()[1]
+        assert spark_endpoint.reachable(f"sc://127.0.0.1:{port}/;token=x") is None
+    # the port is closed now (nothing listens on it)
+    assert "does not accept connections" in spark_endpoint.reachable(f"sc://127.0.0.1:{port}")
+    assert spark_endpoint.reachable("sc:///;token=x") == "names no host"
+
+
+def test_no_daemon_means_local_spark(tmp_path):
+    env = {"PATH": os.environ["PATH"], "DENVERD_SOCKET": str(tmp_path / "none.sock")}
+    c = spark_endpoint.choose(env)
+    assert (c.mode, c.url) == ("local", "local[*]")
+    assert str(tmp_path / "none.sock") in c.why or "no denverctl" in c.why
+    c = spark_endpoint.choose({**env, "DENVERCTL": str(tmp_path / "missing-denverctl")})
+    assert c.mode == "local" and "cannot run" in c.why
