@@ -39,7 +39,7 @@ def test_the_ipynb_is_built_from_its_source():
     committed = nbformat.read(os.path.join(NB_DIR, "analysis.ipynb"), as_version=4)
     nbformat.validate(committed)
     assert cells(committed) == cells(built), \
-        "notebooks/analysis.ipynb is stale: .venv/bin/jupytext --to ipynb notebooks/analysis.py"
+        "notebooks/analysis.ipynb is stale: .venv/bin/jupytext --update --to ipynb notebooks/analysis.py"
     assert committed.metadata["kernelspec"] == built.metadata["kernelspec"]
     assert committed.metadata["kernelspec"]["name"] == "python3"
     for c in committed.cells:
