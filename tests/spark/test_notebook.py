@@ -122,16 +122,28 @@ def test_notebook_in_local_spark_gives_the_report_figures(report_state, report_j
     print(f"notebook, local Spark: {time.monotonic() - t:.1f} s")
 
 
-def connect_url():
-    return os.environ.get("DENVERD_TEST_SPARK_REMOTE") or os.environ.get("SPARK_REMOTE")
+@pytest.fixture
+def connect_server(request):
+    """A Spark Connect server's URL: $DENVERD_TEST_SPARK_REMOTE, else the
+    Spark tests' shared server (conftest's `connect_url` fixture, where the
+    tree has it); skips when there is neither."""
+    if os.environ.get("DENVERD_TEST_SPARK_REMOTE"):
+        return os.environ["DENVERD_TEST_SPARK_REMOTE"]
+    try:
+        return request.getfixturevalue("connect_url")
+    except pytest.FixtureLookupError:
+        pytest.skip("no Spark Connect server: set DENVERD_TEST_SPARK_REMOTE=sc://host:port "
+                    "(or give tests/spark/conftest.py a connect_url fixture)")
 
 
-@pytest.mark.skipif(not connect_url(), reason="no Spark Connect server given (SPARK_REMOTE or "
-                    "DENVERD_TEST_SPARK_REMOTE=sc://host:port)")
-def test_notebook_over_spark_connect_gives_the_report_figures(report_state, report_json, tmp_path, monkeypatch):
-    nb, got = execute(tmp_path, monkeypatch, report_state / "datastore", {"SPARK_REMOTE": connect_url()})
+def test_notebook_over_spark_connect_gives_the_report_figures(report_state, report_json, connect_server, tmp_path,
+                                                              monkeypatch):
+    t = time.monotonic()
+    nb, got = execute(tmp_path, monkeypatch, report_state / "datastore", {"SPARK_REMOTE": connect_server})
     assert got["mode"] == "connect" and got["why"] == "SPARK_REMOTE is set"
+    assert got["shown"] == spark_endpoint.redact(connect_server)
     check_against_report(nb, got, report_json)
+    print(f"notebook, Spark Connect: {time.monotonic() - t:.1f} s")
 
 
 # -- choosing the Spark --------------------------------------------------------
