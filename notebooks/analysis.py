@@ -35,6 +35,7 @@ import os
 DATASTORE = os.environ.get("DENVERD_DATASTORE", "")  # "": the demo's (.demo/state/datastore), else /var/lib/denverd's
 EXEC_DATE = os.environ.get("DENVERD_EXEC_DATE", "")  # yyyy-mm-dd of the report to compare with; "": the newest
 TIMEZONE = "America/Denver"  # months, weeks and seasons are local dates, as in the report
+CACHE = None  # cache the two views in memory; None: in local Spark only (a Connect server is shared with jobs)
 
 # %%
 import datetime as dt
@@ -47,8 +48,12 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-# the checkout this notebook belongs to: the report's code is in jobs/
-TOP = next(p for p in (Path.cwd(), *Path.cwd().parents) if (p / "jobs" / "datastore.py").is_file())
+# the checkout this notebook belongs to (the report's code is in its jobs/):
+# $DENVERD_TOP, else the first directory at or above the working directory that has one
+where = [Path(os.environ["DENVERD_TOP"])] if os.environ.get("DENVERD_TOP") else [Path.cwd(), *Path.cwd().parents]
+TOP = next((p for p in where if (p / "jobs" / "datastore.py").is_file()), None)
+if TOP is None:
+    raise FileNotFoundError(f"no denverd checkout (jobs/datastore.py) in {where[0]} or above; set DENVERD_TOP")
 sys.path[:0] = [str(TOP / "jobs"), str(TOP / "notebooks")]
 import spark_endpoint
 from report import answers, queries
@@ -72,17 +77,20 @@ print("Spark", spark.version)
 # %% [markdown]
 # ## The datastore
 #
-# Each dataset becomes a cached view with the columns the report reads: `traffic`
-# (traffic accidents, event time `reported_date`) and `sr` (311 service requests, event
-# time `case_created_dttm`). `db.sql(name, query)` runs a query, collects its rows and
-# times it (`db.timings`); `spark.sql(query)` gives a DataFrame for anything else.
+# Each dataset becomes a view with the columns the report reads: `traffic` (traffic
+# accidents, event time `reported_date`) and `sr` (311 service requests, event time
+# `case_created_dttm`), cached in memory in local Spark (`CACHE`; on a Connect server,
+# which the daemon's jobs share, each query reads the Parquet files). `db.sql(name,
+# query)` runs a query, collects its rows and times it (`db.timings`); `spark.sql(query)`
+# gives a DataFrame for anything else.
 # `db.state` names the state read: each dataset's content fingerprint and its newest
 # commits (run, exec date, snapshot hash), as in `report.json`.
 
 # %%
 db = queries.Datastore(spark, DATASTORE)
-summary = {TRAFFIC: db.load(TRAFFIC, "traffic", queries.TRAFFIC_COLS, recover=False),
-           SR311: db.load(SR311, "sr", queries.SR_COLS, recover=False)}
+cache = choice.mode == "local" if CACHE is None else CACHE
+summary = {TRAFFIC: db.load(TRAFFIC, "traffic", queries.TRAFFIC_COLS, recover=False, cache=cache),
+           SR311: db.load(SR311, "sr", queries.SR_COLS, recover=False, cache=cache)}
 empty = [name for name, s in summary.items() if s is None]
 if empty:
     raise RuntimeError(f"{DATASTORE}: no data yet for {', '.join(empty)}; the questions need both datasets")
@@ -357,3 +365,7 @@ else:
               for f, v in figs.items() if report["questions"].get(k, {}).get(f) != v]
     print(f"{report_json}: {'the same' if same_state else 'another'} datastore state; "
           + (f"differs in {', '.join(differ)}" if differ else "every key figure the same"))
+
+# %% [markdown]
+# When done, `spark.stop()` ends this session (on a Connect server it releases the
+# session's state there; the server keeps running).

@@ -58,10 +58,10 @@ class Datastore:
         self.timings[name] = round(time.monotonic() - t, 3)
         return rows
 
-    def load(self, name, view, columns, recover=True):
-        """Register `view` over datastore/<name> and cache it, if the dataset
-        holds data; ``columns[0]`` is its event time.  Finishes an
-        interrupted commit first (datastore.py); with `recover` false it
+    def load(self, name, view, columns, recover=True, cache=True):
+        """Register `view` over datastore/<name> and cache it (`cache`), if
+        the dataset holds data; ``columns[0]`` is its event time.  Finishes
+        an interrupted commit first (datastore.py); with `recover` false it
         writes nothing and only logs the commits still pending (the
         notebook: a reader that may run beside a convert, whose swap a
         recover would race).  Returns the dataset summary
@@ -89,7 +89,8 @@ class Datastore:
         if missing:
             raise SystemExit(f"report: {path}: datastore lacks columns {', '.join(missing)}")
         df.select(*columns, "year", "month").createOrReplaceTempView(view)
-        self.spark.sql(f"CACHE TABLE {view}")
+        if cache:
+            self.spark.sql(f"CACHE TABLE {view}")
         ev = columns[0]
         r = self.sql(f"{view}_summary", f"""
             SELECT count(*) n, date_format(min({ev}), 'yyyy-MM-dd HH:mm:ss') lo,

@@ -24,7 +24,8 @@ EXEC_DATE = "2026-11-21"
 PROBE = """import json
 print(json.dumps({"results": results, "questions": {a.key: a.data for a in answered},
                   "mode": choice.mode, "shown": choice.shown, "why": choice.why,
-                  "timings": db.timings}, default=str))"""
+                  "timings": db.timings}, default=str))
+spark.stop()"""
 
 
 def cells(nb):
