@@ -67,6 +67,11 @@ if not os.path.isdir(DATASTORE):
 
 # %% [markdown]
 # ## Spark
+#
+# The choice and its reason are printed (never a token). To use a daemon's endpoint,
+# start Jupyter with `DENVERD_SOCKET` set to its control socket (`denverctl status` shows
+# the endpoint); a Connect server reads the datastore at the same path, so it must run on
+# this machine (or see the same files).
 
 # %%
 choice = spark_endpoint.choose()
