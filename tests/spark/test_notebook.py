@@ -203,3 +203,50 @@ def test_no_daemon_means_local_spark(tmp_path):
     assert str(tmp_path / "none.sock") in c.why or "no denverctl" in c.why
     c = spark_endpoint.choose({**env, "DENVERCTL": str(tmp_path / "missing-denverctl")})
     assert c.mode == "local" and "cannot run" in c.why
+
+
+# -- reading without writing ---------------------------------------------------
+def tree(root):
+    """Every path under `root` with its size (directories: -1)."""
+    out = {}
+    for d, dirs, files in os.walk(root):
+        out.update({os.path.relpath(os.path.join(d, n), root): -1 for n in dirs})
+        out.update({os.path.relpath(os.path.join(d, n), root): os.path.getsize(os.path.join(d, n)) for n in files})
+    return out
+
+
+def test_the_notebooks_load_leaves_a_pending_commit_alone(spark, report_state, tmp_path, capsys):
+    """A commit whose journal is still there (a convert swapping months in
+    right now, or a crash) is reported, not rolled forward: the notebook's
+    load writes nothing; the report's load (recover) finishes it."""
+    import shutil
+
+    import datastore
+    from report import queries
+    root = tmp_path / "datastore"
+    shutil.copytree(report_state / "datastore", root)
+    txn = root / ".txn" / "traffic_accidents"
+    staged = txn / "staging" / "t1" / "year=2030" / "month=1"
+    shutil.copytree(root / "traffic_accidents" / "year=2023" / "month=1", staged)   # a real month, moved in later
+    moved = len(datastore.data_files(str(txn / "staging" / "t1")))
+    (txn / "journal").mkdir(exist_ok=True)
+    (txn / "journal" / "t1.json").write_text(json.dumps(
+        {"version": 1, "txn": "t1", "months": [{"month": "year=2030/month=1", "new": True}]}))
+    assert datastore.pending_commits(str(root / "traffic_accidents")) == ["t1"]
+    assert datastore.pending_commits(str(root / "service_requests_311")) == []
+    before = tree(root)
+    capsys.readouterr()
+    db = queries.Datastore(spark, str(root))
+    info = db.load("traffic_accidents", "nb_traffic", queries.TRAFFIC_COLS, recover=False, cache=False)
+    assert info["rows"] == 4000
+    assert "commits t1 are being swapped in or were interrupted" in capsys.readouterr().err
+    assert tree(root) == before
+    assert not spark.catalog.isCached("nb_traffic")
+    # the report's load finishes it: the staged month moves in
+    info = queries.Datastore(spark, str(root)).load("traffic_accidents", "nb_traffic", queries.TRAFFIC_COLS,
+                                                    cache=False)
+    assert datastore.pending_commits(str(root / "traffic_accidents")) == [] and moved >= 1
+    live = datastore.data_files(str(root / "traffic_accidents"))
+    assert len([f for f in live if f.startswith("year=2030/")]) == moved
+    assert info["rows"] > 4000
+    spark.catalog.dropTempView("nb_traffic")
