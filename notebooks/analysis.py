@@ -332,26 +332,15 @@ display(Markdown(f"**Answer.** {a5.text}"))
 # %% [markdown]
 # ## The answers, and the report
 #
-# `results` holds each question's key figures (the same names as in `report.json`
-# `questions`). The last cell compares them with the report of `EXEC_DATE` (or the newest)
-# and says whether that report read the same datastore state (its fingerprints).
+# The five sentences; then every figure of each question against the `report.json` of
+# `EXEC_DATE` (or the newest report), and whether that report read the same datastore
+# state (its fingerprints). The last cell keeps each question's key figures in `results`
+# (the names of `report.json` `questions`).
 
 # %%
 answered = [a1, a2, a3, a4, a5]
 for a in answered:
     display(Markdown(f"**{a.title}** {a.text}"))
-KEY_FIGURES = {
-    "q1_seasonality": ["peak_month", "low_month", "peak_to_low", "seasonal_index", "complete_years",
-                       "per_year", "winter_monthly_mean", "summer_monthly_mean"],
-    "q2_road_conditions": ["rows_with_condition", "adverse_share_by_month", "monthly_count_vs_adverse_share",
-                           "worst_months", "best_months"],
-    "q3_where_311": ["calls", "coordinates", "by_council_district", "neighborhood_filled_share"],
-    "q4_same_areas": ["period", "traffic_in_period", "grid_cells", "neighborhoods"],
-    "q5_close_times": ["closed", "open", "median_hours", "p90_hours", "by_agency"],
-}
-results = {"datasets": {name: s["rows"] for name, s in summary.items()},
-           **{a.key: {f: a.data[f] for f in KEY_FIGURES[a.key] if f in a.data} for a in answered}}
-results
 
 # %%
 reports = Path(DATASTORE).parent / "reports"
@@ -365,12 +354,25 @@ else:
     report = json.loads(report_json.read_text(encoding="utf-8"))
     same_state = all(report.get("state", {}).get(n, {}).get("fingerprint") == st["fingerprint"]
                      for n, st in db.state.items())
-    ours = json.loads(json.dumps(results, default=str))
-    differ = [f"{k}.{f}" for k, figs in ours.items() if k != "datasets"
-              for f, v in figs.items() if report["questions"].get(k, {}).get(f) != v]
+    differ = [f"{a.key}.{f}" for a in answered for f, v in json.loads(json.dumps(a.data, default=str)).items()
+              if report["questions"].get(a.key, {}).get(f) != v]
     print(f"{report_json}: {'the same' if same_state else 'another'} datastore state; "
-          + (f"differs in {', '.join(differ)}" if differ else "every key figure the same"))
+          + (f"differs in {', '.join(differ)}" if differ else "every figure the same"))
 
 # %% [markdown]
 # When done, `spark.stop()` ends this session (on a Connect server it releases the
 # session's state there; the server keeps running).
+
+# %%
+KEY_FIGURES = {
+    "q1_seasonality": ["peak_month", "low_month", "peak_to_low", "seasonal_index", "complete_years",
+                       "per_year", "winter_monthly_mean", "summer_monthly_mean"],
+    "q2_road_conditions": ["rows_with_condition", "adverse_share_by_month", "monthly_count_vs_adverse_share",
+                           "worst_months", "best_months"],
+    "q3_where_311": ["calls", "coordinates", "by_council_district", "neighborhood_filled_share"],
+    "q4_same_areas": ["period", "traffic_in_period", "grid_cells", "neighborhoods"],
+    "q5_close_times": ["closed", "open", "median_hours", "p90_hours", "by_agency"],
+}
+results = {"datasets": {name: s["rows"] for name, s in summary.items()},
+           **{a.key: {f: a.data[f] for f in KEY_FIGURES[a.key] if f in a.data} for a in answered}}
+results

@@ -78,7 +78,9 @@ def execute(tmp_path, monkeypatch, datastore, env):
             monkeypatch.setenv(k, str(v))
     nb = nbformat.read(os.path.join(NB_DIR, "analysis.ipynb"), as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(PROBE))
-    NotebookClient(nb, timeout=240, kernel_name="python3", resources={"metadata": {"path": NB_DIR}}).execute()
+    # generous limits: a loaded 2-core CI machine starts the kernel and the JVM slowly
+    NotebookClient(nb, timeout=600, startup_timeout=180, kernel_name="python3",
+                   resources={"metadata": {"path": NB_DIR}}).execute()
     probe = "".join(o.get("text", "") for o in nb.cells[-1].outputs if o.output_type == "stream")
     return nb, json.loads(probe)
 
@@ -108,7 +110,7 @@ def check_against_report(nb, got, report_data):
     assert len(outputs(nb, "image/png")) >= 5
     said = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs
                    if o.output_type == "stream")
-    assert "the same datastore state; every key figure the same" in said
+    assert "the same datastore state; every figure the same" in said
 
 
 def test_notebook_in_local_spark_gives_the_report_figures(report_state, report_json, tmp_path, monkeypatch):
