@@ -245,8 +245,8 @@ display(Markdown(f"**Answer.** {a3.text}"))
 #
 # Accidents on the same grid, over the period the 311 data covers (all dates when no
 # accident falls in it), against Question 3's cells; every cell with activity in either
-# dataset counts (0 where one has none). Also by neighborhood, where both name them
-# (the accidents by slug, the 311 calls by name made into one).
+# dataset counts (0 where one has none). Also by neighborhood, where both name it
+# (the accident files name neighborhoods by slug; the 311 names are made into slugs).
 
 # %%
 q4 = {"span": db.sql("q4_span", """
