@@ -49,6 +49,56 @@ def test_the_ipynb_is_built_from_its_source():
     assert [c for c in committed.cells if "parameters" in c.metadata.get("tags", [])]
 
 
+def jupyter_dirs(tmp_path):
+    """Jupyter's and IPython's directories, all in `tmp_path` (no user-level
+    state is read or written)."""
+    dirs = {"JUPYTER_CONFIG_DIR": "config", "JUPYTER_DATA_DIR": "data", "JUPYTER_RUNTIME_DIR": "runtime",
+            "JUPYTER_PATH": "data", "IPYTHONDIR": "ipython", "MPLCONFIGDIR": "mpl"}
+    out = {k: tmp_path / v for k, v in dirs.items()}
+    for d in out.values():
+        os.makedirs(d, exist_ok=True)
+    return {**out, "JUPYTER_PLATFORM_DIRS": "1"}
+
+
+def test_jupyter_lab_serves_the_notebook_and_its_source(tmp_path):
+    """What the README says to run (`jupyter lab notebooks/`) serves
+    analysis.ipynb, and analysis.py as the same notebook (jupytext)."""
+    import secrets
+    import subprocess
+    import urllib.request
+    token = secrets.token_hex(16)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, **{k: str(v) for k, v in jupyter_dirs(tmp_path).items()}, "HOME": str(tmp_path)}
+    lab = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "jupyter"), "lab", "--no-browser",
+                            "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+                            f"--IdentityProvider.token={token}", *(["--allow-root"] if os.geteuid() == 0 else []),
+                            NB_DIR],
+                           env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "lab.log", "wb"))
+    try:
+        def get(name):
+            req = urllib.request.Request(f"http://127.0.0.1:{port}/api/contents/{name}?type=notebook&content=1",
+                                         headers={"Authorization": f"token {token}"})
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return json.load(r)["content"]
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                ipynb = get("analysis.ipynb")
+                break
+            except OSError:
+                assert lab.poll() is None and time.monotonic() < deadline, (tmp_path / "lab.log").read_text()
+                time.sleep(0.5)
+        source = get("analysis.py")
+        assert [(c["cell_type"], c["source"]) for c in source["cells"]] == \
+            [(c["cell_type"], c["source"]) for c in ipynb["cells"]]
+        assert ipynb["metadata"]["kernelspec"]["name"] == "python3" and len(ipynb["cells"]) > 20
+    finally:
+        lab.terminate()
+        lab.wait(30)
+
+
 @pytest.fixture(scope="module")
 def report_json(spark, report_state):
     out = os.path.join(report_state, "reports", f"exec_date={EXEC_DATE}")
@@ -65,12 +115,7 @@ def execute(tmp_path, monkeypatch, datastore, env):
     notebook and what PROBE printed."""
     import nbformat
     from nbclient import NotebookClient
-    for d in ("config", "data", "runtime", "ipython", "mpl"):
-        os.makedirs(tmp_path / d, exist_ok=True)
-    base = {"JUPYTER_CONFIG_DIR": tmp_path / "config", "JUPYTER_DATA_DIR": tmp_path / "data",
-            "JUPYTER_RUNTIME_DIR": tmp_path / "runtime", "JUPYTER_PATH": tmp_path / "data",
-            "IPYTHONDIR": tmp_path / "ipython", "MPLCONFIGDIR": tmp_path / "mpl", "JUPYTER_PLATFORM_DIRS": "1",
-            "DENVERD_DATASTORE": datastore, "DENVERD_EXEC_DATE": EXEC_DATE}
+    base = {**jupyter_dirs(tmp_path), "DENVERD_DATASTORE": datastore, "DENVERD_EXEC_DATE": EXEC_DATE}
     for k, v in {**base, **env}.items():
         if v is None:
             monkeypatch.delenv(k, raising=False)
