@@ -269,6 +269,17 @@ def data_files(root):
     return sorted(out, key=lambda p: p.encode("utf-8"))
 
 
+def pending_commits(root):
+    """The transactions of the dataset directory `root` (a local path)
+    whose journal is still there: being swapped in by a running convert,
+    or left by a crashed one for the next `Store.recover`.  Their ids,
+    sorted; reads only (a reader that must not write, like the notebook,
+    warns instead of recovering)."""
+    root = root.rstrip("/")
+    journal = os.path.join(os.path.dirname(root), ".txn", os.path.basename(root), "journal")
+    return sorted(n[:-5] for n in _names(journal) if n.endswith(".json"))
+
+
 def _names(d):
     try:
         return os.listdir(d)

@@ -58,10 +58,13 @@ class Datastore:
         self.timings[name] = round(time.monotonic() - t, 3)
         return rows
 
-    def load(self, name, view, columns):
-        """Register `view` over datastore/<name> and cache it, if the dataset
-        holds data; ``columns[0]`` is its event time.  Finishes an
-        interrupted commit first (datastore.py).  Returns the dataset summary
+    def load(self, name, view, columns, recover=True, cache=True):
+        """Register `view` over datastore/<name> and cache it (`cache`), if
+        the dataset holds data; ``columns[0]`` is its event time.  Finishes
+        an interrupted commit first (datastore.py); with `recover` false it
+        writes nothing and only logs the commits still pending (the
+        notebook: a reader that may run beside a convert, whose swap a
+        recover would race).  Returns the dataset summary
         (report.json ``datasets.<name>``: rows, first/last event, generated
         rows and share, first/last seen) or None when there is no month yet.
         Either way ``state[name]`` is the dataset's state as read
@@ -69,9 +72,13 @@ class Datastore:
         Exits (SystemExit) when the datastore lacks one of `columns`."""
         path = os.path.join(self.root, name)
         store = Store(self.spark, path)
-        rolled = store.recover()
-        if rolled:
-            log(f"{name}: finished interrupted commits {', '.join(rolled)}")
+        if recover:
+            rolled = store.recover()
+            if rolled:
+                log(f"{name}: finished interrupted commits {', '.join(rolled)}")
+        elif waiting := datastore.pending_commits(path):
+            log(f"{name}: commits {', '.join(waiting)} are being swapped in or were interrupted; "
+                "the rows read now may miss their months (the next convert or report finishes them)")
         self.state[name] = read_state(store, path)
         if not store.months():
             return None
@@ -82,7 +89,8 @@ class Datastore:
         if missing:
             raise SystemExit(f"report: {path}: datastore lacks columns {', '.join(missing)}")
         df.select(*columns, "year", "month").createOrReplaceTempView(view)
-        self.spark.sql(f"CACHE TABLE {view}")
+        if cache:
+            self.spark.sql(f"CACHE TABLE {view}")
         ev = columns[0]
         r = self.sql(f"{view}_summary", f"""
             SELECT count(*) n, date_format(min({ev}), 'yyyy-MM-dd HH:mm:ss') lo,
