@@ -124,7 +124,9 @@ static void test_forward_migration_from_v3_spark_server(void **state)
 	assert_int_equal(store_open(path, &st, &err), 0);
 	store_close(st);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "DROP TABLE spark_server; PRAGMA user_version = 3", 0,
+	assert_int_equal(sqlite3_exec(db, "ALTER TABLE diffs DROP COLUMN aged_out; ALTER TABLE diffs DROP COLUMN withdrawn;"
+	                              "ALTER TABLE diffs DROP COLUMN window_start;"
+	                              "DROP TABLE spark_server; PRAGMA user_version = 3", 0,
 	                              0, 0), SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(store_open(path, &st, &err), 0);
