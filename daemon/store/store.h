@@ -130,7 +130,17 @@ int store_snapshots_published(struct store *st, const char *dataset,
                               struct store_snapshot **list, size_t *n);
 void store_snapshots_free(struct store_snapshot *list, size_t n);  /* accepts NULL */
 
-/* Set the state of snapshot ID ("removed" by retention).  -ENOENT when no
+/*
+ * The snapshots of DATASET whose files may still exist (state published,
+ * promoted or quarantined) with an exec date before BEFORE (YYYY-MM-DD),
+ * oldest exec date first (then lowest id), at most
+ * STORE_SNAPSHOT_LIST_MAX: what `denverctl purge` considers.  *list is a
+ * new array (store_snapshots_free).
+ */
+int store_snapshots_before(struct store *st, const char *dataset, const char *before,
+                           struct store_snapshot **list, size_t *n);
+
+/* Set the state of snapshot ID ("removed" by retention and purge).  -ENOENT when no
  * such row. */
 int store_snapshot_set_state(struct store *st, int64_t id, const char *state);
 

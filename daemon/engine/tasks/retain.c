@@ -6,13 +6,13 @@
  * multi-GB file takes long enough to stall the loop); the rows are marked
  * `removed` back on the loop thread, only for directories that are gone.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "base/fsutil.h"
 #include "base/macro.h"
 #include "engine/tasks/retain.h"
 #include "store/store.h"
@@ -63,39 +63,11 @@ static char *partition_dir(const char *path, const char *exec_date)
 	return strndup(path, (size_t)(slash - path));
 }
 
-/* Remove DIR and the files in it (no recursion: a partition holds the
- * snapshot and its .keys index).  0 or errno. */
-static int remove_partition(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int err = 0, count = 0;
-
-	if (!d)
-		return errno == ENOENT ? 0 : errno;
-	while ((e = readdir(d))) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		if (++count > RETAIN_MAX_FILES) {
-			err = E2BIG;
-			break;
-		}
-		if (unlinkat(dirfd(d), e->d_name, 0) < 0 && errno != ENOENT) {
-			err = errno;
-			break;
-		}
-	}
-	closedir(d);
-	if (!err && rmdir(dir) < 0 && errno != ENOENT)
-		err = errno;
-	return err;
-}
-
 static void retain_work(uv_work_t *w)
 {
 	struct retain *r = container_of(w, struct retain, work);
 	for (size_t i = 0; i < r->n; i++)
-		r->v[i].err = remove_partition(r->v[i].dir);
+		r->v[i].err = -remove_dir_flat(r->v[i].dir, RETAIN_MAX_FILES);
 }
 
 static void retain_after(uv_work_t *w, int status)
