@@ -1,0 +1,47 @@
+/*
+ * s3_int.h - what the files of the S3 client share; nothing outside
+ * daemon/io/s3*.c (and their unit test) includes it.  The public
+ * interface is io/s3.h.
+ *
+ *   s3.c      the client, a call's life (curl setup, answer, retries)
+ *   s3_xml.c  the pure pieces: encoding, the class of an answer, XML
+ */
+#ifndef DENVERD_IO_S3_INT_H
+#define DENVERD_IO_S3_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "io/s3.h"
+
+/* A listing read from an answer: ENTRIES and their text in ARENA, both
+ * owned by the listing (s3x_list_free). */
+struct s3x_listing {
+	struct s3_entry *entries;
+	size_t n;
+	bool truncated;
+	const char *next, *next2;    /* "" when absent */
+	char *arena;
+};
+
+/* ListObjectsV2 (UPLOADS false) or ListMultipartUploads (true) body of N
+ * bytes into L.  0 or -ENOMEM (L empty). */
+int s3x_list(const char *body, size_t n, bool uploads, struct s3x_listing *l);
+void s3x_list_free(struct s3x_listing *l);
+
+/* The raw text of the first <TAG> in [P, END): *a, *n; false when absent. */
+bool s3x_find(const char *p, const char *end, const char *tag, const char **a, size_t *n);
+
+/* Its decoded text into OUT (capped, NUL-ended); false when absent. */
+bool s3x_text(const char *p, const char *end, const char *tag, char *out, size_t out_size);
+
+/* XML text decoded (the five named entities, &#N; and &#xN; below 128). */
+size_t s3x_decode(const char *s, size_t n, char *out, size_t out_size);
+
+/* S percent-encoded (s3_uri_encode) into a new string; NULL: no memory. */
+char *s3x_encode_dup(const char *s, bool keep_slash);
+
+/* Remove one pair of surrounding double quotes, in place. */
+void s3x_unquote(char *s);
+
+#endif
