@@ -404,6 +404,27 @@ static int build_complete(struct s3_call *k)
 
 static void xfer_done(struct http_xfer *x, CURLcode rc);
 
+/* UploadPartCopy with a range, signed here (s3_sign.c) rather than by
+ * curl 7.88, which orders x-amz-copy-source-range before
+ * x-amz-copy-source.  Adds Host, x-amz-date and Authorization. */
+static bool sign_part_copy(struct s3_call *k)
+{
+	struct s3_client *c = k->c;
+	char host[512], date[17], auth[1024];
+	bool ok = snprintf(host, sizeof host, "%s%s%s", c->path_style ? "" : c->bucket,
+	                   c->path_style ? "" : ".", c->hostport) < (int)sizeof host &&
+	          s3_sign_copy_range(&(struct s3_copy_sign){ .url = k->url, .host = host,
+	                  .region = c->region, .access_key = c->access_key,
+	                  .secret_key = c->secret_key, .token = c->token,
+	                  .copy_source = k->copy_source, .range = k->range },
+	                  date, auth, sizeof auth) == 0 &&
+	          add_hdr(k, "Host: %s", host) && add_hdr(k, "x-amz-date: %s", date) &&
+	          add_hdr(k, "%s", auth);
+
+	explicit_bzero(auth, sizeof auth);
+	return ok;
+}
+
 static int setup_easy(struct s3_call *k)
 {
 	struct s3_client *c = k->c;
@@ -440,6 +461,9 @@ static int setup_easy(struct s3_call *k)
 		ok = add_hdr(k, "x-amz-copy-source: %s", k->copy_source);
 	if (ok && (op == S3_COMPLETE || op == S3_CREATE_UPLOAD))
 		ok = add_hdr(k, "%s", "Content-Type: application/xml");
+	bool self_signed = op == S3_UPLOAD_PART_COPY && k->range && k->copy_source;
+	if (ok && self_signed)
+		ok = sign_part_copy(k);
 	if (!ok)
 		return -ENOMEM;
 	switch (op) {
@@ -472,9 +496,11 @@ static int setup_easy(struct s3_call *k)
 	}
 	curl_easy_setopt(e, CURLOPT_URL, k->url);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, k->headers);
-	curl_easy_setopt(e, CURLOPT_AWS_SIGV4, c->sigv4);
-	curl_easy_setopt(e, CURLOPT_USERNAME, c->access_key);
-	curl_easy_setopt(e, CURLOPT_PASSWORD, c->secret_key);
+	if (!self_signed) {
+		curl_easy_setopt(e, CURLOPT_AWS_SIGV4, c->sigv4);
+		curl_easy_setopt(e, CURLOPT_USERNAME, c->access_key);
+		curl_easy_setopt(e, CURLOPT_PASSWORD, c->secret_key);
+	}
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->connect_ms);
@@ -559,7 +585,8 @@ static void deliver(struct s3_call *k, enum s3_class cls, const char *code, cons
 			r.message = "CreateMultipartUpload: the answer holds no UploadId";
 		}
 	}
-	if (cls == S3_OK && (k->rq.op == S3_COMPLETE || k->rq.op == S3_COPY) && !k->etag[0] &&
+	if (cls == S3_OK && (k->rq.op == S3_COMPLETE || k->rq.op == S3_COPY ||
+	                     k->rq.op == S3_UPLOAD_PART_COPY) && !k->etag[0] &&
 	    s3x_text(r.body, r.body + r.body_len, "ETag", etag, sizeof etag)) {
 		s3x_unquote(etag);
 		r.etag = etag;

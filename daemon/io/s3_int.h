@@ -5,6 +5,7 @@
  *
  *   s3.c      the client, a call's life (curl setup, answer, retries)
  *   s3_xml.c  the pure pieces: encoding, the class of an answer, XML
+ *   s3_sign.c a SigV4 signature of our own, where libcurl 7.88 gets it wrong
  */
 #ifndef DENVERD_IO_S3_INT_H
 #define DENVERD_IO_S3_INT_H
@@ -43,5 +44,32 @@ char *s3x_encode_dup(const char *s, bool keep_slash);
 
 /* Remove one pair of surrounding double quotes, in place. */
 void s3x_unquote(char *s);
+
+/* What s3_sign_v4 signs: a request with an unsigned payload
+ * (x-amz-content-sha256: UNSIGNED-PAYLOAD, which must be among the
+ * headers).  PATH is the URL's path as sent (encoded), QUERY its
+ * canonical query (s3_query_build) or NULL; NAMES (lower case, sorted by
+ * name alone) and VALUES the N headers signed, host and x-amz-date
+ * (AMZ_DATE, "YYYYMMDDTHHMMSSZ") among them.  Borrowed. */
+struct s3_sign_in {
+	const char *method, *path, *query, *region, *amz_date;
+	const char *access_key, *secret_key;
+	const char *const *names, *const *values;
+	size_t n;
+};
+/* "Authorization: AWS4-HMAC-SHA256 Credential=..." (a header line) into
+ * AUTH (LEN bytes).  0, -E2BIG, -ENOMEM or -EIO. */
+int s3_sign_v4(const struct s3_sign_in *in, char *auth, size_t len);
+
+/* An UploadPartCopy with a range to URL (as sent; its query canonical),
+ * sent to HOST: its x-amz-date (now) into DATE and its Authorization
+ * header line into AUTH, signing host, x-amz-content-sha256
+ * (UNSIGNED-PAYLOAD), x-amz-copy-source, x-amz-copy-source-range,
+ * x-amz-date and, when TOKEN, x-amz-security-token.  0 or -errno. */
+struct s3_copy_sign {
+	const char *url, *host, *region, *access_key, *secret_key, *token;
+	const char *copy_source, *range;
+};
+int s3_sign_copy_range(const struct s3_copy_sign *s, char date[17], char *auth, size_t len);
 
 #endif

@@ -10,6 +10,8 @@
  *   head KEY   delete KEY   copy SRC DST [--if-none-match]
  *   list PREFIX [TOKEN]   uploads PREFIX   create KEY   abort KEY ID
  *   part KEY ID N FILE [--md5 B64]   complete KEY ID N:ETAG...
+ *   move SRC DST [--copy-max B] [--part-size B]   rmkeys KEY...   listall PREFIX
+ *   (the last three through io/s3_objects.h: {"rc","error","keys"})
  *
  * Credentials from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
  * AWS_SESSION_TOKEN.  Exit status 0 when the request came back ok, 1
@@ -27,6 +29,7 @@
 
 #include "io/http.h"
 #include "io/s3.h"
+#include "io/s3_objects.h"
 
 struct tool {
 	FILE *out;
@@ -62,6 +65,38 @@ static void done(void *arg, const struct s3_result *r)
 	t->status = r->cls == S3_OK ? 0 : 1;
 }
 
+/* s3_objects.h's calls: {"rc", "error", "keys": [listed]}. */
+static int on_entry(void *arg, const struct s3_entry *e)
+{
+	struct tool *t = arg;
+	return json_array_append_new(json_object_get(t->result, "keys"),
+	                             json_pack("{s:s, s:I}", "key", e->key, "size",
+	                                       (json_int_t)e->size));
+}
+
+static void objects_done(void *arg, int rc, const char *error)
+{
+	struct tool *t = arg;
+	json_object_set_new(t->result, "rc", json_integer(rc));
+	json_object_set_new(t->result, "error", error ? json_string(error) : json_null());
+	t->status = rc == 0 ? 0 : 1;
+}
+
+static int objects_op(struct s3_client *c, const char *op, char **a, int n,
+                      const struct s3_move_opts *mo, struct tool *t)
+{
+	if (strcmp(op, "move") && strcmp(op, "rmkeys") && strcmp(op, "listall"))
+		return 1;                   /* not one of them */
+	t->result = json_pack("{s:[]}", "keys");
+	if (strcmp(op, "move") == 0 && n == 3)
+		return s3_move(c, a[1], a[2], mo, objects_done, t);
+	if (strcmp(op, "rmkeys") == 0 && n >= 2)
+		return s3_delete_keys(c, (const char *const *)a + 1, (size_t)n - 1, objects_done, t);
+	if (strcmp(op, "listall") == 0 && n == 2)
+		return s3_list_all(c, a[1], on_entry, objects_done, t);
+	return -EINVAL;
+}
+
 static char *slurp(const char *path, size_t *n)
 {
 	FILE *f = fopen(path, "rb");
@@ -94,9 +129,11 @@ int main(int argc, char **argv)
 		{ "region", required_argument, NULL, 'r' }, { "virtual-host", no_argument, NULL, 'v' },
 		{ "attempts", required_argument, NULL, 'a' }, { "md5", required_argument, NULL, 'm' },
 		{ "if-none-match", no_argument, NULL, 'i' }, { "range", required_argument, NULL, 'R' },
+		{ "copy-max", required_argument, NULL, 'C' }, { "part-size", required_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct s3_options so = { .path_style = true };
+	struct s3_move_opts mo = { 0 };
 	struct s3_request rq = { 0 };
 	struct s3_part parts[64];
 	struct tool t = { .status = 1 };
@@ -115,6 +152,8 @@ int main(int argc, char **argv)
 		case 'm': rq.content_md5 = optarg; break;
 		case 'i': rq.if_none_match = true; break;
 		case 'R': rq.range = optarg; break;
+		case 'C': mo.copy_max = strtoull(optarg, NULL, 10); break;
+		case 'P': mo.part_size = strtoull(optarg, NULL, 10); break;
 		default: return usage();
 		}
 	}
@@ -177,7 +216,7 @@ int main(int argc, char **argv)
 		}
 		rq.parts = parts;
 		rq.n_parts = (size_t)(n - 3);
-	} else {
+	} else if (strcmp(op, "move") && strcmp(op, "rmkeys") && strcmp(op, "listall")) {
 		return usage();
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -188,7 +227,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "s3_one: %s\n", err ? err : "out of memory");
 		return 2;
 	}
-	if (s3_send(c, &rq, done, &t, NULL) < 0) {
+	int orc = objects_op(c, op, a, n, &mo, &t);
+	if (orc < 0 || (orc == 1 && s3_send(c, &rq, done, &t, NULL) < 0)) {
 		fprintf(stderr, "s3_one: request refused\n");
 		return 2;
 	}
