@@ -4,6 +4,8 @@
  * stage machine of fetch.c is unchanged: its write jobs hand this sink one
  * FETCH_BUF_SIZE buffer at a time.
  *
+ *   prep    decide the resume (below); list the key, so that a missing
+ *           bucket or a refused signature fails before the download
  *   write   (threadpool) copy the buffer into the part being filled, update
  *           the content hash (XXH3-128, as local) and the part's MD5; at a
  *           part boundary keep the hash state reached there.  Then (loop)
@@ -461,6 +463,32 @@ static void prep(struct fetch_s3 *s)
 	f->last_modified = s->r_lm ? strdup(s->r_lm) : NULL;
 }
 
+static void bucket_checked(void *arg, const struct s3_result *r)
+{
+	struct fetch_s3 *s = arg;
+
+	s->final_call = NULL;
+	if (r->cls != S3_OK)
+		fail(s, r->cls == S3_RETRYABLE, r->retry_after_ms, "%s", r->message);
+	s->job_done(s->f);
+}
+
+/*
+ * Before the download: list the key in the bucket.  A missing bucket (or
+ * wrong credentials) fails here, before a byte is fetched, and never
+ * creates anything (SeaweedFS makes a bucket on the first write to it).
+ */
+static void check_bucket(struct fetch_s3 *s)
+{
+	struct s3_request rq = { .op = S3_LIST, .key = s->key };
+
+	if (s3_send(s->c, &rq, bucket_checked, s, &s->final_call) < 0) {
+		fail(s, true, -1, "ListObjectsV2 s3://%s/%s: cannot start the request",
+		     s3_client_bucket(s->c), s->key);
+		run_later(s->f);
+	}
+}
+
 /* ---- finishing ---- */
 
 static void finished(struct fetch_s3 *s)
@@ -668,7 +696,7 @@ static void s3_queue(struct fetch *f, enum fetch_work job, fetch_job_done_fn *do
 	switch (job) {
 	case WORK_PREP:
 		prep(s);
-		run_later(f);
+		check_bucket(s);
 		return;
 	case WORK_WRITE:
 		if (f->wj.truncate) {

@@ -144,6 +144,53 @@ int store_snapshots_before(struct store *st, const char *dataset, const char *be
  * such row. */
 int store_snapshot_set_state(struct store *st, int64_t id, const char *state);
 
+/* ---- S3 uploads (store_uploads.c): multipart uploads open for a snapshot ----
+ *
+ * What a restart needs to resume a snapshot's upload: at most one per
+ * dataset and exec date, with its stored parts.  The strings are the
+ * caller's (write) or live during the callback (read). */
+struct store_upload {
+	const char *dataset, *exec_date;
+	const char *key;                 /* the object's full key */
+	const char *upload_id;
+	const char *url;                 /* the source URL */
+	const char *etag, *last_modified;/* the source's validators; NULL = none */
+	int64_t total;                   /* the source's size, -1 = unknown */
+	int64_t created;                 /* unix ms; 0 = now (begin) */
+};
+
+struct store_upload_part {
+	unsigned number;
+	const char *etag;
+	uint64_t size, end;              /* its length, the offset after it */
+	const void *hash_state;          /* opaque bytes */
+	size_t hash_state_len;
+};
+
+/* A new upload for U's dataset and exec date, replacing any (and its
+ * parts); one transaction.  0, -EINVAL, -EIO. */
+int store_upload_begin(struct store *st, const struct store_upload *u);
+/* U's upload starts again from byte 0: its parts forgotten, U's
+ * validators and total kept; one transaction. */
+int store_upload_reset(struct store *st, const struct store_upload *u);
+/* Part P of UPLOAD_ID stored (replacing one of the same number); nothing
+ * when the upload has no row. */
+int store_upload_part(struct store *st, const char *upload_id,
+                      const struct store_upload_part *p);
+/* UPLOAD_ID completed or aborted: its row and parts go. */
+int store_upload_end(struct store *st, const char *upload_id);
+
+typedef int (*store_upload_fn)(void *arg, const struct store_upload *u,
+                               const struct store_upload_part *parts, size_t n);
+/* The upload of DATASET and EXEC_DATE with its parts (by number) to FN; 0
+ * without calling FN when there is none, FN's return, or -EIO/-ENOMEM. */
+int store_upload_get(struct store *st, const char *dataset, const char *exec_date,
+                     store_upload_fn fn, void *arg);
+
+typedef int (*store_upload_id_fn)(void *arg, const char *upload_id, const char *key);
+/* Every open upload's id and key to FN (a negative return stops). */
+int store_upload_ids(struct store *st, store_upload_id_fn fn, void *arg);
+
 /* ---- source changes (store_changes.c): when a source changed ----
  *
  * Polls are runs; a change is a poll that found something new, as the

