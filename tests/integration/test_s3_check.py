@@ -1,0 +1,72 @@
+"""What follows the fetch when snapshots live in S3 (storage: s3), through
+the built daemon against the real SeaweedFS (s3server.py): the check reads
+the object back by streaming GET, compares it with what the fetch
+published, and checks it as a local file; the key index stays in the
+local mirror, so the next run's diff works; a `fail` moves the object to
+quarantine/ by server-side copy then delete; an object changed behind
+denverd's back is refused on read-back.  convert is off (no Spark)."""
+import json
+import re
+
+from conftest import base_config
+from s3server import SECRET_KEY, s3  # noqa: F401 (the fixture)
+from test_dq_ctl import DATASET, serve
+from test_sched import q, q1, wait_run
+
+PREFIX = "dd"
+D1, D2, D3 = "2025-03-01", "2025-03-02", "2025-03-03"
+
+def config(tmp, www, s3, bucket):  # noqa: F811
+    """test_dq_ctl's dataset (a `unique` check of severity fail on id) on S3."""
+    st = ("storage:\n  type: s3\n  endpoint: %s\n  bucket: %s\n  prefix: %s\n"
+          "  part_size: 8MiB\n" % (s3.endpoint, bucket, PREFIX))
+    return base_config(tmp, DATASET.format(port=www.port), extra=st)
+
+
+def run(daemon, date, rc=0):
+    r = daemon.ctl("trigger", "demo", "--date", date, "--wait", check=False)
+    assert r.returncode == rc, f"{r.stdout}\n{r.stderr}\n{daemon.log()}"
+    return int(re.match(r"run (\d+) ", r.stdout).group(1))
+
+
+def key(area, date):
+    return f"{PREFIX}/{area}/demo/exec_date={date}/demo.csv"
+
+
+def test_check_reads_back_diffs_and_quarantines_on_s3(daemon, tmp, www, s3):  # noqa: F811
+    b = s3.bucket()
+    daemon.start(config(tmp, www, s3, b), env=s3.env())
+    serve(www, [(1, "a", 10), (2, "b", 20), (3, "c", 30)])
+    run(daemon, D1)
+    serve(www, [(1, "a", 10), (2, "B", 20), (3, "c", 30), (4, "d", 40)])
+    r2 = run(daemon, D2)
+    log = daemon.log()
+    assert re.search(r"read back \d+ bytes from S3 in [\d.]+s", log), log
+    # Nothing of the snapshot on local disk but its key index, in the mirror.
+    st = daemon.state
+    assert (st / f"staging/demo/exec_date={D2}/.keys").is_file()
+    assert not list(st.glob("staging/demo/*/demo.csv")) and not list(st.glob("work/*.spool"))
+    diff = json.loads(daemon.ctl("diff", "demo", json_out=True).stdout)["result"]
+    assert (diff["run_id"], diff["prev_exec_date"]) == (r2, D1)
+    assert (diff["added"], diff["changed"], diff["removed"]) == (1, 1, 0)
+
+    serve(www, [(1, "a", 10), (1, "a", 11), (2, "b", 20)])
+    r3 = run(daemon, D3, rc=5)
+    keys = s3.keys(b)
+    assert key("quarantine", D3) in keys and key("staging", D3) not in keys
+    assert key("staging", D1) in keys and key("staging", D2) in keys
+    snap = q1(daemon, "SELECT state, path FROM snapshots WHERE run_id=?", r3)
+    assert snap == {"state": "quarantined", "path": f"s3://{b}/{key('quarantine', D3)}"}
+    assert (st / f"quarantine/demo/exec_date={D3}/.keys").is_file()
+    assert not (st / f"staging/demo/exec_date={D3}").exists()
+    assert SECRET_KEY not in daemon.log()
+
+    # An object changed behind denverd's back is refused on read-back.
+    s3.client.put_object(Bucket=b, Key=key("quarantine", D3), Body=b"id,name,score\n9,z,1\n")
+    assert daemon.call("retry", run=r3)["ok"]
+    wait_run(daemon, r3, timeout=30)
+    errs = [a["error"] for a in q(daemon, "SELECT a.error FROM attempts a JOIN tasks t ON"
+                                  " a.task_id = t.id WHERE t.run_id = ? AND t.name = 'check'"
+                                  " ORDER BY a.id", r3)]
+    assert "not the one published" in errs[-1], errs
+    daemon.stop()
