@@ -325,3 +325,24 @@ static void on_answer(void *arg, const struct s3_result *r)
 	else
 		mv_answer(op, r);
 }
+
+const char *s3_uri_key(const struct s3_client *c, const char *uri)
+{
+	const char *b = c ? s3_client_bucket(c) : NULL;
+	size_t n = b ? strlen(b) : 0;
+
+	if (!b || strncmp(uri, "s3://", 5) != 0 || strncmp(uri + 5, b, n) != 0 || uri[5 + n] != '/')
+		return NULL;
+	return uri + 6 + n;
+}
+
+const char *s3_key_rel(const struct s3_client *c, const char *key)
+{
+	const char *pre = s3_client_prefix(c);
+	size_t pn = strlen(pre);
+
+	if (pn && (strncmp(key, pre, pn) != 0 || key[pn] != '/'))
+		return NULL;
+	key += pn ? pn + 1 : 0;
+	return *key && !strstr(key, "..") ? key : NULL;
+}

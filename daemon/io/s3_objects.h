@@ -61,4 +61,17 @@ typedef int (*s3_list_entry_cb)(void *arg, const struct s3_entry *e);
 int s3_list_all(struct s3_client *c, const char *prefix, s3_list_entry_cb entry,
                 s3_objects_done_cb done, void *arg);
 
+/* ---- where a snapshot row points (pure, no request) ---- */
+
+/* The key of URI when it is "s3://<bucket>/<key>" of C's bucket (a
+ * snapshot row's path in S3 mode); NULL otherwise (C NULL, a local path,
+ * another bucket).  Points into URI. */
+const char *s3_uri_key(const struct s3_client *c, const char *uri);
+
+/* KEY without C's prefix and its '/' ("staging/<ds>/exec_date=D/<file>"),
+ * pointing into KEY; NULL when KEY is not under the prefix or holds "..".
+ * The local mirror of an object's partition is <state_dir>/ and this,
+ * to its last '/'. */
+const char *s3_key_rel(const struct s3_client *c, const char *key);
+
 #endif

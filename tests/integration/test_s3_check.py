@@ -8,7 +8,7 @@ denverd's back is refused on read-back.  convert is off (no Spark)."""
 import json
 import re
 
-from conftest import base_config
+from conftest import base_config, wait_for
 from s3server import SECRET_KEY, s3  # noqa: F401 (the fixture)
 from test_dq_ctl import DATASET, serve
 from test_sched import q, q1, wait_run
@@ -16,11 +16,11 @@ from test_sched import q, q1, wait_run
 PREFIX = "dd"
 D1, D2, D3 = "2025-03-01", "2025-03-02", "2025-03-03"
 
-def config(tmp, www, s3, bucket):  # noqa: F811
+def config(tmp, www, s3, bucket, more=""):  # noqa: F811
     """test_dq_ctl's dataset (a `unique` check of severity fail on id) on S3."""
     st = ("storage:\n  type: s3\n  endpoint: %s\n  bucket: %s\n  prefix: %s\n"
           "  part_size: 8MiB\n" % (s3.endpoint, bucket, PREFIX))
-    return base_config(tmp, DATASET.format(port=www.port), extra=st)
+    return base_config(tmp, DATASET.format(port=www.port) + more, extra=st)
 
 
 def run(daemon, date, rc=0):
@@ -69,4 +69,22 @@ def test_check_reads_back_diffs_and_quarantines_on_s3(daemon, tmp, www, s3):  # 
                                   " a.task_id = t.id WHERE t.run_id = ? AND t.name = 'check'"
                                   " ORDER BY a.id", r3)]
     assert "not the one published" in errs[-1], errs
+    daemon.stop()
+
+
+def test_retention_deletes_old_objects_and_their_mirrors(daemon, tmp, www, s3):  # noqa: F811
+    b = s3.bucket()
+    daemon.start(config(tmp, www, s3, b, more="  keep_snapshots: 2\n"), env=s3.env())
+    runs = []
+    for i, d in enumerate((D1, D2, D3)):
+        serve(www, [(1, "a", 10), (2, "b", 20), (3 + i, "c", 30)])
+        runs.append(run(daemon, d))
+    st = daemon.state
+    wait_for("retention of " + D1, lambda: key("staging", D1) not in s3.keys(b), daemon=daemon)
+    assert sorted(s3.keys(b)) == [key("staging", D2), key("staging", D3)]
+    wait_for("the mirror of " + D1, lambda: not (st / f"staging/demo/exec_date={D1}").exists(),
+             daemon=daemon)
+    assert (st / f"staging/demo/exec_date={D2}/.keys").is_file()
+    states = [q1(daemon, "SELECT state FROM snapshots WHERE run_id=?", r)["state"] for r in runs]
+    assert states == ["removed", "published", "published"]
     daemon.stop()

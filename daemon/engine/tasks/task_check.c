@@ -228,19 +228,6 @@ int task_check_save(struct store *st, int64_t run_id, int64_t prev_run_id,
 
 /* ---- storage: s3 ---- */
 
-/* The key of PATH when it is "s3://<bucket>/<key>" of the client's
- * bucket; NULL otherwise (a local snapshot). */
-static const char *s3_key_of(const struct task_info *ti, const char *path)
-{
-	const char *b = ti->s3 ? s3_client_bucket(ti->s3) : NULL;
-	size_t n = b ? strlen(b) : 0;
-
-	if (!b || strncmp(path, "s3://", 5) != 0 || strncmp(path + 5, b, n) != 0 ||
-	    path[5 + n] != '/')
-		return NULL;
-	return path + 6 + n;
-}
-
 /* Where the key index of PATH's partition is: its directory for a local
  * snapshot; for an object, the partition's mirror under state_dir (the key
  * without the client's prefix, to its last '/'); REL (may be NULL) gets
@@ -248,21 +235,15 @@ static const char *s3_key_of(const struct task_info *ti, const char *path)
 static int partition_dir(const struct task_info *ti, const char *path, char *out, size_t len,
                          char *rel, size_t rlen)
 {
-	const char *key = s3_key_of(ti, path), *pre, *slash;
-	size_t pn;
+	const char *key = s3_uri_key(ti->s3, path), *r, *slash;
 
 	if (!key)
 		return path_parent(path, out, len);
-	pre = s3_client_prefix(ti->s3);
-	pn = strlen(pre);
-	if (pn && (strncmp(key, pre, pn) != 0 || key[pn] != '/'))
+	if (!(r = s3_key_rel(ti->s3, key)) || !(slash = strrchr(r, '/')))
 		return -EINVAL;
-	key += pn ? pn + 1 : 0;
-	if (!(slash = strrchr(key, '/')) || strstr(key, ".."))
-		return -EINVAL;
-	if (rel && snprintf(rel, rlen, "%.*s", (int)(slash - key), key) >= (int)rlen)
+	if (rel && snprintf(rel, rlen, "%.*s", (int)(slash - r), r) >= (int)rlen)
 		return -ENAMETOOLONG;
-	return snprintf(out, len, "%s/%.*s", ti->cfg->state_dir, (int)(slash - key), key) >=
+	return snprintf(out, len, "%s/%.*s", ti->cfg->state_dir, (int)(slash - r), r) >=
 	       (int)len ? -ENAMETOOLONG : 0;
 }
 
@@ -517,7 +498,7 @@ static int check_start(struct stask *t, char *err, size_t errlen, bool *retryabl
 	ct->t = t;
 	ct->snapshot_id = snap.id;
 	ct->bytes = snap.bytes;
-	key = s3_key_of(ti, snap.path);
+	key = s3_uri_key(ti->s3, snap.path);
 	snprintf(ct->hash, sizeof ct->hash, "%s", snap.hash ? snap.hash : "");
 	rc = snprintf(ct->path, sizeof ct->path, "%s", snap.path) >= (int)sizeof ct->path ||
 	     (key && snprintf(ct->key, sizeof ct->key, "%s", key) >= (int)sizeof ct->key) ||

@@ -165,8 +165,8 @@ static void record_published(struct fetch_task *ft, struct store_snapshot *snap,
 	}
 	if (new_bytes)
 		record_change(ft, "bytes", snap->hash, snap->published);
-	if (retain_snapshots(ti->d->loop, st, ti->target, ti->dataset->keep_snapshots,
-	                     NULL, NULL) < 0)
+	if (retain_snapshots(ti->d->loop, st, ti->s3, ti->cfg->state_dir, ti->target,
+	                     ti->dataset->keep_snapshots, NULL, NULL) < 0)
 		log_warn(&ti->log, "retention not started: %s", store_errmsg(st));
 	log_info(&ti->log, "published %s (%" PRIu64 " bytes%s)", snap->path, snap->bytes,
 	         resumed ? ", resumed" : "");
