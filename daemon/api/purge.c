@@ -25,6 +25,9 @@
 #include "base/macro.h"
 #include "common/array.h"
 #include "domain/config_types.h"
+#include "engine/engine.h"
+#include "io/s3.h"
+#include "io/s3_objects.h"
 #include "store/store.h"
 
 #define PURGE_MAX_PARTS 10000   /* partitions one purge lists */
@@ -54,6 +57,9 @@ struct purge_priv {
 	struct keeper *keep;
 	size_t n_keep, cap_keep;
 	size_t cap_parts;
+	struct s3_client *s3;            /* storage: s3, else NULL */
+	int area;                        /* S3: the area being listed */
+	size_t next;                     /* S3: the partition whose objects go next */
 };
 
 static const char *const area_names[] = { "staging", "quarantine" };
@@ -68,8 +74,13 @@ void purge_free(struct purge *p)
 	if (!p)
 		return;
 	for (size_t i = 0; i < p->n_parts; i++) {
-		free(p->parts[i].path);
-		free(p->parts[i].ids);
+		struct purge_part *x = &p->parts[i];
+		for (size_t k = 0; k < x->n_keys; k++)
+			free(x->keys[k]);
+		free(x->keys);
+		free(x->path);
+		free(x->mirror);
+		free(x->ids);
 	}
 	free(p->parts);
 	free(p->missing);
@@ -90,6 +101,8 @@ static void fail(struct purge *p, int err, const char *what, const char *detail)
 	p->err = err;
 	snprintf(p->errmsg, sizeof p->errmsg, "%s: %s", what, detail);
 }
+
+static void finish(struct purge *p);
 
 /* ---- places: where a row's file is, by area and partition name ---- */
 
@@ -207,12 +220,43 @@ static int plan(struct purge *p)
 	return store_runs_active(st, active_run, p);
 }
 
-/* ---- listing (thread pool) ---- */
+/* ---- listing (thread pool; S3 on the loop) ---- */
+
+static struct purge_part *part_at(struct purge *p, enum purge_area area, const char *name)
+{
+	for (size_t i = 0; i < p->n_parts; i++)
+		if (p->parts[i].area == area && strcmp(p->parts[i].name, name) == 0)
+			return &p->parts[i];
+	return NULL;
+}
+
+/* A new partition AREA/NAME of DATE at PATH (copied); NULL: no memory or
+ * too many (*RC says which). */
+static struct purge_part *part_add(struct purge *p, enum purge_area area, const char *name,
+                                   const char *date, const char *path, int *rc)
+{
+	struct purge_part *part;
+
+	*rc = p->n_parts == PURGE_MAX_PARTS ? -E2BIG : -ENOMEM;
+	if (p->n_parts == PURGE_MAX_PARTS ||
+	    ARRAY_RESERVE(p->parts, p->n_parts + 1, p->priv->cap_parts, 16) < 0)
+		return NULL;
+	part = &p->parts[p->n_parts];
+	memset(part, 0, sizeof *part);
+	part->area = area;
+	memcpy(part->name, name, strlen(name) + 1);   /* < 48: partition_date */
+	memcpy(part->exec_date, date, 11);
+	if (!(part->path = strdup(path)))
+		return NULL;
+	p->n_parts++;
+	*rc = 0;
+	return part;
+}
 
 /* Count the files of partition directory PART and their bytes. */
 static int measure(struct purge_part *part)
 {
-	DIR *d = opendir(part->path);
+	DIR *d = opendir(part->mirror);
 	struct dirent *e;
 	struct stat sb;
 
@@ -249,26 +293,17 @@ static int list_area(struct purge *p, enum purge_area area)
 		    fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
 		    !S_ISDIR(sb.st_mode))
 			continue;
-		if (p->n_parts == PURGE_MAX_PARTS) {
-			rc = -E2BIG;
+		char path[4096 + 320];
+		struct purge_part *part = part_at(p, area, e->d_name);
+		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		if (!part && !(part = part_add(p, area, e->d_name, date, path, &rc)))
 			break;
-		}
-		if (ARRAY_RESERVE(p->parts, p->n_parts + 1, pv->cap_parts, 16) < 0) {
+		if (!(part->mirror = strdup(path))) {
 			rc = -ENOMEM;
 			break;
 		}
-		struct purge_part *part = &p->parts[p->n_parts];
-		memset(part, 0, sizeof *part);
-		part->area = area;
-		memcpy(part->name, e->d_name, strlen(e->d_name) + 1);   /* < 48: partition_date */
-		memcpy(part->exec_date, date, sizeof date);
-		if (asprintf(&part->path, "%s/%s", dir, e->d_name) < 0) {
-			part->path = NULL;
-			rc = -ENOMEM;
-			break;
-		}
-		p->n_parts++;
-		part->err = measure(part);
+		if (!part->err)
+			part->err = measure(part);
 	}
 	closedir(d);
 	return rc;
@@ -299,6 +334,88 @@ static void list_work(uv_work_t *w)
 		qsort(p->parts, p->n_parts, sizeof *p->parts, part_order);
 }
 
+/* ---- listing on S3 (loop thread) ---- */
+
+static void s3_listed(void *arg, int rc, const char *error);
+
+/* One object of the listing: its partition found or added. */
+static int s3_entry(void *arg, const struct s3_entry *e)
+{
+	struct purge *p = arg;
+	struct purge_priv *pv = p->priv;
+	const char *rel = s3_key_rel(pv->s3, e->key), *ds, *name, *file;
+	char pname[48], date[11], uri[4096 + 128];
+	struct purge_part *part;
+	int rc;
+
+	/* <area>/<dataset>/<partition>/<file> */
+	if (!rel || !(ds = strchr(rel, '/')) || !(name = strchr(++ds, '/')) ||
+	    !(file = strchr(++name, '/')) || !file[1] || strchr(file + 1, '/') ||
+	    (size_t)(name - ds - 1) != strlen(p->dataset) ||
+	    strncmp(ds, p->dataset, strlen(p->dataset)) != 0 ||
+	    (size_t)(file - name) >= sizeof pname)
+		return 0;                   /* not a partition of ours */
+	memcpy(pname, name, (size_t)(file - name));
+	pname[file - name] = '\0';
+	if (!partition_date(pname, date) || strcmp(date, p->before) >= 0)
+		return 0;
+	if (!(part = part_at(p, (enum purge_area)pv->area, pname))) {
+		snprintf(uri, sizeof uri, "s3://%s/%.*s", s3_client_bucket(pv->s3),
+		         (int)(file - e->key), e->key);
+		if (!(part = part_add(p, (enum purge_area)pv->area, pname, date, uri, &rc)))
+			return rc;
+	}
+	char **keys = realloc(part->keys, (part->n_keys + 1) * sizeof *keys);
+	if (!keys)
+		return -ENOMEM;
+	part->keys = keys;
+	if (!(keys[part->n_keys] = strdup(e->key)))
+		return -ENOMEM;
+	part->n_keys++;
+	part->files++;
+	part->bytes += e->size;
+	return 0;
+}
+
+/* List <prefix>/<area>/<dataset>/ for pv->area. */
+static int s3_list_area(struct purge *p)
+{
+	struct purge_priv *pv = p->priv;
+	char rel[128], *prefix = NULL;
+	int rc;
+
+	snprintf(rel, sizeof rel, "%s/%s/", area_names[pv->area], p->dataset);
+	if ((rc = s3_key(pv->s3, rel, &prefix)) == 0)
+		rc = s3_list_all(pv->s3, prefix, s3_entry, s3_listed, p);
+	free(prefix);
+	return rc;
+}
+
+static void list_after(uv_work_t *w, int status);
+static void list_work(uv_work_t *w);
+
+/* One area listed: the next, then the local mirrors on the thread pool. */
+static void s3_listed(void *arg, int rc, const char *error)
+{
+	struct purge *p = arg;
+	struct purge_priv *pv = p->priv;
+
+	if (rc < 0) {
+		fail(p, rc, "listing the bucket", error);
+		finish(p);
+		return;
+	}
+	if (pv->area == PURGE_STAGING) {
+		pv->area = PURGE_QUARANTINE;
+		if ((rc = s3_list_area(p)) == 0)
+			return;
+	} else if ((rc = uv_queue_work(p->d->loop, &pv->work, list_work, list_after)) == 0) {
+		return;
+	}
+	fail(p, rc, "purge", strerror(-rc));
+	finish(p);
+}
+
 /* ---- judging (loop thread) ---- */
 
 static const struct keeper *keeper_of(const struct purge_priv *pv, enum purge_area area,
@@ -310,14 +427,6 @@ static const struct keeper *keeper_of(const struct purge_priv *pv, enum purge_ar
 		                  : k->area == area && strcmp(k->name, name) == 0)
 			return k;
 	}
-	return NULL;
-}
-
-static struct purge_part *part_at(struct purge *p, enum purge_area area, const char *name)
-{
-	for (size_t i = 0; i < p->n_parts; i++)
-		if (p->parts[i].area == area && strcmp(p->parts[i].name, name) == 0)
-			return &p->parts[i];
 	return NULL;
 }
 
@@ -375,7 +484,8 @@ static void remove_work(uv_work_t *w)
 		struct purge_part *part = &p->parts[i];
 		if (part->keep != PURGE_GOES)
 			continue;
-		part->err = remove_dir_flat(part->path, PURGE_MAX_FILES);
+		if (!part->err && part->mirror)
+			part->err = remove_dir_flat(part->mirror, PURGE_MAX_FILES);
 		part->removed = part->err == 0;
 	}
 }
@@ -409,6 +519,42 @@ static void remove_after(uv_work_t *w, int status)
 	finish(p);
 }
 
+/* The objects of the partitions that go, one partition after the other;
+ * then their mirrors on the thread pool. */
+static void s3_remove_next(struct purge *p);
+
+static void s3_removed(void *arg, int rc, const char *error)
+{
+	struct purge *p = arg;
+	struct purge_part *part = &p->parts[p->priv->next++];
+
+	if (rc < 0) {
+		part->err = rc;
+		fail(p, rc, part->path, error);
+	}
+	s3_remove_next(p);
+}
+
+static void s3_remove_next(struct purge *p)
+{
+	struct purge_priv *pv = p->priv;
+	int rc;
+
+	for (; pv->next < p->n_parts; pv->next++) {
+		struct purge_part *part = &p->parts[pv->next];
+		if (part->keep != PURGE_GOES || !part->n_keys)
+			continue;
+		if ((rc = s3_delete_keys(pv->s3, (const char *const *)part->keys, part->n_keys,
+		                         s3_removed, p)) == 0)
+			return;
+		part->err = rc;
+	}
+	if ((rc = uv_queue_work(p->d->loop, &pv->work, remove_work, remove_after)) < 0) {
+		fail(p, rc, "purge", uv_strerror(rc));
+		finish(p);
+	}
+}
+
 static void list_after(uv_work_t *w, int status)
 {
 	struct purge_priv *pv = container_of(w, struct purge_priv, work);
@@ -424,6 +570,10 @@ static void list_after(uv_work_t *w, int status)
 	}
 	if (!p->act)
 		goto done;
+	if (pv->s3) {
+		s3_remove_next(p);
+		return;
+	}
 	if ((rc = uv_queue_work(p->d->loop, &pv->work, remove_work, remove_after)) == 0)
 		return;
 	fail(p, rc, "purge", uv_strerror(rc));
@@ -457,7 +607,12 @@ int purge_start(struct denverd *d, const char *dataset, const char *before, bool
 		         rc == -ENOMEM ? "out of memory" : store_errmsg(d->store));
 		goto fail;
 	}
-	if ((rc = uv_queue_work(d->loop, &pv->work, list_work, list_after)) < 0) {
+	pv->s3 = d->sched ? sched_storage(d->sched) : NULL;
+	if (pv->s3 && (rc = s3_list_area(p)) < 0) {
+		snprintf(err, errlen, "cannot list the bucket: %s", strerror(-rc));
+		goto fail;
+	}
+	if (!pv->s3 && (rc = uv_queue_work(d->loop, &pv->work, list_work, list_after)) < 0) {
 		snprintf(err, errlen, "cannot queue the listing: %s", uv_strerror(rc));
 		goto fail;
 	}

@@ -21,6 +21,13 @@
  * (unlinking a multi-GB file would stall the loop); the rows are written on
  * the loop thread, after the files are gone, so a crash in between leaves
  * rows that the next purge or retention pass finds missing and marks.
+ *
+ * storage: s3 (sched_storage): the partitions are listed with
+ * ListObjectsV2 under <prefix>/staging/<dataset>/ and
+ * <prefix>/quarantine/<dataset>/, and merged with the local mirrors that
+ * hold their key indexes (the same directories as in local mode); a
+ * partition that goes loses its objects (DeleteObject, on the loop), then
+ * its mirror.  A partition's path is then s3://<bucket>/<key prefix>.
  */
 #ifndef DENVERD_API_PURGE_H
 #define DENVERD_API_PURGE_H
@@ -47,7 +54,12 @@ struct purge_part {
 	enum purge_area area;
 	char name[48];           /* "exec_date=D" or "exec_date=D.<ms>" */
 	char exec_date[11];
-	char *path;              /* where it is (owned) */
+	char *path;              /* where it is (owned): a directory, or the
+	                            s3:// URI of its objects' key prefix */
+	char *mirror;            /* the local directory that goes with it (the
+	                            partition itself in local mode), or NULL */
+	char **keys;             /* S3: its objects (full keys), owned */
+	size_t n_keys;
 	unsigned files;
 	uint64_t bytes;
 	enum purge_keep keep;

@@ -88,3 +88,37 @@ def test_retention_deletes_old_objects_and_their_mirrors(daemon, tmp, www, s3): 
     states = [q1(daemon, "SELECT state FROM snapshots WHERE run_id=?", r)["state"] for r in runs]
     assert states == ["removed", "published", "published"]
     daemon.stop()
+
+
+def test_purge_lists_the_bucket_and_removes_objects_and_mirrors(daemon, tmp, www, s3):  # noqa: F811
+    b = s3.bucket()
+    daemon.start(config(tmp, www, s3, b), env=s3.env())
+    serve(www, [(1, "a", 10), (2, "b", 20), (3, "c", 30)])
+    r1 = run(daemon, D1)
+    serve(www, [(1, "a", 10), (2, "b", 20), (4, "c", 30)])
+    run(daemon, D2)
+    serve(www, [(1, "a", 10), (1, "a", 11), (2, "b", 20)])
+    r3 = run(daemon, D3, rc=5)
+    s3.client.put_object(Bucket=b, Key=f"{PREFIX}/datastore/demo/part-0.parquet", Body=b"PAR1")
+    before = sorted(s3.keys(b))
+    st = daemon.state
+
+    res = json.loads(daemon.ctl("purge", "demo", "--before", "2025-04-01", json_out=True)
+                     .stdout)["result"]
+    assert [(p["area"], p["exec_date"]) for p in res["partitions"]] == \
+        [("staging", D1), ("quarantine", D3)]
+    assert res["partitions"][0]["path"] == f"s3://{b}/{PREFIX}/staging/demo/exec_date={D1}"
+    assert [(k["area"], k["exec_date"]) for k in res["kept"]] == [("staging", D2)]
+    assert sorted(s3.keys(b)) == before and (st / f"staging/demo/exec_date={D1}").is_dir()
+
+    res = json.loads(daemon.ctl("purge", "demo", "--before", "2025-04-01", "--yes",
+                                json_out=True).stdout)["result"]
+    assert res["removed"] == 2 and res["failed"] == 0 and "error" not in res, res
+    assert sorted(s3.keys(b)) == sorted([key("staging", D2),
+                                         f"{PREFIX}/datastore/demo/part-0.parquet"])
+    assert not (st / f"staging/demo/exec_date={D1}").exists()
+    assert not (st / f"quarantine/demo/exec_date={D3}").exists()
+    assert (st / f"staging/demo/exec_date={D2}/.keys").is_file()
+    for r in (r1, r3):
+        assert q1(daemon, "SELECT state FROM snapshots WHERE run_id=?", r)["state"] == "removed"
+    daemon.stop()
