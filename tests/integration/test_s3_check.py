@@ -122,3 +122,27 @@ def test_purge_lists_the_bucket_and_removes_objects_and_mirrors(daemon, tmp, www
     for r in (r1, r3):
         assert q1(daemon, "SELECT state FROM snapshots WHERE run_id=?", r)["state"] == "removed"
     daemon.stop()
+
+
+def test_promote_moves_the_object_back_to_staging(daemon, tmp, www, s3):  # noqa: F811
+    b = s3.bucket()
+    daemon.start(config(tmp, www, s3, b), env=s3.env())
+    serve(www, [(1, "a", 10), (2, "b", 20), (3, "c", 30)])
+    run(daemon, D1)
+    serve(www, [(1, "a", 10), (1, "a", 11), (2, "b", 20)])
+    r3 = run(daemon, D3, rc=5)
+    data = s3.client.get_object(Bucket=b, Key=key("quarantine", D3))["Body"].read()
+    res = json.loads(daemon.ctl("promote", str(r3), "--reason", "checked", json_out=True)
+                     .stdout)["result"]
+    assert res["state"] == "promoted" and res["path"] == f"s3://{b}/{key('staging', D3)}"
+    assert sorted(s3.keys(b)) == [key("staging", D1), key("staging", D3)]
+    assert s3.client.get_object(Bucket=b, Key=key("staging", D3))["Body"].read() == data
+    st = daemon.state
+    assert (st / f"staging/demo/exec_date={D3}/.keys").is_file()
+    assert not (st / f"quarantine/demo/exec_date={D3}").exists()
+    snap = q1(daemon, "SELECT state, path FROM snapshots WHERE run_id=?", r3)
+    assert snap == {"state": "promoted", "path": res["path"]}
+    wait_run(daemon, r3, timeout=30)
+    r = daemon.ctl("promote", str(r3), check=False)
+    assert r.returncode == 1 and "is promoted, not quarantined" in r.stderr
+    daemon.stop()
