@@ -14,11 +14,9 @@ import subprocess
 import textwrap
 import time
 
-import pytest
-
 from conftest import DENVERD, base_config, wait_for
 from s3proxy import S3Proxy
-from s3server import ACCESS_KEY, SECRET_KEY, s3  # noqa: F401 (the fixture)
+from s3server import ACCESS_KEY, SECRET_KEY
 from test_sched import q, q1, trigger, wait_run
 
 MiB = 1024 * 1024
@@ -354,7 +352,7 @@ def test_stale_uploads_are_aborted_at_start(daemon, tmp, s3):
     other = c.create_multipart_upload(Bucket=bucket, Key="elsewhere/x.bin")["UploadId"]
     # The daemon's clock two hours ahead: the uploads were begun before it
     # started (the sweep leaves anything from the last minute alone).
-    now = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=2)
+    now = datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=2)
     daemon.start(s3_config(tmp, s3.endpoint, bucket, "http://127.0.0.1:9/x.bin"),
                  env={**s3.env(), "DENVERD_NOW": now.isoformat(timespec="seconds")})
     wait_for("the sweep", lambda: "stale upload" in daemon.log(), 15, daemon)
