@@ -17,10 +17,11 @@
  *           the parts in flight and leave the upload open for a resume;
  *           discard: AbortMultipartUpload.
  *
- * Memory: FETCH_S3_BUFS part buffers of part_size (one filling, the others
- * in flight), allocated when first needed; a write that would need a
- * buffer while all are in flight waits (and so does the transfer, paused
- * by fetch.c) until a part is stored.  16 MiB parts: 48 MiB at most.
+ * Memory: part buffers of part_size (one filling, the others in flight),
+ * as many as fit in FETCH_S3_MEM (at least 3), allocated when first
+ * needed; a write that would need a buffer while all are in flight waits
+ * (and so does the transfer, paused by fetch.c) until a part is stored.
+ * 8 MiB parts (the default): 5 buffers, 40 MiB; 16 MiB parts: 3, 48 MiB.
  *
  * Checksums: each part's Content-MD5 is checked by the server (SeaweedFS
  * and S3 answer BadDigest otherwise), and the ETag it returns must be that
@@ -59,7 +60,12 @@
 #include "io/fetch_int.h"
 #include "io/s3.h"
 
-#define FETCH_S3_BUFS 3
+/* The part buffers of one fetch: as many as fit in FETCH_S3_MEM, at
+ * least 3 (one filling, two in flight), at most FETCH_S3_MAX_BUFS.  More
+ * parts in flight is what makes an upload fast (each is one request and
+ * its round trips); their bytes are what the memory goal counts. */
+#define FETCH_S3_MEM      (40ull * 1024 * 1024)
+#define FETCH_S3_MAX_BUFS 8
 
 enum pstate { P_FREE, P_FILL, P_READY, P_SENDING };
 
@@ -90,7 +96,8 @@ struct fetch_s3 {
 	uint64_t part_size;
 	char *upload_id;          /* NULL until created (or adopted) */
 	struct s3_call *create_call, *final_call;
-	struct pbuf b[FETCH_S3_BUFS];
+	struct pbuf b[FETCH_S3_MAX_BUFS];
+	int n_bufs;               /* used of b[] */
 	int fill;                 /* index of the P_FILL buffer, -1 = none */
 	int spare;                /* reserved for the write job crossing a part end */
 	unsigned next_number;     /* of the next part to fill */
@@ -161,7 +168,7 @@ static void emit(struct fetch_s3 *s, enum fetch_upload_event ev,
 static void forget_parts(struct fetch_s3 *s)
 {
 	s->gen++;
-	for (int i = 0; i < FETCH_S3_BUFS; i++)
+	for (int i = 0; i < s->n_bufs; i++)
 		if (s->b[i].st != P_SENDING) {
 			s->b[i].st = P_FREE;
 			s->b[i].len = 0;
@@ -184,7 +191,7 @@ static void noop(void *arg, const struct s3_result *r)
 /* A free buffer made ready to fill as part NUMBER; -1 when none is free. */
 static int take_buffer(struct fetch_s3 *s)
 {
-	for (int i = 0; i < FETCH_S3_BUFS; i++) {
+	for (int i = 0; i < s->n_bufs; i++) {
 		struct pbuf *b = &s->b[i];
 		if (b->st != P_FREE)
 			continue;
@@ -307,7 +314,7 @@ static void pump(struct fetch_s3 *s)
 
 	if (s->working)
 		return;                   /* after_work pumps */
-	for (int i = 0; i < FETCH_S3_BUFS; i++) {
+	for (int i = 0; i < s->n_bufs; i++) {
 		struct pbuf *b = &s->b[i];
 		if (b->st != P_READY)
 			continue;
@@ -653,7 +660,7 @@ static void finish_step(struct fetch_s3 *s)
 		forget_parts(s);
 	if (!s->upload_id && s->next_number <= 2 && !s->done[0].etag[0]) {
 		bool pending = false;
-		for (int i = 0; i < FETCH_S3_BUFS; i++)
+		for (int i = 0; i < s->n_bufs; i++)
 			pending = pending || s->b[i].st == P_READY;
 		if (!pending) {
 			put_whole(s);
@@ -746,7 +753,7 @@ static void s3_free(struct fetch *f)
 
 	if (!s)
 		return;
-	for (int i = 0; i < FETCH_S3_BUFS; i++) {
+	for (int i = 0; i < s->n_bufs; i++) {
 		if (s->b[i].call)
 			s3_cancel(s->b[i].call);
 		free(s->b[i].data);
@@ -797,11 +804,16 @@ int fetch_s3_init(struct fetch *f, const struct fetch_request *req)
 	s->next_number = 1;
 	s->on_upload = req->on_upload;
 	s->upload_arg = req->upload_arg;
+	s->n_bufs = (int)(FETCH_S3_MEM / s->part_size);
+	if (s->n_bufs < 3)
+		s->n_bufs = 3;
+	if (s->n_bufs > FETCH_S3_MAX_BUFS)
+		s->n_bufs = FETCH_S3_MAX_BUFS;
 	s->n_done = S3_MAX_PARTS;
 	s->done = calloc(s->n_done, sizeof *s->done);
 	s->md5 = EVP_MD_CTX_new();
 	oom = !s->done || !s->md5 || !EVP_DigestInit_ex(s->md5, EVP_md5(), NULL);
-	for (int i = 0; i < FETCH_S3_BUFS; i++) {
+	for (int i = 0; i < s->n_bufs; i++) {
 		s->b[i].s = s;
 		if (!(s->b[i].hash_after = XXH3_createState()))
 			oom = true;
