@@ -50,6 +50,10 @@ static void retain_free(struct retain *r)
  * not look like ours is never a reason to delete a directory). */
 static char *partition_dir(const char *path, const char *exec_date)
 {
+	/* An object in S3 (storage: s3) is not a directory here: its
+	 * retention is the S3 side's (not done by this file). */
+	if (strncmp(path, "s3://", 5) == 0)
+		return NULL;
 	char want[64];
 	const char *slash = strrchr(path, '/');
 	size_t wl;
