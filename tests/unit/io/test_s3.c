@@ -11,12 +11,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 #include <curl/curl.h>
 #include <uv.h>
 
 #include "io/http.h"
 #include "io/s3.h"
+#include "io/s3_creds.h"
 #include "io/s3_int.h"
 #include "loophttp.h"
 
@@ -193,6 +196,75 @@ static void test_client_keys_and_refusals(void **state)
 	}
 }
 
+/* ---- credentials ---- */
+
+static char *write_creds(const char *text, int mode)
+{
+	char *path = strdup("/tmp/test_s3_creds.XXXXXX");
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	fchmod(fd, (mode_t)mode);
+	close(fd);
+	return path;
+}
+
+static void test_credentials_file(void **state)
+{
+	struct s3_creds c;
+	char *err = NULL;
+	char *p = write_creds("# comment\n[other]\naws_access_key_id = OTHER\n"
+	                      "aws_secret_access_key = other-secret\n\n[default]\n"
+	                      "aws_access_key_id=AK\n aws_secret_access_key =  s3cr3t-value \n"
+	                      "region = us-west-2\naws_session_token = TOK\n", 0600);
+
+	assert_int_equal(s3_creds_load(p, &c, &err), 0);
+	assert_string_equal(c.access_key, "AK");        /* [default] over the first */
+	assert_string_equal(c.secret_key, "s3cr3t-value");
+	assert_string_equal(c.session_token, "TOK");
+	s3_creds_clear(&c);
+	assert_null(c.secret_key);
+	unlink(p);
+	free(p);
+
+	/* Readable by others, a bad line, a missing secret: refused by name,
+	 * the value never in the message. */
+	static const struct { const char *text; int mode; const char *words; } bad[] = {
+		{ "aws_access_key_id=AK\naws_secret_access_key=s3cr3t-value\n", 0644,
+		  "readable by others" },
+		{ "aws_access_key_id=AK\ns3cr3t-value\n", 0600, ":2: expected name = value" },
+		{ "aws_access_key_id=AK\n", 0600, "no aws_access_key_id and aws_secret_access_key" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		p = write_creds(bad[i].text, bad[i].mode);
+		assert_int_equal(s3_creds_load(p, &c, &err), -EINVAL);
+		assert_non_null(err);
+		if (!strstr(err, bad[i].words) || !strstr(err, p) || strstr(err, "s3cr3t"))
+			fail_msg("%zu: %s", i, err);
+		assert_null(c.access_key);
+		free(err);
+		unlink(p);
+		free(p);
+	}
+	/* A credential name without $CREDENTIALS_DIRECTORY. */
+	unsetenv("CREDENTIALS_DIRECTORY");
+	assert_int_equal(s3_creds_load("denverd-s3", &c, &err), -EINVAL);
+	assert_non_null(strstr(err, "CREDENTIALS_DIRECTORY"));
+	free(err);
+	/* The environment. */
+	setenv("AWS_ACCESS_KEY_ID", "EAK", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "env-secret", 1);
+	unsetenv("AWS_SESSION_TOKEN");
+	assert_int_equal(s3_creds_load(NULL, &c, &err), 0);
+	assert_string_equal(c.secret_key, "env-secret");
+	assert_null(c.session_token);
+	s3_creds_clear(&c);
+	unsetenv("AWS_SECRET_ACCESS_KEY");
+	assert_int_equal(s3_creds_load(NULL, &c, &err), -EINVAL);
+	assert_non_null(strstr(err, "AWS_SECRET_ACCESS_KEY"));
+	free(err);
+}
+
 /* ---- on the wire ---- */
 
 struct got {
@@ -269,6 +341,7 @@ int main(void)
 		cmocka_unit_test(test_classify),
 		cmocka_unit_test(test_listings),
 		cmocka_unit_test(test_client_keys_and_refusals),
+		cmocka_unit_test(test_credentials_file),
 		cmocka_unit_test(test_put_on_the_wire_and_a_503_again),
 	};
 	curl_global_init(CURL_GLOBAL_DEFAULT);
