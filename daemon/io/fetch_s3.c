@@ -391,7 +391,7 @@ static void bucket_checked(void *arg, const struct s3_result *r)
  */
 static void check_bucket(struct fetch_s3 *s)
 {
-	struct s3_request rq = { .op = S3_LIST, .key = s->key };
+	struct s3_request rq = { .op = S3_LIST, .key = s->key, .max_keys = 1 };
 
 	if (s3_send(s->c, &rq, bucket_checked, s, &s->final_call) < 0) {
 		fs3_fail(s, true, -1, "ListObjectsV2 s3://%s/%s: cannot start the request",

@@ -159,9 +159,11 @@ static bool add_hdr(struct s3_call *k, const char *fmt, ...)
 /* The query string of K's op, canonical (s3_query_build); "" for none. */
 static int build_query(struct s3_call *k, char **out)
 {
-	const char *keys[5], *vals[5];
-	char num[16];
+	const char *keys[6], *vals[6];
+	char num[16], max[16];
 	size_t n = 0;
+
+	snprintf(max, sizeof max, "%u", k->rq.max_keys);
 
 	switch (k->rq.op) {
 	case S3_LIST:
@@ -169,12 +171,14 @@ static int build_query(struct s3_call *k, char **out)
 		keys[n] = "prefix"; vals[n++] = k->key;
 		if (k->token) { keys[n] = "continuation-token"; vals[n++] = k->token; }
 		if (k->delimiter) { keys[n] = "delimiter"; vals[n++] = k->delimiter; }
+		if (k->rq.max_keys) { keys[n] = "max-keys"; vals[n++] = max; }
 		break;
 	case S3_LIST_UPLOADS:
 		keys[n] = "uploads"; vals[n++] = "";
 		keys[n] = "prefix"; vals[n++] = k->key;
 		if (k->token) { keys[n] = "key-marker"; vals[n++] = k->token; }
 		if (k->token2) { keys[n] = "upload-id-marker"; vals[n++] = k->token2; }
+		if (k->rq.max_keys) { keys[n] = "max-uploads"; vals[n++] = max; }
 		break;
 	case S3_CREATE_UPLOAD:
 		keys[n] = "uploads"; vals[n++] = "";

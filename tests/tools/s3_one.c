@@ -4,7 +4,7 @@
  * request layer (signing, errors, listings); not installed.
  *
  *   s3_one --endpoint URL --bucket B [--region R] [--virtual-host]
- *          [--attempts N] OP [ARGS]
+ *          [--attempts N] [--max-keys N] OP [ARGS]
  *
  *   put KEY FILE [--md5 B64] [--if-none-match]   get KEY FILE [--range R]
  *   head KEY   delete KEY   copy SRC DST [--if-none-match]
@@ -94,6 +94,7 @@ int main(int argc, char **argv)
 		{ "region", required_argument, NULL, 'r' }, { "virtual-host", no_argument, NULL, 'v' },
 		{ "attempts", required_argument, NULL, 'a' }, { "md5", required_argument, NULL, 'm' },
 		{ "if-none-match", no_argument, NULL, 'i' }, { "range", required_argument, NULL, 'R' },
+		{ "max-keys", required_argument, NULL, 'k' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct s3_options so = { .path_style = true };
@@ -115,6 +116,7 @@ int main(int argc, char **argv)
 		case 'm': rq.content_md5 = optarg; break;
 		case 'i': rq.if_none_match = true; break;
 		case 'R': rq.range = optarg; break;
+		case 'k': rq.max_keys = (unsigned)atoi(optarg); break;
 		default: return usage();
 		}
 	}
