@@ -97,7 +97,7 @@ static const struct keydef storage_keys[] = {
 	{ .name = "path_style", .kind = K_BOOL, .off = offsetof(struct cfg_storage, path_style),
 	  .dflt = "true", .flags = KEY_RESTART },
 	{ .name = "part_size", .kind = K_SIZE, .off = offsetof(struct cfg_storage, part_size),
-	  .lo = 8 * MIB, .hi = GIB, .dflt = "16MiB", .flags = KEY_RESTART },
+	  .lo = 8 * MIB, .hi = GIB, .dflt = "8MiB", .flags = KEY_RESTART },
 	{ .name = "credentials_file", .kind = K_OPT_STRING,
 	  .off = offsetof(struct cfg_storage, credentials_file),
 	  .check = check_credentials_file, .flags = KEY_RESTART },

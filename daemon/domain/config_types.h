@@ -257,7 +257,7 @@ struct cfg_storage {
 	char *bucket;                  /* s3: required */
 	char *prefix;                  /* default "" (no leading/trailing '/') */
 	bool path_style;               /* default true */
-	uint64_t part_size;            /* default 16MiB, at least 8MiB, at most 1GiB */
+	uint64_t part_size;            /* default 8MiB, at least 8MiB, at most 1GiB */
 	char *credentials_file;        /* NULL = the environment */
 };
 

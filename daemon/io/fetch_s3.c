@@ -17,10 +17,11 @@
  *           the parts in flight and leave the upload open for a resume;
  *           discard: AbortMultipartUpload.
  *
- * Memory: FETCH_S3_BUFS part buffers of part_size (one filling, the others
- * in flight), allocated when first needed; a write that would need a
- * buffer while all are in flight waits (and so does the transfer, paused
- * by fetch.c) until a part is stored.  16 MiB parts: 48 MiB at most.
+ * Memory: part buffers of part_size (one filling, the others in flight),
+ * as many as fit in FETCH_S3_MEM (at least 3), allocated when first
+ * needed; a write that would need a buffer while all are in flight waits
+ * (and so does the transfer, paused by fetch.c) until a part is stored.
+ * 8 MiB parts (the default): 5 buffers, 40 MiB; 16 MiB parts: 3, 48 MiB.
  *
  * Checksums: each part's Content-MD5 is checked by the server (SeaweedFS
  * and S3 answer BadDigest otherwise), and the ETag it returns must be that
@@ -56,76 +57,11 @@
 #include <openssl/evp.h>
 
 #include "base/macro.h"
-#include "io/fetch_int.h"
-#include "io/s3.h"
-
-#define FETCH_S3_BUFS 3
-
-enum pstate { P_FREE, P_FILL, P_READY, P_SENDING };
-
-struct fetch_s3;
-
-struct pbuf {
-	struct fetch_s3 *s;
-	char *data;               /* part_size bytes, or NULL until first used */
-	size_t len;
-	enum pstate st;
-	unsigned number;
-	unsigned gen;             /* s->gen when it was filled */
-	uint64_t end;             /* file offset after it */
-	unsigned char md5[16];
-	XXH3_state_t *hash_after; /* the content hash's state after it */
-	struct s3_call *call;
-};
-
-struct done_part {
-	char etag[S3_ETAG_MAX];   /* "" = not stored */
-	uint64_t size, end;
-};
-
-struct fetch_s3 {
-	struct fetch *f;
-	struct s3_client *c;
-	char *key;
-	uint64_t part_size;
-	char *upload_id;          /* NULL until created (or adopted) */
-	struct s3_call *create_call, *final_call;
-	struct pbuf b[FETCH_S3_BUFS];
-	int fill;                 /* index of the P_FILL buffer, -1 = none */
-	int spare;                /* reserved for the write job crossing a part end */
-	unsigned next_number;     /* of the next part to fill */
-	unsigned gen;             /* bumped when the parts are forgotten */
-	uint64_t bytes;           /* in parts so far (the file offset) */
-	struct done_part *done;   /* [number - 1] */
-	size_t n_done;            /* slots in done */
-	EVP_MD_CTX *md5;          /* the filling part's */
-	unsigned sending;
-	fetch_upload_cb on_upload;
-	void *upload_arg;
-	/* the resume the request brought, used by the first prep */
-	struct fetch_upload_part *r_parts;
-	size_t r_n;
-	char *r_upload_id, *r_etag, *r_lm, *r_key, *r_url;
-	int64_t r_total;
-	bool r_used;
-	/* the job being run */
-	enum fetch_work job;
-	fetch_job_done_fn *job_done;
-	bool working;             /* write_work may be running: the loop keeps
-	                             off the buffers' states */
-	bool write_waiting, finishing, failed, abort_sent, heading;
-};
-
-static void pump(struct fetch_s3 *s);
-static void finish_step(struct fetch_s3 *s);
+#include "io/fetch_s3_int.h"
 
 /* ---- failure and events ---- */
 
-/* The first failure wins; it stops the transfer (fetch.c sees io_err). */
-static void fail(struct fetch_s3 *s, bool retryable, int64_t retry_after_ms, const char *fmt,
-                 ...) __attribute__((format(printf, 4, 5)));
-static void fail(struct fetch_s3 *s, bool retryable, int64_t retry_after_ms, const char *fmt,
-                 ...)
+void fs3_fail(struct fetch_s3 *s, bool retryable, int64_t retry_after_ms, const char *fmt, ...)
 {
 	struct fetch *f = s->f;
 	va_list ap;
@@ -145,7 +81,7 @@ static void fail(struct fetch_s3 *s, bool retryable, int64_t retry_after_ms, con
 	}
 }
 
-static void emit(struct fetch_s3 *s, enum fetch_upload_event ev,
+void fs3_emit(struct fetch_s3 *s, enum fetch_upload_event ev,
                  const struct fetch_upload_part *part)
 {
 	struct fetch *f = s->f;
@@ -157,11 +93,10 @@ static void emit(struct fetch_s3 *s, enum fetch_upload_event ev,
 		s->on_upload(s->upload_arg, ev, &u, part);
 }
 
-/* Forget every part (a new body from byte 0): the upload stays. */
-static void forget_parts(struct fetch_s3 *s)
+void fs3_forget_parts(struct fetch_s3 *s)
 {
 	s->gen++;
-	for (int i = 0; i < FETCH_S3_BUFS; i++)
+	for (int i = 0; i < s->n_bufs; i++)
 		if (s->b[i].st != P_SENDING) {
 			s->b[i].st = P_FREE;
 			s->b[i].len = 0;
@@ -181,10 +116,9 @@ static void noop(void *arg, const struct s3_result *r)
 
 /* ---- buffers ---- */
 
-/* A free buffer made ready to fill as part NUMBER; -1 when none is free. */
-static int take_buffer(struct fetch_s3 *s)
+int fs3_take_buffer(struct fetch_s3 *s)
 {
-	for (int i = 0; i < FETCH_S3_BUFS; i++) {
+	for (int i = 0; i < s->n_bufs; i++) {
 		struct pbuf *b = &s->b[i];
 		if (b->st != P_FREE)
 			continue;
@@ -198,33 +132,10 @@ static int take_buffer(struct fetch_s3 *s)
 	return -1;
 }
 
-static void hex16(const unsigned char md5[16], char out[33])
+void fs3_hex16(const unsigned char md5[16], char out[33])
 {
 	for (int i = 0; i < 16; i++)
 		snprintf(out + 2 * i, 3, "%02x", md5[i]);
-}
-
-/* The ETag an object made of parts 1..N has: MD5 of their MD5s, "-N". */
-static bool multipart_etag(struct fetch_s3 *s, unsigned n, char out[S3_ETAG_MAX])
-{
-	EVP_MD_CTX *x = EVP_MD_CTX_new();
-	unsigned char d[16], m[EVP_MAX_MD_SIZE];
-	unsigned mlen = 0;
-	bool ok = x && EVP_DigestInit_ex(x, EVP_md5(), NULL);
-
-	for (unsigned i = 0; ok && i < n; i++) {
-		const char *e = s->done[i].etag;
-		for (int j = 0; j < 16 && ok; j++)
-			ok = sscanf(e + 2 * j, "%2hhx", &d[j]) == 1;
-		ok = ok && EVP_DigestUpdate(x, d, 16);
-	}
-	ok = ok && EVP_DigestFinal_ex(x, m, &mlen) && mlen == 16;
-	EVP_MD_CTX_free(x);
-	if (ok) {
-		hex16(m, out);
-		snprintf(out + 32, S3_ETAG_MAX - 32, "-%u", n);
-	}
-	return ok;
 }
 
 /* ---- parts ---- */
@@ -238,13 +149,13 @@ static void part_done(void *arg, const struct s3_result *r)
 
 	b->call = NULL;
 	s->sending--;
-	hex16(b->md5, md5hex);
+	fs3_hex16(b->md5, md5hex);
 	if (r->cls != S3_OK) {
 		if (current)
-			fail(s, r->cls == S3_RETRYABLE, r->retry_after_ms, "%s", r->message);
+			fs3_fail(s, r->cls == S3_RETRYABLE, r->retry_after_ms, "%s", r->message);
 	} else if (strlen(r->etag) == 32 && strcasecmp(r->etag, md5hex) != 0) {
 		if (current)
-			fail(s, true, -1, "UploadPart %u of s3://%s/%s: the server's ETag %s is not "
+			fs3_fail(s, true, -1, "UploadPart %u of s3://%s/%s: the server's ETag %s is not "
 			     "the MD5 %s of the bytes sent", b->number, s3_client_bucket(s->c), s->key,
 			     r->etag, md5hex);
 	} else if (current) {
@@ -256,11 +167,11 @@ static void part_done(void *arg, const struct s3_result *r)
 			.number = b->number, .etag = d->etag, .size = b->len, .end = b->end,
 			.hash_state = b->hash_after, .hash_state_len = sizeof *b->hash_after,
 		};
-		emit(s, FETCH_UPLOAD_PART, &p);
+		fs3_emit(s, FETCH_UPLOAD_PART, &p);
 	}
 	b->st = P_FREE;
 	b->len = 0;
-	pump(s);
+	fs3_pump(s);
 }
 
 static int send_part(struct fetch_s3 *s, struct pbuf *b)
@@ -286,13 +197,13 @@ static void created(void *arg, const struct s3_result *r)
 
 	s->create_call = NULL;
 	if (r->cls != S3_OK) {
-		fail(s, r->cls == S3_RETRYABLE, r->retry_after_ms, "%s", r->message);
+		fs3_fail(s, r->cls == S3_RETRYABLE, r->retry_after_ms, "%s", r->message);
 	} else if (!(s->upload_id = strdup(r->upload_id))) {
-		fail(s, true, -1, "out of memory");
+		fs3_fail(s, true, -1, "out of memory");
 	} else {
-		emit(s, FETCH_UPLOAD_BEGIN, NULL);
+		fs3_emit(s, FETCH_UPLOAD_BEGIN, NULL);
 	}
-	pump(s);
+	fs3_pump(s);
 }
 
 /*
@@ -300,14 +211,14 @@ static void created(void *arg, const struct s3_result *r)
  * that waited for a buffer, or go on with the finish.  Called after every
  * event of the sink.
  */
-static void pump(struct fetch_s3 *s)
+void fs3_pump(struct fetch_s3 *s)
 {
 	struct fetch *f = s->f;
 	bool ready = false;
 
 	if (s->working)
 		return;                   /* after_work pumps */
-	for (int i = 0; i < FETCH_S3_BUFS; i++) {
+	for (int i = 0; i < s->n_bufs; i++) {
 		struct pbuf *b = &s->b[i];
 		if (b->st != P_READY)
 			continue;
@@ -318,13 +229,13 @@ static void pump(struct fetch_s3 *s)
 		}
 		ready = true;
 		if (s->upload_id && send_part(s, b) < 0)
-			fail(s, true, -1, "UploadPart of s3://%s/%s: cannot start the request",
+			fs3_fail(s, true, -1, "UploadPart of s3://%s/%s: cannot start the request",
 			     s3_client_bucket(s->c), s->key);
 	}
 	if (ready && !s->upload_id && !s->create_call && !s->failed) {
 		struct s3_request rq = { .op = S3_CREATE_UPLOAD, .key = s->key };
 		if (s3_send(s->c, &rq, created, s, &s->create_call) < 0)
-			fail(s, true, -1, "CreateMultipartUpload of s3://%s/%s: cannot start the "
+			fs3_fail(s, true, -1, "CreateMultipartUpload of s3://%s/%s: cannot start the "
 			     "request", s3_client_bucket(s->c), s->key);
 	}
 	if (s->write_waiting) {
@@ -333,7 +244,7 @@ static void pump(struct fetch_s3 *s)
 		return;
 	}
 	if (s->finishing)
-		finish_step(s);
+		fs3_finish_step(s);
 }
 
 /* ---- the jobs ---- */
@@ -384,7 +295,7 @@ static void after_work(uv_work_t *w, int status)
 	(void)status;
 	s->working = false;
 	if (s->job == WORK_WRITE) {
-		pump(s);
+		fs3_pump(s);
 		if (s->write_waiting)
 			return;               /* cannot happen: the job had its buffers */
 	}
@@ -407,7 +318,7 @@ static void prep(struct fetch_s3 *s)
 	uint64_t end = 0;
 	unsigned k = 0;
 
-	forget_parts(s);
+	fs3_forget_parts(s);
 	if (s->r_used || f->no_resume || !s->r_upload_id) {
 		s->r_used = true;
 		return;
@@ -452,7 +363,7 @@ static void prep(struct fetch_s3 *s)
 	}
 	f->if_range = k ? fetch_resume_validator(s->r_etag, s->r_lm) : NULL;
 	if (!f->if_range) {
-		forget_parts(s);
+		fs3_forget_parts(s);
 		return;
 	}
 	s->next_number = k + 1;
@@ -469,7 +380,7 @@ static void bucket_checked(void *arg, const struct s3_result *r)
 
 	s->final_call = NULL;
 	if (r->cls != S3_OK)
-		fail(s, r->cls == S3_RETRYABLE, r->retry_after_ms, "%s", r->message);
+		fs3_fail(s, r->cls == S3_RETRYABLE, r->retry_after_ms, "%s", r->message);
 	s->job_done(s->f);
 }
 
@@ -480,208 +391,13 @@ static void bucket_checked(void *arg, const struct s3_result *r)
  */
 static void check_bucket(struct fetch_s3 *s)
 {
-	struct s3_request rq = { .op = S3_LIST, .key = s->key };
+	struct s3_request rq = { .op = S3_LIST, .key = s->key, .max_keys = 1 };
 
 	if (s3_send(s->c, &rq, bucket_checked, s, &s->final_call) < 0) {
-		fail(s, true, -1, "ListObjectsV2 s3://%s/%s: cannot start the request",
+		fs3_fail(s, true, -1, "ListObjectsV2 s3://%s/%s: cannot start the request",
 		     s3_client_bucket(s->c), s->key);
 		run_later(s->f);
 	}
-}
-
-/* ---- finishing ---- */
-
-static void finished(struct fetch_s3 *s)
-{
-	s->finishing = false;
-	s->job_done(s->f);
-}
-
-static void aborted(void *arg, const struct s3_result *r)
-{
-	struct fetch_s3 *s = arg;
-
-	(void)r;     /* a failed abort leaves the upload to the sweep at start */
-	s->final_call = NULL;
-	emit(s, FETCH_UPLOAD_END, NULL);
-	finished(s);
-}
-
-/* Abort the upload (when there is one), then finish. */
-static void abort_upload(struct fetch_s3 *s)
-{
-	struct s3_request rq = { .op = S3_ABORT, .key = s->key, .upload_id = s->upload_id };
-
-	s->abort_sent = true;
-	if (!s->upload_id || s3_send(s->c, &rq, aborted, s, &s->final_call) < 0)
-		finished(s);
-}
-
-static void headed(void *arg, const struct s3_result *r);
-
-/* The object exists (412): HEAD it, to see whether it is this snapshot. */
-static void head_existing(struct fetch_s3 *s)
-{
-	struct s3_request rq = { .op = S3_HEAD, .key = s->key };
-
-	s->heading = true;
-	if (s3_send(s->c, &rq, headed, s, &s->final_call) < 0) {
-		fail(s, true, -1, "HeadObject s3://%s/%s: cannot start the request",
-		     s3_client_bucket(s->c), s->key);
-		abort_upload(s);
-	}
-}
-
-static void stored(void *arg, const struct s3_result *r)
-{
-	struct fetch_s3 *s = arg;
-
-	s->final_call = NULL;
-	if (r->cls == S3_OK) {
-		emit(s, FETCH_UPLOAD_END, NULL);
-		finished(s);
-	} else if (r->cls == S3_PRECONDITION) {
-		head_existing(s);
-	} else {
-		fail(s, r->cls == S3_RETRYABLE, r->retry_after_ms, "%s", r->message);
-		if (r->cls == S3_RETRYABLE)
-			finished(s);      /* the upload stays for the next attempt */
-		else
-			abort_upload(s);
-	}
-}
-
-static void headed(void *arg, const struct s3_result *r)
-{
-	struct fetch_s3 *s = arg;
-	char want[S3_ETAG_MAX], md5hex[33];
-	unsigned n = s->next_number - 1;
-
-	s->final_call = NULL;
-	if (s->upload_id) {
-		multipart_etag(s, n, want);
-	} else {
-		hex16(s->b[s->fill >= 0 ? s->fill : 0].md5, md5hex);
-		snprintf(want, sizeof want, "%s", md5hex);
-	}
-	if (r->cls == S3_OK && strcasecmp(r->etag, want) == 0) {
-		abort_upload(s);          /* the same snapshot is there: published */
-		return;
-	}
-	fail(s, false, -1, "s3://%s/%s exists already with other content (ETag %s, this "
-	     "download's %s): a snapshot is never overwritten", s3_client_bucket(s->c), s->key,
-	     r->cls == S3_OK ? r->etag : "unknown", want);
-	abort_upload(s);
-}
-
-/* Everything stored: the conditional complete. */
-static void complete(struct fetch_s3 *s)
-{
-	unsigned n = s->next_number - 1;
-	struct s3_part *parts = calloc(n ? n : 1, sizeof *parts);
-	struct s3_request rq = { .op = S3_COMPLETE, .key = s->key, .upload_id = s->upload_id,
-	                         .n_parts = n, .if_none_match = true };
-	int rc = parts ? 0 : -ENOMEM;
-
-	for (unsigned i = 0; rc == 0 && i < n; i++) {
-		parts[i].number = i + 1;
-		parts[i].etag = s->done[i].etag;
-		if (!s->done[i].etag[0])
-			rc = -EIO;
-	}
-	rq.parts = parts;
-	if (rc == 0)
-		rc = s3_send(s->c, &rq, stored, s, &s->final_call);
-	free(parts);
-	if (rc < 0) {
-		fail(s, true, -1, "CompleteMultipartUpload of s3://%s/%s: %s",
-		     s3_client_bucket(s->c), s->key,
-		     rc == -EIO ? "a part is missing" : "cannot start the request");
-		finished(s);
-	}
-}
-
-/* A body smaller than one part, and no upload: one conditional put. */
-static void put_whole(struct fetch_s3 *s)
-{
-	struct pbuf *b = s->fill >= 0 ? &s->b[s->fill] : NULL;
-	char md5[25];
-	struct s3_request rq = { .op = S3_PUT, .key = s->key, .if_none_match = true,
-	                         .content_md5 = md5 };
-
-	if (!b) {
-		int i = take_buffer(s);
-		b = i >= 0 ? &s->b[i] : NULL;
-		s->fill = i;
-	}
-	if (!b) {
-		fail(s, true, -1, "out of memory");
-		finished(s);
-		return;
-	}
-	EVP_DigestFinal_ex(s->md5, b->md5, NULL);
-	EVP_DigestInit_ex(s->md5, EVP_md5(), NULL);
-	s3_md5_base64(b->md5, md5);
-	rq.body = b->data;
-	rq.body_len = b->len;
-	if (s3_send(s->c, &rq, stored, s, &s->final_call) < 0) {
-		fail(s, true, -1, "PutObject s3://%s/%s: cannot start the request",
-		     s3_client_bucket(s->c), s->key);
-		finished(s);
-	}
-}
-
-/* One step of the finish; called again by pump() after each event. */
-static void finish_step(struct fetch_s3 *s)
-{
-	struct fetch *f = s->f;
-
-	if (s->sending || s->create_call || s->final_call || s->abort_sent || s->heading)
-		return;
-	/* Kept for a resume: cancel, a retryable failure (ours or the
-	 * source's).  Aborted: anything else that does not publish. */
-	if (f->fin == FIN_KEEP || (s->failed && f->sink_retryable)) {
-		finished(s);
-		return;
-	}
-	if (f->fin == FIN_DISCARD || s->failed) {
-		abort_upload(s);
-		return;
-	}
-	/* Publish. */
-	if (f->fin_truncate)
-		forget_parts(s);
-	if (!s->upload_id && s->next_number <= 2 && !s->done[0].etag[0]) {
-		bool pending = false;
-		for (int i = 0; i < FETCH_S3_BUFS; i++)
-			pending = pending || s->b[i].st == P_READY;
-		if (!pending) {
-			put_whole(s);
-			return;
-		}
-	}
-	if (s->fill >= 0 && s->b[s->fill].len > 0) {
-		struct pbuf *b = &s->b[s->fill];
-		EVP_DigestFinal_ex(s->md5, b->md5, NULL);
-		EVP_DigestInit_ex(s->md5, EVP_md5(), NULL);
-		XXH3_copyState(b->hash_after, f->hash);
-		b->end = s->bytes;
-		b->st = P_READY;
-		s->fill = -1;
-		pump(s);                  /* sends it (or creates the upload first) */
-		return;
-	}
-	if (s->fill >= 0) {           /* an empty last part: not a part */
-		s->b[s->fill].st = P_FREE;
-		s->fill = -1;
-		s->next_number--;
-	}
-	if (!s->upload_id) {          /* unreachable: a READY part made one */
-		fail(s, true, -1, "no upload to complete");
-		finished(s);
-		return;
-	}
-	complete(s);
 }
 
 /* ---- the sink ---- */
@@ -700,8 +416,8 @@ static void s3_queue(struct fetch *f, enum fetch_work job, fetch_job_done_fn *do
 		return;
 	case WORK_WRITE:
 		if (f->wj.truncate) {
-			forget_parts(s);
-			emit(s, FETCH_UPLOAD_RESET, NULL);
+			fs3_forget_parts(s);
+			fs3_emit(s, FETCH_UPLOAD_RESET, NULL);
 			f->wj.truncate = false;
 		}
 		if (s->failed) {
@@ -709,24 +425,24 @@ static void s3_queue(struct fetch *f, enum fetch_work job, fetch_job_done_fn *do
 			run_later(f);
 			return;
 		}
-		if (s->fill < 0 && (s->fill = take_buffer(s)) >= 0)
+		if (s->fill < 0 && (s->fill = fs3_take_buffer(s)) >= 0)
 			s->b[s->fill].number = s->next_number++;
 		if (s->fill >= 0 && s->spare < 0 &&
 		    s->b[s->fill].len + f->buf[f->wj.idx].len >= s->part_size)
-			s->spare = take_buffer(s);
+			s->spare = fs3_take_buffer(s);
 		if (s->fill < 0 || (s->spare < 0 &&
 		                    s->b[s->fill].len + f->buf[f->wj.idx].len >= s->part_size)) {
 			if (s->sending == 0 && !s->create_call) {
-				fail(s, true, -1, "out of memory for the upload's parts");
+				fs3_fail(s, true, -1, "out of memory for the upload's parts");
 				f->buf[f->wj.idx].len = 0;
 				run_later(f);
 				return;
 			}
-			s->write_waiting = true;     /* pump() queues it again */
+			s->write_waiting = true;     /* fs3_pump() queues it again */
 			return;
 		}
 		if (s->next_number > S3_MAX_PARTS) {
-			fail(s, false, -1, "s3://%s/%s: more than %u parts of %" PRIu64 " bytes "
+			fs3_fail(s, false, -1, "s3://%s/%s: more than %u parts of %" PRIu64 " bytes "
 			     "(raise storage.part_size)", s3_client_bucket(s->c), s->key,
 			     S3_MAX_PARTS, s->part_size);
 			f->buf[f->wj.idx].len = 0;
@@ -735,7 +451,7 @@ static void s3_queue(struct fetch *f, enum fetch_work job, fetch_job_done_fn *do
 		return;
 	case WORK_FINISH:
 		s->finishing = true;
-		finish_step(s);
+		fs3_finish_step(s);
 		return;
 	}
 }
@@ -746,7 +462,7 @@ static void s3_free(struct fetch *f)
 
 	if (!s)
 		return;
-	for (int i = 0; i < FETCH_S3_BUFS; i++) {
+	for (int i = 0; i < s->n_bufs; i++) {
 		if (s->b[i].call)
 			s3_cancel(s->b[i].call);
 		free(s->b[i].data);
@@ -797,11 +513,16 @@ int fetch_s3_init(struct fetch *f, const struct fetch_request *req)
 	s->next_number = 1;
 	s->on_upload = req->on_upload;
 	s->upload_arg = req->upload_arg;
+	s->n_bufs = (int)(FETCH_S3_MEM / s->part_size);
+	if (s->n_bufs < 3)
+		s->n_bufs = 3;
+	if (s->n_bufs > FETCH_S3_MAX_BUFS)
+		s->n_bufs = FETCH_S3_MAX_BUFS;
 	s->n_done = S3_MAX_PARTS;
 	s->done = calloc(s->n_done, sizeof *s->done);
 	s->md5 = EVP_MD_CTX_new();
 	oom = !s->done || !s->md5 || !EVP_DigestInit_ex(s->md5, EVP_md5(), NULL);
-	for (int i = 0; i < FETCH_S3_BUFS; i++) {
+	for (int i = 0; i < s->n_bufs; i++) {
 		s->b[i].s = s;
 		if (!(s->b[i].hash_after = XXH3_createState()))
 			oom = true;

@@ -136,6 +136,8 @@ struct s3_request {
 	const char *token;           /* LIST: continuation-token; LIST_UPLOADS: key-marker */
 	const char *token2;          /* LIST_UPLOADS: upload-id-marker */
 	const char *delimiter;       /* LIST: "/" or NULL */
+	unsigned max_keys;           /* LIST: max-keys, LIST_UPLOADS: max-uploads;
+	                                0 = the server's (1000) */
 	/* PUT, UPLOAD_PART: the body, borrowed until the done callback. */
 	const void *body;
 	size_t body_len;

@@ -3,9 +3,10 @@
  * daemon/io/s3*.c (and their unit test) includes it.  The public
  * interface is io/s3.h.
  *
- *   s3.c      the client, a call's life (curl setup, answer, retries)
- *   s3_xml.c  the pure pieces: encoding, the class of an answer, XML
- *   s3_sign.c a SigV4 signature of our own, where libcurl 7.88 gets it wrong
+ *   s3_client.c  the client: made from the options, keys, names
+ *   s3.c         a call's life (curl setup, answer, retries)
+ *   s3_xml.c     the pure pieces: encoding, the class of an answer, XML
+ *   s3_sign.c    a SigV4 signature of our own, where libcurl 7.88 gets it wrong
  */
 #ifndef DENVERD_IO_S3_INT_H
 #define DENVERD_IO_S3_INT_H
@@ -13,7 +14,26 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "domain/config_types.h"
 #include "io/s3.h"
+
+/* A client (s3_client.c); its calls are s3.c's.  The secret and the
+ * token are wiped when it is freed. */
+struct s3_client {
+	struct http *http;
+	char *endpoint;           /* scheme://host[:port], no trailing '/' */
+	char *scheme, *hostport;
+	char *region, *bucket, *prefix, *sigv4;
+	char *access_key, *secret_key, *token;
+	bool path_style;
+	struct cfg_retry retry;
+	unsigned attempts;
+	uint64_t connect_ms, low_speed_ms;
+	struct s3_call *calls;        /* in flight (s3.c's list) */
+	unsigned n_calls;
+};
+
+
 
 /* A listing read from an answer: ENTRIES and their text in ARENA, both
  * owned by the listing (s3x_list_free). */

@@ -151,7 +151,6 @@ void s3_md5_base64(const unsigned char md5[16], char out[25])
 static const char *const retry_codes[] = {
 	"SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable", "Throttling",
 	"ThrottlingException", "RequestThrottled", "OperationAborted",
-	"RequestTimeTooSkewed",
 };
 
 enum s3_class s3_classify(long status, const char *code)

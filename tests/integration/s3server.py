@@ -6,9 +6,7 @@ SIGINT (it ignores SIGTERM for a long time).
 
 Used by the S3 tests of this folder (and shared with the downstream ones):
 
-    from s3server import s3  # noqa: F401  (the session fixture)
-
-    def test_x(s3):
+    def test_x(s3):                   # conftest.py imports the fixture
         bucket = s3.bucket()          # a fresh bucket for this test
         s3.client.list_objects_v2(Bucket=bucket)
 

@@ -5,7 +5,6 @@ killed and restarted, throttling, wrong secrets and missing buckets, stale
 uploads swept at start, nothing left open afterwards, no secret in any
 output.  The request layer itself is tested through s3_one in
 test_s3_client.py."""
-import ctypes
 import datetime
 import hashlib
 import os
@@ -14,29 +13,14 @@ import subprocess
 import textwrap
 import time
 
-import pytest
-
 from conftest import DENVERD, base_config, wait_for
 from s3proxy import S3Proxy
-from s3server import ACCESS_KEY, SECRET_KEY, s3  # noqa: F401 (the fixture)
+from s3server import ACCESS_KEY, SECRET_KEY
+from test_fetch import xxh128
 from test_sched import q, q1, trigger, wait_run
 
 MiB = 1024 * 1024
 PREFIX = "dd"
-
-
-class XXH128(ctypes.Structure):
-    _fields_ = [("low64", ctypes.c_uint64), ("high64", ctypes.c_uint64)]
-
-
-_xxh = ctypes.CDLL("libxxhash.so.0")
-_xxh.XXH3_128bits.restype = XXH128
-_xxh.XXH3_128bits.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
-
-
-def xxh128(data):
-    h = _xxh.XXH3_128bits(data, len(data))
-    return "%016x%016x" % (h.high64, h.low64)
 
 
 def s3_config(tmp, endpoint, bucket, url, storage="", retries=3):
@@ -354,7 +338,7 @@ def test_stale_uploads_are_aborted_at_start(daemon, tmp, s3):
     other = c.create_multipart_upload(Bucket=bucket, Key="elsewhere/x.bin")["UploadId"]
     # The daemon's clock two hours ahead: the uploads were begun before it
     # started (the sweep leaves anything from the last minute alone).
-    now = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=2)
+    now = datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=2)
     daemon.start(s3_config(tmp, s3.endpoint, bucket, "http://127.0.0.1:9/x.bin"),
                  env={**s3.env(), "DENVERD_NOW": now.isoformat(timespec="seconds")})
     wait_for("the sweep", lambda: "stale upload" in daemon.log(), 15, daemon)

@@ -188,7 +188,7 @@ int main(int argc, char **argv)
 	unsigned long long v = 0, progress_ms = 0, parallel = 1;
 	bool lag = false;
 	struct s3_options so = { .path_style = true };
-	unsigned long long part_size = 16ull << 20;
+	unsigned long long part_size = 8ull << 20;
 	char *url = NULL, *err = NULL;
 	int c, rc;
 

@@ -4,7 +4,7 @@
  * request layer (signing, errors, listings); not installed.
  *
  *   s3_one --endpoint URL --bucket B [--region R] [--virtual-host]
- *          [--attempts N] OP [ARGS]
+ *          [--attempts N] [--max-keys N] OP [ARGS]
  *
  *   put KEY FILE [--md5 B64] [--if-none-match]   get KEY FILE [--range R]
  *   head KEY   delete KEY   copy SRC DST [--if-none-match]
@@ -130,6 +130,7 @@ int main(int argc, char **argv)
 		{ "attempts", required_argument, NULL, 'a' }, { "md5", required_argument, NULL, 'm' },
 		{ "if-none-match", no_argument, NULL, 'i' }, { "range", required_argument, NULL, 'R' },
 		{ "copy-max", required_argument, NULL, 'C' }, { "part-size", required_argument, NULL, 'P' },
+		{ "max-keys", required_argument, NULL, 'k' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct s3_options so = { .path_style = true };
@@ -154,6 +155,7 @@ int main(int argc, char **argv)
 		case 'R': rq.range = optarg; break;
 		case 'C': mo.copy_max = strtoull(optarg, NULL, 10); break;
 		case 'P': mo.part_size = strtoull(optarg, NULL, 10); break;
+		case 'k': rq.max_keys = (unsigned)atoi(optarg); break;
 		default: return usage();
 		}
 	}

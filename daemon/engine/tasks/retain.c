@@ -59,6 +59,10 @@ static void retain_free(struct retain *r)
  * not look like ours is never a reason to delete a directory). */
 static char *partition_dir(const char *path, const char *exec_date)
 {
+	/* An object in S3 (storage: s3) is not a directory here: plan()
+	 * takes it through s3_uri_key and mirror_dir, or leaves it alone. */
+	if (strncmp(path, "s3://", 5) == 0)
+		return NULL;
 	char want[64];
 	const char *slash = strrchr(path, '/');
 	size_t wl;

@@ -142,7 +142,7 @@ static const struct {
 	const char *table;
 } sections[] = {
 	{ "TOP LEVEL", "" }, { "LIMITS", "limits" }, { "SPARK", "spark" },
-	{ "ALERTS", "alerts" }, { "LINEAGE", "lineage" }, { "DATASETS", "datasets.*" },
+	{ "ALERTS", "alerts" }, { "LINEAGE", "lineage" }, { "STORAGE", "storage" }, { "DATASETS", "datasets.*" },
 	{ "SCHEMA", "datasets.*.schema" },
 	{ "CHECKS", "datasets.*.checks.*" }, { "JOBS", "jobs.*" },
 };
