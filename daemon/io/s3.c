@@ -428,8 +428,17 @@ static void deliver(struct s3_call *k, enum s3_class cls, const char *code, cons
 		s3x_unquote(etag);
 		r.etag = etag;
 	}
+	/* What R points into K outlives call_free: the ETag copied, the body
+	 * taken (freed after DONE). */
+	if (r.etag == k->etag) {
+		snprintf(etag, sizeof etag, "%s", k->etag);
+		r.etag = etag;
+	}
+	char *body = k->resp.p;
+	k->resp.p = NULL;
 	call_free(k);
 	done(arg, &r);
+	free(body);
 	s3x_list_free(&l);
 }
 
