@@ -174,6 +174,28 @@ def test_kill9_mid_upload_resumes_source_and_upload(daemon, tmp, www, s3):
     daemon.stop()
 
 
+def test_an_upload_gone_from_the_server_starts_again(daemon, tmp, www, s3):
+    bucket = s3.bucket()
+    data = data_of(30 * MiB)
+    (www.root / "big.bin").write_bytes(data)
+    url = "http://127.0.0.1:%d/big.bin?slow=6000000&times=1" % www.port
+    daemon.start(s3_config(tmp, s3.endpoint, bucket, url), env=s3.env())
+    run = trigger(daemon, "big")
+    wait_for("a part stored", lambda: q(daemon, "SELECT number FROM s3_parts"), 30, daemon)
+    daemon.kill9()
+    up = q1(daemon, "SELECT * FROM s3_uploads")
+    s3.client.abort_multipart_upload(Bucket=bucket, Key=up["key"], UploadId=up["upload_id"])
+    daemon.start(env=s3.env())
+    assert wait_fetch(daemon, run)["state"] == "succeeded"
+    att = fetch_attempts(daemon, run)
+    assert [a["outcome"] for a in att] == ["interrupted", "failed", "succeeded"], att
+    assert "the upload is gone" in att[1]["error"]
+    assert sha(body(s3, bucket, up["key"])) == sha(data)
+    assert q1(daemon, "SELECT hash FROM snapshots")["hash"] == xxh128(data)
+    assert_clean(daemon, s3, bucket)
+    daemon.stop()
+
+
 def test_the_s3_server_killed_and_restarted_mid_upload(daemon, tmp, www, s3):
     bucket = s3.bucket()
     data = data_of(40 * MiB)
