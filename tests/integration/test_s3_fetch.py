@@ -260,14 +260,14 @@ def test_throttled_for_good_fails_retryable_and_keeps_the_upload(daemon, tmp, ww
     daemon.stop()
 
 
-def leaks(daemon, *secrets):
+def leaks(daemon, run, *secrets):
     """Every place a secret must never reach: the log, status, show,
     metrics, alerts, runs."""
     out = [daemon.log()]
-    for args in (("status",), ("show", "big"), ("metrics",), ("alerts",), ("runs",)):
-        r = daemon.ctl(*args, check=False)
+    for args in (("status",), ("show", str(run)), ("metrics",), ("alerts",), ("runs",)):
+        r = daemon.ctl(*args)
         out += [r.stdout, r.stderr]
-        r = daemon.ctl(*args, json_out=True, check=False)
+        r = daemon.ctl(*args, json_out=True)
         out += [r.stdout, r.stderr]
     text = "\n".join(out)
     return [s for s in secrets if s in text]
@@ -295,7 +295,8 @@ def test_a_wrong_secret_is_reported_in_words_not_retried_and_never_shown(daemon,
     att = fetch_attempts(daemon, run)
     assert len(att) == 1, att                     # permanent: no retry
     assert "SignatureDoesNotMatch" in att[0]["error"]
-    assert leaks(daemon, wrong, SECRET_KEY) == []
+    assert leaks(daemon, run, wrong, SECRET_KEY) == []
+    assert "SignatureDoesNotMatch" in daemon.ctl("show", str(run)).stdout
     assert s3.uploads(bucket) == []
     daemon.stop()
 
@@ -308,7 +309,7 @@ def test_a_missing_bucket_is_reported_in_words_and_not_retried(daemon, tmp, www,
     assert wait_fetch(daemon, run)["state"] == "failed"
     att = fetch_attempts(daemon, run)
     assert len(att) == 1 and "NoSuchBucket" in att[0]["error"], att
-    assert leaks(daemon, SECRET_KEY) == []
+    assert leaks(daemon, run, SECRET_KEY) == []
     daemon.stop()
 
 
@@ -328,7 +329,7 @@ def test_credentials_from_credentials_directory(daemon, tmp, www, s3):
     run = trigger(daemon, "big")
     assert wait_fetch(daemon, run)["state"] == "succeeded"
     assert body(s3, bucket, key_of(run_date(daemon, run))) == data
-    assert leaks(daemon, SECRET_KEY) == []
+    assert leaks(daemon, run, SECRET_KEY) == []
     daemon.stop()
 
 
