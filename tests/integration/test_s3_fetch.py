@@ -371,3 +371,32 @@ def test_stale_uploads_are_aborted_at_start(daemon, tmp, s3):
     assert ("elsewhere/x.bin", other) in left
     c.abort_multipart_upload(Bucket=bucket, Key="elsewhere/x.bin", UploadId=other)
     daemon.stop(signal.SIGTERM)
+
+
+# ---- no local disk ----
+
+def test_no_local_file_is_written_in_s3_mode(tmp, www, s3):
+    """Under a 64 KiB file-size limit a local fetch of 20 MiB fails (EFBIG),
+    the same fetch streamed to S3 publishes: disk is not a failure mode."""
+    import resource
+
+    from test_fetch import FETCH_ONE
+    bucket = s3.bucket()
+    data = data_of(20 * MiB)
+    (www.root / "big.bin").write_bytes(data)
+    url = "http://127.0.0.1:%d/big.bin" % www.port
+
+    def small_files():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64 << 10, 64 << 10))
+
+    base = [FETCH_ONE, "--url", url, "--state-dir", str(tmp / "st"), "--dataset", "big",
+            "--exec-date", "2026-11-24", "--file-name", "big.bin"]
+    p = subprocess.run(base, capture_output=True, preexec_fn=small_files, timeout=60)
+    assert b'"outcome":"failed"' in p.stdout and b"File too large" in p.stdout
+    p = subprocess.run(base + ["--s3-endpoint", s3.endpoint, "--s3-bucket", bucket,
+                               "--s3-prefix", PREFIX],
+                       capture_output=True, preexec_fn=small_files, timeout=60,
+                       env={**os.environ, **s3.env()})
+    assert b'"outcome":"published"' in p.stdout, p.stdout + p.stderr
+    assert sha(body(s3, bucket, key_of("2026-11-24"))) == sha(data)
+    assert not list((tmp / "st").rglob("big.bin*"))
