@@ -338,13 +338,23 @@ static void timer_closed(uv_handle_t *h)
 	free(h);
 }
 
-static void call_free(struct s3_call *k)
+/* Take K off its client and the multi handle: nothing can reach it any
+ * more but its holder (deliver, which frees it after the callback). */
+static void call_detach(struct s3_call *k)
 {
 	struct s3_client *c = k->c;
 
+	if (!k->c)
+		return;
 	http_remove(&k->xfer);
 	LIST_REMOVE(calls, c->calls, k);
 	c->n_calls--;
+	k->c = NULL;
+}
+
+static void call_free(struct s3_call *k)
+{
+	call_detach(k);
 	if (k->timer) {
 		uv_timer_stop(k->timer);
 		k->timer->data = NULL;
@@ -401,9 +411,12 @@ static void deliver(struct s3_call *k, enum s3_class cls, const char *code, cons
 		s3x_unquote(etag);
 		r.etag = etag;
 	}
-	call_free(k);
+	/* The result points into K: free it after the callback, which may
+	 * start new calls but cannot reach this one (detached). */
+	call_detach(k);
 	done(arg, &r);
 	s3x_list_free(&l);
+	call_free(k);
 }
 
 static int start_attempt(struct s3_call *k);
