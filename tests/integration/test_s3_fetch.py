@@ -201,13 +201,14 @@ def test_the_s3_server_killed_and_restarted_mid_upload(daemon, tmp, www, s3):
     data = data_of(40 * MiB)
     (www.root / "big.bin").write_bytes(data)
     url = "http://127.0.0.1:%d/big.bin?slow=8000000&times=1" % www.port
-    daemon.start(s3_config(tmp, s3.endpoint, bucket, url, retries=8), env=s3.env())
+    daemon.start(s3_config(tmp, s3.endpoint, bucket, url, retries=30), env=s3.env())
     run = trigger(daemon, "big")
     wait_for("a part stored", lambda: q(daemon, "SELECT number FROM s3_parts"), 30, daemon)
     s3.kill()
     time.sleep(1.0)
     s3.start()
-    assert wait_fetch(daemon, run, timeout=120)["state"] == "succeeded"
+    task = wait_fetch(daemon, run, timeout=120)
+    assert task["state"] == "succeeded", (fetch_attempts(daemon, run), daemon.log()[-3000:])
     assert sha(body(s3, bucket, key_of(run_date(daemon, run)))) == sha(data)
     assert q1(daemon, "SELECT hash FROM snapshots")["hash"] == xxh128(data)
     assert_clean(daemon, s3, bucket)
