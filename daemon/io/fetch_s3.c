@@ -116,6 +116,13 @@ static void noop(void *arg, const struct s3_result *r)
 
 /* ---- buffers ---- */
 
+void fs3_upload_gone(struct fetch_s3 *s)
+{
+	fs3_emit(s, FETCH_UPLOAD_END, NULL);
+	free(s->upload_id);
+	s->upload_id = NULL;
+}
+
 int fs3_take_buffer(struct fetch_s3 *s)
 {
 	for (int i = 0; i < s->n_bufs; i++) {
@@ -150,7 +157,14 @@ static void part_done(void *arg, const struct s3_result *r)
 	b->call = NULL;
 	s->sending--;
 	fs3_hex16(b->md5, md5hex);
-	if (r->cls != S3_OK) {
+	if (r->cls == S3_NOT_FOUND && s->upload_id) {
+		/* NoSuchUpload: aborted by someone, or completed before a crash
+		 * let the store know.  Forget it; the next attempt starts anew
+		 * (and finds the object, if it is this snapshot). */
+		fs3_upload_gone(s);
+		fs3_fail(s, true, -1, "%s (the upload is gone; the next attempt starts again)",
+		         r->message);
+	} else if (r->cls != S3_OK) {
 		if (current)
 			fs3_fail(s, r->cls == S3_RETRYABLE, r->retry_after_ms, "%s", r->message);
 	} else if (strlen(r->etag) == 32 && strcasecmp(r->etag, md5hex) != 0) {

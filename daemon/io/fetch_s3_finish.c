@@ -93,6 +93,11 @@ static void stored(void *arg, const struct s3_result *r)
 		finished(s);
 	} else if (r->cls == S3_PRECONDITION) {
 		head_existing(s);
+	} else if (r->cls == S3_NOT_FOUND && s->upload_id) {
+		fs3_upload_gone(s);
+		fs3_fail(s, true, -1, "%s (the upload is gone; the next attempt starts again)",
+		         r->message);
+		finished(s);
 	} else {
 		fs3_fail(s, r->cls == S3_RETRYABLE, r->retry_after_ms, "%s", r->message);
 		if (r->cls == S3_RETRYABLE)

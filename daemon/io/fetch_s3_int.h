@@ -84,6 +84,9 @@ void fs3_fail(struct fetch_s3 *s, bool retryable, int64_t retry_after_ms, const 
 /* Tell the caller (fetch_upload_cb) about the upload, when there is one. */
 void fs3_emit(struct fetch_s3 *s, enum fetch_upload_event ev,
               const struct fetch_upload_part *part);
+/* The upload is gone from the server (NoSuchUpload): forget it, here
+ * and in the caller's store. */
+void fs3_upload_gone(struct fetch_s3 *s);
 /* Forget every part (a new body from byte 0): the upload stays. */
 void fs3_forget_parts(struct fetch_s3 *s);
 /* A free buffer made ready to fill; -1 when none is free (or no memory). */

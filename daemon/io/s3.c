@@ -364,13 +364,23 @@ static void timer_closed(uv_handle_t *h)
 	free(h);
 }
 
-static void call_free(struct s3_call *k)
+/* Take K off its client and the multi handle: nothing can reach it any
+ * more but its holder (deliver, which frees it after the callback). */
+static void call_detach(struct s3_call *k)
 {
 	struct s3_client *c = k->c;
 
+	if (!k->c)
+		return;
 	http_remove(&k->xfer);
 	LIST_REMOVE(calls, c->calls, k);
 	c->n_calls--;
+	k->c = NULL;
+}
+
+static void call_free(struct s3_call *k)
+{
+	call_detach(k);
 	if (k->timer) {
 		uv_timer_stop(k->timer);
 		k->timer->data = NULL;
@@ -428,18 +438,12 @@ static void deliver(struct s3_call *k, enum s3_class cls, const char *code, cons
 		s3x_unquote(etag);
 		r.etag = etag;
 	}
-	/* What R points into K outlives call_free: the ETag copied, the body
-	 * taken (freed after DONE). */
-	if (r.etag == k->etag) {
-		snprintf(etag, sizeof etag, "%s", k->etag);
-		r.etag = etag;
-	}
-	char *body = k->resp.p;
-	k->resp.p = NULL;
-	call_free(k);
+	/* The result points into K: free it after the callback, which may
+	 * start new calls but cannot reach this one (detached). */
+	call_detach(k);
 	done(arg, &r);
-	free(body);
 	s3x_list_free(&l);
+	call_free(k);
 }
 
 static int start_attempt(struct s3_call *k);

@@ -186,6 +186,8 @@ def s3(tmp_path_factory):
 
 def main():
     root = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp(prefix="weed"))
+    # Blocked, so that sigwait below gets them and weed is stopped too.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     srv = S3Server(root).start()
     print(json.dumps({"endpoint": srv.endpoint, "access_key": ACCESS_KEY,
                       "secret_key": SECRET_KEY, "pid": srv.proc.pid, "root": str(root)}),

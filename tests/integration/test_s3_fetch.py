@@ -176,18 +176,41 @@ def test_kill9_mid_upload_resumes_source_and_upload(daemon, tmp, www, s3):
     daemon.stop()
 
 
+def test_an_upload_gone_from_the_server_starts_again(daemon, tmp, www, s3):
+    bucket = s3.bucket()
+    data = data_of(30 * MiB)
+    (www.root / "big.bin").write_bytes(data)
+    url = "http://127.0.0.1:%d/big.bin?slow=6000000&times=1" % www.port
+    daemon.start(s3_config(tmp, s3.endpoint, bucket, url), env=s3.env())
+    run = trigger(daemon, "big")
+    wait_for("a part stored", lambda: q(daemon, "SELECT number FROM s3_parts"), 30, daemon)
+    daemon.kill9()
+    up = q1(daemon, "SELECT * FROM s3_uploads")
+    s3.client.abort_multipart_upload(Bucket=bucket, Key=up["key"], UploadId=up["upload_id"])
+    daemon.start(env=s3.env())
+    assert wait_fetch(daemon, run)["state"] == "succeeded"
+    att = fetch_attempts(daemon, run)
+    assert [a["outcome"] for a in att] == ["interrupted", "failed", "succeeded"], att
+    assert "the upload is gone" in att[1]["error"]
+    assert sha(body(s3, bucket, up["key"])) == sha(data)
+    assert q1(daemon, "SELECT hash FROM snapshots")["hash"] == xxh128(data)
+    assert_clean(daemon, s3, bucket)
+    daemon.stop()
+
+
 def test_the_s3_server_killed_and_restarted_mid_upload(daemon, tmp, www, s3):
     bucket = s3.bucket()
     data = data_of(40 * MiB)
     (www.root / "big.bin").write_bytes(data)
     url = "http://127.0.0.1:%d/big.bin?slow=8000000&times=1" % www.port
-    daemon.start(s3_config(tmp, s3.endpoint, bucket, url, retries=8), env=s3.env())
+    daemon.start(s3_config(tmp, s3.endpoint, bucket, url, retries=30), env=s3.env())
     run = trigger(daemon, "big")
     wait_for("a part stored", lambda: q(daemon, "SELECT number FROM s3_parts"), 30, daemon)
     s3.kill()
     time.sleep(1.0)
     s3.start()
-    assert wait_fetch(daemon, run, timeout=120)["state"] == "succeeded"
+    task = wait_fetch(daemon, run, timeout=120)
+    assert task["state"] == "succeeded", (fetch_attempts(daemon, run), daemon.log()[-3000:])
     assert sha(body(s3, bucket, key_of(run_date(daemon, run)))) == sha(data)
     assert q1(daemon, "SELECT hash FROM snapshots")["hash"] == xxh128(data)
     assert_clean(daemon, s3, bucket)
@@ -240,14 +263,14 @@ def test_throttled_for_good_fails_retryable_and_keeps_the_upload(daemon, tmp, ww
     daemon.stop()
 
 
-def leaks(daemon, *secrets):
+def leaks(daemon, run, *secrets):
     """Every place a secret must never reach: the log, status, show,
     metrics, alerts, runs."""
     out = [daemon.log()]
-    for args in (("status",), ("show", "big"), ("metrics",), ("alerts",), ("runs",)):
-        r = daemon.ctl(*args, check=False)
+    for args in (("status",), ("show", str(run)), ("metrics",), ("alerts",), ("runs",)):
+        r = daemon.ctl(*args)
         out += [r.stdout, r.stderr]
-        r = daemon.ctl(*args, json_out=True, check=False)
+        r = daemon.ctl(*args, json_out=True)
         out += [r.stdout, r.stderr]
     text = "\n".join(out)
     return [s for s in secrets if s in text]
@@ -275,7 +298,8 @@ def test_a_wrong_secret_is_reported_in_words_not_retried_and_never_shown(daemon,
     att = fetch_attempts(daemon, run)
     assert len(att) == 1, att                     # permanent: no retry
     assert "SignatureDoesNotMatch" in att[0]["error"]
-    assert leaks(daemon, wrong, SECRET_KEY) == []
+    assert leaks(daemon, run, wrong, SECRET_KEY) == []
+    assert "SignatureDoesNotMatch" in daemon.ctl("show", str(run)).stdout
     assert s3.uploads(bucket) == []
     daemon.stop()
 
@@ -288,7 +312,7 @@ def test_a_missing_bucket_is_reported_in_words_and_not_retried(daemon, tmp, www,
     assert wait_fetch(daemon, run)["state"] == "failed"
     att = fetch_attempts(daemon, run)
     assert len(att) == 1 and "NoSuchBucket" in att[0]["error"], att
-    assert leaks(daemon, SECRET_KEY) == []
+    assert leaks(daemon, run, SECRET_KEY) == []
     daemon.stop()
 
 
@@ -308,7 +332,7 @@ def test_credentials_from_credentials_directory(daemon, tmp, www, s3):
     run = trigger(daemon, "big")
     assert wait_fetch(daemon, run)["state"] == "succeeded"
     assert body(s3, bucket, key_of(run_date(daemon, run))) == data
-    assert leaks(daemon, SECRET_KEY) == []
+    assert leaks(daemon, run, SECRET_KEY) == []
     daemon.stop()
 
 
@@ -350,3 +374,32 @@ def test_stale_uploads_are_aborted_at_start(daemon, tmp, s3):
     assert ("elsewhere/x.bin", other) in left
     c.abort_multipart_upload(Bucket=bucket, Key="elsewhere/x.bin", UploadId=other)
     daemon.stop(signal.SIGTERM)
+
+
+# ---- no local disk ----
+
+def test_no_local_file_is_written_in_s3_mode(tmp, www, s3):
+    """Under a 64 KiB file-size limit a local fetch of 20 MiB fails (EFBIG),
+    the same fetch streamed to S3 publishes: disk is not a failure mode."""
+    import resource
+
+    from test_fetch import FETCH_ONE
+    bucket = s3.bucket()
+    data = data_of(20 * MiB)
+    (www.root / "big.bin").write_bytes(data)
+    url = "http://127.0.0.1:%d/big.bin" % www.port
+
+    def small_files():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64 << 10, 64 << 10))
+
+    base = [FETCH_ONE, "--url", url, "--state-dir", str(tmp / "st"), "--dataset", "big",
+            "--exec-date", "2026-11-24", "--file-name", "big.bin"]
+    p = subprocess.run(base, capture_output=True, preexec_fn=small_files, timeout=60)
+    assert b'"outcome":"failed"' in p.stdout and b"File too large" in p.stdout
+    p = subprocess.run(base + ["--s3-endpoint", s3.endpoint, "--s3-bucket", bucket,
+                               "--s3-prefix", PREFIX],
+                       capture_output=True, preexec_fn=small_files, timeout=60,
+                       env={**os.environ, **s3.env()})
+    assert b'"outcome":"published"' in p.stdout, p.stdout + p.stderr
+    assert sha(body(s3, bucket, key_of("2026-11-24"))) == sha(data)
+    assert not list((tmp / "st").rglob("big.bin*"))
