@@ -13,6 +13,7 @@
  *   cmd_sched.c   runs, show, backfill, retry, cancel, pause, resume, schedule
  *   cmd_trigger.c trigger, and --wait following the run
  *   cmd_dq.c      dq, diff, promote
+ *   cmd_purge.c   purge
  *   cmd_report.c  report
  *
  * denverctl includes no daemon header but the protocol's
@@ -170,6 +171,7 @@ extern const struct ctl_cmd cmd_runs, cmd_show, cmd_backfill, cmd_retry, cmd_can
 	cmd_pause, cmd_resume, cmd_schedule;
 extern const struct ctl_cmd cmd_trigger;
 extern const struct ctl_cmd cmd_dq, cmd_diff, cmd_promote;
+extern const struct ctl_cmd cmd_purge;
 extern const struct ctl_cmd cmd_report;
 extern const struct ctl_cmd cmd_source;
 

@@ -30,6 +30,8 @@ static const struct ctl_cmd *const commands[] = {
 	&cmd_pause, &cmd_resume, &cmd_schedule,
 	/* data quality (cmd_dq.c) */
 	&cmd_dq, &cmd_diff, &cmd_promote,
+	/* snapshot teardown (cmd_purge.c) */
+	&cmd_purge,
 	/* the report's provenance (cmd_report.c) */
 	&cmd_report,
 	/* the sources' cadence (cmd_source.c) */

@@ -22,7 +22,8 @@ _denverctl()
 	_init_completion || return
 
 	local commands="status version reload runs show trigger backfill retry
-		cancel pause resume schedule watch dq diff promote metrics alerts report source"
+		cancel pause resume schedule watch dq diff promote purge metrics alerts report
+		source"
 	local global_opts="-s --socket -j --json -h --help -V --version"
 
 	# Find the command word and the socket option, which may come before or
@@ -56,7 +57,7 @@ _denverctl()
 			skipped cancelled" -- "$cur"))
 		return
 		;;
-	--date | --from | --to | --limit | --next | --runs | --reason)
+	--date | --from | --to | --limit | --next | --runs | --reason | --before)
 		return
 		;;
 	esac
@@ -83,6 +84,7 @@ _denverctl()
 	dq) opts+=" --runs"; takes_dataset=1 ;;
 	diff) opts+=" --date"; takes_dataset=1 ;;
 	promote) opts+=" --reason" ;;
+	purge) opts+=" --before --yes"; takes_dataset=1 ;;
 	report) opts+=" --date" ;;
 	esac
 

@@ -4,6 +4,8 @@
  *   diff {"dataset", "date"?}    what changed, by key, in a run's snapshot
  *   promote {"run", "reason"?}   accept a quarantined snapshot (mutating)
  * Handlers run on the loop thread: one indexed query each, or two renames.
+ * With storage: s3 a quarantined object is promoted by a server-side move
+ * (io/s3_objects.h) and the reply waits for it (control_defer).
  * The store hands back rows (store_dq_history, store_dq_diff); their reply
  * JSON is built here, and only here.
  */
@@ -27,6 +29,8 @@
 #include "api/cmd_dq.h"
 #include "base/log.h"
 #include "engine/engine.h"
+#include "io/s3.h"
+#include "io/s3_objects.h"
 #include "store/store.h"
 
 /* ---- promote: files first, then the store ---- */
@@ -333,6 +337,134 @@ static int cmd_diff(struct denverd *d, struct control_client *c, json_t *args,
 	return 0;
 }
 
+/* The promotion is recorded: the alert recovers, the run goes on, the
+ * reply says so.  0 or -ENOMEM. */
+static int promoted(struct denverd *d, struct log_ctx *ctx, const struct cmd_dq_promoted *p,
+                    json_t **result)
+{
+	int rc;
+
+	ctx->dataset = p->dataset;
+	ctx->exec_date = p->exec_date;
+	log_msg(LOG_NOTICE, ctx, "quarantined snapshot promoted to staging: %s", p->path);
+	/* The run goes on with convert; the promotion stands even if it cannot
+	 * (the operator can `retry` the run), so this is not an error reply. */
+	alerts_promoted(d, ctx->run_id);     /* its quarantine alert recovers */
+	rc = sched_promoted(d, ctx->run_id);
+	if (rc < 0)
+		log_warn(ctx, "promoted, but the run could not be resumed: %s", strerror(-rc));
+	*result = json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:b}", "run_id", (json_int_t)ctx->run_id,
+	                    "snapshot_id", (json_int_t)p->snapshot_id, "dataset", p->dataset,
+	                    "exec_date", p->exec_date, "path", p->path, "state", "promoted",
+	                    "resumed", rc == 0);
+	return *result ? 0 : -ENOMEM;
+}
+
+/* ---- promote on S3: the object moves back, then the row ---- */
+
+struct s3_promote {
+	struct denverd *d;
+	struct control_pending *pend;
+	struct log_ctx ctx;
+	struct cmd_dq_promoted out;
+	char *reason;
+	char src[4096], dst[4096];
+	char mirror_from[4096], mirror_to[4096];
+};
+
+static void s3_promote_moved(void *arg, int rc, const char *error)
+{
+	struct s3_promote *sp = arg;
+	struct denverd *d = sp->d;
+	struct control_error err = { PROTO_EINTERNAL, "" };
+	json_t *result = NULL;
+	char msg[600], *uri = NULL;
+
+	if (rc == -EEXIST)
+		control_error(&err, rc, PROTO_ESTATE, "%s already exists: a snapshot of %s %s is "
+		              "in staging", sp->dst, sp->out.dataset, sp->out.exec_date);
+	else if (rc < 0)
+		control_error(&err, rc, PROTO_EINTERNAL, "moving %s to %s: %s", sp->src, sp->dst,
+		              error);
+	if (rc < 0)
+		goto out;
+	/* The key index's mirror follows (best effort: a diff without it is
+	 * skipped, never wrong). */
+	if (rename(sp->mirror_from, sp->mirror_to) < 0 && errno != ENOENT)
+		log_warn(&sp->ctx, "moving the key index %s: %s", sp->mirror_from, strerror(errno));
+	snprintf(msg, sizeof msg, "quarantined snapshot promoted to staging by the operator%s%.400s",
+	         sp->reason ? ": " : "", sp->reason ? sp->reason : "");
+	if (s3_uri(sched_storage(d->sched), sp->dst, &uri) < 0 ||
+	    snprintf(sp->out.path, sizeof sp->out.path, "%s", uri) >= (int)sizeof sp->out.path ||
+	    store_dq_promote(d->store, sp->out.snapshot_id, sp->out.path, clock_now_ms(), msg) < 0) {
+		/* The object is in staging, the row says quarantine: said loudly;
+		 * a second promote finds the key taken (ESTATE) and says where. */
+		control_error(&err, -EIO, PROTO_EINTERNAL, "promoted %s to %s, but the state store "
+		              "could not record it: %s", sp->src, sp->dst, store_errmsg(d->store));
+		log_err(&sp->ctx, "%s", err.message);
+		rc = -EIO;
+		goto out;
+	}
+	if (promoted(d, &sp->ctx, &sp->out, &result) < 0)
+		control_error(&err, -ENOMEM, PROTO_EINTERNAL, "out of memory");
+out:
+	control_answer(sp->pend, result, result ? NULL : &err);
+	json_decref(result);
+	free(uri);
+	free(sp->reason);
+	free(sp);
+}
+
+/* Promote the quarantined object Q (its KEY) of run CTX->run_id: 0 when the
+ * move started (the reply is deferred), or a negative errno with ERR. */
+static int s3_promote(struct denverd *d, struct control_client *c,
+                      const struct store_dq_snapshot *q, const char *key, const char *reason,
+                      struct log_ctx *ctx, struct control_error *err)
+{
+	struct s3_client *s3 = sched_storage(d->sched);
+	const char *file = strrchr(key, '/'), *rel = s3_key_rel(s3, key);
+	struct s3_promote *sp = calloc(1, sizeof *sp);
+	char *dst = NULL, to[512], up[4096];
+	int rc;
+
+	if (!sp || (reason && !(sp->reason = strdup(reason)))) {
+		free(sp);
+		return control_error(err, -ENOMEM, PROTO_EINTERNAL, "out of memory");
+	}
+	sp->d = d;
+	sp->ctx = *ctx;
+	sp->out.snapshot_id = q->snapshot_id;
+	snprintf(sp->out.dataset, sizeof sp->out.dataset, "%s", q->dataset);
+	snprintf(sp->out.exec_date, sizeof sp->out.exec_date, "%s", q->exec_date);
+	snprintf(to, sizeof to, "staging/%s/exec_date=%s%s", q->dataset, q->exec_date,
+	         file ? file : "");
+	if (!file || !rel || s3_key(s3, to, &dst) < 0 ||
+	    snprintf(sp->src, sizeof sp->src, "%s", key) >= (int)sizeof sp->src ||
+	    snprintf(sp->dst, sizeof sp->dst, "%s", dst) >= (int)sizeof sp->dst ||
+	    snprintf(sp->mirror_from, sizeof sp->mirror_from, "%s/%.*s", d->cfg->state_dir,
+	             (int)(strrchr(rel, '/') - rel), rel) >= (int)sizeof sp->mirror_from ||
+	    snprintf(sp->mirror_to, sizeof sp->mirror_to, "%s/staging/%s/exec_date=%s",
+	             d->cfg->state_dir, q->dataset, q->exec_date) >= (int)sizeof sp->mirror_to) {
+		free(dst);
+		free(sp->reason);
+		free(sp);
+		return control_error(err, -EINVAL, PROTO_EINTERNAL, "%s: not a snapshot key of this "
+		                     "storage", key);
+	}
+	free(dst);
+	if (path_parent(sp->mirror_to, up, sizeof up) == 0)
+		(void)mkdir_p(up, 0750);          /* staging/<dataset>, for the rename */
+	if (!(sp->pend = control_defer(c)) ||
+	    (rc = s3_move(s3, sp->src, sp->dst, NULL, s3_promote_moved, sp)) < 0) {
+		if (sp->pend)
+			control_undefer(sp->pend);
+		free(sp->reason);
+		free(sp);
+		return control_error(err, -ENOMEM, PROTO_EINTERNAL, "promote: cannot start the move");
+	}
+	return CONTROL_DEFERRED;
+}
+
 static int cmd_promote(struct denverd *d, struct control_client *c, json_t *args,
                        json_t **result, struct control_error *err)
 {
@@ -345,6 +477,19 @@ static int cmd_promote(struct denverd *d, struct control_client *c, json_t *args
 	if ((rc = arg_run(args, &ctx.run_id, err)) < 0 ||
 	    (rc = arg_string(args, "reason", false, &reason, err)) < 0)
 		return rc;
+	struct s3_client *s3 = d->sched ? sched_storage(d->sched) : NULL;
+	if (s3) {
+		struct store_dq_snapshot q;
+		const char *key;
+		if ((rc = store_dq_quarantined(d->store, ctx.run_id, &q)) == 0 &&
+		    (rc = promote_refusal(&q, ctx.run_id, msg, sizeof msg)) == 0 &&
+		    (key = s3_uri_key(s3, q.path))) {
+			rc = s3_promote(d, c, &q, key, reason, &ctx, err);
+			store_dq_snapshot_clear(&q);
+			return rc;
+		}
+		store_dq_snapshot_clear(&q);      /* a local snapshot, or refused below */
+	}
 	rc = cmd_dq_promote(d, ctx.run_id, reason, &p, msg, sizeof msg);
 	if (rc == -ENOENT)
 		return control_error(err, rc, PROTO_ENOENT, "%s", msg);
@@ -354,20 +499,9 @@ static int cmd_promote(struct denverd *d, struct control_client *c, json_t *args
 		log_err(&ctx, "promote: %s", msg);
 		return control_error(err, rc, PROTO_EINTERNAL, "%s", msg);
 	}
-	ctx.dataset = p.dataset;
-	ctx.exec_date = p.exec_date;
-	log_msg(LOG_NOTICE, &ctx, "quarantined snapshot promoted to staging: %s", p.path);
-	/* The run goes on with convert; the promotion stands even if it cannot
-	 * (the operator can `retry` the run), so this is not an error reply. */
-	alerts_promoted(d, ctx.run_id);      /* its quarantine alert recovers */
-	rc = sched_promoted(d, ctx.run_id);
-	if (rc < 0)
-		log_warn(&ctx, "promoted, but the run could not be resumed: %s", strerror(-rc));
-	*result = json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:b}", "run_id", (json_int_t)ctx.run_id,
-	                    "snapshot_id", (json_int_t)p.snapshot_id, "dataset", p.dataset,
-	                    "exec_date", p.exec_date, "path", p.path, "state", "promoted",
-	                    "resumed", rc == 0);
-	return *result ? 0 : control_error(err, -ENOMEM, PROTO_EINTERNAL, "out of memory");
+	if (promoted(d, &ctx, &p, result) < 0)
+		return control_error(err, -ENOMEM, PROTO_EINTERNAL, "out of memory");
+	return 0;
 }
 
 static const struct control_cmd dq_cmds[] = {

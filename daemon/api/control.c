@@ -10,6 +10,10 @@
  * Permissions: the peer's uid is read once at accept (SO_PEERCRED); commands
  * flagged `mutating` are allowed only to our own uid (the socket owner) and
  * root.  Everyone who can open the socket (mode socket_mode) may read.
+ *
+ * A deferred reply (control_defer) stops reading the client: its next
+ * requests wait in the socket and in its buffer until control_answer, so
+ * replies keep request order.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,17 +22,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <jansson.h>
-#include <systemd/sd-daemon.h>
 #include <uv.h>
 
 #include "base/clock.h"
 #include "domain/config_types.h"
 #include "api/control.h"
+#include "api/control_int.h"
 #include "base/denverd.h"
 #include "base/list.h"
 #include "denverd/protocol.h"
@@ -54,6 +56,13 @@ struct control_client {
 	bool want_watch;            /* becomes a watcher after the current reply */
 	bool closing;
 	bool throttled;             /* reading paused until its replies drain */
+	json_t *cur_id;             /* id of the request being handled (borrowed) */
+	struct control_pending *pending;   /* a deferred reply; reading paused */
+};
+
+struct control_pending {
+	struct control_client *c;   /* NULL once the client has gone */
+	json_t *id;                 /* the request's id (a reference) */
 };
 
 struct control {
@@ -103,7 +112,7 @@ static void on_written(uv_write_t *req, int status)
 	free(w->data);
 	free(w);
 	/* Called with UV_ECANCELED before the close callback frees C. */
-	if (c->throttled && !c->closing &&
+	if (c->throttled && !c->closing && !c->pending &&
 	    uv_stream_get_write_queue_size(s) <= REPLY_OUTPUT_CAP / 2) {
 		c->throttled = false;
 		uv_read_start(s, on_alloc, on_read);
@@ -425,7 +434,12 @@ static bool run_cmd(struct control_client *c, const struct control_cmd *cmd, jso
 		}
 		return reply_finish(c, &w, id);
 	}
-	if (cmd->fn(d, c, args, &result, &err) < 0) {
+	c->cur_id = id;
+	int rc = cmd->fn(d, c, args, &result, &err);
+	c->cur_id = NULL;
+	if (rc == CONTROL_DEFERRED && c->pending)
+		return false;                   /* control_answer() replies */
+	if (rc < 0 || rc == CONTROL_DEFERRED) {
 		json_decref(result);
 		goto failed;
 	}
@@ -488,6 +502,8 @@ static void client_close(struct control_client *c)
 	if (c->closing)
 		return;
 	c->closing = true;
+	if (c->pending)
+		c->pending->c = NULL;       /* its answer is dropped */
 	LIST_REMOVE(clients, ctl->clients, c);
 	ctl->n_clients--;
 	uv_close((uv_handle_t *)&c->pipe, on_client_closed);
@@ -501,27 +517,33 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 	*b = uv_buf_init(c->buf + c->len, (unsigned)room);
 }
 
-static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+/* Handle the complete lines in C's buffer, until one is deferred. */
+static void client_lines(struct control_client *c)
 {
-	struct control_client *c = container_of((uv_pipe_t *)s, struct control_client, pipe);
-	(void)b;
+	char *nl;
 
-	if (n < 0) {
-		client_close(c);
-		return;
-	}
-	c->len += (size_t)n;
-	for (;;) {
-		char *nl = memchr(c->buf, '\n', c->len);
-		if (!nl)
-			break;
+	while (!c->closing && !c->pending && (nl = memchr(c->buf, '\n', c->len))) {
 		size_t line = (size_t)(nl - c->buf);
 		if (line > 0 && !(line == 1 && c->buf[0] == '\r'))
 			handle_line(c, c->buf, line);
 		memmove(c->buf, nl + 1, c->len - line - 1);
 		c->len -= line + 1;
-		if (c->closing)
-			return;
+	}
+}
+
+/* Serve C's buffered requests, then go on reading unless a reply is
+ * deferred, the input is over the cap or replies wait to drain.  RESUME:
+ * reading had stopped for a deferred reply. */
+static void client_serve(struct control_client *c, bool resume)
+{
+	uv_stream_t *s = (uv_stream_t *)&c->pipe;
+
+	client_lines(c);
+	if (c->closing)
+		return;
+	if (c->pending) {
+		uv_read_stop(s);
+		return;
 	}
 	if (c->len > c->ctl->request_cap) {
 		char msg[128];
@@ -540,7 +562,60 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 	    uv_stream_get_write_queue_size(s) > REPLY_OUTPUT_CAP) {
 		c->throttled = true;
 		uv_read_stop(s);
+	} else if (resume) {
+		uv_read_start(s, on_alloc, on_read);
 	}
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+	struct control_client *c = container_of((uv_pipe_t *)s, struct control_client, pipe);
+	(void)b;
+
+	if (n < 0) {
+		client_close(c);
+		return;
+	}
+	c->len += (size_t)n;
+	client_serve(c, false);
+}
+
+struct control_pending *control_defer(struct control_client *c)
+{
+	struct control_pending *p;
+
+	if (c->pending || !(p = calloc(1, sizeof *p)))
+		return NULL;
+	p->c = c;
+	p->id = json_incref(c->cur_id);
+	c->pending = p;
+	return p;
+}
+
+void control_undefer(struct control_pending *p)
+{
+	if (p->c)
+		p->c->pending = NULL;
+	json_decref(p->id);
+	free(p);
+}
+
+void control_answer(struct control_pending *p, json_t *result,
+                    const struct control_error *err)
+{
+	struct control_client *c = p->c;
+
+	if (c) {
+		c->pending = NULL;
+		if (err)
+			send_error(c, p->id, err->code ? err->code : PROTO_EINTERNAL,
+			           err->message[0] ? err->message : "command failed");
+		else
+			send_reply(c, p->id, result);
+		client_serve(c, true);
+	}
+	json_decref(p->id);
+	free(p);
 }
 
 static void on_connection(uv_stream_t *server, int status)
@@ -583,65 +658,6 @@ static void on_connection(uv_stream_t *server, int status)
 	uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
 }
 
-/* ---- socket setup ---- */
-
-/* A socket file left by a crashed daemon is removed; one that answers
- * belongs to a running daemon and is left alone. */
-static int clear_stale_socket(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct stat st;
-	int fd, rc;
-
-	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISSOCK(st.st_mode))
-		return -EEXIST;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
-	rc = connect(fd, (struct sockaddr *)&sa, sizeof sa);
-	close(fd);
-	if (rc == 0)
-		return -EADDRINUSE;
-	return unlink(path) < 0 ? -errno : 0;
-}
-
-static int listen_on(struct control *ctl, const struct config *cfg)
-{
-	int n = sd_listen_fds(0), rc;
-
-	if (n > 0) {
-		/* Socket activation: adopt the first Unix stream socket. */
-		for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++) {
-			if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0) {
-				if ((rc = uv_pipe_open(&ctl->server, fd)) < 0)
-					return rc;
-				log_info(NULL, "control: using the socket passed by systemd (fd %d)", fd);
-				return 0;
-			}
-		}
-		log_warn(NULL, "control: systemd passed %d fds but no Unix stream socket; "
-		         "binding %s", n, cfg->socket);
-	}
-	if (strlen(cfg->socket) >= sizeof(((struct sockaddr_un *)0)->sun_path))
-		return -ENAMETOOLONG;
-	if ((rc = clear_stale_socket(cfg->socket)) < 0)
-		return rc;
-	/* The socket is created with the umask narrowed so no client can
-	 * connect in the moment between bind and chmod. */
-	mode_t old = umask(0177);
-	rc = uv_pipe_bind(&ctl->server, cfg->socket);
-	umask(old);
-	if (rc < 0)
-		return rc;
-	ctl->owns_path = true;
-	if (chmod(cfg->socket, cfg->socket_mode) < 0)
-		return -errno;
-	return 0;
-}
-
 int control_init(struct denverd *d)
 {
 	struct control *ctl = calloc(1, sizeof *ctl);
@@ -657,7 +673,7 @@ int control_init(struct denverd *d)
 	ctl->path = strdup(d->cfg->socket);
 	d->control = ctl;
 	uv_pipe_init(d->loop, &ctl->server, 0);
-	if ((rc = listen_on(ctl, d->cfg)) < 0)
+	if ((rc = control_listen(&ctl->server, d->cfg, &ctl->owns_path)) < 0)
 		return rc;
 	if ((rc = uv_listen((uv_stream_t *)&ctl->server, 64, on_connection)) < 0)
 		return rc;

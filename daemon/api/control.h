@@ -37,6 +37,26 @@ typedef int (*control_text_handler)(struct denverd *d, struct control_client *c,
                                     json_t *args, struct jsonw *w,
                                     struct control_error *err);
 
+/*
+ * A handler that cannot answer on the spot (work on the thread pool, S3
+ * requests on the loop) calls control_defer(C), returns CONTROL_DEFERRED
+ * with *result unset, and later answers exactly once with
+ * control_answer().  Until then the client's further requests wait
+ * unread, so replies stay in request order.  The pending reply outlives
+ * its client: when the client has gone (or control_fini ran), the answer
+ * is dropped.  NULL from control_defer: out of memory (answer now).
+ */
+#define CONTROL_DEFERRED 1
+struct control_pending;
+struct control_pending *control_defer(struct control_client *c);
+/* Answer P with RESULT (borrowed; NULL means {}) when ERR is NULL, else
+ * with ERR's code and message; frees P. */
+void control_answer(struct control_pending *p, json_t *result,
+                    const struct control_error *err);
+/* Take back a control_defer() of the handler still running, which then
+ * returns its error as usual; frees P. */
+void control_undefer(struct control_pending *p);
+
 struct control_cmd {
 	const char *name;
 	control_handler fn;     /* one of fn and text */

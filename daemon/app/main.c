@@ -22,6 +22,7 @@
 #include "base/clock.h"
 #include "config/config.h"
 #include "api/cmd_alerts.h"
+#include "api/cmd_purge.h"
 #include "api/cmd_source.h"
 #include "api/cmd_sched.h"
 #include "api/control.h"
@@ -307,7 +308,7 @@ static int start_modules(struct denverd *d)
 	    (rc = alerts_init(d)) < 0 ||
 	    (rc = alerts_subscribe(d->alerts, watch_alert_event, d)) < 0 ||
 	    (rc = cmd_alerts_init(d)) < 0 || (rc = cmd_report_init(d)) < 0 ||
-	    (rc = cmd_source_init(d)) < 0 ||
+	    (rc = cmd_source_init(d)) < 0 || (rc = cmd_purge_init(d)) < 0 ||
 	    (rc = lineage_init(d)) < 0) {
 		log_err(NULL, "start-up: %s", strerror(-rc));
 		return rc;

@@ -1,8 +1,10 @@
 /*
- * fsutil.c - mkdir -p, directory fsync, full writes and atomic replacement.
+ * fsutil.c - mkdir -p, directory fsync, flat directory removal, full writes
+ * and atomic replacement.
  */
 #include "base/fsutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -84,6 +86,33 @@ int path_parent(const char *path, char *out, size_t len)
 	memcpy(out, path, (size_t)(slash - path));
 	out[slash - path] = '\0';
 	return 0;
+}
+
+int remove_dir_flat(const char *dir, unsigned max_entries)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	unsigned count = 0;
+	int err = 0;
+
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((e = readdir(d))) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (++count > max_entries) {
+			err = -E2BIG;
+			break;
+		}
+		if (unlinkat(dirfd(d), e->d_name, 0) < 0 && errno != ENOENT) {
+			err = -errno;
+			break;
+		}
+	}
+	closedir(d);
+	if (!err && rmdir(dir) < 0 && errno != ENOENT)
+		err = -errno;
+	return err;
 }
 
 int write_all(int fd, const void *data, size_t n, uint64_t off)

@@ -28,6 +28,12 @@ int fsync_dir(const char *path);
  * -EINVAL when PATH has no directory part, -ENAMETOOLONG when OUT is short. */
 int path_parent(const char *path, char *out, size_t len);
 
+/* Remove the directory DIR and the files in it, without recursing (a
+ * snapshot partition holds its file and .keys); a missing DIR is fine.
+ * -E2BIG (DIR left, possibly emptied in part) when it holds more than
+ * MAX_ENTRIES entries, -ENOTEMPTY/-EISDIR for a subdirectory. */
+int remove_dir_flat(const char *dir, unsigned max_entries);
+
 /* Write all N bytes at P to FD, at OFF (pwrite) or, when OFF is
  * FSUTIL_APPEND, at the file position (write); EINTR is retried. */
 #define FSUTIL_APPEND UINT64_MAX

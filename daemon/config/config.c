@@ -209,6 +209,8 @@ static const struct keydef top_keys[] = {
 	  .sub = &conf_alert_table },
 	{ .name = "lineage", .kind = K_SECTION, .off = offsetof(struct config, lineage),
 	  .sub = &conf_lineage_table },
+	{ .name = "storage", .kind = K_SECTION, .off = offsetof(struct config, storage),
+	  .sub = &conf_storage_table },
 	{ .name = "datasets", .kind = K_FN, .fn = conf_key_datasets, .sub = &conf_dataset_table,
 	  .flags = KEY_PHASE1 },
 	{ .name = "jobs", .kind = K_FN, .fn = conf_key_jobs, .sub = &conf_job_table,
@@ -260,6 +262,8 @@ int config_parse(const char *name, const char *text, size_t len, struct config *
 	}
 	if ((rc = conf_load_tree(&p, &root)) == 0)
 		walk_root(&p, root, cfg);
+	if (rc == 0)
+		conf_check_storage(&p, &cfg->storage);
 	if (p.oom)
 		rc = -ENOMEM;
 	else if (rc == 0 && p.n_msgs > 0)
@@ -420,6 +424,11 @@ void config_free(struct config *c)
 	free(c->lineage.url);
 	free(c->lineage.header);
 	free(c->lineage.namespace);
+	free(c->storage.endpoint);
+	free(c->storage.region);
+	free(c->storage.bucket);
+	free(c->storage.prefix);
+	free(c->storage.credentials_file);
 	for (size_t i = 0; i < c->n_datasets; i++)
 		dataset_free(&c->datasets[i]);
 	free(c->datasets);

@@ -284,7 +284,10 @@ struct keytable {
 extern const struct keytable conf_top_table, conf_limit_table, conf_spark_table,
 	conf_alert_table, conf_dataset_table, conf_fetch_table, conf_arcgis_table,
 	conf_schema_table, conf_column_table, conf_check_table, conf_job_table,
-	conf_lineage_table, conf_connect_table;
+	conf_lineage_table, conf_connect_table, conf_storage_table;
+
+/* storage: type s3 has what it needs (config_storage.c), after the walk. */
+void conf_check_storage(struct parser *p, const struct cfg_storage *s);
 
 /* Set every row of T that has a default in OBJ (K_SECTION rows: their
  * table's defaults, in the struct at off), before the mapping is walked;

@@ -20,6 +20,11 @@ const char *const source_table[SOURCE_COUNT] = {
 };
 STRING_TABLE_STATIC(source, enum source_kind)
 
+const char *const storage_table[STORAGE_COUNT] = {
+	[STORAGE_LOCAL] = "local", [STORAGE_S3] = "s3",
+};
+STRING_TABLE_STATIC(storage, enum storage_type)
+
 const char *const col_type_table[COL_TYPE_COUNT] = {
 	[COL_STRING] = "string", [COL_INT] = "int", [COL_FLOAT] = "float",
 	[COL_TIMESTAMP] = "timestamp", [COL_DATE] = "date", [COL_BOOL] = "bool",
@@ -63,6 +68,11 @@ const char *config_missed_name(enum missed_policy m)
 const char *config_source_name(enum source_kind s)
 {
 	return or_unknown(source_to_string(s));
+}
+
+const char *config_storage_name(enum storage_type t)
+{
+	return or_unknown(storage_to_string(t));
 }
 
 const char *config_col_type_name(enum col_type t)

@@ -271,6 +271,29 @@ struct cfg_lineage {
 	uint64_t timeout_ms;           /* one HTTP attempt; default 10s */
 };
 
+/* Where snapshots live (storage:).  local: under state_dir/staging, as
+ * ever.  s3: in a bucket under <prefix>/staging/..., streamed there by
+ * multipart upload (io/s3.h, io/fetch_s3.c); the secret is never in the
+ * file: it comes from credentials_file (relative: under
+ * $CREDENTIALS_DIRECTORY, systemd's LoadCredential=) or from the
+ * AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN
+ * environment variables, read when the daemon starts. */
+enum storage_type { STORAGE_LOCAL, STORAGE_S3 };
+#define STORAGE_COUNT (STORAGE_S3 + 1)
+extern const char *const storage_table[STORAGE_COUNT];
+const char *config_storage_name(enum storage_type t);
+
+struct cfg_storage {
+	enum storage_type type;        /* default local */
+	char *endpoint;                /* s3: http(s)://host[:port]; required */
+	char *region;                  /* default us-east-1 */
+	char *bucket;                  /* s3: required */
+	char *prefix;                  /* default "" (no leading/trailing '/') */
+	bool path_style;               /* default true */
+	uint64_t part_size;            /* default 8MiB, at least 8MiB, at most 1GiB */
+	char *credentials_file;        /* NULL = the environment */
+};
+
 struct config {
 	char *path;                    /* file it was read from */
 	char *timezone;                /* IANA name; default America/Denver */
@@ -283,6 +306,7 @@ struct config {
 	struct cfg_spark spark;
 	struct cfg_alerts alerts;
 	struct cfg_lineage lineage;
+	struct cfg_storage storage;
 	struct cfg_dataset *datasets;
 	size_t n_datasets;
 	struct cfg_job *jobs;

@@ -28,6 +28,7 @@
 
 struct denverd;
 struct sched;                    /* the engine: d->sched */
+struct s3_client;
 struct target;                   /* a dataset or job the engine schedules */
 struct srun;                     /* an active run */
 struct stask;                    /* a task of an active run */
@@ -177,6 +178,9 @@ void sched_exec_date(struct sched *s, int64_t t, char out[11]);
 const struct tz *sched_tz(const struct sched *s);
 /* The limit of class C in the current configuration. */
 unsigned sched_limit(struct sched *s, enum task_class c);
+/* storage: s3's client (io/s3.h), NULL in local mode; the engine's, valid
+ * until sched_fini (control commands use it on the loop: purge). */
+struct s3_client *sched_storage(struct sched *s);
 
 /* The Spark endpoint, for status (spark.c).  Strings are borrowed until the
  * loop runs again; the URL never holds the token. */

@@ -128,6 +128,7 @@ struct subscriber {
 };
 
 struct http;
+struct s3_client;
 struct store_run;
 struct sparkd;
 
@@ -151,6 +152,7 @@ struct spark_ep {
 struct sched {
 	struct denverd *d;
 	struct http *http;               /* the fetch tasks' curl multi handle */
+	struct s3_client *s3;            /* storage: s3's client, on http; else NULL */
 	int lock_fd;                     /* flock on state_dir/sched.lock, or -1 */
 	uv_timer_t timer;
 	bool timer_init, closing;

@@ -266,6 +266,8 @@ int sched_init(struct denverd *d)
 		log_err(NULL, "curl multi handle: %s", strerror(-rc));
 		goto out;
 	}
+	if ((rc = upload_client_new(d, s->http, &s->s3)) < 0)
+		goto out;            /* logged, without a secret */
 	return 0;
 out:
 	sched_fini(d);
@@ -296,6 +298,8 @@ int sched_start(struct denverd *d)
 		return rc;
 	}
 	jobs_recheck(s);
+	if (s->s3)
+		upload_sweep(d, s->s3);   /* aborts stale uploads, in the background */
 	catch_up_all(s, now);
 	sched_dispatch(s);
 	sched_arm(s);
@@ -395,6 +399,8 @@ static void free_all(struct sched *s)
 	}
 	tx_fini(s);
 	tz_free(s->tz);
+	upload_client_free(s->s3);   /* before its struct http */
+	s->s3 = NULL;
 	http_fini(s->http);
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);

@@ -362,7 +362,7 @@ static void start_task(struct sched *s, struct stask *t)
 
 	begin_attempt(s, t, clock_now_ms());
 	t->info = (struct task_info){
-		.d = s->d, .cfg = s->d->cfg, .http = s->http, .target = tg->name,
+		.d = s->d, .cfg = s->d->cfg, .http = s->http, .s3 = s->s3, .target = tg->name,
 		.dataset = tg->kind == TK_DATASET ? tg->ds : NULL,
 		.job = tg->kind == TK_JOB ? tg->job : NULL,
 		.exec_date = r->exec_date, .run_id = r->id, .task_id = t->id,

@@ -138,6 +138,11 @@ const struct tz *sched_tz(const struct sched *s)
 	return s->tz;
 }
 
+struct s3_client *sched_storage(struct sched *s)
+{
+	return s->s3;
+}
+
 unsigned sched_limit(struct sched *s, enum task_class c)
 {
 	const struct cfg_limits *l = &s->d->cfg->limits;

@@ -21,6 +21,7 @@
 #include "engine/engine.h"
 
 struct http;
+struct s3_client;
 struct stask;                    /* one task of a run; the engine's */
 
 /* How an attempt ended, as a kind reports it. */
@@ -43,6 +44,7 @@ struct task_info {
 	struct denverd *d;
 	const struct config *cfg;
 	struct http *http;           /* the engine's curl multi handle (fetches) */
+	struct s3_client *s3;        /* storage: s3: where snapshots go; else NULL */
 	const char *target;          /* dataset or job name */
 	const struct cfg_dataset *dataset;   /* dataset runs, else NULL */
 	const struct cfg_job *job;           /* job runs, else NULL */

@@ -76,6 +76,7 @@
 #include "base/strtable.h"
 #include "domain/config_types.h"
 #include "io/fetch_int.h"
+#include "io/s3.h"
 #include "version.h"
 
 #define FETCH_CURL_BUF   (512 * 1024)     /* curl's receive buffer (<= FETCH_BUF_SIZE) */
@@ -90,6 +91,9 @@ static void fetch_job_done(struct fetch *f);
 
 static void fetch_free(struct fetch *f)
 {
+	if (f->sink && f->sink->free)
+		f->sink->free(f);
+	free(f->sink_error);
 	if (f->easy)
 		curl_easy_cleanup(f->easy);
 	curl_slist_free_all(f->headers);
@@ -499,14 +503,6 @@ static void start_prep(struct fetch *f)
 
 static void start_finish(struct fetch *f)
 {
-	if (f->fd < 0 && f->fin != FIN_PUBLISH) {
-		if (f->fin == FIN_DISCARD) {
-			unlink(f->part_path);
-			unlink(f->meta_path);
-		}
-		after_finish(f);
-		return;
-	}
 	fetch_queue_job(f, WORK_FINISH, fetch_job_done);
 }
 
@@ -523,8 +519,10 @@ static int check_request(const struct fetch_request *req, char **err)
 	struct fetch_date_vars v;
 	const char *why = NULL;
 
-	if (!req->url || !req->limits || !req->state_dir || !req->file_name)
+	if (!req->url || !req->limits || (!req->state_dir && !req->s3) || !req->file_name)
 		why = "incomplete request";
+	else if (req->s3 && req->part_size < S3_MIN_PART_SIZE)
+		why = "part size below 8 MiB";
 	else if (!config_name_valid(req->dataset))
 		why = "bad dataset name";
 	else if (fetch_date_vars_init(&v, req->exec_date) < 0)
@@ -597,6 +595,11 @@ int fetch_start(struct http *h, const struct fetch_request *req, fetch_done_cb d
 	if (asprintf(&f->final_path, "%s/staging/%s/exec_date=%s/%s", req->state_dir,
 	             req->dataset, req->exec_date, req->file_name) < 0)
 		f->final_path = NULL;
+	f->sink = &fetch_sink_local;
+	if (req->s3 && fetch_s3_init(f, req) < 0) {
+		fetch_free(f);
+		return -ENOMEM;
+	}
 	if (!f->url || !f->dataset || !f->exec_date || !f->file_name ||
 	    (req->etag && *req->etag && !f->prev_etag) ||
 	    (req->last_modified && *req->last_modified && !f->prev_lm) ||

@@ -29,8 +29,55 @@
 
 struct http;
 struct fetch;
+struct s3_client;
 
 #define FETCH_HASH_HEX 33        /* 32 hex digits + NUL */
+
+/*
+ * S3 mode (fetch_request.s3 set): the body is not written to disk but
+ * streamed into a multipart upload of <prefix>/staging/<dataset>/
+ * exec_date=D/<file_name> (io/fetch_s3.c): parts of part_size bytes, each
+ * with its Content-MD5 (the server refuses a part that arrived otherwise)
+ * and its ETag checked against that MD5; the object appears only when
+ * CompleteMultipartUpload (or, for a body smaller than one part, one
+ * PutObject) succeeds, with If-None-Match: * so that a snapshot is never
+ * overwritten.  What a resume needs is handed to the caller as it happens
+ * (fetch_upload_cb), to keep in its store, and back in fetch_request.resume.
+ */
+struct fetch_upload_part {
+	unsigned number;             /* 1.. */
+	const char *etag;            /* = the MD5 of the part, hex */
+	uint64_t size;
+	uint64_t end;                /* offset of the byte after it in the file */
+	const void *hash_state;      /* the content hash's state after it (opaque) */
+	size_t hash_state_len;
+};
+
+/* An open upload, as fetch_upload_cb reported it. */
+struct fetch_upload {
+	const char *key;             /* the object's full key */
+	const char *upload_id;
+	const char *url;             /* the source URL it was made from */
+	const char *etag;            /* the source's validators, for If-Range */
+	const char *last_modified;
+	int64_t total;               /* the source's size, -1 = unknown */
+	const struct fetch_upload_part *parts;   /* any order */
+	size_t n_parts;
+};
+
+enum fetch_upload_event {
+	FETCH_UPLOAD_BEGIN,          /* an upload was created: keep it (upload) */
+	FETCH_UPLOAD_PART,           /* a part is stored: keep it (part) */
+	FETCH_UPLOAD_RESET,          /* the source started again from byte 0: forget
+	                                the parts, keep the upload */
+	FETCH_UPLOAD_END,            /* completed or aborted: forget it */
+};
+
+/* Called on the loop thread while the fetch runs; every pointer lives
+ * during the call only.  The fetch goes on whatever the caller does. */
+typedef void (*fetch_upload_cb)(void *arg, enum fetch_upload_event ev,
+                                const struct fetch_upload *upload,
+                                const struct fetch_upload_part *part);
 
 /* What a caller asks for.  fetch_start copies every string. */
 struct fetch_request {
@@ -46,6 +93,13 @@ struct fetch_request {
 	const char *last_hash;       /* a 200 with this hash is "unchanged" */
 	bool force;                  /* no conditional GET, no same-hash check */
 	bool allow_file_urls;        /* file:// too (config allow_file_urls) */
+	/* S3 mode: NULL = the local files above.  The client must outlive
+	 * the fetch; state_dir is then not used. */
+	struct s3_client *s3;
+	uint64_t part_size;          /* >= S3_MIN_PART_SIZE */
+	const struct fetch_upload *resume;   /* a previous attempt's, or NULL */
+	fetch_upload_cb on_upload;   /* NULL: nothing is kept, no resume */
+	void *upload_arg;
 };
 
 enum fetch_outcome {
@@ -63,7 +117,8 @@ struct fetch_result {
 	 * downloaded, else ""; etag/last_modified of the response, NULL when
 	 * the server sent none: store them as the new validators). */
 	const char *path;            /* state_dir/staging/<dataset>/exec_date=D/
-	                                <file_name> when published, else NULL */
+	                                <file_name> when published, else NULL;
+	                                S3 mode: s3://<bucket>/<key> */
 	uint64_t bytes;
 	const char *hash;            /* 32 hex digits, or "" */
 	const char *etag;

@@ -68,7 +68,7 @@ char *fetch_meta_text(const struct fetch *f)
 /* The If-Range value for a resume of the response that wrote the sidecar:
  * a strong ETag, else Last-Modified (RFC 9110 13.1.5); NULL = not
  * resumable. */
-static char *resume_validator(const char *etag, const char *lm)
+char *fetch_resume_validator(const char *etag, const char *lm)
 {
 	if (etag && etag[0] == '"')
 		return strdup(etag);
@@ -111,7 +111,7 @@ static int prep_resume(struct fetch *f)
 		goto out;
 	if (total >= 0 && (uint64_t)st.st_size >= (uint64_t)total)
 		goto out;
-	f->if_range = resume_validator(etag, lm);
+	f->if_range = fetch_resume_validator(etag, lm);
 	if (!f->if_range)
 		goto out;
 	rfd = open(f->part_path, O_RDONLY | O_CLOEXEC);
@@ -332,7 +332,24 @@ static void after_work(uv_work_t *w, int status)
 
 void fetch_queue_job(struct fetch *f, enum fetch_work job, fetch_job_done_fn *done)
 {
+	f->sink->queue(f, job, done);
+}
+
+/* The local sink: every job on the pool, but a finish with no file open
+ * and nothing to publish, which is done at once. */
+static void local_queue(struct fetch *f, enum fetch_work job, fetch_job_done_fn *done)
+{
 	int rc;
+
+	if (job == WORK_FINISH && f->fd < 0 && f->fin != FIN_PUBLISH) {
+		if (f->fin == FIN_DISCARD) {
+			unlink(f->part_path);
+			unlink(f->meta_path);
+		}
+		f->job = job;
+		done(f);
+		return;
+	}
 	f->job = job;
 	f->job_done = done;
 	rc = uv_queue_work(http_loop(f->http), &f->work, work_cb, after_work);
@@ -342,3 +359,5 @@ void fetch_queue_job(struct fetch *f, enum fetch_work job, fetch_job_done_fn *do
 		abort();
 	}
 }
+
+const struct fetch_sink fetch_sink_local = { .queue = local_queue, .free = NULL };

@@ -49,12 +49,36 @@ struct wbuf {
 };
 
 struct fetch;
+struct fetch_s3;
 /* What runs on the loop thread when a threadpool job of F is over. */
 typedef void fetch_job_done_fn(struct fetch *f);
+
+/*
+ * Where the bytes go: the files under state_dir (fetch_file.c) or an S3
+ * multipart upload (fetch_s3.c).  The stage machine in fetch.c is the same
+ * for both; it hands each job to the sink.
+ *   queue  run JOB for F (prep: decide the resume; write: take
+ *          f->buf[f->wj.idx] and hash it; finish: do f->fin).  DONE(F) runs
+ *          on the loop thread when it is over; never from inside queue,
+ *          but for a finish with nothing to do.  A failure sets
+ *          f->io_err/io_what (and f->sink_error for one in words).
+ *   free   release the sink's state (fetch_free); may be NULL.
+ */
+struct fetch_sink {
+	void (*queue)(struct fetch *f, enum fetch_work job, fetch_job_done_fn *done);
+	void (*free)(struct fetch *f);
+};
+extern const struct fetch_sink fetch_sink_local;   /* fetch_file.c */
+extern const struct fetch_sink fetch_sink_s3;      /* fetch_s3.c */
 
 struct fetch {
 	struct http_xfer xfer;
 	struct http *http;
+	const struct fetch_sink *sink;
+	struct fetch_s3 *s3;      /* S3 mode: fetch_s3.c's state; else NULL */
+	char *sink_error;         /* a failure of the sink in words (S3), or NULL */
+	bool sink_retryable;
+	int64_t sink_retry_after_ms;
 	fetch_done_cb done;
 	void *arg;
 
@@ -142,13 +166,23 @@ struct fetch {
 /* ---- fetch_file.c ---- */
 
 /*
- * Loop thread: run JOB for F on libuv's threadpool.  When it is over,
- * f->io_err/io_what hold its error (unless an earlier one is kept) and
- * DONE(F) runs on the loop thread (fetch.c's stage machine: handing it in
- * keeps this file below fetch.c).  Never fails: the only error of
- * uv_queue_work is a programming one, and that aborts.
+ * Loop thread: run JOB for F through its sink.  For the local sink: on
+ * libuv's threadpool; when it is over, f->io_err/io_what hold its error
+ * (unless an earlier one is kept) and DONE(F) runs on the loop thread
+ * (fetch.c's stage machine: handing it in keeps this file below fetch.c).
+ * Never fails: the only error of uv_queue_work is a programming one, and
+ * that aborts.
  */
 void fetch_queue_job(struct fetch *f, enum fetch_work job, fetch_job_done_fn *done);
+
+/* The If-Range value for a resume of a response with these validators: a
+ * strong ETag, else Last-Modified; NULL = not resumable (or no memory). */
+char *fetch_resume_validator(const char *etag, const char *lm);
+
+/* ---- fetch_s3.c ---- */
+
+/* Loop thread: make F's S3 sink from REQ (f->s3, f->sink).  0, -ENOMEM. */
+int fetch_s3_init(struct fetch *f, const struct fetch_request *req);
 
 /* The sidecar for the current response (url, etag, last_modified, total)
  * as compact JSON; the caller frees it.  NULL when out of memory. */

@@ -30,6 +30,11 @@ void fetch_set_error(struct fetch *f, int err, bool retryable, const char *fmt, 
 
 void fetch_set_io_error(struct fetch *f, const char *path)
 {
+	if (f->sink_error) {
+		fetch_set_error(f, -EIO, f->sink_retryable, "%s", f->sink_error);
+		f->retry_after_ms = f->sink_retry_after_ms;
+		return;
+	}
 	fetch_set_error(f, -f->io_err, true, "%s %s: %s", f->io_what, path,
 	                strerror(f->io_err));
 }

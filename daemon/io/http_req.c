@@ -18,8 +18,7 @@
 #include "io/http_req.h"
 #include "version.h"
 
-/* Retry-After: delta-seconds or an HTTP date; -1 when absent or bad. */
-static int64_t retry_after(const char *v, size_t n)
+int64_t http_retry_after_ms(const char *v, size_t n)
 {
 	char tmp[128];
 	char *end;
@@ -94,7 +93,7 @@ static size_t header_cb(char *line, size_t size, size_t nmemb, void *arg)
 			v++;
 		while (e > v && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' '))
 			e--;
-		q->retry_after_ms = retry_after(v, (size_t)(e - v));
+		q->retry_after_ms = http_retry_after_ms(v, (size_t)(e - v));
 	}
 	return n;
 }

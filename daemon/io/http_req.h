@@ -74,6 +74,10 @@ int http_req_start(struct http_req *q, struct http *h, const struct cfg_fetch *l
  */
 int http_req_text(struct http_req *q, const char **p, size_t *n, char *msg, size_t n_msg);
 
+/* A Retry-After value V[0..N) (delta-seconds or an HTTP date) in ms from
+ * now; -1 when bad.  Any thread. */
+int64_t http_retry_after_ms(const char *v, size_t n);
+
 /* Stop Q without its callback; free what it holds (also after DONE).
  * Idempotent. */
 void http_req_clear(struct http_req *q);

@@ -147,12 +147,34 @@ static const char migration_5[] =
 	"ALTER TABLE diffs ADD COLUMN withdrawn INTEGER;"
 	"ALTER TABLE diffs ADD COLUMN window_start TEXT;";
 
+/* v5 -> v6:
+ * the S3 multipart uploads open for a snapshot (store_uploads.c), so that a
+ * restart resumes the upload where its stored parts end.  One upload per
+ * dataset and exec date; a part keeps the content hash's state after it. */
+static const char migration_6[] =
+	"CREATE TABLE s3_uploads ("
+	"  dataset TEXT NOT NULL, exec_date TEXT NOT NULL,"
+	"  key TEXT NOT NULL, upload_id TEXT NOT NULL UNIQUE,"
+	"  url TEXT NOT NULL, etag TEXT, last_modified TEXT,"  /* the source's validators */
+	"  total INTEGER NOT NULL,"                            /* -1 = unknown */
+	"  created INTEGER NOT NULL,"
+	"  PRIMARY KEY (dataset, exec_date)"
+	");"
+	"CREATE TABLE s3_parts ("
+	"  upload_id TEXT NOT NULL REFERENCES s3_uploads(upload_id) ON DELETE CASCADE,"
+	"  number INTEGER NOT NULL, etag TEXT NOT NULL,"
+	"  size INTEGER NOT NULL, end_offset INTEGER NOT NULL,"
+	"  hash_state BLOB NOT NULL,"
+	"  PRIMARY KEY (upload_id, number)"
+	");";
+
 static const char *const migrations[] = {
 	migration_1,
 	migration_2,
 	migration_3,
 	migration_4,
 	migration_5,
+	migration_6,
 };
 
 #define N_MIGRATIONS ((int)ARRAY_SIZE(migrations))

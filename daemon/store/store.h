@@ -32,7 +32,7 @@
 struct store;
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 
 /*
  * Open (creating if needed) the database at PATH and apply forward
@@ -130,9 +130,66 @@ int store_snapshots_published(struct store *st, const char *dataset,
                               struct store_snapshot **list, size_t *n);
 void store_snapshots_free(struct store_snapshot *list, size_t n);  /* accepts NULL */
 
-/* Set the state of snapshot ID ("removed" by retention).  -ENOENT when no
+/*
+ * The snapshots of DATASET whose files may still exist (state published,
+ * promoted or quarantined) with an exec date before BEFORE (YYYY-MM-DD),
+ * oldest exec date first (then lowest id), at most
+ * STORE_SNAPSHOT_LIST_MAX: what `denverctl purge` considers.  *list is a
+ * new array (store_snapshots_free).
+ */
+int store_snapshots_before(struct store *st, const char *dataset, const char *before,
+                           struct store_snapshot **list, size_t *n);
+
+/* Set the state of snapshot ID ("removed" by retention and purge).  -ENOENT when no
  * such row. */
 int store_snapshot_set_state(struct store *st, int64_t id, const char *state);
+
+/* ---- S3 uploads (store_uploads.c): multipart uploads open for a snapshot ----
+ *
+ * What a restart needs to resume a snapshot's upload: at most one per
+ * dataset and exec date, with its stored parts.  The strings are the
+ * caller's (write) or live during the callback (read). */
+struct store_upload {
+	const char *dataset, *exec_date;
+	const char *key;                 /* the object's full key */
+	const char *upload_id;
+	const char *url;                 /* the source URL */
+	const char *etag, *last_modified;/* the source's validators; NULL = none */
+	int64_t total;                   /* the source's size, -1 = unknown */
+	int64_t created;                 /* unix ms; 0 = now (begin) */
+};
+
+struct store_upload_part {
+	unsigned number;
+	const char *etag;
+	uint64_t size, end;              /* its length, the offset after it */
+	const void *hash_state;          /* opaque bytes */
+	size_t hash_state_len;
+};
+
+/* A new upload for U's dataset and exec date, replacing any (and its
+ * parts); one transaction.  0, -EINVAL, -EIO. */
+int store_upload_begin(struct store *st, const struct store_upload *u);
+/* U's upload starts again from byte 0: its parts forgotten, U's
+ * validators and total kept; one transaction. */
+int store_upload_reset(struct store *st, const struct store_upload *u);
+/* Part P of UPLOAD_ID stored (replacing one of the same number); nothing
+ * when the upload has no row. */
+int store_upload_part(struct store *st, const char *upload_id,
+                      const struct store_upload_part *p);
+/* UPLOAD_ID completed or aborted: its row and parts go. */
+int store_upload_end(struct store *st, const char *upload_id);
+
+typedef int (*store_upload_fn)(void *arg, const struct store_upload *u,
+                               const struct store_upload_part *parts, size_t n);
+/* The upload of DATASET and EXEC_DATE with its parts (by number) to FN; 0
+ * without calling FN when there is none, FN's return, or -EIO/-ENOMEM. */
+int store_upload_get(struct store *st, const char *dataset, const char *exec_date,
+                     store_upload_fn fn, void *arg);
+
+typedef int (*store_upload_id_fn)(void *arg, const char *upload_id, const char *key);
+/* Every open upload's id and key to FN (a negative return stops). */
+int store_upload_ids(struct store *st, store_upload_id_fn fn, void *arg);
 
 /* ---- source changes (store_changes.c): when a source changed ----
  *

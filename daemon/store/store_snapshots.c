@@ -187,10 +187,25 @@ static int list_row(sqlite3_stmt *s, void *ctx)
 	return 0;
 }
 
+/* The rows statement S (named WHAT, already bound) yields, into *LIST. */
+static int snapshot_list(struct store *st, const char *what, sqlite3_stmt *s,
+                         struct store_snapshot **list, size_t *n)
+{
+	struct snapshot_list l = { 0 };
+	int rc;
+
+	if ((rc = st_walk(st, what, s, list_row, &l, false)) < 0) {
+		store_snapshots_free(l.v, l.len);
+		return rc;
+	}
+	*list = l.v;
+	*n = l.len;
+	return 0;
+}
+
 int store_snapshots_published(struct store *st, const char *dataset,
                               struct store_snapshot **list, size_t *n)
 {
-	struct snapshot_list l = { 0 };
 	sqlite3_stmt *s;
 	int rc;
 
@@ -203,13 +218,26 @@ int store_snapshots_published(struct store *st, const char *dataset,
 		return rc;
 	st_bind_text(s, 1, dataset);
 	sqlite3_bind_int(s, 2, STORE_SNAPSHOT_LIST_MAX);
-	if ((rc = st_walk(st, "published snapshots", s, list_row, &l, false)) < 0) {
-		store_snapshots_free(l.v, l.len);
+	return snapshot_list(st, "published snapshots", s, list, n);
+}
+
+int store_snapshots_before(struct store *st, const char *dataset, const char *before,
+                           struct store_snapshot **list, size_t *n)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	*list = NULL;
+	*n = 0;
+	if ((rc = st_prepare(st, "snapshots before", "SELECT " SNAPSHOT_COLS
+	                     " FROM snapshots s WHERE s.dataset = ? AND s.exec_date < ?"
+	                     " AND s.state IN ('published', 'promoted', 'quarantined')"
+	                     " ORDER BY s.exec_date, s.id LIMIT ?", &s)) < 0)
 		return rc;
-	}
-	*list = l.v;
-	*n = l.len;
-	return 0;
+	st_bind_text(s, 1, dataset);
+	st_bind_text(s, 2, before);
+	sqlite3_bind_int(s, 3, STORE_SNAPSHOT_LIST_MAX);
+	return snapshot_list(st, "snapshots before", s, list, n);
 }
 
 /* UPDATE of snapshot ID by SQL, whose first ? is TEXT and second the id;

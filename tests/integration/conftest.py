@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 # opsutil's fixtures, for the test modules (pytest looks for fixtures here)
 from opsutil import installed  # noqa: E402, F401
+from s3server import s3  # noqa: E402, F401  (the SeaweedFS session fixture)
 
 
 def base_config(tmp: Path, datasets: str = "", extra: str = "") -> str:

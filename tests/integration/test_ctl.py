@@ -168,7 +168,7 @@ def test_the_usage_lines_are_the_ones_users_know():
     names = commands()
     assert names == ["status", "version", "reload", "watch", "metrics", "alerts", "runs",
                      "show", "trigger", "backfill", "retry", "cancel", "pause", "resume",
-                     "schedule", "dq", "diff", "promote", "report", "source"]
+                     "schedule", "dq", "diff", "promote", "purge", "report", "source"]
     for name in names:
         row = f"  {name:<10} {usage_of(name):<28} "
         assert re.search("^" + re.escape(row) + r"\S", out, re.M), name
@@ -177,6 +177,7 @@ def test_the_usage_lines_are_the_ones_users_know():
     assert usage_of("metrics") == "[-o FILE]"
     assert usage_of("schedule") == "[DATASET] [--next N]"
     assert usage_of("report") == "[--date D]"
+    assert usage_of("purge") == "DATASET --before D [--yes]"
 
 
 @pytest.mark.skipif(not os.path.exists("/usr/share/bash-completion/bash_completion"),

@@ -71,7 +71,7 @@ def test_both_pages_list_the_same_commands():
     daemon = commands_in("denverd.8", "\n## Commands")
     contract = {"status", "reload", "version", "runs", "show", "trigger", "backfill",
                 "retry", "cancel", "pause", "resume", "schedule", "watch", "dq",
-                "diff", "promote", "metrics", "alerts"}
+                "diff", "promote", "purge", "metrics", "alerts"}
     assert contract <= ctl, contract - ctl
     assert ctl == daemon, (ctl ^ daemon)
 

@@ -18,7 +18,8 @@ NOBODY = 65534
 # Per CONTRACTS.md section 6 and denverd(8): what changes state, and what
 # reads (with arguments a reader would send; show and diff have nothing to
 # find yet, which is ENOENT, not EPERM).
-MUTATING = ["reload", "trigger", "backfill", "retry", "cancel", "pause", "resume", "promote"]
+MUTATING = ["reload", "trigger", "backfill", "retry", "cancel", "pause", "resume", "promote",
+            "purge"]
 READING = {"status": {}, "version": {}, "runs": {}, "schedule": {}, "metrics": {},
            "alerts": {}, "dq": {"dataset": "demo"}, "diff": {"dataset": "demo"},
            "show": {"run": 1}}

@@ -6,6 +6,7 @@
 
 #include <uv.h>
 
+struct s3_client;
 struct store;
 
 /*
@@ -16,14 +17,21 @@ struct store;
  * as 1: the newest good snapshot is never removed.  Call it after a newer
  * snapshot has been recorded.
  *
+ * With S3 (not NULL), a snapshot whose path is an object of its bucket
+ * (s3://<bucket>/<key>) goes by DeleteObject, one after the other on the
+ * loop, and its partition's local mirror (STATE_DIR/<key without the
+ * prefix, to its last '/'>, where the key index is) on the threadpool;
+ * its rows are marked only once the object is gone.
+ *
  * Returns 0 when the work was queued (DONE follows), or a negative errno
  * (DONE is not called; store_errmsg tells an -EIO).  DONE (may be NULL)
  * gets the number of partitions removed, or a negative errno with a
- * message that lives until it returns (NULL on success).  ST must stay
- * open until DONE has run.
+ * message that lives until it returns (NULL on success).  ST (and S3)
+ * must stay open until DONE has run.
  */
 typedef void (*retain_done_cb)(int removed, const char *error, void *arg);
-int retain_snapshots(uv_loop_t *loop, struct store *st, const char *dataset,
-                     unsigned keep, retain_done_cb done, void *arg);
+int retain_snapshots(uv_loop_t *loop, struct store *st, struct s3_client *s3,
+                     const char *state_dir, const char *dataset, unsigned keep,
+                     retain_done_cb done, void *arg);
 
 #endif

@@ -11,6 +11,18 @@
  * The worker reads only what the attempt owns or borrows for its whole
  * life (the dataset's configuration stays alive across a reload until the
  * attempt ends: sched_reload).  Cancel sets dq's cancel flag.
+ *
+ * storage: s3 (a snapshot path "s3://<bucket>/<key>"): the object is read
+ * back first by a streaming GET into work/check-<run>.spool (io/s3_spool.h:
+ * bounded memory, written and hashed on the thread pool), and its size and
+ * content hash must be the ones the fetch published; the scan then runs on
+ * that file as on a local snapshot, which is removed when the attempt
+ * ends.  The key index stays local, in the partition's mirror under
+ * state_dir (<area>/<dataset>/exec_date=D/.keys, the layout of local
+ * mode), where the next run's diff finds it.  A `fail` moves the object
+ * to <prefix>/quarantine/... (io/s3_objects.h: a conditional server-side
+ * copy, then the delete; exec_date=D.<ms> when that key is taken) and the
+ * mirror directory with it.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -19,10 +31,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/clock.h"
 #include "base/fsutil.h"
 #include "config/config.h"
+#include "io/s3.h"
+#include "io/s3_objects.h"
+#include "io/s3_spool.h"
 #include "quality/dq.h"
 #include "engine/task.h"
 #include "engine/tasks/tasks.h"
@@ -36,6 +52,16 @@ struct check_task {
 	char path[PATH_MAX], keys_out[PATH_MAX], prev_keys[PATH_MAX];
 	int64_t snapshot_id, prev_run_id;
 	uint64_t bytes;
+	/* storage: s3 */
+	char key[PATH_MAX];           /* the snapshot's object; "" in local mode */
+	char spool[PATH_MAX];         /* what dq_run reads */
+	char mirror[PATH_MAX];        /* the local partition directory of .keys */
+	char hash[33];                /* what the fetch published */
+	struct s3_spool *sp;          /* the read-back while it runs */
+	struct task_outcome o;        /* kept across the quarantine move */
+	char msg[2048];
+	char dst[PATH_MAX];           /* its quarantine key */
+	bool aside;                   /* the move's second try */
 	atomic_int cancel;
 	atomic_uint_least64_t progress;
 	/* the worker's answer */
@@ -48,6 +74,8 @@ static void check_free(struct check_task *ct)
 {
 	if (!ct)
 		return;
+	if (ct->key[0])
+		unlink(ct->spool);
 	dq_report_free(ct->report);
 	free(ct->err);
 	free(ct);
@@ -207,6 +235,163 @@ int task_check_save(struct store *st, int64_t run_id, int64_t prev_run_id,
 	return rc;
 }
 
+/* ---- storage: s3 ---- */
+
+/* Where the key index of PATH's partition is: its directory for a local
+ * snapshot; for an object, the partition's mirror under state_dir (the key
+ * without the client's prefix, to its last '/'); REL (may be NULL) gets
+ * the mirror relative to state_dir. */
+static int partition_dir(const struct task_info *ti, const char *path, char *out, size_t len,
+                         char *rel, size_t rlen)
+{
+	const char *key = s3_uri_key(ti->s3, path), *r, *slash;
+
+	if (!key)
+		return path_parent(path, out, len);
+	if (!(r = s3_key_rel(ti->s3, key)) || !(slash = strrchr(r, '/')))
+		return -EINVAL;
+	if (rel && snprintf(rel, rlen, "%.*s", (int)(slash - r), r) >= (int)rlen)
+		return -ENAMETOOLONG;
+	return snprintf(out, len, "%s/%.*s", ti->cfg->state_dir, (int)(slash - r), r) >=
+	       (int)len ? -ENAMETOOLONG : 0;
+}
+
+static void end(struct check_task *ct)
+{
+	struct stask *t = ct->t;
+
+	task_set_impl(t, NULL);
+	task_done(t, &ct->o);          /* borrows ct->msg */
+	check_free(ct);
+}
+
+static void append(struct check_task *ct, const char *what, const char *why)
+{
+	size_t used = strlen(ct->msg);
+
+	snprintf(ct->msg + used, sizeof ct->msg - used, " (%s failed: %s)", what, why);
+}
+
+static int s3_quarantine(struct check_task *ct);
+static void after_cb(uv_work_t *w, int status);
+
+/* The object has moved (or not): its row and its mirror follow. */
+static void s3_quarantined(void *arg, int rc, const char *error)
+{
+	struct check_task *ct = arg;
+	const struct task_info *ti = task_info(ct->t);
+	char *uri = NULL, local[PATH_MAX], qlocal[PATH_MAX];
+	const char *file = strrchr(ct->key, '/');
+
+	if (rc == -EEXIST && !ct->aside) {
+		ct->aside = true;           /* an earlier quarantine of the date */
+		if ((rc = s3_quarantine(ct)) == 0)
+			return;
+		error = strerror(-rc);
+	}
+	if (rc < 0) {
+		append(ct, "moving it to quarantine", error);
+	} else if (s3_uri(ti->s3, ct->dst, &uri) < 0 ||
+	           store_snapshot_quarantined(ti->d->store, ct->snapshot_id, uri) < 0) {
+		log_err(&ti->log, "state store: %s", store_errmsg(ti->d->store));
+	}
+	/* The key index goes with it (a local rename of the mirror). */
+	if (rc == 0 && snprintf(local, sizeof local, "%s%s", ct->mirror, file) < (int)sizeof local &&
+	    (rc = quarantine(ti, local, qlocal, sizeof qlocal)) < 0)
+		log_warn(&ti->log, "moving the key index %s to quarantine: %s", ct->mirror,
+		         strerror(-rc));
+	free(uri);
+	end(ct);
+}
+
+/* Move the object to <prefix>/quarantine/<dataset>/exec_date=D[.<ms>]/. */
+static int s3_quarantine(struct check_task *ct)
+{
+	const struct task_info *ti = task_info(ct->t);
+	const char *file = strrchr(ct->key, '/');
+	char rel[PATH_MAX], *full = NULL;
+	int rc;
+
+	if (ct->aside)
+		snprintf(rel, sizeof rel, "quarantine/%s/exec_date=%s.%" PRId64 "%s", ti->target,
+		         ti->exec_date, clock_now_ms(), file);
+	else
+		snprintf(rel, sizeof rel, "quarantine/%s/exec_date=%s%s", ti->target,
+		         ti->exec_date, file);
+	if ((rc = s3_key(ti->s3, rel, &full)) < 0)
+		return rc;
+	snprintf(ct->dst, sizeof ct->dst, "%s", full);
+	free(full);
+	if (strcmp(ct->dst, ct->key) == 0)
+		return -EALREADY;         /* a retried run's: it is there already */
+	return s3_move(ti->s3, ct->key, ct->dst, NULL, s3_quarantined, ct);
+}
+
+/* The object is read back: checked against what the fetch published, then
+ * scanned as a local file. */
+static void spool_done(void *arg, const struct s3_spool_result *r)
+{
+	struct check_task *ct = arg;
+	const struct task_info *ti = task_info(ct->t);
+	int rc;
+
+	ct->sp = NULL;
+	ct->o = (struct task_outcome){ .outcome = TO_FAILED, .error = ct->msg, .retryable = true };
+	if (r->rc == -ECANCELED || atomic_load(&ct->cancel)) {
+		ct->o.outcome = TO_CANCELLED;
+		ct->o.error = NULL;
+		end(ct);
+		return;
+	}
+	if (r->rc < 0) {
+		snprintf(ct->msg, sizeof ct->msg, "reading the snapshot back: %s", r->error);
+		ct->o.retryable = r->rc != -ENOENT;
+		end(ct);
+		return;
+	}
+	if (r->bytes != ct->bytes || (ct->hash[0] && strcmp(ct->hash, r->hash) != 0)) {
+		snprintf(ct->msg, sizeof ct->msg, "the snapshot read back is not the one published: "
+		         "%" PRIu64 " bytes with hash %s, published %" PRIu64 " bytes with hash %s",
+		         r->bytes, r->hash, ct->bytes, ct->hash);
+		end(ct);
+		return;
+	}
+	log_info(&ti->log, "read back %" PRIu64 " bytes from S3 in %.2fs (%.0f MB/s)", r->bytes,
+	         r->seconds, r->seconds > 0 ? (double)r->bytes / 1e6 / r->seconds : 0.0);
+	if ((rc = uv_queue_work(ti->d->loop, &ct->work, work_cb, after_cb)) < 0) {
+		snprintf(ct->msg, sizeof ct->msg, "cannot queue the check: %s", uv_strerror(rc));
+		end(ct);
+	}
+}
+
+/* The read-back file, the mirror for .keys; then the GET.  0 or -errno
+ * with ERR. */
+static int s3_start(struct check_task *ct, const struct task_info *ti, char *err,
+                    size_t errlen)
+{
+	char rel[PATH_MAX];
+	int rc;
+
+	if ((rc = partition_dir(ti, ct->path, ct->mirror, sizeof ct->mirror, rel, sizeof rel)) < 0 ||
+	    snprintf(ct->keys_out, sizeof ct->keys_out, "%s/.keys", ct->mirror) >=
+	    (int)sizeof ct->keys_out ||
+	    snprintf(ct->spool, sizeof ct->spool, "%s/work/check-%" PRId64 ".spool",
+	             ti->cfg->state_dir, ti->run_id) >= (int)sizeof ct->spool) {
+		snprintf(err, errlen, "%s: not a snapshot key of this storage", ct->path);
+		return rc < 0 ? rc : -ENAMETOOLONG;
+	}
+	if ((rc = mkdir_below(ti->cfg->state_dir, "work", 0750)) < 0 ||
+	    (rc = mkdir_below(ti->cfg->state_dir, rel, 0750)) < 0) {
+		snprintf(err, errlen, "%s: %s", ti->cfg->state_dir, strerror(-rc));
+		return rc;
+	}
+	unlink(ct->spool);                /* an earlier attempt's, cut short */
+	ct->in.path = ct->spool;
+	if ((rc = s3_spool(ti->d->loop, ti->s3, ct->key, ct->spool, spool_done, ct, &ct->sp)) < 0)
+		snprintf(err, errlen, "reading %s back: %s", ct->path, strerror(-rc));
+	return rc;
+}
+
 /* ---- the task ---- */
 
 static void after_cb(uv_work_t *w, int status)
@@ -215,53 +400,57 @@ static void after_cb(uv_work_t *w, int status)
 	struct stask *t = ct->t;
 	const struct task_info *ti = task_info(t);
 	struct store *st = ti->d->store;
-	struct task_outcome o = { .outcome = TO_FAILED };
-	char buf[2048], qpath[PATH_MAX];
+	char *buf = ct->msg, qpath[PATH_MAX];
+	size_t len = sizeof ct->msg;
 	int rc;
 
+	ct->o = (struct task_outcome){ .outcome = TO_FAILED };
 	task_set_impl(t, NULL);
 	if (status == UV_ECANCELED || ct->rc == -ECANCELED) {
-		o.outcome = TO_CANCELLED;
+		ct->o.outcome = TO_CANCELLED;
 		goto out;
 	}
 	if (ct->rc < 0) {
-		snprintf(buf, sizeof buf, "%s", ct->err ? ct->err : strerror(-ct->rc));
-		o.error = buf;
-		o.retryable = ct->rc != -EINVAL;
+		snprintf(buf, len, "%s", ct->err ? ct->err : strerror(-ct->rc));
+		ct->o.error = buf;
+		ct->o.retryable = ct->rc != -EINVAL;
 		goto out;
 	}
 	const struct dq_report *r = ct->report;
 	if (store_snapshot_checked(st, ct->snapshot_id, (int64_t)r->rows, r->encoding,
 	                           r->line_ending) < 0 ||
 	    task_check_save(st, ti->run_id, ct->prev_run_id, r) < 0) {
-		snprintf(buf, sizeof buf, "state store: %s", store_errmsg(st));
-		o.error = buf;
-		o.retryable = true;
+		snprintf(buf, len, "state store: %s", store_errmsg(st));
+		ct->o.error = buf;
+		ct->o.retryable = true;
 		goto out;
 	}
 	if (r->outcome == DQ_WARN) {
-		list_results(r, DQ_WARN, buf, sizeof buf);
+		list_results(r, DQ_WARN, buf, len);
 		log_warn(&ti->log, "checks warn: %s", buf);
 	}
 	if (r->outcome != DQ_FAIL) {
 		log_info(&ti->log, "checked %" PRIu64 " rows (%s, %s) in %.2fs: %s", r->rows,
 		         r->encoding, r->line_ending, r->seconds, dq_outcome_name(r->outcome));
-		o.outcome = TO_SUCCEEDED;
+		ct->o.outcome = TO_SUCCEEDED;
 		goto out;
 	}
-	int n = snprintf(buf, sizeof buf, "checks failed, snapshot quarantined: ");
-	list_results(r, DQ_FAIL, buf + n, sizeof buf - (size_t)n);
-	o.error = buf;
-	if ((rc = quarantine(ti, ct->path, qpath, sizeof qpath)) < 0) {
-		size_t used = strlen(buf);
-		snprintf(buf + used, sizeof buf - used, " (moving it to quarantine failed: %s)",
-		         strerror(-rc));
+	int n = snprintf(buf, len, "checks failed, snapshot quarantined: ");
+	list_results(r, DQ_FAIL, buf + n, len - (size_t)n);
+	ct->o.error = buf;
+	if (ct->key[0]) {
+		if ((rc = s3_quarantine(ct)) == 0)
+			return;                   /* s3_quarantined() ends it */
+		if (rc != -EALREADY)
+			append(ct, "moving it to quarantine", strerror(-rc));
+	} else if ((rc = quarantine(ti, ct->path, qpath, sizeof qpath)) < 0) {
+		append(ct, "moving it to quarantine", strerror(-rc));
 	} else if (store_snapshot_quarantined(st, ct->snapshot_id, qpath) < 0) {
 		log_err(&ti->log, "state store: %s", store_errmsg(st));
 	}
 out:
+	task_done(t, &ct->o);
 	check_free(ct);
-	task_done(t, &o);
 }
 
 /* The previous snapshot still in staging, other than this run's: its rows
@@ -282,7 +471,7 @@ static void previous(struct check_task *ct, const struct task_info *ti)
 			continue;
 		ct->in.prev_rows = list[i].rows;
 		ct->prev_run_id = list[i].run_id;
-		if (path_parent(list[i].path, dir, sizeof dir) == 0 &&
+		if (partition_dir(ti, list[i].path, dir, sizeof dir, NULL, 0) == 0 &&
 		    snprintf(ct->prev_keys, sizeof ct->prev_keys, "%s/.keys", dir) <
 		    (int)sizeof ct->prev_keys)
 			ct->in.prev_keys = ct->prev_keys;
@@ -296,6 +485,7 @@ static int check_start(struct stask *t, char *err, size_t errlen, bool *retryabl
 	const struct task_info *ti = task_info(t);
 	struct check_task *ct = calloc(1, sizeof *ct);
 	struct store_snapshot_ref snap;
+	const char *key;
 	char dir[PATH_MAX];
 	int rc;
 
@@ -317,10 +507,13 @@ static int check_start(struct stask *t, char *err, size_t errlen, bool *retryabl
 	ct->t = t;
 	ct->snapshot_id = snap.id;
 	ct->bytes = snap.bytes;
+	key = s3_uri_key(ti->s3, snap.path);
+	snprintf(ct->hash, sizeof ct->hash, "%s", snap.hash ? snap.hash : "");
 	rc = snprintf(ct->path, sizeof ct->path, "%s", snap.path) >= (int)sizeof ct->path ||
-	     path_parent(snap.path, dir, sizeof dir) < 0 ||
-	     snprintf(ct->keys_out, sizeof ct->keys_out, "%s/.keys", dir) >=
-	     (int)sizeof ct->keys_out ? -ENAMETOOLONG : 0;
+	     (key && snprintf(ct->key, sizeof ct->key, "%s", key) >= (int)sizeof ct->key) ||
+	     (!key && (path_parent(snap.path, dir, sizeof dir) < 0 ||
+	               snprintf(ct->keys_out, sizeof ct->keys_out, "%s/.keys", dir) >=
+	               (int)sizeof ct->keys_out)) ? -ENAMETOOLONG : 0;
 	store_snapshot_ref_clear(&snap);
 	if (rc < 0) {
 		snprintf(err, errlen, "snapshot path too long");
@@ -335,10 +528,13 @@ static int check_start(struct stask *t, char *err, size_t errlen, bool *retryabl
 	ct->in.cancel = &ct->cancel;
 	ct->in.progress = &ct->progress;
 	ct->in.threads = ti->cfg->limits.check_threads;
-	if ((rc = uv_queue_work(ti->d->loop, &ct->work, work_cb, after_cb)) < 0) {
+	if (ct->key[0])
+		rc = s3_start(ct, ti, err, errlen);
+	else if ((rc = uv_queue_work(ti->d->loop, &ct->work, work_cb, after_cb)) < 0)
 		snprintf(err, errlen, "cannot queue the check: %s", uv_strerror(rc));
+	if (rc < 0) {
 		*retryable = true;
-		free(ct);
+		check_free(ct);
 		return rc;
 	}
 	task_set_impl(t, ct);
@@ -352,7 +548,10 @@ static void check_cancel(struct stask *t)
 	if (!ct)
 		return;
 	atomic_store(&ct->cancel, 1);
-	uv_cancel((uv_req_t *)&ct->work);   /* only if it has not started */
+	if (ct->sp)
+		s3_spool_cancel(ct->sp);
+	else
+		uv_cancel((uv_req_t *)&ct->work);   /* only if it has not started */
 }
 
 static void check_progress(const struct stask *t, json_t *out)

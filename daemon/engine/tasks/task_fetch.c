@@ -68,6 +68,7 @@
 #include "io/arcgis.h"
 #include "io/fetch.h"
 #include "io/hub.h"
+#include "engine/tasks/fetch_upload.h"
 #include "engine/tasks/retain.h"
 #include "engine/task.h"
 #include "engine/tasks/tasks.h"
@@ -164,8 +165,8 @@ static void record_published(struct fetch_task *ft, struct store_snapshot *snap,
 	}
 	if (new_bytes)
 		record_change(ft, "bytes", snap->hash, snap->published);
-	if (retain_snapshots(ti->d->loop, st, ti->target, ti->dataset->keep_snapshots,
-	                     NULL, NULL) < 0)
+	if (retain_snapshots(ti->d->loop, st, ti->s3, ti->cfg->state_dir, ti->target,
+	                     ti->dataset->keep_snapshots, NULL, NULL) < 0)
 		log_warn(&ti->log, "retention not started: %s", store_errmsg(st));
 	log_info(&ti->log, "published %s (%" PRIu64 " bytes%s)", snap->path, snap->bytes,
 	         resumed ? ", resumed" : "");
@@ -486,9 +487,13 @@ static int start_http(struct fetch_task *ft, const char *url, const char *file_n
 		.etag = last->etag, .last_modified = last->last_modified, .last_hash = last->hash,
 		.force = ti->force, .allow_file_urls = ti->cfg->allow_file_urls,
 	};
+	struct upload_hold *hold = NULL;
+	int rc = upload_request(ti, &req, &hold);
 
-	return started(fetch_start(ti->http, &req, on_fetch_done, ft, &ft->f, &ferr), ferr, err,
-	               errlen, retryable);
+	if (rc == 0)
+		rc = fetch_start(ti->http, &req, on_fetch_done, ft, &ft->f, &ferr);
+	upload_hold_free(hold);
+	return started(rc, ferr, err, errlen, retryable);
 }
 
 /* A snapshot of the layer at URL (arcgis.h), compared with the stamp of
@@ -545,8 +550,12 @@ static void on_hub_done(struct hub *hb, const struct hub_result *r, void *arg)
 		.dataset = ds->name, .exec_date = ti->exec_date, .file_name = ft->file_name,
 		.last_hash = ft->last_hash, .force = ti->force,
 	};
-	if (started(fetch_start(ti->http, &req, on_fetch_done, ft, &ft->f, &ferr), ferr, buf,
-	            sizeof buf, &retryable) < 0) {
+	struct upload_hold *hold = NULL;
+	int rc = upload_request(ti, &req, &hold);
+	if (rc == 0)
+		rc = fetch_start(ti->http, &req, on_fetch_done, ft, &ft->f, &ferr);
+	upload_hold_free(hold);
+	if (started(rc, ferr, buf, sizeof buf, &retryable) < 0) {
 		failed(&o, buf, retryable, -1);
 		finish(ft, &o);
 	}

@@ -13,4 +13,21 @@ extern const struct task_kind task_kind_check;     /* task_check.c */
 extern const struct task_kind task_kind_convert;   /* task_convert.c */
 extern const struct task_kind task_kind_job;       /* task_proc.c */
 
+/* ---- S3 storage (fetch_upload.c) ---- */
+
+struct http;
+struct s3_client;
+struct fetch_request;
+
+/* storage: s3: the client for D's configuration, credentials read now
+ * (io/s3_creds.h); *out NULL for storage: local.  0, or a negative errno
+ * after logging why (never a secret). */
+int upload_client_new(struct denverd *d, struct http *h, struct s3_client **out);
+void upload_client_free(struct s3_client *c);     /* accepts NULL */
+
+/* At start: abort the multipart uploads under <prefix>/staging/ that were
+ * begun before this start and that no row of state.db owns (a crash's
+ * leftovers); runs in the background, logs what it did. */
+void upload_sweep(struct denverd *d, struct s3_client *c);
+
 #endif

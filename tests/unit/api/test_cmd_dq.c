@@ -15,88 +15,39 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "config/config.h"
-#include "api/control.h"
-#include "ctlcall.h"
-#include "base/denverd.h"
+#include "apifix.h"
 #include "quality/dq.h"
 #include "api/cmd_dq.h"
 #include "engine/tasks/task_check.h"
 #include "store/store.h"
-#include "tmpstore.h"
-
-struct fixture {
-	struct tmpstore t;
-	struct config *cfg;
-	struct denverd d;
-	uv_loop_t loop;
-	char sock[100];
-};
 
 static void write_file(const char *path, const char *text)
 {
-	char dir[256], *slash;
-	FILE *f;
-	snprintf(dir, sizeof dir, "%s", path);
-	for (slash = strchr(dir + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
-		*slash = 0;
-		mkdir(dir, 0750);
-		*slash = '/';
-	}
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
+	assert_int_equal(apifix_write(path, text), 0);
 }
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof *f);
-	char *yaml, *errs = NULL;
-	if (!f || tmpstore_open(&f->t) < 0)
-		return -1;
-	snprintf(f->sock, sizeof f->sock, "%s/denverd.sock", f->t.dir);
-	if (asprintf(&yaml,
-	        "state_dir: %s\nsocket: %s\n"
+	struct apifix *f = apifix_open(
 	        "datasets:\n  d:\n    url: https://example.org/d.csv\n"
 	        "    schedule: \"0 6 * * *\"\n"
 	        "    schema:\n      key: [id]\n      columns:\n"
 	        "        - {name: id, type: int}\n        - {name: val, type: string}\n"
 	        "    checks:\n      rows: {type: row_count, min: 3}\n"
 	        "      u: {type: unique, severity: warn}\n"
-	        "jobs:\n  report: {after: [d], command: [\"true\"]}\n",
-	        f->t.dir, f->sock) < 0 ||
-	    config_parse("test.yaml", yaml, strlen(yaml), &f->cfg, &errs) < 0) {
-		fprintf(stderr, "config: %s\n", errs ? errs : "?");
-		return -1;
-	}
-	free(yaml);
-	f->d.cfg = f->cfg;
-	f->d.store = f->t.st;
-	if (uv_loop_init(&f->loop) < 0)
-		return -1;
-	f->d.loop = &f->loop;
-	if (control_init(&f->d) < 0 || cmd_dq_init(&f->d) < 0)
-		return -1;
+	        "jobs:\n  report: {after: [d], command: [\"true\"]}\n");
+
 	*state = f;
-	return 0;
+	return f && cmd_dq_init(&f->d) == 0 ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-	char cmd[160];
-	control_fini(&f->d);
-	ctlcall_loop_close(&f->loop);
-	config_free(f->cfg);
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->t.dir);
-	tmpstore_close(&f->t);
-	free(f);
-	return system(cmd) == 0 ? 0 : -1;
+	return apifix_close(*state);
 }
 
 /* Send REQUEST; the reply's result (ok) or error (not ok) as a new ref. */
-static json_t *call(struct fixture *f, const char *request, bool want_ok)
+static json_t *call(struct apifix *f, const char *request, bool want_ok)
 {
 	json_t *out = ctlcall_json(&f->loop, f->sock, request, want_ok);
 
@@ -105,14 +56,14 @@ static json_t *call(struct fixture *f, const char *request, bool want_ok)
 	return out;
 }
 
-static void expect_error(struct fixture *f, const char *request, const char *code)
+static void expect_error(struct apifix *f, const char *request, const char *code)
 {
 	json_t *e = call(f, request, false);
 	assert_string_equal(json_string_value(json_object_get(e, "code")), code);
 	json_decref(e);
 }
 
-static int count(struct fixture *f, const char *sql)
+static int count(struct apifix *f, const char *sql)
 {
 	sqlite3 *db;
 	sqlite3_stmt *s;
@@ -127,7 +78,7 @@ static int count(struct fixture *f, const char *sql)
 }
 
 /* The one text value SQL selects, into OUT. */
-static void text_of(struct fixture *f, const char *sql, char *out, size_t len)
+static void text_of(struct apifix *f, const char *sql, char *out, size_t len)
 {
 	sqlite3 *db;
 	sqlite3_stmt *s;
@@ -140,7 +91,7 @@ static void text_of(struct fixture *f, const char *sql, char *out, size_t len)
 	sqlite3_close(db);
 }
 
-static int64_t add_run(struct fixture *f, const char *target, const char *kind,
+static int64_t add_run(struct apifix *f, const char *target, const char *kind,
                        const char *date)
 {
 	struct store_run r = { .target = target, .kind = kind, .exec_date = date,
@@ -150,7 +101,7 @@ static int64_t add_run(struct fixture *f, const char *target, const char *kind,
 	return id;
 }
 
-static struct dq_report *check(struct fixture *f, const char *csv, const char *date,
+static struct dq_report *check(struct apifix *f, const char *csv, const char *date,
                                const char *prev_keys, const char *keys_out)
 {
 	char path[256];
@@ -168,7 +119,7 @@ static struct dq_report *check(struct fixture *f, const char *csv, const char *d
 
 static void test_results_and_diff(void **state)
 {
-	struct fixture *f = *state;
+	struct apifix *f = *state;
 	char k1[256], k2[256];
 	struct dq_report *r;
 	int64_t run1, run2;
@@ -244,7 +195,7 @@ static void test_results_and_diff(void **state)
 }
 
 /* The reply line to REQUEST must be WANT, byte for byte. */
-static void expect_reply(struct fixture *f, const char *request, const char *want)
+static void expect_reply(struct apifix *f, const char *request, const char *want)
 {
 	char *reply = ctlcall(&f->loop, f->sock, request);
 	assert_non_null(reply);
@@ -262,7 +213,7 @@ static void expect_reply(struct fixture *f, const char *request, const char *wan
  * and a key that could not be read back. */
 static void test_reply_bytes(void **state)
 {
-	struct fixture *f = *state;
+	struct apifix *f = *state;
 	char k1[256], k2[256], buf[256];
 	struct dq_report *r;
 
@@ -350,7 +301,7 @@ static void test_reply_bytes(void **state)
 
 /* A quarantined snapshot (with its .keys) for DATE, as the check task
  * leaves it; returns its run id. */
-static int64_t quarantined(struct fixture *f, const char *date)
+static int64_t quarantined(struct apifix *f, const char *date)
 {
 	char path[512], sql[1024];
 	int64_t run = add_run(f, "d", "dataset", date);
@@ -367,7 +318,7 @@ static int64_t quarantined(struct fixture *f, const char *date)
 
 static void test_promote(void **state)
 {
-	struct fixture *f = *state;
+	struct apifix *f = *state;
 	int64_t run = quarantined(f, "2026-03-11"), job = add_run(f, "report", "job", "2026-03-11");
 	char req[256], path[512], want[512];
 	struct store_dq_snapshot q;

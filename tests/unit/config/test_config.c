@@ -179,12 +179,34 @@ static const struct {
 	{ "? [a]\n: 1\n", "t.yaml:1:3: keys must be strings, not a list\n" },
 	{ "a: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n",
 	  "t.yaml:1:35: values are nested more than 32 levels deep\n" },
+	/* storage: a secret inline is refused (its value not shown), s3 needs
+	 * an endpoint and a bucket, each value is checked */
+	{ "storage:\n  type: s3\n  secret_access_key: hunter2\n",
+	  "t.yaml: storage: type s3 needs an endpoint (like https://s3.us-west-2.amazonaws.com)\n"
+	  "t.yaml: storage: type s3 needs a bucket\n"
+	  "t.yaml:3:3: storage.secret_access_key: a secret is never written in the "
+	  "configuration file; put the keys in a credentials file named by "
+	  "storage.credentials_file (with systemd: LoadCredential=, read from "
+	  "$CREDENTIALS_DIRECTORY) or in the environment (AWS_ACCESS_KEY_ID, "
+	  "AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)\n" },
+	{ "storage:\n  type: s3\n  endpoint: http://u:p@h:1\n  bucket: B\n  prefix: /a/\n"
+	  "  part_size: 1MiB\n  credentials_file: a/b\n",
+	  "t.yaml: storage: type s3 needs an endpoint (like https://s3.us-west-2.amazonaws.com)\n"
+	  "t.yaml: storage: type s3 needs a bucket\n"
+	  "t.yaml:3:13: endpoint: no user or password in the URL (see storage.credentials_file)\n"
+	  "t.yaml:4:11: bucket: 3 to 63 characters of a-z 0-9 . -\n"
+	  "t.yaml:5:11: prefix: key names of A-Z a-z 0-9 . _ - = joined by single '/', no '/' "
+	  "at either end (like denverd or prod/denverd)\n"
+	  "t.yaml:6:14: part_size: must be between 8MiB and 1GiB, not '1MiB'\n"
+	  "t.yaml:7:21: credentials_file: an absolute path, or the name of a systemd credential "
+	  "(LoadCredential=NAME:..., read from $CREDENTIALS_DIRECTORY)\n" },
+	{ "storage:\n  type: nfs\n", "t.yaml:2:9: type: expected local or s3, not 'nfs'\n" },
 	/* keys */
 	{ "timezon: UTC\n", "t.yaml:1:1: unknown key 'timezon', did you mean 'timezone'?\n" },
 	{ "Timezone: UTC\n", "t.yaml:1:1: unknown key 'Timezone', did you mean 'timezone'?\n" },
 	{ "colour: red\n", "t.yaml:1:1: unknown key 'colour'; expected one of: timezone, "
 	                   "state_dir, socket, socket_mode, log_level, allow_file_urls, limits, "
-	                   "spark, alerts, lineage, datasets, jobs\n" },
+	                   "spark, alerts, lineage, storage, datasets, jobs\n" },
 	{ "timezone: UTC\ntimezone: UTC\n",
 	  "t.yaml:2:1: duplicate key 'timezone', first set at line 1\n" },
 	/* time zone and schedules */

@@ -143,7 +143,7 @@ static const struct {
 } sections[] = {
 	{ "TOP LEVEL", "" }, { "LIMITS", "limits" }, { "SPARK", "spark" },
 	{ "SPARK CONNECT", "spark.connect" },
-	{ "ALERTS", "alerts" }, { "LINEAGE", "lineage" }, { "DATASETS", "datasets.*" },
+	{ "ALERTS", "alerts" }, { "LINEAGE", "lineage" }, { "STORAGE", "storage" }, { "DATASETS", "datasets.*" },
 	{ "SCHEMA", "datasets.*.schema" },
 	{ "CHECKS", "datasets.*.checks.*" }, { "JOBS", "jobs.*" },
 };

@@ -338,6 +338,7 @@ static void test_the_commands_usage_lines(void **state)
 		{ &cmd_dq, "DATASET [--runs N]" },
 		{ &cmd_diff, "DATASET [--date D]" },
 		{ &cmd_promote, "RUN [--reason TEXT]" },
+		{ &cmd_purge, "DATASET --before D [--yes]" },
 	};
 	char u[256], line[64];
 
@@ -373,6 +374,8 @@ static void test_the_commands_requests(void **state)
 	expect_ok(&cmd_diff, "diff demo -d 2026-11-01", "{\"dataset\":\"demo\",\"date\":"
 	          "\"2026-11-01\"}", "{}");
 	expect_ok(&cmd_promote, "promote -r why 4", "{\"reason\":\"why\",\"run\":4}", "{}");
+	expect_ok(&cmd_purge, "purge d --yes --before 2026-01-01",
+	          "{\"before\":\"2026-01-01\",\"dataset\":\"d\",\"yes\":true}", "{}");
 	expect_ok(&cmd_show, "show 5 --json", "{\"run\":5}", "{\"json\":true}");
 	expect_error(&cmd_status, "status x", "denverctl: status takes no arguments\n");
 	expect_error(&cmd_pause, "pause", "denverctl: pause: missing DATASET\n");

@@ -177,7 +177,7 @@ static int run_retention(struct fixture *fx, unsigned keep)
 	uv_loop_t loop;
 	int removed = -1;
 	uv_loop_init(&loop);
-	assert_int_equal(retain_snapshots(&loop, fx->st, "ds", keep, retained, &removed), 0);
+	assert_int_equal(retain_snapshots(&loop, fx->st, NULL, NULL, "ds", keep, retained, &removed), 0);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);
 	return removed;

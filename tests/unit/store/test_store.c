@@ -53,7 +53,7 @@ static void test_forward_migration_from_v1(void **state)
 	assert_int_equal(sqlite3_exec(db, "ALTER TABLE diffs DROP COLUMN aged_out; ALTER TABLE diffs DROP COLUMN withdrawn;"
 	                              "ALTER TABLE diffs DROP COLUMN window_start;"
 	                              "DROP INDEX runs_ok_by_target; DROP TABLE source_changes;"
-	                              "DROP TABLE spark_server;"
+	                              "DROP TABLE spark_server; DROP TABLE s3_parts; DROP TABLE s3_uploads;"
 	                              "PRAGMA user_version = 1", 0, 0, 0), SQLITE_OK);
 	sqlite3_close(db);
 
@@ -90,6 +90,7 @@ static void test_forward_migration_from_v2(void **state)
 	assert_int_equal(sqlite3_exec(db, "ALTER TABLE diffs DROP COLUMN aged_out; ALTER TABLE diffs DROP COLUMN withdrawn;"
 	                              "ALTER TABLE diffs DROP COLUMN window_start;"
 	                              "DROP TABLE source_changes; DROP TABLE spark_server;"
+	                              "DROP TABLE s3_parts; DROP TABLE s3_uploads;"
 	                              "PRAGMA user_version = 2", 0, 0, 0), SQLITE_OK);
 	sqlite3_close(db);
 
@@ -126,7 +127,8 @@ static void test_forward_migration_from_v3_spark_server(void **state)
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "ALTER TABLE diffs DROP COLUMN aged_out; ALTER TABLE diffs DROP COLUMN withdrawn;"
 	                              "ALTER TABLE diffs DROP COLUMN window_start;"
-	                              "DROP TABLE spark_server; PRAGMA user_version = 3", 0,
+	                              "DROP TABLE spark_server; DROP TABLE s3_parts; DROP TABLE s3_uploads;"
+	                              "PRAGMA user_version = 3", 0,
 	                              0, 0), SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(store_open(path, &st, &err), 0);
@@ -295,6 +297,100 @@ static void test_reader_connection(void **state)
 	free(path);
 }
 
+/* The S3 uploads of migration 6: one per dataset and date, parts kept with
+ * their opaque hash state, replaced by a new upload, forgotten at the end;
+ * a v5 database gets the tables. */
+struct got_upload {
+	int calls;
+	char key[64], id[64], etag[64];
+	size_t n;
+	unsigned numbers[4];
+	unsigned char state[4];
+};
+
+static int got_upload_fn(void *arg, const struct store_upload *u,
+                         const struct store_upload_part *parts, size_t n)
+{
+	struct got_upload *g = arg;
+	g->calls++;
+	snprintf(g->key, sizeof g->key, "%s", u->key);
+	snprintf(g->id, sizeof g->id, "%s", u->upload_id);
+	snprintf(g->etag, sizeof g->etag, "%s", u->etag ? u->etag : "(null)");
+	g->n = n;
+	for (size_t i = 0; i < n && i < 4; i++) {
+		g->numbers[i] = parts[i].number;
+		assert_int_equal(parts[i].hash_state_len, 4);
+		memcpy(g->state, parts[i].hash_state, 4);
+	}
+	return 1;
+}
+
+static int count_ids(void *arg, const char *id, const char *key)
+{
+	(*(int *)arg)++;
+	return 0;
+}
+
+static void test_uploads(void **state)
+{
+	char *path = tmp_db(), *err = NULL;
+	struct store *st;
+	sqlite3 *db;
+	struct got_upload g = { 0 };
+	int ids = 0;
+
+	assert_int_equal(store_open(path, &st, &err), 0);
+	store_close(st);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE s3_parts; DROP TABLE s3_uploads;"
+	                              "PRAGMA user_version = 5", 0, 0, 0), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(store_open(path, &st, &err), 0);
+	assert_int_equal(store_schema_version(st), STORE_SCHEMA_VERSION);
+
+	struct store_upload u = { .dataset = "ds", .exec_date = "2026-11-24", .key = "p/k",
+	                          .upload_id = "U1", .url = "http://x/a", .etag = "\"e1\"",
+	                          .total = 100 };
+	assert_int_equal(store_upload_get(st, "ds", "2026-11-24", got_upload_fn, &g), 0);
+	assert_int_equal(g.calls, 0);
+	assert_int_equal(store_upload_begin(st, &u), 0);
+	struct store_upload_part p = { .number = 2, .etag = "bb", .size = 8, .end = 16,
+	                               .hash_state = "\x01\x02\x03\x04", .hash_state_len = 4 };
+	assert_int_equal(store_upload_part(st, "U1", &p), 0);
+	p.number = 1;
+	p.end = 8;
+	assert_int_equal(store_upload_part(st, "U1", &p), 0);
+	assert_int_equal(store_upload_part(st, "nobody", &p), 0);   /* no row: ignored */
+	assert_int_equal(store_upload_get(st, "ds", "2026-11-24", got_upload_fn, &g), 1);
+	assert_string_equal(g.key, "p/k");
+	assert_string_equal(g.id, "U1");
+	assert_int_equal(g.n, 2);
+	assert_int_equal(g.numbers[0], 1);
+	assert_int_equal(g.numbers[1], 2);
+	assert_memory_equal(g.state, "\x01\x02\x03\x04", 4);
+	/* A reset keeps the upload with new validators, without parts. */
+	u.etag = "\"e2\"";
+	assert_int_equal(store_upload_reset(st, &u), 0);
+	assert_int_equal(store_upload_get(st, "ds", "2026-11-24", got_upload_fn, &g), 1);
+	assert_int_equal(g.n, 0);
+	assert_string_equal(g.etag, "\"e2\"");
+	/* A new upload replaces the old one and its parts. */
+	assert_int_equal(store_upload_part(st, "U1", &p), 0);
+	u.upload_id = "U2";
+	assert_int_equal(store_upload_begin(st, &u), 0);
+	assert_int_equal(store_upload_get(st, "ds", "2026-11-24", got_upload_fn, &g), 1);
+	assert_string_equal(g.id, "U2");
+	assert_int_equal(g.n, 0);
+	assert_int_equal(store_upload_ids(st, count_ids, &ids), 0);
+	assert_int_equal(ids, 1);
+	assert_int_equal(store_upload_end(st, "U2"), 0);
+	g.calls = 0;
+	assert_int_equal(store_upload_get(st, "ds", "2026-11-24", got_upload_fn, &g), 0);
+	assert_int_equal(g.calls, 0);
+	store_close(st);
+	free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -302,6 +398,7 @@ int main(void)
 		cmocka_unit_test(test_forward_migration_from_v1),
 		cmocka_unit_test(test_forward_migration_from_v2),
 		cmocka_unit_test(test_forward_migration_from_v3_spark_server),
+		cmocka_unit_test(test_uploads),
 		cmocka_unit_test(test_newer_schema_is_refused),
 		cmocka_unit_test(test_garbage_file_is_refused),
 		cmocka_unit_test(test_wal_and_event_round_trip),
