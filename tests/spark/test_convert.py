@@ -333,7 +333,7 @@ def commit_seqs(root):
 
 
 def test_each_commit_leaves_its_provenance(spark, merged, snapshots):
-    recs = datastore.Store(spark, merged["root"]).commits()[:2]      # later tests add more
+    recs = datastore.Store(merged["root"]).commits()[:2]      # later tests add more
     for seq, rec, m, path, d in ((1, recs[0], merged["ma"], snapshots["a"], D1),
                                  (2, recs[1], merged["mb"], snapshots["b"], D2)):
         assert rec["seq"] == seq and rec["version"] == 1 and rec["dataset"] == "traffic_accidents"
@@ -380,11 +380,11 @@ def test_crash_inside_the_swap_rolls_forward(spark, tmp_path, merged, snapshots,
     journal = os.path.join(tmp_path, "datastore", ".txn", "traffic_accidents", "journal")
     assert [n for n in os.listdir(journal) if n.endswith(".json")]
     assert commit_seqs(root) == [1]                          # the swap is not done: no record yet
-    assert datastore.Store(spark, root).recover()           # what the next job does first
+    assert datastore.Store(root).recover()           # what the next job does first
     assert read_store(root) == merged["after_b"]
     assert commit_seqs(root) == [1, 2]                       # the roll-forward wrote it, once
-    assert datastore.Store(spark, root).recover() == [] and commit_seqs(root) == [1, 2]
-    assert datastore.Store(spark, root).commits()[1]["run_id"] == 2
+    assert datastore.Store(root).recover() == [] and commit_seqs(root) == [1, 2]
+    assert datastore.Store(root).commits()[1]["run_id"] == 2
 
 
 def test_crash_before_commit_leaves_old_datastore(spark, tmp_path, merged, snapshots, monkeypatch):
@@ -400,6 +400,6 @@ def test_crash_before_commit_leaves_old_datastore(spark, tmp_path, merged, snaps
     assert read_store(root) == merged["after_a"]
     staging = os.path.join(tmp_path, "datastore", ".txn", "traffic_accidents", "staging")
     assert os.listdir(staging)                               # Spark's output, never swapped in
-    assert datastore.Store(spark, root).recover() == []
+    assert datastore.Store(root).recover() == []
     assert os.listdir(staging) == [] and read_store(root) == merged["after_a"]
     assert commit_seqs(root) == [1]

@@ -176,7 +176,7 @@ def test_a_new_convert_changes_the_fingerprint(spark, built, report_state, tmp_p
     more = gen_file(gen_dir, "traffic_accidents", 50, start="2026-11-01", end="2026-11-21", seed=12)
     run_convert(spark, tmp_path, "traffic_accidents", more, "utf-8", "2026-11-22", run_id=7)
     assert datastore.fingerprint(root)["fingerprint"] != data["state"]["traffic_accidents"]["fingerprint"]
-    (rec,) = datastore.Store(spark, root).commits()[1:]
+    (rec,) = datastore.Store(root).commits()[1:]
     assert (rec["seq"], rec["run_id"], rec["exec_date"]) == (2, 7, "2026-11-22")
     # the 311 datastore, untouched, keeps its fingerprint
     assert datastore.fingerprint(os.path.join(tmp_path, "datastore", "service_requests_311"))["fingerprint"] == \
