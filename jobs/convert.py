@@ -442,7 +442,7 @@ def merge(spark, spec, store, snap, new_months, data_cols, timer, provenance):
      .sortWithinPartitions(*key)
      .write.partitionBy("year", "month")
      .option("compression", "zstd").option("maxRecordsPerFile", 1_000_000)
-     .mode("errorifexists").parquet(staging))
+     .mode("error").parquet(staging))
     staged = {f"{y}/{m}" for y in store.list_names(staging) if y.startswith("year=")
               for m in store.list_names(f"{staging}/{y}") if m.startswith("month=")}
     winners.unpersist()
