@@ -418,34 +418,45 @@ def merge(spark, spec, store, snap, new_months, data_cols, timer, provenance):
     if existing:
         old = read_months(spark, spec, store, existing).withColumn("_src", F.lit(0))
         union = union.unionByName(old)
-    w_key = Window.partitionBy(*key)
-    order = Window.partitionBy(*key).orderBy(F.col("last_seen").desc(), F.col("_src").desc(),
-                                             F.col("_h").desc())
+    # When the event time is part of the key (311), all rows of a key fall
+    # in one month, so the window over (year, month, key) is the window over
+    # the key, and ONE shuffle by month serves both the window and the
+    # per-month files.  Otherwise a key's rows may sit in two months: the
+    # window shuffles by key and the write by month again.
+    by_month = spec["event_time"] in key
+    part = ["year", "month", *key] if by_month else key
+    if by_month:
+        union = union.repartition("year", "month")
+    w_key = Window.partitionBy(*part)
+    order = Window.partitionBy(*part).orderBy(F.col("last_seen").desc(), F.col("_src").desc(),
+                                              F.col("_h").desc())
     ranked = (union.withColumn("_h", F.xxhash64(*data_cols))
               .withColumn("_rn", F.row_number().over(order))
               .withColumn("_first", F.min("first_seen").over(w_key))
-              .withColumn("_last", F.max("last_seen").over(w_key))
-              .withColumn("_n_snap", F.sum("_src").over(w_key)))
+              .withColumn("_last", F.max("last_seen").over(w_key)))
     winners = (ranked.filter(F.col("_rn") == 1)
                .withColumn("first_seen", F.col("_first")).withColumn("last_seen", F.col("_last")))
-    from pyspark import StorageLevel
-    winners = winners.persist(StorageLevel.MEMORY_AND_DISK)
-    agg = winners.agg(F.sum(F.greatest(F.col("_n_snap") - 1, F.lit(0))).alias("d"),
-                      F.count(F.lit(1)).alias("n")).collect()[0]
-    dup, merged_rows = agg.d or 0, agg.n
+    # duplicate keys of the snapshot, counted on its key columns alone (a
+    # narrow aggregate of the cached snapshot, not of the merged rows)
+    dup = snap.groupBy(*key).count().filter(F.col("count") > 1).agg(
+        F.sum(F.col("count") - 1).alias("d")).collect()[0].d or 0
     timer("merge")
     out_cols = [f.name for f in output_schema(spec).fields]
     txn = f"{spec['exec_date']}.{spec.get('run_id', 0)}.{uuid.uuid4().hex[:8]}"
     staging = store.staging(txn)
-    (winners.select(*out_cols)
-     .repartition("year", "month")
-     .sortWithinPartitions(*key)
+    out = winners.select(*out_cols)
+    if not by_month:
+        out = out.repartition("year", "month")
+    # (year, month, key) is a prefix of the window's own order: no sort
+    # beyond the window's; each month's rows are in one task, one file
+    (out.sortWithinPartitions("year", "month", *key)
      .write.partitionBy("year", "month")
      .option("compression", "zstd").option("maxRecordsPerFile", 1_000_000)
      .mode("error").parquet(staging))
     staged = {f"{y}/{m}" for y in store.list_names(staging) if y.startswith("year=")
               for m in store.list_names(f"{staging}/{y}") if m.startswith("month=")}
-    winners.unpersist()
+    # rows written: from the staged files' footers (no second pass over the data)
+    merged_rows = spark.read.schema(output_schema(spec)).parquet(staging).count() if staged else 0
     timer("write")
     store.commit_months(txn, affected, staged,
                         {**provenance, "rows_written": provenance["rows_written"] - dup})

@@ -26,8 +26,8 @@ crash at any point after the commit point ends with exactly one record of
 that commit, and a crash before it with none.  Records are never changed
 or deleted: the highest sequence number names the state, and a reader
 that remembers it can tell later how many commits came after.  A file per
-commit rather than one appended file because the Hadoop FileSystem API
-has no atomic append and no rename over an existing file.
+commit rather than one appended file because neither pyarrow.fs nor an
+object store (nor Hadoop's FileSystem) has an atomic append.
 
 Fingerprint (``fingerprint``): a content digest of the data files as they
 are now, independent of mtimes and of the order of directory listings;
