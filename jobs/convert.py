@@ -3,6 +3,7 @@
 Run by the daemon's convert task (CONTRACTS.md section 4)::
 
     spark-submit [--master M --driver-memory N --conf k=v ...] convert.py --spec convert.json
+    SPARK_REMOTE=sc://host:port python convert.py --spec convert.json   # Spark Connect
 
 Reading.  The header is read first (one record) to learn this vintage's
 columns; the file is then read with an explicit all-string schema of that
@@ -82,10 +83,20 @@ name, its hash, size and id as the daemon's spec gives them
 and the months rewritten.  It is written inside the commit protocol, so
 the record exists exactly when the commit took effect.
 
-Spark settings come from spark-submit (--master, --conf); this job sets only
-what correctness needs: the session time zone from the spec, the CORRECTED
-datetime parser (so a pattern mismatch is NULL, not an exception), and
-TIMESTAMP_MICROS Parquet timestamps (readable by any Parquet reader).
+How the job reaches Spark (session.py): as a Spark Connect client when
+SPARK_REMOTE is set (``python convert.py --spec ...``, no spark-submit),
+else as a classic driver.  Its own file I/O (the CSV header, the input's
+size, the commit protocol) is pyarrow.fs on this side, never Spark's JVM.
+
+Spark settings come from spark-submit (--master, --conf) or the Connect
+server; this job sets only what correctness needs: the session time zone
+from the spec, the CORRECTED datetime parser, TIMESTAMP_MICROS Parquet
+timestamps (readable by any Parquet reader) and spark.sql.legacy.javaCharsets
+(Spark 4 reads windows-1252 CSV only with it).  Spark 4 runs with ANSI mode
+on, where a failed cast raises; every text-to-value conversion here is a
+``try_cast`` or ``try_to_timestamp`` (NULL when the value does not type),
+so the NULL-and-count semantics above hold whatever spark.sql.ansi.enabled
+says, and the job does not turn ANSI off for the rest of its plan.
 Python UDFs are not used; the driver runs in client mode (it writes the
 manifest to the spec's local path).  Exit status: 0 done, 2 bad spec or
 input (message on stderr), 1 anything else.
@@ -100,6 +111,7 @@ import sys
 import time
 import uuid
 
+import session
 from datastore import Store
 
 SPEC_VERSION = 1
@@ -218,21 +230,18 @@ PY_CODECS = {"utf-8": "utf-8-sig", "utf-8-sig": "utf-8-sig", "windows-1252": "cp
 HEADER_MAX = 1 << 20
 
 
-def read_header(spark, path, encoding):
-    """The first CSV record of `path`, read through the Hadoop FileSystem
-    (works for any path Spark reads; no Spark job needed)."""
+def read_header(store, path, encoding):
+    """The first CSV record of `path`, read on this side through the
+    datastore's file system (`store`, pyarrow.fs; no Spark job, and no JVM,
+    which a Spark Connect client lacks)."""
     import csv
     import io
-    jvm = spark._jvm
-    p = jvm.org.apache.hadoop.fs.Path(path)
-    fs = p.getFileSystem(spark._jsc.hadoopConfiguration())
-    if not fs.isFile(p):
+    if not store.is_file(path):
         raise InputError(f"input {path} does not exist or is not a file")
-    stream = fs.open(p)
-    try:
-        data = b""
+    data = b""
+    with store.open_input(path) as stream:
         while len(data) < HEADER_MAX:
-            chunk = bytes(stream.readNBytes(65536))   # byte[] comes back as bytes
+            chunk = stream.read(65536)
             if not chunk:
                 break
             data += chunk
@@ -242,8 +251,6 @@ def read_header(spark, path, encoding):
             rows = list(csv.reader(io.StringIO(text)))
             if len(rows) > 1:
                 break
-    finally:
-        stream.close()
     rows = list(csv.reader(io.StringIO(data.decode(PY_CODECS[encoding], errors="replace"))))
     if not rows or not any(h.strip() for h in rows[0]):
         raise InputError(f"{path}: no header")
@@ -290,21 +297,21 @@ def typed_expr(F, c, name, ts_formats):
     if t == "int":
         return (F.when(raw.rlike(r"^[+-]?[0-9]+$"), raw)
                 .when(raw.rlike(r"^[+-]?[0-9]+\.0*$"), F.regexp_extract(raw, r"^([+-]?[0-9]+)", 1))
-                .cast("long"))
+                .try_cast("long"))
     if t == "float":
-        return F.when(raw.rlike(r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"), raw.cast("double"))
+        return F.when(raw.rlike(r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"), raw.try_cast("double"))
     if t == "bool":
         low = F.lower(raw)
         return F.when(low.isin(*TRUE_WORDS), F.lit(True)).when(low.isin(*FALSE_WORDS), F.lit(False))
     fmts = c["formats"] or ts_formats
     if t == "timestamp":
         return F.coalesce(*[F.expr(f"try_to_timestamp(`{name}`, {sql_str(spark_pattern(f))})")
-                            for f in fmts]) if fmts else raw.cast("timestamp")
+                            for f in fmts]) if fmts else raw.try_cast("timestamp")
     # date: its own formats, then the timestamp formats (a date column
     # sometimes holds a whole timestamp, FORMATS.md)
     cands = [F.expr(f"to_date(try_to_timestamp(`{name}`, {sql_str(spark_pattern(f))}))")
              for f in (c["formats"] + [f for f in ts_formats if f not in c["formats"]])]
-    return F.coalesce(*cands) if cands else raw.cast("date")
+    return F.coalesce(*cands) if cands else raw.try_cast("date")
 
 
 def null_tokens(F, c, raw):
@@ -321,11 +328,11 @@ def null_tokens(F, c, raw):
             except ValueError:
                 pass
         if nums:
-            cond = cond | F.when(raw.rlike(r"^[+-]?[0-9.eE+-]+$"), raw.cast("double").isin(*nums)).otherwise(False)
+            cond = cond | F.when(raw.rlike(r"^[+-]?[0-9.eE+-]+$"), raw.try_cast("double").isin(*nums)).otherwise(False)
     return cond
 
 
-def build_typed(spark, spec, header, mapping):
+def build_typed(spark, store, spec, header, mapping):
     """The snapshot as a DataFrame of canonical typed columns plus
     `_reason` (NULL for a good row), `_bad_<col>` flags and `_raw`."""
     from pyspark.sql import functions as F, types as T
@@ -340,8 +347,8 @@ def build_typed(spark, spec, header, mapping):
     # A multi-line CSV file is parsed by one task; spread the typing work
     # of big files over the cores (a shuffle costs more than it saves on
     # small ones).
-    par = spark.sparkContext.defaultParallelism
-    if par > 1 and input_size(spark, spec["input"]) > REPARTITION_BYTES:
+    par = session.default_parallelism(spark)
+    if par > 1 and store.size(spec["input"]) > REPARTITION_BYTES:
         raw_df = raw_df.repartition(par)
     # trimmed, blank -> NULL (the city pads with spaces; BOMs and NBSPs at
     # the edges are padding too)
@@ -380,11 +387,6 @@ def build_typed(spark, spec, header, mapping):
     # the raw fields are kept for rejected rows only (rejected.jsonl)
     return stage2.withColumn("_reason", reason).withColumn(
         "_raw", F.when(F.col("_reason").isNotNull(), F.col("_raw")))
-
-
-def input_size(spark, path):
-    p = spark._jvm.org.apache.hadoop.fs.Path(path)
-    return p.getFileSystem(spark._jsc.hadoopConfiguration()).getFileStatus(p).getLen()
 
 
 def spark_type(T, name):
@@ -506,43 +508,61 @@ def merge(spark, spec, store, snap, new_months, data_cols, timer, provenance):
     if existing:
         old = read_months(spark, spec, store, existing).withColumn("_src", F.lit(0))
         union = union.unionByName(old)
-    w_key = Window.partitionBy(*key)
-    order = Window.partitionBy(*key).orderBy(F.col("last_seen").desc(), F.col("_src").desc(),
-                                             F.col("_h").desc())
+    # When the event time is part of the key (311), all rows of a key fall
+    # in one month, so the window over (year, month, key) is the window over
+    # the key, and ONE shuffle by month serves both the window and the
+    # per-month files.  Otherwise a key's rows may sit in two months: the
+    # window shuffles by key and the write by month again.
+    by_month = spec["event_time"] in key
+    part = ["year", "month", *key] if by_month else key
+    if by_month:
+        union = union.repartition("year", "month")
+    w_key = Window.partitionBy(*part)
+    order = Window.partitionBy(*part).orderBy(F.col("last_seen").desc(), F.col("_src").desc(),
+                                              F.col("_h").desc())
     ranked = (union.withColumn("_h", F.xxhash64(*data_cols))
               .withColumn("_rn", F.row_number().over(order))
               .withColumn("_first", F.min("first_seen").over(w_key))
-              .withColumn("_last", F.max("last_seen").over(w_key))
-              .withColumn("_n_snap", F.sum("_src").over(w_key)))
+              .withColumn("_last", F.max("last_seen").over(w_key)))
     removed_on, removal = removal_exprs(F, spec, windows)
     winners = (ranked.filter(F.col("_rn") == 1)
                .withColumn("first_seen", F.col("_first")).withColumn("last_seen", F.col("_last"))
                .withColumn("removed_on", removed_on).withColumn("removal", removal))
-    from pyspark import StorageLevel
-    winners = winners.persist(StorageLevel.MEMORY_AND_DISK)
-    today = F.col("removed_on") == F.lit(dt.date.fromisoformat(spec["exec_date"]))
-    agg = winners.agg(F.sum(F.greatest(F.col("_n_snap") - 1, F.lit(0))).alias("d"),
-                      F.count(F.lit(1)).alias("n"),
-                      F.sum((today & (F.col("removal") == "aged_out")).cast("long")).alias("a"),
-                      F.sum((today & (F.col("removal") == "withdrawn")).cast("long")).alias("w"),
-                      F.sum((today & F.col("removal").isNull()).cast("long")).alias("u")).collect()[0]
-    dup, merged_rows = agg.d or 0, agg.n
-    removed = {"aged_out": agg.a or 0, "withdrawn": agg.w or 0}
-    if agg.u:
-        removed["unknown"] = agg.u
+    # duplicate keys of the snapshot, counted on its key columns alone (a
+    # narrow aggregate of the cached snapshot, not of the merged rows)
+    dup = snap.groupBy(*key).count().filter(F.col("count") > 1).agg(
+        F.sum(F.col("count") - 1).alias("d")).collect()[0].d or 0
     timer("merge")
     out_cols = [f.name for f in output_schema(spec).fields]
     txn = f"{spec['exec_date']}.{spec.get('run_id', 0)}.{uuid.uuid4().hex[:8]}"
     staging = store.staging(txn)
-    (winners.select(*out_cols)
-     .repartition("year", "month")
-     .sortWithinPartitions(*key)
+    out = winners.select(*out_cols)
+    if not by_month:
+        out = out.repartition("year", "month")
+    # (year, month, key) is a prefix of the window's own order: no sort
+    # beyond the window's; each month's rows are in one task, one file
+    (out.sortWithinPartitions("year", "month", *key)
      .write.partitionBy("year", "month")
      .option("compression", "zstd").option("maxRecordsPerFile", 1_000_000)
-     .mode("errorifexists").parquet(staging))
+     .mode("error").parquet(staging))
     staged = {f"{y}/{m}" for y in store.list_names(staging) if y.startswith("year=")
               for m in store.list_names(f"{staging}/{y}") if m.startswith("month=")}
-    winners.unpersist()
+    # rows written, and those first missing today by removal: from the
+    # staged files (two columns and the footers, no second pass over the
+    # merge).  Every row whose removal changes today is in an affected
+    # month (removal_months), so in the staged files.
+    merged_rows, removed = 0, {"aged_out": 0, "withdrawn": 0}
+    if staged:
+        today = F.col("removed_on") == F.lit(dt.date.fromisoformat(spec["exec_date"]))
+        agg = spark.read.schema(output_schema(spec)).parquet(staging).agg(
+            F.count(F.lit(1)).alias("n"),
+            F.sum((today & (F.col("removal") == "aged_out")).cast("long")).alias("a"),
+            F.sum((today & (F.col("removal") == "withdrawn")).cast("long")).alias("w"),
+            F.sum((today & F.col("removal").isNull()).cast("long")).alias("u")).collect()[0]
+        merged_rows = agg.n
+        removed = {"aged_out": agg.a or 0, "withdrawn": agg.w or 0}
+        if agg.u:
+            removed["unknown"] = agg.u
     timer("write")
     store.commit_months(txn, affected, staged,
                         {**provenance, "rows_written": provenance["rows_written"] - dup})
@@ -588,13 +608,16 @@ def run(spark, spec):
     spark.conf.set("spark.sql.session.timeZone", spec["timezone"])
     spark.conf.set("spark.sql.legacy.timeParserPolicy", "CORRECTED")
     spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
-    store = Store(spark, spec["datastore"])
+    # Spark 4's CSV reader accepts only seven charsets unless this is on
+    # (windows-1252 is not among them); the JDK decodes the others
+    spark.conf.set("spark.sql.legacy.javaCharsets", "true")
+    store = Store(spec["datastore"])
     rolled = store.recover()
     if rolled:
         log(f"recovered interrupted commits: {', '.join(rolled)}")
-    header = read_header(spark, spec["input"], spec["encoding"])
+    header = read_header(store, spec["input"], spec["encoding"])
     mapping, unmapped, missing_optional = map_columns(spec, header)
-    typed = build_typed(spark, spec, header, mapping).persist(StorageLevel.MEMORY_AND_DISK)
+    typed = build_typed(spark, store, spec, header, mapping).persist(StorageLevel.MEMORY_AND_DISK)
     names = [c["name"] for c in spec["columns"]]
     ev = F.col(spec["event_time"])
     stats = typed.groupBy("_reason", F.year(ev).alias("y"), F.month(ev).alias("m")).agg(
@@ -681,15 +704,18 @@ def main(argv=None, spark=None):
     ap = argparse.ArgumentParser(prog="convert.py", description="Merge a CSV snapshot into the Parquet datastore.")
     ap.add_argument("--spec", required=True, help="convert.json written by the daemon")
     args = ap.parse_args(argv)
+    own = False
     try:
         spec = load_spec(args.spec)
         if spark is None:
-            from pyspark.sql import SparkSession
-            spark = SparkSession.builder.appName(f"denverd-convert-{spec['dataset']}").getOrCreate()
+            spark, own = session.get(f"denverd-convert-{spec['dataset']}"), True
         m = run(spark, spec)
     except InputError as e:
         log(f"error: {e}")
         return 2
+    finally:
+        if own:
+            spark.stop()    # through Connect: frees this client's server-side session
     log(f"{m['dataset']} {m['exec_date']}: read {m['rows_read']}, wrote {m['rows_written']}, "
         f"rejected {m['rows_rejected'] or 0}, {len(m['partitions'])} months rewritten, "
         f"{m['datastore_rows']} rows in the datastore, {m['spark_seconds']} s")

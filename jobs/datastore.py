@@ -26,8 +26,8 @@ crash at any point after the commit point ends with exactly one record of
 that commit, and a crash before it with none.  Records are never changed
 or deleted: the highest sequence number names the state, and a reader
 that remembers it can tell later how many commits came after.  A file per
-commit rather than one appended file because the Hadoop FileSystem API
-has no atomic append and no rename over an existing file.
+commit rather than one appended file because neither pyarrow.fs nor an
+object store (nor Hadoop's FileSystem) has an atomic append.
 
 Fingerprint (``fingerprint``): a content digest of the data files as they
 are now, independent of mtimes and of the order of directory listings;
@@ -56,14 +56,26 @@ while a convert of the same dataset runs, and both jobs call ``recover``
 first.  Two converts of one dataset must not run at once (the daemon runs
 one task per run and one run per dataset at a time); nothing here locks.
 
-All file operations use the Hadoop FileSystem API through Spark's JVM, so
-the same code works on a local disk, HDFS or any Hadoop-compatible store
-whose rename of a directory is atomic (not S3 without a committer).
+All file operations go through ``pyarrow.fs`` on the job's (the driver's or
+the Connect client's) side, never through Spark's JVM, which a Spark
+Connect client does not have (session.py).  The local file system is the
+default; any ``pyarrow.fs.FileSystem`` may be passed (an S3FileSystem for
+an ``s3a://`` datastore, once S3 is supported: its directory rename is not
+atomic, so the month swap needs more than this there).  On the local file
+system every step the protocol relies on is durable before the next one:
+the journal and the commit record are written to a temp file and fsynced
+before they are renamed into place, and every rename (those two and each
+of the swap) fsyncs the directories it touched, so a power cut cannot
+undo a swap whose journal is already gone.
 """
 
 import hashlib
 import json
 import os
+import posixpath
+from urllib.parse import urlparse
+
+import pyarrow.fs as pafs
 
 JOURNAL_VERSION = 1
 COMMIT_VERSION = 1
@@ -71,71 +83,118 @@ PROVENANCE_DIR = "_denverd/commits"
 FOOTER_MAX = 64 << 20   # a bigger "footer" is not one: the file is hashed whole
 
 
+def fs_path(location):
+    """The pyarrow.fs path of a location as Spark names it: a plain or
+    ``file:`` path as is, ``s3a://bucket/key`` (any scheme with a host) as
+    ``bucket/key``."""
+    u = urlparse(location)
+    if u.scheme in ("", "file"):
+        return u.path if u.scheme else location
+    return f"{u.netloc}{u.path}"
+
+
 class Store:
     """Paths and file operations for one dataset's datastore.  `root` is
-    the dataset directory from the spec (``<state_dir>/datastore/<dataset>``)."""
+    the dataset directory from the spec (``<state_dir>/datastore/<dataset>``)
+    as Spark reads and writes it; `filesystem` the pyarrow.fs file system
+    it lives on (default: the local one).  Every path a method takes or
+    returns is in Spark's form; `fs_path` maps it to pyarrow's.  Nothing
+    here needs a SparkSession."""
 
-    def __init__(self, spark, root):
-        self.spark = spark
-        jvm = spark._jvm
-        self._Path = jvm.org.apache.hadoop.fs.Path
+    def __init__(self, root, filesystem=None):
+        self.fs = filesystem if filesystem is not None else pafs.LocalFileSystem()
+        self._local = isinstance(self.fs, pafs.LocalFileSystem)
         root = root.rstrip("/")
         self.root = root
-        path = self._Path(root)
-        self.fs = path.getFileSystem(spark._jsc.hadoopConfiguration())
-        self.name = path.getName()
-        parent = path.getParent()
-        self.txn_root = f"{parent.toString()}/.txn/{self.name}"
+        self.name = posixpath.basename(root)
+        self.txn_root = f"{posixpath.dirname(root)}/.txn/{self.name}"
 
-    # -- small wrappers over org.apache.hadoop.fs.FileSystem -----------------
+    # -- small wrappers over pyarrow.fs.FileSystem ----------------------------
+    def _info(self, p):
+        return self.fs.get_file_info(fs_path(p))
+
     def exists(self, p):
-        return self.fs.exists(self._Path(p))
+        return self._info(p).type != pafs.FileType.NotFound
+
+    def is_file(self, p):
+        return self._info(p).type == pafs.FileType.File
+
+    def size(self, p):
+        """The size in bytes of file `p` (FileNotFoundError when absent)."""
+        info = self._info(p)
+        if info.type != pafs.FileType.File:
+            raise FileNotFoundError(f"{p}: not a file")
+        return info.size
 
     def mkdirs(self, p):
-        self.fs.mkdirs(self._Path(p))
+        self.fs.create_dir(fs_path(p), recursive=True)
 
     def delete(self, p):
-        self.fs.delete(self._Path(p), True)
+        """Delete file or directory tree `p`; nothing when it is absent."""
+        info = self._info(p)
+        if info.type == pafs.FileType.Directory:
+            self.fs.delete_dir(fs_path(p))
+        elif info.type != pafs.FileType.NotFound:
+            self.fs.delete_file(fs_path(p))
 
     def rename(self, src, dst):
-        """Rename, creating dst's parent; dst must not exist (Hadoop would
-        move src *into* an existing directory)."""
-        d = self._Path(dst)
-        self.fs.mkdirs(d.getParent())
-        if not self.fs.rename(self._Path(src), d):
-            raise OSError(f"rename {src} -> {dst} failed")
+        """Rename, creating dst's parent; dst must not exist (POSIX rename
+        would replace an empty directory, Hadoop's would move src *into*
+        an existing one: neither is wanted).  Durable on return on the
+        local file system (both parents fsynced)."""
+        if self.exists(dst):
+            raise OSError(f"rename {src} -> {dst}: the target exists")
+        parent = posixpath.dirname(dst)
+        self.mkdirs(parent)
+        try:
+            self.fs.move(fs_path(src), fs_path(dst))
+        except OSError as e:
+            raise OSError(f"rename {src} -> {dst} failed: {e}") from e
+        self._sync_dir(parent)
+        self._sync_dir(posixpath.dirname(src))
+
+    def _sync_dir(self, p):
+        if self._local:
+            fd = os.open(fs_path(p), os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
     def list_names(self, p):
-        if not self.exists(p):
+        """The names in directory `p`, sorted; [] when it does not exist."""
+        info = self._info(p)
+        if info.type != pafs.FileType.Directory:
             return []
-        return sorted(st.getPath().getName() for st in self.fs.listStatus(self._Path(p)))
+        return sorted(i.base_name for i in self.fs.get_file_info(pafs.FileSelector(fs_path(p))))
 
     def write_atomic(self, p, text):
+        """Write `text` to `p` whole or not at all: a temp file next to it,
+        made durable, then renamed over `p`."""
         tmp = p + ".tmp"
-        out = self.fs.create(self._Path(tmp), True)
-        try:
-            out.write(bytearray(text.encode("utf-8")))
-            out.hsync()
-        finally:
-            out.close()
+        self.mkdirs(posixpath.dirname(p))
+        data = text.encode("utf-8")
+        if self._local:
+            fd = os.open(fs_path(tmp), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                os.write(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        else:
+            with self.fs.open_output_stream(fs_path(tmp)) as out:
+                out.write(data)
         if self.exists(p):
             self.delete(p)
         self.rename(tmp, p)
 
     def read_text(self, p):
-        stream = self.fs.open(self._Path(p))
-        try:
-            reader = self.spark._jvm.java.io.BufferedReader(
-                self.spark._jvm.java.io.InputStreamReader(stream, "UTF-8"))
-            lines = []
-            while True:
-                line = reader.readLine()
-                if line is None:
-                    break
-                lines.append(line)
-            return "\n".join(lines)
-        finally:
-            stream.close()
+        with self.fs.open_input_stream(fs_path(p)) as f:
+            return f.read().decode("utf-8")
+
+    def open_input(self, p):
+        """A readable binary stream of file `p` (the caller closes it)."""
+        return self.fs.open_input_stream(fs_path(p))
 
     # -- layout ---------------------------------------------------------------
     def staging(self, txn):

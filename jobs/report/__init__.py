@@ -5,6 +5,9 @@ Run by the daemon's report job after both datasets converted
 
     spark-submit [--master M --conf k=v ...] report.py --exec-date D \\
         --out <state_dir>/reports/exec_date=D [--datastore <state_dir>/datastore]
+    SPARK_REMOTE=sc://host:port python report.py ...    # as a Spark Connect client
+
+(the choice is jobs/session.py's).
 
 Without --datastore the datastore is <state_dir>/datastore, <state_dir> being
 two levels above --out.  Questions answered, each with numbers, a chart and
@@ -119,7 +122,8 @@ def build(spark, args):
 
 def main(argv=None, spark=None):
     """The command line (argv: sys.argv[1:] by default).  Uses `spark`, or
-    gets or creates a SparkSession.  Logs the answers; returns 0."""
+    gets one from session.py (Spark Connect when SPARK_REMOTE is set, else
+    classic) and stops it at the end.  Logs the answers; returns 0."""
     ap = argparse.ArgumentParser(prog="report.py", description="Build the HTML/JSON report from the datastore.")
     ap.add_argument("--exec-date", required=True, type=dt.date.fromisoformat)
     ap.add_argument("--out", required=True, help="output directory (replaced whole)")
@@ -132,10 +136,15 @@ def main(argv=None, spark=None):
     args.exec_date = args.exec_date.isoformat()
     if not args.datastore:
         args.datastore = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(args.out))), "datastore")
-    if spark is None:
-        from pyspark.sql import SparkSession
-        spark = SparkSession.builder.appName("denverd-report").getOrCreate()
-    data = build(spark, args)
+    own = spark is None
+    if own:
+        import session
+        spark = session.get("denverd-report")
+    try:
+        data = build(spark, args)
+    finally:
+        if own:
+            spark.stop()    # through Connect: frees this client's server-side session
     log(f"{args.out}: {len(data['charts'])} charts, {data['report_seconds']} s")
     for k, v in data["answers"].items():
         log(f"{k}: {v}")

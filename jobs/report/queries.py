@@ -71,7 +71,7 @@ class Datastore:
         (`read_state`).
         Exits (SystemExit) when the datastore lacks one of `columns`."""
         path = os.path.join(self.root, name)
-        store = Store(self.spark, path)
+        store = Store(path)
         if recover:
             rolled = store.recover()
             if rolled:

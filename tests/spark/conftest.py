@@ -1,7 +1,8 @@
 """Shared fixtures of the Spark job tests: one real local SparkSession for
-the whole run (the jobs' main() functions take it), generated input files,
-and helpers to convert a file and read the datastore back with pyarrow (an
-independent Parquet reader)."""
+the whole run (the jobs' main() functions take it), one real Spark Connect
+server for the tests that run the jobs in both modes (`jobs`), generated
+input files, and helpers to convert a file and read the datastore back
+with pyarrow (an independent Parquet reader)."""
 
 import csv
 import io
@@ -16,6 +17,7 @@ TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path[:0] = [os.path.join(TOP, "jobs"), os.path.join(TOP, "data"), HERE]
 
 import convert  # noqa: E402
+import crashjob  # noqa: E402
 import generate  # noqa: E402
 import specs  # noqa: E402
 
@@ -62,16 +64,83 @@ def gen_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("generated")
 
 
+MODES = ("classic", "connect")
+
+
+@pytest.fixture(scope="session")
+def connect_url(tmp_path_factory):
+    """The URL of ONE Spark Connect server (local[2], loopback, a free
+    port) for the whole run, started on first use and stopped (and
+    reaped) at the end."""
+    import sparkproc
+    proc, url = sparkproc.connect_server(str(tmp_path_factory.mktemp("connect")),
+                                         conf={"spark.sql.shuffle.partitions": "2"})
+    yield url
+    proc.stop()
+
+
+class Jobs:
+    """Runs the jobs the way one mode does: "classic", in this process on
+    the test session `spark` (what spark-submit gives the job); "connect",
+    as the daemon does with a Connect server: ``python jobs/<job>.py``
+    with SPARK_REMOTE=`url`, a separate client process without a JVM."""
+
+    def __init__(self, mode, spark=None, url=None):
+        self.mode, self.spark, self.url = mode, spark, url
+        self.last = None    # connect: the last job's CompletedProcess
+
+    def convert(self, state_dir, dataset, path, encoding, exec_date, run_id=1, expect_rc=0, crash=None):
+        """Write the spec the daemon would write and run convert on it;
+        `crash` (crashjob.install's argument) makes the commit fail, exit
+        status 1.  Returns (spec, manifest or None)."""
+        spec = specs.make_spec(dataset, str(state_dir), exec_date, path, encoding, run_id=run_id)
+        argv = ["--spec", specs.write_spec(spec)]
+        if self.mode == "classic":
+            undo = crashjob.install(crash) if crash else None
+            try:
+                rc = convert.main(argv, spark=self.spark)
+            except OSError as e:
+                if "simulated crash" not in str(e):
+                    raise
+                rc = 1
+            finally:
+                if undo:
+                    undo()
+        else:
+            import sparkproc
+            script = [os.path.join(HERE, "crashjob.py"), crash] if crash else [os.path.join(TOP, "jobs", "convert.py")]
+            self.last = sparkproc.run_job([*script, *argv], self.url, str(state_dir))
+            rc = self.last.returncode
+            if crash:
+                assert "simulated crash" in self.last.stderr, self.last.stderr[-3000:]
+        assert rc == expect_rc, self.last.stderr[-3000:] if self.last else rc
+        if rc != 0:
+            return spec, None
+        with open(spec["manifest"], encoding="utf-8") as f:
+            return spec, json.load(f)
+
+    def report(self, argv, cwd):
+        """Run the report job with `argv`; returns its exit status."""
+        if self.mode == "classic":
+            import report
+            return report.main(argv, spark=self.spark)
+        import sparkproc
+        self.last = sparkproc.run_job([os.path.join(TOP, "jobs", "report.py"), *argv], self.url, str(cwd))
+        return self.last.returncode
+
+
+@pytest.fixture(scope="module", params=MODES)
+def jobs(request):
+    """The jobs in each mode in turn (module scope: a module's tests run
+    in one mode, then in the other)."""
+    if request.param == "classic":
+        return Jobs("classic", spark=request.getfixturevalue("spark"))
+    return Jobs("connect", url=request.getfixturevalue("connect_url"))
+
+
 def run_convert(spark, state_dir, dataset, path, encoding, exec_date, run_id=1, expect_rc=0):
-    """Write the spec the daemon would write and run convert.main on it.
-    Returns (spec, manifest or None)."""
-    spec = specs.make_spec(dataset, str(state_dir), exec_date, path, encoding, run_id=run_id)
-    rc = convert.main(["--spec", specs.write_spec(spec)], spark=spark)
-    assert rc == expect_rc
-    if rc != 0:
-        return spec, None
-    with open(spec["manifest"], encoding="utf-8") as f:
-        return spec, json.load(f)
+    """Convert in this process on `spark` (Jobs.convert, classic)."""
+    return Jobs("classic", spark=spark).convert(state_dir, dataset, path, encoding, exec_date, run_id, expect_rc)
 
 
 def read_store(root):

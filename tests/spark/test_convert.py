@@ -161,11 +161,11 @@ def test_arcgis_canonical_form(spark, tmp_path, gen_dir):
     assert r["incident_id"] == "DP2026473926"
 
 
-def test_311_windows_1252_multiline(spark, tmp_path, gen_dir):
+def test_311_windows_1252_multiline(jobs, tmp_path, gen_dir):
     path = gen_file(gen_dir, "service_requests_311", 2500, start="2026-09-01", end="2026-11-20", seed=4)
     raw = open(path, "rb").read()
     assert b"\xa0" in raw and b"\x92" in raw and raw.startswith(b'"Case Summary"')
-    spec, m = run_convert(spark, tmp_path, "service_requests_311", path, "windows-1252", "2026-11-21")
+    spec, m = jobs.convert(tmp_path, "service_requests_311", path, "windows-1252", "2026-11-21")
     header, rows = csv_rows(path, "cp1252")
     assert m["rows_read"] == len(rows) == 2500
     assert m["rows_written"] + sum(m["rows_rejected"].values()) == 2500
@@ -287,14 +287,15 @@ def snapshots(tmp_path_factory, gen_dir):
 
 
 @pytest.fixture(scope="module")
-def merged(spark, tmp_path_factory, snapshots):
-    """The datastore after A then B, and the manifests."""
+def merged(jobs, tmp_path_factory, snapshots):
+    """The datastore after A then B, and the manifests, converted in each
+    mode (`jobs`: classic in-process, then Spark Connect clients)."""
     state = tmp_path_factory.mktemp("merge")
-    spec, ma = run_convert(spark, state, "traffic_accidents", snapshots["a"], "utf-8", D1, run_id=1)
+    spec, ma = jobs.convert(state, "traffic_accidents", snapshots["a"], "utf-8", D1, run_id=1)
     after_a = read_store(spec["datastore"])
     state_a = tmp_path_factory.mktemp("after_a")
     shutil.copytree(os.path.join(state, "datastore"), os.path.join(state_a, "datastore"))
-    spec, mb = run_convert(spark, state, "traffic_accidents", snapshots["b"], "utf-8", D2, run_id=2)
+    spec, mb = jobs.convert(state, "traffic_accidents", snapshots["b"], "utf-8", D2, run_id=2)
     return {"state": state, "root": spec["datastore"], "ma": ma, "mb": mb, "after_a": after_a, "state_a": state_a,
             "after_b": read_store(spec["datastore"])}
 
@@ -333,7 +334,7 @@ def commit_seqs(root):
 
 
 def test_each_commit_leaves_its_provenance(spark, merged, snapshots):
-    recs = datastore.Store(spark, merged["root"]).commits()[:2]      # later tests add more
+    recs = datastore.Store(merged["root"]).commits()[:2]      # later tests add more
     for seq, rec, m, path, d in ((1, recs[0], merged["ma"], snapshots["a"], D1),
                                  (2, recs[1], merged["mb"], snapshots["b"], D2)):
         assert rec["seq"] == seq and rec["version"] == 1 and rec["dataset"] == "traffic_accidents"
@@ -347,59 +348,44 @@ def test_each_commit_leaves_its_provenance(spark, merged, snapshots):
     assert not [f for f in spark.read.parquet(merged["root"]).inputFiles() if "_denverd" in f]
 
 
-def test_rerun_is_idempotent_and_backfill_keeps_newer(spark, merged, snapshots):
+def test_rerun_is_idempotent_and_backfill_keeps_newer(jobs, merged, snapshots):
     state = merged["state"]
-    _, m = run_convert(spark, state, "traffic_accidents", snapshots["b"], "utf-8", D2, run_id=3)
+    _, m = jobs.convert(state, "traffic_accidents", snapshots["b"], "utf-8", D2, run_id=3)
     assert read_store(merged["root"]) == merged["after_b"]
     assert {k: v for k, v in m.items() if k not in ("spark_seconds", "seconds", "run_id")} == \
            {k: v for k, v in merged["mb"].items() if k not in ("spark_seconds", "seconds", "run_id")}
     # an older snapshot run again later changes nothing: B's rows are newer
-    run_convert(spark, state, "traffic_accidents", snapshots["a"], "utf-8", D1, run_id=4)
+    jobs.convert(state, "traffic_accidents", snapshots["a"], "utf-8", D1, run_id=4)
     assert read_store(merged["root"]) == merged["after_b"]
 
 
-def test_crash_inside_the_swap_rolls_forward(spark, tmp_path, merged, snapshots, monkeypatch):
+def test_crash_inside_the_swap_rolls_forward(jobs, tmp_path, merged, snapshots):
     shutil.copytree(os.path.join(merged["state_a"], "datastore"), os.path.join(tmp_path, "datastore"))
-    real_rename, calls = datastore.Store.rename, []
-
-    def crashing_rename(self, src, dst):
-        calls.append(dst)
-        # call 1 publishes the journal (the commit point); then month 6 is
-        # new (2), month 7 swaps (3, 4), month 8 goes to trash (5) and the
-        # crash hits before its replacement moves in (6)
-        if len(calls) == 6:
-            raise OSError("simulated crash")
-        return real_rename(self, src, dst)
-    monkeypatch.setattr(datastore.Store, "rename", crashing_rename)
-    with pytest.raises(OSError, match="simulated crash"):
-        run_convert(spark, tmp_path, "traffic_accidents", snapshots["b"], "utf-8", D2, run_id=2)
-    monkeypatch.setattr(datastore.Store, "rename", real_rename)
+    # rename 1 publishes the journal (the commit point); then month 6 is
+    # new (2), month 7 swaps (3, 4), month 8 goes to trash (5) and the
+    # crash hits before its replacement moves in (6)
+    jobs.convert(tmp_path, "traffic_accidents", snapshots["b"], "utf-8", D2, run_id=2, expect_rc=1,
+                 crash="rename:6")
     root = os.path.join(tmp_path, "datastore", "traffic_accidents")
     rows, months = read_store(root)                         # still readable, one month in flight
     assert rows and len(rows) < 310 and "year=2026/month=8" not in months
     journal = os.path.join(tmp_path, "datastore", ".txn", "traffic_accidents", "journal")
     assert [n for n in os.listdir(journal) if n.endswith(".json")]
     assert commit_seqs(root) == [1]                          # the swap is not done: no record yet
-    assert datastore.Store(spark, root).recover()           # what the next job does first
+    assert datastore.Store(root).recover()           # what the next job does first
     assert read_store(root) == merged["after_b"]
     assert commit_seqs(root) == [1, 2]                       # the roll-forward wrote it, once
-    assert datastore.Store(spark, root).recover() == [] and commit_seqs(root) == [1, 2]
-    assert datastore.Store(spark, root).commits()[1]["run_id"] == 2
+    assert datastore.Store(root).recover() == [] and commit_seqs(root) == [1, 2]
+    assert datastore.Store(root).commits()[1]["run_id"] == 2
 
 
-def test_crash_before_commit_leaves_old_datastore(spark, tmp_path, merged, snapshots, monkeypatch):
+def test_crash_before_commit_leaves_old_datastore(jobs, tmp_path, merged, snapshots):
     shutil.copytree(os.path.join(merged["state_a"], "datastore"), os.path.join(tmp_path, "datastore"))
-
-    def crash(self, txn, months, staged, provenance=None):
-        raise OSError("simulated crash before the journal")
-    monkeypatch.setattr(datastore.Store, "commit_months", crash)
-    with pytest.raises(OSError):
-        run_convert(spark, tmp_path, "traffic_accidents", snapshots["b"], "utf-8", D2, run_id=2)
-    monkeypatch.undo()
+    jobs.convert(tmp_path, "traffic_accidents", snapshots["b"], "utf-8", D2, run_id=2, expect_rc=1, crash="commit")
     root = os.path.join(tmp_path, "datastore", "traffic_accidents")
     assert read_store(root) == merged["after_a"]
     staging = os.path.join(tmp_path, "datastore", ".txn", "traffic_accidents", "staging")
     assert os.listdir(staging)                               # Spark's output, never swapped in
-    assert datastore.Store(spark, root).recover() == []
+    assert datastore.Store(root).recover() == []
     assert os.listdir(staging) == [] and read_store(root) == merged["after_a"]
     assert commit_seqs(root) == [1]

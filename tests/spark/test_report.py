@@ -11,7 +11,7 @@ import pytest
 
 import datastore
 import report
-from conftest import gen_file, run_convert
+from conftest import Jobs, gen_file, run_convert
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -176,8 +176,21 @@ def test_a_new_convert_changes_the_fingerprint(spark, built, report_state, tmp_p
     more = gen_file(gen_dir, "traffic_accidents", 50, start="2026-11-01", end="2026-11-21", seed=12)
     run_convert(spark, tmp_path, "traffic_accidents", more, "utf-8", "2026-11-22", run_id=7)
     assert datastore.fingerprint(root)["fingerprint"] != data["state"]["traffic_accidents"]["fingerprint"]
-    (rec,) = datastore.Store(spark, root).commits()[1:]
+    (rec,) = datastore.Store(root).commits()[1:]
     assert (rec["seq"], rec["run_id"], rec["exec_date"]) == (2, 7, "2026-11-22")
     # the 311 datastore, untouched, keeps its fingerprint
     assert datastore.fingerprint(os.path.join(tmp_path, "datastore", "service_requests_311"))["fingerprint"] == \
         data["state"]["service_requests_311"]["fingerprint"]
+
+
+def test_report_through_connect_equals_classic(built, report_state, connect_url, tmp_path):
+    """The report as a Spark Connect client (`python jobs/report.py` with
+    SPARK_REMOTE, as the daemon runs it in Connect mode) gives the same
+    report.json as the classic run, but for the wall times."""
+    out, _ = built
+    again = os.path.join(tmp_path, "reports", "exec_date=2026-11-21")
+    argv = ["--exec-date", "2026-11-21", "--out", again, "--datastore", os.path.join(report_state, "datastore")]
+    client = Jobs("connect", url=connect_url)
+    assert client.report(argv, tmp_path) == 0, client.last.stderr[-3000:]
+    assert "report: q4_same_areas: " in client.last.stderr
+    assert comparable(os.path.join(again, "report.json")) == comparable(os.path.join(out, "report.json"))

@@ -1,0 +1,46 @@
+"""Simulated crashes of convert.py's commit, for the crash tests in both
+modes: `install` patches datastore.Store in this process (the classic
+tests' in-process convert), and run as a script it patches and then runs
+convert.py's main, as the daemon would start it in Connect mode::
+
+    SPARK_REMOTE=sc://... python crashjob.py rename:6 --spec convert.json
+    SPARK_REMOTE=sc://... python crashjob.py commit --spec convert.json
+
+The crash is an OSError("simulated crash ...") out of the patched call:
+the job dies with a traceback, exit status 1."""
+
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [os.path.join(os.path.dirname(os.path.dirname(HERE)), "jobs")]
+
+import datastore  # noqa: E402
+
+
+def install(crash):
+    """Patch datastore.Store for `crash`: "rename:N" fails the Nth rename
+    of the commit (rename 1 publishes the journal, the commit point),
+    "commit" fails commit_months before it writes the journal.  Returns
+    a function that undoes the patch."""
+    kind, _, n = crash.partition(":")
+    name = {"rename": "rename", "commit": "commit_months"}[kind]
+    real = getattr(datastore.Store, name)
+    calls = []
+
+    def crashing_rename(self, src, dst):
+        calls.append(dst)
+        if len(calls) == int(n):
+            raise OSError("simulated crash")
+        return real(self, src, dst)
+
+    def crashing_commit(self, txn, months, staged, provenance=None):
+        raise OSError("simulated crash before the journal")
+    setattr(datastore.Store, name, crashing_rename if kind == "rename" else crashing_commit)
+    return lambda: setattr(datastore.Store, name, real)
+
+
+if __name__ == "__main__":
+    import convert
+    install(sys.argv[1])
+    sys.exit(convert.main(sys.argv[2:]))
