@@ -132,7 +132,7 @@ def test_report_counts_removals_by_month(spark, tmp_path, in_order):
 
 
 def test_commit_records_carry_the_window(spark, in_order):
-    recs = datastore.Store(spark, in_order["root"]).commits()[:3]
+    recs = datastore.Store(in_order["root"]).commits()[:3]
     assert [r["window_start"] for r in recs] == ["2026-05-27 09:30:00", "2026-06-01 09:30:00",
                                                   "2026-06-04 09:30:00"]
 
