@@ -572,11 +572,11 @@ static int parse(struct scanner *sc)
 				return 0;
 			if (!sc->in_row)
 				start_row(sc);
-			if (b[sc->r] != '"') {
-				sc->r = fast_fields(sc, sc->r);
-				if (sc->r >= sc->end)
-					return 0;
-			}
+			/* also when the field is quoted: fast_fields takes
+			 * "text", fields too (a 311 row is nothing else) */
+			sc->r = fast_fields(sc, sc->r);
+			if (sc->r >= sc->end)
+				return 0;
 			if (b[sc->r] == '"') {
 				sc->f_quoted = true;
 				sc->f_off = ++sc->r;
