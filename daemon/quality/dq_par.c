@@ -23,8 +23,12 @@
  * calling thread scans chunks too (merging whenever the next part in file
  * order is done), so that on a machine busy with other work, where the
  * helpers get little time, a check is not slower than on one thread.
+ * That is why the chunks are small (32 per thread, 4-64 MiB) and the
+ * calling thread may run 4 x THREADS parts ahead of the merge: a helper
+ * that gets no CPU holds up at most one small part, which the calling
+ * thread waits for only once it has scanned every part it may take.
  * Memory: per thread a scanner (~2 MiB) and a part (its chunk's entries,
- * 16 bytes per keyed row); at most 2 x THREADS parts wait unmerged.
+ * 16 bytes per keyed row); at most 4 x THREADS parts wait unmerged.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -434,7 +438,7 @@ static int cmp_u64(const void *a, const void *b)
 static int plan_chunks(struct job *J, uint64_t b0, unsigned threads)
 {
 	const struct dq_input *in = J->R->in;
-	uint64_t chunk = J->size / ((uint64_t)threads * 8), *b;
+	uint64_t chunk = J->size / ((uint64_t)threads * 32), *b;
 	size_t cap, n = 0;
 
 	if (chunk < CHUNK_MIN)
@@ -516,7 +520,7 @@ int dq_scan_parallel(struct run *R, int fd, uint64_t size, unsigned threads)
 
 	/* pass 2 */
 	J.next = J.merged = first;
-	J.ahead = 2 * (size_t)threads;
+	J.ahead = 4 * (size_t)threads;
 	{
 		pthread_t t[MAX_THREADS];
 		struct helper h = { &J, scan_worker };
