@@ -150,6 +150,32 @@ bool value_bool(const char *p, size_t len, bool *out)
 	return false;
 }
 
+/* The widths each item may match: as tsfmt_parse reads them. */
+static void tsfmt_bounds(struct tsfmt *f)
+{
+	unsigned lo = 0, hi = 0;
+	f->lead_at = -1;
+	for (unsigned i = 0; i < f->n; i++) {
+		unsigned a, b;
+		switch (f->op[i]) {
+		case 0:   a = b = 1; break;
+		case 'Y': a = b = 4; break;
+		case 'M': case 'S': case 'p': a = b = 2; break;
+		case 'f': a = 1; b = 9; break;
+		case 'z': a = 1; b = 6; break;          /* Z .. +HH:MM */
+		default:  a = 1; b = 2; break;          /* m d H I */
+		}
+		if (!f->op[i] && f->lead_at < 0 && lo == hi) {
+			f->lead_at = (int8_t)lo;
+			f->lead = f->lit[i];
+		}
+		lo += a;
+		hi += b;
+	}
+	f->min_len = (uint16_t)lo;
+	f->max_len = (uint16_t)hi;
+}
+
 int tsfmt_compile(const char *text, struct tsfmt *out)
 {
 	bool y = false, mo = false, d = false;
@@ -180,6 +206,7 @@ int tsfmt_compile(const char *text, struct tsfmt *out)
 	if (!y || !mo || !d)
 		return -EINVAL;
 	out->has_date = true;
+	tsfmt_bounds(out);
 	return 0;
 }
 
@@ -225,7 +252,7 @@ static bool utc_offset(const char **s, const char *e)
 	return true;
 }
 
-bool tsfmt_match(const struct tsfmt *f, const char *p, size_t len, int64_t *secs)
+bool tsfmt_parse(const struct tsfmt *f, const char *p, size_t len, int64_t *secs)
 {
 	const char *s = p, *e = p + len;
 	unsigned y = 0, mo = 0, d = 0, h = 0, mi = 0, se = 0, frac;
