@@ -227,6 +227,33 @@ static bool digits(const char **s, const char *e, int min, int max, unsigned *v)
 	return true;
 }
 
+/* digits(S, E, 1, 2, V) and digits(S, E, 2, 2, V), straight-line: most
+ * conversions of a timestamp are one of these. */
+static inline bool digits12(const char **s, const char *e, unsigned *v)
+{
+	const char *p = *s;
+	if (p >= e || !is_digit(p[0]))
+		return false;
+	if (p + 1 < e && is_digit(p[1])) {
+		*v = (unsigned)(p[0] - '0') * 10 + (unsigned)(p[1] - '0');
+		*s = p + 2;
+	} else {
+		*v = (unsigned)(p[0] - '0');
+		*s = p + 1;
+	}
+	return true;
+}
+
+static inline bool digits2(const char **s, const char *e, unsigned *v)
+{
+	const char *p = *s;
+	if (e - p < 2 || !is_digit(p[0]) || !is_digit(p[1]))
+		return false;
+	*v = (unsigned)(p[0] - '0') * 10 + (unsigned)(p[1] - '0');
+	*s = p + 2;
+	return true;
+}
+
 /* A UTC offset at *S (before E): Z, or +HH:MM, -HH:MM, +HHMM (at most
  * 14:00, ISO 8601 and RFC 3339).  Only its form is checked: a time keeps
  * the wall-clock value written before it (see value.h). */
@@ -265,17 +292,24 @@ bool tsfmt_parse(const struct tsfmt *f, const char *p, size_t len, int64_t *secs
 				return false;
 			s++;
 			break;
-		case 'Y': if (!digits(&s, e, 4, 4, &y)) return false; break;
-		case 'm': if (!digits(&s, e, 1, 2, &mo)) return false; break;
-		case 'd': if (!digits(&s, e, 1, 2, &d)) return false; break;
-		case 'H': if (!digits(&s, e, 1, 2, &h)) return false; break;
-		case 'M': if (!digits(&s, e, 2, 2, &mi)) return false; break;
-		case 'S': if (!digits(&s, e, 2, 2, &se)) return false; break;
+		case 'Y':
+			if (e - s < 4 || !is_digit(s[0]) || !is_digit(s[1]) || !is_digit(s[2]) ||
+			    !is_digit(s[3]))
+				return false;
+			y = (unsigned)(s[0] - '0') * 1000 + (unsigned)(s[1] - '0') * 100 +
+			    (unsigned)(s[2] - '0') * 10 + (unsigned)(s[3] - '0');
+			s += 4;
+			break;
+		case 'm': if (!digits12(&s, e, &mo)) return false; break;
+		case 'd': if (!digits12(&s, e, &d)) return false; break;
+		case 'H': if (!digits12(&s, e, &h)) return false; break;
+		case 'M': if (!digits2(&s, e, &mi)) return false; break;
+		case 'S': if (!digits2(&s, e, &se)) return false; break;
 		case 'f': if (!digits(&s, e, 1, 9, &frac)) return false; break;
 		case 'z': if (!utc_offset(&s, e)) return false; break;
 		case 'I': {
 			unsigned v;
-			if (!digits(&s, e, 1, 2, &v) || v < 1 || v > 12)
+			if (!digits12(&s, e, &v) || v < 1 || v > 12)
 				return false;
 			hour12 = (int)v;
 			break;
