@@ -126,7 +126,7 @@ static const struct keydef limit_keys[] = {
 	{ .name = "checks", .kind = K_UINT, .off = offsetof(struct cfg_limits, checks),
 	  .lo = 1, .hi = 64, .dflt = "2", .flags = KEY_RESTART },
 	{ .name = "check_threads", .kind = K_UINT,
-	  .off = offsetof(struct cfg_limits, check_threads), .lo = 0, .hi = 64, .dflt = "1" },
+	  .off = offsetof(struct cfg_limits, check_threads), .lo = 0, .hi = 64, .dflt = "0" },
 	{ .name = "clients", .kind = K_UINT, .off = offsetof(struct cfg_limits, clients),
 	  .lo = 1, .hi = 4096, .dflt = "64", .flags = KEY_RESTART },
 	{ .name = "request_size", .kind = K_SIZE,

@@ -243,7 +243,7 @@ struct cfg_limits {
 	unsigned fetches;              /* concurrent fetch tasks; default 2 */
 	unsigned jobs;                 /* concurrent child processes; default 1 */
 	unsigned checks;               /* concurrent check scans; default 2 */
-	unsigned check_threads;        /* threads of one check; 0 = CPUs; default 1 */
+	unsigned check_threads;        /* threads of one check; 0 = CPUs (default) */
 	unsigned clients;              /* control connections; default 64 */
 	uint64_t request_size;         /* control request bytes; default 64KiB */
 	uint64_t output_tail;          /* job output kept in the store; 16KiB */

@@ -572,11 +572,11 @@ static int parse(struct scanner *sc)
 				return 0;
 			if (!sc->in_row)
 				start_row(sc);
-			if (b[sc->r] != '"') {
-				sc->r = fast_fields(sc, sc->r);
-				if (sc->r >= sc->end)
-					return 0;
-			}
+			/* also when the field is quoted: fast_fields takes
+			 * "text", fields too (a 311 row is nothing else) */
+			sc->r = fast_fields(sc, sc->r);
+			if (sc->r >= sc->end)
+				return 0;
 			if (b[sc->r] == '"') {
 				sc->f_quoted = true;
 				sc->f_off = ++sc->r;
@@ -899,7 +899,8 @@ int csv_scan(csv_read_fn rd, void *src, const struct csv_opts *opts,
 	/* A squeezed row keeps <= max_row content bytes and < LOOKAHEAD + 2
 	 * unparsed ones, so one block always fits after it. */
 	sc.cap = ((size_t)sc.max_row + sc.block + CSV_LOOKAHEAD + 128) & ~(size_t)63;
-	sc.buf = aligned_alloc(64, sc.cap + 64);
+	sc.buf = o->scratch && sc.cap + 64 <= CSV_SCRATCH ? o->scratch
+	                                                   : aligned_alloc(64, sc.cap + 64);
 	sc.f = malloc(sizeof *sc.f * sc.max_fields);
 	if (!sc.buf || !sc.f) {
 		rc = -ENOMEM;
@@ -937,7 +938,8 @@ out:
 	stats->encoding = stats->bom ? CSV_ENC_UTF8_BOM
 	                : stats->issue[CSV_I_INVALID_UTF8].count ? CSV_ENC_CP1252
 	                : CSV_ENC_UTF8;
-	free(sc.buf);
+	if (sc.buf != o->scratch)
+		free(sc.buf);
 	free(sc.f);
 	return rc;
 }

@@ -47,6 +47,14 @@
 #define CSV_LOOKAHEAD          4096u        /* inner-quote look-ahead, bytes */
 #define CSV_LOCS               5            /* locations kept per deviation */
 
+/* The size of a buffer a caller may lend csv_scan() (csv_opts.scratch; with
+ * the default block and max_row, or smaller ones) and csv_split_chunk():
+ * a thread that runs many scans touches its pages once instead of having
+ * each scan's own buffer faulted in afresh (a parallel check runs 32 parts
+ * per thread). */
+#define CSV_SCRATCH ((((size_t)CSV_MAX_ROW_DEFAULT + CSV_BLOCK_DEFAULT + CSV_LOOKAHEAD + \
+                       128) & ~(size_t)63) + 64)
+
 enum csv_issue {
 	CSV_I_INNER_QUOTE,      /* quote inside a quoted field, kept as text */
 	CSV_I_BARE_QUOTE,       /* quote inside an unquoted field, kept as text */
@@ -145,6 +153,9 @@ struct csv_opts {
 	uint64_t start_index;
 	uint32_t header_fields;
 	enum csv_eol first_eol;
+	/* NULL, or CSV_SCRATCH bytes aligned to 64 that the scan uses as its
+	 * buffer (the caller's, for one scan at a time; left as garbage). */
+	void *scratch;
 };
 
 /*
@@ -201,8 +212,10 @@ struct csv_cut {
 };
 
 /* The map of chunk [BEGIN, END) of FD (SIZE bytes); reads [BEGIN, END +
- * CSV_LOOKAHEAD + 64) with pread(2); blocks.  0 or -errno. */
-int csv_split_chunk(int fd, uint64_t size, uint64_t begin, uint64_t end,
+ * CSV_LOOKAHEAD + 64) with pread(2); blocks.  SCRATCH: NULL, or
+ * CSV_SCRATCH bytes it reads into (the caller's, as csv_opts.scratch).
+ * 0 or -errno. */
+int csv_split_chunk(int fd, uint64_t size, uint64_t begin, uint64_t end, void *scratch,
                     struct csv_chunk_map *out);
 
 /* The parts: chunk I of N (begins BEGIN[i], BEGIN[0] the file's first

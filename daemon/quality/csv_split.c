@@ -535,11 +535,13 @@ static int read_at(int fd, unsigned char *buf, size_t n, uint64_t off)
 	return 0;
 }
 
-int csv_split_chunk(int fd, uint64_t size, uint64_t begin, uint64_t end,
+_Static_assert(WINDOW + SLACK + 64 <= CSV_SCRATCH, "a scratch buffer holds a window");
+
+int csv_split_chunk(int fd, uint64_t size, uint64_t begin, uint64_t end, void *scratch,
                     struct csv_chunk_map *out)
 {
 	struct walk w = { .size = size, .n_lead = CSV_SPLIT_STATES, .live = 0xff };
-	unsigned char *buf = malloc(WINDOW + SLACK + 64);
+	unsigned char *buf = scratch ? scratch : malloc(WINDOW + SLACK + 64);
 	uint64_t pos = begin;
 	int rc = 0;
 
@@ -574,7 +576,8 @@ int csv_split_chunk(int fd, uint64_t size, uint64_t begin, uint64_t end,
 		o->b_rows = L->b_rows;
 	}
 out:
-	free(buf);
+	if (buf != scratch)
+		free(buf);
 	return rc;
 }
 

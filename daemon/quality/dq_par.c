@@ -23,8 +23,12 @@
  * calling thread scans chunks too (merging whenever the next part in file
  * order is done), so that on a machine busy with other work, where the
  * helpers get little time, a check is not slower than on one thread.
+ * That is why the chunks are small (32 per thread, 4-64 MiB) and the
+ * calling thread may run 4 x THREADS parts ahead of the merge: a helper
+ * that gets no CPU holds up at most one small part, which the calling
+ * thread waits for only once it has scanned every part it may take.
  * Memory: per thread a scanner (~2 MiB) and a part (its chunk's entries,
- * 16 bytes per keyed row); at most 2 x THREADS parts wait unmerged.
+ * 16 bytes per keyed row); at most 4 x THREADS parts wait unmerged.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -99,9 +103,10 @@ static ssize_t read_range(void *src, char *buf, size_t n)
 	}
 }
 
-/* Scan part I with X (the run, or a part's copy) into ST. */
+/* Scan part I with X (the run, or a part's copy) into ST, reading into
+ * SCRATCH (NULL, or the thread's CSV_SCRATCH bytes). */
 static int scan_part(const struct job *J, size_t i, struct run *X, struct csv_stats *st,
-                     uint32_t header_fields, enum csv_eol first_eol)
+                     uint32_t header_fields, enum csv_eol first_eol, void *scratch)
 {
 	struct range r = { J->fd, J->cut[i].offset, J->cut[i + 1].offset };
 	struct csv_opts o = {
@@ -110,6 +115,7 @@ static int scan_part(const struct job *J, size_t i, struct run *X, struct csv_st
 		.start_index = J->cut[i].index,
 		.header_fields = header_fields,
 		.first_eol = first_eol,
+		.scratch = scratch,
 	};
 	return csv_scan(read_range, &r, &o, dq_on_row, X, st);
 }
@@ -289,9 +295,17 @@ static void lower_priority(void)
 		(void)setpriority(PRIO_PROCESS, tid, now + WORKER_NICE);
 }
 
+/* A thread's buffer for all the chunks and parts it reads (csv.h,
+ * CSV_SCRATCH); NULL (each read allocates its own) when memory is short. */
+static void *scratch_new(void)
+{
+	return aligned_alloc(64, CSV_SCRATCH);
+}
+
 static void *map_worker(void *arg)
 {
 	struct job *J = arg;
+	void *scratch = scratch_new();
 
 	for (;;) {
 		size_t i;
@@ -299,10 +313,12 @@ static void *map_worker(void *arg)
 		pthread_mutex_lock(&J->mu);
 		i = J->next++;
 		pthread_mutex_unlock(&J->mu);
-		if (i >= J->n)
+		if (i >= J->n) {
+			free(scratch);
 			return NULL;
+		}
 		rc = csv_split_chunk(J->fd, J->size, J->begin[i],
-		                     i + 1 < J->n ? J->begin[i + 1] : J->size, &J->maps[i]);
+		                     i + 1 < J->n ? J->begin[i + 1] : J->size, scratch, &J->maps[i]);
 		if (rc < 0) {
 			pthread_mutex_lock(&J->mu);
 			if (!J->rc1)
@@ -312,13 +328,14 @@ static void *map_worker(void *arg)
 	}
 }
 
-/* Part I, taken (J->next) by this thread. */
-static void scan_one(struct job *J, size_t i)
+/* Part I, taken (J->next) by this thread, whose SCRATCH it reads into. */
+static void scan_one(struct job *J, size_t i, void *scratch)
 {
 	struct part *P = &J->parts[i];
 	if (J->cut[i].offset < J->cut[i + 1].offset) {
 		if ((P->rc = part_init(P, J->R, J->cut[i].index - 1)) == 0)
-			P->rc = scan_part(J, i, &P->R, &P->st, J->header_fields, J->first_eol);
+			P->rc = scan_part(J, i, &P->R, &P->st, J->header_fields, J->first_eol,
+			                  scratch);
 		if (P->rc > 0)
 			P->rc = P->R.rc < 0 ? P->R.rc : -EIO;
 	}
@@ -337,6 +354,7 @@ static bool can_take(const struct job *J)
 static void *scan_worker(void *arg)
 {
 	struct job *J = arg;
+	void *scratch = scratch_new();
 
 	for (;;) {
 		size_t i;
@@ -345,11 +363,12 @@ static void *scan_worker(void *arg)
 			pthread_cond_wait(&J->cv, &J->mu);
 		if (!can_take(J)) {
 			pthread_mutex_unlock(&J->mu);
+			free(scratch);
 			return NULL;
 		}
 		i = J->next++;
 		pthread_mutex_unlock(&J->mu);
-		scan_one(J, i);
+		scan_one(J, i, scratch);
 	}
 }
 
@@ -392,6 +411,7 @@ static void run_threads(struct job *J, unsigned threads, void *(*fn)(void *))
  * scans parts too while the next to merge is not done. */
 static int merge_all(struct job *J, size_t first)
 {
+	void *scratch = scratch_new();
 	int rc = 0;
 
 	for (size_t i = first; i < J->n; i++) {
@@ -401,7 +421,7 @@ static int merge_all(struct job *J, size_t first)
 			if (can_take(J)) {
 				size_t k = J->next++;
 				pthread_mutex_unlock(&J->mu);
-				scan_one(J, k);
+				scan_one(J, k, scratch);
 				pthread_mutex_lock(&J->mu);
 				continue;
 			}
@@ -418,9 +438,10 @@ static int merge_all(struct job *J, size_t first)
 		pthread_cond_broadcast(&J->cv);
 		pthread_mutex_unlock(&J->mu);
 		if (rc < 0)
-			return rc;
+			break;
 	}
-	return 0;
+	free(scratch);
+	return rc < 0 ? rc : 0;
 }
 
 /* A worker left alone (merge_all stopped) finishes its part; the parts
@@ -444,7 +465,7 @@ static int cmp_u64(const void *a, const void *b)
 static int plan_chunks(struct job *J, uint64_t b0, unsigned threads)
 {
 	const struct dq_input *in = J->R->in;
-	uint64_t chunk = J->size / ((uint64_t)threads * 8), *b;
+	uint64_t chunk = J->size / ((uint64_t)threads * 32), *b;
 	size_t cap, n = 0;
 
 	if (chunk < CHUNK_MIN)
@@ -513,7 +534,7 @@ int dq_scan_parallel(struct run *R, int fd, uint64_t size, unsigned threads)
 		struct csv_stats ps;
 		if (J.cut[first].offset == J.cut[first + 1].offset)
 			continue;
-		rc = scan_part(&J, first, R, &ps, st->header_fields, st->first_eol);
+		rc = scan_part(&J, first, R, &ps, st->header_fields, st->first_eol, NULL);
 		if (first == 0)
 			*st = ps;
 		else
@@ -526,7 +547,7 @@ int dq_scan_parallel(struct run *R, int fd, uint64_t size, unsigned threads)
 
 	/* pass 2 */
 	J.next = J.merged = first;
-	J.ahead = 2 * (size_t)threads;
+	J.ahead = 4 * (size_t)threads;
 	{
 		pthread_t t[MAX_THREADS];
 		struct helper h = { &J, scan_worker };

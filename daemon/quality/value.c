@@ -150,6 +150,32 @@ bool value_bool(const char *p, size_t len, bool *out)
 	return false;
 }
 
+/* The widths each item may match: as tsfmt_parse reads them. */
+static void tsfmt_bounds(struct tsfmt *f)
+{
+	unsigned lo = 0, hi = 0;
+	f->lead_at = -1;
+	for (unsigned i = 0; i < f->n; i++) {
+		unsigned a, b;
+		switch (f->op[i]) {
+		case 0:   a = b = 1; break;
+		case 'Y': a = b = 4; break;
+		case 'M': case 'S': case 'p': a = b = 2; break;
+		case 'f': a = 1; b = 9; break;
+		case 'z': a = 1; b = 6; break;          /* Z .. +HH:MM */
+		default:  a = 1; b = 2; break;          /* m d H I */
+		}
+		if (!f->op[i] && f->lead_at < 0 && lo == hi) {
+			f->lead_at = (int8_t)lo;
+			f->lead = f->lit[i];
+		}
+		lo += a;
+		hi += b;
+	}
+	f->min_len = (uint16_t)lo;
+	f->max_len = (uint16_t)hi;
+}
+
 int tsfmt_compile(const char *text, struct tsfmt *out)
 {
 	bool y = false, mo = false, d = false;
@@ -180,6 +206,7 @@ int tsfmt_compile(const char *text, struct tsfmt *out)
 	if (!y || !mo || !d)
 		return -EINVAL;
 	out->has_date = true;
+	tsfmt_bounds(out);
 	return 0;
 }
 
@@ -197,6 +224,33 @@ static bool digits(const char **s, const char *e, int min, int max, unsigned *v)
 		return false;
 	*s = p;
 	*v = n;
+	return true;
+}
+
+/* digits(S, E, 1, 2, V) and digits(S, E, 2, 2, V), straight-line: most
+ * conversions of a timestamp are one of these. */
+static inline bool digits12(const char **s, const char *e, unsigned *v)
+{
+	const char *p = *s;
+	if (p >= e || !is_digit(p[0]))
+		return false;
+	if (p + 1 < e && is_digit(p[1])) {
+		*v = (unsigned)(p[0] - '0') * 10 + (unsigned)(p[1] - '0');
+		*s = p + 2;
+	} else {
+		*v = (unsigned)(p[0] - '0');
+		*s = p + 1;
+	}
+	return true;
+}
+
+static inline bool digits2(const char **s, const char *e, unsigned *v)
+{
+	const char *p = *s;
+	if (e - p < 2 || !is_digit(p[0]) || !is_digit(p[1]))
+		return false;
+	*v = (unsigned)(p[0] - '0') * 10 + (unsigned)(p[1] - '0');
+	*s = p + 2;
 	return true;
 }
 
@@ -225,7 +279,7 @@ static bool utc_offset(const char **s, const char *e)
 	return true;
 }
 
-bool tsfmt_match(const struct tsfmt *f, const char *p, size_t len, int64_t *secs)
+bool tsfmt_parse(const struct tsfmt *f, const char *p, size_t len, int64_t *secs)
 {
 	const char *s = p, *e = p + len;
 	unsigned y = 0, mo = 0, d = 0, h = 0, mi = 0, se = 0, frac;
@@ -238,17 +292,24 @@ bool tsfmt_match(const struct tsfmt *f, const char *p, size_t len, int64_t *secs
 				return false;
 			s++;
 			break;
-		case 'Y': if (!digits(&s, e, 4, 4, &y)) return false; break;
-		case 'm': if (!digits(&s, e, 1, 2, &mo)) return false; break;
-		case 'd': if (!digits(&s, e, 1, 2, &d)) return false; break;
-		case 'H': if (!digits(&s, e, 1, 2, &h)) return false; break;
-		case 'M': if (!digits(&s, e, 2, 2, &mi)) return false; break;
-		case 'S': if (!digits(&s, e, 2, 2, &se)) return false; break;
+		case 'Y':
+			if (e - s < 4 || !is_digit(s[0]) || !is_digit(s[1]) || !is_digit(s[2]) ||
+			    !is_digit(s[3]))
+				return false;
+			y = (unsigned)(s[0] - '0') * 1000 + (unsigned)(s[1] - '0') * 100 +
+			    (unsigned)(s[2] - '0') * 10 + (unsigned)(s[3] - '0');
+			s += 4;
+			break;
+		case 'm': if (!digits12(&s, e, &mo)) return false; break;
+		case 'd': if (!digits12(&s, e, &d)) return false; break;
+		case 'H': if (!digits12(&s, e, &h)) return false; break;
+		case 'M': if (!digits2(&s, e, &mi)) return false; break;
+		case 'S': if (!digits2(&s, e, &se)) return false; break;
 		case 'f': if (!digits(&s, e, 1, 9, &frac)) return false; break;
 		case 'z': if (!utc_offset(&s, e)) return false; break;
 		case 'I': {
 			unsigned v;
-			if (!digits(&s, e, 1, 2, &v) || v < 1 || v > 12)
+			if (!digits12(&s, e, &v) || v < 1 || v > 12)
 				return false;
 			hour12 = (int)v;
 			break;

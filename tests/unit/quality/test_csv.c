@@ -187,7 +187,9 @@ static const char *case_input(const struct csv_case *c, char *buf)
 /* The thread count the table runs at (main): with more than one, each
  * input is cut into that many chunks, split (csv_split_chunk, compose) and
  * its parts scanned one after the other from where each row starts, the
- * stats merged: what dq_par.c does, which must equal one scan. */
+ * stats merged: what dq_par.c does, which must equal one scan.  Every
+ * split and scan there reads into one scratch buffer, as a thread of
+ * dq_par.c does, left full of the input before (and of 0xA5 at first). */
 static unsigned threads = 1;
 
 static ssize_t read_part(void *src, char *buf, size_t n)
@@ -221,9 +223,16 @@ static int split_scan(const char *in, size_t len, const struct csv_opts *base, u
 		if (at > begin[n - 1] && at < len)
 			begin[n++] = at;
 	}
+	static void *scratch;
+	if (!scratch) {
+		scratch = aligned_alloc(64, CSV_SCRATCH);
+		assert_non_null(scratch);
+		memset(scratch, 0xA5, CSV_SCRATCH);
+	}
 	for (size_t i = 0; i < n; i++)
 		assert_int_equal(csv_split_chunk(fileno(f), len, begin[i],
-		                                 i + 1 < n ? begin[i + 1] : len, &maps[i]), 0);
+		                                 i + 1 < n ? begin[i + 1] : len, scratch,
+		                                 &maps[i]), 0);
 	csv_split_compose(maps, begin, n, len, cut);
 	memset(st, 0, sizeof *st);
 	for (size_t i = 0; i < n; i++) {
@@ -238,6 +247,7 @@ static int split_scan(const char *in, size_t len, const struct csv_opts *base, u
 		o.start_index = cut[i].index;
 		o.header_fields = st->header_fields;
 		o.first_eol = st->first_eol;
+		o.scratch = scratch;
 		rc = csv_scan(read_part, &src, &o, fn, ud, &ps);
 		if (i == 0)
 			*st = ps;

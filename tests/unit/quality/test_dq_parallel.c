@@ -404,9 +404,9 @@ static void test_split_fast(void **state)
 			struct csv_chunk_map fast, slow;
 			memset(&fast, 0, sizeof fast);
 			memset(&slow, 0, sizeof slow);
-			assert_int_equal(csv_split_chunk(fileno(f), LEN, b, e, &fast), 0);
+			assert_int_equal(csv_split_chunk(fileno(f), LEN, b, e, NULL, &fast), 0);
 			setenv("DENVERD_CSV_SIMD", "scalar", 1);
-			assert_int_equal(csv_split_chunk(fileno(f), LEN, b, e, &slow), 0);
+			assert_int_equal(csv_split_chunk(fileno(f), LEN, b, e, NULL, &slow), 0);
 			unsetenv("DENVERD_CSV_SIMD");
 			for (int l = 0; l < CSV_SPLIT_STATES; l++) {
 				const struct csv_lane *x = &fast.lane[l], *y = &slow.lane[l];

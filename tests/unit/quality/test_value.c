@@ -85,6 +85,50 @@ static void test_timestamp_formats(void **state)
 	assert_int_equal(tsfmt_compile("%Y-%m-%d.................................", &f), -EINVAL);
 }
 
+/* The quick no of tsfmt_match (length range, first fixed-place literal)
+ * never says no where tsfmt_parse would say yes: every case's input, and
+ * each with one byte dropped, doubled or replaced by a digit, a space or
+ * 'Z', under every format of the table. */
+static void test_timestamp_quick_no(void **state)
+{
+	static const char subst[] = "0 Z";
+	struct tsfmt f;
+	char v[64];
+	size_t tried = 0, yes = 0;
+
+	for (size_t i = 0; i < N(ts_cases); i++) {
+		assert_int_equal(tsfmt_compile(ts_cases[i].fmt, &f), 0);
+		for (size_t j = 0; j < N(ts_cases); j++) {
+			const char *in = ts_cases[j].in;
+			size_t n = strlen(in);
+			for (size_t at = 0; at <= n; at++) {
+				for (int how = 0; how < 5; how++) {
+					size_t len = at;
+					int64_t a = 0, b = 0;
+					if (how > 0 && at == n)
+						continue;               /* at N, how 0: the input as is */
+					memcpy(v, in, at);
+					if (how == 1)
+						v[len++] = in[at];      /* doubled */
+					else if (how >= 2)
+						v[len++] = subst[how - 2];
+					if (how == 1)
+						memcpy(v + len, in + at, n - at), len += n - at;
+					else if (at < n)
+						memcpy(v + len, in + at + 1, n - at - 1), len += n - at - 1;
+					bool m = tsfmt_match(&f, v, len, &a), p = tsfmt_parse(&f, v, len, &b);
+					if (m != p || a != b)
+						fail_msg("%s on '%.*s': match %d, parse %d", ts_cases[i].fmt,
+						         (int)len, v, m, p);
+					tried++;
+					yes += p;
+				}
+			}
+		}
+	}
+	assert_true(tried > 10000 && yes > 100);
+}
+
 static void test_values(void **state)
 {
 	static const struct { const char *in; bool ok; double v; } dbl[] = {
@@ -144,6 +188,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_timestamp_formats),
+		cmocka_unit_test(test_timestamp_quick_no),
 		cmocka_unit_test(test_values),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
