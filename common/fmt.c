@@ -67,3 +67,16 @@ char *fmt_span(char *buf, size_t n, int64_t from_ms, int64_t to_ms)
 	/* In uint64_t the difference of any to > from is exact. */
 	return fmt_duration(buf, n, to_ms > from_ms ? (uint64_t)to_ms - (uint64_t)from_ms : 0);
 }
+
+char *fmt_hex(const void *p, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[b[i] >> 4];
+		out[2 * i + 1] = digits[b[i] & 15];
+	}
+	out[2 * n] = '\0';
+	return out;
+}

@@ -40,6 +40,9 @@ char *fmt_duration(char *buf, size_t n, uint64_t ms);
 char *fmt_size(char *buf, size_t n, uint64_t bytes);
 char *fmt_percent(char *buf, size_t n, double frac);
 char *fmt_span(char *buf, size_t n, int64_t from_ms, int64_t to_ms);
+/* The N bytes at P as 2N lowercase hex digits and a NUL into OUT (2N+1
+ * bytes, the caller's); returns OUT.  Digests: SHA-256, MD5, XXH3. */
+char *fmt_hex(const void *p, size_t n, char *out);
 
 /* For arguments: fmt_duration(FMT_DURATION_BUF, ms) in a printf call. */
 #define FMT_DURATION_BUF (char[FMT_DURATION_MAX]){ 0 }, FMT_DURATION_MAX

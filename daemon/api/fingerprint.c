@@ -27,6 +27,7 @@
 
 #include "api/fingerprint.h"
 #include "common/array.h"
+#include "common/fmt.h"
 
 #define FOOTER_MAX (64u << 20)   /* as datastore.py's FOOTER_MAX */
 #define CHUNK      (1u << 20)
@@ -140,16 +141,6 @@ static int data_files(const char *dir, struct names *files)
 	return rc;
 }
 
-static void hex(const unsigned char *md, unsigned n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (unsigned i = 0; i < n; i++) {
-		out[2 * i] = digits[md[i] >> 4];
-		out[2 * i + 1] = digits[md[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
 
 /* Read N bytes at OFF of FD into CTX, CHUNK at a time. */
 static int hash_range(int fd, uint64_t off, uint64_t n, EVP_MD_CTX *ctx, unsigned char *buf)
@@ -206,7 +197,7 @@ static int footer_digest(const char *path, uint64_t *size, char *hexout, unsigne
 	if (rc == 0 && EVP_DigestFinal_ex(ctx, md, &mdlen) != 1)
 		rc = -ENOMEM;
 	if (rc == 0)
-		hex(md, mdlen, hexout);
+		fmt_hex(md, mdlen, hexout);
 	EVP_MD_CTX_free(ctx);
 	close(fd);
 	return rc;
@@ -245,7 +236,7 @@ int datastore_fingerprint(const char *dir, struct fingerprint *out)
 		rc = -ENOMEM;
 	if (rc == 0) {
 		memcpy(out->digest, "sha256:", 7);
-		hex(md, mdlen, out->digest + 7);
+		fmt_hex(md, mdlen, out->digest + 7);
 	}
 	EVP_MD_CTX_free(ctx);
 	free(buf);

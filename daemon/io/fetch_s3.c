@@ -57,6 +57,7 @@
 #include <openssl/evp.h>
 
 #include "base/macro.h"
+#include "common/fmt.h"
 #include "io/fetch_s3_int.h"
 
 /* ---- failure and events ---- */
@@ -139,12 +140,6 @@ int fs3_take_buffer(struct fetch_s3 *s)
 	return -1;
 }
 
-void fs3_hex16(const unsigned char md5[16], char out[33])
-{
-	for (int i = 0; i < 16; i++)
-		snprintf(out + 2 * i, 3, "%02x", md5[i]);
-}
-
 /* ---- parts ---- */
 
 static void part_done(void *arg, const struct s3_result *r)
@@ -156,7 +151,7 @@ static void part_done(void *arg, const struct s3_result *r)
 
 	b->call = NULL;
 	s->sending--;
-	fs3_hex16(b->md5, md5hex);
+	fmt_hex(b->md5, 16, md5hex);
 	if (r->cls == S3_NOT_FOUND && s->upload_id) {
 		/* NoSuchUpload: aborted by someone, or completed before a crash
 		 * let the store know.  Forget it; the next attempt starts anew

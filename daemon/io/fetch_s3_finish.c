@@ -15,6 +15,7 @@
 
 #include <openssl/evp.h>
 
+#include "common/fmt.h"
 #include "io/fetch_s3_int.h"
 
 /* The ETag an object made of parts 1..N has: MD5 of their MD5s, "-N". */
@@ -34,7 +35,7 @@ static bool multipart_etag(struct fetch_s3 *s, unsigned n, char out[S3_ETAG_MAX]
 	ok = ok && EVP_DigestFinal_ex(x, m, &mlen) && mlen == 16;
 	EVP_MD_CTX_free(x);
 	if (ok) {
-		fs3_hex16(m, out);
+		fmt_hex(m, 16, out);
 		snprintf(out + 32, S3_ETAG_MAX - 32, "-%u", n);
 	}
 	return ok;
@@ -117,7 +118,7 @@ static void headed(void *arg, const struct s3_result *r)
 	if (s->upload_id) {
 		multipart_etag(s, n, want);
 	} else {
-		fs3_hex16(s->b[s->fill >= 0 ? s->fill : 0].md5, md5hex);
+		fmt_hex(s->b[s->fill >= 0 ? s->fill : 0].md5, 16, md5hex);
 		snprintf(want, sizeof want, "%s", md5hex);
 	}
 	if (r->cls == S3_OK && strcasecmp(r->etag, want) == 0) {

@@ -91,8 +91,6 @@ void fs3_upload_gone(struct fetch_s3 *s);
 void fs3_forget_parts(struct fetch_s3 *s);
 /* A free buffer made ready to fill; -1 when none is free (or no memory). */
 int fs3_take_buffer(struct fetch_s3 *s);
-/* 16 bytes as 32 lower-case hex digits. */
-void fs3_hex16(const unsigned char md5[16], char out[33]);
 /* Move things on after any event (fetch_s3.c). */
 void fs3_pump(struct fetch_s3 *s);
 /* One step of the finish job; again after each event (fetch_s3_finish.c). */

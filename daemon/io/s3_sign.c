@@ -19,6 +19,7 @@
 #include <openssl/evp.h>
 
 #include "base/buf.h"
+#include "common/fmt.h"
 #include "io/s3_int.h"
 
 #define SHA256_LEN 32
@@ -63,15 +64,6 @@ out:
 	return rc;
 }
 
-static void hex(const unsigned char *p, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[p[i] >> 4];
-		out[2 * i + 1] = digits[p[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
 
 int s3_sign_v4(const struct s3_sign_in *in, char *auth, size_t len)
 {
@@ -93,7 +85,7 @@ int s3_sign_v4(const struct s3_sign_in *in, char *auth, size_t len)
 	if (canon.err || names.err || !canon.p || !names.p ||
 	    sha256(canon.p, canon.len, digest) < 0)
 		goto out;
-	hex(digest, SHA256_LEN, reqhash);
+	fmt_hex(digest, SHA256_LEN, reqhash);
 	buf_printf(&sts, "AWS4-HMAC-SHA256\n%s\n%s\n%s", in->amz_date, scope, reqhash);
 	if (sts.err || snprintf(key0, sizeof key0, "AWS4%s", in->secret_key) >= (int)sizeof key0)
 		goto out;
@@ -104,7 +96,7 @@ int s3_sign_v4(const struct s3_sign_in *in, char *auth, size_t len)
 	    hmac(kd, SHA256_LEN, "aws4_request", 12, kd) < 0 ||
 	    hmac(kd, SHA256_LEN, sts.p, sts.len, digest) < 0)
 		goto out;
-	hex(digest, SHA256_LEN, sig);
+	fmt_hex(digest, SHA256_LEN, sig);
 	rc = snprintf(auth, len, "Authorization: AWS4-HMAC-SHA256 Credential=%s/%s, "
 	              "SignedHeaders=%s, Signature=%s", in->access_key, scope, names.p, sig) <
 	     (int)len ? 0 : -E2BIG;

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "common/fmt.h"
@@ -90,6 +91,17 @@ static void test_spans(void **state)
 		                    cases[i].want);
 }
 
+static void test_hex(void **state)
+{
+	static const unsigned char bytes[] = { 0x00, 0x0f, 0x10, 0x9a, 0xff };
+	char out[2 * sizeof bytes + 1];
+
+	memset(out, 'x', sizeof out);
+	assert_ptr_equal(fmt_hex(bytes, sizeof bytes, out), out);
+	assert_string_equal(out, "000f109aff");
+	assert_string_equal(fmt_hex(bytes, 0, out), "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -98,6 +110,7 @@ int main(void)
 		cmocka_unit_test(test_sizes),
 		cmocka_unit_test(test_percents),
 		cmocka_unit_test(test_spans),
+		cmocka_unit_test(test_hex),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
