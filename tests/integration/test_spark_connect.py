@@ -329,15 +329,10 @@ def test_submit_mode_status(daemon, tmp):
     daemon.stop()
 
 
-# The jobs that run convert as a Connect client (jobs/session.py) come from
-# the sparkjobs branch of issue 13; DENVERD_TEST_JOBS points elsewhere to
-# try them before the merge.
+# The jobs convert runs; DENVERD_TEST_JOBS points at another copy of jobs/.
 JOBS = Path(os.environ.get("DENVERD_TEST_JOBS", ROOT / "jobs"))
 
 
-@pytest.mark.skipif(not (JOBS / "session.py").exists(),
-                    reason="needs the Connect-capable jobs (jobs/session.py, sparkjobs branch "
-                           "of issue 13)")
 def test_convert_runs_as_a_connect_client(daemon, tmp, www):
     """The real convert.py through the managed server: no spark-submit, the
     manifest checked, the datastore written."""
