@@ -468,7 +468,12 @@ static void after_write(struct fetch *f)
 {
 	f->writing = false;
 	if (f->io_err) {
-		/* Stop the transfer now; fetch_judge() reports the errno text. */
+		/* Stop the transfer now; fetch_judge() reports the errno text.
+		 * A file being read stops after the read in flight, if any. */
+		if (f->stage == ST_XFER && f->local_src) {
+			fetch_local_stop(f);
+			return;
+		}
 		if (f->stage == ST_XFER) {
 			http_remove(&f->xfer);
 			f->stage = ST_FLUSH;
@@ -661,7 +666,7 @@ void fetch_cancel(struct fetch *f)
 		return;
 	f->cancelled = true;
 	if (f->stage == ST_XFER && f->local_src) {
-		fetch_local_cancel(f);
+		fetch_local_stop(f);
 	} else if (f->stage == ST_XFER) {
 		http_remove(&f->xfer);
 		f->stage = ST_FLUSH;

@@ -217,7 +217,9 @@ void fetch_xfer_end(struct fetch *f, CURLcode rc);
  * -ENOMEM / -EINVAL (not a local file URL; f->errbuf says so). */
 int fetch_local_start(struct fetch *f);
 void fetch_local_continue(struct fetch *f);   /* after the write that paused it */
-void fetch_local_cancel(struct fetch *f);     /* f->cancelled is set */
+/* End the transfer (f->cancelled or f->io_err is set): now, or when the
+ * read in flight is over. */
+void fetch_local_stop(struct fetch *f);
 void fetch_local_free(struct fetch *f);       /* accepts a fetch without one */
 
 /* ---- fetch_judge.c (loop thread) ---- */

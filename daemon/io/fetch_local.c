@@ -26,6 +26,7 @@
  * involved), so it may run beside a write job.  Everything else runs on the
  * loop thread.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -71,7 +72,8 @@ static char *url_path(const char *url)
 		return NULL;
 	for (o = out; *p; p++) {
 		unsigned v;
-		if (*p == '%' && sscanf(p + 1, "%2x", &v) == 1 && v != 0 && p[1] && p[2]) {
+		if (*p == '%' && isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2]) &&
+		    sscanf(p + 1, "%2x", &v) == 1 && v != 0) {
 			*o++ = (char)v;
 			p += 2;
 		} else if (*p == '?' || *p == '#') {
@@ -131,8 +133,8 @@ static void read_next(struct fetch_local *l)
 	struct fetch *f = l->f;
 	struct wbuf *b;
 
-	if (f->cancelled) {
-		end(l, CURLE_ABORTED_BY_CALLBACK);
+	if (f->cancelled || f->io_err) {
+		end(l, f->cancelled ? CURLE_ABORTED_BY_CALLBACK : CURLE_WRITE_ERROR);
 		return;
 	}
 	if (!(b = fetch_fill_buffer(f)))
@@ -233,7 +235,7 @@ void fetch_local_continue(struct fetch *f)
 		read_next(f->local);
 }
 
-void fetch_local_cancel(struct fetch *f)
+void fetch_local_stop(struct fetch *f)
 {
 	/* A job in flight ends the transfer when it is over (read_next sees
 	 * the flag); a reader waiting for a write ends it now. */

@@ -24,7 +24,6 @@ from test_sched import q, q1, trigger
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "arcgis"))
 import emulator  # noqa: E402
 import layers  # noqa: E402
-import testbed  # noqa: E402
 
 ROWS = 40000          # ~21 MB of CSV: three parts of 8 MiB
 
@@ -169,39 +168,39 @@ def test_kill9_during_the_upload_resumes_it_and_publishes_once(daemon, tmp, emu,
         px.stop()
 
 
-def test_a_hub_export_streams_into_s3_and_the_same_again_uploads_nothing(daemon, tmp, s3):
-    e = testbed.make_emulator()
-    e.start()
-    try:
-        bucket = s3.bucket()
-        ds = textwrap.dedent(f"""\
-          sr:
-            source: arcgis_hub
-            url: "{e.hub_url(325)}"
-            schedule: "15 6 * * *"
-            convert: false
-            retries: 0
-            hub: {{allow_http: true, poll_interval: 100ms}}
-        """)
-        daemon.start(base_config(tmp, datasets=ds, extra=s3_storage(s3.endpoint, bucket)),
-                     env=s3.env())
-        run = trigger(daemon, "sr")
-        assert wait_fetch(daemon, run)["state"] == "succeeded", daemon.log()[-3000:]
-        export = next(iter(e.hub.files.values())).body
-        key = key_of(run_date(daemon, run), "sr")
-        assert s3.client.get_object(Bucket=bucket, Key=key)["Body"].read() == export
-        snap = q1(daemon, "SELECT * FROM snapshots")
-        assert snap["path"] == "s3://%s/%s" % (bucket, key) and snap["hash"] == xxh128(export)
-        assert snap["url"] == e.hub_url(325) and snap["etag"] is None
-        assert "upload" in daemon.log() or len(export) < 8 * 1024 * 1024
-        assert_clean(daemon, s3, bucket)
+def test_a_hub_export_streams_into_s3_and_the_same_again_uploads_nothing(daemon, tmp, emu, s3):
+    """A Hub export (~21 MB: three parts) is a download: streamed straight
+    into the upload, nothing written locally; the same export again ends
+    unchanged by its hash, its upload aborted, no new object."""
+    emu.reset(counts=True, quirks=True, data=True)
+    bucket = s3.bucket()
+    ds = textwrap.dedent(f"""\
+      sr:
+        source: arcgis_hub
+        url: "{emu.hub_url(325)}"
+        schedule: "15 6 * * *"
+        convert: false
+        retries: 0
+        hub: {{allow_http: true, poll_interval: 100ms}}
+    """)
+    daemon.start(base_config(tmp, datasets=ds, extra=s3_storage(s3.endpoint, bucket)),
+                 env=s3.env())
+    run = trigger(daemon, "sr")
+    assert wait_fetch(daemon, run, timeout=120)["state"] == "succeeded", daemon.log()[-3000:]
+    export = next(iter(emu.hub.files.values())).body
+    key = key_of(run_date(daemon, run), "sr")
+    assert s3.client.get_object(Bucket=bucket, Key=key)["Body"].read() == export
+    assert s3.client.head_object(Bucket=bucket, Key=key)["ETag"].strip('"').endswith("-3")
+    snap = q1(daemon, "SELECT * FROM snapshots")
+    assert snap["path"] == "s3://%s/%s" % (bucket, key) and snap["hash"] == xxh128(export)
+    assert snap["url"] == emu.hub_url(325) and snap["etag"] is None
+    assert "upload of s3://" in daemon.log()
+    assert_clean(daemon, s3, bucket)
 
-        r = daemon.call("trigger", dataset="sr", date="2026-01-02")
-        assert r["ok"], r
-        assert wait_fetch(daemon, r["result"]["run_id"])["state"] == "unchanged"
-        assert s3.keys(bucket, PREFIX + "/staging/") == [key]
-        assert len(q(daemon, "SELECT id FROM snapshots")) == 1
-        assert_clean(daemon, s3, bucket)
-        daemon.stop()
-    finally:
-        e.stop()
+    r = daemon.call("trigger", dataset="sr", date="2026-01-02")
+    assert r["ok"], r
+    assert wait_fetch(daemon, r["result"]["run_id"], timeout=120)["state"] == "unchanged"
+    assert s3.keys(bucket, PREFIX + "/staging/") == [key]
+    assert len(q(daemon, "SELECT id FROM snapshots")) == 1
+    assert_clean(daemon, s3, bucket)
+    daemon.stop()

@@ -515,6 +515,16 @@ def test_a_file_url_resumes_where_the_part_ends_when_the_file_is_the_same(tmp_pa
         published(state).unlink()
 
 
+def test_a_file_url_onto_a_full_disk_fails_cleanly(small_tmpfs, tmp_path):
+    """A write fails while the file is being read: the read in flight ends
+    the transfer, nothing is kept."""
+    src = tmp_path / "src.csv"
+    src.write_bytes(os.urandom(6 * MiB))
+    r = fetch("file://" + str(src), small_tmpfs, "--allow-file-urls")
+    disk_full_checks(r, small_tmpfs)
+    assert "No space left on device" in r["error"]
+
+
 def test_a_missing_file_url_fails_naming_it(tmp_path):
     u = "file://" + str(tmp_path / "nowhere.csv")
     r = fetch(u, tmp_path / "state", "--allow-file-urls")

@@ -28,9 +28,9 @@
  * <dataset>.<exec_date>.held, with its stamp beside it), which is then
  * handed to the fetch into S3 as a file:// source with the upload
  * request (fetch_upload.h's upload_held_start): the parts, their MD5s,
- * the resume after a kill -9 (fetch.c resumes a file:// source as it
- * does a Range) and the conditional complete are the download's code, not
- * a second copy.  The held file is removed only once the snapshot row is
+ * the resume after a kill -9 (io/fetch_local.c resumes a file:// source
+ * by its mtime and size as a download resumes by Range) and the
+ * conditional complete are the download's code, not a second copy.  The held file is removed only once the snapshot row is
  * recorded; until then an attempt that finds it (with its stamp) uploads
  * it without asking the layer again, resuming the stored upload.  So the
  * local disk needed is one snapshot of the layer at most, transiently
