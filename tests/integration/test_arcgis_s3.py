@@ -5,8 +5,9 @@ held snapshot and handed to the fetch into S3 (a file:// source with the
 upload), so the object has the bytes of a local-mode run's CSV; a kill -9
 during the upload resumes the stored upload from the held file without
 asking the layer again and publishes once; an unchanged layer (the same
-stamps, or the same rows under new ids) uploads nothing; nothing local is
-left.  A Hub source in S3 mode streams its export straight into the
+stamps, or the same rows under new ids) uploads nothing; an object with
+other bytes at the key is never overwritten; nothing local is left.  A Hub
+source in S3 mode streams its export straight into the
 upload (it downloads through fetch.h already): the same checks."""
 import hashlib
 import sys
@@ -166,6 +167,27 @@ def test_kill9_during_the_upload_resumes_it_and_publishes_once(daemon, tmp, emu,
         daemon.stop()
     finally:
         px.stop()
+
+
+def test_an_existing_object_with_other_bytes_is_never_overwritten(daemon, tmp, emu, s3):
+    """The layer's snapshot lands on a key that holds something else: the
+    attempt fails in words, not retryable, the object is untouched and the
+    held file is removed (the layer is still at its source)."""
+    emu.reset(counts=True, quirks=True, data=True)
+    bucket = s3.bucket()
+    key = key_of("2026-11-20")
+    s3.client.put_object(Bucket=bucket, Key=key, Body=b"someone else's")
+    daemon.start(base_config(tmp, datasets=datasets(emu.url(325)),
+                             extra=s3_storage(s3.endpoint, bucket)), env=s3.env())
+    run = trigger(daemon, "traffic", ("date", "2026-11-20"))
+    assert wait_fetch(daemon, run, timeout=120)["state"] == "failed"
+    (att,) = fetch_attempts(daemon, run)
+    assert "never overwritten" in att["error"], att
+    assert s3.client.get_object(Bucket=bucket, Key=key)["Body"].read() == b"someone else's"
+    assert q(daemon, "SELECT id FROM snapshots") == []
+    assert held(daemon) == []
+    assert_clean(daemon, s3, bucket)
+    daemon.stop()
 
 
 def test_a_hub_export_streams_into_s3_and_the_same_again_uploads_nothing(daemon, tmp, emu, s3):
