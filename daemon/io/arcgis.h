@@ -60,6 +60,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <uv.h>
+
 #include "domain/config_types.h"
 
 struct http;
@@ -208,8 +210,8 @@ const char *arcgis_outcome_name(enum arcgis_outcome o);  /* "published" ... */
  * the layer again.
  *
  * The functions block on the disk (a stat, a read or an fsynced write of
- * the stamp's few bytes, an unlink); the engine calls them on the loop
- * thread, as it writes state.db there.
+ * the stamp's few bytes); the engine calls them on the loop thread, as it
+ * writes state.db there.  The removal runs on the threadpool.
  */
 struct arcgis_held {
 	char *path;                    /* the held CSV */
@@ -232,7 +234,9 @@ int arcgis_held_find(const struct arcgis_held *h, struct arcgis_stamp *stamp);
  * directory): 0 or -errno. */
 int arcgis_held_keep(const struct arcgis_held *h, const struct arcgis_stamp *stamp);
 
-/* Remove the held file and its stamp (what is not there is no error). */
-void arcgis_held_remove(const struct arcgis_held *h);
+/* Remove the held file and its stamp (what is not there is no error): on
+ * LOOP's threadpool (the paths copied; done some time later), or here
+ * when LOOP is NULL. */
+void arcgis_held_remove(uv_loop_t *loop, const struct arcgis_held *h);
 
 #endif

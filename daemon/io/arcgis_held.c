@@ -11,8 +11,9 @@
  * without its file (the file removed first, then a crash) is not reported
  * either, and the next keep replaces it.
  *
- * Blocking (a stat, a small read or an fsynced small write, unlink); no
- * state of its own.
+ * Blocking (a stat, a small read or an fsynced small write), but the
+ * removal, whose unlink of a multi-GB file would stall the loop (as
+ * engine/tasks/retain.c says), which runs on the threadpool.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #include "base/fsutil.h"
+#include "base/macro.h"
 #include "io/arcgis.h"
 
 /* "file://" and PATH with every byte but unreserved ones and '/'
@@ -106,9 +108,43 @@ int arcgis_held_keep(const struct arcgis_held *h, const struct arcgis_stamp *sta
 	return write_atomic(h->stamp_path, text, strlen(text), 0644);
 }
 
-void arcgis_held_remove(const struct arcgis_held *h)
+/* A removal on the threadpool, with its own copies of the paths. */
+struct held_rm {
+	uv_work_t work;
+	char *path, *stamp_path;
+};
+
+static void rm_work(uv_work_t *w)
 {
+	struct held_rm *r = container_of(w, struct held_rm, work);
+
 	/* The file first: a stamp alone is never reported (see the top). */
-	unlink(h->path);
+	unlink(r->path);
+	unlink(r->stamp_path);
+}
+
+static void rm_done(uv_work_t *w, int status)
+{
+	struct held_rm *r = container_of(w, struct held_rm, work);
+
+	(void)status;
+	free(r->path);
+	free(r->stamp_path);
+	free(r);
+}
+
+void arcgis_held_remove(uv_loop_t *loop, const struct arcgis_held *h)
+{
+	struct held_rm *r = loop ? calloc(1, sizeof *r) : NULL;
+
+	if (r && (r->path = strdup(h->path)) && (r->stamp_path = strdup(h->stamp_path)) &&
+	    uv_queue_work(loop, &r->work, rm_work, rm_done) == 0)
+		return;
+	if (r) {
+		free(r->path);
+		free(r->stamp_path);
+		free(r);
+	}
+	unlink(h->path);              /* no loop, or out of memory: here */
 	unlink(h->stamp_path);
 }

@@ -103,7 +103,8 @@ def test_a_layer_is_published_to_s3_with_the_local_csvs_bytes(daemon, tmp, emu, 
     assert snap["hash"] == xxh128(ref) and snap["bytes"] == len(ref)
     assert snap["url"] == emu.url(325)
     assert snap["etag"].startswith("arcgis1;") and ";count=%d;" % ROWS in snap["etag"]
-    assert "awaits" not in daemon.log() and held(daemon) == []
+    assert "waits for its upload" not in daemon.log()
+    wait_for("the held file removed", lambda: held(daemon) == [], 10, daemon)
     assert_clean(daemon, s3, bucket)
 
     # The same stamps: unchanged after the layer document, nothing sent.
@@ -119,7 +120,7 @@ def test_a_layer_is_published_to_s3_with_the_local_csvs_bytes(daemon, tmp, emu, 
     assert "the same rows and count" in daemon.log()
     assert s3.keys(bucket, PREFIX + "/staging/") == [key]
     assert len(q(daemon, "SELECT id FROM snapshots")) == 1
-    assert held(daemon) == []
+    wait_for("the held file removed", lambda: held(daemon) == [], 10, daemon)
     assert_clean(daemon, s3, bucket)
     daemon.stop()
 
@@ -162,7 +163,7 @@ def test_kill9_during_the_upload_resumes_it_and_publishes_once(daemon, tmp, emu,
         assert again and not any("partNumber=1&" in e["query"] + "&" for e in again), again
         assert len(q(daemon, "SELECT id FROM snapshots")) == 1
         assert s3.keys(bucket, PREFIX + "/staging/") == [key_of(run_date(daemon, run))]
-        assert held(daemon) == []
+        wait_for("the held file removed", lambda: held(daemon) == [], 10, daemon)
         assert_clean(daemon, s3, bucket)
         daemon.stop()
     finally:
@@ -185,7 +186,7 @@ def test_an_existing_object_with_other_bytes_is_never_overwritten(daemon, tmp, e
     assert "never overwritten" in att["error"], att
     assert s3.client.get_object(Bucket=bucket, Key=key)["Body"].read() == b"someone else's"
     assert q(daemon, "SELECT id FROM snapshots") == []
-    assert held(daemon) == []
+    wait_for("the held file removed", lambda: held(daemon) == [], 10, daemon)
     assert_clean(daemon, s3, bucket)
     daemon.stop()
 

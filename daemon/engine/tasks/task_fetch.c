@@ -230,7 +230,7 @@ static void on_fetch_done(struct fetch *f, const struct fetch_result *r, void *a
 	 * it (the layer is still at its source); a retry or a cancel resumes
 	 * it. */
 	if (held && (o.outcome == TO_SUCCEEDED || (o.outcome == TO_FAILED && !o.retryable)))
-		arcgis_held_remove(&ft->held);
+		arcgis_held_remove(ti->d->loop, &ft->held);
 	finish(ft, &o);
 }
 
@@ -257,7 +257,7 @@ static int held_published(struct fetch_task *ft, const struct arcgis_result *r, 
 	if (rc < 0) {
 		snprintf(err, errlen, "keeping the stamp of %s: %s", ft->held.path, strerror(-rc));
 		*retryable = true;
-		arcgis_held_remove(&ft->held);
+		arcgis_held_remove(task_info(ft->t)->d->loop, &ft->held);
 		return rc;
 	}
 	return start_held_upload(ft, &r->stamp, err, errlen, retryable);
@@ -606,7 +606,7 @@ static int fetch_kind_start(struct stask *t, char *err, size_t errlen, bool *ret
 		store_snapshot_ref_clear(&mine);
 		if (ti->s3 && ti->dataset->source == SOURCE_ARCGIS &&
 		    arcgis_held_init(&ft->held, ti->cfg->state_dir, ti->target, ti->exec_date) == 0)
-			arcgis_held_remove(&ft->held);
+			arcgis_held_remove(ti->d->loop, &ft->held);
 		ft->recorded = true;
 		uv_timer_start(&ft->timer, on_timer, 0, 0);
 	} else if ((rc = start_download(ft, url, file_name, err, errlen, retryable)) == 0) {

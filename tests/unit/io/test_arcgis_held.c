@@ -68,10 +68,10 @@ static void test_found_only_with_its_stamp(void **state)
 	assert_int_equal(unlink(h.path), 0);                          /* a stamp alone */
 	assert_int_equal(arcgis_held_find(&h, &got), -ENOENT);
 	put(h.path, "a,b\r\n");
-	arcgis_held_remove(&h);
+	arcgis_held_remove(NULL, &h);
 	assert_int_equal(access(h.path, F_OK), -1);
 	assert_int_equal(access(h.stamp_path, F_OK), -1);
-	arcgis_held_remove(&h);                                       /* nothing there */
+	arcgis_held_remove(NULL, &h);                                       /* nothing there */
 	arcgis_held_clear(&h);
 	assert_int_equal(remove_dir_flat(sub, 16), 0);              /* empty: the
 	                                                               temp is gone */
