@@ -550,6 +550,9 @@ static const char *check_request(const struct arcgis_request *req)
 		return "bad exec date";
 	if (!safe_name(req->file_name))
 		return "bad file name";
+	if (req->publish_path && (req->publish_path[0] != '/' ||
+	                          !safe_name(strrchr(req->publish_path, '/') + 1)))
+		return "bad publish path";
 	if (strncasecmp(req->layer_url, "https://", 8) != 0 &&
 	    !(req->allow_http && strncasecmp(req->layer_url, "http://", 7) == 0))
 		return "only https layer URLs are allowed";
@@ -618,12 +621,19 @@ int arcgis_start(struct http *h, const struct arcgis_request *req, arcgis_done_c
 		a->part_path = NULL;
 	if (asprintf(&a->meta_path, "%s.arcgis", a->part_path ? a->part_path : "") < 0)
 		a->meta_path = NULL;
-	if (asprintf(&a->final_dir, "%s/staging/%s/exec_date=%s", req->state_dir,
-	             req->dataset, req->exec_date) < 0)
-		a->final_dir = NULL;
-	if (asprintf(&a->final_path, "%s/%s", a->final_dir ? a->final_dir : "",
-	             req->file_name) < 0)
-		a->final_path = NULL;
+	if (req->publish_path) {
+		a->final_path = strdup(req->publish_path);
+		a->final_dir = strdup(req->publish_path);
+		if (a->final_dir && strrchr(a->final_dir, '/'))
+			*strrchr(a->final_dir, '/') = '\0';
+	} else {
+		if (asprintf(&a->final_dir, "%s/staging/%s/exec_date=%s", req->state_dir,
+		             req->dataset, req->exec_date) < 0)
+			a->final_dir = NULL;
+		if (asprintf(&a->final_path, "%s/%s", a->final_dir ? a->final_dir : "",
+		             req->file_name) < 0)
+			a->final_path = NULL;
+	}
 	uv_timer_init(http_loop(h), &a->timer);
 	a->timer.data = a;
 	if (!a->url || !a->where || !a->zone || !a->dataset || !a->exec_date ||

@@ -60,6 +60,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <uv.h>
+
 #include "domain/config_types.h"
 
 struct http;
@@ -125,6 +127,11 @@ struct arcgis_request {
 	 * Python), for the rest of the attempt.  The file does not change:
 	 * rows stay in object-id order whatever the chunks. */
 	unsigned min_page_size;
+	/* Where the finished snapshot is renamed to, instead of
+	 * staging/<dataset>/exec_date=<D>/<file_name>: a path under
+	 * staging/.partial (the same filesystem).  NULL = the default.  S3
+	 * mode gives the held path below. */
+	const char *publish_path;
 };
 
 enum arcgis_outcome {
@@ -185,5 +192,51 @@ void arcgis_cancel(struct arcgis *a);
 void arcgis_progress(const struct arcgis *a, struct arcgis_progress *p);
 
 const char *arcgis_outcome_name(enum arcgis_outcome o);  /* "published" ... */
+
+/*
+ * ---- S3 mode: the held snapshot (arcgis_held.c) ----
+ *
+ * With storage: s3 the pager still pages into the local .part (resumable
+ * page by page, and "unchanged" is known only after the last page), then
+ * publishes it as the held file, which the engine hands to the fetch into
+ * S3 (fetch.h with the upload, source file://) and removes once the
+ * object is complete:
+ *   staging/.partial/<dataset>.<exec_date>.held        the finished CSV
+ *   staging/.partial/<dataset>.<exec_date>.held.stamp  its stamp (text of
+ *        arcgis_stamp_format), written after the held file is in place;
+ *        a held file without it is not trusted (the pager runs again).
+ * A held file with its stamp is a snapshot waiting for its upload: the
+ * next attempt uploads it (resuming the multipart upload) without asking
+ * the layer again.
+ *
+ * The functions block on the disk (a stat, a read or an fsynced write of
+ * the stamp's few bytes); the engine calls them on the loop thread, as it
+ * writes state.db there.  The removal runs on the threadpool.
+ */
+struct arcgis_held {
+	char *path;                    /* the held CSV */
+	char *stamp_path;
+	char *url;                     /* file:// URL of path, percent-encoded */
+};
+
+/* The paths of DATASET's snapshot of EXEC_DATE under STATE_DIR (an absolute
+ * path): 0, or -ENOMEM / -EINVAL (a relative STATE_DIR).  Clear with
+ * arcgis_held_clear. */
+int arcgis_held_init(struct arcgis_held *h, const char *state_dir, const char *dataset,
+                     const char *exec_date);
+void arcgis_held_clear(struct arcgis_held *h);
+
+/* Whether a held snapshot with its stamp is there: 0 with *STAMP, else
+ * -ENOENT (no file, no stamp, or a stamp that does not parse). */
+int arcgis_held_find(const struct arcgis_held *h, struct arcgis_stamp *stamp);
+
+/* Write STAMP next to the held file (temp, fsync, rename, fsync the
+ * directory): 0 or -errno. */
+int arcgis_held_keep(const struct arcgis_held *h, const struct arcgis_stamp *stamp);
+
+/* Remove the held file and its stamp (what is not there is no error): on
+ * LOOP's threadpool (the paths copied; done some time later), or here
+ * when LOOP is NULL. */
+void arcgis_held_remove(uv_loop_t *loop, const struct arcgis_held *h);
 
 #endif

@@ -55,12 +55,14 @@
  * the low-speed limit.  The daemon should size the pool for limits.fetches
  * + limits.checks + 2.
  *
- * The module is four files over io/fetch_int.h (struct fetch, and which
+ * The module is files over io/fetch_int.h (struct fetch, and which
  * thread owns which field): this one runs the transfer on the loop thread
  * (curl's header and write callbacks, the double buffer), the stage
  * machine that orders the jobs, and the public API; fetch_file.c holds the
- * three jobs and the sidecar; fetch_judge.c decides what the end of a
- * transfer means; fetch_url.c expands URL templates.
+ * three jobs and the sidecar; fetch_local.c reads a file:// source in
+ * place of curl (whose file protocol cannot pause); fetch_judge.c decides
+ * what the end of a transfer means; fetch_url.c expands URL templates;
+ * fetch_s3*.c are the S3 sink.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -94,6 +96,7 @@ static void fetch_free(struct fetch *f)
 	if (f->sink && f->sink->free)
 		f->sink->free(f);
 	free(f->sink_error);
+	fetch_local_free(f);
 	if (f->easy)
 		curl_easy_cleanup(f->easy);
 	curl_slist_free_all(f->headers);
@@ -242,6 +245,12 @@ static bool judge_first_body(struct fetch *f)
 	}
 	curl_easy_getinfo(f->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len);
 	f->total = len;
+	fetch_body_from_zero(f);
+	return true;
+}
+
+void fetch_body_from_zero(struct fetch *f)
+{
 	if (f->offset > 0) {
 		f->truncate_pending = true;
 		f->file_off = 0;
@@ -249,8 +258,8 @@ static bool judge_first_body(struct fetch *f)
 		f->resumed_from = 0;
 		f->rate_b0 = 0;
 	}
+	free(f->meta_pending);
 	f->meta_pending = fetch_meta_text(f);
-	return true;
 }
 
 static size_t write_cb(char *data, size_t size, size_t nmemb, void *arg)
@@ -276,7 +285,13 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *arg)
 		b = &f->buf[f->fill];
 	}
 	memcpy(b->data + b->len, data, n);
-	b->len += n;
+	fetch_body_added(f, n);
+	return n;
+}
+
+void fetch_body_added(struct fetch *f, size_t n)
+{
+	f->buf[f->fill].len += n;
 	f->file_off += n;
 
 	int64_t now = clock_mono_ms();
@@ -285,7 +300,26 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *arg)
 		f->rate_t0 = now;
 		f->rate_b0 = f->file_off;
 	}
-	return n;
+}
+
+struct wbuf *fetch_fill_buffer(struct fetch *f)
+{
+	if (f->buf[f->fill].len < FETCH_BUF_SIZE)
+		return &f->buf[f->fill];
+	if (f->writing) {
+		f->paused = true;
+		return NULL;
+	}
+	submit_write(f);
+	return &f->buf[f->fill];
+}
+
+void fetch_xfer_end(struct fetch *f, CURLcode rc)
+{
+	f->rc = rc;
+	f->xfer_done = true;
+	f->stage = ST_FLUSH;
+	maybe_finish(f);
 }
 
 static void xfer_done(struct http_xfer *x, CURLcode rc)
@@ -293,12 +327,9 @@ static void xfer_done(struct http_xfer *x, CURLcode rc)
 	struct fetch *f = container_of(x, struct fetch, xfer);
 	long st = 0;
 
-	f->rc = rc;
-	f->xfer_done = true;
 	if (curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &st) == CURLE_OK && st)
 		f->status = st;
-	f->stage = ST_FLUSH;
-	maybe_finish(f);
+	fetch_xfer_end(f, rc);
 }
 
 static int add_header(struct fetch *f, const char *name, const char *value)
@@ -393,7 +424,13 @@ static void start_transfer(struct fetch *f)
 	f->status_abort = false;
 	f->xfer_done = false;
 	f->errbuf[0] = '\0';
-	if ((rc = setup_easy(f)) < 0 || (rc = http_add(f->http, &f->xfer)) < 0) {
+	if (f->local_src) {
+		reset_response(f);
+		rc = fetch_local_start(f);
+	} else if ((rc = setup_easy(f)) == 0) {
+		rc = http_add(f->http, &f->xfer);
+	}
+	if (rc < 0) {
 		fetch_set_error(f, rc, true, "cannot start the transfer of %s: %s", f->url,
 		                strerror(-rc));
 		f->fin = FIN_KEEP;
@@ -431,7 +468,12 @@ static void after_write(struct fetch *f)
 {
 	f->writing = false;
 	if (f->io_err) {
-		/* Stop the transfer now; fetch_judge() reports the errno text. */
+		/* Stop the transfer now; fetch_judge() reports the errno text.
+		 * A file being read stops after the read in flight, if any. */
+		if (f->stage == ST_XFER && f->local_src) {
+			fetch_local_stop(f);
+			return;
+		}
 		if (f->stage == ST_XFER) {
 			http_remove(&f->xfer);
 			f->stage = ST_FLUSH;
@@ -448,7 +490,10 @@ static void after_write(struct fetch *f)
 		 * curl held back (curl may deliver it from inside the unpause). */
 		f->paused = false;
 		submit_write(f);
-		curl_easy_pause(f->easy, CURLPAUSE_CONT);
+		if (f->local_src)
+			fetch_local_continue(f);
+		else
+			curl_easy_pause(f->easy, CURLPAUSE_CONT);
 	}
 }
 
@@ -569,6 +614,7 @@ int fetch_start(struct http *h, const struct fetch_request *req, fetch_done_cb d
 	f->lim = *req->limits;
 	f->force = req->force;
 	f->allow_file = req->allow_file_urls;
+	f->local_src = strncasecmp(req->url, "file://", 7) == 0;
 	f->total = -1;
 	f->retry_after_ms = -1;
 	f->url = strdup(req->url);
@@ -619,7 +665,9 @@ void fetch_cancel(struct fetch *f)
 	if (!f || f->cancelled)
 		return;
 	f->cancelled = true;
-	if (f->stage == ST_XFER) {
+	if (f->stage == ST_XFER && f->local_src) {
+		fetch_local_stop(f);
+	} else if (f->stage == ST_XFER) {
 		http_remove(&f->xfer);
 		f->stage = ST_FLUSH;
 		maybe_finish(f);

@@ -92,7 +92,9 @@ struct fetch_request {
 	const char *last_modified;   /* sent as If-Modified-Since */
 	const char *last_hash;       /* a 200 with this hash is "unchanged" */
 	bool force;                  /* no conditional GET, no same-hash check */
-	bool allow_file_urls;        /* file:// too (config allow_file_urls) */
+	bool allow_file_urls;        /* file:// too (config allow_file_urls): read
+	                                on the thread pool (fetch_local.c), its
+	                                mtime as Last-Modified for a resume */
 	/* S3 mode: NULL = the local files above.  The client must outlive
 	 * the fetch; state_dir is then not used. */
 	struct s3_client *s3;

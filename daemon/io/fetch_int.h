@@ -6,6 +6,8 @@
  *                  double buffer), the stage machine, the public API
  *   fetch_file.c   the threadpool jobs (prep, write, finish) and the
  *                  sidecar
+ *   fetch_local.c  a file:// source, read on the threadpool instead of by
+ *                  curl (whose file protocol cannot pause)
  *   fetch_judge.c  what a finished transfer means: the outcome, the error
  *                  text, retryable or not, what happens to the .part
  *   fetch_url.c    URL templates of an exec date
@@ -14,7 +16,9 @@
  * fetch_file.c runs on a worker.  Then the job owns the fields listed as
  * "worker" below and the loop thread does not read them until
  * fetch_job_done(); the job never touches the others.  One job at a time
- * per fetch.
+ * per fetch, but for fetch_local.c's read job, which may run beside a
+ * write job (it owns only its own fields and the filling buffer's free
+ * room: fetch_local.c says why that is safe).
  */
 #ifndef DENVERD_FETCH_INT_H
 #define DENVERD_FETCH_INT_H
@@ -50,6 +54,7 @@ struct wbuf {
 
 struct fetch;
 struct fetch_s3;
+struct fetch_local;
 /* What runs on the loop thread when a threadpool job of F is over. */
 typedef void fetch_job_done_fn(struct fetch *f);
 
@@ -105,6 +110,10 @@ struct fetch {
 	bool decided;             /* first body byte seen and judged */
 	bool status_abort;        /* body of an error response refused */
 	char *fail_msg;           /* set by the write callback when it aborts */
+
+	/* a file:// source (fetch_local.c) instead of curl's transfer */
+	bool local_src;
+	struct fetch_local *local;
 
 	/* curl */
 	CURL *easy;
@@ -187,6 +196,31 @@ int fetch_s3_init(struct fetch *f, const struct fetch_request *req);
 /* The sidecar for the current response (url, etag, last_modified, total)
  * as compact JSON; the caller frees it.  NULL when out of memory. */
 char *fetch_meta_text(const struct fetch *f);
+
+/* ---- fetch.c, for fetch_local.c (loop thread) ---- */
+
+/* The filling buffer with room in it (a full one handed to a write job
+ * first); NULL when it is full and a write is in flight: then f->paused is
+ * set and fetch_local_continue follows that write. */
+struct wbuf *fetch_fill_buffer(struct fetch *f);
+/* N bytes were put at the end of the filling buffer. */
+void fetch_body_added(struct fetch *f, size_t n);
+/* The body starts at byte 0, whatever the resume offered: the .part (or
+ * the upload's parts) starts again, and the sidecar is of this response. */
+void fetch_body_from_zero(struct fetch *f);
+/* The transfer is over with RC (f->errbuf says more): flush, judge, finish. */
+void fetch_xfer_end(struct fetch *f, CURLcode rc);
+
+/* ---- fetch_local.c (loop thread) ---- */
+
+/* Start reading f->url (file://) from f->offset, as a transfer: 0, or
+ * -ENOMEM / -EINVAL (not a local file URL; f->errbuf says so). */
+int fetch_local_start(struct fetch *f);
+void fetch_local_continue(struct fetch *f);   /* after the write that paused it */
+/* End the transfer (f->cancelled or f->io_err is set): now, or when the
+ * read in flight is over. */
+void fetch_local_stop(struct fetch *f);
+void fetch_local_free(struct fetch *f);       /* accepts a fetch without one */
 
 /* ---- fetch_judge.c (loop thread) ---- */
 

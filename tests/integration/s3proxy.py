@@ -8,10 +8,12 @@ the first N that match a rule get the rule's answer instead.
     px = S3Proxy(upstream="http://127.0.0.1:8333").start()
     px.fail(method="PUT", query="partNumber", times=2, status=503, code="SlowDown")
     ... point the client at px.endpoint ...
+    px.delay(method="PUT", query="partNumber=2", seconds=10)   # passed on late
     px.log  -> [{"method", "path", "query", "status", "injected"}]
 """
 import http.client
 import threading
+import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -20,9 +22,10 @@ HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrad
 
 
 class Rule:
-    def __init__(self, method, query, times, status, code, retry_after):
+    def __init__(self, method, query, times, status, code, retry_after, delay=None):
         self.method, self.query, self.left = method, query, times
         self.status, self.code, self.retry_after = status, code, retry_after
+        self.delay = delay          # seconds: passed on this late, not answered
 
     def matches(self, method, query):
         return self.left > 0 and (self.method is None or self.method == method) and \
@@ -44,6 +47,9 @@ class Handler(BaseHTTPRequestHandler):
             rule = next((r for r in px.rules if r.matches(self.command, u.query)), None)
             if rule:
                 rule.left -= 1
+        if rule and rule.delay is not None:
+            time.sleep(rule.delay)
+            rule = None
         if rule:
             xml = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>%s</Code>"
                    "<Message>injected by s3proxy</Message><Resource>%s</Resource>"
@@ -98,6 +104,12 @@ class S3Proxy:
         STATUS with the S3 error CODE (and a Retry-After of seconds)."""
         with self.lock:
             self.rules.append(Rule(method, query, times, status, code, retry_after))
+
+    def delay(self, method=None, query=None, times=1, seconds=1.0):
+        """The next TIMES requests with METHOD whose query holds QUERY are
+        passed on SECONDS late (a slow server, for a kill mid-upload)."""
+        with self.lock:
+            self.rules.append(Rule(method, query, times, None, None, None, delay=seconds))
 
     def record(self, method, u, status, injected):
         with self.lock:

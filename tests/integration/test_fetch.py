@@ -478,6 +478,60 @@ def test_file_urls_need_permission(srv, tmp_path):
     assert_published(r, tmp_path / "state", src.read_bytes())
 
 
+def test_a_large_file_url_streams_through_the_buffers(tmp_path):
+    """A file:// source far larger than the two buffers (curl's file
+    protocol could not pause: fetch_local.c reads it on the threadpool),
+    its name percent-encoded, and the loop never blocked for the file."""
+    src = tmp_path / "big file.csv"
+    data = os.urandom(24 * MiB + 5)
+    src.write_bytes(data)
+    u = "file://" + str(src).replace(" ", "%20")
+    r = fetch(u, tmp_path / "state", "--allow-file-urls", "--lag")
+    assert_published(r, tmp_path / "state", data)
+    assert r["resumed_from"] == 0
+    assert r["max_loop_lag_ms"] < 500, r
+
+
+def test_a_file_url_resumes_where_the_part_ends_when_the_file_is_the_same(tmp_path):
+    """The resume of a file:// source: its mtime (as Last-Modified) and
+    size as stored in the sidecar continue the .part; another mtime
+    starts again from byte 0.  Either way the bytes are the file's."""
+    src = tmp_path / "src.csv"
+    data = os.urandom(5 * MiB + 77)
+    src.write_bytes(data)
+    lm = email.utils.formatdate(int(src.stat().st_mtime), usegmt=True)
+    u = "file://" + str(src)
+    state = tmp_path / "state"
+    for mtime_moved, want_resumed in ((False, 3 * MiB), (True, 0)):
+        part, meta = partial(state)
+        part.parent.mkdir(parents=True, exist_ok=True)
+        part.write_bytes(data[:3 * MiB])
+        meta.write_text(json.dumps({"url": u, "last_modified": lm, "total": len(data)}))
+        if mtime_moved:
+            os.utime(src, (src.stat().st_atime, src.stat().st_mtime + 5))
+        r = fetch(u, state, "--allow-file-urls", "--force")
+        assert_published(r, state, data)
+        assert r["resumed_from"] == want_resumed, r
+        published(state).unlink()
+
+
+def test_a_file_url_onto_a_full_disk_fails_cleanly(small_tmpfs, tmp_path):
+    """A write fails while the file is being read: the read in flight ends
+    the transfer, nothing is kept."""
+    src = tmp_path / "src.csv"
+    src.write_bytes(os.urandom(6 * MiB))
+    r = fetch("file://" + str(src), small_tmpfs, "--allow-file-urls")
+    disk_full_checks(r, small_tmpfs)
+    assert "No space left on device" in r["error"]
+
+
+def test_a_missing_file_url_fails_naming_it(tmp_path):
+    u = "file://" + str(tmp_path / "nowhere.csv")
+    r = fetch(u, tmp_path / "state", "--allow-file-urls")
+    assert r["outcome"] == "failed" and not r["retryable"], r
+    assert str(tmp_path / "nowhere.csv") in r["error"] and "No such file" in r["error"]
+
+
 def test_other_schemes_refused(tmp_path):
     p = fetch("ftp://127.0.0.1/x.csv", tmp_path, check=False)
     assert p.returncode == 2 and b"only http and https" in p.stderr

@@ -4,7 +4,9 @@
  * at start, and the fetch task's resume state (fetch_upload.h): every
  * event io/fetch_s3.c reports is written to state.db (store_uploads.c) at
  * once, on the loop thread, so that after a kill -9 the next attempt finds
- * the upload and its parts.
+ * the upload and its parts.  Also the start of a fetch with that state
+ * (upload_fetch_start), and of the upload of an ArcGIS layer's held
+ * snapshot (upload_held_start; the design is in task_fetch.c).
  *
  * The sweep aborts an upload under <prefix>/staging/ when it was begun
  * before this start (its Initiated time, with a minute of slack for clock
@@ -301,4 +303,30 @@ int upload_request(const struct task_info *ti, struct fetch_request *req,
 	}
 	*hold = h;
 	return 0;
+}
+
+int upload_fetch_start(const struct task_info *ti, struct fetch_request *req,
+                       fetch_done_cb done, void *arg, struct fetch **out, char **err)
+{
+	struct upload_hold *hold = NULL;
+	int rc = upload_request(ti, req, &hold);
+
+	if (rc == 0)
+		rc = fetch_start(ti->http, req, done, arg, out, err);
+	upload_hold_free(hold);
+	return rc;
+}
+
+int upload_held_start(const struct task_info *ti, const struct arcgis_held *held,
+                      const char *file_name, fetch_done_cb done, void *arg,
+                      struct fetch **out, char **err)
+{
+	const struct cfg_dataset *ds = ti->dataset;
+	struct fetch_request req = {
+		.url = held->url, .limits = &ds->fetch, .state_dir = ti->cfg->state_dir,
+		.dataset = ds->name, .exec_date = ti->exec_date, .file_name = file_name,
+		.force = true, .allow_file_urls = true,
+	};
+
+	return upload_fetch_start(ti, &req, done, arg, out, err);
 }

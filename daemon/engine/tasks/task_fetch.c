@@ -20,6 +20,26 @@
  * Retry-After; cancelled -> the .part stays for the next attempt, which
  * resumes it.
  *
+ * storage: s3 and source arcgis.  The pager still pages into its local
+ * .part: that keeps it resumable page by page (its sidecar), and whether
+ * the layer is unchanged (the row digest) is known only after the last
+ * page, when nothing should have been sent anywhere yet.  It publishes
+ * the finished CSV as the held snapshot (io/arcgis.h: staging/.partial/
+ * <dataset>.<exec_date>.held, with its stamp beside it), which is then
+ * handed to the fetch into S3 as a file:// source with the upload
+ * request (fetch_upload.h's upload_held_start): the parts, their MD5s,
+ * the resume after a kill -9 (io/fetch_local.c resumes a file:// source
+ * by its mtime and size as a download resumes by Range) and the
+ * conditional complete are the download's code, not a second copy.  The held file is removed only once the snapshot row is
+ * recorded; until then an attempt that finds it (with its stamp) uploads
+ * it without asking the layer again, resuming the stored upload.  So the
+ * local disk needed is one snapshot of the layer at most, transiently
+ * (the .part, renamed to the held file); an unchanged layer uploads
+ * nothing.  Streaming pages into the upload as they are written would
+ * save that disk but tie the upload's parts to the pager's resume (a page
+ * boundary is no part boundary), and a layer found unchanged at the end
+ * would have uploaded it all for nothing.
+ *
  * An ArcGIS snapshot's stamp (edit dates, count, row digest) is stored as
  * its ETag, in arcgis_stamp_format()'s text: the store already keeps one
  * validator per snapshot and per dataset (store_snapshot_last gives the
@@ -28,27 +48,8 @@
  * from one source to the other finds no stamp to trust and reads in full.
  * No column or migration is needed for it.
  *
- * Source changes (store.h's source_changes, the input of the dataset's
- * cadence, domain/cadence.h) are recorded here, because only here are the
- * old and the new side both at hand.  A fetch that ends:
- *   - published, with a hash other than the dataset's previous snapshot's
- *     (or with no previous snapshot: the first time the source is seen),
- *     is a change of kind `bytes` (value: the new hash).  A forced fetch
- *     that publishes the same bytes again is no change.
- *   - unchanged, http, with an ETag (else a Last-Modified) in the response
- *     that differs from the stored one, is a change of kind `validator`
- *     (value: the new ETag, else Last-Modified).  A validator appearing
- *     where none was stored is not: the server only started sending it.
- *   - unchanged, arcgis, with a data (else schema) edit date in the layer's
- *     stamp that differs from the stored stamp's, is a change of kind
- *     `edit_date` (value: the new edit date, unix ms).  The layer was
- *     edited even though its rows came out the same.
- * Nothing else is: a poll that found the same is a run, not a change.  The
- * comparison is with the validators stored before this fetch's replace
- * them.  The time recorded is the fetch's end (when denverd saw it), not
- * the source's own claim (Last-Modified, the edit date), which may be in
- * another clock or a lie; the cadence is as observed.  A change that
- * cannot be recorded is logged and the fetch's outcome stands.
+ * Source changes (the input of the cadence) are recorded as fetch_changes.h
+ * says, from on_fetch_done and on_arcgis_done.
  *
  * A snapshot already recorded for this run (the daemon died between
  * publishing and recording the task's end) makes the attempt succeed at
@@ -68,6 +69,7 @@
 #include "io/arcgis.h"
 #include "io/fetch.h"
 #include "io/hub.h"
+#include "engine/tasks/fetch_changes.h"
 #include "engine/tasks/fetch_upload.h"
 #include "engine/tasks/retain.h"
 #include "engine/task.h"
@@ -84,9 +86,14 @@ struct fetch_task {
 	struct hub *h;             /* source arcgis_hub, while it polls */
 	uv_timer_t timer;          /* progress events; also the "already done" kick */
 	bool recorded;             /* a snapshot of this run exists already */
-	/* source arcgis_hub: what the download after the polls needs */
+	/* source arcgis_hub: what the download after the polls needs (and
+	 * file_name the held upload's) */
 	char *file_name, *last_hash;
 	unsigned resolves;         /* hub_start calls */
+	/* source arcgis, S3 mode: the held snapshot, and its stamp while it
+	 * uploads ("" before) */
+	struct arcgis_held held;
+	char stamp[ARCGIS_STAMP_MAX + 1];
 };
 
 static void on_closed(uv_handle_t *h)
@@ -95,6 +102,7 @@ static void on_closed(uv_handle_t *h)
 
 	free(ft->file_name);
 	free(ft->last_hash);
+	arcgis_held_clear(&ft->held);
 	free(ft);
 }
 
@@ -109,34 +117,6 @@ static void finish(struct fetch_task *ft, const struct task_outcome *o)
 	task_done(t, o);
 }
 
-/* Record that FT's source changed (KIND, VALUE) at AT; logs a failure. */
-static void record_change(const struct fetch_task *ft, const char *kind, const char *value,
-                          int64_t at)
-{
-	const struct task_info *ti = task_info(ft->t);
-	struct store_change c = {
-		.dataset = ti->target, .observed_at = at, .kind = kind, .value = value,
-		.run_id = ti->run_id,
-	};
-
-	if (store_change_add(ti->d->store, &c) < 0)
-		log_warn(&ti->log, "source change (%s) not recorded: %s", kind,
-		         store_errmsg(ti->d->store));
-}
-
-/* The dataset's last snapshot with its stored validators into *LAST (clear
- * it): true when there is one; false (logged when the store failed) when
- * not. */
-static bool last_snapshot(const struct fetch_task *ft, struct store_snapshot *last)
-{
-	const struct task_info *ti = task_info(ft->t);
-	int rc = store_snapshot_last(ti->d->store, ti->target, last);
-
-	if (rc < 0 && rc != -ENOENT)
-		log_warn(&ti->log, "reading the last snapshot: %s", store_errmsg(ti->d->store));
-	return rc == 0;
-}
-
 /* Record SNAP (what was published) for the attempt of FT, then prune. */
 static void record_published(struct fetch_task *ft, struct store_snapshot *snap,
                              bool resumed, struct task_outcome *o, char *buf, size_t len)
@@ -144,7 +124,7 @@ static void record_published(struct fetch_task *ft, struct store_snapshot *snap,
 	const struct task_info *ti = task_info(ft->t);
 	struct store *st = ti->d->store;
 	struct store_snapshot prev;
-	bool had = last_snapshot(ft, &prev);
+	bool had = fetch_last_snapshot(ti, &prev);
 	bool new_bytes = !had || strcmp(prev.hash, snap->hash) != 0;
 
 	store_snapshot_clear(&prev);
@@ -164,81 +144,13 @@ static void record_published(struct fetch_task *ft, struct store_snapshot *snap,
 		return;
 	}
 	if (new_bytes)
-		record_change(ft, "bytes", snap->hash, snap->published);
+		fetch_change_record(ti, "bytes", snap->hash, snap->published);
 	if (retain_snapshots(ti->d->loop, st, ti->s3, ti->cfg->state_dir, ti->target,
 	                     ti->dataset->keep_snapshots, NULL, NULL) < 0)
 		log_warn(&ti->log, "retention not started: %s", store_errmsg(st));
 	log_info(&ti->log, "published %s (%" PRIu64 " bytes%s)", snap->path, snap->bytes,
 	         resumed ? ", resumed" : "");
 	o->outcome = TO_SUCCEEDED;
-}
-
-/* NEW differs from a stored OLD (both present). */
-static bool differs(const char *old, const char *new)
-{
-	return old && new && strcmp(old, new) != 0;
-}
-
-/* Which change an unchanged http fetch with response validators ETAG and
- * LAST_MODIFIED is against LAST (the stored ones): the new validator, or
- * NULL for none. */
-static const char *new_validator(const struct store_snapshot *last, const char *etag,
-                                 const char *last_modified)
-{
-	if (differs(last->etag, etag))
-		return etag;
-	if (differs(last->last_modified, last_modified))
-		return last_modified;
-	return NULL;
-}
-
-/* Which change an unchanged layer with stamp NOW is against the stored
- * validator OLD: the new edit date (ms) or 0 for none (also when OLD is
- * no stamp). */
-static int64_t new_edit_date(const char *old, const struct arcgis_stamp *now)
-{
-	struct arcgis_stamp was;
-
-	if (!old || arcgis_stamp_parse(old, &was) < 0)
-		return 0;
-	if (now->data_edit_ms && was.data_edit_ms && now->data_edit_ms != was.data_edit_ms)
-		return now->data_edit_ms;
-	if (now->schema_edit_ms && was.schema_edit_ms &&
-	    now->schema_edit_ms != was.schema_edit_ms)
-		return now->schema_edit_ms;
-	return 0;
-}
-
-/* An unchanged http fetch: a `validator` change when its ETAG or
- * LAST_MODIFIED is new.  Call before store_validators replaces them. */
-static void note_validator(const struct fetch_task *ft, const char *etag,
-                           const char *last_modified)
-{
-	struct store_snapshot last;
-	const char *v = NULL;
-
-	if (last_snapshot(ft, &last))
-		v = new_validator(&last, etag, last_modified);
-	if (v)
-		record_change(ft, "validator", v, clock_now_ms());
-	store_snapshot_clear(&last);
-}
-
-/* An unchanged layer: an `edit_date` change when STAMP's edit date is new.
- * Call before store_validators replaces the stored stamp. */
-static void note_edit_date(const struct fetch_task *ft, const struct arcgis_stamp *stamp)
-{
-	struct store_snapshot last;
-	int64_t edit = 0;
-	char value[24];
-
-	if (last_snapshot(ft, &last))
-		edit = new_edit_date(last.etag, stamp);
-	store_snapshot_clear(&last);
-	if (edit) {
-		snprintf(value, sizeof value, "%" PRId64, edit);
-		record_change(ft, "edit_date", value, clock_now_ms());
-	}
 }
 
 /* An unchanged source's validators replace the dataset's (a 304's new
@@ -266,18 +178,22 @@ static void failed(struct task_outcome *o, const char *error, bool retryable,
 }
 
 static int start_hub(struct fetch_task *ft, char *err, size_t errlen, bool *retryable);
+static int started(int rc, char *msg, char *err, size_t errlen, bool *retryable);
 
 static void on_fetch_done(struct fetch *f, const struct fetch_result *r, void *arg)
 {
 	struct fetch_task *ft = arg;
 	const struct task_info *ti = task_info(ft->t);
 	bool hub = ti->dataset->source == SOURCE_ARCGIS_HUB, retryable = false;
+	bool held = ft->stamp[0] != '\0';
 	struct task_outcome o = { .outcome = TO_FAILED };
-	/* a Hub's file: its validators are of one export, never sent again */
-	const char *etag = hub ? NULL : r->etag, *lm = hub ? NULL : r->last_modified;
+	/* a Hub's file: its validators are of one export, never sent again;
+	 * a held layer's: the layer's stamp, the file's mean nothing */
+	const char *etag = hub ? NULL : held ? ft->stamp : r->etag;
+	const char *lm = hub || held ? NULL : r->last_modified;
 	struct store_snapshot snap = {
 		.path = (char *)r->path, .hash = (char *)r->hash,
-		.url = hub ? ti->dataset->url : (char *)r->url,
+		.url = hub || held ? ti->dataset->url : (char *)r->url,
 		.etag = (char *)etag, .last_modified = (char *)lm, .bytes = r->bytes,
 	};
 	char buf[1024];
@@ -298,7 +214,7 @@ static void on_fetch_done(struct fetch *f, const struct fetch_result *r, void *a
 		record_published(ft, &snap, r->resumed_from > 0, &o, buf, sizeof buf);
 		break;
 	case FETCH_UNCHANGED:
-		note_validator(ft, etag, lm);
+		fetch_note_validator(ti, etag, lm);
 		store_validators(ft, etag, lm);
 		o.outcome = TO_UNCHANGED;
 		break;
@@ -310,7 +226,41 @@ static void on_fetch_done(struct fetch *f, const struct fetch_result *r, void *a
 		failed(&o, r->error, r->retryable, r->retry_after_ms);
 		break;
 	}
+	/* The held snapshot goes once recorded, or when no retry could upload
+	 * it (the layer is still at its source); a retry or a cancel resumes
+	 * it. */
+	if (held && (o.outcome == TO_SUCCEEDED || (o.outcome == TO_FAILED && !o.retryable)))
+		arcgis_held_remove(ti->d->loop, &ft->held);
 	finish(ft, &o);
+}
+
+/* S3 mode: upload the held snapshot of the layer, whose stamp is STAMP
+ * (on_fetch_done records it). */
+static int start_held_upload(struct fetch_task *ft, const struct arcgis_stamp *stamp,
+                             char *err, size_t errlen, bool *retryable)
+{
+	char *ferr = NULL;
+
+	arcgis_stamp_format(stamp, ft->stamp, sizeof ft->stamp);
+	return started(upload_held_start(task_info(ft->t), &ft->held, ft->file_name,
+	                                 on_fetch_done, ft, &ft->f, &ferr),
+	               ferr, err, errlen, retryable);
+}
+
+/* S3 mode: the pager published the held snapshot with stamp R->stamp:
+ * keep the stamp beside it, then upload it.  0, or -errno with ERR set. */
+static int held_published(struct fetch_task *ft, const struct arcgis_result *r, char *err,
+                          size_t errlen, bool *retryable)
+{
+	int rc = arcgis_held_keep(&ft->held, &r->stamp);
+
+	if (rc < 0) {
+		snprintf(err, errlen, "keeping the stamp of %s: %s", ft->held.path, strerror(-rc));
+		*retryable = true;
+		arcgis_held_remove(task_info(ft->t)->d->loop, &ft->held);
+		return rc;
+	}
+	return start_held_upload(ft, &r->stamp, err, errlen, retryable);
 }
 
 static void on_arcgis_done(struct arcgis *a, const struct arcgis_result *r, void *arg)
@@ -330,12 +280,19 @@ static void on_arcgis_done(struct arcgis *a, const struct arcgis_result *r, void
 	case ARCGIS_PUBLISHED:
 		log_info(&ti->log, "%" PRIu64 " rows in %u pages (%u requests, %" PRIu64
 		         " bytes received)", r->rows, r->pages, r->requests, r->request_bytes);
-		record_published(ft, &snap, false, &o, buf, sizeof buf);
+		if (!ft->held.path) {
+			record_published(ft, &snap, false, &o, buf, sizeof buf);
+			break;
+		}
+		bool retryable = false;
+		if (held_published(ft, r, buf, sizeof buf, &retryable) == 0)
+			return;            /* on_fetch_done ends the attempt */
+		failed(&o, buf, retryable, -1);
 		break;
 	case ARCGIS_UNCHANGED:
 		log_info(&ti->log, "layer unchanged (%s)", r->metadata_only ?
 		         "the same edit stamps" : "the same rows and count");
-		note_edit_date(ft, &r->stamp);
+		fetch_note_edit_date(ti, &r->stamp);
 		store_validators(ft, stamp, NULL);
 		o.outcome = TO_UNCHANGED;
 		break;
@@ -487,12 +444,8 @@ static int start_http(struct fetch_task *ft, const char *url, const char *file_n
 		.etag = last->etag, .last_modified = last->last_modified, .last_hash = last->hash,
 		.force = ti->force, .allow_file_urls = ti->cfg->allow_file_urls,
 	};
-	struct upload_hold *hold = NULL;
-	int rc = upload_request(ti, &req, &hold);
+	int rc = upload_fetch_start(ti, &req, on_fetch_done, ft, &ft->f, &ferr);
 
-	if (rc == 0)
-		rc = fetch_start(ti->http, &req, on_fetch_done, ft, &ft->f, &ferr);
-	upload_hold_free(hold);
 	return started(rc, ferr, err, errlen, retryable);
 }
 
@@ -515,6 +468,23 @@ static int start_arcgis(struct fetch_task *ft, const char *url, const char *file
 		.force = ti->force, .allow_http = ds->arcgis.allow_http,
 	};
 
+	if (ti->s3) {
+		struct arcgis_stamp held;
+		int rc = arcgis_held_init(&ft->held, ti->cfg->state_dir, ds->name, ti->exec_date);
+		if (rc == 0 && !(ft->file_name = strdup(file_name)))
+			rc = -ENOMEM;
+		if (rc < 0) {
+			snprintf(err, errlen, "%s", strerror(-rc));
+			*retryable = rc == -ENOMEM;
+			return rc;
+		}
+		if (arcgis_held_find(&ft->held, &held) == 0) {
+			log_info(&ti->log, "a finished snapshot of the layer waits for its upload "
+			         "(%s): uploading it, the layer is not asked again", ft->held.path);
+			return start_held_upload(ft, &held, err, errlen, retryable);
+		}
+		req.publish_path = ft->held.path;
+	}
 	return started(arcgis_start(ti->http, &req, on_arcgis_done, ft, &ft->a, &aerr), aerr,
 	               err, errlen, retryable);
 }
@@ -550,11 +520,7 @@ static void on_hub_done(struct hub *hb, const struct hub_result *r, void *arg)
 		.dataset = ds->name, .exec_date = ti->exec_date, .file_name = ft->file_name,
 		.last_hash = ft->last_hash, .force = ti->force,
 	};
-	struct upload_hold *hold = NULL;
-	int rc = upload_request(ti, &req, &hold);
-	if (rc == 0)
-		rc = fetch_start(ti->http, &req, on_fetch_done, ft, &ft->f, &ferr);
-	upload_hold_free(hold);
+	int rc = upload_fetch_start(ti, &req, on_fetch_done, ft, &ft->f, &ferr);
 	if (started(rc, ferr, buf, sizeof buf, &retryable) < 0) {
 		failed(&o, buf, retryable, -1);
 		finish(ft, &o);
@@ -635,8 +601,12 @@ static int fetch_kind_start(struct stask *t, char *err, size_t errlen, bool *ret
 	}
 	task_set_impl(t, ft);
 	if (store_snapshot_of_run(ti->d->store, ti->run_id, &mine) == 0) {
-		/* Published already: on_timer ends the attempt (never from here). */
+		/* Published already: on_timer ends the attempt (never from here);
+		 * a held layer snapshot it was made from is left over. */
 		store_snapshot_ref_clear(&mine);
+		if (ti->s3 && ti->dataset->source == SOURCE_ARCGIS &&
+		    arcgis_held_init(&ft->held, ti->cfg->state_dir, ti->target, ti->exec_date) == 0)
+			arcgis_held_remove(ti->d->loop, &ft->held);
 		ft->recorded = true;
 		uv_timer_start(&ft->timer, on_timer, 0, 0);
 	} else if ((rc = start_download(ft, url, file_name, err, errlen, retryable)) == 0) {
