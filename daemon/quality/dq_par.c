@@ -18,8 +18,9 @@
  *
  * Threads: the calling thread (on the libuv pool, at its own priority)
  * and THREADS - 1 helper pthreads of the run's own, started for each pass
- * and joined before dq_run returns.  The helpers run at nice +WORKER_NICE
- * so that the loop thread stays responsive while every core checks; the
+ * and joined before dq_run returns.  The helpers run under SCHED_BATCH
+ * (lower_priority) so that the loop thread stays responsive while every
+ * core checks, without their losing their share to other processes; the
  * calling thread scans chunks too (merging whenever the next part in file
  * order is done), so that on a machine busy with other work, where the
  * helpers get little time, a check is not slower than on one thread.
@@ -32,6 +33,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -286,8 +288,17 @@ static int merge_part(struct run *R, struct part *P)
 
 /* ---- the workers ---- */
 
+/* The helper's scheduling: SCHED_BATCH at the calling thread's nice
+ * level, so that it gets a full share of a busy machine's CPU (as any
+ * other process's threads do; at nice +5 it got a third of one) while a
+ * thread that wakes, such as the loop thread answering the socket, still
+ * preempts it (a batch thread is never favoured at wake-up).  Where the
+ * policy is refused, nice +WORKER_NICE as before. */
 static void lower_priority(void)
 {
+	struct sched_param sp = { .sched_priority = 0 };
+	if (pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp) == 0)
+		return;
 	id_t tid = (id_t)syscall(SYS_gettid);
 	errno = 0;
 	int now = getpriority(PRIO_PROCESS, tid);
@@ -384,7 +395,7 @@ static void *helper_main(void *arg)
 	return h->fn(h->J);
 }
 
-/* Start N - 1 helpers running FN at nice +WORKER_NICE (the calling thread,
+/* Start N - 1 helpers running FN under SCHED_BATCH (the calling thread,
  * at its own priority, is the Nth: a check on a busy machine is never
  * slower than on one thread); how many started. */
 static unsigned start_helpers(struct helper *h, pthread_t *t, unsigned n)
