@@ -11,8 +11,10 @@
  * preempts them when it wakes; dq_par.c), with a
  * report identical to the single-threaded one.  Memory per thread: a
  * scanner (~2 MiB) and the part it scans (copies of the plan's counters,
- * and 16 bytes of key index entries per keyed row of its chunk, at most
- * 64 MiB of the file); at most 2 x THREADS parts wait to be merged.  Its
+ * 16 bytes of key index entries per keyed row of its chunk and 24 of row
+ * marks per row, at most 64 MiB of the file); at most 4 x THREADS parts
+ * wait to be merged.  A file is read once (where its parts start is
+ * guessed, and a wrong guess costs a second read of the rest).  Its
  * only side effect is the key index written to in->keys_out.
  *
  * Key index (.keys, next to the snapshot, CONTRACTS.md section 3): one
