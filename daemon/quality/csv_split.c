@@ -24,6 +24,13 @@
  * that reach the same state at the same byte share the rest of the way
  * (a "follower" keeps only its count offsets), which in real files
  * happens within a row or two, so a chunk costs about one lane.
+ *
+ * csv_split_start walks only the first KiBs of a chunk: when all eight
+ * lanes have met, a row start after that is one whatever came before;
+ * otherwise (a file without quotes never lets the inside-quotes lanes
+ * meet the others) the unquoted lane's first row start is a guess that
+ * dq_par.c verifies.  The full maps (csv_split_chunk over whole chunks,
+ * csv_split_compose) are only needed after a wrong guess.
  */
 #include <errno.h>
 #include <stdlib.h>
