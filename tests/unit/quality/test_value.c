@@ -88,16 +88,20 @@ static void test_timestamp_formats(void **state)
 /* The quick no of tsfmt_match (length range, first fixed-place literal)
  * never says no where tsfmt_parse would say yes: every case's input, and
  * each with one byte dropped, doubled or replaced by a digit, a space or
- * 'Z', under every format of the table. */
+ * 'Z', under every format of the table.  And the straight-line parse of
+ * the common shapes (value.c tsfmt_shape) says what the item loop says. */
 static void test_timestamp_quick_no(void **state)
 {
 	static const char subst[] = "0 Z";
-	struct tsfmt f;
+	struct tsfmt f, loop;
 	char v[64];
-	size_t tried = 0, yes = 0;
+	size_t tried = 0, yes = 0, shaped = 0;
 
 	for (size_t i = 0; i < N(ts_cases); i++) {
 		assert_int_equal(tsfmt_compile(ts_cases[i].fmt, &f), 0);
+		loop = f;
+		loop.shape = 0;
+		shaped += f.shape != 0;
 		for (size_t j = 0; j < N(ts_cases); j++) {
 			const char *in = ts_cases[j].in;
 			size_t n = strlen(in);
@@ -116,10 +120,12 @@ static void test_timestamp_quick_no(void **state)
 						memcpy(v + len, in + at, n - at), len += n - at;
 					else if (at < n)
 						memcpy(v + len, in + at + 1, n - at - 1), len += n - at - 1;
+					int64_t c = 0;
 					bool m = tsfmt_match(&f, v, len, &a), p = tsfmt_parse(&f, v, len, &b);
-					if (m != p || a != b)
-						fail_msg("%s on '%.*s': match %d, parse %d", ts_cases[i].fmt,
-						         (int)len, v, m, p);
+					bool l = tsfmt_parse(&loop, v, len, &c);
+					if (m != p || a != b || l != p || c != b)
+						fail_msg("%s on '%.*s': match %d, parse %d, loop %d", ts_cases[i].fmt,
+						         (int)len, v, m, p, l);
 					tried++;
 					yes += p;
 				}
@@ -127,6 +133,7 @@ static void test_timestamp_quick_no(void **state)
 		}
 	}
 	assert_true(tried > 10000 && yes > 100);
+	assert_true(shaped >= 10);      /* both shapes are in the table, often */
 }
 
 static void test_values(void **state)
