@@ -39,6 +39,22 @@ static const double pow10_exact[] = {
 	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 };
 
+/* value_double past its fast path: strtod on a NUL-terminated copy. */
+static __attribute__((noinline)) bool value_double_slow(const char *p, size_t len, double *out)
+{
+	char buf[128];
+	double v;
+	if (len >= sizeof buf)
+		return false;
+	memcpy(buf, p, len);
+	buf[len] = 0;
+	v = strtod(buf, NULL);
+	if (!isfinite(v))
+		return false;
+	*out = v;
+	return true;
+}
+
 bool value_double(const char *p, size_t len, double *out)
 {
 	const char *s = p, *e = p + len, *d0;
@@ -93,19 +109,7 @@ bool value_double(const char *p, size_t len, double *out)
 		*out = neg ? -0.0 : 0.0;
 		return true;
 	}
-	{
-		char buf[128];
-		double v;
-		if (len >= sizeof buf)
-			return false;
-		memcpy(buf, p, len);
-		buf[len] = 0;
-		v = strtod(buf, NULL);
-		if (!isfinite(v))
-			return false;
-		*out = v;
-	}
-	return true;
+	return value_double_slow(p, len, out);
 }
 
 bool value_int(const char *p, size_t len, int64_t *out)
