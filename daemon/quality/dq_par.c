@@ -31,10 +31,11 @@
  *
  * Threads: the calling thread (on the libuv pool, at its own priority)
  * and THREADS - 1 helper pthreads of the run's own, started for each pass
- * (a pass 1 only after a wrong guess)
- * and joined before dq_run returns.  The helpers run under SCHED_BATCH
- * (lower_priority) so that the loop thread stays responsive while every
- * core checks, without their losing their share to other processes; the
+ * (the scan, and the maps only after a wrong guess) and joined before
+ * dq_run returns.  The helpers run under SCHED_BATCH (lower_priority):
+ * a full share of a busy machine's CPU, as other processes' threads get,
+ * while a thread that wakes, such as the loop thread, is never made to
+ * wait behind them for being a batch thread's peer at wake-up; the
  * calling thread scans chunks too (merging whenever the next part in file
  * order is done), so that on a machine busy with other work, where the
  * helpers get little time, a check is not slower than on one thread.
