@@ -33,9 +33,10 @@
  * and THREADS - 1 helper pthreads of the run's own, started for each pass
  * (the scan, and the maps only after a wrong guess) and joined before
  * dq_run returns.  The helpers run under SCHED_BATCH (lower_priority):
- * a full share of a busy machine's CPU, as other processes' threads get,
- * while a thread that wakes, such as the loop thread, is never made to
- * wait behind them for being a batch thread's peer at wake-up; the
+ * a full share of a busy machine's CPU, as other processes' threads get
+ * (at nice +5 they got a third of a nice-0 thread's), and the scheduler
+ * treats them as CPU-bound, so the loop thread, waking, may preempt them
+ * (README: socket_latency_bench, where nice +5 may do a little better); the
  * calling thread scans chunks too (merging whenever the next part in file
  * order is done), so that on a machine busy with other work, where the
  * helpers get little time, a check is not slower than on one thread.
@@ -133,10 +134,9 @@ static int scan_part(const struct job *J, size_t i, struct run *X, struct csv_st
 
 /* The helper's scheduling: SCHED_BATCH at the calling thread's nice
  * level, so that it gets a full share of a busy machine's CPU (as any
- * other process's threads do; at nice +5 it got a third of one) while a
- * thread that wakes, such as the loop thread answering the socket, still
- * preempts it (a batch thread is never favoured at wake-up).  Where the
- * policy is refused, nice +WORKER_NICE as before. */
+ * other process's threads do; at nice +5 it got a third of one) and is
+ * never favoured at wake-up.  Where the policy is refused, nice
+ * +WORKER_NICE. */
 static void lower_priority(void)
 {
 	struct sched_param sp = { .sched_priority = 0 };
