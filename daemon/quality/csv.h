@@ -204,6 +204,8 @@ struct csv_lane {               /* one start state's way through a chunk */
 
 struct csv_chunk_map {
 	struct csv_lane lane[CSV_SPLIT_STATES];
+	bool common;                /* a row starts at C_OFF whatever the state */
+	uint64_t c_off;             /* at BEGIN: one after all the lanes met */
 };
 
 /* Where a part starts: a row's first byte, its line, rows before it. */
@@ -224,6 +226,19 @@ int csv_split_chunk(int fd, uint64_t size, uint64_t begin, uint64_t end, void *s
  * be empty. */
 void csv_split_compose(const struct csv_chunk_map *maps, const uint64_t *begin, size_t n,
                        uint64_t size, struct csv_cut *cut);
+
+/* Where the part of chunk [BEGIN, END) may start, without the map of what
+ * comes before: *OFF, a row start in the chunk (UINT64_MAX: none found).
+ * FROM (<= BEGIN) where a row is known to start: the first row start at or
+ * after BEGIN, exact (*SURE).  FROM = UINT64_MAX (unknown): the first row
+ * start after all eight states met, when they meet (*SURE: a row starts
+ * there whatever came before; quoted files), else the first one after
+ * BEGIN if BEGIN is outside quotes (a guess, *SURE false: right in every
+ * file without line breaks inside quotes; the scan that ends there tells,
+ * dq_par.c).  Walks 4 KiB, then 16 times more at each try, up to END; on
+ * FD as csv_split_chunk (pread(2), blocks).  0 or -errno. */
+int csv_split_start(int fd, uint64_t size, uint64_t from, uint64_t begin, uint64_t end,
+                    void *scratch, uint64_t *off, bool *sure);
 
 /* "utf-8", "utf-8-sig", "windows-1252": the names Python's codecs use. */
 const char *csv_encoding_name(enum csv_encoding e);

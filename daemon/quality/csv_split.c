@@ -24,6 +24,13 @@
  * that reach the same state at the same byte share the rest of the way
  * (a "follower" keeps only its count offsets), which in real files
  * happens within a row or two, so a chunk costs about one lane.
+ *
+ * csv_split_start walks only the first KiBs of a chunk: when all eight
+ * lanes have met, a row start after that is one whatever came before;
+ * otherwise (a file without quotes never lets the inside-quotes lanes
+ * meet the others) the unquoted lane's first row start is a guess that
+ * dq_par.c verifies.  The full maps (csv_split_chunk over whole chunks,
+ * csv_split_compose) are only needed after a wrong guess.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -67,6 +74,8 @@ struct walk {
 	int n_wait;                /* followers waiting */
 	uint8_t live;              /* bit I: lane I leads */
 	uint8_t skip;              /* lanes done by fast_block in this block */
+	bool common;               /* a row start after all lanes met: */
+	uint64_t c_off;            /* the first one noted (csv_chunk_map) */
 };
 
 /* File byte AT (inside the window), or -2 past the end of the file. */
@@ -98,6 +107,10 @@ static bool stays(const struct walk *w, uint64_t at)
 static void bound(struct walk *w, int i, uint64_t at)
 {
 	struct lane *L = &w->l[i];
+	if (w->n_lead == 1 && !w->common) {
+		w->common = true;
+		w->c_off = at;
+	}
 	if (!L->bound) {
 		L->bound = true;
 		L->b_off = at;
@@ -421,7 +434,7 @@ static bool fast_block(struct walk *w, int i, const struct masks *m, uint64_t bl
 	uint64_t ends = cr | (lf & ~((cr << 1) | rscr0));
 	uint64_t lines = ends | (m->lf & in);               /* line breaks */
 	uint64_t rows = ends & ~(((cr | lf) << 1) | rs0);   /* not blank */
-	if (!L->bound || w->n_wait) {
+	if (!L->bound || w->n_wait || (w->n_lead == 1 && !w->common)) {
 		uint64_t starts = (((cr | lf) << 1) | rs0) & ~(((cr << 1) | rscr0) & m->lf);
 		if (starts) {
 			uint64_t before = (starts & -starts) - 1;
@@ -575,6 +588,8 @@ int csv_split_chunk(int fd, uint64_t size, uint64_t begin, uint64_t end, void *s
 		o->b_lines = L->b_lines;
 		o->b_rows = L->b_rows;
 	}
+	out->common = w.common;
+	out->c_off = w.c_off;
 out:
 	if (buf != scratch)
 		free(buf);
@@ -606,4 +621,40 @@ void csv_split_compose(const struct csv_chunk_map *maps, const uint64_t *begin, 
 	cut[0].offset = 0;
 	cut[0].line = 1;
 	cut[0].index = 0;
+}
+
+#define GUESS_WINDOW (4u << 10)       /* bytes walked first for a start */
+
+int csv_split_start(int fd, uint64_t size, uint64_t from, uint64_t begin, uint64_t end,
+                    void *scratch, uint64_t *off, bool *sure)
+{
+	struct csv_chunk_map m;
+	int st = S_UNQ, rc;
+
+	*off = UINT64_MAX;
+	*sure = from != UINT64_MAX;
+	if (from != UINT64_MAX && from < begin) {
+		if ((rc = csv_split_chunk(fd, size, from, begin, scratch, &m)) < 0)
+			return rc;
+		st = m.lane[S_RS].end;
+	} else if (from != UINT64_MAX) {
+		st = S_RS;
+	}
+	for (uint64_t win = GUESS_WINDOW; begin < end; win *= 16) {
+		uint64_t stop = end - begin <= win ? end : begin + win;
+		if ((rc = csv_split_chunk(fd, size, begin, stop, scratch, &m)) < 0)
+			return rc;
+		if (!*sure && m.common) {
+			*off = m.c_off;
+			*sure = true;
+			return 0;
+		}
+		if (m.lane[st].bound) {
+			*off = m.lane[st].b_off;
+			return 0;
+		}
+		if (stop == end)
+			break;
+	}
+	return 0;
 }

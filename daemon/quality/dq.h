@@ -6,12 +6,15 @@
  * dq_run() blocks for the length of the scan and is meant for a worker
  * thread: it keeps no global state, does not log and does not touch the
  * store.  With in->threads > 1 a file of 8 MiB or more is scanned by that
- * many threads: the calling thread and THREADS - 1 pthreads of its own at
- * nice +5 (so the daemon's loop thread is never starved; dq_par.c), with a
+ * many threads: the calling thread and THREADS - 1 pthreads of its own
+ * under SCHED_BATCH (a full share of the CPU, but the daemon's loop thread
+ * preempts them when it wakes; dq_par.c), with a
  * report identical to the single-threaded one.  Memory per thread: a
  * scanner (~2 MiB) and the part it scans (copies of the plan's counters,
- * and 16 bytes of key index entries per keyed row of its chunk, at most
- * 64 MiB of the file); at most 2 x THREADS parts wait to be merged.  Its
+ * 16 bytes of key index entries per keyed row of its chunk and 24 of row
+ * marks per row, at most 64 MiB of the file); at most 4 x THREADS parts
+ * wait to be merged.  A file is read once (where its parts start is
+ * guessed, and a wrong guess costs a second read of the rest).  Its
  * only side effect is the key index written to in->keys_out.
  *
  * Key index (.keys, next to the snapshot, CONTRACTS.md section 3): one

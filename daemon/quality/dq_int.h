@@ -98,7 +98,10 @@ struct chk {
 };
 
 /* A chunk's key index entries and checkpoints in a parallel run
- * (dq_par.c), added to the run's index in file order afterwards. */
+ * (dq_par.c), added to the run's index in file order afterwards.  Its rows
+ * are numbered from 0 (the rows before it are not known while it is
+ * scanned), so every row is marked (24 bytes a row) and the merge keeps
+ * the marks that fall on a multiple of DQ_CHECKPOINT_ROWS in the file. */
 struct dq_part {
 	struct keyidx_entry *e;
 	size_t n_e, cap_e;
@@ -232,6 +235,31 @@ int dq_on_row(void *ud, const struct csv_row *row);
 int dq_drift_removed(struct run *R);
 
 /* ---- dq_par.c ---- */
+
+/* A part of a parallel run (dq_part.c), owned by dq_par.c's job. */
+struct part {
+	struct run R;                  /* the plan, shared; counters its own */
+	struct dq_report rep;          /* null_keys only */
+	struct dq_result *res;         /* lines only */
+	struct col *cols;
+	struct col **used, **key;
+	struct chk *chks;
+	struct dq_part sink;
+	struct csv_stats st;
+	int rc;
+	bool done;
+};
+
+/* P becomes a copy of R's plan (formats, null markers, value sets and key
+ * indexes stay R's, read only) with zeroed counters, its data rows
+ * counted from DATA_ROWS; dq_part_clear frees what it holds (also after a
+ * failed dq_part_init) and zeroes it.  -ENOMEM. */
+int dq_part_init(struct part *P, const struct run *R, uint64_t data_rows);
+void dq_part_clear(struct part *P, size_t n_checks);
+/* Part P, scanned from a row start with its own numbering (csv_opts
+ * start_line and start_index 1), into R after every part before it (R's
+ * csv stats, lines and rows so far are those before P).  0 or -errno. */
+int dq_part_merge(struct run *R, struct part *P);
 
 /* The scan (as csv_scan_fd over FD, SIZE bytes, with dq_on_row on R) done
  * by THREADS workers over chunks, with R's counters, key index and

@@ -2,24 +2,41 @@
  * dq_par.c - the check scan on several threads, with the report of one
  * (dq_int.h).
  *
- * Pass 1: the file is cut into chunks at byte offsets and each chunk's
- * structure map is made in parallel (csv_split_chunk); composing the maps
- * in order gives every chunk's first row start, line and row index
- * (csv_split_compose), so the file falls into parts that each begin where
- * a row begins.  The parts up to the header are scanned on the calling
- * thread, as one scan would (the header maps the columns every row needs).
+ * The file is cut into chunks at byte offsets; each chunk's part starts at
+ * a row start in it, so that parts can be scanned on any thread (with
+ * lines and rows numbered from their own start: dq_part.c renumbers them
+ * when it merges) and merged in file order into exactly one scan's
+ * report.  Where a part starts is guessed without reading what comes
+ * before it (csv_split_start, a few KiB of each chunk): the first row
+ * start after the scanner's eight states all meet (certain; quoted files),
+ * else the first one after a line end if the chunk begins outside quotes
+ * (a guess, wrong only where a line break is inside quotes).  The merge
+ * verifies each guess: a part that began where a row begins ends where
+ * the next row begins exactly when its scan ends outside a row
+ * (ends_clean); one that does not (the next part's guess was wrong) is
+ * not merged, and the starts of the rest are then found exactly, from it,
+ * with the structure maps of their chunks (csv_split_chunk, in parallel:
+ * pass 1 of the old two passes) and scanned again.  A file read once is
+ * the rule, a part scanned twice the exception.
  *
- * Pass 2: workers scan the other parts, each with a copy of the run's plan
- * and counters of its own (a "part"), and the calling thread merges the
- * parts in file order as they finish: counts add, first offending lines
- * and scanner locations are the first ones in file order, the distinct bad
- * values those a single scan keeps, the key index gets its entries and
- * checkpoints in row order (so its chunks sort exactly as before).
+ * The parts up to the header are scanned on the calling thread, as one
+ * scan would (the header maps the columns every row needs), each ending
+ * at an exact row start.  Workers scan the other parts, each with a copy
+ * of the run's plan and counters of its own (a "part"), and the calling
+ * thread merges the parts in file order as they finish: counts add, first
+ * offending lines and scanner locations are the first ones in file order,
+ * the distinct bad values those a single scan keeps, the key index gets
+ * its entries and checkpoints in row order (so its chunks sort exactly as
+ * before).
  *
  * Threads: the calling thread (on the libuv pool, at its own priority)
  * and THREADS - 1 helper pthreads of the run's own, started for each pass
- * and joined before dq_run returns.  The helpers run at nice +WORKER_NICE
- * so that the loop thread stays responsive while every core checks; the
+ * (the scan, and the maps only after a wrong guess) and joined before
+ * dq_run returns.  The helpers run under SCHED_BATCH (lower_priority):
+ * a full share of a busy machine's CPU, as other processes' threads get
+ * (at nice +5 they got a third of a nice-0 thread's), and the scheduler
+ * treats them as CPU-bound, so the loop thread, waking, may preempt them
+ * (README: socket_latency_bench, where nice +5 may do a little better); the
  * calling thread scans chunks too (merging whenever the next part in file
  * order is done), so that on a machine busy with other work, where the
  * helpers get little time, a check is not slower than on one thread.
@@ -28,10 +45,12 @@
  * that gets no CPU holds up at most one small part, which the calling
  * thread waits for only once it has scanned every part it may take.
  * Memory: per thread a scanner (~2 MiB) and a part (its chunk's entries,
- * 16 bytes per keyed row); at most 4 x THREADS parts wait unmerged.
+ * 16 bytes per keyed row, and 24 bytes per row of marks, dq_int.h); at
+ * most 4 x THREADS parts wait unmerged.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -46,18 +65,6 @@
 #define CHUNK_MIN (4u << 20)
 #define CHUNK_MAX (64u << 20)
 
-struct part {
-	struct run R;                  /* the plan, shared; counters its own */
-	struct dq_report rep;          /* null_keys only */
-	struct dq_result *res;         /* lines only */
-	struct col *cols;
-	struct col **used, **key;
-	struct chk *chks;
-	struct dq_part sink;
-	struct csv_stats st;
-	int rc;
-	bool done;
-};
 
 struct job {
 	struct run *R;
@@ -78,6 +85,7 @@ struct job {
 	size_t ahead;                  /* parts taken before merged, at most */
 	bool stop;                     /* an error: take nothing more */
 	int rc1;                       /* pass 1's first error */
+	size_t fail;                   /* merge_all: the part misguessed */
 };
 
 /* ---- reading a part ---- */
@@ -104,15 +112,17 @@ static ssize_t read_range(void *src, char *buf, size_t n)
 }
 
 /* Scan part I with X (the run, or a part's copy) into ST, reading into
- * SCRATCH (NULL, or the thread's CSV_SCRATCH bytes). */
+ * SCRATCH (NULL, or the thread's CSV_SCRATCH bytes).  A part's copy counts
+ * its lines and rows from 1 (its own; dq_part_merge moves them). */
 static int scan_part(const struct job *J, size_t i, struct run *X, struct csv_stats *st,
                      uint32_t header_fields, enum csv_eol first_eol, void *scratch)
 {
 	struct range r = { J->fd, J->cut[i].offset, J->cut[i + 1].offset };
+	bool own = X != J->R;
 	struct csv_opts o = {
 		.start_offset = J->cut[i].offset,
-		.start_line = J->cut[i].line,
-		.start_index = J->cut[i].index,
+		.start_line = own ? 1 : J->cut[i].line,
+		.start_index = own ? 1 : J->cut[i].index,
 		.header_fields = header_fields,
 		.first_eol = first_eol,
 		.scratch = scratch,
@@ -120,174 +130,18 @@ static int scan_part(const struct job *J, size_t i, struct run *X, struct csv_st
 	return csv_scan(read_range, &r, &o, dq_on_row, X, st);
 }
 
-/* ---- a part: the run's plan with counters of its own ---- */
-
-static struct col *remap(const struct run *R, struct col *cols, const struct col *c)
-{
-	return c ? cols + (c - R->cols) : NULL;
-}
-
-static void part_clear(struct part *P, size_t n_checks)
-{
-	if (P->chks)
-		for (size_t i = 0; i < n_checks; i++) {
-			free(P->chks[i].acc);
-			for (size_t j = 0; j < P->chks[i].n_bad_values; j++)
-				free(P->chks[i].bad_values[j]);
-		}
-	free(P->chks);
-	free(P->cols);
-	free(P->used);
-	free(P->key);
-	free(P->res);
-	free(P->R.canon);
-	free(P->R.err);
-	free(P->sink.e);
-	free(P->sink.cp);
-	free(P->sink.cp_row);
-	free(P->sink.times);
-	memset(P, 0, sizeof *P);
-}
-
-/* P becomes a copy of R's plan (formats, null markers, value sets and key
- * indexes stay R's, read only) with zeroed counters; its rows start after
- * DATA_ROWS data rows. */
-static int part_init(struct part *P, const struct run *R, uint64_t data_rows)
-{
-	size_t nc = R->ds->n_checks;
-
-	memset(P, 0, sizeof *P);
-	P->cols = malloc((R->n_cols + 1) * sizeof *P->cols);
-	P->used = malloc((R->n_used + 1) * sizeof *P->used);
-	P->key = malloc((R->n_key + 1) * sizeof *P->key);
-	P->chks = calloc(nc + 1, sizeof *P->chks);
-	P->res = calloc(nc + 1, sizeof *P->res);
-	if (!P->cols || !P->used || !P->key || !P->chks || !P->res)
-		return -ENOMEM;
-	memcpy(P->cols, R->cols, R->n_cols * sizeof *P->cols);
-	for (size_t i = 0; i < R->n_used; i++)
-		P->used[i] = remap(R, P->cols, R->used[i]);
-	for (size_t i = 0; i < R->n_key; i++)
-		P->key[i] = remap(R, P->cols, R->key[i]);
-	for (size_t i = 0; i < nc; i++) {
-		const struct chk *s = &R->chks[i];
-		struct chk *d = &P->chks[i];
-		d->cfg = s->cfg;
-		d->res = &P->res[i];
-		d->broken = s->broken;
-		d->set = s->set;
-		d->lat = remap(R, P->cols, s->lat);
-		d->lon = remap(R, P->cols, s->lon);
-		d->ev = remap(R, P->cols, s->ev);
-		if (!(d->acc = calloc(s->n_acc + 1, sizeof *d->acc)))
-			return -ENOMEM;
-		d->n_acc = s->n_acc;
-		for (size_t j = 0; j < s->n_acc; j++)
-			d->acc[j].c = remap(R, P->cols, s->acc[j].c);
-	}
-	P->R = *R;
-	P->R.rep = &P->rep;
-	P->R.cols = P->cols;
-	P->R.used = P->used;
-	P->R.key = P->key;
-	P->R.chks = P->chks;
-	P->R.ki = NULL;
-	P->R.ev = remap(R, P->cols, R->ev);
-	P->R.have_earliest = false;
-	P->R.part = R->ki ? &P->sink : NULL;
-	P->R.rows = data_rows;
-	P->R.canon = NULL;
-	P->R.canon_cap = 0;
-	P->R.rc = 0;
-	P->R.err = NULL;
-	return 0;
-}
-
-/* A distinct bad value as a single scan keeps them (dq_rows.c
- * keep_bad_value): a value cut at 64 bytes never equals a kept one. */
-static int merge_bad_value(struct chk *d, const char *v, size_t len)
-{
-	/* V is the value as kept: cut at 64 bytes or at a NUL, and a value
-	 * cut either way never equalled a kept one */
-	bool whole = strlen(v) == len;
-	for (size_t i = 0; whole && i < d->n_bad_values; i++)
-		if (strlen(d->bad_values[i]) == len && memcmp(d->bad_values[i], v, len) == 0)
-			return 0;
-	if (d->n_bad_values == MAX_BAD_VALUES)
-		return 0;
-	if (!(d->bad_values[d->n_bad_values] = strdup(v)))
-		return -ENOMEM;
-	d->bad_len[d->n_bad_values++] = len;
-	return 0;
-}
-
-static int merge_check(struct chk *d, const struct chk *s)
-{
-	for (size_t k = 0; k < s->res->n_lines; k++)
-		offend(d->res, s->res->lines[k]);
-	for (size_t j = 0; j < d->n_acc; j++) {
-		d->acc[j].total += s->acc[j].total;
-		d->acc[j].nulls += s->acc[j].nulls;
-		d->acc[j].bad += s->acc[j].bad;
-		d->acc[j].future += s->acc[j].future;
-	}
-	d->total += s->total;
-	d->missing += s->missing;
-	d->unparsed += s->unparsed;
-	d->swapped += s->swapped;
-	d->outside += s->outside;
-	if (s->have_newest && (!d->have_newest || s->newest > d->newest)) {
-		d->newest = s->newest;
-		d->have_newest = true;
-	}
-	for (size_t k = 0; k < s->n_bad_values; k++)
-		if (merge_bad_value(d, s->bad_values[k], s->bad_len[k]) < 0)
-			return -ENOMEM;
-	return 0;
-}
-
-/* Part P (scanned) into the run, after every part before it. */
-static int merge_part(struct run *R, struct part *P)
-{
-	int rc;
-
-	csv_stats_merge(&R->rep->csv, &P->st);
-	if (P->rc) {
-		if (P->R.err && !R->err) {
-			R->err = P->R.err;
-			P->R.err = NULL;
-		}
-		return P->rc < 0 ? P->rc : -EIO;
-	}
-	R->rows = P->R.rows;
-	R->rep->null_keys += P->rep.null_keys;
-	if (P->R.have_earliest && (!R->have_earliest || P->R.earliest < R->earliest)) {
-		R->earliest = P->R.earliest;
-		R->have_earliest = true;
-	}
-	for (size_t i = 0; i < R->ds->n_checks; i++)
-		if (merge_check(&R->chks[i], &P->chks[i]) < 0)
-			return -ENOMEM;
-	if (!R->ki)
-		return 0;
-	for (size_t k = 0; k < P->sink.n_cp; k++)
-		if ((rc = keyidx_mark(R->ki, P->sink.cp_row[k], P->sink.cp[k].offset,
-		                      P->sink.cp[k].line)) < 0)
-			return rc;
-	for (size_t k = 0; k < P->sink.n_e; k++)
-		if ((rc = keyidx_add(R->ki, P->sink.e[k].key, P->sink.e[k].hash,
-		                     P->sink.e[k].row)) < 0)
-			return rc;
-	for (size_t k = 0, row = P->R.rows - P->sink.n_times; k < P->sink.n_times; k++)
-		if ((rc = keyidx_time(R->ki, row + k, P->sink.times[k])) < 0)
-			return rc;
-	return 0;
-}
-
 /* ---- the workers ---- */
 
+/* The helper's scheduling: SCHED_BATCH at the calling thread's nice
+ * level, so that it gets a full share of a busy machine's CPU (as any
+ * other process's threads do; at nice +5 it got a third of one) and is
+ * never favoured at wake-up.  Where the policy is refused, nice
+ * +WORKER_NICE. */
 static void lower_priority(void)
 {
+	struct sched_param sp = { .sched_priority = 0 };
+	if (pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp) == 0)
+		return;
 	id_t tid = (id_t)syscall(SYS_gettid);
 	errno = 0;
 	int now = getpriority(PRIO_PROCESS, tid);
@@ -333,7 +187,7 @@ static void scan_one(struct job *J, size_t i, void *scratch)
 {
 	struct part *P = &J->parts[i];
 	if (J->cut[i].offset < J->cut[i + 1].offset) {
-		if ((P->rc = part_init(P, J->R, J->cut[i].index - 1)) == 0)
+		if ((P->rc = dq_part_init(P, J->R, 0)) == 0)
 			P->rc = scan_part(J, i, &P->R, &P->st, J->header_fields, J->first_eol,
 			                  scratch);
 		if (P->rc > 0)
@@ -384,7 +238,7 @@ static void *helper_main(void *arg)
 	return h->fn(h->J);
 }
 
-/* Start N - 1 helpers running FN at nice +WORKER_NICE (the calling thread,
+/* Start N - 1 helpers running FN under SCHED_BATCH (the calling thread,
  * at its own priority, is the Nth: a check on a busy machine is never
  * slower than on one thread); how many started. */
 static unsigned start_helpers(struct helper *h, pthread_t *t, unsigned n)
@@ -407,8 +261,24 @@ static void run_threads(struct job *J, unsigned threads, void *(*fn)(void *))
 		pthread_join(t[i], NULL);
 }
 
+/* Does part I end where a row ends, as its start guessed (or knew) the
+ * next one starts?  It began where a row begins, so its scan saw what one
+ * scan sees up to its last byte, a CR or LF (a part's end is a row start
+ * in one of csv_split's states, never the LF of a CRLF, and no look-ahead
+ * reaches past a line end); there one scan ends a row too, unless that
+ * byte is inside quotes: then this scan's last row had no terminator.
+ * The file's last part ends where the file ends. */
+static bool ends_clean(const struct job *J, size_t i)
+{
+	return J->cut[i + 1].offset >= J->size ||
+	       J->parts[i].st.issue[CSV_I_NO_FINAL_EOL].count == 0;
+}
+
 /* Pass 2's merging side, on the calling thread, from part FIRST on: it
- * scans parts too while the next to merge is not done. */
+ * scans parts too while the next to merge is not done.  0, -errno, or
+ * MISGUESSED: part J->fail (begun where a row begins, not merged) ended
+ * inside a row, so the part after it began at a wrong guess. */
+#define MISGUESSED 1
 static int merge_all(struct job *J, size_t first)
 {
 	void *scratch = scratch_new();
@@ -428,20 +298,27 @@ static int merge_all(struct job *J, size_t first)
 			pthread_cond_wait(&J->cv, &J->mu);
 		}
 		pthread_mutex_unlock(&J->mu);
-		if (J->cut[i].offset < J->cut[i + 1].offset)
-			rc = merge_part(J->R, P);
-		part_clear(P, J->R->ds->n_checks);
+		if (J->cut[i].offset < J->cut[i + 1].offset) {
+			if (!P->rc && !ends_clean(J, i)) {
+				J->fail = i;
+				rc = MISGUESSED;
+			} else {
+				rc = dq_part_merge(J->R, P);
+			}
+		}
 		pthread_mutex_lock(&J->mu);
-		J->merged = i + 1;
-		if (rc < 0)
+		if (rc)
 			J->stop = true;
+		else
+			J->merged = i + 1;
 		pthread_cond_broadcast(&J->cv);
 		pthread_mutex_unlock(&J->mu);
-		if (rc < 0)
+		if (rc)
 			break;
+		dq_part_clear(P, J->R->ds->n_checks);
 	}
 	free(scratch);
-	return rc < 0 ? rc : 0;
+	return rc;
 }
 
 /* A worker left alone (merge_all stopped) finishes its part; the parts
@@ -449,7 +326,7 @@ static int merge_all(struct job *J, size_t first)
 static void drain(struct job *J)
 {
 	for (size_t i = J->merged; i < J->n; i++)
-		part_clear(&J->parts[i], J->R->ds->n_checks);
+		dq_part_clear(&J->parts[i], J->R->ds->n_checks);
 }
 
 /* ---- the chunks ---- */
@@ -495,13 +372,114 @@ static int plan_chunks(struct job *J, uint64_t b0, unsigned threads)
 	return 0;
 }
 
+/* Where each part starts (J->cut[i].offset, i >= 1): csv_split_start's
+ * guess for its chunk, or the next part's start when it found none. */
+static int guess_starts(struct job *J)
+{
+	void *scratch = scratch_new();
+	int rc = 0;
+
+	J->cut[J->n].offset = J->size;
+	for (size_t i = J->n; i-- > 1 && rc == 0;) {
+		uint64_t off;
+		bool sure;
+		rc = csv_split_start(J->fd, J->size, UINT64_MAX, J->begin[i], J->begin[i + 1],
+		                     scratch, &off, &sure);
+		J->cut[i].offset = off == UINT64_MAX ? J->cut[i + 1].offset : off;
+	}
+	free(scratch);
+	return rc;
+}
+
+/* The parts up to the header, on the calling thread into R itself, each
+ * ending exactly where the next row starts (csv_split_start from where it
+ * began); the first part not scanned, or -errno. */
+static ssize_t scan_header(struct job *J, uint64_t b0)
+{
+	struct run *R = J->R;
+	struct csv_stats *st = &R->rep->csv;
+	size_t first = 0, k;
+	int rc;
+
+	J->cut[0].offset = 0;
+	while (first < J->n && !R->header_seen) {
+		uint64_t from = first ? J->cut[first].offset : b0, off = UINT64_MAX, end;
+		struct csv_stats ps;
+		bool sure;
+		for (k = first + 1; k < J->n; k++) {
+			if ((rc = csv_split_start(J->fd, J->size, from, J->begin[k], J->begin[k + 1],
+			                          NULL, &off, &sure)) < 0)
+				return rc;
+			if (off != UINT64_MAX)
+				break;
+		}
+		end = off == UINT64_MAX ? J->size : off;
+		for (size_t j = first + 1; j <= k && j < J->n; j++)
+			J->cut[j].offset = end;     /* chunks without a row start: empty */
+		J->cut[first].line = 1 + st->lines;
+		J->cut[first].index = st->rows;
+		rc = scan_part(J, first, R, &ps, st->header_fields, st->first_eol, NULL);
+		if (first == 0)
+			*st = ps;
+		else
+			csv_stats_merge(st, &ps);
+		if (rc)
+			return rc > 0 ? (R->rc < 0 ? R->rc : -EIO) : rc;
+		if (end < J->size && ps.issue[CSV_I_NO_FINAL_EOL].count)
+			return -EIO;               /* csv_split and csv.c disagree: a bug */
+		first = k;
+	}
+	return (ssize_t)first;
+}
+
+/* Pass 2 from part FIRST on: the helpers and the merging calling thread;
+ * merge_all's result. */
+static int pass2(struct job *J, unsigned threads, size_t first)
+{
+	pthread_t t[MAX_THREADS];
+	struct helper h = { J, scan_worker };
+	unsigned n;
+	int rc;
+
+	J->next = J->merged = first;
+	J->stop = false;
+	n = start_helpers(&h, t, threads);
+	rc = merge_all(J, first);
+	if (rc) {
+		pthread_mutex_lock(&J->mu);
+		J->stop = true;
+		pthread_cond_broadcast(&J->cv);
+		pthread_mutex_unlock(&J->mu);
+	}
+	for (unsigned i = 0; i < n; i++)
+		pthread_join(t[i], NULL);
+	drain(J);
+	return rc;
+}
+
+/* After a wrong guess at part F's end: the exact starts of parts F..,
+ * from F's (a row start) through the maps of their chunks (pass 1). */
+static int exact_starts(struct job *J, unsigned threads, size_t f)
+{
+	J->begin[f] = J->cut[f].offset;
+	J->next = f;
+	J->rc1 = 0;
+	run_threads(J, threads, map_worker);
+	if (J->rc1 < 0)
+		return J->rc1;
+	csv_split_compose(J->maps + f, J->begin + f, J->n - f, J->size, J->cut + f);
+	J->cut[f].offset = J->begin[f];
+	return 0;
+}
+
 int dq_scan_parallel(struct run *R, int fd, uint64_t size, unsigned threads)
 {
 	struct job J = { .R = R, .fd = fd, .size = size };
 	struct csv_stats *st = &R->rep->csv;
 	unsigned char bom[3] = { 0 };
 	uint64_t b0 = 0;
-	size_t first = 0;
+	ssize_t first;
+	bool exact = false;
 	int rc = 0;
 
 	if (threads > MAX_THREADS)
@@ -515,6 +493,14 @@ int dq_scan_parallel(struct run *R, int fd, uint64_t size, unsigned threads)
 	pthread_cond_init(&J.cv, NULL);
 	if ((rc = plan_chunks(&J, b0, threads)) < 0)
 		goto out;
+	/* begin[n] = size ends the last chunk */
+	uint64_t *b = realloc(J.begin, (J.n + 1) * sizeof *b);
+	if (!b) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	J.begin = b;
+	J.begin[J.n] = size;
 	J.maps = calloc(J.n, sizeof *J.maps);
 	J.cut = calloc(J.n + 1, sizeof *J.cut);
 	J.parts = calloc(J.n, sizeof *J.parts);
@@ -522,46 +508,22 @@ int dq_scan_parallel(struct run *R, int fd, uint64_t size, unsigned threads)
 		rc = -ENOMEM;
 		goto out;
 	}
-
-	/* pass 1: the maps, then where each part starts */
-	run_threads(&J, threads, map_worker);
-	if ((rc = J.rc1) < 0)
+	if ((rc = guess_starts(&J)) < 0 || (first = scan_header(&J, b0)) < 0) {
+		rc = rc < 0 ? rc : (int)first;
 		goto out;
-	csv_split_compose(J.maps, J.begin, J.n, size, J.cut);
-
-	/* the parts up to the header, here */
-	for (; first < J.n && !R->header_seen; first++) {
-		struct csv_stats ps;
-		if (J.cut[first].offset == J.cut[first + 1].offset)
-			continue;
-		rc = scan_part(&J, first, R, &ps, st->header_fields, st->first_eol, NULL);
-		if (first == 0)
-			*st = ps;
-		else
-			csv_stats_merge(st, &ps);
-		if (rc)
-			goto out;
 	}
 	J.header_fields = st->header_fields;
 	J.first_eol = st->first_eol;
-
-	/* pass 2 */
-	J.next = J.merged = first;
 	J.ahead = 4 * (size_t)threads;
-	{
-		pthread_t t[MAX_THREADS];
-		struct helper h = { &J, scan_worker };
-		unsigned n = start_helpers(&h, t, threads);
-		rc = merge_all(&J, first);
-		if (rc < 0) {
-			pthread_mutex_lock(&J.mu);
-			J.stop = true;
-			pthread_cond_broadcast(&J.cv);
-			pthread_mutex_unlock(&J.mu);
+	while ((rc = pass2(&J, threads, (size_t)first)) == MISGUESSED) {
+		if (exact) {
+			rc = -EIO;     /* csv_split and csv.c disagree: a bug */
+			break;
 		}
-		for (unsigned i = 0; i < n; i++)
-			pthread_join(t[i], NULL);
-		drain(&J);
+		exact = true;
+		first = (ssize_t)J.fail;
+		if ((rc = exact_starts(&J, threads, J.fail)) < 0)
+			break;
 	}
 out:
 	if (rc > 0)

@@ -538,9 +538,9 @@ int dq_on_row(void *ud, const struct csv_row *row)
 		if (R->in->progress)
 			atomic_store_explicit(R->in->progress, row->offset, memory_order_relaxed);
 	}
-	if (n % DQ_CHECKPOINT_ROWS == 0 && (R->ki || R->part) &&
-	    (rc = R->part ? part_mark(R->part, n, row->offset, row->line)
-	                  : keyidx_mark(R->ki, n, row->offset, row->line)) < 0)
+	if (R->part ? (rc = part_mark(R->part, n, row->offset, row->line)) < 0
+	    : n % DQ_CHECKPOINT_ROWS == 0 && R->ki &&
+	      (rc = keyidx_mark(R->ki, n, row->offset, row->line)) < 0)
 		return (R->rc = rc);
 	for (size_t i = 0; i < R->n_used; i++)
 		type_col(R->used[i], row);

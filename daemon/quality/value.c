@@ -39,6 +39,22 @@ static const double pow10_exact[] = {
 	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 };
 
+/* value_double past its fast path: strtod on a NUL-terminated copy. */
+static __attribute__((noinline)) bool value_double_slow(const char *p, size_t len, double *out)
+{
+	char buf[128];
+	double v;
+	if (len >= sizeof buf)
+		return false;
+	memcpy(buf, p, len);
+	buf[len] = 0;
+	v = strtod(buf, NULL);
+	if (!isfinite(v))
+		return false;
+	*out = v;
+	return true;
+}
+
 bool value_double(const char *p, size_t len, double *out)
 {
 	const char *s = p, *e = p + len, *d0;
@@ -93,19 +109,7 @@ bool value_double(const char *p, size_t len, double *out)
 		*out = neg ? -0.0 : 0.0;
 		return true;
 	}
-	{
-		char buf[128];
-		double v;
-		if (len >= sizeof buf)
-			return false;
-		memcpy(buf, p, len);
-		buf[len] = 0;
-		v = strtod(buf, NULL);
-		if (!isfinite(v))
-			return false;
-		*out = v;
-	}
-	return true;
+	return value_double_slow(p, len, out);
 }
 
 bool value_int(const char *p, size_t len, int64_t *out)
@@ -176,6 +180,8 @@ static void tsfmt_bounds(struct tsfmt *f)
 	f->max_len = (uint16_t)hi;
 }
 
+static void tsfmt_shape(struct tsfmt *f);
+
 int tsfmt_compile(const char *text, struct tsfmt *out)
 {
 	bool y = false, mo = false, d = false;
@@ -207,6 +213,7 @@ int tsfmt_compile(const char *text, struct tsfmt *out)
 		return -EINVAL;
 	out->has_date = true;
 	tsfmt_bounds(out);
+	tsfmt_shape(out);
 	return 0;
 }
 
@@ -279,54 +286,98 @@ static bool utc_offset(const char **s, const char *e)
 	return true;
 }
 
+/* What a timestamp's items have read so far. */
+struct ts_parts {
+	unsigned y, mo, d, h, mi, se, frac;
+	int hour12, pm;
+};
+
+/* Item OP (a conversion letter, or 0: the literal LIT) at *SP, before E. */
+static inline __attribute__((always_inline)) bool
+ts_item(uint8_t op, char lit, const char **sp, const char *e, struct ts_parts *t)
+{
+	const char *s = *sp;
+	switch (op) {
+	case 0:
+		if (s >= e || *s != lit)
+			return false;
+		s++;
+		break;
+	case 'Y':
+		if (e - s < 4 || !is_digit(s[0]) || !is_digit(s[1]) || !is_digit(s[2]) ||
+		    !is_digit(s[3]))
+			return false;
+		t->y = (unsigned)(s[0] - '0') * 1000 + (unsigned)(s[1] - '0') * 100 +
+		       (unsigned)(s[2] - '0') * 10 + (unsigned)(s[3] - '0');
+		s += 4;
+		break;
+	case 'm': if (!digits12(&s, e, &t->mo)) return false; break;
+	case 'd': if (!digits12(&s, e, &t->d)) return false; break;
+	case 'H': if (!digits12(&s, e, &t->h)) return false; break;
+	case 'M': if (!digits2(&s, e, &t->mi)) return false; break;
+	case 'S': if (!digits2(&s, e, &t->se)) return false; break;
+	case 'f': if (!digits(&s, e, 1, 9, &t->frac)) return false; break;
+	case 'z': if (!utc_offset(&s, e)) return false; break;
+	case 'I': {
+		unsigned v;
+		if (!digits12(&s, e, &v) || v < 1 || v > 12)
+			return false;
+		t->hour12 = (int)v;
+		break;
+	}
+	case 'p':
+		if (e - s < 2 || (s[1] != 'M' && s[1] != 'm'))
+			return false;
+		if (s[0] == 'A' || s[0] == 'a')
+			t->pm = 0;
+		else if (s[0] == 'P' || s[0] == 'p')
+			t->pm = 1;
+		else
+			return false;
+		s += 2;
+		break;
+	}
+	*sp = s;
+	return true;
+}
+
+/* The items of the shapes most files use, for the straight-line parses
+ * below (the same ts_item steps, with the switch folded away: a switch
+ * per item costs more than the item). */
+static const uint8_t shape_mdy[] = { 'm', 0, 'd', 0, 'Y', 0, 'I', 0, 'M', 0, 'S', 0, 'p' };
+static const uint8_t shape_ymd[] = { 'Y', 0, 'm', 0, 'd', 0, 'H', 0, 'M', 0, 'S' };
+
+static void tsfmt_shape(struct tsfmt *f)
+{
+	f->shape = f->n == sizeof shape_mdy && memcmp(f->op, shape_mdy, f->n) == 0 ? 1
+	         : f->n == sizeof shape_ymd && memcmp(f->op, shape_ymd, f->n) == 0 ? 2 : 0;
+}
+
+#define ITEM(shape, i) \
+	if (!ts_item(shape[i], f->lit[i], &s, e, &t)) \
+		return false
+
 bool tsfmt_parse(const struct tsfmt *f, const char *p, size_t len, int64_t *secs)
 {
 	const char *s = p, *e = p + len;
-	unsigned y = 0, mo = 0, d = 0, h = 0, mi = 0, se = 0, frac;
-	int hour12 = -1, pm = -1;
+	struct ts_parts t = { .hour12 = -1, .pm = -1 };
 
-	for (unsigned i = 0; i < f->n; i++) {
-		switch (f->op[i]) {
-		case 0:
-			if (s >= e || *s != f->lit[i])
+	if (f->shape == 1) {
+		ITEM(shape_mdy, 0); ITEM(shape_mdy, 1); ITEM(shape_mdy, 2); ITEM(shape_mdy, 3);
+		ITEM(shape_mdy, 4); ITEM(shape_mdy, 5); ITEM(shape_mdy, 6); ITEM(shape_mdy, 7);
+		ITEM(shape_mdy, 8); ITEM(shape_mdy, 9); ITEM(shape_mdy, 10); ITEM(shape_mdy, 11);
+		ITEM(shape_mdy, 12);
+	} else if (f->shape == 2) {
+		ITEM(shape_ymd, 0); ITEM(shape_ymd, 1); ITEM(shape_ymd, 2); ITEM(shape_ymd, 3);
+		ITEM(shape_ymd, 4); ITEM(shape_ymd, 5); ITEM(shape_ymd, 6); ITEM(shape_ymd, 7);
+		ITEM(shape_ymd, 8); ITEM(shape_ymd, 9); ITEM(shape_ymd, 10);
+	} else {
+		for (unsigned i = 0; i < f->n; i++)
+			if (!ts_item(f->op[i], f->lit[i], &s, e, &t))
 				return false;
-			s++;
-			break;
-		case 'Y':
-			if (e - s < 4 || !is_digit(s[0]) || !is_digit(s[1]) || !is_digit(s[2]) ||
-			    !is_digit(s[3]))
-				return false;
-			y = (unsigned)(s[0] - '0') * 1000 + (unsigned)(s[1] - '0') * 100 +
-			    (unsigned)(s[2] - '0') * 10 + (unsigned)(s[3] - '0');
-			s += 4;
-			break;
-		case 'm': if (!digits12(&s, e, &mo)) return false; break;
-		case 'd': if (!digits12(&s, e, &d)) return false; break;
-		case 'H': if (!digits12(&s, e, &h)) return false; break;
-		case 'M': if (!digits2(&s, e, &mi)) return false; break;
-		case 'S': if (!digits2(&s, e, &se)) return false; break;
-		case 'f': if (!digits(&s, e, 1, 9, &frac)) return false; break;
-		case 'z': if (!utc_offset(&s, e)) return false; break;
-		case 'I': {
-			unsigned v;
-			if (!digits12(&s, e, &v) || v < 1 || v > 12)
-				return false;
-			hour12 = (int)v;
-			break;
-		}
-		case 'p':
-			if (e - s < 2 || (s[1] != 'M' && s[1] != 'm'))
-				return false;
-			if (s[0] == 'A' || s[0] == 'a')
-				pm = 0;
-			else if (s[0] == 'P' || s[0] == 'p')
-				pm = 1;
-			else
-				return false;
-			s += 2;
-			break;
-		}
 	}
+	unsigned y = t.y, mo = t.mo, d = t.d, h = t.h, mi = t.mi, se = t.se;
+	int hour12 = t.hour12, pm = t.pm;
 	if (s != e)
 		return false;
 	if (hour12 >= 0)

@@ -54,6 +54,7 @@ struct tsfmt {
 	uint16_t min_len, max_len;
 	int8_t lead_at;
 	char lead;
+	uint8_t shape;                  /* 0, or a shape value.c parses straight */
 };
 
 /* Compile TEXT.  Returns 0, or -EINVAL for an unknown conversion, a format

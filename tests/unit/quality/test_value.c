@@ -2,11 +2,13 @@
  * the timestamp formats, numbers, integers, booleans and trimming, each a
  * table of inputs with what they must give. */
 #include <errno.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <cmocka.h>
@@ -88,16 +90,20 @@ static void test_timestamp_formats(void **state)
 /* The quick no of tsfmt_match (length range, first fixed-place literal)
  * never says no where tsfmt_parse would say yes: every case's input, and
  * each with one byte dropped, doubled or replaced by a digit, a space or
- * 'Z', under every format of the table. */
+ * 'Z', under every format of the table.  And the straight-line parse of
+ * the common shapes (value.c tsfmt_shape) says what the item loop says. */
 static void test_timestamp_quick_no(void **state)
 {
 	static const char subst[] = "0 Z";
-	struct tsfmt f;
+	struct tsfmt f, loop;
 	char v[64];
-	size_t tried = 0, yes = 0;
+	size_t tried = 0, yes = 0, shaped = 0;
 
 	for (size_t i = 0; i < N(ts_cases); i++) {
 		assert_int_equal(tsfmt_compile(ts_cases[i].fmt, &f), 0);
+		loop = f;
+		loop.shape = 0;
+		shaped += f.shape != 0;
 		for (size_t j = 0; j < N(ts_cases); j++) {
 			const char *in = ts_cases[j].in;
 			size_t n = strlen(in);
@@ -116,10 +122,12 @@ static void test_timestamp_quick_no(void **state)
 						memcpy(v + len, in + at, n - at), len += n - at;
 					else if (at < n)
 						memcpy(v + len, in + at + 1, n - at - 1), len += n - at - 1;
+					int64_t c = 0;
 					bool m = tsfmt_match(&f, v, len, &a), p = tsfmt_parse(&f, v, len, &b);
-					if (m != p || a != b)
-						fail_msg("%s on '%.*s': match %d, parse %d", ts_cases[i].fmt,
-						         (int)len, v, m, p);
+					bool l = tsfmt_parse(&loop, v, len, &c);
+					if (m != p || a != b || l != p || c != b)
+						fail_msg("%s on '%.*s': match %d, parse %d, loop %d", ts_cases[i].fmt,
+						         (int)len, v, m, p, l);
 					tried++;
 					yes += p;
 				}
@@ -127,6 +135,62 @@ static void test_timestamp_quick_no(void **state)
 		}
 	}
 	assert_true(tried > 10000 && yes > 100);
+	assert_true(shaped >= 10);      /* both shapes are in the table, often */
+}
+
+/* value_double against strtod on generated numbers: digit runs of 0-20
+ * (across value.c's 8-byte steps), signs, points, exponents, a stray byte
+ * now and then, each in a buffer of exactly its length (ASan sees a read
+ * past it).  A number strtod reads whole and finite is one value_double
+ * accepts, with the same double (exact up to 15 digits, strtod beyond). */
+static unsigned rnd_n(uint64_t *r, unsigned k)
+{
+	*r ^= *r << 13;
+	*r ^= *r >> 7;
+	*r ^= *r << 17;
+	return (unsigned)(*r % k);
+}
+
+static void test_double_vs_strtod(void **state)
+{
+	static const char stray[] = "+-.eE a0";   /* no x: strtod reads hex */
+	uint64_t r = 12345;
+	size_t yes = 0;
+	(void)state;
+	for (int round = 0; round < 200000; round++) {
+		char t[80];
+		size_t n = 0;
+		if (rnd_n(&r, 4) == 0)
+			t[n++] = rnd_n(&r, 2) ? '-' : '+';
+		for (unsigned k = rnd_n(&r, 21); k > 0; k--)
+			t[n++] = (char)('0' + (rnd_n(&r, 3) ? rnd_n(&r, 10) : 0));
+		if (rnd_n(&r, 2)) {
+			t[n++] = '.';
+			for (unsigned k = rnd_n(&r, 21); k > 0; k--)
+				t[n++] = (char)('0' + rnd_n(&r, 10));
+		}
+		if (rnd_n(&r, 5) == 0) {
+			t[n++] = rnd_n(&r, 2) ? 'e' : 'E';
+			if (rnd_n(&r, 2))
+				t[n++] = rnd_n(&r, 2) ? '-' : '+';
+			for (unsigned k = rnd_n(&r, 4); k > 0; k--)
+				t[n++] = (char)('0' + rnd_n(&r, 10));
+		}
+		if (rnd_n(&r, 10) == 0 && n)
+			t[rnd_n(&r, (unsigned)n)] = stray[rnd_n(&r, sizeof stray - 1)];
+		t[n] = 0;
+		char *exact = malloc(n ? n : 1), *end;
+		assert_non_null(exact);
+		memcpy(exact, t, n);
+		double v = 0, w = strtod(t, &end);
+		bool ok = value_double(exact, n, &v);
+		bool want = n && end == t + n && isfinite(w) && t[0] != ' ';
+		if (ok != want || (ok && memcmp(&v, &w, sizeof v) != 0))
+			fail_msg("value_double('%s'): %d %.17g, strtod %d %.17g", t, ok, v, want, w);
+		yes += ok;
+		free(exact);
+	}
+	assert_true(yes > 50000);
 }
 
 static void test_values(void **state)
@@ -190,6 +254,7 @@ int main(void)
 		cmocka_unit_test(test_timestamp_formats),
 		cmocka_unit_test(test_timestamp_quick_no),
 		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_double_vs_strtod),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
