@@ -28,7 +28,7 @@
 static const char *const url_vars[] = { "year", "month", "day", "exec_date" };
 static const char *const job_vars[] = {
 	"dataset", "exec_date", "year", "month", "day", "run_id", "state_dir", "job",
-	"input", "output", "datastore", "spec",
+	"input", "output", "datastore", "spec", "storage",
 };
 
 /* Check the placeholders of TEXT against VARS; report the first bad one. */

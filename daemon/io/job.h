@@ -33,6 +33,8 @@ struct job_vars {
 	                                     or s3a://bucket/prefix/datastore */
 	const char *spec;                 /* the attempt's spec file (convert.json,
 	                                     or a job's spec.json) */
+	const char *storage;              /* the spec's `storage` as JSON text:
+	                                     "null", or {"endpoint": ...} */
 	const char *extra_keys[8], *extra_values[8];   /* more {name}s, NULL-ended */
 };
 
@@ -43,7 +45,8 @@ extern const size_t job_placeholders_n;
 
 /*
  * Expand {dataset} {exec_date} {year} {month} {day} {run_id} {state_dir}
- * {job} {input} {output} {schema} {datastore} {spec} and V's extra keys in TMPL into a new
+ * {job} {input} {output} {schema} {datastore} {spec} {storage} and V's
+ * extra keys in TMPL into a new
  * string (*out, caller frees).  {year} {month} {day} come from exec_date
  * ("2026-03-08" -> "2026", "03", "08"; "" when exec_date is not a date).
  * "{{" is a literal "{".  Returns 0, or -EINVAL with *out NULL for an

@@ -13,7 +13,7 @@
 
 const char *const job_placeholders[] = {
 	"dataset", "exec_date", "year", "month", "day", "run_id", "state_dir",
-	"job", "input", "output", "schema", "datastore", "spec",
+	"job", "input", "output", "schema", "datastore", "spec", "storage",
 };
 const size_t job_placeholders_n = ARRAY_SIZE(job_placeholders);
 
@@ -42,7 +42,7 @@ int job_expand(const char *tmpl, const struct job_vars *v, char **out)
 	struct template_var vars[ARRAY_SIZE(job_placeholders) + EXTRA_MAX];
 	const char *values[] = {
 		v->dataset, v->exec_date, y, m, d, v->run_id, v->state_dir,
-		v->job, v->input, v->output, v->schema, v->datastore, v->spec,
+		v->job, v->input, v->output, v->schema, v->datastore, v->spec, v->storage,
 	};
 	size_t n = 0;
 

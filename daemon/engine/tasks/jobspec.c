@@ -59,6 +59,17 @@ json_t *jobspec_storage(const struct config *cfg)
 	                 "path_style", st->path_style);
 }
 
+int jobspec_storage_text(const struct config *cfg, char *out, size_t len)
+{
+	json_t *j = jobspec_storage(cfg);
+	char *text = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
+	int rc = text ? jobspec_path(out, len, "%s", text) : -ENOMEM;
+
+	free(text);
+	json_decref(j);
+	return rc;
+}
+
 void jobspec_push_conf(const struct config *cfg, struct argv_buf *a)
 {
 	const struct cfg_spark *sp = &cfg->spark;

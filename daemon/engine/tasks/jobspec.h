@@ -29,6 +29,10 @@ int jobspec_input(const char *path, char **out);
  * path_style} (new reference; NULL when out of memory). */
 json_t *jobspec_storage(const struct config *cfg);
 
+/* jobspec_storage as compact JSON text ("null" for local) into OUT (LEN
+ * bytes), for {storage}.  0, -ENAMETOOLONG, -ENOMEM. */
+int jobspec_storage_text(const struct config *cfg, char *out, size_t len);
+
 /* "--conf" "k=v" onto A for each spark.conf entry, then for each derived
  * s3a setting the operator did not set (storage: s3). */
 void jobspec_push_conf(const struct config *cfg, struct argv_buf *a);

@@ -151,19 +151,23 @@ static void on_job_done(struct job *j, const struct job_result *r, void *arg)
 }
 
 /* What job.c substitutes and exports for the attempt of TI: the names,
- * the datastore root (DATASTORE, PATH_MAX bytes: a path or s3a://) and
- * SPEC (or NULL). */
+ * the datastore root (DATASTORE, PATH_MAX bytes: a path or s3a://) with
+ * its storage object as JSON (STORAGE, PATH_MAX bytes), and SPEC (or
+ * NULL). */
 static int vars_of(const struct task_info *ti, char run_id[24], char *datastore,
-                   const char *spec, struct job_vars *v)
+                   char *storage, const char *spec, struct job_vars *v)
 {
 	int rc = jobspec_datastore(ti->cfg, NULL, datastore, PATH_MAX);
 
+	if (rc == 0)
+		rc = jobspec_storage_text(ti->cfg, storage, PATH_MAX);
 	snprintf(run_id, 24, "%" PRId64, ti->run_id);
 	*v = (struct job_vars){
 		.dataset = ti->dataset ? ti->target : NULL,
 		.job = ti->job ? ti->target : NULL,
 		.exec_date = ti->exec_date, .state_dir = ti->cfg->state_dir, .run_id = run_id,
 		.datastore = rc < 0 ? NULL : datastore, .spec = spec,
+		.storage = rc < 0 ? NULL : storage,
 	};
 	return rc;
 }
@@ -181,7 +185,7 @@ static int proc_env(struct proc *p, const struct task_info *ti, const char *cons
                     const char *spec)
 {
 	char marker[PATH_MAX + 64], run_id[24], py[PATH_MAX + 32], drv[PATH_MAX + 32];
-	char datastore[PATH_MAX];
+	char datastore[PATH_MAX], storage[PATH_MAX];
 	char *more[PROC_EXTRA_ENV + 10] = { marker }, *remote = NULL, *token = NULL;
 	const char *python = ti->cfg->spark.python;
 	struct job_vars v;
@@ -217,7 +221,7 @@ static int proc_env(struct proc *p, const struct task_info *ti, const char *cons
 		}
 		more[n++] = (char *)extra[i];
 	}
-	if ((rc = vars_of(ti, run_id, datastore, spec, &v)) == 0)
+	if ((rc = vars_of(ti, run_id, datastore, storage, spec, &v)) == 0)
 		rc = job_env(&v, more, &p->env);
 out:
 	free(remote);
@@ -286,7 +290,7 @@ static int job_kind_start(struct stask *t, char *err, size_t errlen, bool *retry
 	const struct task_info *ti = task_info(t);
 	const struct cfg_job *j = ti->job;
 	struct job_vars vars;
-	char run_id[24], datastore[PATH_MAX], spec[PATH_MAX], **argv = NULL;
+	char run_id[24], datastore[PATH_MAX], storage[PATH_MAX], spec[PATH_MAX], **argv = NULL;
 	int rc;
 
 	*retryable = false;
@@ -294,7 +298,7 @@ static int job_kind_start(struct stask *t, char *err, size_t errlen, bool *retry
 		snprintf(err, errlen, "job %s has no command", ti->target);
 		return -EINVAL;
 	}
-	if ((rc = vars_of(ti, run_id, datastore, NULL, &vars)) < 0) {
+	if ((rc = vars_of(ti, run_id, datastore, storage, NULL, &vars)) < 0) {
 		snprintf(err, errlen, "the datastore's name: %s", strerror(-rc));
 		return rc;
 	}

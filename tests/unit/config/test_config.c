@@ -405,7 +405,7 @@ static const struct {
 	  "brace)\n"
 	  "t.yaml:8:50: command: stray '}' (write '}}' for a literal brace)\n"
 	  "t.yaml:8:57: command: unknown placeholder '{bogus}'; allowed: {dataset} {exec_date} "
-	  "{year} {month} {day} {run_id} {state_dir} {job} {input} {output} {datastore} {spec}\n"
+	  "{year} {month} {day} {run_id} {state_dir} {job} {input} {output} {datastore} {spec} {storage}\n"
 	  "t.yaml:9:3: missing key 'after' in job 'report2'\n"
 	  "t.yaml:10:14: command: expected a program and its arguments, like "
 	  "[\"/usr/bin/prog\", \"{exec_date}\"]\n" },

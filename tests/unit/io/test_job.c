@@ -435,7 +435,7 @@ static const struct job_vars vars = {
 	.dataset = "traffic_accidents", .exec_date = "2026-03-08", .state_dir = "/var/lib/denverd",
 	.run_id = "12", .job = "report", .input = "/in/traffic_accidents.csv",
 	.output = "/out/part", .schema = "/work/run-12/convert.json",
-	.datastore = "s3a://b/p/datastore", .spec = "/work/run-12/spec.json",
+	.datastore = "s3a://b/p/datastore", .spec = "/work/run-12/spec.json", .storage = "null",
 	.extra_keys = { "reason", "empty" }, .extra_values = { "stale", NULL },
 };
 
