@@ -4,7 +4,7 @@ built daemon against the real SeaweedFS (s3server.py): with storage: s3 the
 convert spec names the snapshot and the datastore by s3a://, with the
 `storage` object; spark-submit gets the derived s3a settings as --conf
 (the operator's spark.conf entry winning); a configured job gets
-{datastore}, {storage} and {spec}; the S3 keys reach both in their environment only,
+{datastore}, {storage}, {spec} and {spark_conf} (the same --conf); the S3 keys reach both in their environment only,
 never argv, the spec, the log or denverctl's output.  In local mode no
 child sees the daemon's own AWS_* variables.
 
@@ -59,7 +59,7 @@ def config(tmp, www, storage, spark_conf=""):
     spark = ("spark:\n  submit: %s\n  jobs_dir: %s\n  master: \"local[1]\"\n"
              "  conf:\n    spark.ui.enabled: \"false\"\n%s" % (submit, jobs_dir, spark_conf))
     jobs = ("jobs:\n  report:\n    after: [demo]\n    retries: 0\n    command: %s\n"
-            % json.dumps([str(job), "{datastore}", "{spec}", "{storage}"]))
+            % json.dumps([str(job), "{datastore}", "{spec}", "{storage}", "{spark_conf}"]))
     return base_config(tmp, ds, extra=storage + spark + jobs)
 
 
@@ -121,6 +121,7 @@ def test_s3_spec_conf_and_keys_in_the_environment_only(daemon, tmp, www, s3):  #
     assert job["spec"]["storage"] == spec["storage"] and job["spec"]["job"] == "report"
     assert job["spec"]["exec_date"] == D1
     assert json.loads(job["argv"][2]) == spec["storage"]      # {storage}, for --storage
+    assert job["argv"][3:] == argv[argv.index("--conf"):argv.index("--conf") + 2 * len(confs)]
     # Status says who gives Spark its s3a settings; no secret anywhere.
     st = daemon.call("status")["result"]["spark"]
     assert st["s3a"].startswith("spark-submit --conf")
@@ -148,6 +149,7 @@ def test_local_children_never_see_the_daemons_aws_variables(daemon, tmp, www):
     assert conv["spec"]["datastore"] == f"{state}/datastore/demo"
     assert not [a for a in conv["argv"] if "fs.s3a" in a]
     assert job["argv"][0] == f"{state}/datastore" and job["argv"][2] == "null"
+    assert job["argv"][3:] == ["--conf", "spark.ui.enabled=false"]     # {spark_conf}
     assert job["spec"]["storage"] is None and job["spec"]["datastore"] == f"{state}/datastore"
     assert daemon.call("status")["result"]["spark"]["s3a"] is None
     daemon.stop()

@@ -285,6 +285,37 @@ void proc_cancel(struct stask *t)
 
 /* ---- the `job` kind: a configured job's argv template ---- */
 
+/* J's command with VARS into *OUT (free: job_strv_free): each item
+ * expanded (job.h), except an item that is exactly {spark_conf}: that one
+ * becomes spark.conf and, with storage: s3, the derived s3a settings as
+ * "--conf" "k=v" pairs (jobspec.h), taken as they are, not expanded.  0,
+ * -EINVAL (a bad placeholder), -ENOMEM. */
+static int job_argv(const struct config *cfg, const struct cfg_job *j,
+                    const struct job_vars *vars, char ***out)
+{
+	struct argv_buf a = { 0 };
+	int rc = 0;
+
+	*out = NULL;
+	for (size_t i = 0; i < j->command.n && rc == 0; i++) {
+		char *s;
+		if (strcmp(j->command.items[i], "{spark_conf}") == 0) {
+			jobspec_push_conf(cfg, &a);
+		} else if ((rc = job_expand(j->command.items[i], vars, &s)) == 0) {
+			argv_push(&a, s);
+			free(s);
+		}
+	}
+	if (rc == 0 && a.failed)
+		rc = -ENOMEM;
+	if (rc < 0) {
+		job_strv_free(a.v);
+		return rc;
+	}
+	*out = a.v;
+	return 0;
+}
+
 static int job_kind_start(struct stask *t, char *err, size_t errlen, bool *retryable)
 {
 	const struct task_info *ti = task_info(t);
@@ -308,7 +339,7 @@ static int job_kind_start(struct stask *t, char *err, size_t errlen, bool *retry
 		return rc;
 	}
 	vars.spec = spec;
-	if ((rc = job_expand_argv(j->command.items, &vars, &argv)) < 0) {
+	if ((rc = job_argv(ti->cfg, j, &vars, &argv)) < 0) {
 		snprintf(err, errlen, "command of job %s: %s", ti->target,
 		         rc == -EINVAL ? "unknown or unterminated placeholder" : strerror(-rc));
 		*retryable = rc == -ENOMEM;

@@ -405,10 +405,15 @@ static const struct {
 	  "brace)\n"
 	  "t.yaml:8:50: command: stray '}' (write '}}' for a literal brace)\n"
 	  "t.yaml:8:57: command: unknown placeholder '{bogus}'; allowed: {dataset} {exec_date} "
-	  "{year} {month} {day} {run_id} {state_dir} {job} {input} {output} {datastore} {spec} {storage}\n"
+	  "{year} {month} {day} {run_id} {state_dir} {job} {input} {output} {datastore} {spec} "
+	  "{storage} {spark_conf}\n"
 	  "t.yaml:9:3: missing key 'after' in job 'report2'\n"
 	  "t.yaml:10:14: command: expected a program and its arguments, like "
 	  "[\"/usr/bin/prog\", \"{exec_date}\"]\n" },
+	{ "datasets:\n  traffic:\n    url: https://example.org/t.csv\n    schedule: \"0 6 * * *\"\n"
+	  "jobs:\n  r:\n    after: [traffic]\n    command: [x, \"{spark_conf}\", \"-{spark_conf}\"]\n",
+	  "t.yaml:8:34: command: {spark_conf} is an argument of its own (it becomes --conf "
+	  "key=value pairs), not part of '-{spark_conf}'\n" },
 	{ "jobs:\n  r:\n    after: []\n    command: [x]\n",
 	  "t.yaml:3:12: after: must name at least one dataset\n" },
 	/* spark and alerts */
