@@ -48,10 +48,13 @@ old state.  Old data is never deleted before its replacement is in place:
 the datastore holds rows the city no longer publishes, so a lost month could
 not be fetched again.
 
-What a reader can see: each month directory is always complete (it is
-renamed whole).  Between the two renames of one month (microseconds on a
-local file system) or after a crash inside the swap and before the next
-``recover``, a listing may miss that month.  The daemon never runs a report
+What a reader can see (locally; on an object store, below): each month
+directory is always complete (it is renamed whole), but the months are
+swapped one after the other, so a row that moved between two months may
+be seen in both or in neither until the swap ends.  Between the two
+renames of one month (microseconds on a local file system) or after a
+crash inside the swap and before the next ``recover``, a listing may miss
+that month.  The daemon never runs a report
 while a convert of the same dataset runs, and both jobs call ``recover``
 first.  Two converts of one dataset must not run at once (the daemon runs
 one task per run and one run per dataset at a time); nothing here locks.

@@ -15,6 +15,7 @@ journal's PUT) or the new one, never anything else."""
 
 import json
 import os
+import re
 import sys
 import time
 
@@ -275,3 +276,22 @@ def test_wrong_or_missing_secret_fails_in_words(merged, tmp_path):
     assert wrong not in p.stdout + p.stderr and not os.path.exists(tmp_path / "r")
     # the datastore is untouched
     assert jobs.read(jobs.root()) == merged["local_b"]
+
+
+def test_storage_object_is_checked():
+    env = {"AWS_ACCESS_KEY_ID": "K", "AWS_SECRET_ACCESS_KEY": "s3cr3t-value"}
+    assert storage.filesystem(None, env) is None and storage.filesystem({"type": "local"}, env) is None
+    for bad, words in (({"type": "gcs"}, "not one of local, s3"),
+                       ({"type": "s3", "endpoint": "127.0.0.1:8333", "region": "r"}, "http(s)://host"),
+                       ({"type": "s3", "endpoint": "http://h:1/path", "region": "r"}, "http(s)://host"),
+                       ({"type": "s3", "endpoint": "http://h:1", "region": ""}, "region"),
+                       ({"type": "s3", "endpoint": "http://h:1", "region": "r", "path_style": "yes"}, "path_style"),
+                       ("s3", "null or an object")):
+        with pytest.raises(storage.StorageError, match=re.escape(words)):
+            storage.filesystem(bad, env)
+    ok = s3a.storage("http://127.0.0.1:1")
+    with pytest.raises(storage.StorageError, match="AWS_SECRET_ACCESS_KEY is not set"):
+        storage.filesystem(ok, {"AWS_ACCESS_KEY_ID": "K"})
+    fs = storage.filesystem({**ok, "path_style": False}, {**env, "AWS_SESSION_TOKEN": "tok-value"})
+    assert fs.type_name == "s3"
+    assert storage.scrub("x s3cr3t-value y tok-value", {**env, "AWS_SESSION_TOKEN": "tok-value"}) == "x *** y ***"
