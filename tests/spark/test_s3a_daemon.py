@@ -160,6 +160,8 @@ def creds_file(tmp, secret):
 
 
 def start(tmp, env=None):
+    if (tmp / "notify.sock").exists():         # a previous daemon's, same directory
+        (tmp / "notify.sock").unlink()
     d = itc.Daemon(tmp)
     # The test's own AWS_* must not reach the daemon unless given here.
     base = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
@@ -176,7 +178,7 @@ def run_report(d, timeout=600):
     row = itc.wait_for("the report job's run", lambda: sql(d, "SELECT id, state FROM runs WHERE "
                        "target = 'report' AND state IN ('succeeded', 'failed')"),
                        timeout=timeout, daemon=d)
-    assert row[1] == "succeeded", (row, sql(d, "SELECT error, tail FROM attempts ORDER BY id DESC"),
+    assert row[1] == "succeeded", (row, sql(d, "SELECT error, output_tail FROM attempts ORDER BY id DESC"),
                                    d.log()[-6000:])
 
 
@@ -198,7 +200,11 @@ def no_secret_anywhere(d, watch, secrets):
     assert watch.scans > 10 and watch.hits == [], watch.hits
     texts = [d.log(), d.ctl("status").stdout, d.ctl("--json", "status").stdout,
              d.ctl("runs").stdout, d.ctl("--json", "runs").stdout]
-    for run in range(1, 4):
+    import sqlite3
+    with sqlite3.connect(f"file:{d.state}/state.db?mode=ro", uri=True, timeout=10) as con:
+        runs = [r for (r,) in con.execute("SELECT id FROM runs")]
+    assert runs
+    for run in runs:
         texts += [d.ctl("show", str(run)).stdout, d.ctl("--json", "show", str(run)).stdout]
     for spec in (d.state / "work").glob("run-*/*.json"):
         texts.append(spec.read_text())
@@ -233,6 +239,12 @@ def check_pipeline(d, s3, bucket, mode):
         assert rep["state"][name]["commit_count"] == 1
     st = d.call("status")["result"]["spark"]
     assert st["mode"] == mode and st["s3a"]
+    import sqlite3
+    with sqlite3.connect(f"file:{d.state}/state.db?mode=ro", uri=True, timeout=10) as con:
+        for target, task, ms in con.execute(
+                "SELECT r.target, t.name, a.ended - a.started FROM attempts a JOIN tasks t ON "
+                "a.task_id = t.id JOIN runs r ON t.run_id = r.id ORDER BY a.id"):
+            print("%s: %s %s %.1f s" % (mode, target, task, ms / 1000))
 
 
 def test_submit_mode_end_to_end_on_s3(tmp, www, s3):
@@ -333,7 +345,7 @@ def test_wrong_secret_fails_the_convert_in_words(tmp, www, s3):
                 d, f"SELECT state FROM runs WHERE id = {run} AND state = 'failed'"
                    f" AND (SELECT count(*) FROM attempts a JOIN tasks t ON a.task_id = t.id"
                    f" WHERE t.run_id = {run} AND t.name = 'convert') = 2"), timeout=300, daemon=d)
-        err, tail = sql(d, "SELECT a.error, a.tail FROM attempts a JOIN tasks t ON a.task_id = t.id"
+        err, tail = sql(d, "SELECT a.error, a.output_tail FROM attempts a JOIN tasks t ON a.task_id = t.id"
                            f" WHERE t.run_id = {run} AND t.name = 'convert' ORDER BY a.id DESC")
         words = (err or "") + (tail or "")
         assert "access denied" in words and "AWS_SECRET_ACCESS_KEY" in words, words[-3000:]
