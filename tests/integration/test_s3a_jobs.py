@@ -153,3 +153,18 @@ def test_local_children_never_see_the_daemons_aws_variables(daemon, tmp, www):
     assert job["spec"]["storage"] is None and job["spec"]["datastore"] == f"{state}/datastore"
     assert daemon.call("status")["result"]["spark"]["s3a"] is None
     daemon.stop()
+
+
+def test_external_server_is_told_nothing_and_status_says_so(daemon, tmp, www, s3):  # noqa: F811
+    """spark.mode external: denverd sets no s3a setting anywhere (the
+    server's operator does); status and denverctl say so."""
+    b = s3.bucket()
+    (tmp / "rec").mkdir()
+    storage = "storage:\n  type: s3\n  endpoint: %s\n  bucket: %s\n" % (s3.endpoint, b)
+    text = config(tmp, www, storage).replace(
+        "spark:\n", "spark:\n  mode: external\n  connect: {url: \"sc://127.0.0.1:9\"}\n", 1)
+    daemon.start(text, env={**s3.env(), "REC_DIR": str(tmp / "rec")})
+    st = daemon.call("status")["result"]["spark"]
+    assert st["mode"] == "external" and st["s3a"].startswith("the external server's own")
+    assert "s3a settings: the external server's own: denverd sets none" in daemon.ctl("status").stdout
+    daemon.stop()

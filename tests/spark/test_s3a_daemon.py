@@ -349,6 +349,7 @@ def test_wrong_secret_fails_the_convert_in_words(tmp, www, s3):
                            f" WHERE t.run_id = {run} AND t.name = 'convert' ORDER BY a.id DESC")
         words = (err or "") + (tail or "")
         assert "access denied" in words and "AWS_SECRET_ACCESS_KEY" in words, words[-3000:]
+        print("wrong secret:", [ln for ln in words.splitlines() if "access denied" in ln][:1])
         shown = d.ctl("show", str(run)).stdout
         assert "access denied" in shown, shown
         no_secret_anywhere(d, watch, [SECRET_KEY, WRONG])
