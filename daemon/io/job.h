@@ -62,8 +62,9 @@ int job_expand_argv(char *const *tmpl, const struct job_vars *v, char ***out);
  * The environment entries a job of V gets on top of the daemon's:
  * DENVERD_DATASET, DENVERD_EXEC_DATE, DENVERD_RUN_ID, DENVERD_STATE_DIR,
  * DENVERD_JOB (and DENVERD_INPUT, DENVERD_OUTPUT, DENVERD_DATASTORE,
- * DENVERD_SPEC when set; NULL members are left out), then EXTRA ("NAME=VALUE", NULL-terminated, may be NULL).  *out
- * is a new NULL-terminated vector for job_spec.env (free: job_strv_free).
+ * DENVERD_SPEC when set; NULL members are left out), then EXTRA
+ * ("NAME=VALUE", NULL-terminated, may be NULL).  *out is a new
+ * NULL-terminated vector for job_spec.env (free: job_strv_free).
  */
 int job_env(const struct job_vars *v, char *const *extra, char ***out);
 
