@@ -194,6 +194,7 @@ def test_crash_at_every_object_write_of_the_swap(merged, tmp_path):
     spec, _, _ = jobs.convert(tmp_path, merged_snapshot(merged), D2, 2, datastore_root=jobs.root("stage"),
                               crash="commit", expect_rc=1)
     store = datastore.Store(jobs.root("stage"), jobs.fs)
+    assert jobs.read(jobs.root("stage")) == merged["local_a"]     # a crash before the journal: old state
     (txn,) = store.list_names(f"{store.txn_root}/staging")
     staged = {f"{y}/{m}" for y in store.list_names(store.staging(txn)) if y.startswith("year=")
               for m in store.list_names(f"{store.staging(txn)}/{y}")}
