@@ -122,10 +122,12 @@ def merged(s3, s3spark, snapshots, tmp_path_factory):
     jobs.copy_prefix("pre/datastore/", "after_a/datastore/")
     _, mb, _ = jobs.convert(state, snapshots["b"], D2, 2)
     s3_seconds = time.monotonic() - t
-    la, _, _ = jobs.convert(local, snapshots["a"], D1, 1, s3_input=False,
+    la, mla, _ = jobs.convert(local, snapshots["a"], D1, 1, s3_input=False,
                             datastore_root=os.path.join(str(local), "datastore", DATASET))
     local_a = read_store(la["datastore"])
-    lb, _, _ = jobs.convert(local, snapshots["b"], D2, 2, s3_input=False, datastore_root=la["datastore"])
+    lb, mlb, _ = jobs.convert(local, snapshots["b"], D2, 2, s3_input=False, datastore_root=la["datastore"])
+    for where, m in (("s3a", ma), ("s3a", mb), ("local", mla), ("local", mlb)):
+        print(f"convert {m['exec_date']} into {where}: {m['seconds']}")
     return {"jobs": jobs, "snapshot_b": snapshots["b"], "ma": ma, "mb": mb, "log_a": pa.stderr, "local_a": local_a,
             "local_b": read_store(lb["datastore"]), "local_root": lb["datastore"], "s3_seconds": s3_seconds}
 
