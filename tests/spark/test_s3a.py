@@ -1,4 +1,4 @@
-# ruff: noqa: F811 - pytest fixtures imported by name (s3, snapshots) and taken as arguments
+# ruff: noqa: F811 - the snapshots fixture imported by name and taken as an argument
 """convert and report on an s3a:// datastore in a real SeaweedFS
 (tests/integration/s3server.py, with SigV4 identities), through one Spark
 Connect server started with the s3a settings of s3a.py (the class path is
@@ -16,7 +16,6 @@ journal's PUT) or the new one, never anything else."""
 import json
 import os
 import re
-import sys
 import time
 
 import pyarrow.dataset as pads
@@ -29,10 +28,8 @@ import sparkproc
 import specs
 import storage
 from conftest import TOP, read_store
+from s3server import SECRET_KEY
 from test_convert import D1, D2, snapshots  # noqa: F401 - the fixture, shared
-
-sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
-from s3server import SECRET_KEY, s3  # noqa: E402, F401 - the session's SeaweedFS
 
 DATASET = "traffic_accidents"
 
