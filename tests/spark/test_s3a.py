@@ -1,4 +1,4 @@
-# ruff: noqa: F811 - pytest fixtures imported by name (s3, snapshots) and taken as arguments
+# ruff: noqa: F811 - the snapshots fixture imported by name and taken as an argument
 """convert and report on an s3a:// datastore in a real SeaweedFS
 (tests/integration/s3server.py, with SigV4 identities), through one Spark
 Connect server started with the s3a settings of s3a.py (the class path is
@@ -16,7 +16,6 @@ journal's PUT) or the new one, never anything else."""
 import json
 import os
 import re
-import sys
 import time
 
 import pyarrow.dataset as pads
@@ -29,10 +28,8 @@ import sparkproc
 import specs
 import storage
 from conftest import TOP, read_store
+from s3server import SECRET_KEY
 from test_convert import D1, D2, snapshots  # noqa: F401 - the fixture, shared
-
-sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
-from s3server import SECRET_KEY, s3  # noqa: E402, F401 - the session's SeaweedFS
 
 DATASET = "traffic_accidents"
 
@@ -122,10 +119,12 @@ def merged(s3, s3spark, snapshots, tmp_path_factory):
     jobs.copy_prefix("pre/datastore/", "after_a/datastore/")
     _, mb, _ = jobs.convert(state, snapshots["b"], D2, 2)
     s3_seconds = time.monotonic() - t
-    la, _, _ = jobs.convert(local, snapshots["a"], D1, 1, s3_input=False,
+    la, mla, _ = jobs.convert(local, snapshots["a"], D1, 1, s3_input=False,
                             datastore_root=os.path.join(str(local), "datastore", DATASET))
     local_a = read_store(la["datastore"])
-    lb, _, _ = jobs.convert(local, snapshots["b"], D2, 2, s3_input=False, datastore_root=la["datastore"])
+    lb, mlb, _ = jobs.convert(local, snapshots["b"], D2, 2, s3_input=False, datastore_root=la["datastore"])
+    for where, m in (("s3a", ma), ("s3a", mb), ("local", mla), ("local", mlb)):
+        print(f"convert {m['exec_date']} into {where}: {m['seconds']}")
     return {"jobs": jobs, "snapshot_b": snapshots["b"], "ma": ma, "mb": mb, "log_a": pa.stderr, "local_a": local_a,
             "local_b": read_store(lb["datastore"]), "local_root": lb["datastore"], "s3_seconds": s3_seconds}
 
@@ -194,6 +193,7 @@ def test_crash_at_every_object_write_of_the_swap(merged, tmp_path):
     spec, _, _ = jobs.convert(tmp_path, merged_snapshot(merged), D2, 2, datastore_root=jobs.root("stage"),
                               crash="commit", expect_rc=1)
     store = datastore.Store(jobs.root("stage"), jobs.fs)
+    assert jobs.read(jobs.root("stage")) == merged["local_a"]     # a crash before the journal: old state
     (txn,) = store.list_names(f"{store.txn_root}/staging")
     staged = {f"{y}/{m}" for y in store.list_names(store.staging(txn)) if y.startswith("year=")
               for m in store.list_names(f"{store.staging(txn)}/{y}")}
