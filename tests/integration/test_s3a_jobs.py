@@ -151,7 +151,7 @@ def test_local_children_never_see_the_daemons_aws_variables(daemon, tmp, www):
     assert job["argv"][0] == f"{state}/datastore" and job["argv"][2] == "null"
     assert job["argv"][3:] == ["--conf", "spark.ui.enabled=false"]     # {spark_conf}
     assert job["spec"]["storage"] is None and job["spec"]["datastore"] == f"{state}/datastore"
-    assert daemon.call("status")["result"]["spark"]["s3a"] is None
+    assert daemon.call("status")["result"]["spark"] == {"mode": "submit"}
     daemon.stop()
 
 

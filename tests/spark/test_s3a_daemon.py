@@ -15,13 +15,11 @@ operator would write them); everything else Spark needs for the bucket is
 what denverd derives from the storage section (denverd.yaml(5), S3A
 SETTINGS).  Time: about a minute for submit (five spark-submits), less for
 managed (one server)."""
-# ruff: noqa: F811 - the s3 fixture imported by name and taken as an argument
 import importlib.util
 import json
 import os
 import socket
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -31,12 +29,10 @@ import pyarrow.fs as pafs
 import pytest
 import yaml
 
+import httpd  # tests/integration, on sys.path through conftest (as its s3 fixture)
 import s3a
 from conftest import TOP, gen_file
-
-sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
-import httpd  # noqa: E402
-from s3server import ACCESS_KEY, REGION, SECRET_KEY, s3  # noqa: E402, F401 - the fixture
+from s3server import ACCESS_KEY, REGION, SECRET_KEY
 
 # tests/integration/conftest.py's Daemon (a module of that name is already
 # this folder's conftest, so it is loaded under another).
