@@ -13,8 +13,10 @@ The s3a jars and the seven durations they need against Hadoop 3.5 come
 from tests/spark/s3a.py (spark.s3a_classpath and spark.conf, as an
 operator would write them); everything else Spark needs for the bucket is
 what denverd derives from the storage section (denverd.yaml(5), S3A
-SETTINGS).  Time: about a minute for submit (five spark-submits), less for
-managed (one server)."""
+SETTINGS).  Time, measured on the 2-core machine at a load average of 10:
+284 s for submit (three spark-submits of 90 s each), 153 s for managed
+(one server start, then warm clients), 20 s for the wrong secret; an idle
+machine takes a fraction of that."""
 import importlib.util
 import json
 import os
