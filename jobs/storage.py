@@ -90,6 +90,14 @@ def filesystem(storage, env=None):
         raise StorageError(f"storage {endpoint}: {scrub(str(e), env)}") from None
 
 
+def require_url(fs, location, what):
+    """On S3 (`fs` not None) `location` must be an ``s3a://bucket/key``
+    URL; StorageError naming `what` otherwise."""
+    if fs is not None and not (isinstance(location, str) and location.startswith("s3a://")
+                               and len(location) > len("s3a://") and location[6] != "/"):
+        raise StorageError(f"storage is s3 but {what} {location!r} is not an s3a://bucket/key URL")
+
+
 def check_access(fs, location, storage):
     """Fail early and in words when the object store refuses `location`
     (a wrong secret, a missing bucket, an unreachable endpoint): one
