@@ -100,13 +100,15 @@ def require_url(fs, location, what):
 
 def check_access(fs, location, storage):
     """Fail early and in words when the object store refuses `location`
-    (a wrong secret, a missing bucket, an unreachable endpoint): one
-    listing request.  Nothing for the local file system."""
+    (a wrong secret, a missing bucket, an unreachable endpoint): a listing
+    and a bucket lookup.  Nothing for the local file system."""
     if fs is None:
         return
     from datastore import fs_path
+    bucket = fs_path(location).split("/", 1)[0]
     try:
         fs.get_file_info(pafs.FileSelector(fs_path(location), allow_not_found=True))
+        missing = fs.get_file_info(bucket).type == pafs.FileType.NotFound
     except OSError as e:
         msg = scrub(str(e))
         hint = ""
@@ -115,3 +117,5 @@ def check_access(fs, location, storage):
         elif "NO_SUCH_BUCKET" in msg:
             hint = " (no such bucket)"
         raise StorageError(f"{describe(storage)}: cannot list {location}{hint}: {msg}") from None
+    if missing:
+        raise StorageError(f"{describe(storage)}: no such bucket {bucket!r} (for {location})")

@@ -257,7 +257,7 @@ def test_report_on_s3_equals_local(merged, tmp_path):
     assert os.path.isfile(os.path.join(out_s3, "index.html"))
 
 
-def test_wrong_or_missing_secret_fails_in_words(merged, tmp_path):
+def test_wrong_secret_missing_variable_or_bucket_fail_in_words(merged, tmp_path):
     jobs = merged["jobs"]
     wrong = "not-the-secret-Xy77"
     env = {**jobs.s3.env(), "AWS_SECRET_ACCESS_KEY": wrong}
@@ -271,6 +271,9 @@ def test_wrong_or_missing_secret_fails_in_words(merged, tmp_path):
     _, _, p = jobs.convert(tmp_path, merged_snapshot(merged), D2, 6, env=env, expect_rc=2,
                            datastore_root=jobs.root())
     assert "AWS_ACCESS_KEY_ID is not set" in p.stderr and SECRET_KEY not in p.stdout + p.stderr
+    _, _, p = jobs.convert(tmp_path, merged_snapshot(merged), D2, 8, expect_rc=2,
+                           datastore_root=f"s3a://no-such-bucket-{os.getpid()}/datastore/{DATASET}")
+    assert "no such bucket" in p.stderr, p.stderr[-2000:]
     # a local input with s3 storage: refused in words (the daemon maps s3:// to s3a://)
     _, _, p = jobs.convert(tmp_path, merged_snapshot(merged), D2, 7, s3_input=False, expect_rc=2,
                            datastore_root=jobs.root())
