@@ -140,7 +140,7 @@ class Store:
         self.fs = filesystem if filesystem is not None else pafs.LocalFileSystem()
         self._local = isinstance(self.fs, pafs.LocalFileSystem)
         # no rename, no directories: the month swap copies then deletes
-        self.object_store = self.fs.type_name in ("s3", "gcs")
+        self.object_store = self.fs.type_name == "s3"
         root = root.rstrip("/")
         self.root = root
         self.name = posixpath.basename(root)
