@@ -222,6 +222,8 @@ def open_store(spec):
     checked to be reachable.  InputError when it is not."""
     try:
         fs = storage.filesystem(spec.get("storage"))
+        storage.require_url(fs, spec["datastore"], "datastore")
+        storage.require_url(fs, spec["input"], "input")
         store = Store(spec["datastore"], filesystem=fs)
         storage.check_access(fs, store.root, spec.get("storage"))
     except storage.StorageError as e:

@@ -13,8 +13,9 @@ Layout (CONTRACTS.md section 3)::
 The transaction directory sits next to the dataset, not inside it, so the
 dataset directory holds nothing but ``year=*/month=*`` and ``_denverd/``
 (any reader can glob ``year=*/month=*``; Spark, pyarrow and DuckDB skip
-names starting with ``_``), and it is on the same file system, so moving a
-month is a rename.
+names starting with ``_``), and it is on the same file system (or in the
+same bucket), so moving a month is a rename (a copy on an object store,
+below).
 
 Provenance (``_denverd/commits/``): every commit leaves one JSON file named
 by its sequence number (1, 2, ... zero-padded to 8 digits, so names sort in
@@ -139,7 +140,7 @@ class Store:
         self.fs = filesystem if filesystem is not None else pafs.LocalFileSystem()
         self._local = isinstance(self.fs, pafs.LocalFileSystem)
         # no rename, no directories: the month swap copies then deletes
-        self.object_store = self.fs.type_name in ("s3", "gcs")
+        self.object_store = self.fs.type_name == "s3"
         root = root.rstrip("/")
         self.root = root
         self.name = posixpath.basename(root)

@@ -90,15 +90,25 @@ def filesystem(storage, env=None):
         raise StorageError(f"storage {endpoint}: {scrub(str(e), env)}") from None
 
 
+def require_url(fs, location, what):
+    """On S3 (`fs` not None) `location` must be an ``s3a://bucket/key``
+    URL; StorageError naming `what` otherwise."""
+    if fs is not None and not (isinstance(location, str) and location.startswith("s3a://")
+                               and len(location) > len("s3a://") and location[6] != "/"):
+        raise StorageError(f"storage is s3 but {what} {location!r} is not an s3a://bucket/key URL")
+
+
 def check_access(fs, location, storage):
     """Fail early and in words when the object store refuses `location`
-    (a wrong secret, a missing bucket, an unreachable endpoint): one
-    listing request.  Nothing for the local file system."""
+    (a wrong secret, a missing bucket, an unreachable endpoint): a listing
+    and a bucket lookup.  Nothing for the local file system."""
     if fs is None:
         return
     from datastore import fs_path
+    bucket = fs_path(location).split("/", 1)[0]
     try:
         fs.get_file_info(pafs.FileSelector(fs_path(location), allow_not_found=True))
+        missing = fs.get_file_info(bucket).type == pafs.FileType.NotFound
     except OSError as e:
         msg = scrub(str(e))
         hint = ""
@@ -107,3 +117,5 @@ def check_access(fs, location, storage):
         elif "NO_SUCH_BUCKET" in msg:
             hint = " (no such bucket)"
         raise StorageError(f"{describe(storage)}: cannot list {location}{hint}: {msg}") from None
+    if missing:
+        raise StorageError(f"{describe(storage)}: no such bucket {bucket!r} (for {location})")

@@ -148,6 +148,7 @@ def main(argv=None, spark=None):
         args.datastore = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(args.out))), "datastore")
     try:
         args.filesystem = storage.filesystem(json.loads(args.storage))
+        storage.require_url(args.filesystem, args.datastore, "--datastore")
         storage.check_access(args.filesystem, args.datastore, json.loads(args.storage))
     except ValueError as e:
         raise SystemExit(f"report: error: --storage is not JSON: {e}") from None

@@ -32,6 +32,7 @@ from s3server import SECRET_KEY
 from test_convert import D1, D2, snapshots  # noqa: F401 - the fixture, shared
 
 DATASET = "traffic_accidents"
+SERVER_LOGS = {}    # Connect URL -> its Proc (to read its log)
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +41,7 @@ def s3spark(s3, tmp_path_factory):
     test identity's credentials in its environment."""
     conf = {"spark.sql.shuffle.partitions": "2", **s3a.spark_conf(s3.endpoint)}
     proc, url = sparkproc.connect_server(str(tmp_path_factory.mktemp("s3connect")), conf=conf, env=s3.env())
+    SERVER_LOGS[url] = proc
     yield url
     proc.stop()
 
@@ -255,27 +257,36 @@ def test_report_on_s3_equals_local(merged, tmp_path):
     assert os.path.isfile(os.path.join(out_s3, "index.html"))
 
 
-def test_wrong_or_missing_secret_fails_in_words(merged, tmp_path):
+def test_wrong_secret_missing_variable_or_bucket_fail_in_words(merged, tmp_path):
     jobs = merged["jobs"]
     wrong = "not-the-secret-Xy77"
     env = {**jobs.s3.env(), "AWS_SECRET_ACCESS_KEY": wrong}
-    _, _, p = jobs.convert(tmp_path, merged_snapshot(merged), D2, 5, s3_input=False, env=env, expect_rc=2,
+    _, _, p = jobs.convert(tmp_path, merged_snapshot(merged), D2, 5, env=env, expect_rc=2,
                            datastore_root=jobs.root())
     text = p.stdout + p.stderr
     assert "access denied" in text and "AWS_SECRET_ACCESS_KEY" in text, text[-2000:]
     assert wrong not in text and SECRET_KEY not in text
     assert not os.path.exists(os.path.join(tmp_path, "work", "run-5", "manifest.json"))
     env = {k: v for k, v in jobs.s3.env().items() if k != "AWS_ACCESS_KEY_ID"}
-    _, _, p = jobs.convert(tmp_path, merged_snapshot(merged), D2, 6, s3_input=False, env=env, expect_rc=2,
+    _, _, p = jobs.convert(tmp_path, merged_snapshot(merged), D2, 6, env=env, expect_rc=2,
                            datastore_root=jobs.root())
     assert "AWS_ACCESS_KEY_ID is not set" in p.stderr and SECRET_KEY not in p.stdout + p.stderr
+    _, _, p = jobs.convert(tmp_path, merged_snapshot(merged), D2, 8, expect_rc=2,
+                           datastore_root=f"s3a://no-such-bucket-{os.getpid()}/datastore/{DATASET}")
+    assert "no such bucket" in p.stderr, p.stderr[-2000:]
+    # a local input with s3 storage: refused in words (the daemon maps s3:// to s3a://)
+    _, _, p = jobs.convert(tmp_path, merged_snapshot(merged), D2, 7, s3_input=False, expect_rc=2,
+                           datastore_root=jobs.root())
+    assert "input" in p.stderr and "is not an s3a://bucket/key URL" in p.stderr, p.stderr[-2000:]
     p = sparkproc.run_job([os.path.join(TOP, "jobs", "report.py"), "--exec-date", D2, "--out", str(tmp_path / "r"),
                            "--datastore", f"s3a://{jobs.bucket}/pre/datastore", "--storage", json.dumps(jobs.storage)],
                           jobs.url, str(tmp_path), env={**jobs.s3.env(), "AWS_SECRET_ACCESS_KEY": wrong})
     assert p.returncode != 0 and "access denied" in p.stderr, p.stderr[-2000:]
     assert wrong not in p.stdout + p.stderr and not os.path.exists(tmp_path / "r")
-    # the datastore is untouched
+    # the datastore is untouched; the server (which holds the secret in its
+    # environment) never logged it
     assert jobs.read(jobs.root()) == merged["local_b"]
+    assert SECRET_KEY not in SERVER_LOGS[jobs.url].text()
 
 
 def test_storage_object_is_checked():
@@ -294,4 +305,9 @@ def test_storage_object_is_checked():
         storage.filesystem(ok, {"AWS_ACCESS_KEY_ID": "K"})
     fs = storage.filesystem({**ok, "path_style": False}, {**env, "AWS_SESSION_TOKEN": "tok-value"})
     assert fs.type_name == "s3"
+    storage.require_url(fs, "s3a://b/k", "input")
+    storage.require_url(None, "/local/path", "input")
+    for bad in ("/local/path", "s3://b/k", "s3a:///k", None):
+        with pytest.raises(storage.StorageError, match="is not an s3a://bucket/key URL"):
+            storage.require_url(fs, bad, "input")
     assert storage.scrub("x s3cr3t-value y tok-value", {**env, "AWS_SESSION_TOKEN": "tok-value"}) == "x *** y ***"
