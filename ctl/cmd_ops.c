@@ -74,12 +74,15 @@ static void print_spark(json_t *sp)
 	json_t *up = json_object_get(sp, "uptime_ms"), *pid = json_object_get(sp, "pid");
 	json_int_t restarts = json_integer_value(json_object_get(sp, "restarts"));
 	const char *err = json_string_value(json_object_get(sp, "last_error"));
+	const char *s3a = json_string_value(json_object_get(sp, "s3a"));
 	char upbuf[FMT_DURATION_MAX];
 
 	if (!json_is_object(sp))
 		return;
 	if (!json_object_get(sp, "state")) {
 		printf("spark:     %s (spark-submit per job)\n", ctl_str(sp, "mode"));
+		if (s3a)
+			printf("           s3a settings: %s\n", s3a);
 		return;
 	}
 	printf("spark:     %s %s %s", ctl_str(sp, "mode"), ctl_str(sp, "url"), ctl_str(sp, "state"));
@@ -94,6 +97,8 @@ static void print_spark(json_t *sp)
 	if (json_is_true(json_object_get(sp, "restart_pending")))
 		printf(", restart pending (reload)");
 	printf("\n");
+	if (s3a)
+		printf("           s3a settings: %s\n", s3a);
 	if (err)
 		printf("           last error: %s\n", err);
 }

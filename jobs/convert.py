@@ -66,7 +66,11 @@ the record exists exactly when the commit took effect.
 How the job reaches Spark (session.py): as a Spark Connect client when
 SPARK_REMOTE is set (``python convert.py --spec ...``, no spark-submit),
 else as a classic driver.  Its own file I/O (the CSV header, the input's
-size, the commit protocol) is pyarrow.fs on this side, never Spark's JVM.
+size, the commit protocol) is pyarrow.fs on this side, never Spark's JVM,
+on the file system of the spec's ``storage`` (storage.py: local, or S3
+with the credentials from this process's environment; the input and the
+datastore are then ``s3a://`` and Spark reads and writes them through its
+own s3a settings, which the JVM's starter gives).
 
 Spark settings come from spark-submit (--master, --conf) or the Connect
 server; this job sets only what correctness needs: the session time zone
@@ -92,6 +96,7 @@ import time
 import uuid
 
 import session
+import storage
 from datastore import Store
 from removal import configured_window, converted_windows, removal_exprs
 
@@ -209,6 +214,21 @@ def spark_pattern(fmt):
 # Reading and typing
 PY_CODECS = {"utf-8": "utf-8-sig", "utf-8-sig": "utf-8-sig", "windows-1252": "cp1252"}
 HEADER_MAX = 1 << 20
+
+
+def open_store(spec):
+    """The datastore's Store on the spec's ``storage`` (storage.py: local
+    when absent or null; the input is read through the same file system),
+    checked to be reachable.  InputError when it is not."""
+    try:
+        fs = storage.filesystem(spec.get("storage"))
+        storage.require_url(fs, spec["datastore"], "datastore")
+        storage.require_url(fs, spec["input"], "input")
+        store = Store(spec["datastore"], filesystem=fs)
+        storage.check_access(fs, store.root, spec.get("storage"))
+    except storage.StorageError as e:
+        raise InputError(str(e)) from None
+    return store
 
 
 def read_header(store, path, encoding):
@@ -548,7 +568,7 @@ def run(spark, spec):
     # Spark 4's CSV reader accepts only seven charsets unless this is on
     # (windows-1252 is not among them); the JDK decodes the others
     spark.conf.set("spark.sql.legacy.javaCharsets", "true")
-    store = Store(spec["datastore"])
+    store = open_store(spec)
     rolled = store.recover()
     if rolled:
         log(f"recovered interrupted commits: {', '.join(rolled)}")

@@ -13,8 +13,9 @@ Layout (CONTRACTS.md section 3)::
 The transaction directory sits next to the dataset, not inside it, so the
 dataset directory holds nothing but ``year=*/month=*`` and ``_denverd/``
 (any reader can glob ``year=*/month=*``; Spark, pyarrow and DuckDB skip
-names starting with ``_``), and it is on the same file system, so moving a
-month is a rename.
+names starting with ``_``), and it is on the same file system (or in the
+same bucket), so moving a month is a rename (a copy on an object store,
+below).
 
 Provenance (``_denverd/commits/``): every commit leaves one JSON file named
 by its sequence number (1, 2, ... zero-padded to 8 digits, so names sort in
@@ -48,10 +49,13 @@ old state.  Old data is never deleted before its replacement is in place:
 the datastore holds rows the city no longer publishes, so a lost month could
 not be fetched again.
 
-What a reader can see: each month directory is always complete (it is
-renamed whole).  Between the two renames of one month (microseconds on a
-local file system) or after a crash inside the swap and before the next
-``recover``, a listing may miss that month.  The daemon never runs a report
+What a reader can see (locally; on an object store, below): each month
+directory is always complete (it is renamed whole), but the months are
+swapped one after the other, so a row that moved between two months may
+be seen in both or in neither until the swap ends.  Between the two
+renames of one month (microseconds on a local file system) or after a
+crash inside the swap and before the next ``recover``, a listing may miss
+that month.  The daemon never runs a report
 while a convert of the same dataset runs, and both jobs call ``recover``
 first.  Two converts of one dataset must not run at once (the daemon runs
 one task per run and one run per dataset at a time); nothing here locks.
@@ -59,14 +63,45 @@ one task per run and one run per dataset at a time); nothing here locks.
 All file operations go through ``pyarrow.fs`` on the job's (the driver's or
 the Connect client's) side, never through Spark's JVM, which a Spark
 Connect client does not have (session.py).  The local file system is the
-default; any ``pyarrow.fs.FileSystem`` may be passed (an S3FileSystem for
-an ``s3a://`` datastore, once S3 is supported: its directory rename is not
-atomic, so the month swap needs more than this there).  On the local file
-system every step the protocol relies on is durable before the next one:
-the journal and the commit record are written to a temp file and fsynced
-before they are renamed into place, and every rename (those two and each
-of the swap) fsyncs the directories it touched, so a power cut cannot
-undo a swap whose journal is already gone.
+default; any ``pyarrow.fs.FileSystem`` may be passed (storage.py builds an
+S3FileSystem for an ``s3a://`` datastore).  On the local file system every
+step the protocol relies on is durable before the next one: the journal
+and the commit record are written to a temp file and fsynced before they
+are renamed into place, and every rename (those two and each of the swap)
+fsyncs the directories it touched, so a power cut cannot undo a swap whose
+journal is already gone.
+
+On an object store (S3; ``Store.object_store``) there is no rename, no
+fsync and no directory: a "directory" is the set of objects under a key
+prefix (pyarrow may leave empty ``prefix/`` marker objects behind, and
+SeaweedFS keeps its filer's directories: neither counts here, a month
+exists when an object is under it).  What S3 does give: a PUT is atomic
+(the object appears whole or not at all) and durable when it returns,
+and a listing after a write sees it (strongly consistent on AWS since
+December 2020, and on SeaweedFS).  So there the protocol becomes:
+
+- the journal and the commit record are single PUTs (no temp file: an
+  object is never visible half-written); the journal's PUT is the commit
+  point, as the rename is locally;
+- "rename a month" is: copy every object (server-side CopyObject) to the
+  new prefix, then delete the sources.  Each month of the journal goes
+  through two steps, each closed by a marker object under
+  ``.txn/<dataset>/progress/<txn>/`` once it is complete: ``trashed``
+  (the live month copied into trash, then its objects deleted) and
+  ``live`` (the staged month copied into the live prefix).  The staged
+  copy stays until the end, so every step can be redone from the start:
+  the roll-forward skips the steps whose marker exists and redoes the
+  others (copies overwrite identical copies; deletes of deleted objects
+  do nothing).  Before ``trashed`` is written, the live prefix holds only
+  old objects (the new ones are copied after it), so redoing the move
+  never mixes the two; old objects are deleted only once their copy in
+  trash and the new month in staging are complete.
+
+A concurrent reader of an S3 datastore may therefore see, for a month
+being swapped, all its old files, a subset of them, none, a subset of the
+new ones, then all of them (never old and new together), for as long as
+the month's objects take to copy and delete (jobs/README.md has a figure);
+a crash leaves that until the next ``recover``.  Nothing is lost either way.
 """
 
 import hashlib
@@ -104,6 +139,8 @@ class Store:
     def __init__(self, root, filesystem=None):
         self.fs = filesystem if filesystem is not None else pafs.LocalFileSystem()
         self._local = isinstance(self.fs, pafs.LocalFileSystem)
+        # no rename, no directories: the month swap copies then deletes
+        self.object_store = self.fs.type_name == "s3"
         root = root.rstrip("/")
         self.root = root
         self.name = posixpath.basename(root)
@@ -114,7 +151,20 @@ class Store:
         return self.fs.get_file_info(fs_path(p))
 
     def exists(self, p):
-        return self._info(p).type != pafs.FileType.NotFound
+        """Does file or directory `p` exist?  On an object store a
+        directory exists when an object is under it (markers do not count)."""
+        t = self._info(p).type
+        if self.object_store and t == pafs.FileType.Directory:
+            return bool(self.files(p))
+        return t != pafs.FileType.NotFound
+
+    def files(self, p):
+        """Every file under directory `p` (recursively), sorted; [] when
+        there is none."""
+        sel = pafs.FileSelector(fs_path(p), recursive=True, allow_not_found=True)
+        base = fs_path(p).rstrip("/")
+        return sorted(f"{p}{i.path[len(base):]}" for i in self.fs.get_file_info(sel)
+                      if i.type == pafs.FileType.File)
 
     def is_file(self, p):
         return self._info(p).type == pafs.FileType.File
@@ -127,13 +177,20 @@ class Store:
         return info.size
 
     def mkdirs(self, p):
-        self.fs.create_dir(fs_path(p), recursive=True)
+        if not self.object_store:       # no directories there (a marker object is not needed)
+            self.fs.create_dir(fs_path(p), recursive=True)
 
     def delete(self, p):
         """Delete file or directory tree `p`; nothing when it is absent."""
         info = self._info(p)
         if info.type == pafs.FileType.Directory:
-            self.fs.delete_dir(fs_path(p))
+            if self.object_store:
+                for f in self.files(p):
+                    self._remove(f)
+            try:
+                self.fs.delete_dir(fs_path(p))      # on an object store: the markers left
+            except FileNotFoundError:
+                pass
         elif info.type != pafs.FileType.NotFound:
             self.fs.delete_file(fs_path(p))
 
@@ -144,6 +201,10 @@ class Store:
         local file system (both parents fsynced)."""
         if self.exists(dst):
             raise OSError(f"rename {src} -> {dst}: the target exists")
+        if self.object_store:       # not atomic: copy every object, then delete the sources
+            self._copy_tree(src, dst)
+            self.delete(src)
+            return
         parent = posixpath.dirname(dst)
         self.mkdirs(parent)
         try:
@@ -162,7 +223,10 @@ class Store:
                 os.close(fd)
 
     def list_names(self, p):
-        """The names in directory `p`, sorted; [] when it does not exist."""
+        """The names in directory `p`, sorted; [] when it does not exist.
+        On an object store: the names with an object at or under them."""
+        if self.object_store:
+            return sorted({f[len(p) + 1:].split("/", 1)[0] for f in self.files(p)})
         info = self._info(p)
         if info.type != pafs.FileType.Directory:
             return []
@@ -170,7 +234,12 @@ class Store:
 
     def write_atomic(self, p, text):
         """Write `text` to `p` whole or not at all: a temp file next to it,
-        made durable, then renamed over `p`."""
+        made durable, then renamed over `p`.  On an object store one PUT,
+        which is atomic and durable when it returns."""
+        if self.object_store:
+            with self.fs.open_output_stream(fs_path(p)) as out:
+                out.write(text.encode("utf-8"))
+            return
         tmp = p + ".tmp"
         self.mkdirs(posixpath.dirname(p))
         data = text.encode("utf-8")
@@ -195,6 +264,25 @@ class Store:
     def open_input(self, p):
         """A readable binary stream of file `p` (the caller closes it)."""
         return self.fs.open_input_stream(fs_path(p))
+
+    # -- object store: copy and delete, one object per call (the crash tests
+    # -- fail the Nth of them, tests/spark/crashjob.py) ----------------------
+    def _copy(self, src, dst):
+        """Server-side copy of one object (CopyObject: up to 5 GB)."""
+        self.fs.copy_file(fs_path(src), fs_path(dst))
+
+    def _remove(self, p):
+        self.fs.delete_file(fs_path(p))
+
+    def _copy_tree(self, src, dst):
+        """Copy every object under `src` to the same name under `dst`
+        (overwriting: a redone copy puts the same bytes again)."""
+        for f in self.files(src):
+            self._copy(f, dst + f[len(src):])
+
+    def _step(self, txn, month, step):
+        """The marker object closing `step` of `month` in `txn`."""
+        return f"{self.txn_root}/progress/{txn}/{month.replace('/', '.')}.{step}"
 
     # -- layout ---------------------------------------------------------------
     def staging(self, txn):
@@ -251,6 +339,21 @@ class Store:
 
     def _roll_forward(self, record):
         txn = record["txn"]
+        if self.object_store:
+            self._swap_objects(record)
+        else:
+            self._swap_renames(record)
+        commit = record.get("commit")
+        if commit is not None and not self.exists(self.commit_path(commit["seq"])):
+            self.write_atomic(self.commit_path(commit["seq"]), json.dumps(commit, sort_keys=True) + "\n")
+        self.delete(self.journal(txn))
+        self.delete(self.trash(txn))
+        self.delete(self.staging(txn))
+        self.delete(f"{self.txn_root}/progress/{txn}")
+
+    def _swap_renames(self, record):
+        """The month swap on a file system: two renames per month."""
+        txn = record["txn"]
         for item in record["months"]:
             m = item["month"]
             live, new, old = self.month_path(m), f"{self.staging(txn)}/{m}", f"{self.trash(txn)}/{m}"
@@ -262,12 +365,23 @@ class Store:
             elif self.exists(live) and not self.exists(old):
                 self.rename(live, old)
         self._drop_empty_years()
-        commit = record.get("commit")
-        if commit is not None and not self.exists(self.commit_path(commit["seq"])):
-            self.write_atomic(self.commit_path(commit["seq"]), json.dumps(commit, sort_keys=True) + "\n")
-        self.delete(self.journal(txn))
-        self.delete(self.trash(txn))
-        self.delete(self.staging(txn))
+
+    def _swap_objects(self, record):
+        """The month swap on an object store (module docstring): per
+        month, step ``trashed`` (live copied to trash, then deleted) and
+        step ``live`` (staged copied to live), each skipped when its marker
+        exists and otherwise redone whole."""
+        txn = record["txn"]
+        for item in record["months"]:
+            m = item["month"]
+            live, new, old = self.month_path(m), f"{self.staging(txn)}/{m}", f"{self.trash(txn)}/{m}"
+            if not self.exists(self._step(txn, m, "trashed")):
+                self._copy_tree(live, old)
+                self.delete(live)
+                self.write_atomic(self._step(txn, m, "trashed"), "")
+            if item["new"] and not self.exists(self._step(txn, m, "live")):
+                self._copy_tree(new, live)
+                self.write_atomic(self._step(txn, m, "live"), "")
 
     def _drop_empty_years(self):
         for y in self.list_names(self.root):
@@ -291,7 +405,7 @@ class Store:
                 raise ValueError(f"{path}: unknown journal version {record.get('version')!r}")
             self._roll_forward(record)
             done.append(record["txn"])
-        for kind in ("staging", "trash"):
+        for kind in ("staging", "trash", "progress"):
             for name in self.list_names(f"{self.txn_root}/{kind}"):
                 self.delete(f"{self.txn_root}/{kind}/{name}")
         return done
@@ -310,11 +424,18 @@ def month_order(m):
 
 # ---------------------------------------------------------------------------
 # The fingerprint (jobs/README.md, "The fingerprint"; daemon/api/fingerprint.c)
-def data_files(root):
-    """The data files of the dataset directory `root` (a local path), as
-    sorted relative paths 'year=Y/month=M/NAME': regular files in
-    year=*/month=* directories whose names start with neither '.' nor '_'
-    (what Spark reads; Hadoop's .crc files and _SUCCESS are not data)."""
+def data_files(root, filesystem=None):
+    """The data files of the dataset directory `root` (a local path, or a
+    Store path on `filesystem`), as sorted relative paths
+    'year=Y/month=M/NAME': regular files in year=*/month=* directories
+    whose names start with neither '.' nor '_' (what Spark reads; Hadoop's
+    .crc files and _SUCCESS are not data)."""
+    if filesystem is not None:
+        root = root.rstrip("/")
+        rel = [f[len(root) + 1:].split("/") for f in Store(root, filesystem).files(root)]
+        return sorted(("/".join(r) for r in rel if len(r) == 3 and r[0].startswith("year=")
+                       and r[1].startswith("month=") and r[2][0] not in "._"),
+                      key=lambda p: p.encode("utf-8"))
     out = []
     for y in _names(root):
         if not y.startswith("year=") or not os.path.isdir(os.path.join(root, y)):
@@ -328,13 +449,16 @@ def data_files(root):
     return sorted(out, key=lambda p: p.encode("utf-8"))
 
 
-def pending_commits(root):
+def pending_commits(root, filesystem=None):
     """The transactions of the dataset directory `root` (a local path)
     whose journal is still there: being swapped in by a running convert,
     or left by a crashed one for the next `Store.recover`.  Their ids,
     sorted; reads only (a reader that must not write, like the notebook,
-    warns instead of recovering)."""
+    warns instead of recovering).  `filesystem` as for data_files."""
     root = root.rstrip("/")
+    if filesystem is not None:
+        store = Store(root, filesystem)
+        return sorted(n[:-5] for n in store.list_names(f"{store.txn_root}/journal") if n.endswith(".json"))
     journal = os.path.join(os.path.dirname(root), ".txn", os.path.basename(root), "journal")
     return sorted(n[:-5] for n in _names(journal) if n.endswith(".json"))
 
@@ -346,12 +470,17 @@ def _names(d):
         return []
 
 
-def footer_digest(path):
+def footer_digest(path, filesystem=None):
     """(size, sha256 hex) of the Parquet footer of `path` (its last 8 +
     footer-length bytes), or of the whole file when it does not end like
-    a Parquet file."""
-    with open(path, "rb") as f:
+    a Parquet file.  `path`: local, or a Store path on `filesystem`."""
+    if filesystem is None:
+        f = open(path, "rb")
         size = os.fstat(f.fileno()).st_size
+    else:
+        f = filesystem.open_input_file(fs_path(path))     # random access: ranged GETs on S3
+        size = f.size()
+    with f:
         start = 0
         if size >= 12:
             f.seek(size - 8)
@@ -369,16 +498,18 @@ def footer_digest(path):
         return size, h.hexdigest()
 
 
-def fingerprint(root):
+def fingerprint(root, filesystem=None):
     """The content fingerprint of the dataset directory `root` (a local
-    path): {"fingerprint": "sha256:<hex>", "files": N, "bytes": total}.
+    path, or a Store path on `filesystem`): {"fingerprint":
+    "sha256:<hex>", "files": N, "bytes": total}.
     The digest is SHA-256 over one line per data file, in byte order of
     the relative paths: "<relative path>\\t<size>\\t<footer sha256 hex>\\n"."""
     h = hashlib.sha256()
     total = 0
-    files = data_files(root)
+    files = data_files(root, filesystem)
     for rel in files:
-        size, digest = footer_digest(os.path.join(root, rel))
+        size, digest = footer_digest(f"{root.rstrip('/')}/{rel}" if filesystem else os.path.join(root, rel),
+                                     filesystem)
         total += size
         h.update(f"{rel}\t{size}\t{digest}\n".encode())
     return {"fingerprint": "sha256:" + h.hexdigest(), "files": len(files), "bytes": total}

@@ -13,7 +13,8 @@
  * "datasets": next_fire (unix ms), next_fire_local, next_exec_date, paused,
  * last_run {id, exec_date, state}; and "scheduler" {active_runs, classes
  * {fetches, checks, jobs: {running, limit, queued}}, paused, next_due_ms};
- * "spark" {mode, and unless mode is submit: url, state, pid, started_ms,
+ * "spark" {mode, s3a (only with storage: s3: who gives Spark its s3a
+ * settings, in words), and unless mode is submit: url, state, pid, started_ms,
  * uptime_ms (since it became ready), restarts, last_error, restart_pending}.
  * Written with jsonw straight into the reply: with 1,000 datasets status
  * must stay well under 5 ms (tests/bench/bench_sched.py).
@@ -213,6 +214,8 @@ static void status_spark(struct sched *s, struct jsonw *w)
 	jsonw_key(w, "spark");
 	jsonw_object(w);
 	jsonw_kstr(w, "mode", si.mode);
+	if (si.s3a)
+		jsonw_kstr(w, "s3a", si.s3a);
 	if (si.state) {
 		jsonw_kstr(w, "url", si.url);
 		jsonw_kstr(w, "state", si.state);

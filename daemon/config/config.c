@@ -397,6 +397,7 @@ static void spark_free(struct cfg_spark *s)
 	free(s->master);
 	free(s->python);
 	free(s->jobs_dir);
+	conf_strlist_free(&s->s3a_classpath);
 	free(s->connect.url);
 	free(s->connect.bind);
 	free(s->connect.token_file);

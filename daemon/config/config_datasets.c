@@ -28,7 +28,7 @@
 static const char *const url_vars[] = { "year", "month", "day", "exec_date" };
 static const char *const job_vars[] = {
 	"dataset", "exec_date", "year", "month", "day", "run_id", "state_dir", "job",
-	"input", "output",
+	"input", "output", "datastore", "spec", "storage", "spark_conf",
 };
 
 /* Check the placeholders of TEXT against VARS; report the first bad one. */
@@ -629,6 +629,15 @@ static bool check_job_command(struct parser *p, const struct node *k, const stru
                               void *obj)
 {
 	conf_check_command(p, "command", v, job_vars, ARRAY_SIZE(job_vars), true);
+	/* {spark_conf} becomes several arguments (engine/tasks/task_proc.c). */
+	for (size_t i = 0; v->kind == NODE_LIST && i < v->n; i++) {
+		const struct node *item = v->kids[i];
+		if (item->kind == NODE_SCALAR && strstr(item->text, "{spark_conf}") &&
+		    strcmp(item->text, "{spark_conf}") != 0)
+			conf_report(p, item, "command: {spark_conf} is an argument of its own (it "
+			            "becomes --conf key=value pairs), not part of '%s'",
+			            SHOW(item->text));
+	}
 	return true;
 }
 

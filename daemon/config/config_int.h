@@ -286,6 +286,9 @@ extern const struct keytable conf_top_table, conf_limit_table, conf_spark_table,
 	conf_schema_table, conf_column_table, conf_check_table, conf_job_table,
 	conf_lineage_table, conf_connect_table, conf_storage_table;
 
+/* A spark.conf key that would hold an S3 secret (config_spark.c). */
+bool conf_secret_setting(const char *key);
+
 /* storage: type s3 has what it needs (config_storage.c), after the walk. */
 void conf_check_storage(struct parser *p, const struct cfg_storage *s);
 

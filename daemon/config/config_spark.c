@@ -9,9 +9,17 @@
  * TLS of its own, so a token is the only guard); a token is never written
  * in the file itself, only where it is (token_file, token_credential).
  * Nothing here reads the token: engine/spark.c does, at start and reload.
+ *
+ * storage: s3 (domain/s3a.h): the S3 keys are never a Spark setting here
+ * (spark.conf is on command lines); spark.s3a_classpath names jars, each
+ * checked to be a readable file when the file is read (at start, reload,
+ * --check), and does not go with spark.conf's own extraClassPath.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "config/config_int.h"
 #include "version.h"
@@ -51,6 +59,14 @@ static void key_spark_conf(struct parser *p, const struct node *k, const struct 
 			            "a file and name it with spark.connect.token_file");
 			continue;
 		}
+		if (conf_secret_setting(ck->text)) {
+			/* Not quoted: the value is a secret. */
+			conf_report(p, ck, "conf: %s is not set here (it would show on a command "
+			            "line); with storage: s3 denverd gives Spark the keys of "
+			            "storage.credentials_file (or its AWS_* environment) in the "
+			            "environment of the jobs and of the Connect server", ck->text);
+			continue;
+		}
 		if (!(value = conf_want_scalar(p, ck->text, cv, "a string")))
 			continue;
 		if (strpbrk(value, "\r\n")) {
@@ -62,6 +78,53 @@ static void key_spark_conf(struct parser *p, const struct node *k, const struct 
 		s->n_conf++;
 	}
 	free(first);
+}
+
+/* True for a Spark setting that would hold an S3 key: the fs.s3a keys (of
+ * every bucket too: spark.hadoop.fs.s3a.bucket.B.secret.key) and the AWS
+ * variables given to executors. */
+bool conf_secret_setting(const char *key)
+{
+	static const char *const ends[] = { ".access.key", ".secret.key", ".session.token" };
+	static const char *const env[] = { "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+	                                   "AWS_SESSION_TOKEN" };
+	size_t n = strlen(key);
+
+	if (strncmp(key, "spark.hadoop.fs.s3a.", 20) == 0)
+		for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++)
+			if (n > strlen(ends[i]) && strcmp(key + n - strlen(ends[i]), ends[i]) == 0)
+				return true;
+	for (size_t i = 0; i < sizeof env / sizeof env[0]; i++)
+		if (strncmp(key, "spark.executorEnv.", 18) == 0 && strcmp(key + 18, env[i]) == 0)
+			return true;
+	return false;
+}
+
+/* spark.s3a_classpath: absolute paths of readable files, without ':' (the
+ * separator they are joined with). */
+static bool check_classpath(struct parser *p, const struct node *k, const struct node *v,
+                            void *obj)
+{
+	struct stat st;
+
+	for (size_t i = 0; v->kind == NODE_LIST && i < v->n; i++) {
+		const struct node *it = v->kids[i];
+		if (it->kind != NODE_SCALAR)
+			continue;          /* conf_set_list reported it */
+		bool plain = true;
+		for (const unsigned char *c = (const unsigned char *)it->text; *c; c++)
+			plain = plain && *c >= 0x20 && *c != 0x7f;
+		if (it->text[0] != '/' || strchr(it->text, ':') || !plain) {
+			conf_report(p, it, "spark.s3a_classpath: '%s' is not an absolute path without ':' "
+			            "(a jar: hadoop-aws and the AWS SDK bundle)", SHOW(it->text));
+		} else if (stat(it->text, &st) < 0 || access(it->text, R_OK) < 0) {
+			conf_report(p, it, "spark.s3a_classpath: %s: %s", it->text, strerror(errno));
+		} else if (!S_ISREG(st.st_mode)) {
+			conf_report(p, it, "spark.s3a_classpath: %s is not a file (name each jar)",
+			            it->text);
+		}
+	}
+	return true;
 }
 
 /* ---- spark.connect ---- */
@@ -174,6 +237,8 @@ static const struct keydef spark_keys[] = {
 	{ .name = "jobs_dir", .kind = K_PATH, .off = offsetof(struct cfg_spark, jobs_dir),
 	  .dflt = DENVERD_DATADIR "/jobs" },
 	{ .name = "conf", .kind = K_FN, .fn = key_spark_conf },
+	{ .name = "s3a_classpath", .kind = K_LIST, .off = offsetof(struct cfg_spark, s3a_classpath),
+	  .check = check_classpath },
 };
 KEY_TABLE(conf_spark_table, "spark", spark_keys);
 
@@ -202,6 +267,13 @@ void conf_check_spark(struct parser *p, const struct node *root, const struct co
 		conf_report(p, conf_map_get(cm, "token_credential"),
 		            "spark.connect: token_file and token_credential both name a token; "
 		            "keep one");
+	for (size_t i = 0; s->s3a_classpath.n > 0 && i < s->n_conf; i++)
+		if (strcmp(s->conf_keys[i], "spark.driver.extraClassPath") == 0 ||
+		    strcmp(s->conf_keys[i], "spark.executor.extraClassPath") == 0)
+			conf_report(p, conf_map_get(sp && sp->kind == NODE_MAP ? sp : NULL,
+			                            "s3a_classpath"),
+			            "spark.s3a_classpath and spark.conf's %s both set the class path; "
+			            "list the jars in one of them", s->conf_keys[i]);
 	if (s->mode == SPARK_EXTERNAL && !c->url)
 		conf_report(p, mode ? mode : sp, "spark.mode external needs spark.connect.url "
 		            "(sc://host:port of the Connect server)");

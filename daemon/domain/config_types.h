@@ -237,6 +237,10 @@ struct cfg_spark {
 	char *jobs_dir;                /* where convert.py, report.py live */
 	char **conf_keys, **conf_values;  /* --conf k=v, in file order */
 	size_t n_conf;
+	struct strlist s3a_classpath;  /* storage: s3: jars (absolute paths, each
+	                                  readable at start) joined with ':' into
+	                                  spark.{driver,executor}.extraClassPath
+	                                  (domain/s3a.h); empty = none */
 };
 
 struct cfg_limits {

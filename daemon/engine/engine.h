@@ -194,6 +194,8 @@ struct sched_spark_info {
 	unsigned restarts;
 	const char *last_error;          /* or NULL */
 	bool restart_pending;            /* a reload waits for idle to restart it */
+	const char *s3a;                 /* storage: s3: who gives Spark its s3a
+	                                    settings, in words (static); NULL local */
 };
 void sched_spark_info(struct sched *s, struct sched_spark_info *out);
 

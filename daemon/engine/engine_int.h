@@ -153,6 +153,9 @@ struct sched {
 	struct denverd *d;
 	struct http *http;               /* the fetch tasks' curl multi handle */
 	struct s3_client *s3;            /* storage: s3's client, on http; else NULL */
+	char **s3_env;                   /* storage: s3: the AWS_* entries children
+	                                    get (io/s3_creds.h); else NULL.  Wiped
+	                                    and freed by sched_fini */
 	int lock_fd;                     /* flock on state_dir/sched.lock, or -1 */
 	uv_timer_t timer;
 	bool timer_init, closing;

@@ -20,6 +20,7 @@
 #include "engine/engine_int.h"
 #include "engine/tasks/tasks.h"
 #include "io/http.h"
+#include "io/job.h"
 #include "store/store.h"
 
 /* ---- targets from the configuration and the store ---- */
@@ -266,7 +267,7 @@ int sched_init(struct denverd *d)
 		log_err(NULL, "curl multi handle: %s", strerror(-rc));
 		goto out;
 	}
-	if ((rc = upload_client_new(d, s->http, &s->s3)) < 0)
+	if ((rc = upload_client_new(d, s->http, &s->s3, &s->s3_env)) < 0)
 		goto out;            /* logged, without a secret */
 	return 0;
 out:
@@ -401,6 +402,8 @@ static void free_all(struct sched *s)
 	tz_free(s->tz);
 	upload_client_free(s->s3);   /* before its struct http */
 	s->s3 = NULL;
+	job_strv_free(s->s3_env);    /* wipes the keys */
+	s->s3_env = NULL;
 	http_fini(s->http);
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);

@@ -371,6 +371,7 @@ static void start_task(struct sched *s, struct stask *t)
 		         .run_id = r->id, .exec_date = r->exec_date, .task = t->name },
 		.spark_remote = s->spark.mode == SPARK_SUBMIT ? NULL : s->spark.remote,
 		.spark_token = s->spark.mode == SPARK_SUBMIT ? NULL : s->spark.token,
+		.s3_env = s->s3_env,
 	};
 	rc = t->kind->start(t, err, sizeof err, &retryable);
 	if (rc < 0) {

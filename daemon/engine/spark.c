@@ -18,6 +18,11 @@
  * SPARK_POLL_MS): running attempts finish on the old server, new ones wait
  * for the new one.  Switching to submit mode stops the server the same way.
  *
+ * storage: s3: the managed server is started with the s3a settings of
+ * domain/s3a.h and the AWS_* keys in its environment (a change of them,
+ * spark.s3a_classpath on reload, restarts it like any other); an external
+ * server must have them itself (status says so).
+ *
  * The token is read from its file when the endpoint is set up (start and
  * reload); it lives in memory only, is handed to the server and to jobs in
  * their environment (SPARK_CONNECT_AUTHENTICATE_TOKEN), never on a command
@@ -35,6 +40,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "domain/s3a.h"
 #include "engine/engine_int.h"
 #include "io/procgroup.h"
 #include "io/sparkd.h"
@@ -214,11 +220,16 @@ static void plan_free(struct ep_plan *p)
 }
 
 /* The server's command and environment, the URL jobs get, the probe target
- * and the comparison key of CFG's spark section.  0, or -errno with ERR. */
-static int plan_build(const struct config *cfg, struct ep_plan *p, char *err, size_t errlen)
+ * and the comparison key of CFG's spark section.  With storage: s3 the
+ * server gets the s3a settings on its command line (after spark.conf, the
+ * ones it does not set: domain/s3a.h) and S3_ENV, the AWS_* keys, in its
+ * environment (never argv).  0, or -errno with ERR. */
+static int plan_build(const struct config *cfg, char *const *s3_env, struct ep_plan *p,
+                      char *err, size_t errlen)
 {
 	const struct cfg_spark *sp = &cfg->spark;
 	const struct cfg_connect *c = &sp->connect;
+	struct s3a_conf s3a;
 	int rc;
 
 	memset(p, 0, sizeof *p);
@@ -253,6 +264,15 @@ static int plan_build(const struct config *cfg, struct ep_plan *p, char *err, si
 			list_push(p, &p->argv, "--conf");
 			list_push(p, &p->argv, "%s=%s", sp->conf_keys[i], sp->conf_values[i]);
 		}
+		if (s3a_conf_build(&cfg->storage, sp, &s3a) < 0)
+			p->failed = true;
+		for (size_t i = 0; !p->failed && i < s3a.n; i++) {
+			list_push(p, &p->argv, "--conf");
+			list_push(p, &p->argv, "%s=%s", s3a.keys[i], s3a.values[i]);
+		}
+		s3a_conf_free(&s3a);
+		for (size_t i = 0; s3_env && s3_env[i]; i++)
+			list_push(p, &p->env, "%s", s3_env[i]);
 		list_push(p, &p->env, "DENVERD_SPARK=%s", cfg->state_dir);
 		list_push(p, &p->env, "SPARK_CONNECT_MODE=0");
 		if (sp->python) {
@@ -368,7 +388,7 @@ static void ep_open(struct sched *s)
 	e->error[0] = '\0';
 	if (e->mode == SPARK_SUBMIT)
 		return;
-	if ((rc = plan_build(cfg, &p, err, sizeof err)) < 0) {
+	if ((rc = plan_build(cfg, s->s3_env, &p, err, sizeof err)) < 0) {
 		log_err(&spark_log, "Spark Connect endpoint not started: %s", err);
 		snprintf(e->error, sizeof e->error, "%s", err);
 		plan_free(&p);
@@ -454,7 +474,7 @@ void spark_reload(struct sched *s)
 		return;
 	if (s->d->cfg->spark.mode == SPARK_SUBMIT)
 		same = e->mode == SPARK_SUBMIT;
-	else if (plan_build(s->d->cfg, &p, err, sizeof err) < 0)
+	else if (plan_build(s->d->cfg, s->s3_env, &p, err, sizeof err) < 0)
 		same = false;
 	else
 		same = e->key && strcmp(e->key, p.key) == 0;
@@ -515,6 +535,10 @@ void sched_spark_info(struct sched *s, struct sched_spark_info *out)
 
 	*out = (struct sched_spark_info){
 		.mode = config_spark_mode_name(e->mode), .url = e->remote,
+		.s3a = s->d->cfg->storage.type != STORAGE_S3 ? NULL
+		       : e->mode == SPARK_SUBMIT ? "spark-submit --conf (derived from storage)"
+		       : e->mode == SPARK_MANAGED ? "on the server's command line (derived from storage)"
+		       : "the external server's own: denverd sets none (it needs fs.s3a.* for storage)",
 		.state = e->mode == SPARK_SUBMIT ? NULL : "down",
 		.last_error = e->error[0] ? e->error : NULL, .restart_pending = e->pending,
 	};

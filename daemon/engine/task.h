@@ -57,6 +57,11 @@ struct task_info {
 	 * holding the token) and the token or NULL.  NULL in submit mode.
 	 * Valid during start only: copy them into the child's environment. */
 	const char *spark_remote, *spark_token;
+	/* storage: s3: the AWS_* entries ("NAME=VALUE", NULL-terminated) of the
+	 * daemon's S3 credentials, for the environment of a child that reads
+	 * the bucket (never its argv, a log line or a file); NULL in local
+	 * mode.  Valid during start only. */
+	char *const *s3_env;
 };
 
 struct task_kind {

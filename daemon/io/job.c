@@ -73,7 +73,10 @@ struct job {
 };
 
 /* Environment variables that speak to denverd about its own sockets and
- * journal stream; a job must not inherit them. */
+ * journal stream; a job must not inherit them.  Nor any AWS_* variable:
+ * the daemon may hold its S3 keys there, and a child gets the ones it
+ * needs in job_spec.env (the convert job and the Spark server in storage:
+ * s3 mode), never by inheritance. */
 static const char *const private_env[] = {
 	"NOTIFY_SOCKET", "WATCHDOG_PID", "WATCHDOG_USEC", "LISTEN_FDS",
 	"LISTEN_PID", "LISTEN_FDNAMES", "JOURNAL_STREAM",
@@ -440,6 +443,8 @@ static int build_env(char *const *spec_env, char ***out)
 		bool skip = overridden(environ[i], spec_env, 0);
 		for (size_t k = 0; !skip && k < ARRAY_SIZE(private_env); k++)
 			skip = same_name(environ[i], private_env[k]);
+		skip = skip || strncmp(environ[i], JOB_ENV_DROP_PREFIX,
+		                       strlen(JOB_ENV_DROP_PREFIX)) == 0;
 		if (!skip)
 			env[n++] = environ[i];
 	}

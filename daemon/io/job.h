@@ -20,12 +20,21 @@
 #define JOB_LOG_MAX (16 * 1024 * 1024) /* output bytes logged per job; the rest
                                           only reaches the tail */
 #define JOB_ENV_MAX 4096               /* environment entries of a job */
+#define JOB_ENV_DROP_PREFIX "AWS_"     /* the daemon's variables a job never
+                                          inherits (only job_spec.env gives
+                                          them): its S3 keys may be there */
 
 /* Placeholder values for one task; NULL members expand to "". */
 struct job_vars {
 	const char *dataset, *exec_date, *state_dir, *run_id, *job;
 	const char *input, *output;       /* the task's inputs and outputs */
 	const char *schema;               /* path of the schema JSON (convert) */
+	const char *datastore;            /* the datastore's root: state_dir/datastore,
+	                                     or s3a://bucket/prefix/datastore */
+	const char *spec;                 /* the attempt's spec file (convert.json,
+	                                     or a job's spec.json) */
+	const char *storage;              /* the spec's `storage` as JSON text:
+	                                     "null", or {"endpoint": ...} */
 	const char *extra_keys[8], *extra_values[8];   /* more {name}s, NULL-ended */
 };
 
@@ -36,7 +45,8 @@ extern const size_t job_placeholders_n;
 
 /*
  * Expand {dataset} {exec_date} {year} {month} {day} {run_id} {state_dir}
- * {job} {input} {output} {schema} and V's extra keys in TMPL into a new
+ * {job} {input} {output} {schema} {datastore} {spec} {storage} and V's
+ * extra keys in TMPL into a new
  * string (*out, caller frees).  {year} {month} {day} come from exec_date
  * ("2026-03-08" -> "2026", "03", "08"; "" when exec_date is not a date).
  * "{{" is a literal "{".  Returns 0, or -EINVAL with *out NULL for an
@@ -51,13 +61,14 @@ int job_expand_argv(char *const *tmpl, const struct job_vars *v, char ***out);
 /*
  * The environment entries a job of V gets on top of the daemon's:
  * DENVERD_DATASET, DENVERD_EXEC_DATE, DENVERD_RUN_ID, DENVERD_STATE_DIR,
- * DENVERD_JOB (and DENVERD_INPUT, DENVERD_OUTPUT when set; NULL members are
- * left out), then EXTRA ("NAME=VALUE", NULL-terminated, may be NULL).  *out
- * is a new NULL-terminated vector for job_spec.env (free: job_strv_free).
+ * DENVERD_JOB (and DENVERD_INPUT, DENVERD_OUTPUT, DENVERD_DATASTORE,
+ * DENVERD_SPEC when set; NULL members are left out), then EXTRA
+ * ("NAME=VALUE", NULL-terminated, may be NULL).  *out is a new
+ * NULL-terminated vector for job_spec.env (free: job_strv_free).
  */
 int job_env(const struct job_vars *v, char *const *extra, char ***out);
 
-void job_strv_free(char **v);          /* accepts NULL */
+void job_strv_free(char **v);          /* wipes each string, frees; accepts NULL */
 
 struct job_result {
 	int exit_code;             /* -1 when killed by a signal; 127 when argv[0]
@@ -77,7 +88,9 @@ typedef void (*job_done_cb)(struct job *j, const struct job_result *r, void *arg
 struct job_spec {
 	char *const *argv;         /* already expanded; argv[0] looked up in PATH */
 	char *const *env;          /* NAME=VALUE entries added to (or replacing)
-	                              the daemon's environment, NULL-terminated */
+	                              the daemon's environment, NULL-terminated;
+	                              the daemon's own AWS_* are never passed on
+	                              (JOB_ENV_DROP_PREFIX), only these */
 	const char *cwd;           /* NULL = inherit */
 	uint64_t timeout_ms;       /* 0 = none */
 	uint64_t kill_grace_ms;

@@ -13,7 +13,7 @@
 
 const char *const job_placeholders[] = {
 	"dataset", "exec_date", "year", "month", "day", "run_id", "state_dir",
-	"job", "input", "output", "schema",
+	"job", "input", "output", "schema", "datastore", "spec", "storage",
 };
 const size_t job_placeholders_n = ARRAY_SIZE(job_placeholders);
 
@@ -42,7 +42,7 @@ int job_expand(const char *tmpl, const struct job_vars *v, char **out)
 	struct template_var vars[ARRAY_SIZE(job_placeholders) + EXTRA_MAX];
 	const char *values[] = {
 		v->dataset, v->exec_date, y, m, d, v->run_id, v->state_dir,
-		v->job, v->input, v->output, v->schema,
+		v->job, v->input, v->output, v->schema, v->datastore, v->spec, v->storage,
 	};
 	size_t n = 0;
 
@@ -58,8 +58,10 @@ void job_strv_free(char **v)
 {
 	if (!v)
 		return;
-	for (char **p = v; *p; p++)
+	for (char **p = v; *p; p++) {
+		explicit_bzero(*p, strlen(*p));   /* an env entry may hold a secret */
 		free(*p);
+	}
 	free(v);
 }
 
@@ -100,7 +102,8 @@ int job_env(const struct job_vars *v, char *const *extra, char ***out)
 		{ "DENVERD_DATASET", v->dataset }, { "DENVERD_EXEC_DATE", v->exec_date },
 		{ "DENVERD_RUN_ID", v->run_id }, { "DENVERD_STATE_DIR", v->state_dir },
 		{ "DENVERD_JOB", v->job }, { "DENVERD_INPUT", v->input },
-		{ "DENVERD_OUTPUT", v->output },
+		{ "DENVERD_OUTPUT", v->output }, { "DENVERD_DATASTORE", v->datastore },
+		{ "DENVERD_SPEC", v->spec },
 	};
 	const size_t nv = ARRAY_SIZE(vars);
 	size_t ne = strv_len(extra), n = 0;

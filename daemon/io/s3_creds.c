@@ -42,6 +42,32 @@ void s3_creds_clear(struct s3_creds *c)
 	wipe(&c->session_token);
 }
 
+int s3_creds_env(const struct s3_creds *c, char ***out)
+{
+	const char *names[] = { "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN" };
+	const char *values[] = { c->access_key, c->secret_key, c->session_token };
+	char **env = calloc(4, sizeof *env);
+	size_t n = 0;
+
+	*out = NULL;
+	if (!env)
+		return -ENOMEM;
+	for (size_t i = 0; i < 3; i++) {
+		if (!values[i] || !*values[i])
+			continue;
+		if (asprintf(&env[n], "%s=%s", names[i], values[i]) < 0) {
+			env[n] = NULL;
+			for (size_t k = 0; k < n; k++)
+				wipe(&env[k]);
+			free(env);
+			return -ENOMEM;
+		}
+		n++;
+	}
+	*out = env;
+	return 0;
+}
+
 __attribute__((format(printf, 2, 3)))
 static int fail(char **err, const char *fmt, ...)
 {

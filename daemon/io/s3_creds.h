@@ -19,6 +19,15 @@ struct s3_creds {
  */
 int s3_creds_load(const char *credentials_file, struct s3_creds *c, char **err);
 
+/*
+ * C as the environment entries of a child (contract: the keys reach jobs
+ * and the Spark server only there): "AWS_ACCESS_KEY_ID=...",
+ * "AWS_SECRET_ACCESS_KEY=..." and, with a session token,
+ * "AWS_SESSION_TOKEN=...", NULL-terminated, into *OUT (free with
+ * job_strv_free, which wipes them).  0 or -ENOMEM.
+ */
+int s3_creds_env(const struct s3_creds *c, char ***out);
+
 /* Wipe and free C's strings.  Idempotent. */
 void s3_creds_clear(struct s3_creds *c);
 

@@ -10,7 +10,11 @@ Run by the daemon's report job after both datasets converted
 (the choice is jobs/session.py's).
 
 Without --datastore the datastore is <state_dir>/datastore, <state_dir> being
-two levels above --out.  Questions answered, each with numbers, a chart and
+two levels above --out.  ``--storage JSON`` (the convert spec's ``storage``
+object, storage.py) puts it on S3: ``--datastore s3a://bucket/prefix/datastore
+--storage '{"type": "s3", "endpoint": ..., "region": ..., "path_style": true}'``,
+the credentials in the job's environment (AWS_ACCESS_KEY_ID, ...); the
+output files stay local.  Questions answered, each with numbers, a chart and
 one plain sentence:
 
  1. Do traffic accidents vary over the year?  Counts per month and per ISO
@@ -65,8 +69,11 @@ jobs/report.py does that.
 
 import argparse
 import datetime as dt
+import json
 import os
 import time
+
+import storage
 
 from . import answers, charts, page, queries
 from .common import REPORT_VERSION, SR311, TRAFFIC, log
@@ -80,7 +87,7 @@ def build(spark, args):
     t0 = time.monotonic()
     spark.conf.set("spark.sql.session.timeZone", args.timezone)
     with page.staged(args.out) as tmp:
-        db = queries.Datastore(spark, args.datastore)
+        db = queries.Datastore(spark, args.datastore, args.filesystem)
         data = {"version": REPORT_VERSION, "exec_date": args.exec_date, "label": args.label,
                 "datasets": {}, "questions": {}, "timings": db.timings}
         have = {}
@@ -128,6 +135,9 @@ def main(argv=None, spark=None):
     ap.add_argument("--exec-date", required=True, type=dt.date.fromisoformat)
     ap.add_argument("--out", required=True, help="output directory (replaced whole)")
     ap.add_argument("--datastore", help="default: <--out>/../../datastore")
+    ap.add_argument("--storage", default="null",
+                    help="the datastore's storage, as the convert spec's `storage` (JSON; default null: "
+                         "local; an s3 object for an s3a:// --datastore, credentials from the environment)")
     ap.add_argument("--timezone", default="America/Denver", help="for months and weeks (default America/Denver)")
     ap.add_argument("--traffic", default=TRAFFIC, help=f"traffic dataset name (default {TRAFFIC})")
     ap.add_argument("--sr311", default=SR311, help=f"311 dataset name (default {SR311})")
@@ -136,6 +146,14 @@ def main(argv=None, spark=None):
     args.exec_date = args.exec_date.isoformat()
     if not args.datastore:
         args.datastore = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(args.out))), "datastore")
+    try:
+        args.filesystem = storage.filesystem(json.loads(args.storage))
+        storage.require_url(args.filesystem, args.datastore, "--datastore")
+        storage.check_access(args.filesystem, args.datastore, json.loads(args.storage))
+    except ValueError as e:
+        raise SystemExit(f"report: error: --storage is not JSON: {e}") from None
+    except storage.StorageError as e:
+        raise SystemExit(f"report: error: {e}") from None
     own = spark is None
     if own:
         import session

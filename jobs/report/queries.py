@@ -41,12 +41,15 @@ VIEWS = ("traffic", "sr")
 
 
 class Datastore:
-    """The datastore at `root` (``<state_dir>/datastore``) seen through one
-    SparkSession.  `timings` maps query name -> seconds, filled by `sql`."""
+    """The datastore at `root` (``<state_dir>/datastore``, or
+    ``s3a://bucket/prefix/datastore`` with `filesystem` its
+    pyarrow.fs.S3FileSystem, storage.py) seen through one SparkSession.
+    `timings` maps query name -> seconds, filled by `sql`."""
 
-    def __init__(self, spark, root):
+    def __init__(self, spark, root, filesystem=None):
         self.spark = spark
-        self.root = root
+        self.root = root.rstrip("/")
+        self.fs = filesystem
         self.timings = {}
         self.state = {}
 
@@ -70,20 +73,20 @@ class Datastore:
         Either way ``state[name]`` is the dataset's state as read
         (`read_state`).
         Exits (SystemExit) when the datastore lacks one of `columns`."""
-        path = os.path.join(self.root, name)
-        store = Store(path)
+        path = f"{self.root}/{name}"
+        store = Store(path, filesystem=self.fs)
         if recover:
             rolled = store.recover()
             if rolled:
                 log(f"{name}: finished interrupted commits {', '.join(rolled)}")
-        elif waiting := datastore.pending_commits(path):
+        elif waiting := datastore.pending_commits(path, self.fs):
             log(f"{name}: commits {', '.join(waiting)} are being swapped in or were interrupted; "
                 "the rows read now may miss their months (the next convert or report finishes them)")
-        self.state[name] = read_state(store, path)
+        self.state[name] = read_state(store, path, self.fs)
         if not store.months():
             return None
         df = self.spark.read.parquet(path)
-        check_as_read(path, df.inputFiles(), self.state[name]["files"])
+        check_as_read(path, df.inputFiles(), self.state[name]["files"], self.fs)
         have = set(df.columns)
         missing = [c for c in columns if c not in have]
         if missing:
@@ -128,7 +131,7 @@ class Datastore:
         """The datasets whose fingerprint differs now from when they were
         loaded (the report then describes no single state)."""
         return sorted(n for n, st in self.state.items()
-                      if datastore.fingerprint(os.path.join(self.root, n))["fingerprint"] != st["fingerprint"])
+                      if datastore.fingerprint(f"{self.root}/{n}", self.fs)["fingerprint"] != st["fingerprint"])
 
     def drop_views(self):
         """Drop the dataset views (the helper views are replaced on the next run)."""
@@ -139,7 +142,7 @@ class Datastore:
 COMMITS_SHOWN = 20  # commit records report.json repeats (the newest)
 
 
-def read_state(store, path):
+def read_state(store, path, filesystem=None):
     """report.json ``state.<dataset>``: the content fingerprint of the data
     files (datastore.fingerprint: fingerprint, files, bytes), the number of
     commit records behind them (``commit_count``, the newest one's
@@ -147,17 +150,20 @@ def read_state(store, path):
     (``commits``); the rest are in the datastore's _denverd/commits, which
     is only ever appended to."""
     commits = store.commits()
-    return {**datastore.fingerprint(path), "commit_count": commits[-1]["seq"] if commits else 0,
+    return {**datastore.fingerprint(path, filesystem), "commit_count": commits[-1]["seq"] if commits else 0,
             "commits": commits[-COMMITS_SHOWN:]}
 
 
-def check_as_read(path, input_files, files):
+def check_as_read(path, input_files, files, filesystem=None):
     """Exit (SystemExit) unless Spark's file list `input_files` (URIs) is
     the fingerprint's `files` count of data files under `path`: the
     fingerprint must describe what the queries read."""
-    root = os.path.realpath(path)
-    rel = sorted(os.path.relpath(os.path.realpath(unquote(urlparse(u).path)), root) for u in input_files)
-    if rel != datastore.data_files(path) or len(rel) != files:
+    if filesystem is not None:      # s3a://bucket/key URIs, no symlinks
+        rel = sorted(unquote(u)[len(path) + 1:] for u in input_files)
+    else:
+        root = os.path.realpath(path)
+        rel = sorted(os.path.relpath(os.path.realpath(unquote(urlparse(u).path)), root) for u in input_files)
+    if rel != datastore.data_files(path, filesystem) or len(rel) != files:
         raise SystemExit(f"report: {path}: Spark reads {len(rel)} files, the fingerprint covers {files}; "
                          "was the datastore written while the report started?")
 

@@ -146,15 +146,3 @@ def test_promote_moves_the_object_back_to_staging(daemon, tmp, www, s3):  # noqa
     r = daemon.ctl("promote", str(r3), check=False)
     assert r.returncode == 1 and "is promoted, not quarantined" in r.stderr
     daemon.stop()
-
-
-def test_convert_refuses_an_s3_snapshot_in_words(daemon, tmp, www, s3):  # noqa: F811
-    b = s3.bucket()
-    daemon.start(config(tmp, www, s3, b).replace("convert: false", "convert: true"),
-                 env=s3.env())
-    serve(www, [(1, "a", 10), (2, "b", 20), (3, "c", 30)])
-    r1 = run(daemon, D1, rc=5)
-    err = q1(daemon, "SELECT a.error FROM attempts a JOIN tasks t ON a.task_id = t.id"
-             " WHERE t.run_id = ? AND t.name = 'convert'", r1)["error"]
-    assert "convert cannot read a snapshot in S3 yet" in err and "convert: false" in err
-    daemon.stop()

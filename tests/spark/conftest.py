@@ -1,6 +1,7 @@
 """Shared fixtures of the Spark job tests: one real local SparkSession for
 the whole run (the jobs' main() functions take it), one real Spark Connect
-server for the tests that run the jobs in both modes (`jobs`), generated
+server for the tests that run the jobs in both modes (`jobs`), the run's
+one SeaweedFS S3 server (`s3`, tests/integration/s3server.py), generated
 input files, and helpers to convert a file and read the datastore back
 with pyarrow (an independent Parquet reader)."""
 
@@ -14,12 +15,13 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
-sys.path[:0] = [os.path.join(TOP, "jobs"), os.path.join(TOP, "data"), HERE]
+sys.path[:0] = [os.path.join(TOP, "jobs"), os.path.join(TOP, "data"), HERE, os.path.join(TOP, "tests", "integration")]
 
 import convert  # noqa: E402
 import crashjob  # noqa: E402
 import generate  # noqa: E402
 import specs  # noqa: E402
+from s3server import s3  # noqa: E402, F401 - the run's one SeaweedFS, for the s3a:// tests
 
 SAMPLE_2014 = os.path.join(TOP, "data", "traffic_accidents.2014-05.sample.csv")
 # Spark settings of the test session; the jobs set only correctness ones.

@@ -108,9 +108,10 @@ class Proc:
         self.p.wait()
 
 
-def connect_server(state_dir, master="local[2]", conf=None, memory="1g"):
+def connect_server(state_dir, master="local[2]", conf=None, memory="1g", env=None):
     """Start a Spark Connect server on `master`; returns (Proc, 'sc://127.0.0.1:PORT')
-    once it listens (at log level WARN its "started at" line is not logged).  `memory`: the server's (driver's) heap."""
+    once it listens (at log level WARN its "started at" line is not logged).  `memory`: the server's (driver's) heap;
+    `env`: variables added to its environment (the S3 credentials of an s3a:// server)."""
     port = free_port()
     argv = [os.path.join(SPARK_HOME, "bin", "spark-submit"), "--class", CONNECT_CLASS,
             "--name", "Spark Connect server", "--master", master, "--driver-memory", memory,
@@ -119,7 +120,8 @@ def connect_server(state_dir, master="local[2]", conf=None, memory="1g"):
             "--conf", f"spark.connect.grpc.binding.port={port}",
             "--conf", "spark.log.level=WARN",
             *[x for k, v in (conf or {}).items() for x in ("--conf", f"{k}={v}")]]
-    proc = Proc("connect server", argv, os.path.join(state_dir, "logs", f"connect-{port}.log"), spark_env(state_dir))
+    proc = Proc("connect server", argv, os.path.join(state_dir, "logs", f"connect-{port}.log"),
+                spark_env(state_dir, **(env or {})))
     try:
         proc.wait_port(port)      # its gRPC port opens once the session is up
     except BaseException:
@@ -128,10 +130,11 @@ def connect_server(state_dir, master="local[2]", conf=None, memory="1g"):
     return proc, f"sc://127.0.0.1:{port}"
 
 
-def run_job(argv, remote, state_dir, timeout=600, cwd=None):
+def run_job(argv, remote, state_dir, timeout=600, cwd=None, env=None):
     """Run a job script as the daemon does in Connect mode: `python <argv>`
-    with SPARK_REMOTE=`remote`.  Returns the CompletedProcess."""
-    env = spark_env(state_dir, SPARK_REMOTE=remote)
+    with SPARK_REMOTE=`remote` (and `env` added: the S3 credentials).
+    Returns the CompletedProcess."""
+    env = spark_env(state_dir, SPARK_REMOTE=remote, **(env or {}))
     return subprocess.run([PY, *argv], capture_output=True, text=True, timeout=timeout, env=env,
                           cwd=cwd or state_dir)
 

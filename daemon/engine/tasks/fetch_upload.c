@@ -34,7 +34,8 @@
 
 /* ---- the client ---- */
 
-int upload_client_new(struct denverd *d, struct http *h, struct s3_client **out)
+int upload_client_new(struct denverd *d, struct http *h, struct s3_client **out,
+                      char ***env)
 {
 	const struct cfg_storage *cs = &d->cfg->storage;
 	struct s3_creds cr;
@@ -42,11 +43,17 @@ int upload_client_new(struct denverd *d, struct http *h, struct s3_client **out)
 	int rc;
 
 	*out = NULL;
+	*env = NULL;
 	if (cs->type != STORAGE_S3)
 		return 0;
 	if ((rc = s3_creds_load(cs->credentials_file, &cr, &err)) < 0) {
 		log_err(NULL, "%s", err ? err : "storage credentials: out of memory");
 		free(err);
+		return rc;
+	}
+	if ((rc = s3_creds_env(&cr, env)) < 0) {
+		s3_creds_clear(&cr);
+		log_err(NULL, "storage credentials: out of memory");
 		return rc;
 	}
 	struct s3_options o = {

@@ -5,6 +5,11 @@
  * SPARK_REMOTE in its environment, task_proc.c), check the manifest it
  * leaves (CONTRACTS.md section 4).
  *
+ * With storage: s3 the spec names the snapshot and the datastore by their
+ * s3a:// URIs and says where the bucket is (`storage`); the keys reach the
+ * job in its environment only (task_proc.c), the s3a settings on
+ * spark-submit's command line (jobspec.h), or the managed server's.
+ *
  * Files: state_dir/work/run-<id>/convert.json (spec, written atomically
  * before each attempt) and manifest.json (written by the job; a stale one
  * from an earlier attempt is removed first, so a manifest always belongs to
@@ -13,7 +18,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +27,7 @@
 #include "base/fsutil.h"
 #include "io/job.h"
 #include "store/store.h"
+#include "engine/tasks/jobspec.h"
 #include "engine/tasks/task_proc.h"
 #include "engine/tasks/tasks.h"
 
@@ -43,9 +48,12 @@ static json_t *strlist_json(const struct strlist *l)
 	return a;
 }
 
-/* The spec of CONTRACTS.md section 4. */
+/* The spec of CONTRACTS.md section 4: INPUT is the snapshot as the job
+ * reads it (a local path, or s3a://), DATASTORE the dataset's root, and
+ * `storage` says which (never a secret: the keys are in the job's
+ * environment). */
 static json_t *spec_json(const struct task_info *ti, const struct store_snapshot_ref *snap,
-                         const char *datastore, const char *manifest)
+                         const char *input, const char *datastore, const char *manifest)
 {
 	const struct cfg_dataset *ds = ti->dataset;
 	const struct cfg_schema *sc = &ds->schema;
@@ -62,7 +70,7 @@ static json_t *spec_json(const struct task_info *ti, const struct store_snapshot
 	                 " s:s, s:s}",
 	                 "version", 1, "dataset", ds->name, "exec_date", ti->exec_date,
 	                 "run_id", (json_int_t)ti->run_id, "timezone", ti->cfg->timezone,
-	                 "input", snap->path,
+	                 "input", input,
 	                 "encoding", snap->encoding ? snap->encoding : "utf-8",
 	                 "line_ending", snap->line_ending ? snap->line_ending : "lf",
 	                 "rows_checked", (json_int_t)snap->rows,
@@ -78,6 +86,7 @@ static json_t *spec_json(const struct task_info *ti, const struct store_snapshot
 		json_object_set_new(spec, "snapshot_hash",
 		                    snap->hash ? json_string(snap->hash) : json_null());
 		json_object_set_new(spec, "snapshot_bytes", json_integer((json_int_t)snap->bytes));
+		json_object_set_new(spec, "storage", jobspec_storage(ti->cfg));
 		/* the window that tells aged-out rows from withdrawn ones (jobs/
 		 * convert.py, "Removed rows"); null: from the earliest event */
 		json_object_set_new(spec, "window_seconds",
@@ -85,33 +94,6 @@ static json_t *spec_json(const struct task_info *ti, const struct store_snapshot
 		                                  : json_null());
 	}
 	return spec;
-}
-
-/* snprintf into a path buffer; -ENAMETOOLONG when it does not fit. */
-static int path_fmt(char *out, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int path_fmt(char *out, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(out, len, fmt, ap);
-	va_end(ap);
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
-}
-
-/* Write J to PATH atomically (fsutil.h: temp file, fsync, rename). */
-static int write_json(const char *path, json_t *j)
-{
-	char *text = json_dumps(j, JSON_INDENT(1) | JSON_SORT_KEYS);
-	int rc;
-
-	if (!text)
-		return -ENOMEM;
-	rc = write_atomic(path, text, strlen(text), 0640);
-	free(text);
-	return rc;
 }
 
 static void convert_after(struct stask *t, void *arg, struct task_outcome *o, char *buf,
@@ -184,15 +166,14 @@ static int write_spec(const struct task_info *ti, const struct store_snapshot_re
                       bool *retryable)
 {
 	const char *state_dir = ti->cfg->state_dir;
-	char dir[PATH_MAX], datastore[PATH_MAX];
+	char dir[PATH_MAX], datastore[PATH_MAX], *input = NULL;
 	json_t *spec;
 	int rc;
 
-	if (path_fmt(dir, sizeof dir, "%s/work/run-%" PRId64, state_dir, ti->run_id) < 0 ||
-	    path_fmt(datastore, sizeof datastore, "%s/datastore/%s", state_dir,
-	             ti->dataset->name) < 0 ||
-	    path_fmt(spec_path, PATH_MAX, "%s/convert.json", dir) < 0 ||
-	    path_fmt(c->manifest, sizeof c->manifest, "%s/manifest.json", dir) < 0) {
+	if (jobspec_path(dir, sizeof dir, "%s/work/run-%" PRId64, state_dir, ti->run_id) < 0 ||
+	    jobspec_datastore(ti->cfg, ti->dataset->name, datastore, sizeof datastore) < 0 ||
+	    jobspec_path(spec_path, PATH_MAX, "%s/convert.json", dir) < 0 ||
+	    jobspec_path(c->manifest, sizeof c->manifest, "%s/manifest.json", dir) < 0) {
 		snprintf(err, errlen, "state_dir path too long");
 		return -ENAMETOOLONG;
 	}
@@ -206,8 +187,14 @@ static int write_spec(const struct task_info *ti, const struct store_snapshot_re
 		snprintf(err, errlen, "%s: %s", c->manifest, strerror(errno));
 		return rc;
 	}
-	spec = spec_json(ti, snap, datastore, c->manifest);
-	rc = spec ? write_json(spec_path, spec) : -ENOMEM;
+	if (jobspec_input(snap->path, &input) < 0) {
+		snprintf(err, errlen, "out of memory");
+		*retryable = true;
+		return -ENOMEM;
+	}
+	spec = spec_json(ti, snap, input, datastore, c->manifest);
+	free(input);
+	rc = spec ? jobspec_write(spec_path, spec) : -ENOMEM;
 	json_decref(spec);
 	if (rc < 0) {
 		snprintf(err, errlen, "writing %s: %s", spec_path, strerror(-rc));
@@ -217,22 +204,22 @@ static int write_spec(const struct task_info *ti, const struct store_snapshot_re
 }
 
 /* The argv for SCRIPT on SPEC_PATH into A (A->failed on ENOMEM): PROG is
- * spark-submit, or with REMOTE (a Connect endpoint) the Python that runs
- * the script as a thin client; the session's settings are then the
- * server's (spark.conf is on its command line). */
-static void build_argv(const struct cfg_spark *sp, bool remote, const char *prog,
+ * spark-submit (with spark.conf and, in storage: s3, the s3a settings as
+ * --conf: jobspec.h), or with REMOTE (a Connect endpoint) the Python that
+ * runs the script as a thin client; the session's settings are then the
+ * server's (spark.conf and the s3a settings are on its command line). */
+static void build_argv(const struct config *cfg, bool remote, const char *prog,
                        const char *script, const char *spec_path, struct argv_buf *a)
 {
+	const struct cfg_spark *sp = &cfg->spark;
+
 	argv_push(a, prog);
 	if (!remote) {
 		argv_push(a, "--master");
 		argv_push(a, sp->master ? sp->master : "local[2]");
 		argv_push(a, "--driver-memory");
 		argv_pushf(a, "%" PRIu64 "m", sp->driver_memory / (1024 * 1024));
-		for (size_t i = 0; i < sp->n_conf; i++) {
-			argv_push(a, "--conf");
-			argv_pushf(a, "%s=%s", sp->conf_keys[i], sp->conf_values[i]);
-		}
+		jobspec_push_conf(cfg, a);
 	}
 	argv_push(a, script);
 	argv_push(a, "--spec");
@@ -277,13 +264,6 @@ static int convert_start(struct stask *t, char *err, size_t errlen, bool *retrya
 	*retryable = false;
 	if ((rc = checked_snapshot(ti, &snap, err, errlen, retryable)) < 0)
 		return rc;
-	if (strncmp(snap.path, "s3://", 5) == 0) {
-		/* Not yet: the convert job reads a local file (jobs/convert.py). */
-		snprintf(err, errlen, "convert cannot read a snapshot in S3 yet (%s): set "
-		         "convert: false for this dataset, or use storage: local", snap.path);
-		rc = -EOPNOTSUPP;
-		goto out;
-	}
 	if ((rc = find_programs(sp, remote, prog, script, err, errlen)) < 0)
 		goto out;
 	if (!(c = calloc(1, sizeof *c))) {
@@ -295,7 +275,7 @@ static int convert_start(struct stask *t, char *err, size_t errlen, bool *retrya
 	c->rows_checked = snap.rows;
 	if ((rc = write_spec(ti, &snap, c, spec_path, err, errlen, retryable)) < 0)
 		goto out;
-	build_argv(sp, remote, prog, script, spec_path, &a);
+	build_argv(ti->cfg, remote, prog, script, spec_path, &a);
 	if (a.failed) {
 		rc = -ENOMEM;
 		*retryable = true;
@@ -303,7 +283,7 @@ static int convert_start(struct stask *t, char *err, size_t errlen, bool *retrya
 		goto out;
 	}
 	struct proc_launch l = {
-		.argv = a.v, .env = NULL, .timeout_ms = ti->dataset->convert_timeout_ms,
+		.argv = a.v, .env = NULL, .spec = spec_path, .timeout_ms = ti->dataset->convert_timeout_ms,
 		.kill_grace_ms = CONVERT_KILL_GRACE_MS, .after = convert_after, .ctx = c,
 		.ctx_free = free,
 	};

@@ -1,6 +1,7 @@
 /*
  * task_proc.c - child-process attempts (job.c underneath) and the `job`
- * task kind (configured jobs with an argv template).
+ * task kind (configured jobs with an argv template, {spec} their spec file
+ * of jobspec.h: where the datastore is, for the report).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -12,10 +13,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/macro.h"
 #include "common/array.h"
 #include "io/job.h"
 #include "io/procgroup.h"
 #include "store/store.h"
+#include "engine/tasks/jobspec.h"
 #include "engine/tasks/task_proc.h"
 #include "engine/tasks/tasks.h"
 
@@ -147,28 +150,43 @@ static void on_job_done(struct job *j, const struct job_result *r, void *arg)
 	task_done(t, &o);
 }
 
-/* What job.c substitutes and exports for the attempt of TI. */
-static void vars_of(const struct task_info *ti, char run_id[24], struct job_vars *v)
+/* What job.c substitutes and exports for the attempt of TI: the names,
+ * the datastore root (DATASTORE, PATH_MAX bytes: a path or s3a://) with
+ * its storage object as JSON (STORAGE, PATH_MAX bytes), and SPEC (or
+ * NULL). */
+static int vars_of(const struct task_info *ti, char run_id[24], char *datastore,
+                   char *storage, const char *spec, struct job_vars *v)
 {
+	int rc = jobspec_datastore(ti->cfg, NULL, datastore, PATH_MAX);
+
+	if (rc == 0)
+		rc = jobspec_storage_text(ti->cfg, storage, PATH_MAX);
 	snprintf(run_id, 24, "%" PRId64, ti->run_id);
 	*v = (struct job_vars){
 		.dataset = ti->dataset ? ti->target : NULL,
 		.job = ti->job ? ti->target : NULL,
 		.exec_date = ti->exec_date, .state_dir = ti->cfg->state_dir, .run_id = run_id,
+		.datastore = rc < 0 ? NULL : datastore, .spec = spec,
+		.storage = rc < 0 ? NULL : storage,
 	};
+	return rc;
 }
 
 /* The environment every child of T gets (job.c's DENVERD_* variables, the
  * attempt marker, spark.python as PYSPARK_PYTHON and PYSPARK_DRIVER_PYTHON,
  * in Spark modes managed and external SPARK_REMOTE and the token's
- * SPARK_CONNECT_AUTHENTICATE_TOKEN, then EXTRA), into P->env.  The Spark
- * variables go to every child, not only convert: jobs are usually Spark
- * programs too (the report), and spark-submit needs them to find its own
- * installation.  The token is wiped from the stack once copied. */
-static int proc_env(struct proc *p, const struct task_info *ti, const char *const *extra)
+ * SPARK_CONNECT_AUTHENTICATE_TOKEN, with storage: s3 the AWS_* keys, then
+ * EXTRA), into P->env.  The Spark and S3 variables go to every child, not
+ * only convert: jobs are usually Spark programs reading the datastore too
+ * (the report), and spark-submit needs them to find its own installation.
+ * The daemon's own AWS_* never reach a child by inheritance (job.c).  The
+ * token is wiped from the heap once copied. */
+static int proc_env(struct proc *p, const struct task_info *ti, const char *const *extra,
+                    const char *spec)
 {
 	char marker[PATH_MAX + 64], run_id[24], py[PATH_MAX + 32], drv[PATH_MAX + 32];
-	char *more[PROC_EXTRA_ENV + 6] = { marker }, *remote = NULL, *token = NULL;
+	char datastore[PATH_MAX], storage[PATH_MAX];
+	char *more[PROC_EXTRA_ENV + 10] = { marker }, *remote = NULL, *token = NULL;
 	const char *python = ti->cfg->spark.python;
 	struct job_vars v;
 	size_t n = 1;
@@ -194,15 +212,17 @@ static int proc_env(struct proc *p, const struct task_info *ti, const char *cons
 		}
 		more[n++] = token;
 	}
+	for (size_t i = 0; ti->s3_env && ti->s3_env[i] && i < 3; i++)
+		more[n++] = ti->s3_env[i];
 	for (size_t i = 0; extra && extra[i]; i++) {
-		if (n > PROC_EXTRA_ENV + 4) {
+		if (n >= ARRAY_SIZE(more) - 1) {
 			rc = -E2BIG;
 			goto out;
 		}
 		more[n++] = (char *)extra[i];
 	}
-	vars_of(ti, run_id, &v);
-	rc = job_env(&v, more, &p->env);
+	if ((rc = vars_of(ti, run_id, datastore, storage, spec, &v)) == 0)
+		rc = job_env(&v, more, &p->env);
 out:
 	free(remote);
 	if (token) {
@@ -233,7 +253,7 @@ int proc_start(struct stask *t, struct proc_launch *l, char *err, size_t errlen,
 	p->after = l->after;
 	p->ctx = l->ctx;
 	p->ctx_free = l->ctx_free;
-	if ((rc = proc_env(p, ti, l->env)) < 0) {
+	if ((rc = proc_env(p, ti, l->env, l->spec)) < 0) {
 		snprintf(err, errlen, "cannot build the environment: %s", strerror(-rc));
 		goto out;
 	}
@@ -265,12 +285,43 @@ void proc_cancel(struct stask *t)
 
 /* ---- the `job` kind: a configured job's argv template ---- */
 
+/* J's command with VARS into *OUT (free: job_strv_free): each item
+ * expanded (job.h), except an item that is exactly {spark_conf}: that one
+ * becomes spark.conf and, with storage: s3, the derived s3a settings as
+ * "--conf" "k=v" pairs (jobspec.h), taken as they are, not expanded.  0,
+ * -EINVAL (a bad placeholder), -ENOMEM. */
+static int job_argv(const struct config *cfg, const struct cfg_job *j,
+                    const struct job_vars *vars, char ***out)
+{
+	struct argv_buf a = { 0 };
+	int rc = 0;
+
+	*out = NULL;
+	for (size_t i = 0; i < j->command.n && rc == 0; i++) {
+		char *s;
+		if (strcmp(j->command.items[i], "{spark_conf}") == 0) {
+			jobspec_push_conf(cfg, &a);
+		} else if ((rc = job_expand(j->command.items[i], vars, &s)) == 0) {
+			argv_push(&a, s);
+			free(s);
+		}
+	}
+	if (rc == 0 && a.failed)
+		rc = -ENOMEM;
+	if (rc < 0) {
+		job_strv_free(a.v);
+		return rc;
+	}
+	*out = a.v;
+	return 0;
+}
+
 static int job_kind_start(struct stask *t, char *err, size_t errlen, bool *retryable)
 {
 	const struct task_info *ti = task_info(t);
 	const struct cfg_job *j = ti->job;
 	struct job_vars vars;
-	char run_id[24], **argv = NULL;
+	char run_id[24], datastore[PATH_MAX], storage[PATH_MAX], spec[PATH_MAX], **argv = NULL;
 	int rc;
 
 	*retryable = false;
@@ -278,15 +329,25 @@ static int job_kind_start(struct stask *t, char *err, size_t errlen, bool *retry
 		snprintf(err, errlen, "job %s has no command", ti->target);
 		return -EINVAL;
 	}
-	vars_of(ti, run_id, &vars);
-	if ((rc = job_expand_argv(j->command.items, &vars, &argv)) < 0) {
+	if ((rc = vars_of(ti, run_id, datastore, storage, NULL, &vars)) < 0) {
+		snprintf(err, errlen, "the datastore's name: %s", strerror(-rc));
+		return rc;
+	}
+	/* Where the datastore is (jobspec.h), for {spec}: the report reads it. */
+	if ((rc = jobspec_job(ti, datastore, spec, err, errlen)) < 0) {
+		*retryable = true;
+		return rc;
+	}
+	vars.spec = spec;
+	if ((rc = job_argv(ti->cfg, j, &vars, &argv)) < 0) {
 		snprintf(err, errlen, "command of job %s: %s", ti->target,
 		         rc == -EINVAL ? "unknown or unterminated placeholder" : strerror(-rc));
 		*retryable = rc == -ENOMEM;
 		return rc;
 	}
 	struct proc_launch l = {
-		.argv = argv, .timeout_ms = j->timeout_ms, .kill_grace_ms = j->kill_grace_ms,
+		.argv = argv, .spec = spec, .timeout_ms = j->timeout_ms,
+		.kill_grace_ms = j->kill_grace_ms,
 	};
 	return proc_start(t, &l, err, errlen, retryable);
 }

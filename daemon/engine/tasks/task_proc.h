@@ -8,8 +8,9 @@
  *   exit 126, 127                failed, not retryable (cannot execute / not found)
  *   other exit status, a signal  failed, retryable
  *   job_cancel()                 cancelled
- * Every child gets job.c's DENVERD_* variables (job_env) and the attempt
- * marker (procgroup.h) in its environment.
+ * Every child gets job.c's DENVERD_* variables (job_env; DENVERD_DATASTORE is
+ * the datastore root, a path or s3a://), the attempt marker (procgroup.h)
+ * and, with storage: s3, the AWS_* keys in its environment.
  */
 #ifndef DENVERD_TASK_PROC_H
 #define DENVERD_TASK_PROC_H
@@ -27,6 +28,8 @@ typedef void (*proc_after_fn)(struct stask *t, void *ctx, struct task_outcome *o
 struct proc_launch {
 	char **argv;                   /* NULL-terminated; proc_start takes it */
 	const char *const *env;        /* extra NAME=VALUE entries, NULL-terminated
+	                                  or NULL; copied */
+	const char *spec;              /* the spec file, for {spec} and DENVERD_SPEC;
 	                                  or NULL; copied */
 	uint64_t timeout_ms, kill_grace_ms;
 	proc_after_fn after;           /* or NULL */

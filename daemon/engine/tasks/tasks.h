@@ -20,9 +20,13 @@ struct s3_client;
 struct fetch_request;
 
 /* storage: s3: the client for D's configuration, credentials read now
- * (io/s3_creds.h); *out NULL for storage: local.  0, or a negative errno
- * after logging why (never a secret). */
-int upload_client_new(struct denverd *d, struct http *h, struct s3_client **out);
+ * (io/s3_creds.h), and the same credentials as the AWS_* entries of the
+ * children's environment (*env, s3_creds_env: the engine keeps them for
+ * its life and frees them with job_strv_free); *out and *env NULL for
+ * storage: local.  0, or a negative errno after logging why (never a
+ * secret). */
+int upload_client_new(struct denverd *d, struct http *h, struct s3_client **out,
+                      char ***env);
 void upload_client_free(struct s3_client *c);     /* accepts NULL */
 
 /* At start: abort the multipart uploads under <prefix>/staging/ that were

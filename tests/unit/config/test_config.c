@@ -405,10 +405,15 @@ static const struct {
 	  "brace)\n"
 	  "t.yaml:8:50: command: stray '}' (write '}}' for a literal brace)\n"
 	  "t.yaml:8:57: command: unknown placeholder '{bogus}'; allowed: {dataset} {exec_date} "
-	  "{year} {month} {day} {run_id} {state_dir} {job} {input} {output}\n"
+	  "{year} {month} {day} {run_id} {state_dir} {job} {input} {output} {datastore} {spec} "
+	  "{storage} {spark_conf}\n"
 	  "t.yaml:9:3: missing key 'after' in job 'report2'\n"
 	  "t.yaml:10:14: command: expected a program and its arguments, like "
 	  "[\"/usr/bin/prog\", \"{exec_date}\"]\n" },
+	{ "datasets:\n  traffic:\n    url: https://example.org/t.csv\n    schedule: \"0 6 * * *\"\n"
+	  "jobs:\n  r:\n    after: [traffic]\n    command: [x, \"{spark_conf}\", \"-{spark_conf}\"]\n",
+	  "t.yaml:8:34: command: {spark_conf} is an argument of its own (it becomes --conf "
+	  "key=value pairs), not part of '-{spark_conf}'\n" },
 	{ "jobs:\n  r:\n    after: []\n    command: [x]\n",
 	  "t.yaml:3:12: after: must name at least one dataset\n" },
 	/* spark and alerts */
@@ -450,7 +455,32 @@ static const struct {
 	  "one\n"
 	  "t.yaml:7:10: conf: spark.connect.authenticate.token is not set here (it would show on "
 	  "the server's command line); put the token in a file and name it with "
-	  "spark.connect.token_file\n" },
+	  "spark.connect.token_file\n" },	/* storage: s3's keys are never a Spark setting (the value is not shown);
+	 * the class path's jars exist, and are listed in one place */
+	{ "spark:\n  conf:\n    spark.hadoop.fs.s3a.secret.key: hunter2\n"
+	  "    spark.hadoop.fs.s3a.bucket.b.access.key: AKIA\n"
+	  "    spark.executorEnv.AWS_SESSION_TOKEN: t0k\n"
+	  "    spark.driver.extraClassPath: /bin/sh\n"
+	  "  s3a_classpath: [/nonexistent/hadoop-aws.jar, relative.jar, /tmp]\n",
+	  "t.yaml:3:5: conf: spark.hadoop.fs.s3a.secret.key is not set here (it would show on a "
+	  "command line); with storage: s3 denverd gives Spark the keys of "
+	  "storage.credentials_file (or its AWS_* environment) in the environment of the jobs "
+	  "and of the Connect server\n"
+	  "t.yaml:4:5: conf: spark.hadoop.fs.s3a.bucket.b.access.key is not set here (it would "
+	  "show on a command line); with storage: s3 denverd gives Spark the keys of "
+	  "storage.credentials_file (or its AWS_* environment) in the environment of the jobs "
+	  "and of the Connect server\n"
+	  "t.yaml:5:5: conf: spark.executorEnv.AWS_SESSION_TOKEN is not set here (it would show "
+	  "on a command line); with storage: s3 denverd gives Spark the keys of "
+	  "storage.credentials_file (or its AWS_* environment) in the environment of the jobs "
+	  "and of the Connect server\n"
+	  "t.yaml:7:18: spark.s3a_classpath and spark.conf's spark.driver.extraClassPath both "
+	  "set the class path; list the jars in one of them\n"
+	  "t.yaml:7:19: spark.s3a_classpath: /nonexistent/hadoop-aws.jar: No such file or "
+	  "directory\n"
+	  "t.yaml:7:48: spark.s3a_classpath: 'relative.jar' is not an absolute path without ':' "
+	  "(a jar: hadoop-aws and the AWS SDK bundle)\n"
+	  "t.yaml:7:62: spark.s3a_classpath: /tmp is not a file (name each jar)\n" },
 };
 
 /* The spark section's defaults: submit mode, a loopback endpoint. */

@@ -435,6 +435,7 @@ static const struct job_vars vars = {
 	.dataset = "traffic_accidents", .exec_date = "2026-03-08", .state_dir = "/var/lib/denverd",
 	.run_id = "12", .job = "report", .input = "/in/traffic_accidents.csv",
 	.output = "/out/part", .schema = "/work/run-12/convert.json",
+	.datastore = "s3a://b/p/datastore", .spec = "/work/run-12/spec.json", .storage = "null",
 	.extra_keys = { "reason", "empty" }, .extra_values = { "stale", NULL },
 };
 
@@ -514,6 +515,33 @@ static void test_expand_argv(void **state)
 	job_strv_free(NULL);
 }
 
+/* The daemon's AWS_* are never inherited (its S3 keys may be there); a
+ * child sees only the ones its spec gives, and a real child is asked. */
+static void test_aws_env_not_inherited(void **state)
+{
+	char *const given[] = { "AWS_ACCESS_KEY_ID=given-key", NULL };
+	char *const argv[] = {
+		"sh", "-c", "echo \"id=${AWS_ACCESS_KEY_ID-unset} secret=${AWS_SECRET_ACCESS_KEY-unset} "
+		"profile=${AWS_PROFILE-unset} keep=${KEEP_ME-unset}\"", NULL,
+	};
+	struct outcome o;
+
+	setenv("AWS_ACCESS_KEY_ID", "daemon-key", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "daemon-secret", 1);
+	setenv("AWS_PROFILE", "prod", 1);
+	setenv("KEEP_ME", "1", 1);
+	run(argv, &(struct run_opts){ .env = NULL }, &o);
+	assert_non_null(strstr(o.r.tail, "id=unset secret=unset profile=unset keep=1\n"));
+	outcome_free(&o);
+	run(argv, &(struct run_opts){ .env = given }, &o);
+	assert_non_null(strstr(o.r.tail, "id=given-key secret=unset profile=unset keep=1\n"));
+	outcome_free(&o);
+	unsetenv("AWS_ACCESS_KEY_ID");
+	unsetenv("AWS_SECRET_ACCESS_KEY");
+	unsetenv("AWS_PROFILE");
+	unsetenv("KEEP_ME");
+}
+
 static void test_env(void **state)
 {
 	char *const extra[] = { "PYSPARK_PYTHON=/usr/bin/python3", NULL };
@@ -521,6 +549,7 @@ static void test_env(void **state)
 		"DENVERD_DATASET=traffic_accidents", "DENVERD_EXEC_DATE=2026-03-08",
 		"DENVERD_RUN_ID=12", "DENVERD_STATE_DIR=/var/lib/denverd", "DENVERD_JOB=report",
 		"DENVERD_INPUT=/in/traffic_accidents.csv", "DENVERD_OUTPUT=/out/part",
+		"DENVERD_DATASTORE=s3a://b/p/datastore", "DENVERD_SPEC=/work/run-12/spec.json",
 		"PYSPARK_PYTHON=/usr/bin/python3", NULL,
 	};
 	char **env;
@@ -558,6 +587,7 @@ int main(void)
 		cmocka_unit_test(test_expand_table),
 		cmocka_unit_test(test_expand_argv),
 		cmocka_unit_test(test_env),
+		cmocka_unit_test(test_aws_env_not_inherited),
 	};
 	/* libuv opens its process-wide signal pipe with the first loop; do
 	 * that here so the tests can count descriptors per job. */
