@@ -8,7 +8,11 @@ Run by the daemon's convert task (CONTRACTS.md section 4)::
 Reading.  The header is read first (one record) to learn this vintage's
 columns; the file is then read with an explicit all-string schema of that
 width (never inferSchema), RFC 4180 quoting (``""`` inside quotes),
-multi-line records and the encoding the check task detected.  Header names
+multi-line records and the encoding the check task detected; a file over
+REPARTITION_BYTES is first cut at record boundaries into one part per core
+(split.py, in the datastore's staging area, deleted after the run) so the
+parse runs in parallel, and read whole again if the parts do not give the
+check's row count.  Header names
 map to the spec's canonical columns case-insensitively after trimming, with
 ' ' and '_' alike, through each column's aliases; a missing required column
 is an error, a missing optional one is NULL.  Every value is trimmed; blank
