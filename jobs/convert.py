@@ -8,11 +8,9 @@ Run by the daemon's convert task (CONTRACTS.md section 4)::
 Reading.  The header is read first (one record) to learn this vintage's
 columns; the file is then read with an explicit all-string schema of that
 width (never inferSchema), RFC 4180 quoting (``""`` inside quotes),
-multi-line records and the encoding the check task detected; a file over
-REPARTITION_BYTES is first cut at record boundaries into one part per core
-(split.py, in the datastore's staging area, deleted after the run) so the
-parse runs in parallel, and read whole again if the parts do not give the
-check's row count.  Header names
+multi-line records and the encoding the check task detected (a file over
+REPARTITION_BYTES cut at record boundaries into one part per core first,
+split.py, so the parse runs in parallel).  Header names
 map to the spec's canonical columns case-insensitively after trimming, with
 ' ' and '_' alike, through each column's aliases; a missing required column
 is an error, a missing optional one is NULL.  Every value is trimmed; blank
@@ -616,16 +614,12 @@ def run(spark, spec):
 
 
 def read_snapshot(spark, store, spec, header, mapping):
-    """The typed snapshot (build_typed), persisted, and its statistics rows
-    (reason, event year and month: count, earliest event time, values that
-    did not type per column).  A file big enough to spread over the cores
-    is split at record boundaries (split.py) into a scratch directory in
-    the datastore's staging area, one part per core, so the parse runs in
-    parallel; returns (typed, stats, scratch directory or None), the
-    caller deletes the scratch directory after the last use of `typed`
-    (a failed run leaves it to the next job's recover()).  If the parts
-    read another row count than the check counted, the file is read
-    again whole (the parser's reading of it is the reference)."""
+    """(typed snapshot (build_typed), persisted; its statistics rows per
+    reason, event year and month; the scratch directory of its parts or
+    None).  A big file is split (split.py) into the datastore's staging
+    area, one part per core; the caller deletes the parts after the last
+    use of `typed` (after a failure, the next job's recover() does).  If
+    the parts give another row count than the check's, it is read whole."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
     names = [c["name"] for c in spec["columns"]]

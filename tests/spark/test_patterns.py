@@ -38,8 +38,9 @@ def test_guard_admits_every_value_spark_parses(spark):
     """patterns.guard is a superset of what try_to_timestamp accepts: a
     value the guard turns away would not have parsed (and some are turned
     away, or the guard would save nothing)."""
-    import patterns
     from pyspark.sql import functions as F
+
+    import patterns
     spark.conf.set("spark.sql.legacy.timeParserPolicy", "CORRECTED")
     df = spark.createDataFrame([(v,) for v in GUARD_VALUES], "v string")
     cols = []
