@@ -8,7 +8,9 @@ Run by the daemon's convert task (CONTRACTS.md section 4)::
 Reading.  The header is read first (one record) to learn this vintage's
 columns; the file is then read with an explicit all-string schema of that
 width (never inferSchema), RFC 4180 quoting (``""`` inside quotes),
-multi-line records and the encoding the check task detected.  Header names
+multi-line records and the encoding the check task detected (a file over
+REPARTITION_BYTES cut at record boundaries into one part per core first,
+split.py, so the parse runs in parallel).  Header names
 map to the spec's canonical columns case-insensitively after trimming, with
 ' ' and '_' alike, through each column's aliases; a missing required column
 is an error, a missing optional one is NULL.  Every value is trimmed; blank
@@ -95,7 +97,9 @@ import sys
 import time
 import uuid
 
+import patterns
 import session
+import split
 import storage
 from datastore import Store
 from removal import configured_window, converted_windows, removal_exprs
@@ -304,15 +308,19 @@ def typed_expr(F, c, name, ts_formats):
     if t == "bool":
         low = F.lower(raw)
         return F.when(low.isin(*TRUE_WORDS), F.lit(True)).when(low.isin(*FALSE_WORDS), F.lit(False))
-    fmts = c["formats"] or ts_formats
-    if t == "timestamp":
-        return F.coalesce(*[F.expr(f"try_to_timestamp(`{name}`, {sql_str(spark_pattern(f))})")
-                            for f in fmts]) if fmts else raw.try_cast("timestamp")
-    # date: its own formats, then the timestamp formats (a date column
-    # sometimes holds a whole timestamp, FORMATS.md)
-    cands = [F.expr(f"to_date(try_to_timestamp(`{name}`, {sql_str(spark_pattern(f))}))")
-             for f in (c["formats"] + [f for f in ts_formats if f not in c["formats"]])]
-    return F.coalesce(*cands) if cands else raw.try_cast("date")
+    # a timestamp: its formats in order; a date: its own formats, then the
+    # timestamp formats (a date column sometimes holds a whole timestamp,
+    # FORMATS.md).  With several, each parse is guarded by the format's
+    # shape (patterns.py: fewer failed parses, the same values).
+    fmts = (c["formats"] or ts_formats) if t == "timestamp" else (
+        c["formats"] + [f for f in ts_formats if f not in c["formats"]])
+    if not fmts:
+        return raw.try_cast(t)
+    cands = [F.expr(f"try_to_timestamp(`{name}`, {sql_str(spark_pattern(f))})") for f in fmts]
+    if len(cands) > 1:
+        cands = [F.when(raw.rlike(patterns.guard(f)), e) for f, e in zip(fmts, cands)]
+    ts = F.coalesce(*cands)
+    return ts if t == "timestamp" else F.to_date(ts)
 
 
 def null_tokens(F, c, raw):
@@ -333,9 +341,11 @@ def null_tokens(F, c, raw):
     return cond
 
 
-def build_typed(spark, store, spec, header, mapping):
-    """The snapshot as a DataFrame of canonical typed columns plus
-    `_reason` (NULL for a good row), `_bad_<col>` flags and `_raw`."""
+def build_typed(spark, spec, header, mapping, source, spread):
+    """The snapshot read from `source` (the input file, or the directory of
+    its parts: split.py) as a DataFrame of canonical typed columns plus
+    `_reason` (NULL for a good row), `_bad_<col>` flags and `_raw`;
+    `spread`: repartition the parsed rows over `spread` tasks first."""
     from pyspark.sql import functions as F, types as T
     width = len(header)
     schema = T.StructType([T.StructField(f"_c{i}", T.StringType()) for i in range(width)]
@@ -344,13 +354,9 @@ def build_typed(spark, store, spec, header, mapping):
               .option("header", True).option("multiLine", True)
               .option("encoding", ENCODINGS[spec["encoding"]]).option("escape", '"')
               .option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", "_corrupt")
-              .csv(spec["input"]))
-    # A multi-line CSV file is parsed by one task; spread the typing work
-    # of big files over the cores (a shuffle costs more than it saves on
-    # small ones).
-    par = session.default_parallelism(spark)
-    if par > 1 and store.size(spec["input"]) > REPARTITION_BYTES:
-        raw_df = raw_df.repartition(par)
+              .csv(source))
+    if spread > 1:
+        raw_df = raw_df.repartition(spread)
     # trimmed, blank -> NULL (the city pads with spaces; BOMs and NBSPs at
     # the edges are padding too)
     trimmed = {}
@@ -371,8 +377,8 @@ def build_typed(spark, store, spec, header, mapping):
         typed = typed_expr(F, c, f"_t{idx}", ts_formats)
         cols.append(F.when(~isnull, typed).cast(spark_type(T, c["type"])).alias(c["name"]))
         bad.append((raw.isNotNull() & ~isnull & typed.isNull()).alias(f"_bad_{c['name']}"))
-    stage2 = stage1.select(*cols, *bad, "_corrupt",
-                           F.to_json(F.array(*[F.col(f"_t{i}") for i in range(width)])).alias("_raw"))
+    fields = [f"_t{i}" for i in range(width)]
+    stage2 = stage1.select(*cols, *bad, "_corrupt", *fields)
     key, ev = spec["key"], spec["event_time"]
     all_key_null = F.lit(True)
     for k in key:
@@ -385,9 +391,12 @@ def build_typed(spark, store, spec, header, mapping):
               .when(any_bad_key, "bad_key")
               .when(F.col(f"_bad_{ev}"), "bad_event_time")
               .when(F.col(ev).isNull(), "no_event_time"))
-    # the raw fields are kept for rejected rows only (rejected.jsonl)
-    return stage2.withColumn("_reason", reason).withColumn(
-        "_raw", F.when(F.col("_reason").isNotNull(), F.col("_raw")))
+    # the raw fields are kept for rejected rows only (rejected.jsonl), and
+    # only those pay for the JSON (the projects holding `_reason` are not
+    # collapsed: a JSON column computed beside it ran for every row)
+    return (stage2.withColumn("_reason", reason)
+            .withColumn("_raw", F.when(F.col("_reason").isNotNull(), F.to_json(F.array(*fields))))
+            .drop(*fields))
 
 
 def spark_type(T, name):
@@ -553,7 +562,6 @@ def write_manifest(path, manifest):
 
 def run(spark, spec):
     """Convert and merge; returns the manifest dict (also written)."""
-    from pyspark import StorageLevel
     from pyspark.sql import functions as F
     t0 = time.monotonic()
     phases, last = {}, [t0]
@@ -574,13 +582,9 @@ def run(spark, spec):
         log(f"recovered interrupted commits: {', '.join(rolled)}")
     header = read_header(store, spec["input"], spec["encoding"])
     mapping, unmapped, missing_optional = map_columns(spec, header)
-    typed = build_typed(spark, store, spec, header, mapping).persist(StorageLevel.MEMORY_AND_DISK)
     names = [c["name"] for c in spec["columns"]]
     ev = F.col(spec["event_time"])
-    stats = typed.groupBy("_reason", F.year(ev).alias("y"), F.month(ev).alias("m")).agg(
-        F.count(F.lit(1)).alias("n"),
-        F.date_format(F.min(ev), "yyyy-MM-dd HH:mm:ss").alias("earliest"),
-        *[F.sum(F.col(f"_bad_{n}").cast("long")).alias(f"b_{n}") for n in names]).collect()
+    typed, stats, scratch = read_snapshot(spark, store, spec, header, mapping)
     timer("read_and_type")
     rows_read = sum(r.n for r in stats)
     rejected = {}
@@ -608,6 +612,8 @@ def run(spark, spec):
         spark, spec, store, snap, new_months, names, timer,
         {**provenance(spec, rows_read - sum(rejected.values())), "window_start": window_start})
     typed.unpersist()
+    if scratch:
+        store.delete(scratch)
     if dup:
         rejected["duplicate_key"] = dup
     t_end = time.monotonic()
@@ -625,6 +631,45 @@ def run(spark, spec):
     }
     write_manifest(spec["manifest"], manifest)
     return manifest
+
+
+def read_snapshot(spark, store, spec, header, mapping):
+    """(typed snapshot (build_typed), persisted; its statistics rows per
+    reason, event year and month; the scratch directory of its parts or
+    None).  A big file is split (split.py) into the datastore's staging
+    area, one part per core; the caller deletes the parts after the last
+    use of `typed` (after a failure, the next job's recover() does).  If
+    the parts give another row count than the check's, it is read whole."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+    names = [c["name"] for c in spec["columns"]]
+    ev = F.col(spec["event_time"])
+    par = session.default_parallelism(spark)
+    size = store.size(spec["input"])
+    scratch = None
+    if par > 1 and size > REPARTITION_BYTES:
+        scratch = store.staging(f"input.{uuid.uuid4().hex[:12]}")
+        if not split.split_csv(store.fs, spec["input"], size, par, scratch):
+            store.delete(scratch)
+            scratch = None
+    while True:
+        # a whole big file is parsed by one task: spread the typing over
+        # the cores (a shuffle costs more than it saves on small files)
+        spread = par if scratch is None and size > REPARTITION_BYTES else 0
+        typed = build_typed(spark, spec, header, mapping, scratch or spec["input"], spread).persist(
+            StorageLevel.MEMORY_AND_DISK)
+        stats = typed.groupBy("_reason", F.year(ev).alias("y"), F.month(ev).alias("m")).agg(
+            F.count(F.lit(1)).alias("n"),
+            F.date_format(F.min(ev), "yyyy-MM-dd HH:mm:ss").alias("earliest"),
+            *[F.sum(F.col(f"_bad_{n}").cast("long")).alias(f"b_{n}") for n in names]).collect()
+        rows, checked = sum(r.n for r in stats), spec.get("rows_checked")
+        if scratch is None or checked is None or rows == checked:
+            return typed, stats, scratch
+        log(f"{spec['input']}: {rows} rows read from {scratch} but the check counted {checked}: "
+            "reading the file whole")
+        typed.unpersist()
+        store.delete(scratch)
+        scratch = None
 
 
 def provenance(spec, rows_good):

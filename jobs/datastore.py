@@ -5,6 +5,7 @@ Layout (CONTRACTS.md section 3)::
     <datastore>/year=Y/month=M/part-*.parquet     the data, one directory per month
     <dirname(datastore)>/.txn/<dataset>/          transactions of that dataset:
         staging/<txn>/year=Y/month=M/             new months, written by Spark
+        staging/input.<id>/part-*.csv             a big input cut for the parse (split.py)
         journal/<txn>.json                        the commit record
         trash/<txn>/year=Y/month=M/               old months, until the commit ends
 
