@@ -6,6 +6,12 @@
  * datastore's state now (fingerprint.c), so the reader learns whether the
  * report still describes the datastore.
  *
+ * With storage: s3 the datastore is in the bucket and its state now is
+ * not read (that would be network I/O, which the loop thread must not
+ * wait on; issue 14): the reply carries the report's state with
+ * "now_read": false, "changed": null (top and per dataset, never a guess)
+ * and "datastore" naming where it lives, and denverctl says so in words.
+ *
  * Blocking: the handler reads report.json and fingerprints each dataset
  * on the loop thread: one directory listing per month and one footer read
  * per Parquet file (a few hundred small reads for years of data), the same
@@ -15,6 +21,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -26,6 +33,7 @@
 #include "base/macro.h"
 #include "denverd/protocol.h"
 #include "domain/config_types.h"
+#include "domain/s3a.h"
 
 #define REPORT_JSON_MAX (64 * 1024 * 1024)
 #define NEWER_MAX       20      /* newer commit records in the reply, the newest */
@@ -69,6 +77,27 @@ static bool good_name(const char *s)
 		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
 			return false;
 	return true;
+}
+
+/* The reply's entry of dataset NAME when the datastore is on S3: the
+ * report's state THEN, the state now unknown ("changed" and "now" null). */
+static int s3_dataset_entry(const char *name, json_t *then, json_t **out,
+                            struct control_error *err)
+{
+	json_t *o;
+
+	if (!good_name(name) || !json_is_object(then))
+		return control_error(err, -EINVAL, PROTO_EINTERNAL,
+		                     "report.json: state: bad dataset entry \"%s\"", name);
+	o = json_deep_copy(then);
+	if (!o || json_object_set_new(o, "name", json_string(name)) < 0 ||
+	    json_object_set_new(o, "changed", json_null()) < 0 ||
+	    json_object_set_new(o, "now", json_null()) < 0) {
+		json_decref(o);
+		return control_error(err, -ENOMEM, PROTO_EINTERNAL, "out of memory");
+	}
+	*out = o;
+	return 0;
 }
 
 /* The reply's entry of dataset NAME, whose state in the report is THEN;
@@ -120,7 +149,8 @@ static int cmd_report(struct denverd *d, struct control_client *c, json_t *args,
                       json_t **result, struct control_error *err)
 {
 	const char *state_dir = d->cfg->state_dir, *given, *name;
-	char reports[PATH_MAX], path[PATH_MAX], date[11] = "";
+	const bool on_s3 = d->cfg->storage.type == STORAGE_S3;
+	char reports[PATH_MAX], path[PATH_MAX], date[11] = "", *where = NULL;
 	json_t *report, *state, *then, *list;
 	bool any_changed = false;
 	json_error_t jerr;
@@ -161,18 +191,31 @@ static int cmd_report(struct denverd *d, struct control_client *c, json_t *args,
 		json_t *entry = NULL;
 		bool changed = false;
 
-		if (rc < 0 || (rc = dataset_entry(state_dir, name, then, &entry, &changed, err)) < 0)
+		if (rc < 0)
+			break;
+		if (on_s3)
+			rc = s3_dataset_entry(name, then, &entry, err);
+		else
+			rc = dataset_entry(state_dir, name, then, &entry, &changed, err);
+		if (rc < 0)
 			break;
 		any_changed |= changed;
 		json_array_append_new(list, entry);
 	}
+	if (rc == 0 && (on_s3 ? s3a_datastore(&d->cfg->storage, NULL, &where) < 0
+	                      : asprintf(&where, "%s/datastore", state_dir) < 0)) {
+		where = NULL;
+		rc = control_error(err, -ENOMEM, PROTO_EINTERNAL, "out of memory");
+	}
 	if (rc == 0) {
-		*result = json_pack("{s:s, s:s, s:b, s:b, s:O}", "exec_date", date, "path", path,
-		                    "state_recorded", json_is_object(state), "changed", any_changed,
-		                    "datasets", list);
+		*result = json_pack("{s:s, s:s, s:b, s:o, s:b, s:s?, s:O}", "exec_date", date,
+		                    "path", path, "state_recorded", json_is_object(state),
+		                    "changed", on_s3 ? json_null() : json_boolean(any_changed),
+		                    "now_read", !on_s3, "datastore", where, "datasets", list);
 		if (!*result)
 			rc = control_error(err, -ENOMEM, PROTO_EINTERNAL, "out of memory");
 	}
+	free(where);
 	json_decref(list);
 	json_decref(report);
 	return rc;

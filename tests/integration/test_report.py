@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import base_config
+from s3server import s3  # noqa: F401 (the fixture)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "jobs"))
 import datastore  # noqa: E402
@@ -132,3 +133,29 @@ def test_no_report_and_an_old_one(daemon, tmp):
     assert "records no datastore state" in daemon.ctl("report").stdout
     r = daemon.ctl("report", "--date", "2026-01-03", check=False)
     assert r.returncode == 1 and "exec_date=2026-01-03/report.json" in r.stderr
+
+
+def test_on_s3_the_state_now_is_not_guessed(daemon, tmp, state, s3):  # noqa: F811
+    """storage: s3: the datastore is in the bucket (here: the same objects
+    as the report read), the local state_dir/datastore is empty; the daemon
+    does not read the bucket, so it says so instead of a false "changed"."""
+    st = write_report(state, "2026-11-21")
+    b = s3.bucket()
+    for p in sorted((state / "datastore").rglob("*")):
+        if p.is_file():
+            s3.client.upload_file(str(p), b, f"dd/{p.relative_to(state).as_posix()}")
+            p.unlink()
+    cfg = "storage:\n  type: s3\n  endpoint: %s\n  bucket: %s\n  prefix: dd\n" % (s3.endpoint, b)
+    daemon.start(base_config(tmp, extra=cfg), env=s3.env())
+    r = json.loads(daemon.ctl("report", json_out=True).stdout)["result"]
+    assert r["state_recorded"] and r["now_read"] is False and r["changed"] is None
+    assert r["datastore"] == f"s3a://{b}/dd/datastore"
+    by = {d["name"]: d for d in r["datasets"]}
+    for name in DATASETS:
+        assert by[name]["changed"] is None and by[name]["now"] is None
+        assert by[name]["fingerprint"] == st[name]["fingerprint"]
+    text = daemon.ctl("report").stdout
+    assert f"the datastore is on S3 (s3a://{b}/dd/datastore): its state now is not read" in text
+    assert text.count("  state now not read (on S3)\n") == 2
+    assert "has changed" not in text and "current" not in text
+    assert st["traffic_accidents"]["fingerprint"] in text
