@@ -19,6 +19,7 @@ from s3server import s3  # noqa: F401 (the fixture)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "jobs"))
 import datastore  # noqa: E402
+import storage as storage_mod  # noqa: E402
 
 DATASETS = ("traffic_accidents", "service_requests_311")
 
@@ -135,27 +136,70 @@ def test_no_report_and_an_old_one(daemon, tmp):
     assert r.returncode == 1 and "exec_date=2026-01-03/report.json" in r.stderr
 
 
-def test_on_s3_the_state_now_is_not_guessed(daemon, tmp, state, s3):  # noqa: F811
-    """storage: s3: the datastore is in the bucket (here: the same objects
-    as the report read), the local state_dir/datastore is empty; the daemon
-    does not read the bucket, so it says so instead of a false "changed"."""
-    st = write_report(state, "2026-11-21")
-    b = s3.bucket()
+
+def upload(s3, bucket, state):  # noqa: F811
+    """STATE/datastore/** as objects under dd/datastore/ of BUCKET, the local copies removed."""
     for p in sorted((state / "datastore").rglob("*")):
         if p.is_file():
-            s3.client.upload_file(str(p), b, f"dd/{p.relative_to(state).as_posix()}")
+            s3.client.upload_file(str(p), bucket, f"dd/{p.relative_to(state).as_posix()}")
             p.unlink()
+
+
+def test_on_s3_the_daemon_reads_the_bucket(daemon, tmp, state, s3):  # noqa: F811
+    """storage: s3: the datastore is in the bucket, state_dir/datastore is
+    empty; the daemon's fingerprint of the objects (ListObjectsV2, suffix
+    range GETs, a second GET for a footer over 64 KiB and for a large file
+    that is not Parquet) equals jobs/datastore.py's on the same objects
+    through pyarrow's S3FileSystem, and a commit written to the bucket later
+    is reported as a change."""
+    tr = state / "datastore" / "traffic_accidents"
+    d = tr / "year=2026" / "month=2"
+    d.mkdir(parents=True)
+    wide = pa.table({f"column_{i:04d}_with_a_long_name": [i] for i in range(1500)})
+    pq.write_table(wide, d / "part-00000-w.c000.zstd.parquet", compression="zstd")
+    footer = int.from_bytes((d / "part-00000-w.c000.zstd.parquet").read_bytes()[-8:-4], "little")
+    assert footer > 64 * 1024                      # the second GET
+    (d / "notes.txt").write_bytes(os.urandom(100_000))   # not Parquet, over 64 KiB: hashed whole
+    (d / "empty").write_bytes(b"")
+    st = write_report(state, "2026-11-21")
+    b = s3.bucket()
+    upload(s3, b, state)
+    storage = {"type": "s3", "endpoint": s3.endpoint, "region": "us-east-1", "path_style": True}
+    fs = storage_mod.filesystem(storage, s3.env())
+    for name in DATASETS:                          # the job's own code, on the objects
+        assert datastore.fingerprint(f"s3a://{b}/dd/datastore/{name}", fs) == \
+            {k: st[name][k] for k in ("fingerprint", "files", "bytes")}
     cfg = "storage:\n  type: s3\n  endpoint: %s\n  bucket: %s\n  prefix: dd\n" % (s3.endpoint, b)
     daemon.start(base_config(tmp, extra=cfg), env=s3.env())
     r = json.loads(daemon.ctl("report", json_out=True).stdout)["result"]
-    assert r["state_recorded"] and r["now_read"] is False and r["changed"] is None
+    assert r["state_recorded"] and r["now_read"] is True and r["changed"] is False, r
     assert r["datastore"] == f"s3a://{b}/dd/datastore"
     by = {d["name"]: d for d in r["datasets"]}
     for name in DATASETS:
-        assert by[name]["changed"] is None and by[name]["now"] is None
-        assert by[name]["fingerprint"] == st[name]["fingerprint"]
+        now = by[name]["now"]
+        assert {k: now[k] for k in ("fingerprint", "files", "bytes")} == \
+            {k: st[name][k] for k in ("fingerprint", "files", "bytes")}
+        assert by[name]["changed"] is False and by[name]["newer"] == []
+    assert by["traffic_accidents"]["files"] == 6 and by["traffic_accidents"]["commit_count"] == 2
+    assert daemon.ctl("report").stdout.count("  current\n") == 2
+
+    # a later convert's month and commit record, in the bucket only
+    write_month(tr, 2026, 11, 7, name="part-00000-c.c000.zstd.parquet")
+    commit(tr, 3, 17, "2026-11-22", ["year=2026/month=11"])
+    upload(s3, b, state)
+    r = json.loads(daemon.ctl("report", json_out=True).stdout)["result"]
+    t = {d["name"]: d for d in r["datasets"]}["traffic_accidents"]
+    assert r["changed"] is True and t["changed"] is True and t["newer_commits"] == 1
+    assert [c["run_id"] for c in t["newer"]] == [17] and t["now"]["files"] == 7
+    assert t["now"]["fingerprint"] == datastore.fingerprint(f"s3a://{b}/dd/datastore/traffic_accidents",
+                                                            fs)["fingerprint"]
     text = daemon.ctl("report").stdout
-    assert f"the datastore is on S3 (s3a://{b}/dd/datastore): its state now is not read" in text
-    assert text.count("  state now not read (on S3)\n") == 2
-    assert "has changed" not in text and "current" not in text
-    assert st["traffic_accidents"]["fingerprint"] in text
+    assert "the datastore has changed since this report (1 newer commit)" in text
+    assert "  + #3      run 17       exec 2026-11-22" in text
+
+    # a refused request is an error naming the key, not a guess
+    s3.client.delete_object(Bucket=b, Key="dd/datastore/traffic_accidents/_denverd/commits/00000003.json")
+    s3.client.put_object(Bucket=b, Key="dd/datastore/traffic_accidents/_denverd/commits/00000003.json",
+                         Body=b"not json")
+    e = daemon.ctl("report", check=False)
+    assert e.returncode != 0 and "_denverd/commits/00000003.json" in e.stderr, e.stderr
