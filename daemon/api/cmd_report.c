@@ -304,6 +304,11 @@ static int cmd_report(struct denverd *d, struct control_client *c, json_t *args,
 			goto out;
 	}
 	if (r->s3 && r->state && (r->iter = json_object_iter(r->state))) {
+		/* as purge: nothing new on S3 once stopping (the client goes) */
+		if (d->stopping || !sched_accepting(d->sched)) {
+			rc = control_error(err, -ESHUTDOWN, PROTO_ESTATE, "denverd is stopping");
+			goto out;
+		}
 		if (!(r->pend = control_defer(c))) {
 			rc = control_error(err, -ENOMEM, PROTO_EINTERNAL, "out of memory");
 			goto out;
