@@ -7,14 +7,18 @@ with jobs/datastore.py's on the same files, and that a later commit is
 reported as a change."""
 import json
 import os
+import socket
+import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import base_config
+from conftest import DENVERCTL, base_config
 from s3server import s3  # noqa: F401 (the fixture)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "jobs"))
@@ -203,3 +207,76 @@ def test_on_s3_the_daemon_reads_the_bucket(daemon, tmp, state, s3):  # noqa: F81
                          Body=b"not json")
     e = daemon.ctl("report", check=False)
     assert e.returncode != 0 and "_denverd/commits/00000003.json" in e.stderr, e.stderr
+
+
+class StallingProxy:
+    """A TCP forwarder to the S3 server that holds every byte sent to it
+    while `stall` is set: the daemon's requests then wait for an answer."""
+
+    def __init__(self, upstream):
+        self.upstream = upstream
+        self.stall = threading.Event()
+        self.held = threading.Event()         # a request is being held now
+        self.srv = socket.create_server(("127.0.0.1", 0))
+        self.endpoint = "http://127.0.0.1:%d" % self.srv.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.srv.accept()
+            except OSError:
+                return
+            u = socket.create_connection(self.upstream)
+            threading.Thread(target=self._pump, args=(c, u, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(u, c, False), daemon=True).start()
+
+    def _pump(self, src, dst, to_server):
+        try:
+            while data := src.recv(65536):
+                while to_server and self.stall.is_set():
+                    self.held.set()
+                    time.sleep(0.02)
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self):
+        self.stall.clear()
+        self.srv.close()
+
+
+def test_on_s3_the_loop_answers_while_the_bucket_is_slow(daemon, tmp, state, s3):  # noqa: F811
+    """The report's S3 requests never block the daemon: while they wait
+    on a bucket that does not answer, another client's status is answered;
+    once the bucket answers, the report is."""
+    st = write_report(state, "2026-11-21")
+    b = s3.bucket()
+    upload(s3, b, state)
+    host, port = s3.endpoint.split("://")[1].split(":")
+    proxy = StallingProxy((host, int(port)))
+    try:
+        cfg = "storage:\n  type: s3\n  endpoint: %s\n  bucket: %s\n  prefix: dd\n" % (proxy.endpoint, b)
+        daemon.start(base_config(tmp, extra=cfg), env=s3.env())
+        proxy.stall.set()
+        rep = subprocess.Popen([str(DENVERCTL), "-s", str(daemon.socket), "--json", "report"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert proxy.held.wait(10), "the report sent nothing to S3"
+        t0 = time.monotonic()
+        daemon.ctl("status", timeout=5)
+        assert time.monotonic() - t0 < 3 and rep.poll() is None   # answered, the report waits
+        proxy.stall.clear()
+        out, err = rep.communicate(timeout=30)
+        assert rep.returncode == 0, err
+        r = json.loads(out)["result"]
+        assert r["changed"] is False and r["now_read"] is True
+        assert {d["name"]: d["now"]["fingerprint"] for d in r["datasets"]} == \
+            {n: st[n]["fingerprint"] for n in DATASETS}
+        assert daemon.stop() == 0           # while its S3 endpoint still answers
+    finally:
+        proxy.close()
