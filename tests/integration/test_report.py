@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pyarrow as pa
@@ -153,7 +154,7 @@ def test_on_s3_the_daemon_reads_the_bucket(daemon, tmp, state, s3):  # noqa: F81
     """storage: s3: the datastore is in the bucket, state_dir/datastore is
     empty; the daemon's fingerprint of the objects (ListObjectsV2, suffix
     range GETs, a second GET for a footer over 64 KiB and for a large file
-    that is not Parquet) equals jobs/datastore.py's on the same objects
+    that is not Parquet, a listing of two pages) equals jobs/datastore.py's on the same objects
     through pyarrow's S3FileSystem, and a commit written to the bucket later
     is reported as a change."""
     tr = state / "datastore" / "traffic_accidents"
@@ -168,6 +169,11 @@ def test_on_s3_the_daemon_reads_the_bucket(daemon, tmp, state, s3):  # noqa: F81
     st = write_report(state, "2026-11-21")
     b = s3.bucket()
     upload(s3, b, state)
+    # 1100 checksum objects before month=1's data file: the listing takes two pages
+    with ThreadPoolExecutor(16) as ex:
+        list(ex.map(lambda i: s3.client.put_object(
+            Bucket=b, Key=f"dd/datastore/traffic_accidents/year=2026/month=1/.x{i:04d}.crc", Body=b"c"),
+            range(1100)))
     storage = {"type": "s3", "endpoint": s3.endpoint, "region": "us-east-1", "path_style": True}
     fs = storage_mod.filesystem(storage, s3.env())
     for name in DATASETS:                          # the job's own code, on the objects
