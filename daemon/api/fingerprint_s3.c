@@ -111,18 +111,19 @@ static bool is_data_file(const char *rel)
 static int on_entry(void *arg, const struct s3_entry *e)
 {
 	struct fps3 *f = arg;
-	const char *rel = e->key + strlen(f->root), *name = rel + strlen(COMMIT_REL);
+	const char *rel, *name;
 	char *dup;
 
 	if (!has_prefix(e->key, f->root))
 		return 0;
+	rel = e->key + strlen(f->root);
+	name = has_prefix(rel, COMMIT_REL) ? rel + strlen(COMMIT_REL) : "";
 	if (is_data_file(rel)) {
 		if (ARRAY_RESERVE(f->files, f->n_files + 1, f->cap_files, 64) < 0 ||
 		    !(dup = strdup(rel)))
 			return -ENOMEM;
 		f->files[f->n_files++] = (struct fp_file){ .rel = dup, .size = e->size };
-	} else if (has_prefix(rel, COMMIT_REL) && *name && *name != '.' && *name != '_' &&
-	           !strchr(name, '/')) {
+	} else if (*name && *name != '.' && *name != '_' && !strchr(name, '/')) {
 		if (ARRAY_RESERVE(f->commits, f->n_commits + 1, f->cap_commits, 64) < 0 ||
 		    !(dup = strdup(name)))
 			return -ENOMEM;
