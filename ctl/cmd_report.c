@@ -4,6 +4,7 @@
  * is still in it.  The request and reply are in denverd(8), CONTROL
  * PROTOCOL.
  */
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "ctl/ctl.h"
@@ -37,11 +38,17 @@ static void print_report(json_t *r)
 	json_t *ds, *now;
 	size_t i;
 
+	/* a daemon before "now_read" always read it */
+	bool now_read = !json_is_false(json_object_get(r, "now_read"));
+
 	printf("report %s (%s)\n", ctl_str(r, "exec_date"), ctl_str(r, "path"));
 	if (!json_is_true(json_object_get(r, "state_recorded"))) {
 		printf("this report records no datastore state (made before denverd recorded it)\n");
 		return;
 	}
+	if (!now_read)
+		printf("the datastore is on S3 (%s): its state now is not read from S3, so whether "
+		       "it changed since this report is not known\n", ctl_str(r, "datastore"));
 	json_array_foreach(json_object_get(r, "datasets"), i, ds) {
 		json_int_t count = json_integer_value(json_object_get(ds, "commit_count"));
 		json_int_t shown = (json_int_t)json_array_size(json_object_get(ds, "commits"));
@@ -56,6 +63,10 @@ static void print_report(json_t *r)
 		print_commits(json_object_get(ds, "commits"), "  ");
 		if (shown < count)
 			printf("  (and %" JSON_INTEGER_FORMAT " older)\n", count - shown);
+		if (!now_read || json_is_null(json_object_get(ds, "changed"))) {
+			printf("  state now not read (on S3)\n");
+			continue;
+		}
 		if (!json_is_true(json_object_get(ds, "changed"))) {
 			printf("  current\n");
 			continue;

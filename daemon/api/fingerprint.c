@@ -163,6 +163,16 @@ static int hash_range(int fd, uint64_t off, uint64_t n, EVP_MD_CTX *ctx, unsigne
 	return 0;
 }
 
+uint64_t datastore_footer_start(const unsigned char tail[8], uint64_t size)
+{
+	uint64_t n = (uint64_t)tail[0] | (uint64_t)tail[1] << 8 | (uint64_t)tail[2] << 16 |
+	             (uint64_t)tail[3] << 24;
+
+	if (size >= 12 && memcmp(tail + 4, "PAR1", 4) == 0 && n + 12 <= size && n <= FOOTER_MAX)
+		return size - 8 - n;
+	return 0;
+}
+
 /* Size and footer digest (64 hex digits into HEXOUT) of file PATH. */
 static int footer_digest(const char *path, uint64_t *size, char *hexout, unsigned char *buf)
 {
@@ -182,13 +192,8 @@ static int footer_digest(const char *path, uint64_t *size, char *hexout, unsigne
 		return rc;
 	}
 	*size = (uint64_t)st.st_size;
-	if (*size >= 12 && pread(fd, tail, 8, (off_t)(*size - 8)) == 8 &&
-	    memcmp(tail + 4, "PAR1", 4) == 0) {
-		uint64_t n = (uint64_t)tail[0] | (uint64_t)tail[1] << 8 | (uint64_t)tail[2] << 16 |
-		             (uint64_t)tail[3] << 24;
-		if (n + 12 <= *size && n <= FOOTER_MAX)
-			start = *size - 8 - n;
-	}
+	if (*size >= 12 && pread(fd, tail, 8, (off_t)(*size - 8)) == 8)
+		start = datastore_footer_start(tail, *size);
 	ctx = EVP_MD_CTX_new();
 	if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
 		rc = -ENOMEM;
@@ -244,8 +249,7 @@ int datastore_fingerprint(const char *dir, struct fingerprint *out)
 	return rc;
 }
 
-/* NNNNNNNN.json: its number, or -1. */
-static int64_t commit_seq(const char *name)
+int64_t datastore_commit_seq(const char *name)
 {
 	int64_t v = 0;
 
@@ -257,6 +261,30 @@ static int64_t commit_seq(const char *name)
 		v = v * 10 + (name[i] - '0');
 	}
 	return v;
+}
+
+size_t datastore_commits_pick(char *const *names, size_t n, int64_t after, size_t max,
+                              int64_t *last)
+{
+	size_t first = n;
+
+	*last = 0;
+	for (size_t i = 0; i < n; i++) {
+		int64_t s = datastore_commit_seq(names[i]);
+		if (s > *last)
+			*last = s;
+	}
+	/* the newest MAX above AFTER */
+	for (size_t i = n, taken = 0; i-- > 0 && taken < max;) {
+		int64_t s = datastore_commit_seq(names[i]);
+		if (s < 0)
+			continue;
+		if (s <= after)
+			break;
+		first = i;
+		taken++;
+	}
+	return first;
 }
 
 int datastore_commits(const char *dir, int64_t after, size_t max, int64_t *last, json_t *newer)
@@ -273,29 +301,14 @@ int datastore_commits(const char *dir, int64_t after, size_t max, int64_t *last,
 		return rc;
 	if (all.n)
 		qsort(all.v, all.n, sizeof *all.v, cmp_str);   /* zero-padded: numeric order */
-	for (size_t i = 0; i < all.n; i++) {
-		int64_t s = commit_seq(all.v[i]);
-		if (s > *last)
-			*last = s;
-	}
-	/* the newest MAX above AFTER */
-	first = all.n;
-	for (size_t i = all.n, taken = 0; i-- > 0 && taken < max;) {
-		int64_t s = commit_seq(all.v[i]);
-		if (s < 0)
-			continue;
-		if (s <= after)
-			break;
-		first = i;
-		taken++;
-	}
+	first = datastore_commits_pick(all.v, all.n, after, max, last);
 	for (size_t i = first; newer && rc == 0 && i < all.n; i++) {
 		char file[PATH_MAX + 16];
 		json_error_t jerr;
 		struct stat st;
 		json_t *rec;
 
-		if (commit_seq(all.v[i]) <= after)
+		if (datastore_commit_seq(all.v[i]) <= after)
 			continue;
 		snprintf(file, sizeof file, "%s/%s", path, all.v[i]);
 		if (stat(file, &st) == 0 && st.st_size > COMMIT_FILE_MAX) {

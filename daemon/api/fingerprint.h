@@ -11,6 +11,7 @@
 #ifndef DENVERD_API_FINGERPRINT_H
 #define DENVERD_API_FINGERPRINT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -37,5 +38,22 @@ int datastore_fingerprint(const char *dir, struct fingerprint *out);
  * errno; a record that does not parse is -EBADMSG. */
 int datastore_commits(const char *dir, int64_t after, size_t max, int64_t *last,
                       json_t *newer);
+
+/* ---- shared with fingerprint_s3.c ---- */
+
+/* Where the footer of a file of SIZE bytes whose last 8 bytes are TAIL
+ * starts (see fingerprint.c): SIZE - 8 - N for a Parquet end, else 0 (the
+ * whole file). */
+uint64_t datastore_footer_start(const unsigned char tail[8], uint64_t size);
+
+/* NNNNNNNN.json: its number, or -1. */
+int64_t datastore_commit_seq(const char *name);
+
+/* Of the N commit file NAMES (sorted): *LAST the highest sequence number
+ * (0: none); returns the index of the first of the newest MAX records
+ * above AFTER (N when none; names at or below AFTER from there on are
+ * skipped by the caller). */
+size_t datastore_commits_pick(char *const *names, size_t n, int64_t after, size_t max,
+                              int64_t *last);
 
 #endif

@@ -359,7 +359,8 @@ void lineage_task_state(struct lineage *l, const struct lineage_task_event *ev)
 	if ((type = lineage_type_of(ev->state, g.attempts <= 1)) < 0)
 		goto out;
 	struct lineage_facts f = {
-		.namespace = cfg->lineage.namespace, .state_dir = cfg->state_dir, .ds = ds,
+		.namespace = cfg->lineage.namespace, .state_dir = cfg->state_dir,
+		.storage = cfg->storage.type == STORAGE_S3 ? &cfg->storage : NULL, .ds = ds,
 		.target = ds ? ds->name : ev->job, .task = ev->task, .run_id = ev->run_id,
 		.exec_date = ev->exec_date, .ts = ev->ts, .type = (enum lineage_type)type,
 		.message = ev->message, .source_url = g.source_url,

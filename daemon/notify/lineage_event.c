@@ -9,7 +9,10 @@
  *   the source      namespace "https://host[:port]" (or "file"), name the
  *                   path and query of the URL (userinfo is dropped);
  *   the snapshots   namespace "file", name <state_dir>/staging/<dataset>;
- *   the datastore   namespace "file", name <state_dir>/datastore/<dataset>.
+ *   the datastore   namespace "file", name <state_dir>/datastore/<dataset>;
+ * with storage: s3 both live in the bucket and are named as the spec says
+ * for S3: namespace "s3://<bucket>", name the key path
+ * [<prefix>/]staging/<dataset> and [<prefix>/]datastore/<dataset>.
  * fetch reads the source and writes the snapshots, check reads the
  * snapshots, convert reads them and writes the datastore.  Standard facets:
  * schema and dataSource (datasets), dataQualityMetrics and
@@ -170,13 +173,24 @@ static json_t *source_dataset(const char *url, bool *oom)
 	return ds;
 }
 
+/* The snapshots (DIR "staging") or the datastore (DIR "datastore") of the
+ * target: local files under state_dir, or keys in the bucket of storage. */
 static json_t *file_dataset(const struct lineage_facts *f, const char *dir, bool *oom)
 {
-	char name[4096];
+	const struct cfg_storage *st = f->storage;
+	const char *pre = st && st->prefix && *st->prefix ? st->prefix : NULL;
+	char ns[512], name[4096];
 	json_t *ds;
 
-	snprintf(name, sizeof name, "%s/%s/%s", f->state_dir, dir, f->target);
-	if (!(ds = json_pack("{s:s, s:s, s:{}}", "namespace", "file", "name", name, "facets")))
+	if (st && st->bucket) {
+		snprintf(ns, sizeof ns, "s3://%s", st->bucket);
+		snprintf(name, sizeof name, "%s%s%s/%s", pre ? pre : "", pre ? "/" : "", dir,
+		         f->target);
+	} else {
+		snprintf(ns, sizeof ns, "file");
+		snprintf(name, sizeof name, "%s/%s/%s", f->state_dir, dir, f->target);
+	}
+	if (!(ds = json_pack("{s:s, s:s, s:{}}", "namespace", ns, "name", name, "facets")))
 		*oom = true;
 	return ds;
 }

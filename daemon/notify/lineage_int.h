@@ -39,6 +39,8 @@ int lineage_type_of(enum run_state s, bool first);
 struct lineage_facts {
 	const char *namespace;          /* of the jobs (lineage.namespace) */
 	const char *state_dir;          /* names the datasets and seeds the UUIDs */
+	const struct cfg_storage *storage;  /* s3: the snapshots and the datastore are
+	                                     * named in its bucket; NULL = local */
 	const struct cfg_dataset *ds;   /* the dataset; NULL for a job run */
 	const char *target;             /* dataset or job name */
 	const char *task;               /* fetch check convert, or the job's name */

@@ -232,7 +232,7 @@ struct rig {
 
 static void rig_start(struct rig *r, const char *lineage_yaml)
 {
-	char yaml[2048];
+	char yaml[4096];
 
 	memset(r, 0, sizeof *r);
 	assert_int_equal(uv_loop_init(&r->loop), 0);
@@ -301,6 +301,71 @@ static void test_file_transport(void **state)
 	assert_int_equal(c.emitted, 2);
 	assert_int_equal(c.file_errors, 2);
 	rig_stop(&r);
+}
+
+/* The dataset events of the file transport in TS's state_dir with STORAGE
+ * (a storage: section, or ""): fetch START and convert START, parsed, in
+ * OUT[0] and OUT[1] (caller decrefs). */
+static void dataset_events(const char *storage, json_t *out[2])
+{
+	struct rig r;
+	char yaml[2048], line[16384];
+	const char *tasks[] = { "fetch", "convert" };
+	FILE *f;
+
+	snprintf(yaml, sizeof yaml, "%slineage:\n  file: /tmp/denverd-lineage-s3-%d.ndjson\n"
+	         DATASET_YAML, storage, (int)getpid());
+	rig_start(&r, yaml);
+	for (int i = 0; i < 2; i++) {
+		const struct lineage_task_event ev = {
+			.ts = 1000, .dataset = "crime", .task = tasks[i], .run_id = 3,
+			.exec_date = "2026-03-08", .state = RUN_RUNNING,
+		};
+		lineage_task_state(r.d.lineage, &ev);
+	}
+	assert_non_null(f = fopen(r.d.cfg->lineage.file, "r"));
+	for (int i = 0; i < 2; i++) {
+		assert_non_null(fgets(line, sizeof line, f));
+		out[i] = parse(line);
+	}
+	assert_null(fgets(line, sizeof line, f));
+	fclose(f);
+	unlink(r.d.cfg->lineage.file);
+	rig_stop(&r);
+}
+
+/* storage: s3 names the snapshots and the datastore as S3 objects
+ * (OpenLineage naming: namespace s3://<bucket>, name the key path), with
+ * the prefix and without; local storage names files under state_dir. */
+static void test_dataset_names_by_storage(void **state)
+{
+	json_t *j[2];
+
+	dataset_events("storage:\n  type: s3\n  endpoint: http://127.0.0.1:8333\n"
+	               "  bucket: denver-data\n  prefix: prod/denverd\n", j);
+	assert_string_equal(str_at(j[0], "outputs.0.namespace"), "s3://denver-data");
+	assert_string_equal(str_at(j[0], "outputs.0.name"), "prod/denverd/staging/crime");
+	assert_string_equal(str_at(j[0], "inputs.0.namespace"), "https://example.org");
+	assert_string_equal(str_at(j[1], "inputs.0.namespace"), "s3://denver-data");
+	assert_string_equal(str_at(j[1], "inputs.0.name"), "prod/denverd/staging/crime");
+	assert_string_equal(str_at(j[1], "outputs.0.namespace"), "s3://denver-data");
+	assert_string_equal(str_at(j[1], "outputs.0.name"), "prod/denverd/datastore/crime");
+	json_decref(j[0]);
+	json_decref(j[1]);
+
+	dataset_events("storage:\n  type: s3\n  endpoint: http://127.0.0.1:8333\n"
+	               "  bucket: denver-data\n", j);
+	assert_string_equal(str_at(j[0], "outputs.0.name"), "staging/crime");
+	assert_string_equal(str_at(j[1], "outputs.0.name"), "datastore/crime");
+	json_decref(j[0]);
+	json_decref(j[1]);
+
+	dataset_events("", j);
+	assert_string_equal(str_at(j[1], "outputs.0.namespace"), "file");
+	assert_non_null(strstr(str_at(j[1], "outputs.0.name"), "/datastore/crime"));
+	assert_string_equal(str_at(j[1], "inputs.0.namespace"), "file");
+	json_decref(j[0]);
+	json_decref(j[1]);
 }
 
 /* The rig with a loopback server answering SCRIPT on its loop, and
@@ -384,6 +449,7 @@ int main(void)
 		cmocka_unit_test(test_uuid_stable),
 		cmocka_unit_test(test_event_json_each_state),
 		cmocka_unit_test(test_file_transport),
+		cmocka_unit_test(test_dataset_names_by_storage),
 		cmocka_unit_test(test_queue_drops_the_oldest),
 		cmocka_unit_test(test_stalled_receiver),
 	};
