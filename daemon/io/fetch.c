@@ -55,7 +55,7 @@
  * the low-speed limit.  The daemon should size the pool for limits.fetches
  * + limits.checks + 2.
  *
- * The module is files over io/fetch_int.h (struct fetch, and which
+ * The module is several files over io/fetch_int.h (struct fetch, and which
  * thread owns which field): this one runs the transfer on the loop thread
  * (curl's header and write callbacks, the double buffer), the stage
  * machine that orders the jobs, and the public API; fetch_file.c holds the
@@ -79,7 +79,6 @@
 #include "domain/config_types.h"
 #include "io/fetch_int.h"
 #include "io/s3.h"
-#include "version.h"
 
 #define FETCH_CURL_BUF   (512 * 1024)     /* curl's receive buffer (<= FETCH_BUF_SIZE) */
 #define FETCH_HDR_MAX    1024             /* a kept header value */
@@ -382,12 +381,8 @@ static int setup_easy(struct fetch *f)
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, (long)f->lim.low_speed_limit);
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME,
 	                 (long)((f->lim.low_speed_time_ms + 999) / 1000));
-	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "denverd/" DENVERD_VERSION);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	http_easy_defaults(e, f->errbuf);
 	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, (long)FETCH_CURL_BUF);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, f->errbuf);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, f);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);

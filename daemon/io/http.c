@@ -15,6 +15,7 @@
 #include "base/list.h"
 #include "base/macro.h"
 #include "io/http_xfer.h"
+#include "version.h"
 
 struct http_sock {
 	uv_poll_t poll;
@@ -249,4 +250,13 @@ unsigned http_active(const struct http *h)
 uv_loop_t *http_loop(const struct http *h)
 {
 	return h->loop;
+}
+
+void http_easy_defaults(CURL *e, char *errbuf)
+{
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "denverd/" DENVERD_VERSION);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
 }

@@ -13,7 +13,6 @@
 
 #include "base/macro.h"
 #include "io/http_xfer.h"
-#include "version.h"
 
 struct http_call {
 	struct http_xfer x;
@@ -96,10 +95,8 @@ static int setup_easy(struct http_call *c, const struct http_post_req *req)
 		return -ENOMEM;
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "denverd/" DENVERD_VERSION);
+	http_easy_defaults(e, c->errbuf);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)req->timeout_ms);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
 	return 0;
 }

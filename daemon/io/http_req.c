@@ -16,7 +16,6 @@
 
 #include "base/macro.h"
 #include "io/http_req.h"
-#include "version.h"
 
 int64_t http_retry_after_ms(const char *v, size_t n)
 {
@@ -196,11 +195,7 @@ int http_req_start(struct http_req *q, struct http *h, const struct cfg_fetch *l
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)lim->timeout_ms);
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, (long)lim->low_speed_limit);
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)((lim->low_speed_time_ms + 999) / 1000));
-	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "denverd/" DENVERD_VERSION);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, q->errbuf);
+	http_easy_defaults(e, q->errbuf);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, q);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);

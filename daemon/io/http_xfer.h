@@ -44,6 +44,15 @@ struct http_xfer {
 };
 
 /*
+ * The options every denverd transfer sets alike on E: TLS peers and host
+ * names verified, denverd's User-Agent, no signals (transfers run on the
+ * loop thread), and ERRBUF (CURL_ERROR_SIZE bytes, the caller's, alive as
+ * long as E) for curl's own words.  The caller sets everything else (URL,
+ * protocols, limits, callbacks) and may override any of these after.
+ */
+void http_easy_defaults(CURL *e, char *errbuf);
+
+/*
  * Start X.  X->easy and X->done must be set; X must not be active.  The
  * done callback is never called from inside http_add.  0, -EBUSY (X is
  * active), -EINVAL, or -EIO (curl refused the handle).

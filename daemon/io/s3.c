@@ -30,7 +30,6 @@
 #include "io/http_req.h"
 #include "io/http_xfer.h"
 #include "io/s3_int.h"
-#include "version.h"
 
 #define S3_BODY_CAP   (8u * 1024 * 1024)   /* a kept answer (listings, errors) */
 #define S3_ERR_CAP    (64u * 1024)         /* an error body beside a streamed GET */
@@ -343,11 +342,7 @@ static int setup_easy(struct s3_call *k)
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->connect_ms);
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1024L);
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)((c->low_speed_ms + 999) / 1000));
-	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "denverd/" DENVERD_VERSION);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, k->errbuf);
+	http_easy_defaults(e, k->errbuf);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, k);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
