@@ -277,7 +277,7 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *arg)
 	b = &f->buf[f->fill];
 	if (b->len + n > FETCH_BUF_SIZE) {
 		if (f->writing) {
-			f->paused = true;
+			f->paused = f->xfer.held = true;
 			return CURL_WRITEFUNC_PAUSE;
 		}
 		submit_write(f);
@@ -285,6 +285,7 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *arg)
 	}
 	memcpy(b->data + b->len, data, n);
 	fetch_body_added(f, n);
+	http_xfer_took(&f->xfer, n);
 	return n;
 }
 
@@ -483,7 +484,7 @@ static void after_write(struct fetch *f)
 	if (f->paused) {
 		/* The filling buffer is full: write it, then take the chunk
 		 * curl held back (curl may deliver it from inside the unpause). */
-		f->paused = false;
+		f->paused = f->xfer.held = false;
 		submit_write(f);
 		if (f->local_src)
 			fetch_local_continue(f);

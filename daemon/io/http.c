@@ -28,10 +28,11 @@ struct http {
 	uv_loop_t *loop;
 	CURLM *multi;
 	uv_timer_t timer;
+	uv_prepare_t turn;               /* runs while a transfer yielded its turn */
 	struct http_sock *socks;
 	struct http_xfer *xfers;         /* active transfers */
 	unsigned active;
-	unsigned open_handles;           /* timer + polls not yet closed */
+	unsigned open_handles;           /* timer, turn + polls not yet closed */
 	bool closing;
 };
 
@@ -62,8 +63,44 @@ static void xfer_detach(struct http *h, struct http_xfer *x)
 	curl_multi_remove_handle(h->multi, x->easy);
 	LIST_REMOVE(xfers, h->xfers, x);
 	x->active = false;
+	x->turn_paused = false;
+	x->turn_bytes = 0;
 	x->http = NULL;
 	h->active--;
+}
+
+/* The next loop turn, just before its poll phase (a prepare handle):
+ * resume the transfers that yielded in the turn before.  Resuming arms
+ * curl's 0 ms timer, so the poll does not block, and the transfer reads
+ * again when the poll finds its socket readable: in the same batch as
+ * every other ready descriptor, then it yields again. */
+static void on_turn(uv_prepare_t *t)
+{
+	struct http *h = container_of(t, struct http, turn);
+	struct http_xfer *x, *next;
+
+	uv_prepare_stop(&h->turn);
+	LIST_FOREACH_SAFE(xfers, x, next, h->xfers) {
+		if (!x->turn_paused)
+			continue;
+		x->turn_paused = false;
+		x->turn_bytes = 0;
+		if (!x->held)
+			curl_easy_pause(x->easy, CURLPAUSE_CONT);
+	}
+}
+
+void http_xfer_took(struct http_xfer *x, size_t n)
+{
+	struct http *h = x->http;
+
+	x->turn_bytes += n;
+	if (!h || x->turn_paused || x->turn_bytes < HTTP_TURN_BYTES)
+		return;
+	if (curl_easy_pause(x->easy, CURLPAUSE_RECV) != CURLE_OK)
+		return;
+	x->turn_paused = true;
+	uv_prepare_start(&h->turn, on_turn);
 }
 
 /* Hand every finished transfer to its owner. */
@@ -178,7 +215,8 @@ int http_init(uv_loop_t *loop, struct http **out)
 		return -EIO;
 	}
 	uv_timer_init(loop, &h->timer);
-	h->open_handles = 1;
+	uv_prepare_init(loop, &h->turn);
+	h->open_handles = 2;
 	curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
 	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
 	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
@@ -187,9 +225,10 @@ int http_init(uv_loop_t *loop, struct http **out)
 	return 0;
 }
 
-static void timer_closed(uv_handle_t *hd)
+/* The timer's and the turn's close callback (hd->data is the struct http). */
+static void handle_closed(uv_handle_t *hd)
 {
-	struct http *h = container_of((uv_timer_t *)hd, struct http, timer);
+	struct http *h = hd->data;
 	h->open_handles--;
 	maybe_free(h);
 }
@@ -215,7 +254,9 @@ void http_fini(struct http *h)
 		uv_poll_stop(&h->socks->poll);
 		sock_close(h->socks);
 	}
-	uv_close((uv_handle_t *)&h->timer, timer_closed);
+	h->timer.data = h->turn.data = h;
+	uv_close((uv_handle_t *)&h->timer, handle_closed);
+	uv_close((uv_handle_t *)&h->turn, handle_closed);
 }
 
 int http_add(struct http *h, struct http_xfer *x)

@@ -38,8 +38,13 @@ struct http_xfer {
 	 * not), after it left the multi handle, so an owner that lives only
 	 * as long as its transfer can free itself.  NULL: nothing is called. */
 	void (*on_fini)(struct http_xfer *x);
+	/* The owner has paused receiving itself (CURL_WRITEFUNC_PAUSE) and
+	 * will resume it: http_xfer_took's turn leaves X paused.  Owner's. */
+	bool held;
 	struct http *http;       /* private: set while the transfer is active */
 	bool active;             /* private: added and not yet done/removed */
+	bool turn_paused;        /* private: paused by http_xfer_took */
+	size_t turn_bytes;       /* private: taken since X last yielded */
 	LIST_FIELDS(struct http_xfer, xfers);   /* private: the active list */
 };
 
@@ -58,6 +63,24 @@ void http_easy_defaults(CURL *e, char *errbuf);
  * active), -EINVAL, or -EIO (curl refused the handle).
  */
 int http_add(struct http *h, struct http_xfer *x);
+
+/*
+ * Turn-taking on the loop.  curl reads a readable socket up to 100 times
+ * in one curl_multi_socket_action (50 MiB at a 512 KiB receive buffer),
+ * so one fast transfer could hold the loop thread for tens of milliseconds
+ * while the control socket waits.  A write callback that has taken N bytes
+ * of X's body calls this: once X has taken HTTP_TURN_BYTES since it last
+ * yielded, its receiving is paused (curl_easy_pause from inside the
+ * callback, which curl allows: the bytes stay taken, nothing is copied)
+ * and resumed just before the next poll, where it reads again beside
+ * every other ready descriptor.  Between two polls a transfer gets at
+ * most HTTP_TURN_BYTES plus two receive buffers (curl hands on the rest
+ * of a buffer it has read, and may hold a little from the read before).
+ * A transfer X->held stays paused; its owner resumes it.  Loop thread,
+ * from X's write callback only.
+ */
+#define HTTP_TURN_BYTES (256 * 1024)
+void http_xfer_took(struct http_xfer *x, size_t n);
 
 /*
  * Stop X now, without calling its done callback (cancel).  No-op when X is

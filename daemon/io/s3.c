@@ -102,7 +102,7 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *arg)
 	if (k->rq.on_body && k->status >= 200 && k->status <= 299) {
 		int rc = k->rq.on_body(k->arg, data, n);
 		if (rc == S3_BODY_PAUSE) {
-			k->paused = true;
+			k->paused = k->xfer.held = true;
 			return CURL_WRITEFUNC_PAUSE;
 		}
 		if (rc < 0) {
@@ -110,6 +110,7 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *arg)
 			return 0;
 		}
 		k->body_started = true;
+		http_xfer_took(&k->xfer, n);   /* a big GET yields the loop */
 		return n;
 	}
 	buf_put(&k->resp, data, n);
@@ -522,7 +523,7 @@ static int start_attempt(struct s3_call *k)
 	int rc;
 
 	k->attempt++;
-	k->body_started = k->aborted = k->paused = false;
+	k->body_started = k->aborted = k->paused = k->xfer.held = false;
 	if ((rc = setup_easy(k)) < 0)
 		return rc;
 	return http_add(k->c->http, &k->xfer) < 0 ? -EIO : 0;
@@ -623,7 +624,7 @@ void s3_cancel(struct s3_call *k)
 void s3_resume(struct s3_call *k)
 {
 	if (k && k->paused && k->easy) {
-		k->paused = false;
+		k->paused = k->xfer.held = false;
 		curl_easy_pause(k->easy, CURLPAUSE_CONT);
 	}
 }

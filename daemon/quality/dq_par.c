@@ -32,14 +32,16 @@
  * Threads: the calling thread (on the libuv pool, at its own priority)
  * and THREADS - 1 helper pthreads of the run's own, started for each pass
  * (the scan, and the maps only after a wrong guess) and joined before
- * dq_run returns.  The helpers run under SCHED_BATCH (lower_priority):
- * a full share of a busy machine's CPU, as other processes' threads get
- * (at nice +5 they got a third of a nice-0 thread's), and the scheduler
- * treats them as CPU-bound, so the loop thread, waking, may preempt them
- * (README: socket_latency_bench, where nice +5 may do a little better); the
- * calling thread scans chunks too (merging whenever the next part in file
- * order is done), so that on a machine busy with other work, where the
- * helpers get little time, a check is not slower than on one thread.
+ * dq_run returns.  The helpers run under SCHED_IDLE (base/sched_hint.h):
+ * they take the CPU time nobody else wants, and the loop thread or a
+ * client of the control socket that wakes preempts them at once.  Under
+ * SCHED_BATCH, which keeps a full share, a woken thread waited for the
+ * next tick behind them: `status` p99 4.5-5.6 ms during a 1 GB check on 2
+ * CPUs, against 0.7-3.1 ms (README: socket_latency_bench).  The calling
+ * thread scans chunks too, at its own priority (merging whenever the next
+ * part in file order is done), so that on a machine busy with other
+ * work, where the helpers get little time, a check is not slower than on
+ * one thread.
  * That is why the chunks are small (32 per thread, 4-64 MiB) and the
  * calling thread may run 4 x THREADS parts ahead of the merge: a helper
  * that gets no CPU holds up at most one small part, which the calling
@@ -50,16 +52,13 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
+#include "base/sched_hint.h"
 #include "quality/dq_int.h"
 
-#define WORKER_NICE 5
 #define MAX_THREADS 64
 #define HEAD_CHUNK (64u << 10)        /* the first chunk: the header's */
 #define CHUNK_MIN (4u << 20)
@@ -131,23 +130,6 @@ static int scan_part(const struct job *J, size_t i, struct run *X, struct csv_st
 }
 
 /* ---- the workers ---- */
-
-/* The helper's scheduling: SCHED_BATCH at the calling thread's nice
- * level, so that it gets a full share of a busy machine's CPU (as any
- * other process's threads do; at nice +5 it got a third of one) and is
- * never favoured at wake-up.  Where the policy is refused, nice
- * +WORKER_NICE. */
-static void lower_priority(void)
-{
-	struct sched_param sp = { .sched_priority = 0 };
-	if (pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp) == 0)
-		return;
-	id_t tid = (id_t)syscall(SYS_gettid);
-	errno = 0;
-	int now = getpriority(PRIO_PROCESS, tid);
-	if (now != -1 || errno == 0)
-		(void)setpriority(PRIO_PROCESS, tid, now + WORKER_NICE);
-}
 
 /* A thread's buffer for all the chunks and parts it reads (csv.h,
  * CSV_SCRATCH); NULL (each read allocates its own) when memory is short. */
@@ -234,11 +216,11 @@ struct helper {
 static void *helper_main(void *arg)
 {
 	struct helper *h = arg;
-	lower_priority();
+	sched_hint_idle();
 	return h->fn(h->J);
 }
 
-/* Start N - 1 helpers running FN under SCHED_BATCH (the calling thread,
+/* Start N - 1 helpers running FN under SCHED_IDLE (the calling thread,
  * at its own priority, is the Nth: a check on a busy machine is never
  * slower than on one thread); how many started. */
 static unsigned start_helpers(struct helper *h, pthread_t *t, unsigned n)
