@@ -405,7 +405,7 @@ def merge(spark, spec, store, snap, new_months, data_cols, timer, provenance):
                .withColumn("first_seen", F.col("_first")).withColumn("last_seen", F.col("_last"))
                .withColumn("removed_on", removed_on).withColumn("removal", removal))
     # duplicate keys of the snapshot, counted on its key columns alone (a
-    # narrow aggregate of the cached snapshot, not of the merged rows)
+    # narrow aggregate of the checkpointed snapshot, not of the merged rows)
     dup = snap.groupBy(*key).count().filter(F.col("count") > 1).agg(
         F.sum(F.col("count") - 1).alias("d")).collect()[0].d or 0
     timer("merge")
@@ -521,7 +521,7 @@ def run(spark, spec):
     partitions, dup, total, removed = merge(
         spark, spec, store, snap, new_months, names, timer,
         {**provenance(spec, rows_read - sum(rejected.values())), "window_start": window_start})
-    typed.unpersist()
+    del typed, snap     # the checkpointed rows are released with their last reference
     if scratch:
         store.delete(scratch)
     if dup:
@@ -544,7 +544,7 @@ def run(spark, spec):
 
 
 def read_snapshot(spark, store, spec, header, mapping):
-    """(typed snapshot (build_typed), persisted; its statistics rows per
+    """(typed snapshot (build_typed), checkpointed locally; its statistics rows per
     reason, event year and month; the scratch directory of its parts or
     None).  A big file is split (split.py) into the datastore's staging
     area, one part per core; the caller deletes the parts after the last
@@ -566,8 +566,17 @@ def read_snapshot(spark, store, spec, header, mapping):
         # a whole big file is parsed by one task: spread the typing over
         # the cores (a shuffle costs more than it saves on small files)
         spread = par if scratch is None and size > REPARTITION_BYTES else 0
-        typed = build_typed(spark, spec, header, mapping, scratch or spec["input"], spread).persist(
-            StorageLevel.MEMORY_AND_DISK)
+        # Kept as a local checkpoint, not a persist: the rows are stored
+        # the same way (memory, then disk), but the plan of every later
+        # action (statistics, duplicate count, the merge and its write)
+        # starts from the stored rows instead of re-analysing the parse and
+        # the typing of every column (jobs/README.md "Round 3": the 100 MB
+        # merge 17 s against 26-32 s).  A lost executor loses the rows: the
+        # convert fails and is retried whole, before any commit.  Through
+        # Connect the server releases them when this DataFrame is dropped
+        # or the session stops.
+        typed = build_typed(spark, spec, header, mapping, scratch or spec["input"], spread).localCheckpoint(
+            eager=True, storageLevel=StorageLevel.MEMORY_AND_DISK)
         stats = typed.groupBy("_reason", F.year(ev).alias("y"), F.month(ev).alias("m")).agg(
             F.count(F.lit(1)).alias("n"),
             F.date_format(F.min(ev), "yyyy-MM-dd HH:mm:ss").alias("earliest"),
@@ -577,7 +586,7 @@ def read_snapshot(spark, store, spec, header, mapping):
             return typed, stats, scratch
         log(f"{spec['input']}: {rows} rows read from {scratch} but the check counted {checked}: "
             "reading the file whole")
-        typed.unpersist()
+        del typed
         store.delete(scratch)
         scratch = None
 
