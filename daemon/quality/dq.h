@@ -7,8 +7,8 @@
  * thread: it keeps no global state, does not log and does not touch the
  * store.  With in->threads > 1 a file of 8 MiB or more is scanned by that
  * many threads: the calling thread and THREADS - 1 pthreads of its own
- * under SCHED_IDLE (CPU time nobody else wants: the daemon's loop thread
- * and its clients preempt them when they wake; base/sched_hint.h,
+ * under SCHED_BATCH (a full share of the CPU, never favoured at wake-up:
+ * the daemon's loop thread may preempt them; base/sched_hint.h,
  * dq_par.c), with a
  * report identical to the single-threaded one.  Memory per thread: a
  * scanner (~2 MiB) and the part it scans (copies of the plan's counters,

@@ -32,12 +32,11 @@
  * Threads: the calling thread (on the libuv pool, at its own priority)
  * and THREADS - 1 helper pthreads of the run's own, started for each pass
  * (the scan, and the maps only after a wrong guess) and joined before
- * dq_run returns.  The helpers run under SCHED_IDLE (base/sched_hint.h):
- * they take the CPU time nobody else wants, and the loop thread or a
- * client of the control socket that wakes preempts them at once.  Under
- * SCHED_BATCH, which keeps a full share, a woken thread waited for the
- * next tick behind them: `status` p99 4.5-5.6 ms during a 1 GB check on 2
- * CPUs, against 0.7-3.1 ms (README: socket_latency_bench).  The calling
+ * dq_run returns.  The helpers run under SCHED_BATCH (base/sched_hint.h):
+ * a full share of a busy machine's CPU, and never favoured at wake-up, so
+ * the loop thread may preempt them; SCHED_IDLE would answer `status`
+ * sooner but starved a helper on a busy host, and the merge waits for
+ * every part (sched_hint.h has the figures).  The calling
  * thread scans chunks too, at its own priority (merging whenever the next
  * part in file order is done), so that on a machine busy with other
  * work, where the helpers get little time, a check is not slower than on
@@ -216,11 +215,11 @@ struct helper {
 static void *helper_main(void *arg)
 {
 	struct helper *h = arg;
-	sched_hint_idle();
+	sched_hint_batch();
 	return h->fn(h->J);
 }
 
-/* Start N - 1 helpers running FN under SCHED_IDLE (the calling thread,
+/* Start N - 1 helpers running FN under SCHED_BATCH (the calling thread,
  * at its own priority, is the Nth: a check on a busy machine is never
  * slower than on one thread); how many started. */
 static unsigned start_helpers(struct helper *h, pthread_t *t, unsigned n)

@@ -1,5 +1,5 @@
-/* test_sched_hint.c - sched_hint_idle (base/sched_hint.h) in a thread of
- * the test's own: that thread runs under SCHED_IDLE afterwards, as the
+/* test_sched_hint.c - sched_hint_batch (base/sched_hint.h) in a thread of
+ * the test's own: that thread runs under SCHED_BATCH afterwards, as the
  * kernel reports it, and the thread that started it keeps its policy. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,7 +15,7 @@
 static void *hinted(void *arg)
 {
 	int *policy = arg;
-	sched_hint_idle();
+	sched_hint_batch();
 	*policy = sched_getscheduler(0);    /* 0: the calling thread */
 	return NULL;
 }
@@ -28,9 +28,9 @@ static void test_idle_in_own_thread(void **state)
 	(void)state;
 	assert_int_equal(pthread_create(&t, NULL, hinted, &policy), 0);
 	assert_int_equal(pthread_join(t, NULL), 0);
-	assert_int_equal(policy, SCHED_IDLE);
+	assert_int_equal(policy, SCHED_BATCH);
 	assert_int_equal(sched_getscheduler(0), before);
-	assert_int_not_equal(before, SCHED_IDLE);
+	assert_int_not_equal(before, SCHED_BATCH);
 }
 
 int main(void)
