@@ -1,15 +1,12 @@
 /*
- * sched_hint.c - SCHED_BATCH for the calling thread (sched_hint.h).  The
- * system call, not glibc's pthread_setschedparam: both act on the calling
- * thread alone (pid 0), and this keeps <sched.h> out of base/.
+ * sched_hint.c - SCHED_BATCH for the calling thread (sched_hint.h).
  */
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-
-#include <linux/sched.h>        /* SCHED_BATCH */
-#include <linux/sched/types.h>  /* struct sched_param */
 
 #include "base/sched_hint.h"
 
@@ -19,7 +16,7 @@ void sched_hint_batch(void)
 {
 	struct sched_param sp = { .sched_priority = 0 };
 
-	if (syscall(SYS_sched_setscheduler, 0, SCHED_BATCH, &sp) == 0)
+	if (pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp) == 0)
 		return;
 	id_t tid = (id_t)syscall(SYS_gettid);
 	errno = 0;

@@ -51,7 +51,7 @@ struct s3_call {
 	char etag[S3_ETAG_MAX];
 	int64_t retry_after_ms, content_length;
 	struct buf resp;
-	bool body_started, aborted, paused;
+	bool body_started, aborted;   /* paused: xfer.held (http_xfer.h) */
 	unsigned attempt;
 	uv_timer_t *timer;        /* the retry's; NULL until one is needed */
 	s3_done_cb done;
@@ -102,7 +102,7 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *arg)
 	if (k->rq.on_body && k->status >= 200 && k->status <= 299) {
 		int rc = k->rq.on_body(k->arg, data, n);
 		if (rc == S3_BODY_PAUSE) {
-			k->paused = k->xfer.held = true;
+			k->xfer.held = true;
 			return CURL_WRITEFUNC_PAUSE;
 		}
 		if (rc < 0) {
@@ -523,7 +523,7 @@ static int start_attempt(struct s3_call *k)
 	int rc;
 
 	k->attempt++;
-	k->body_started = k->aborted = k->paused = k->xfer.held = false;
+	k->body_started = k->aborted = k->xfer.held = false;
 	if ((rc = setup_easy(k)) < 0)
 		return rc;
 	return http_add(k->c->http, &k->xfer) < 0 ? -EIO : 0;
@@ -623,8 +623,8 @@ void s3_cancel(struct s3_call *k)
 
 void s3_resume(struct s3_call *k)
 {
-	if (k && k->paused && k->easy) {
-		k->paused = k->xfer.held = false;
+	if (k && k->xfer.held && k->easy) {
+		k->xfer.held = false;
 		curl_easy_pause(k->easy, CURLPAUSE_CONT);
 	}
 }
