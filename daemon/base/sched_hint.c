@@ -1,5 +1,6 @@
 /*
- * sched_hint.c - SCHED_BATCH for the calling thread (sched_hint.h).
+ * sched_hint.c - SCHED_IDLE or SCHED_BATCH for the calling thread
+ * (sched_hint.h).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -11,6 +12,21 @@
 #include "base/sched_hint.h"
 
 #define FALLBACK_NICE 5
+
+void sched_hint_idle(void)
+{
+	struct sched_param sp = { .sched_priority = 0 };
+
+	if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp) != 0)
+		sched_hint_batch();
+}
+
+int sched_hint_unidle(pthread_t t)
+{
+	struct sched_param sp = { .sched_priority = 0 };
+
+	return pthread_setschedparam(t, SCHED_BATCH, &sp);
+}
 
 void sched_hint_batch(void)
 {

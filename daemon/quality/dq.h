@@ -7,9 +7,10 @@
  * thread: it keeps no global state, does not log and does not touch the
  * store.  With in->threads > 1 a file of 8 MiB or more is scanned by that
  * many threads: the calling thread and THREADS - 1 pthreads of its own
- * under SCHED_BATCH (a full share of the CPU, never favoured at wake-up:
- * the daemon's loop thread may preempt them; base/sched_hint.h,
- * dq_par.c), with a
+ * under SCHED_IDLE (any other thread that wakes runs first, so the
+ * daemon answers while it checks; the calling thread scans the part of a
+ * helper that gets no CPU itself, so a busy host slows a check to one
+ * thread's speed, no further; base/sched_hint.h, dq_par.c), with a
  * report identical to the single-threaded one.  Memory per thread: a
  * scanner (~2 MiB) and the part it scans (copies of the plan's counters,
  * 16 bytes of key index entries per keyed row of its chunk and 24 of row
@@ -161,6 +162,9 @@ struct dq_report {
 	struct dq_diff diff;
 	enum dq_outcome outcome;   /* the worst result */
 	double seconds;            /* wall time of dq_run */
+	unsigned parts_stolen;     /* parts the calling thread scanned again
+	                              for a helper that got no CPU (not in
+	                              the JSON, nor compared by dq_report_diff) */
 };
 
 /*
@@ -193,7 +197,8 @@ void dq_report_free(struct dq_report *r);
 json_t *dq_report_json(const struct dq_report *r);
 
 /* Where A and B differ first ("csv", "a result", ...; NULL: nowhere):
- * every member but the wall time compared, text byte for byte.  For tests
+ * every member but the wall time and parts_stolen compared, text byte
+ * for byte.  For tests
  * and fuzzing of the parallel scan against the single-threaded one. */
 const char *dq_report_diff(const struct dq_report *a, const struct dq_report *b);
 

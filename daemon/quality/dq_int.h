@@ -247,7 +247,6 @@ struct part {
 	struct dq_part sink;
 	struct csv_stats st;
 	int rc;
-	bool done;
 };
 
 /* P becomes a copy of R's plan (formats, null markers, value sets and key

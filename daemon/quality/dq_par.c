@@ -32,27 +32,31 @@
  * Threads: the calling thread (on the libuv pool, at its own priority)
  * and THREADS - 1 helper pthreads of the run's own, started for each pass
  * (the scan, and the maps only after a wrong guess) and joined before
- * dq_run returns.  The helpers run under SCHED_BATCH (base/sched_hint.h):
- * a full share of a busy machine's CPU, and never favoured at wake-up, so
- * the loop thread may preempt them; SCHED_IDLE would answer `status`
- * sooner but starved a helper on a busy host, and the merge waits for
- * every part (sched_hint.h has the figures).  The calling
- * thread scans chunks too, at its own priority (merging whenever the next
- * part in file order is done), so that on a machine busy with other
- * work, where the helpers get little time, a check is not slower than on
- * one thread.
- * That is why the chunks are small (32 per thread, 4-64 MiB) and the
- * calling thread may run 4 x THREADS parts ahead of the merge: a helper
- * that gets no CPU holds up at most one small part, which the calling
- * thread waits for only once it has scanned every part it may take.
+ * dq_run returns.  The scan's helpers run under SCHED_IDLE
+ * (base/sched_hint.h): any other thread that wakes, the loop thread
+ * answering `status` or the client asking, runs before them at once.  On
+ * a host whose CPUs other work keeps busy they get almost nothing, so
+ * nothing may wait for them: the calling thread scans parts too, at its
+ * own priority, merging whenever the next part in file order is done,
+ * and when that part is still held by a helper after twice the time the
+ * calling thread itself takes for a part that size, it steals it: scans
+ * it again into a part of its own and merges that, and the helper's scan
+ * stops at its next read and is dropped (struct slot).  A check on a busy
+ * machine is then as fast as on one thread, never slower.  The chunks are
+ * small (32 per thread, 4-64 MiB) and the calling thread may run
+ * 4 x THREADS parts ahead of the merge, so a stolen part is a small part
+ * scanned twice.  The maps' helpers (rare: after a wrong guess) run under
+ * SCHED_BATCH, a full share, as nobody takes a chunk's map over.
  * Memory: per thread a scanner (~2 MiB) and a part (its chunk's entries,
  * 16 bytes per keyed row, and 24 bytes per row of marks, dq_int.h); at
  * most 4 x THREADS parts wait unmerged.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/sched_hint.h"
@@ -62,7 +66,24 @@
 #define HEAD_CHUNK (64u << 10)        /* the first chunk: the header's */
 #define CHUNK_MIN (4u << 20)
 #define CHUNK_MAX (64u << 20)
+/* A part a helper holds is stolen once it has held it for STEAL_FACTOR
+ * times the calling thread's own time for that many bytes, plus
+ * STEAL_SLACK_NS; before the calling thread has timed a part of its own,
+ * at DEFAULT_NS_PER_BYTE. */
+#define STEAL_FACTOR 2.0
+#define STEAL_SLACK_NS 2000000.0
+#define DEFAULT_NS_PER_BYTE 1.0
 
+/* A part's scheduling, apart from struct part (which dq_part_init zeroes).
+ * TAKEN_NS and DONE under the job's mutex; STOLEN is also read without
+ * it, by the holder's reads (read_range), and only ever set. */
+struct slot {
+	uint64_t taken_ns;             /* CLOCK_MONOTONIC, when a helper took it */
+	bool by_helper;
+	bool done;                     /* its holder is finished with it */
+	atomic_bool stolen;            /* the calling thread scans it itself;
+	                                  the holder stops and clears its part */
+};
 
 struct job {
 	struct run *R;
@@ -73,6 +94,7 @@ struct job {
 	struct csv_chunk_map *maps;    /* n */
 	struct csv_cut *cut;           /* n + 1 */
 	struct part *parts;            /* n */
+	struct slot *slots;            /* n */
 	uint32_t header_fields;        /* after the header */
 	enum csv_eol first_eol;
 
@@ -84,18 +106,29 @@ struct job {
 	bool stop;                     /* an error: take nothing more */
 	int rc1;                       /* pass 1's first error */
 	size_t fail;                   /* merge_all: the part misguessed */
+	double own_ns, own_bytes;      /* the calling thread's parts, timed */
 };
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 /* ---- reading a part ---- */
 
 struct range {
 	int fd;
 	uint64_t off, end;
+	const atomic_bool *stolen;     /* NULL, or: stop reading once set */
 };
 
 static ssize_t read_range(void *src, char *buf, size_t n)
 {
 	struct range *r = src;
+	if (r->stolen && atomic_load_explicit(r->stolen, memory_order_relaxed))
+		return -ECANCELED;
 	if (n > r->end - r->off)
 		n = (size_t)(r->end - r->off);
 	for (;;) {
@@ -110,12 +143,14 @@ static ssize_t read_range(void *src, char *buf, size_t n)
 }
 
 /* Scan part I with X (the run, or a part's copy) into ST, reading into
- * SCRATCH (NULL, or the thread's CSV_SCRATCH bytes).  A part's copy counts
- * its lines and rows from 1 (its own; dq_part_merge moves them). */
+ * SCRATCH (NULL, or the thread's CSV_SCRATCH bytes) until STOLEN (NULL, or
+ * the part's flag) is set.  A part's copy counts its lines and rows from 1
+ * (its own; dq_part_merge moves them). */
 static int scan_part(const struct job *J, size_t i, struct run *X, struct csv_stats *st,
-                     uint32_t header_fields, enum csv_eol first_eol, void *scratch)
+                     uint32_t header_fields, enum csv_eol first_eol, void *scratch,
+                     const atomic_bool *stolen)
 {
-	struct range r = { J->fd, J->cut[i].offset, J->cut[i + 1].offset };
+	struct range r = { J->fd, J->cut[i].offset, J->cut[i + 1].offset, stolen };
 	bool own = X != J->R;
 	struct csv_opts o = {
 		.start_offset = J->cut[i].offset,
@@ -163,21 +198,36 @@ static void *map_worker(void *arg)
 	}
 }
 
-/* Part I, taken (J->next) by this thread, whose SCRATCH it reads into. */
+/* Part I's rows into P (P->rc: 0 or -errno), reading into SCRATCH, until
+ * STOLEN (NULL, or the part's flag) is set: then -ECANCELED. */
+static void scan_into(const struct job *J, size_t i, struct part *P, void *scratch,
+                      const atomic_bool *stolen)
+{
+	if ((P->rc = dq_part_init(P, J->R, 0)) == 0)
+		P->rc = scan_part(J, i, &P->R, &P->st, J->header_fields, J->first_eol,
+		                  scratch, stolen);
+	if (P->rc > 0)
+		P->rc = P->R.rc < 0 ? P->R.rc : -EIO;
+}
+
+/* Part I, taken (J->next) by this thread, whose SCRATCH it reads into.  A
+ * part stolen meanwhile is cleared here: the calling thread merged its
+ * own scan of it and will not look at this one again. */
 static void scan_one(struct job *J, size_t i, void *scratch)
 {
 	struct part *P = &J->parts[i];
-	if (J->cut[i].offset < J->cut[i + 1].offset) {
-		if ((P->rc = dq_part_init(P, J->R, 0)) == 0)
-			P->rc = scan_part(J, i, &P->R, &P->st, J->header_fields, J->first_eol,
-			                  scratch);
-		if (P->rc > 0)
-			P->rc = P->R.rc < 0 ? P->R.rc : -EIO;
-	}
+	struct slot *s = &J->slots[i];
+	bool lost;
+
+	if (J->cut[i].offset < J->cut[i + 1].offset)
+		scan_into(J, i, P, scratch, &s->stolen);
 	pthread_mutex_lock(&J->mu);
-	P->done = true;
+	s->done = true;
+	lost = atomic_load(&s->stolen);
 	pthread_cond_broadcast(&J->cv);
 	pthread_mutex_unlock(&J->mu);
+	if (lost)
+		dq_part_clear(P, J->R->ds->n_checks);
 }
 
 /* With J->mu held: may a part be taken now? */
@@ -202,6 +252,8 @@ static void *scan_worker(void *arg)
 			return NULL;
 		}
 		i = J->next++;
+		J->slots[i].taken_ns = now_ns();
+		J->slots[i].by_helper = true;
 		pthread_mutex_unlock(&J->mu);
 		scan_one(J, i, scratch);
 	}
@@ -212,30 +264,38 @@ struct helper {
 	void *(*fn)(void *);
 };
 
-static void *helper_main(void *arg)
+static void *scan_helper(void *arg)
+{
+	struct helper *h = arg;
+	sched_hint_idle();
+	return h->fn(h->J);
+}
+
+static void *map_helper(void *arg)
 {
 	struct helper *h = arg;
 	sched_hint_batch();
 	return h->fn(h->J);
 }
 
-/* Start N - 1 helpers running FN under SCHED_BATCH (the calling thread,
- * at its own priority, is the Nth: a check on a busy machine is never
- * slower than on one thread); how many started. */
-static unsigned start_helpers(struct helper *h, pthread_t *t, unsigned n)
+/* Start N - 1 helpers running H's function on MAIN's hint (the calling
+ * thread, at its own priority, is the Nth); how many started. */
+static unsigned start_helpers(struct helper *h, void *(*main)(void *), pthread_t *t,
+                              unsigned n)
 {
 	unsigned k = 0;
-	while (k + 1 < n && pthread_create(&t[k], NULL, helper_main, h) == 0)
+	while (k + 1 < n && pthread_create(&t[k], NULL, main, h) == 0)
 		k++;
 	return k;
 }
 
-/* Run FN on the calling thread and THREADS - 1 helpers; wait for them. */
+/* Run FN on the calling thread and THREADS - 1 helpers under SCHED_BATCH;
+ * wait for them. */
 static void run_threads(struct job *J, unsigned threads, void *(*fn)(void *))
 {
 	pthread_t t[MAX_THREADS];
 	struct helper h = { J, fn };
-	unsigned n = start_helpers(&h, t, threads);
+	unsigned n = start_helpers(&h, map_helper, t, threads);
 
 	fn(J);
 	for (unsigned i = 0; i < n; i++)
@@ -249,10 +309,62 @@ static void run_threads(struct job *J, unsigned threads, void *(*fn)(void *))
  * reaches past a line end); there one scan ends a row too, unless that
  * byte is inside quotes: then this scan's last row had no terminator.
  * The file's last part ends where the file ends. */
-static bool ends_clean(const struct job *J, size_t i)
+static bool ends_clean(const struct job *J, size_t i, const struct part *P)
 {
-	return J->cut[i + 1].offset >= J->size ||
-	       J->parts[i].st.issue[CSV_I_NO_FINAL_EOL].count == 0;
+	return J->cut[i + 1].offset >= J->size || P->st.issue[CSV_I_NO_FINAL_EOL].count == 0;
+}
+
+/* Part K, taken by the calling thread, scanned and timed. */
+static void scan_own(struct job *J, size_t k, void *scratch)
+{
+	uint64_t t0 = now_ns();
+	scan_one(J, k, scratch);
+	J->own_ns += (double)(now_ns() - t0);
+	J->own_bytes += (double)(J->cut[k + 1].offset - J->cut[k].offset);
+}
+
+/* When part I, held by a helper, is to be stolen (CLOCK_MONOTONIC ns). */
+static uint64_t steal_at(const struct job *J, size_t i)
+{
+	double per_byte = J->own_bytes > 0 ? J->own_ns / J->own_bytes : DEFAULT_NS_PER_BYTE;
+	double bytes = (double)(J->cut[i + 1].offset - J->cut[i].offset);
+	return J->slots[i].taken_ns + (uint64_t)(STEAL_FACTOR * per_byte * bytes + STEAL_SLACK_NS);
+}
+
+static void wait_until(struct job *J, uint64_t at)
+{
+	struct timespec ts = { (time_t)(at / 1000000000u), (long)(at % 1000000000u) };
+	pthread_cond_timedwait(&J->cv, &J->mu, &ts);
+}
+
+/* With J->mu held: wait until part I is done, scanning parts the calling
+ * thread may take meanwhile; or steal it (*STOLEN, with J->mu released
+ * while it scans I into OWN).  Returns with J->mu held. */
+static void await_part(struct job *J, size_t i, struct part *own, bool *stolen, void *scratch)
+{
+	struct slot *s = &J->slots[i];
+
+	*stolen = false;
+	while (!s->done) {
+		if (can_take(J)) {
+			size_t k = J->next++;
+			pthread_mutex_unlock(&J->mu);
+			scan_own(J, k, scratch);
+			pthread_mutex_lock(&J->mu);
+		} else if (s->by_helper && now_ns() >= steal_at(J, i)) {
+			atomic_store(&s->stolen, true);
+			pthread_mutex_unlock(&J->mu);
+			scan_into(J, i, own, scratch, NULL);
+			*stolen = true;
+			J->R->rep->parts_stolen++;
+			pthread_mutex_lock(&J->mu);
+			return;
+		} else if (s->by_helper) {
+			wait_until(J, steal_at(J, i));
+		} else {
+			pthread_cond_wait(&J->cv, &J->mu);
+		}
+	}
 }
 
 /* Pass 2's merging side, on the calling thread, from part FIRST on: it
@@ -263,24 +375,19 @@ static bool ends_clean(const struct job *J, size_t i)
 static int merge_all(struct job *J, size_t first)
 {
 	void *scratch = scratch_new();
+	struct part own;
 	int rc = 0;
 
 	for (size_t i = first; i < J->n; i++) {
 		struct part *P = &J->parts[i];
+		bool stolen;
 		pthread_mutex_lock(&J->mu);
-		while (!P->done) {
-			if (can_take(J)) {
-				size_t k = J->next++;
-				pthread_mutex_unlock(&J->mu);
-				scan_one(J, k, scratch);
-				pthread_mutex_lock(&J->mu);
-				continue;
-			}
-			pthread_cond_wait(&J->cv, &J->mu);
-		}
+		await_part(J, i, &own, &stolen, scratch);
 		pthread_mutex_unlock(&J->mu);
+		if (stolen)
+			P = &own;                  /* parts[i] is its holder's to clear */
 		if (J->cut[i].offset < J->cut[i + 1].offset) {
-			if (!P->rc && !ends_clean(J, i)) {
+			if (!P->rc && !ends_clean(J, i, P)) {
 				J->fail = i;
 				rc = MISGUESSED;
 			} else {
@@ -294,16 +401,17 @@ static int merge_all(struct job *J, size_t first)
 			J->merged = i + 1;
 		pthread_cond_broadcast(&J->cv);
 		pthread_mutex_unlock(&J->mu);
+		if (stolen || !rc)
+			dq_part_clear(P, J->R->ds->n_checks);
 		if (rc)
 			break;
-		dq_part_clear(P, J->R->ds->n_checks);
 	}
 	free(scratch);
 	return rc;
 }
 
 /* A worker left alone (merge_all stopped) finishes its part; the parts
- * after a failure are freed here. */
+ * after a failure are freed here (a stolen one its holder cleared). */
 static void drain(struct job *J)
 {
 	for (size_t i = J->merged; i < J->n; i++)
@@ -399,7 +507,7 @@ static ssize_t scan_header(struct job *J, uint64_t b0)
 			J->cut[j].offset = end;     /* chunks without a row start: empty */
 		J->cut[first].line = 1 + st->lines;
 		J->cut[first].index = st->rows;
-		rc = scan_part(J, first, R, &ps, st->header_fields, st->first_eol, NULL);
+		rc = scan_part(J, first, R, &ps, st->header_fields, st->first_eol, NULL, NULL);
 		if (first == 0)
 			*st = ps;
 		else
@@ -424,7 +532,12 @@ static int pass2(struct job *J, unsigned threads, size_t first)
 
 	J->next = J->merged = first;
 	J->stop = false;
-	n = start_helpers(&h, t, threads);
+	for (size_t i = first; i < J->n; i++) {
+		J->slots[i].taken_ns = 0;
+		J->slots[i].by_helper = J->slots[i].done = false;
+		atomic_store(&J->slots[i].stolen, false);
+	}
+	n = start_helpers(&h, scan_helper, t, threads);
 	rc = merge_all(J, first);
 	if (rc) {
 		pthread_mutex_lock(&J->mu);
@@ -432,8 +545,10 @@ static int pass2(struct job *J, unsigned threads, size_t first)
 		pthread_cond_broadcast(&J->cv);
 		pthread_mutex_unlock(&J->mu);
 	}
-	for (unsigned i = 0; i < n; i++)
+	for (unsigned i = 0; i < n; i++) {
+		(void)sched_hint_unidle(t[i]);   /* to exit sooner; may be refused */
 		pthread_join(t[i], NULL);
+	}
 	drain(J);
 	return rc;
 }
@@ -470,8 +585,12 @@ int dq_scan_parallel(struct run *R, int fd, uint64_t size, unsigned threads)
 	memset(st, 0, sizeof *st);
 	if (size >= 3 && pread(fd, bom, 3, 0) == 3 && memcmp(bom, "\xEF\xBB\xBF", 3) == 0)
 		b0 = 3;
+	pthread_condattr_t ca;
 	pthread_mutex_init(&J.mu, NULL);
-	pthread_cond_init(&J.cv, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);   /* wait_until */
+	pthread_cond_init(&J.cv, &ca);
+	pthread_condattr_destroy(&ca);
 	if ((rc = plan_chunks(&J, b0, threads)) < 0)
 		goto out;
 	/* begin[n] = size ends the last chunk */
@@ -485,7 +604,8 @@ int dq_scan_parallel(struct run *R, int fd, uint64_t size, unsigned threads)
 	J.maps = calloc(J.n, sizeof *J.maps);
 	J.cut = calloc(J.n + 1, sizeof *J.cut);
 	J.parts = calloc(J.n, sizeof *J.parts);
-	if (!J.maps || !J.cut || !J.parts) {
+	J.slots = calloc(J.n, sizeof *J.slots);
+	if (!J.maps || !J.cut || !J.parts || !J.slots) {
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -515,5 +635,6 @@ out:
 	free(J.maps);
 	free(J.cut);
 	free(J.parts);
+	free(J.slots);
 	return rc;
 }

@@ -7,7 +7,8 @@
  * byte 1 and cuts inside quoted fields, between CR and LF and inside a
  * multi-byte character) and both reports and .keys files must be
  * identical (dq_report_diff); test_misguessed makes the guessed part
- * starts wrong on purpose.  test_split_fast holds csv_split.c's
+ * starts wrong on purpose, test_starved_helpers starves the helpers so
+ * that their parts are stolen.  test_split_fast holds csv_split.c's
  * block-at-a-time fast path to its byte-at-a-time walk. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +21,10 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+
 #include "quality/csv.h"
 #include "quality/dq.h"
 
@@ -27,6 +32,9 @@
 
 #define DENVER .min_lat = 39.6, .max_lat = 39.92, .min_lon = -105.11, .max_lon = -104.6
 #define ROUNDS 300
+#define BIG (10u << 20)                  /* write_big's bytes, at least */
+#define STARVED_CUT (128u << 10)         /* test_starved_helpers' parts */
+#define STARVED_ROUNDS 10
 
 static const struct fx_dataset fx = {
 	.key = LIST("id", "k2"),
@@ -332,23 +340,31 @@ static void test_generated(void **state)
 	fixture_free(ds);
 }
 
+/* A file of 10 MiB of rows (large enough to split by itself) into
+ * TMPDIR/big.csv, FILE its path. */
+static void write_big(char file[128])
+{
+	struct gen g = { 0 };
+	FILE *f;
+	rng = 42;
+	puts_(&g, "id,k2,ts,lat,lon,n,cond\n");
+	for (uint32_t i = 0; g.len < BIG; i++)
+		row(&g, i);
+	snprintf(file, 128, "%s/big.csv", tmpdir);
+	f = fopen(file, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(g.p, 1, g.len, f), g.len);
+	fclose(f);
+	free(g.p);
+}
+
 /* A file large enough to split by itself (no cuts), at 2 and 3 threads. */
 static void test_large_uncut(void **state)
 {
 	struct cfg_dataset *ds = fixture(&fx);
 	char file[128];
-	struct gen g = { 0 };
-	FILE *f;
 	(void)state;
-	rng = 42;
-	puts_(&g, "id,k2,ts,lat,lon,n,cond\n");
-	for (uint32_t i = 0; g.len < (10u << 20); i++)
-		row(&g, i);
-	snprintf(file, sizeof file, "%s/big.csv", tmpdir);
-	f = fopen(file, "wb");
-	assert_non_null(f);
-	assert_int_equal(fwrite(g.p, 1, g.len, f), g.len);
-	fclose(f);
+	write_big(file);
 	struct dq_report *one = run(ds, file, NULL, 1, NULL, 0);
 	for (unsigned t = 2; t <= 3; t++) {
 		struct dq_report *par = run(ds, file, NULL, t, NULL, 0);
@@ -358,7 +374,57 @@ static void test_large_uncut(void **state)
 		dq_report_free(par);
 	}
 	dq_report_free(one);
-	free(g.p);
+	fixture_free(ds);
+}
+
+static atomic_bool hog_stop;
+
+static void *hog(void *arg)
+{
+	(void)arg;
+	while (!atomic_load_explicit(&hog_stop, memory_order_relaxed))
+		;
+	return NULL;
+}
+
+/* Helpers that get no CPU: the check on one CPU beside a busy thread of
+ * normal priority, where its SCHED_IDLE helpers run only now and then.
+ * The calling thread must steal the parts they hold (parts_stolen, in
+ * one of up to STARVED_ROUNDS checks) and still equal the serial report;
+ * the check ends, so the helpers' abandoned scans stop. */
+static void test_starved_helpers(void **state)
+{
+	struct cfg_dataset *ds = fixture(&fx);
+	uint64_t cuts[BIG / STARVED_CUT + 1];
+	size_t n = 0;
+	unsigned stolen = 0;
+	cpu_set_t was, one;
+	pthread_t h;
+	char file[128];
+	(void)state;
+	write_big(file);
+	struct dq_report *serial = run(ds, file, NULL, 1, NULL, 0);
+	for (uint64_t at = 0; at < BIG; at += STARVED_CUT)
+		cuts[n++] = at;
+	assert_int_equal(sched_getaffinity(0, sizeof was, &was), 0);
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	assert_int_equal(sched_setaffinity(0, sizeof one, &one), 0);  /* inherited */
+	atomic_store(&hog_stop, false);
+	assert_int_equal(pthread_create(&h, NULL, hog, NULL), 0);
+	for (int round = 0; round < STARVED_ROUNDS && !stolen; round++) {
+		struct dq_report *par = run(ds, file, NULL, 3, cuts, n);
+		const char *why = dq_report_diff(serial, par);
+		if (why)
+			fail_msg("round %d: reports differ in %s", round, why);
+		stolen += par->parts_stolen;
+		dq_report_free(par);
+	}
+	atomic_store(&hog_stop, true);
+	pthread_join(h, NULL);
+	assert_int_equal(sched_setaffinity(0, sizeof was, &was), 0);
+	assert_true(stolen > 0);
+	dq_report_free(serial);
 	fixture_free(ds);
 }
 
@@ -513,6 +579,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_generated),
 		cmocka_unit_test(test_large_uncut),
+		cmocka_unit_test(test_starved_helpers),
 		cmocka_unit_test(test_misguessed),
 		cmocka_unit_test(test_split_fast),
 	};
