@@ -78,7 +78,9 @@ Spark settings come from spark-submit (--master, --conf) or the Connect
 server; this job sets only what correctness needs: the session time zone
 from the spec, the CORRECTED datetime parser, TIMESTAMP_MICROS Parquet
 timestamps (readable by any Parquet reader) and spark.sql.legacy.javaCharsets
-(Spark 4 reads windows-1252 CSV only with it).  Spark 4 runs with ANSI mode
+(Spark 4 reads windows-1252 CSV only with it), and for speed only
+spark.sql.codegen.hugeMethodLimit=8000 (whole-stage code too big for
+HotSpot's JIT runs as compiled per-expression code instead).  Spark 4 runs with ANSI mode
 on, where a failed cast raises; every text-to-value conversion here is a
 ``try_cast`` or ``try_to_timestamp`` (NULL when the value does not type),
 so the NULL-and-count semantics above hold whatever spark.sql.ansi.enabled
@@ -251,11 +253,20 @@ def null_tokens(F, c, raw):
     return cond
 
 
+def flagged(spec, mapping):
+    """The columns whose values can fail to type: those in the header whose
+    type is not string (a string value is NULL or kept, never bad).  Only
+    these get a `_bad_<col>` flag and a manifest count."""
+    return [c["name"] for c in spec["columns"]
+            if mapping[c["name"]] is not None and c["type"] != "string"]
+
+
 def build_typed(spark, spec, header, mapping, source, spread):
     """The snapshot read from `source` (the input file, or the directory of
     its parts: split.py) as a DataFrame of canonical typed columns plus
-    `_reason` (NULL for a good row), `_bad_<col>` flags and `_raw`;
-    `spread`: repartition the parsed rows over `spread` tasks first."""
+    `_reason` (NULL for a good row), a `_bad_<col>` flag per column of
+    `flagged` and `_raw`; `spread`: repartition the parsed rows over
+    `spread` tasks first."""
     from pyspark.sql import functions as F, types as T
     width = len(header)
     schema = T.StructType([T.StructField(f"_c{i}", T.StringType()) for i in range(width)]
@@ -267,44 +278,56 @@ def build_typed(spark, spec, header, mapping, source, spread):
               .csv(source))
     if spread > 1:
         raw_df = raw_df.repartition(spread)
+    # Each step below is its own projection, and each value an expression
+    # computes is used twice by the next one: Spark does not collapse such
+    # projections (it would duplicate the expression), so every trim, regex
+    # and parse runs once per value (folded into one projection, the
+    # `_bad_` flags and CASE branches re-ran the typing: jobs/README.md
+    # "Round 4").
     # trimmed, blank -> NULL (the city pads with spaces; BOMs and NBSPs at
     # the edges are padding too)
-    trimmed = {}
-    for i in range(width):
-        v = F.expr(f"trim(BOTH ' \\t\\u00a0\\ufeff' FROM `_c{i}`)")
-        trimmed[i] = F.when(v != "", v)
-    stage1 = raw_df.select(*[trimmed[i].alias(f"_t{i}") for i in range(width)], "_corrupt")
+    trimmed = raw_df.select(*[F.expr(f"trim(BOTH ' \\t\\u00a0\\ufeff' FROM `_c{i}`)").alias(f"_s{i}")
+                              for i in range(width)], "_corrupt")
+    fields = [f"_t{i}" for i in range(width)]
+    stage1 = trimmed.select(*[F.when(F.col(f"_s{i}") != "", F.col(f"_s{i}")).alias(f"_t{i}")
+                              for i in range(width)], "_corrupt")
+    # per column: the value typed (`_v`) and whether it is a null token (`_n`)
     ts_formats = spec["timestamp_formats"]
-    cols, bad = [], []
+    bad_cols = flagged(spec, mapping)
+    parts = []
     for c in spec["columns"]:
         idx = mapping[c["name"]]
-        if idx is None:
-            cols.append(F.lit(None).cast(spark_type(T, c["type"])).alias(c["name"]))
-            bad.append(F.lit(False).alias(f"_bad_{c['name']}"))
-            continue
-        raw = F.col(f"_t{idx}")
-        isnull = null_tokens(F, c, raw)
-        typed = typed_expr(F, c, f"_t{idx}", ts_formats)
-        cols.append(F.when(~isnull, typed).cast(spark_type(T, c["type"])).alias(c["name"]))
-        bad.append((raw.isNotNull() & ~isnull & typed.isNull()).alias(f"_bad_{c['name']}"))
-    fields = [f"_t{i}" for i in range(width)]
-    stage2 = stage1.select(*cols, *bad, "_corrupt", *fields)
+        if idx is not None:
+            parts += [typed_expr(F, c, f"_t{idx}", ts_formats).alias(f"_v_{c['name']}"),
+                      null_tokens(F, c, F.col(f"_t{idx}")).alias(f"_n_{c['name']}")]
+    stage2 = stage1.select(*parts, "_corrupt", *fields)
+    cols = []
+    for c in spec["columns"]:
+        n, t = c["name"], spark_type(T, c["type"])
+        cols.append(F.lit(None).cast(t).alias(n) if mapping[n] is None
+                    else F.when(~F.col(f"_n_{n}"), F.col(f"_v_{n}")).cast(t).alias(n))
+    bad = [(F.col(f"_t{mapping[n]}").isNotNull() & ~F.col(f"_n_{n}") & F.col(f"_v_{n}").isNull())
+           .alias(f"_bad_{n}") for n in bad_cols]
+    stage3 = stage2.select(*cols, *bad, "_corrupt", *fields)
+
+    def is_bad(name):
+        return F.col(f"_bad_{name}") if name in bad_cols else F.lit(False)
     key, ev = spec["key"], spec["event_time"]
     all_key_null = F.lit(True)
     for k in key:
-        all_key_null = all_key_null & F.col(k).isNull() & ~F.col(f"_bad_{k}")
+        all_key_null = all_key_null & F.col(k).isNull() & ~is_bad(k)
     any_bad_key = F.lit(False)
     for k in key:
-        any_bad_key = any_bad_key | F.col(f"_bad_{k}")
+        any_bad_key = any_bad_key | is_bad(k)
     reason = (F.when(F.col("_corrupt").isNotNull(), "malformed")
               .when(all_key_null, "no_key")
               .when(any_bad_key, "bad_key")
-              .when(F.col(f"_bad_{ev}"), "bad_event_time")
+              .when(is_bad(ev), "bad_event_time")
               .when(F.col(ev).isNull(), "no_event_time"))
     # the raw fields are kept for rejected rows only (rejected.jsonl), and
     # only those pay for the JSON (the projects holding `_reason` are not
     # collapsed: a JSON column computed beside it ran for every row)
-    return (stage2.withColumn("_reason", reason)
+    return (stage3.withColumn("_reason", reason)
             .withColumn("_raw", F.when(F.col("_reason").isNotNull(), F.to_json(F.array(*fields))))
             .drop(*fields))
 
@@ -486,6 +509,13 @@ def run(spark, spec):
     # Spark 4's CSV reader accepts only seven charsets unless this is on
     # (windows-1252 is not among them); the JDK decodes the others
     spark.conf.set("spark.sql.legacy.javaCharsets", "true")
+    # and one setting for speed: HotSpot never JIT-compiles a method over
+    # 8000 bytes of bytecode (-XX:+DontCompileHugeMethods, the default), and
+    # the whole-stage code of the typing's wide projections is bigger, so it
+    # ran interpreted; at this limit Spark gives such a subtree Spark's
+    # per-expression code instead, which is compiled (jobs/README.md
+    # "Round 4": the typing 4.7-5.0 CPU-s per 100 MB against 6.5-6.8).
+    spark.conf.set("spark.sql.codegen.hugeMethodLimit", "8000")
     store = open_store(spec)
     rolled = store.recover()
     if rolled:
@@ -503,7 +533,7 @@ def run(spark, spec):
             rejected[r._reason] = rejected.get(r._reason, 0) + r.n
     new_months = {month_name(r.y, r.m) for r in stats if r._reason is None}
     unparsed = {}
-    for n in names:
+    for n in flagged(spec, mapping):
         tot = sum((r[f"b_{n}"] or 0) for r in stats)
         if tot:
             unparsed[n] = tot
@@ -552,7 +582,6 @@ def read_snapshot(spark, store, spec, header, mapping):
     the parts give another row count than the check's, it is read whole."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
-    names = [c["name"] for c in spec["columns"]]
     ev = F.col(spec["event_time"])
     par = session.default_parallelism(spark)
     size = store.size(spec["input"])
@@ -580,7 +609,7 @@ def read_snapshot(spark, store, spec, header, mapping):
         stats = typed.groupBy("_reason", F.year(ev).alias("y"), F.month(ev).alias("m")).agg(
             F.count(F.lit(1)).alias("n"),
             F.date_format(F.min(ev), "yyyy-MM-dd HH:mm:ss").alias("earliest"),
-            *[F.sum(F.col(f"_bad_{n}").cast("long")).alias(f"b_{n}") for n in names]).collect()
+            *[F.sum(F.col(f"_bad_{n}").cast("long")).alias(f"b_{n}") for n in flagged(spec, mapping)]).collect()
         rows, checked = sum(r.n for r in stats), spec.get("rows_checked")
         if scratch is None or checked is None or rows == checked:
             return typed, stats, scratch
