@@ -5,7 +5,7 @@
  *
  * sched_hint_idle: SCHED_IDLE.  Any runnable normal thread preempts it at
  * once, so `status` is answered while a big file is checked on every CPU
- * (socket_latency_bench: check p99 0.7-3.1 ms, against 4.5-5.6 ms under
+ * (socket_latency_bench: check p99 0.7-3.2 ms, against 4.5-5.6 ms under
  * SCHED_BATCH, where a client the loop thread had preempted waited for
  * the next tick).  On a host whose CPUs other work keeps busy it gets
  * almost no CPU: use it only for work someone else can take over (the

@@ -9,8 +9,9 @@
  * many threads: the calling thread and THREADS - 1 pthreads of its own
  * under SCHED_IDLE (any other thread that wakes runs first, so the
  * daemon answers while it checks; the calling thread scans the part of a
- * helper that gets no CPU itself, so a busy host slows a check to one
- * thread's speed, no further; base/sched_hint.h, dq_par.c), with a
+ * helper that gets no CPU itself, so on a busy host a check runs at about
+ * one thread's speed, plus the split's extra CPU; base/sched_hint.h,
+ * dq_par.c), with a
  * report identical to the single-threaded one.  Memory per thread: a
  * scanner (~2 MiB) and the part it scans (copies of the plan's counters,
  * 16 bytes of key index entries per keyed row of its chunk and 24 of row
