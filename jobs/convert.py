@@ -602,8 +602,10 @@ def read_snapshot(spark, store, spec, header, mapping):
         # the typing of every column (jobs/README.md "Round 3": the 100 MB
         # merge 17 s against 26-32 s).  A lost executor loses the rows: the
         # convert fails and is retried whole, before any commit.  Through
-        # Connect the server releases them when this DataFrame is dropped
-        # or the session stops.
+        # Connect the server drops its reference when this DataFrame is
+        # dropped or the session released; the stored blocks go when the
+        # driver's garbage collector frees the RDD (Spark's ContextCleaner;
+        # its periodic collection runs every 30 min), in classic mode too.
         typed = build_typed(spark, spec, header, mapping, scratch or spec["input"], spread).localCheckpoint(
             eager=True, storageLevel=StorageLevel.MEMORY_AND_DISK)
         stats = typed.groupBy("_reason", F.year(ev).alias("y"), F.month(ev).alias("m")).agg(
@@ -648,24 +650,37 @@ def write_rejects(spec, typed):
     os.replace(path + ".tmp", path)
 
 
+def session_key(spec):
+    """What names the server-side session the converts of `spec`'s dataset
+    into its datastore reuse through Connect (session.get)."""
+    return f"convert:{spec['dataset']}:{spec['datastore']}"
+
+
 def main(argv=None, spark=None):
     """Entry point; `spark` lets tests share one session.  Returns the
     exit status."""
     ap = argparse.ArgumentParser(prog="convert.py", description="Merge a CSV snapshot into the Parquet datastore.")
     ap.add_argument("--spec", required=True, help="convert.json written by the daemon")
     args = ap.parse_args(argv)
-    own = False
+    own, failed = False, True
     try:
         spec = load_spec(args.spec)
         if spark is None:
-            spark, own = session.get(f"denverd-convert-{spec['dataset']}"), True
+            # One server-side session per dataset and datastore, reused run
+            # after run through Connect (session.py: its generated code
+            # stays compiled); the daemon runs one convert per dataset at
+            # a time.
+            spark, own = session.get(f"denverd-convert-{spec['dataset']}", reuse=session_key(spec)), True
+            if session.is_connect(spark):
+                log(f"Spark Connect session {spark.session_id}")
         m = run(spark, spec)
+        failed = False
     except InputError as e:
         log(f"error: {e}")
         return 2
     finally:
         if own:
-            spark.stop()    # through Connect: frees this client's server-side session
+            session.stop(spark, failed)
     log(f"{m['dataset']} {m['exec_date']}: read {m['rows_read']}, wrote {m['rows_written']}, "
         f"rejected {m['rows_rejected'] or 0}, {len(m['partitions'])} months rewritten, "
         f"{m['datastore_rows']} rows in the datastore, {m['spark_seconds']} s")

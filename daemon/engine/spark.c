@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "base/macro.h"
 #include "domain/s3a.h"
 #include "engine/engine_int.h"
 #include "io/procgroup.h"
@@ -219,6 +220,22 @@ static void plan_free(struct ep_plan *p)
 	str_wipe_free(p->key);
 }
 
+/* What the managed server runs with unless spark.conf sets the key: the
+ * converts reuse one server-side session per dataset (jobs/session.py), so
+ * a session must outlive the time between two runs (Spark's default idle
+ * timeout, 60 min, would close it before a daily run), and the cache of
+ * generated code must hold every dataset's classes at once (about 60 each;
+ * Spark's default keeps 100).  With the code kept, the JIT may as well
+ * compile the convert's generated methods over HotSpot's 8000-byte limit
+ * too (once per session: 9% less wall time per 100 MB merge).
+ * jobs/README.md "Round 5". */
+static const char *const server_defaults[][2] = {
+	{ "spark.connect.session.manager.defaultSessionTimeout", "48h" },
+	{ "spark.sql.codegen.cache.maxEntries", "1000" },
+	{ "spark.driver.extraJavaOptions", "-XX:-DontCompileHugeMethods" },
+	{ "spark.executor.extraJavaOptions", "-XX:-DontCompileHugeMethods" },
+};
+
 /* The server's command and environment, the URL jobs get, the probe target
  * and the comparison key of CFG's spark section.  With storage: s3 the
  * server gets the s3a settings on its command line (after spark.conf, the
@@ -263,6 +280,12 @@ static int plan_build(const struct config *cfg, char *const *s3_env, struct ep_p
 		for (size_t i = 0; i < sp->n_conf; i++) {
 			list_push(p, &p->argv, "--conf");
 			list_push(p, &p->argv, "%s=%s", sp->conf_keys[i], sp->conf_values[i]);
+		}
+		for (size_t i = 0; i < ARRAY_SIZE(server_defaults); i++) {
+			if (s3a_operator_sets(sp, server_defaults[i][0]))
+				continue;
+			list_push(p, &p->argv, "--conf");
+			list_push(p, &p->argv, "%s=%s", server_defaults[i][0], server_defaults[i][1]);
 		}
 		if (s3a_conf_build(&cfg->storage, sp, &s3a) < 0)
 			p->failed = true;

@@ -123,7 +123,8 @@ def run_job(daemon, out):
 
 def spark_section(mode, port, token_file=None, url=None, memory="1GiB"):
     s = ("spark:\n  mode: %s\n  submit: %s\n  master: \"local[1]\"\n  python: %s\n"
-         "  jobs_dir: %s\n  conf: {spark.ui.enabled: \"false\", spark.log.level: WARN}\n"
+         "  jobs_dir: %s\n  conf: {spark.ui.enabled: \"false\", spark.log.level: WARN,\n"
+         "         spark.connect.session.manager.defaultSessionTimeout: 2h}\n"
          "  connect:\n    restart_delay: 500ms\n    restart_max_delay: 1s\n"
          "    kill_grace: 5s\n    check_interval: 300ms\n"
          % (mode, VENV / "spark-submit", VENV / "python", ROOT / "jobs"))
@@ -156,8 +157,13 @@ def test_managed_server_life(tmp, tmp_path_factory):
         pid1 = st["pid"]
         assert pid1 > 0 and st["restarts"] == 0 and st["uptime_ms"] >= 0
         assert os.getpgid(pid1) == pid1            # it leads its own group
-        assert any("SparkConnectServer" in open("/proc/%d/cmdline" % p).read()
-                   for p in group_members(pid1))
+        cmdline = [open("/proc/%d/cmdline" % p).read().split("\0") for p in group_members(pid1)]
+        server = next(c for c in cmdline if any("SparkConnectServer" in a for a in c))
+        # denverd's defaults for the reused convert sessions; spark.conf's wins
+        assert "spark.sql.codegen.cache.maxEntries=1000" in server
+        assert "-XX:-DontCompileHugeMethods" in server      # the JVM's own option now
+        assert "spark.connect.session.manager.defaultSessionTimeout=2h" in server
+        assert not any(a.endswith("defaultSessionTimeout=48h") for a in server)
         text = d.ctl("status").stdout
         assert "spark:     managed sc://localhost:%d ready, pid %d" % (port, pid1) in text
 

@@ -108,6 +108,14 @@ class Proc:
         self.p.wait()
 
 
+# What denverd gives its managed server unless spark.conf overrides it
+# (daemon/engine/spark.c server_defaults: the converts' reused sessions).
+SERVER_DEFAULTS = {"spark.connect.session.manager.defaultSessionTimeout": "48h",
+                   "spark.sql.codegen.cache.maxEntries": "1000",
+                   "spark.driver.extraJavaOptions": "-XX:-DontCompileHugeMethods",
+                   "spark.executor.extraJavaOptions": "-XX:-DontCompileHugeMethods"}
+
+
 def connect_server(state_dir, master="local[2]", conf=None, memory="1g", env=None):
     """Start a Spark Connect server on `master`; returns (Proc, 'sc://127.0.0.1:PORT')
     once it listens (at log level WARN its "started at" line is not logged).  `memory`: the server's (driver's) heap;
@@ -119,7 +127,7 @@ def connect_server(state_dir, master="local[2]", conf=None, memory="1g", env=Non
             "--conf", "spark.connect.grpc.binding.address=127.0.0.1",
             "--conf", f"spark.connect.grpc.binding.port={port}",
             "--conf", "spark.log.level=WARN",
-            *[x for k, v in (conf or {}).items() for x in ("--conf", f"{k}={v}")]]
+            *[x for k, v in {**SERVER_DEFAULTS, **(conf or {})}.items() for x in ("--conf", f"{k}={v}")]]
     proc = Proc("connect server", argv, os.path.join(state_dir, "logs", f"connect-{port}.log"),
                 spark_env(state_dir, **(env or {})))
     try:
