@@ -46,6 +46,21 @@ def spark():
     session.stop()
 
 
+@pytest.fixture(autouse=True)
+def no_connect_mark_left():
+    """Fails a test that leaves this process marked as a Spark Connect
+    client (SPARK_CONNECT_MODE_ENABLED, set by pyspark when a Connect
+    session is made in-process): with the mark, pyspark's lookups of the
+    active session skip the classic `spark`, and every later classic test
+    fails far from the cause (test_session.join shows how to undo it)."""
+    before = os.environ.get("SPARK_CONNECT_MODE_ENABLED")
+    yield
+    if os.environ.get("SPARK_CONNECT_MODE_ENABLED") != before:
+        if before is None:      # the next tests get a clean process
+            del os.environ["SPARK_CONNECT_MODE_ENABLED"]
+        pytest.fail("the test left SPARK_CONNECT_MODE_ENABLED set in the test process")
+
+
 def gen_file(directory, dataset, rows, vintage=None, start=None, end=None, seed=1, extra=()):
     """Generate a CSV with data/generate.py; returns its path."""
     name = f"{dataset}.generated.{vintage or 'current'}.{seed}.{rows}.csv"

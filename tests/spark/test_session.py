@@ -18,10 +18,15 @@ import session  # noqa: E402
 from conftest import Jobs, gen_file  # noqa: E402
 
 
-def join(url, sid):
+def join(url, sid, monkeypatch):
     """A client of the server-side session `sid` (created if it does not
-    exist); the caller closes it with leave()."""
+    exist), in this process; the caller closes it with leave().  pyspark
+    marks the process as a Connect client (SPARK_CONNECT_MODE_ENABLED),
+    after which pyspark's own lookups of the active session find no
+    classic one: `monkeypatch` takes the mark away at the test's end, so
+    the suite's classic session serves the modules after this one."""
     from pyspark.sql import SparkSession
+    monkeypatch.setenv("SPARK_CONNECT_MODE_ENABLED", "1")
     return SparkSession.builder.remote(session.with_session_id(url, sid)).create()
 
 
@@ -37,7 +42,7 @@ def session_of(jobs):
     return m.group(1)
 
 
-def test_converts_reuse_one_session(connect_url, tmp_path, gen_dir):
+def test_converts_reuse_one_session(connect_url, tmp_path, gen_dir, monkeypatch):
     url = connect_url
     jobs = Jobs("connect", url=url)
     path = gen_file(gen_dir, "traffic_accidents", 300)
@@ -55,7 +60,7 @@ def test_converts_reuse_one_session(connect_url, tmp_path, gen_dir):
     # the session lives on with what convert set in it; a fresh one has
     # the default
     for sid, want in ((first, "true"), ("99999999-2222-3333-4444-555555555555", "false")):
-        spark = join(url, sid)
+        spark = join(url, sid, monkeypatch)
         try:
             assert spark.conf.get("spark.sql.legacy.javaCharsets") == want
             assert spark.conf.get("spark.connect.session.planCache.enabled") == ("false" if want == "true" else "true")
@@ -66,7 +71,7 @@ def test_converts_reuse_one_session(connect_url, tmp_path, gen_dir):
     assert session_of(jobs) not in (first, session.reused_id(key, 1))
 
 
-def test_a_failed_convert_releases_its_session(connect_url, tmp_path, gen_dir):
+def test_a_failed_convert_releases_its_session(connect_url, tmp_path, gen_dir, monkeypatch):
     url = connect_url
     jobs = Jobs("connect", url=url)
     path = gen_file(gen_dir, "traffic_accidents", 200)
@@ -75,7 +80,7 @@ def test_a_failed_convert_releases_its_session(connect_url, tmp_path, gen_dir):
     assert session_of(jobs) == session.reused_id(key, 0)
     jobs.convert(tmp_path, "traffic_accidents", path, "utf-8", "2026-11-25", run_id=2, expect_rc=1,
                  crash="commit")
-    spark = join(url, session.reused_id(key, 0))
+    spark = join(url, session.reused_id(key, 0), monkeypatch)
     try:
         with pytest.raises(Exception, match="SESSION_CLOSED"):
             spark.range(1).count()
