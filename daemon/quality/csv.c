@@ -13,92 +13,15 @@
  * buffer (or, for a row too large for it, squeezed down to the bytes kept),
  * more input is read and the parse resumes where it stopped, so no byte is
  * parsed twice and the memory used does not depend on the input.
+ *
+ * This file is the parser; the masks, the reading and the statistics'
+ * names are its siblings (csv_int.h lists them).
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
-#ifdef __x86_64__
-#include <immintrin.h>
-#endif
-
-#include "base/strtable.h"
-#include "quality/csv.h"
-
-enum { F_START, F_UNQ, F_Q, F_QQ };          /* where in a field */
-enum { M_CONTIG, M_COPY, M_DROP };           /* how its content is held */
-enum { LA_STAY, LA_UNQUOTE, LA_MORE };       /* inner quote look-ahead */
-
-#define NO_BLOCK SIZE_MAX
-
-struct scanner {
-	csv_read_fn rd;
-	void *src;
-	bool eof;
-	bool header;
-	char *buf;              /* 64-byte aligned; cap + 64 bytes readable */
-	size_t cap, end;        /* capacity, bytes held */
-	size_t r;               /* next byte to parse */
-	uint64_t base;          /* file offset of buf[i] for every i >= r */
-	size_t block;
-	uint32_t max_field, max_row, max_fields;
-	void (*masks)(struct scanner *, size_t);
-
-	/* masks of the block at mblk (bytes at or past `end` are clear) */
-	size_t mblk;
-	uint64_t m_unq, m_q, m_lf;
-
-	/* the row being parsed */
-	bool in_row;
-	bool plain;
-	size_t row_start;
-	uint64_t row_line, row_off;
-	struct csv_field *f;
-	uint32_t nf;            /* fields kept */
-	uint32_t nf_total;      /* fields seen */
-	uint32_t row_kept;      /* content bytes of the kept fields */
-
-	/* the field being parsed: content is [f_off, r) when M_CONTIG (up to
-	 * qpos in F_QQ), [f_off, w) otherwise */
-	int fs, mode;
-	size_t f_off, w, qpos;
-	bool f_quoted, f_trunc;
-	uint32_t f_inner;       /* inner quotes kept as text */
-
-	uint64_t line;          /* physical line of position r */
-	uint64_t index;         /* rows delivered */
-	int first_eol;
-	bool pending_cr;        /* a row ended with CR at r-1: LF may follow */
-	uint64_t cr_line, cr_off;
-
-	/* UTF-8 validation, done as bytes are read */
-	uint8_t u_need, u_lo, u_hi;
-	uint64_t u_start;
-	bool unlined;           /* some location still has line 0 */
-	char last;              /* the last byte read */
-
-	struct csv_stats *st;
-	csv_row_fn fn;
-	void *ud;
-};
-
-static void issue(struct scanner *sc, enum csv_issue k, uint64_t n,
-                  uint64_t line, uint64_t off)
-{
-	struct csv_issue_stat *s = &sc->st->issue[k];
-	if (s->n_at < CSV_LOCS) {
-		s->at[s->n_at].line = line;
-		s->at[s->n_at].offset = off;
-		s->n_at++;
-		if (!line)
-			sc->unlined = true;
-	}
-	s->count += n;
-}
+#include "quality/csv_int.h"
 
 static void row_issue(struct scanner *sc, enum csv_issue k)
 {
@@ -137,110 +60,6 @@ static void fill_lines(struct scanner *sc, uint64_t next, uint64_t line)
 		}
 	}
 	sc->unlined = left;
-}
-
-/* ---- structural masks ---- */
-
-static uint64_t valid_bits(const struct scanner *sc, size_t blk)
-{
-	size_t n = sc->end - blk;
-	return n >= 64 ? ~0ULL : (1ULL << n) - 1;
-}
-
-static void set_masks(struct scanner *sc, size_t blk, uint64_t unq, uint64_t q, uint64_t lf)
-{
-	uint64_t v = valid_bits(sc, blk);
-	sc->m_unq = unq & v;
-	sc->m_q = q & v;
-	sc->m_lf = lf & v;
-	sc->mblk = blk;
-}
-
-static void masks_scalar(struct scanner *sc, size_t blk)
-{
-	const unsigned char *p = (const unsigned char *)sc->buf + blk;
-	uint64_t unq = 0, q = 0, lf = 0;
-	for (unsigned i = 0; i < 64; i++) {
-		uint64_t bit = 1ULL << i;
-		switch (p[i]) {
-		case '"':  q |= bit; unq |= bit; break;
-		case '\n': lf |= bit; unq |= bit; break;
-		case ',': case '\r': unq |= bit; break;
-		}
-	}
-	set_masks(sc, blk, unq, q, lf);
-}
-
-#ifdef __SSE2__
-static void masks_sse2(struct scanner *sc, size_t blk)
-{
-	const char *p = sc->buf + blk;
-	const __m128i comma = _mm_set1_epi8(','), quote = _mm_set1_epi8('"');
-	const __m128i nl = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r');
-	uint64_t unq = 0, q = 0, lf = 0;
-	for (unsigned i = 0; i < 4; i++) {
-		__m128i v = _mm_load_si128((const __m128i *)(const void *)(p + 16 * i));
-		__m128i eq = _mm_cmpeq_epi8(v, quote), el = _mm_cmpeq_epi8(v, nl);
-		__m128i any = _mm_or_si128(_mm_or_si128(eq, el),
-		              _mm_or_si128(_mm_cmpeq_epi8(v, comma), _mm_cmpeq_epi8(v, cr)));
-		q |= (uint64_t)(uint16_t)_mm_movemask_epi8(eq) << (16 * i);
-		lf |= (uint64_t)(uint16_t)_mm_movemask_epi8(el) << (16 * i);
-		unq |= (uint64_t)(uint16_t)_mm_movemask_epi8(any) << (16 * i);
-	}
-	set_masks(sc, blk, unq, q, lf);
-}
-#endif
-
-#ifdef __x86_64__
-__attribute__((target("avx2")))
-static void masks_avx2(struct scanner *sc, size_t blk)
-{
-	const char *p = sc->buf + blk;
-	const __m256i comma = _mm256_set1_epi8(','), quote = _mm256_set1_epi8('"');
-	const __m256i nl = _mm256_set1_epi8('\n'), cr = _mm256_set1_epi8('\r');
-	uint64_t unq = 0, q = 0, lf = 0;
-	for (unsigned i = 0; i < 2; i++) {
-		__m256i v = _mm256_load_si256((const __m256i *)(const void *)(p + 32 * i));
-		__m256i eq = _mm256_cmpeq_epi8(v, quote), el = _mm256_cmpeq_epi8(v, nl);
-		__m256i any = _mm256_or_si256(_mm256_or_si256(eq, el),
-		              _mm256_or_si256(_mm256_cmpeq_epi8(v, comma),
-		                              _mm256_cmpeq_epi8(v, cr)));
-		q |= (uint64_t)(uint32_t)_mm256_movemask_epi8(eq) << (32 * i);
-		lf |= (uint64_t)(uint32_t)_mm256_movemask_epi8(el) << (32 * i);
-		unq |= (uint64_t)(uint32_t)_mm256_movemask_epi8(any) << (32 * i);
-	}
-	set_masks(sc, blk, unq, q, lf);
-}
-#endif
-
-enum csv_simd csv_simd_level(void)
-{
-	const char *force = getenv("DENVERD_CSV_SIMD");   /* tests: scalar, sse2 */
-	if (force && strcmp(force, "scalar") == 0)
-		return CSV_SIMD_SCALAR;
-#ifdef __x86_64__
-	__builtin_cpu_init();
-	if (__builtin_cpu_supports("avx2") && !(force && strcmp(force, "sse2") == 0))
-		return CSV_SIMD_AVX2;
-#endif
-#ifdef __SSE2__
-	return CSV_SIMD_SSE2;
-#else
-	return CSV_SIMD_SCALAR;
-#endif
-}
-
-static void (*pick_masks(void))(struct scanner *, size_t)
-{
-	switch (csv_simd_level()) {
-#ifdef __x86_64__
-	case CSV_SIMD_AVX2: return masks_avx2;
-#endif
-#ifdef __SSE2__
-	case CSV_SIMD_SSE2: return masks_sse2;
-#endif
-	default: return masks_scalar;
-	}
 }
 
 /* Position of the next , \n \r or " at or after POS, or `end`. */
@@ -282,13 +101,6 @@ static inline size_t next_quote(struct scanner *sc, size_t pos, uint64_t *lfs)
 }
 
 /* ---- fields and rows ---- */
-
-/* Bytes the current field may still keep. */
-static size_t field_room(const struct scanner *sc)
-{
-	size_t row_left = sc->max_row - sc->row_kept;
-	return sc->max_field < row_left ? sc->max_field : row_left;
-}
 
 /* Append BUF[from, from+n) to a copied field, within its room. */
 static void append(struct scanner *sc, size_t from, size_t n)
@@ -714,159 +526,6 @@ static int finish(struct scanner *sc)
 	return field_done(sc, sc->end, len);
 }
 
-/* ---- input ---- */
-
-/* Validate BUF[0, n) as UTF-8 (the state carries over between reads) and
- * count NUL bytes; OFF is the file offset of BUF[0]. */
-static void check_bytes(struct scanner *sc, const unsigned char *p, size_t n, uint64_t off)
-{
-	struct csv_stats *st = sc->st;
-	const unsigned char *z = memchr(p, 0, n);
-	size_t i = 0;
-
-	while (z) {
-		issue(sc, CSV_I_NUL, 1, 0, off + (uint64_t)(z - p));
-		z = memchr(z + 1, 0, n - (size_t)(z + 1 - p));
-	}
-	while (i < n) {
-		unsigned char c;
-		if (sc->u_need) {
-			c = p[i];
-			if (c < sc->u_lo || c > sc->u_hi) {
-				issue(sc, CSV_I_INVALID_UTF8, 1, 0, sc->u_start);
-				sc->u_need = 0;
-				continue;      /* C starts anew */
-			}
-			st->non_ascii++;
-			sc->u_need--;
-			sc->u_lo = 0x80;
-			sc->u_hi = 0xBF;
-			i++;
-			continue;
-		}
-		while (i + 8 <= n) {
-			uint64_t v;
-			memcpy(&v, p + i, 8);
-			if (v & 0x8080808080808080ULL)
-				break;
-			i += 8;
-		}
-		while (i < n && p[i] < 0x80)
-			i++;
-		if (i >= n)
-			break;
-		c = p[i];
-		st->non_ascii++;
-		sc->u_lo = 0x80;
-		sc->u_hi = 0xBF;
-		if (c >= 0xC2 && c <= 0xDF) {
-			sc->u_need = 1;
-		} else if (c >= 0xE0 && c <= 0xEF) {
-			sc->u_need = 2;
-			if (c == 0xE0)
-				sc->u_lo = 0xA0;       /* no overlong forms */
-			else if (c == 0xED)
-				sc->u_hi = 0x9F;       /* no surrogates */
-		} else if (c >= 0xF0 && c <= 0xF4) {
-			sc->u_need = 3;
-			if (c == 0xF0)
-				sc->u_lo = 0x90;
-			else if (c == 0xF4)
-				sc->u_hi = 0x8F;       /* <= U+10FFFF */
-		} else {
-			issue(sc, CSV_I_INVALID_UTF8, 1, 0, off + i);
-		}
-		sc->u_start = off + i;
-		i++;
-	}
-}
-
-/* Make room at the end of the buffer, keeping the row in progress and the
- * bytes not parsed yet. */
-static void compact(struct scanner *sc)
-{
-	size_t keep = sc->in_row ? sc->row_start : sc->r;
-	size_t dst = 0, tail, shift;
-
-	if (keep == 0 && sc->cap - sc->end >= sc->block)
-		return;
-	sc->mblk = NO_BLOCK;
-	if (sc->end - keep + sc->block <= sc->cap) {
-		shift = keep;
-		memmove(sc->buf, sc->buf + shift, sc->end - shift);
-		sc->end -= shift;
-		sc->r -= shift;
-		sc->base += shift;
-		if (sc->in_row) {
-			sc->row_start -= shift;
-			for (uint32_t i = 0; i < sc->nf; i++)
-				sc->f[i].p -= shift;
-			sc->f_off -= shift;
-			sc->w -= shift;
-			sc->qpos -= shift;
-		}
-		return;
-	}
-	/* A row larger than the buffer: keep only its content bytes. */
-	for (uint32_t i = 0; i < sc->nf; i++) {
-		memmove(sc->buf + dst, sc->f[i].p, sc->f[i].len);
-		sc->f[i].p = sc->buf + dst;
-		dst += sc->f[i].len;
-	}
-	tail = sc->r;
-	if (sc->fs != F_START) {
-		size_t cend = sc->mode != M_CONTIG ? sc->w
-		            : sc->fs == F_QQ ? sc->qpos : sc->r;
-		size_t len = cend - sc->f_off, room = field_room(sc);
-		if (sc->fs == F_QQ)
-			tail = sc->qpos;
-		if (len > room) {
-			len = room;
-			sc->f_trunc = true;
-			sc->mode = M_DROP;
-		}
-		memmove(sc->buf + dst, sc->buf + sc->f_off, len);
-		sc->f_off = dst;
-		dst += len;
-		sc->w = dst;
-	}
-	shift = sc->r - tail;      /* bytes of the tail before r */
-	memmove(sc->buf + dst, sc->buf + tail, sc->end - tail);
-	sc->base += tail - dst;
-	sc->end = dst + (sc->end - tail);
-	if (sc->fs == F_QQ)
-		sc->qpos = dst;
-	sc->r = dst + shift;
-	sc->row_start = 0;
-	sc->plain = false;
-}
-
-/* Read more input.  Returns 0 (sc->eof set at the end) or -errno. */
-static int refill(struct scanner *sc)
-{
-	size_t want;
-	ssize_t n;
-
-	compact(sc);
-	want = sc->cap - sc->end;
-	if (want > sc->block)
-		want = sc->block;
-	n = sc->rd(sc->src, sc->buf + sc->end, want);
-	if (n < 0)
-		return (int)n;
-	if (n == 0) {
-		sc->eof = true;
-		return 0;
-	}
-	check_bytes(sc, (const unsigned char *)sc->buf + sc->end, (size_t)n,
-	            sc->base + sc->end);
-	sc->last = sc->buf[sc->end + (size_t)n - 1];
-	sc->end += (size_t)n;
-	sc->st->bytes += (uint64_t)n;
-	sc->mblk = NO_BLOCK;
-	return 0;
-}
-
 int csv_scan(csv_read_fn rd, void *src, const struct csv_opts *opts,
              csv_row_fn fn, void *ud, struct csv_stats *stats)
 {
@@ -894,7 +553,7 @@ int csv_scan(csv_read_fn rd, void *src, const struct csv_opts *opts,
 	sc.first_eol = o->first_eol;
 	if (o->start_index)
 		stats->header_fields = o->header_fields;
-	sc.masks = pick_masks();
+	sc.masks = csv_pick_masks();
 	sc.mblk = NO_BLOCK;
 	/* A squeezed row keeps <= max_row content bytes and < LOOKAHEAD + 2
 	 * unparsed ones, so one block always fits after it. */
@@ -911,7 +570,7 @@ int csv_scan(csv_read_fn rd, void *src, const struct csv_opts *opts,
 	if (o->start_offset == 0) {
 		/* Look for the BOM once three bytes (or the end) are in. */
 		while (sc.end < 3 && !sc.eof)
-			if ((rc = refill(&sc)) < 0)
+			if ((rc = csv_refill(&sc)) < 0)
 				goto out;
 		if (sc.end >= 3 && memcmp(sc.buf, "\xEF\xBB\xBF", 3) == 0) {
 			stats->bom = true;
@@ -923,7 +582,7 @@ int csv_scan(csv_read_fn rd, void *src, const struct csv_opts *opts,
 			goto out;
 		if (sc.eof)
 			break;
-		if ((rc = refill(&sc)) < 0)
+		if ((rc = csv_refill(&sc)) < 0)
 			goto out;
 	}
 	if (sc.u_need)
@@ -942,116 +601,4 @@ out:
 		free(sc.buf);
 	free(sc.f);
 	return rc;
-}
-
-void csv_stats_merge(struct csv_stats *into, const struct csv_stats *part)
-{
-	into->bytes += part->bytes;
-	into->rows += part->rows;
-	into->lines += part->lines;
-	if (part->max_fields > into->max_fields)
-		into->max_fields = part->max_fields;
-	into->eol_crlf += part->eol_crlf;
-	into->eol_lf += part->eol_lf;
-	into->eol_cr += part->eol_cr;
-	into->non_ascii += part->non_ascii;
-	if (!into->first_eol)
-		into->first_eol = part->first_eol;
-	if (into->rows == part->rows)
-		into->header_fields = part->header_fields;
-	for (int k = 0; k < CSV_I_N; k++) {
-		struct csv_issue_stat *d = &into->issue[k];
-		const struct csv_issue_stat *s = &part->issue[k];
-		for (unsigned i = 0; i < s->n_at && d->n_at < CSV_LOCS; i++)
-			d->at[d->n_at++] = s->at[i];
-		d->count += s->count;
-	}
-	into->encoding = into->bom ? CSV_ENC_UTF8_BOM
-	               : into->issue[CSV_I_INVALID_UTF8].count ? CSV_ENC_CP1252
-	               : CSV_ENC_UTF8;
-}
-
-/* ---- sources ---- */
-
-static ssize_t read_fd(void *src, char *buf, size_t n)
-{
-	int fd = *(const int *)src;
-	for (;;) {
-		ssize_t got = read(fd, buf, n);
-		if (got >= 0)
-			return got;
-		if (errno != EINTR)
-			return -errno;
-	}
-}
-
-int csv_scan_fd(int fd, const struct csv_opts *opts, csv_row_fn fn, void *ud,
-                struct csv_stats *stats)
-{
-	return csv_scan(read_fd, &fd, opts, fn, ud, stats);
-}
-
-struct mem_src {
-	const char *p;
-	size_t left;
-};
-
-static ssize_t read_mem(void *src, char *buf, size_t n)
-{
-	struct mem_src *m = src;
-	if (n > m->left)
-		n = m->left;
-	memcpy(buf, m->p, n);
-	m->p += n;
-	m->left -= n;
-	return (ssize_t)n;
-}
-
-int csv_scan_mem(const void *data, size_t len, const struct csv_opts *opts,
-                 csv_row_fn fn, void *ud, struct csv_stats *stats)
-{
-	struct mem_src m = { data, len };
-	return csv_scan(read_mem, &m, opts, fn, ud, stats);
-}
-
-/* ---- names ---- */
-
-const char *csv_encoding_name(enum csv_encoding e)
-{
-	switch (e) {
-	case CSV_ENC_UTF8_BOM: return "utf-8-sig";
-	case CSV_ENC_CP1252:   return "windows-1252";
-	default:               return "utf-8";
-	}
-}
-
-const char *csv_line_ending(const struct csv_stats *st)
-{
-	return st->eol_crlf && st->eol_crlf >= st->eol_lf + st->eol_cr ? "crlf" : "lf";
-}
-
-static const char *const csv_issue_table[CSV_I_N] = {
-	[CSV_I_INNER_QUOTE] = "inner_quote",
-	[CSV_I_BARE_QUOTE] = "bare_quote",
-	[CSV_I_UNCLOSED_QUOTE] = "unclosed_quote",
-	[CSV_I_NEWLINE_IN_QUOTES] = "newline_in_quotes",
-	[CSV_I_SHORT_ROW] = "short_row",
-	[CSV_I_LONG_ROW] = "long_row",
-	[CSV_I_BLANK_LINE] = "blank_line",
-	[CSV_I_PADDED] = "padded_value",
-	[CSV_I_FIELD_TRUNCATED] = "field_truncated",
-	[CSV_I_TOO_MANY_FIELDS] = "too_many_fields",
-	[CSV_I_MIXED_EOL] = "mixed_line_endings",
-	[CSV_I_NO_FINAL_EOL] = "no_final_newline",
-	[CSV_I_INVALID_UTF8] = "invalid_utf8",
-	[CSV_I_TRUNCATED_UTF8] = "truncated_utf8",
-	[CSV_I_NUL] = "nul_byte",
-};
-STRING_TABLE_STATIC(csv_issue, enum csv_issue)
-
-const char *csv_issue_name(enum csv_issue i)
-{
-	const char *name = csv_issue_to_string(i);
-
-	return name ? name : "unknown";
 }

@@ -305,8 +305,9 @@ static void masks_avx2(const unsigned char *p, struct masks *m)
 
 typedef void masks_fn(const unsigned char *, struct masks *);
 
-/* csv.c's choice (csv_simd_level); DENVERD_CSV_SIMD=scalar (tests) also
- * turns the single-lane fast path off, so that the two can be compared. */
+/* The scanner's choice (csv_masks.c, csv_simd_level); DENVERD_CSV_SIMD=
+ * scalar (tests) also turns the single-lane fast path off, so that the two
+ * can be compared. */
 static masks_fn *pick_masks(bool *fast, bool *popcnt)
 {
 	enum csv_simd level = csv_simd_level();
