@@ -1,4 +1,4 @@
-/* dq_fixture.h - the datasets test_dq.c checks files against, written as
+/* dq_fixture.h - the datasets test_dq*.c check files against, written as
  * tables and built into the struct cfg_dataset that config_parse() makes
  * of the same YAML (quality/ is below config/: its tests cannot parse).
  *
