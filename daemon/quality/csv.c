@@ -23,6 +23,8 @@
 
 #include "quality/csv_int.h"
 
+enum { LA_STAY, LA_UNQUOTE, LA_MORE };       /* inner quote look-ahead */
+
 static void row_issue(struct scanner *sc, enum csv_issue k)
 {
 	issue(sc, k, 1, sc->row_line, sc->row_off);

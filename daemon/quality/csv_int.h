@@ -23,7 +23,6 @@
 
 enum { F_START, F_UNQ, F_Q, F_QQ };          /* where in a field */
 enum { M_CONTIG, M_COPY, M_DROP };           /* how its content is held */
-enum { LA_STAY, LA_UNQUOTE, LA_MORE };       /* inner quote look-ahead */
 
 #define NO_BLOCK SIZE_MAX
 

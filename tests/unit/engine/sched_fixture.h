@@ -255,4 +255,17 @@ static inline int64_t start_job(const char *job)
 	return trigger("j", "2026-11-24");
 }
 
+/* One test of the engine, with the harness's setup and teardown. */
+#define SCHED_TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+/* Run TESTS (N of them, SCHED_TEST each) with libcurl initialised for the
+ * fetches the engine starts; returns cmocka's result. */
+static inline int sched_run_tests(const struct CMUnitTest *tests, size_t n)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	int rc = _cmocka_run_group_tests("sched", tests, n, NULL, NULL);
+	curl_global_cleanup();
+	return rc;
+}
+
 #endif

@@ -370,26 +370,21 @@ static void test_dataset_events_and_the_subscriber_cap(void **state)
 
 int main(void)
 {
-	curl_global_init(CURL_GLOBAL_DEFAULT);
 	const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
-		T(test_job_succeeds_with_its_environment),
-		T(test_failing_job_retries_with_backoff_then_fails),
-		T(test_missing_command_fails_at_once),
-		T(test_hanging_job_times_out),
-		T(test_job_printing_a_lot_keeps_a_bounded_tail),
-		T(test_cancel_stops_the_child),
-		T(test_stop_leaves_runs_resumable),
-		T(test_cancel_then_stop_stays_cancelled),
-		T(test_retry_refuses_while_the_date_is_active),
-		T(test_recovery_kills_the_orphan_and_resumes),
-		T(test_recovery_spares_a_reused_pid),
-		T(test_job_limit_serialises),
-		T(test_events_are_typed_and_follow_the_commit),
-		T(test_dataset_events_and_the_subscriber_cap),
-#undef T
+		SCHED_TEST(test_job_succeeds_with_its_environment),
+		SCHED_TEST(test_failing_job_retries_with_backoff_then_fails),
+		SCHED_TEST(test_missing_command_fails_at_once),
+		SCHED_TEST(test_hanging_job_times_out),
+		SCHED_TEST(test_job_printing_a_lot_keeps_a_bounded_tail),
+		SCHED_TEST(test_cancel_stops_the_child),
+		SCHED_TEST(test_stop_leaves_runs_resumable),
+		SCHED_TEST(test_cancel_then_stop_stays_cancelled),
+		SCHED_TEST(test_retry_refuses_while_the_date_is_active),
+		SCHED_TEST(test_recovery_kills_the_orphan_and_resumes),
+		SCHED_TEST(test_recovery_spares_a_reused_pid),
+		SCHED_TEST(test_job_limit_serialises),
+		SCHED_TEST(test_events_are_typed_and_follow_the_commit),
+		SCHED_TEST(test_dataset_events_and_the_subscriber_cap),
 	};
-	int rc = cmocka_run_group_tests(tests, NULL, NULL);
-	curl_global_cleanup();
-	return rc;
+	return sched_run_tests(tests, sizeof tests / sizeof tests[0]);
 }

@@ -306,24 +306,19 @@ static void test_reload_adds_and_removes(void **state)
 
 int main(void)
 {
-	curl_global_init(CURL_GLOBAL_DEFAULT);
 	const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
-		T(test_catchup_latest_runs_once),
-		T(test_catchup_all_capped),
-		T(test_catchup_none_and_first_configured),
-		T(test_new_dataset_never_catches_up),
-		T(test_schedule_fires_with_local_exec_date),
-		T(test_backfill_queues_one_run_per_date),
-		T(test_reload_adds_and_removes),
-		T(test_one_engine_per_state_dir),
-		T(test_job_after_two_datasets),
-		T(test_failed_check_quarantines),
-		T(test_convert_without_spark_says_what_to_install),
-		T(test_convert_manifest_must_match_the_check),
-#undef T
+		SCHED_TEST(test_catchup_latest_runs_once),
+		SCHED_TEST(test_catchup_all_capped),
+		SCHED_TEST(test_catchup_none_and_first_configured),
+		SCHED_TEST(test_new_dataset_never_catches_up),
+		SCHED_TEST(test_schedule_fires_with_local_exec_date),
+		SCHED_TEST(test_backfill_queues_one_run_per_date),
+		SCHED_TEST(test_reload_adds_and_removes),
+		SCHED_TEST(test_one_engine_per_state_dir),
+		SCHED_TEST(test_job_after_two_datasets),
+		SCHED_TEST(test_failed_check_quarantines),
+		SCHED_TEST(test_convert_without_spark_says_what_to_install),
+		SCHED_TEST(test_convert_manifest_must_match_the_check),
 	};
-	int rc = cmocka_run_group_tests(tests, NULL, NULL);
-	curl_global_cleanup();
-	return rc;
+	return sched_run_tests(tests, sizeof tests / sizeof tests[0]);
 }
