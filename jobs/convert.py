@@ -79,8 +79,9 @@ server; this job sets only what correctness needs: the session time zone
 from the spec, the CORRECTED datetime parser, TIMESTAMP_MICROS Parquet
 timestamps (readable by any Parquet reader) and spark.sql.legacy.javaCharsets
 (Spark 4 reads windows-1252 CSV only with it), and for speed only
-spark.sql.codegen.hugeMethodLimit=8000 (whole-stage code too big for
-HotSpot's JIT runs as compiled per-expression code instead).  Spark 4 runs with ANSI mode
+spark.sql.codegen.hugeMethodLimit=8000 when the JVMs do not compile huge
+methods (whole-stage code too big for HotSpot's JIT then runs as compiled
+per-expression code instead; compiles_huge_methods).  Spark 4 runs with ANSI mode
 on, where a failed cast raises; every text-to-value conversion here is a
 ``try_cast`` or ``try_to_timestamp`` (NULL when the value does not type),
 so the NULL-and-count semantics above hold whatever spark.sql.ansi.enabled
@@ -99,19 +100,17 @@ import sys
 import time
 import uuid
 
-import patterns
 import session
 import split
 import storage
 from datastore import Store
-from jobspec import ENCODINGS, InputError, load_spec, spark_pattern
+from jobspec import InputError, load_spec
 from removal import configured_window, converted_windows, removal_exprs
+from typed import build_typed, flagged, spark_type
 
 MANIFEST_VERSION = 1
 REJECT_SAMPLE = 1000
 REPARTITION_BYTES = 32 << 20
-TRUE_WORDS = ("y", "yes", "true", "t", "1")
-FALSE_WORDS = ("n", "no", "false", "f", "0")
 
 
 def log(msg):
@@ -200,143 +199,6 @@ def map_columns(spec, header):
     return mapping, unmapped, missing_optional
 
 
-def sql_str(s):
-    return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def typed_expr(F, c, name, ts_formats):
-    """Column expression typing the trimmed text column `name` as column
-    spec `c`."""
-    raw = F.col(name)
-    t = c["type"]
-    if t == "string":
-        return raw
-    if t == "int":
-        return (F.when(raw.rlike(r"^[+-]?[0-9]+$"), raw)
-                .when(raw.rlike(r"^[+-]?[0-9]+\.0*$"), F.regexp_extract(raw, r"^([+-]?[0-9]+)", 1))
-                .try_cast("long"))
-    if t == "float":
-        return F.when(raw.rlike(r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"), raw.try_cast("double"))
-    if t == "bool":
-        low = F.lower(raw)
-        return F.when(low.isin(*TRUE_WORDS), F.lit(True)).when(low.isin(*FALSE_WORDS), F.lit(False))
-    # a timestamp: its formats in order; a date: its own formats, then the
-    # timestamp formats (a date column sometimes holds a whole timestamp,
-    # FORMATS.md).  With several, each parse is guarded by the format's
-    # shape (patterns.py: fewer failed parses, the same values).
-    fmts = (c["formats"] or ts_formats) if t == "timestamp" else (
-        c["formats"] + [f for f in ts_formats if f not in c["formats"]])
-    if not fmts:
-        return raw.try_cast(t)
-    cands = [F.expr(f"try_to_timestamp(`{name}`, {sql_str(spark_pattern(f))})") for f in fmts]
-    if len(cands) > 1:
-        cands = [F.when(raw.rlike(patterns.guard(f)), e) for f, e in zip(fmts, cands)]
-    ts = F.coalesce(*cands)
-    return ts if t == "timestamp" else F.to_date(ts)
-
-
-def null_tokens(F, c, raw):
-    """Condition: trimmed `raw` is one of the column's `nulls`."""
-    toks = [str(x).strip() for x in c["nulls"]]
-    if not toks:
-        return F.lit(False)
-    cond = raw.isin(*toks)
-    if c["type"] in ("int", "float"):
-        nums = []
-        for x in toks:
-            try:
-                nums.append(float(x))
-            except ValueError:
-                pass
-        if nums:
-            cond = cond | F.when(raw.rlike(r"^[+-]?[0-9.eE+-]+$"), raw.try_cast("double").isin(*nums)).otherwise(False)
-    return cond
-
-
-def flagged(spec, mapping):
-    """The columns whose values can fail to type: those in the header whose
-    type is not string (a string value is NULL or kept, never bad).  Only
-    these get a `_bad_<col>` flag and a manifest count."""
-    return [c["name"] for c in spec["columns"]
-            if mapping[c["name"]] is not None and c["type"] != "string"]
-
-
-def build_typed(spark, spec, header, mapping, source, spread):
-    """The snapshot read from `source` (the input file, or the directory of
-    its parts: split.py) as a DataFrame of canonical typed columns plus
-    `_reason` (NULL for a good row), a `_bad_<col>` flag per column of
-    `flagged` and `_raw`; `spread`: repartition the parsed rows over
-    `spread` tasks first."""
-    from pyspark.sql import functions as F, types as T
-    width = len(header)
-    schema = T.StructType([T.StructField(f"_c{i}", T.StringType()) for i in range(width)]
-                          + [T.StructField("_corrupt", T.StringType())])
-    raw_df = (spark.read.schema(schema)
-              .option("header", True).option("multiLine", True)
-              .option("encoding", ENCODINGS[spec["encoding"]]).option("escape", '"')
-              .option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", "_corrupt")
-              .csv(source))
-    if spread > 1:
-        raw_df = raw_df.repartition(spread)
-    # Each step below is its own projection, and each value an expression
-    # computes is used twice by the next one: Spark does not collapse such
-    # projections (it would duplicate the expression), so every trim, regex
-    # and parse runs once per value (folded into one projection, the
-    # `_bad_` flags and CASE branches re-ran the typing: jobs/README.md
-    # "Round 4").
-    # trimmed, blank -> NULL (the city pads with spaces; BOMs and NBSPs at
-    # the edges are padding too)
-    trimmed = raw_df.select(*[F.expr(f"trim(BOTH ' \\t\\u00a0\\ufeff' FROM `_c{i}`)").alias(f"_s{i}")
-                              for i in range(width)], "_corrupt")
-    fields = [f"_t{i}" for i in range(width)]
-    stage1 = trimmed.select(*[F.when(F.col(f"_s{i}") != "", F.col(f"_s{i}")).alias(f"_t{i}")
-                              for i in range(width)], "_corrupt")
-    # per column: the value typed (`_v`) and whether it is a null token (`_n`)
-    ts_formats = spec["timestamp_formats"]
-    bad_cols = flagged(spec, mapping)
-    parts = []
-    for c in spec["columns"]:
-        idx = mapping[c["name"]]
-        if idx is not None:
-            parts += [typed_expr(F, c, f"_t{idx}", ts_formats).alias(f"_v_{c['name']}"),
-                      null_tokens(F, c, F.col(f"_t{idx}")).alias(f"_n_{c['name']}")]
-    stage2 = stage1.select(*parts, "_corrupt", *fields)
-    cols = []
-    for c in spec["columns"]:
-        n, t = c["name"], spark_type(T, c["type"])
-        cols.append(F.lit(None).cast(t).alias(n) if mapping[n] is None
-                    else F.when(~F.col(f"_n_{n}"), F.col(f"_v_{n}")).cast(t).alias(n))
-    bad = [(F.col(f"_t{mapping[n]}").isNotNull() & ~F.col(f"_n_{n}") & F.col(f"_v_{n}").isNull())
-           .alias(f"_bad_{n}") for n in bad_cols]
-    stage3 = stage2.select(*cols, *bad, "_corrupt", *fields)
-
-    def is_bad(name):
-        return F.col(f"_bad_{name}") if name in bad_cols else F.lit(False)
-    key, ev = spec["key"], spec["event_time"]
-    all_key_null = F.lit(True)
-    for k in key:
-        all_key_null = all_key_null & F.col(k).isNull() & ~is_bad(k)
-    any_bad_key = F.lit(False)
-    for k in key:
-        any_bad_key = any_bad_key | is_bad(k)
-    reason = (F.when(F.col("_corrupt").isNotNull(), "malformed")
-              .when(all_key_null, "no_key")
-              .when(any_bad_key, "bad_key")
-              .when(is_bad(ev), "bad_event_time")
-              .when(F.col(ev).isNull(), "no_event_time"))
-    # the raw fields are kept for rejected rows only (rejected.jsonl), and
-    # only those pay for the JSON (the projects holding `_reason` are not
-    # collapsed: a JSON column computed beside it ran for every row)
-    return (stage3.withColumn("_reason", reason)
-            .withColumn("_raw", F.when(F.col("_reason").isNotNull(), F.to_json(F.array(*fields))))
-            .drop(*fields))
-
-
-def spark_type(T, name):
-    return {"string": T.StringType(), "int": T.LongType(), "float": T.DoubleType(),
-            "timestamp": T.TimestampType(), "date": T.DateType(), "bool": T.BooleanType()}[name]
-
-
 # ---------------------------------------------------------------------------
 # Merging
 def output_schema(spec):
@@ -388,7 +250,7 @@ def merge(spark, spec, store, snap, new_months, data_cols, timer, provenance):
     rows less the duplicate keys, counted here).  Returns (months
     rewritten, duplicate-key count, rows in the datastore after, rows
     first missing on this exec date by removal)."""
-    from pyspark.sql import Window, functions as F
+    from pyspark.sql import Observation, Window, functions as F
     key = spec["key"]
     windows = converted_windows(spec, store, provenance.get("window_start"))
     live = set(store.months())
@@ -416,52 +278,47 @@ def merge(spark, spec, store, snap, new_months, data_cols, timer, provenance):
     part = ["year", "month", *key] if by_month else key
     if by_month:
         union = union.repartition("year", "month")
-    w_key = Window.partitionBy(*part)
+    # One window operator: the rank and the key's aggregates share the
+    # partitioning and the order (the aggregates over the whole frame), so
+    # Spark sorts once and copies each row once.
     order = Window.partitionBy(*part).orderBy(F.col("last_seen").desc(), F.col("_src").desc(),
                                               F.col("_h").desc())
+    whole = order.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
     ranked = (union.withColumn("_h", F.xxhash64(*data_cols))
               .withColumn("_rn", F.row_number().over(order))
-              .withColumn("_first", F.min("first_seen").over(w_key))
-              .withColumn("_last", F.max("last_seen").over(w_key)))
+              .withColumn("_first", F.min("first_seen").over(whole))
+              .withColumn("_last", F.max("last_seen").over(whole))
+              .withColumn("_in_snap", F.max("_src").over(whole)))
     removed_on, removal = removal_exprs(F, spec, windows)
     winners = (ranked.filter(F.col("_rn") == 1)
                .withColumn("first_seen", F.col("_first")).withColumn("last_seen", F.col("_last"))
                .withColumn("removed_on", removed_on).withColumn("removal", removal))
-    # duplicate keys of the snapshot, counted on its key columns alone (a
-    # narrow aggregate of the checkpointed snapshot, not of the merged rows)
-    dup = snap.groupBy(*key).count().filter(F.col("count") > 1).agg(
-        F.sum(F.col("count") - 1).alias("d")).collect()[0].d or 0
     timer("merge")
     out_cols = [f.name for f in output_schema(spec).fields]
     txn = f"{spec['exec_date']}.{spec.get('run_id', 0)}.{uuid.uuid4().hex[:8]}"
     staging = store.staging(txn)
-    out = winners.select(*out_cols)
+    out = winners.select(*out_cols, "_in_snap")
     if not by_month:
         out = out.repartition("year", "month")
+    # What the write counts as it goes (Spark's observed metrics, no job
+    # of their own), on the rows it writes, in its own stage (where Spark
+    # takes each task's counts once, whatever was retried)
+    seen = Observation("merge")
+    out = out.observe(seen, *merge_metrics(F, spec)).select(*out_cols)
     # (year, month, key) is a prefix of the window's own order: no sort
     # beyond the window's; each month's rows are in one task, one file
     (out.sortWithinPartitions("year", "month", *key)
      .write.partitionBy("year", "month")
      .option("compression", "zstd").option("maxRecordsPerFile", 1_000_000)
      .mode("error").parquet(staging))
+    got = seen.get
+    merged_rows = got["n"]
+    dup = provenance["rows_written"] - (got["k"] or 0)
+    removed = {"aged_out": got["a"] or 0, "withdrawn": got["w"] or 0}
+    if got["u"]:
+        removed["unknown"] = got["u"]
     staged = {f"{y}/{m}" for y in store.list_names(staging) if y.startswith("year=")
               for m in store.list_names(f"{staging}/{y}") if m.startswith("month=")}
-    # rows written, and those first missing today by removal: from the
-    # staged files (two columns and the footers, no second pass over the
-    # merge).  Every row whose removal changes today is in an affected
-    # month (removal_months), so in the staged files.
-    merged_rows, removed = 0, {"aged_out": 0, "withdrawn": 0}
-    if staged:
-        today = F.col("removed_on") == F.lit(dt.date.fromisoformat(spec["exec_date"]))
-        agg = spark.read.schema(output_schema(spec)).parquet(staging).agg(
-            F.count(F.lit(1)).alias("n"),
-            F.sum((today & (F.col("removal") == "aged_out")).cast("long")).alias("a"),
-            F.sum((today & (F.col("removal") == "withdrawn")).cast("long")).alias("w"),
-            F.sum((today & F.col("removal").isNull()).cast("long")).alias("u")).collect()[0]
-        merged_rows = agg.n
-        removed = {"aged_out": agg.a or 0, "withdrawn": agg.w or 0}
-        if agg.u:
-            removed["unknown"] = agg.u
     timer("write")
     store.commit_months(txn, affected, staged,
                         {**provenance, "rows_written": provenance["rows_written"] - dup})
@@ -470,6 +327,21 @@ def merge(spark, spec, store, snap, new_months, data_cols, timer, provenance):
     total = merged_rows + (read_months(spark, spec, store, untouched).count() if untouched else 0)
     timer("count")
     return sorted(affected, key=_month_key), dup, total, removed
+
+
+def merge_metrics(F, spec):
+    """The merge's observed metrics over the rows it writes (the output
+    columns and ``_in_snap``, 1 for a key the snapshot has): ``n`` rows,
+    ``k`` snapshot keys (so the snapshot's duplicate keys are its good rows
+    less ``k``), and ``a``, ``w``, ``u`` the rows first missing on this
+    exec date by removal, aged out, withdrawn and unknown.  Every row whose
+    removal changes today is in an affected month (removal_months), so
+    among the rows written."""
+    today = F.col("removed_on") == F.lit(dt.date.fromisoformat(spec["exec_date"]))
+    return [F.count(F.lit(1)).alias("n"), F.sum("_in_snap").alias("k"),
+            F.sum((today & (F.col("removal") == "aged_out")).cast("long")).alias("a"),
+            F.sum((today & (F.col("removal") == "withdrawn")).cast("long")).alias("w"),
+            F.sum((today & F.col("removal").isNull()).cast("long")).alias("u")]
 
 
 def _month_key(m):
@@ -493,6 +365,16 @@ def write_manifest(path, manifest):
         os.close(dfd)
 
 
+def compiles_huge_methods(spark):
+    """Whether the JVMs running this job's tasks JIT-compile methods over
+    HotSpot's 8000-byte limit: the driver's and the executors' Java
+    options both turn -XX:-DontCompileHugeMethods on (denverd's managed
+    Connect server does, unless spark.conf sets those keys)."""
+    flag = "-XX:-DontCompileHugeMethods"
+    return all(flag in (spark.conf.get(f"spark.{side}.extraJavaOptions", "") or "").split()
+               for side in ("driver", "executor"))
+
+
 def run(spark, spec):
     """Convert and merge; returns the manifest dict (also written)."""
     from pyspark.sql import functions as F
@@ -514,8 +396,14 @@ def run(spark, spec):
     # the whole-stage code of the typing's wide projections is bigger, so it
     # ran interpreted; at this limit Spark gives such a subtree Spark's
     # per-expression code instead, which is compiled (jobs/README.md
-    # "Round 4": the typing 4.7-5.0 CPU-s per 100 MB against 6.5-6.8).
-    spark.conf.set("spark.sql.codegen.hugeMethodLimit", "8000")
+    # "Round 4": the typing 4.7-5.0 CPU-s per 100 MB against 6.5-6.8).  JVMs
+    # that compile huge methods (denverd's managed server) run the
+    # whole-stage code faster still (round 6): there the server's own
+    # setting stands, in a reused session too.
+    if compiles_huge_methods(spark):
+        spark.conf.unset("spark.sql.codegen.hugeMethodLimit")
+    else:
+        spark.conf.set("spark.sql.codegen.hugeMethodLimit", "8000")
     store = open_store(spec)
     rolled = store.recover()
     if rolled:

@@ -227,13 +227,18 @@ static void plan_free(struct ep_plan *p)
  * generated code must hold every dataset's classes at once (about 60 each;
  * Spark's default keeps 100).  With the code kept, the JIT may as well
  * compile the convert's generated methods over HotSpot's 8000-byte limit
- * too (once per session: 9% less wall time per 100 MB merge).
- * jobs/README.md "Round 5". */
+ * too (once per session: 9% less wall time per 100 MB merge), and
+ * convert.py, finding the flag in both options, then leaves Spark's
+ * whole-stage code whole instead of capping its methods at HotSpot's limit.
+ * Kryo instead of Java serialization for the RDD blocks a convert keeps
+ * (its typed snapshot, written once and read twice): about 5% less time.
+ * jobs/README.md "Round 5" and "Round 6". */
 static const char *const server_defaults[][2] = {
 	{ "spark.connect.session.manager.defaultSessionTimeout", "48h" },
 	{ "spark.sql.codegen.cache.maxEntries", "1000" },
 	{ "spark.driver.extraJavaOptions", "-XX:-DontCompileHugeMethods" },
 	{ "spark.executor.extraJavaOptions", "-XX:-DontCompileHugeMethods" },
+	{ "spark.serializer", "org.apache.spark.serializer.KryoSerializer" },
 };
 
 /* The server's command and environment, the URL jobs get, the probe target

@@ -162,6 +162,7 @@ def test_managed_server_life(tmp, tmp_path_factory):
         # denverd's defaults for the reused convert sessions; spark.conf's wins
         assert "spark.sql.codegen.cache.maxEntries=1000" in server
         assert "-XX:-DontCompileHugeMethods" in server      # the JVM's own option now
+        assert "spark.serializer=org.apache.spark.serializer.KryoSerializer" in server
         assert "spark.connect.session.manager.defaultSessionTimeout=2h" in server
         assert not any(a.endswith("defaultSessionTimeout=48h") for a in server)
         text = d.ctl("status").stdout

@@ -113,7 +113,8 @@ class Proc:
 SERVER_DEFAULTS = {"spark.connect.session.manager.defaultSessionTimeout": "48h",
                    "spark.sql.codegen.cache.maxEntries": "1000",
                    "spark.driver.extraJavaOptions": "-XX:-DontCompileHugeMethods",
-                   "spark.executor.extraJavaOptions": "-XX:-DontCompileHugeMethods"}
+                   "spark.executor.extraJavaOptions": "-XX:-DontCompileHugeMethods",
+                   "spark.serializer": "org.apache.spark.serializer.KryoSerializer"}
 
 
 def connect_server(state_dir, master="local[2]", conf=None, memory="1g", env=None):

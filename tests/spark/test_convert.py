@@ -237,6 +237,69 @@ def test_rejected_rows_counted_by_reason(spark, tmp_path, gen_dir):
     assert rej[0]["fields"][col["Case Created dttm"]] == "31/31/2026 9:00:00 XM"
 
 
+def test_huge_method_limit_where_the_jvm_cannot_compile(spark, tmp_path, gen_dir):
+    """A classic JVM started without -XX:-DontCompileHugeMethods (the
+    suite's) gets Spark's limit at HotSpot's 8000 bytes, so no generated
+    method too big to be compiled runs interpreted; denverd's Connect
+    server, which compiles them, keeps the default (test_session.py)."""
+    assert not convert.compiles_huge_methods(spark)
+    spark.conf.unset("spark.sql.codegen.hugeMethodLimit")
+    run_convert(spark, tmp_path, "traffic_accidents", gen_file(gen_dir, "traffic_accidents", 20), "utf-8",
+                "2026-08-01")
+    assert spark.conf.get("spark.sql.codegen.hugeMethodLimit") == "8000"
+
+
+def test_padding_trimmed_at_the_ends_only(spark, tmp_path, gen_dir):
+    """Spaces, tabs, NBSPs and BOMs at a value's ends are padding, in any
+    mix; inside a value they stay; a value of padding alone is NULL."""
+    path = gen_file(gen_dir, "traffic_accidents", 9, start="2026-07-01", end="2026-07-31", seed=6)
+    header, rows = csv_rows(path)
+    col = {h: i for i, h in enumerate(header)}
+    values = ["\u00a0 1 Main St\t", "  \ufeff\u00a02 Elm St \u00a0 ", "3\u00a0Oak\tSt", "\t \ufeff\u00a0 ",
+              "\ufeff4 Pine St", "5 Ash St\ufeff", "  6 Fir St  ", "7 Yew St"]
+    expect = ["1 Main St", "2 Elm St", "3\u00a0Oak\tSt", None, "4 Pine St", "5 Ash St", "6 Fir St", "7 Yew St"]
+    for r, v in zip(rows, values):
+        r[col["incident_address"]] = v
+    rows[-1][col["geo_lat"]] = "\u00a039.7\t"                   # a typed value is trimmed first
+    rows[-1][col["reported_date"]] = "\t" + rows[-1][col["reported_date"]] + "\u00a0"
+    padded = write_csv(os.path.join(tmp_path, "padded.generated.csv"), header, rows)
+    spec, m = run_convert(spark, tmp_path, "traffic_accidents", padded, "utf-8", "2026-08-01")
+    assert m["rows_read"] == 9 == m["rows_written"] and m["values_unparsed"] == {}
+    by_id = rows_by(spec["datastore"], "offense_id")
+    assert [by_id[r[col["offense_id"]]][0]["incident_address"] for r in rows[:8]] == expect
+    last = by_id[rows[-1][col["offense_id"]]][0]
+    assert last["geo_lat"] == 39.7 and last["reported_date"] is not None
+
+
+def test_duplicate_keys_of_a_311_merge(jobs, tmp_path, gen_dir):
+    """A key twice in the snapshot is one duplicate_key, whether or not the
+    datastore holds it already (311: the key holds the event time, so the
+    merge takes its one-shuffle path); the newer snapshot's row wins."""
+    path = gen_file(gen_dir, "service_requests_311", 40, start="2026-07-01", end="2026-08-31", seed=8)
+    header, rows = csv_rows(path, "cp1252")
+    col = {h: i for i, h in enumerate(header)}
+    first = write_csv(os.path.join(tmp_path, "a.generated.csv"), header, rows[:30])
+    spec, ma = jobs.convert(tmp_path, "service_requests_311", first, "utf-8", "2026-09-01", run_id=1)
+    assert ma["rows_written"] == 30 and "duplicate_key" not in ma["rows_rejected"]
+    # rows[5] (in the datastore) and rows[35] (new) each twice: the second
+    # copies differ in a field outside the key
+    again = [list(r) for r in rows]
+    for i in (5, 35):
+        twin = list(rows[i])
+        twin[col["Case Status"]] = "Twin"
+        again.append(twin)
+    second = write_csv(os.path.join(tmp_path, "b.generated.csv"), header, again)
+    spec, mb = jobs.convert(tmp_path, "service_requests_311", second, "utf-8", "2026-09-02", run_id=2)
+    assert mb["rows_read"] == 42 and mb["rows_rejected"] == {"duplicate_key": 2}
+    assert mb["rows_written"] == 40 == mb["datastore_rows"]
+    got, _ = read_store(spec["datastore"])
+    assert len(got) == 40
+    commits = os.path.join(spec["datastore"], "_denverd", "commits")
+    last = max(n for n in os.listdir(commits) if datastore.is_commit_name(n))
+    with open(os.path.join(commits, last), encoding="utf-8") as f:
+        assert json.load(f)["rows_written"] == 40
+
+
 def test_bad_spec_and_missing_column_fail_cleanly(spark, tmp_path, capsys):
     import specs
     nohdr = write_csv(os.path.join(tmp_path, "x.generated.csv"), ["foo", "bar"], [["1", "2"]])

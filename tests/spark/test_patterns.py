@@ -1,11 +1,12 @@
-"""convert.spark_pattern without Spark: strptime-style formats as the
+"""typed.spark_pattern (jobspec.py) without Spark: strptime-style formats as the
 configuration writes them, to the Spark datetime patterns convert.py
 parses with (the canonical ArcGIS form included); and, with Spark, the
 shape check (patterns.guard) convert.py puts before each parse."""
 
 import pytest
 
-import convert
+import jobspec
+import typed
 
 
 @pytest.mark.parametrize("fmt, want", [
@@ -15,12 +16,12 @@ import convert
     ("%Y-%m-%dT%H:%M:%S%z", "yyyy-M-d'T'H:mm:ssXXX"),
 ])
 def test_spark_pattern(fmt, want):
-    assert convert.spark_pattern(fmt) == want
+    assert typed.spark_pattern(fmt) == want
 
 
 def test_unsupported_directive():
-    with pytest.raises(convert.InputError):
-        convert.spark_pattern("%Y-%m-%d %Q")
+    with pytest.raises(jobspec.InputError):
+        typed.spark_pattern("%Y-%m-%d %Q")
 
 
 # formats of etc/denverd.yaml and the defaults, and values in and out of
@@ -45,7 +46,7 @@ def test_guard_admits_every_value_spark_parses(spark):
     df = spark.createDataFrame([(v,) for v in GUARD_VALUES], "v string")
     cols = []
     for i, fmt in enumerate(GUARD_FORMATS):
-        cols.append(F.expr(f"try_to_timestamp(v, {convert.sql_str(convert.spark_pattern(fmt))})")
+        cols.append(F.expr(f"try_to_timestamp(v, {typed.sql_str(typed.spark_pattern(fmt))})")
                     .isNotNull().alias(f"p{i}"))
         cols.append(F.col("v").rlike(patterns.guard(fmt)).alias(f"g{i}"))
     parsed = turned_away = 0

@@ -66,6 +66,15 @@ def test_converts_reuse_one_session(connect_url, tmp_path, gen_dir, monkeypatch)
             assert spark.conf.get("spark.connect.session.planCache.enabled") == ("false" if want == "true" else "true")
         finally:
             leave(spark)
+    # the server's JVMs compile methods over HotSpot's limit (denverd's
+    # own server defaults, sparkproc.SERVER_DEFAULTS): convert leaves
+    # Spark's huge-method limit at its default there
+    spark = join(url, first, monkeypatch)
+    try:
+        assert convert.compiles_huge_methods(spark)
+        assert spark.conf.get("spark.sql.codegen.hugeMethodLimit") == "65535"
+    finally:
+        leave(spark)
     # another datastore of the same dataset has a session of its own
     jobs.convert(tmp_path / "other", "traffic_accidents", path, "utf-8", "2026-11-24", run_id=3)
     assert session_of(jobs) not in (first, session.reused_id(key, 1))
